@@ -1,0 +1,1 @@
+"""The packaged YAML configs (shipped in the wheel as ``dlab.configs``)."""

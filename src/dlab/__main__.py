@@ -1,0 +1,5 @@
+"""Allow ``python -m dlab``."""
+
+from dlab.cli import main
+
+main()

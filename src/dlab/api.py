@@ -1,0 +1,192 @@
+"""The Python API that the CLI wraps: one function per command.
+
+Every CLI flag is a keyword argument here, so anything the CLI does can be
+scripted or tested without a shell::
+
+    from dlab import api
+    result = api.run("cnn-cifar10", epochs=2, smoke=True)
+    print(result.metrics["test"]["accuracy"])
+
+A run goes: resolve and validate the config -> check the output folder ->
+choose the device -> load and check the data -> only then create the run
+directory and train. Bad input therefore stops before anything is created or
+trained.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlab import registry
+from dlab.config import (
+    RunConfig,
+    config_names,
+    find_config,
+    load_yaml_chain,
+    resolve_config,
+)
+from dlab.errors import DlabError
+from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
+
+DEFAULT_OUTPUTS = "outputs"
+
+
+@dataclass
+class RunResult:
+    """The outcome of :func:`run`: where it was written and what metrics.json says."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return str(self.metrics.get("status"))
+
+
+@dataclass
+class ExperimentRow:
+    """One line of ``dlab list``."""
+
+    name: str
+    family: str
+    dataset: str
+    description: str
+
+
+def list_experiments() -> list[ExperimentRow]:
+    """Every packaged config with its family, dataset and one-line description."""
+    rows = []
+    for name in config_names():
+        data = load_yaml_chain(find_config(name), {})
+        try:
+            family = registry.get(str(data.get("experiment"))).family
+        except DlabError:
+            family = "?"
+        description = " ".join(str(data.get("description", "")).split())
+        first_sentence = description.split(". ")[0].rstrip(".")
+        rows.append(ExperimentRow(name, family, str(data.get("data", {}).get("dataset", "")),
+                                  first_sentence))
+    return rows
+
+
+def show_config(config_ref: str, *, epochs: int | None = None, batch_size: int | None = None,
+                seed: int | None = None, sets: Sequence[str] = (), smoke: bool = False) -> str:
+    """The resolved config as YAML, exactly as ``run`` would use and save it."""
+    return _resolve(config_ref, epochs, batch_size, seed, sets, smoke).to_yaml()
+
+
+def _resolve(config_ref: str, epochs: int | None, batch_size: int | None, seed: int | None,
+             sets: Sequence[str], smoke: bool) -> RunConfig:
+    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed}
+    return resolve_config(config_ref, flags=flags, sets=list(sets), smoke=smoke)
+
+
+def run(
+    config_ref: str,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    out: str | os.PathLike[str] = DEFAULT_OUTPUTS,
+    device: str = "auto",
+    sets: Sequence[str] = (),
+    smoke: bool = False,
+    save_model: bool = True,
+    debug: bool = False,
+) -> RunResult:
+    """Run one config and write its run directory.
+
+    Args:
+        config_ref: a packaged config name (``cnn-cifar10``) or a YAML file (e.g. a
+            run's saved config.yaml).
+        epochs, batch_size, seed: named overrides (None: keep the config's value).
+        out: the outputs root; the run goes to ``out/<config name>/<time>-<id>/``.
+        device: ``auto`` (a GPU when there is one), ``cpu`` or ``gpu``.
+        sets: ``key.path=value`` overrides, applied last.
+        smoke: synthetic data of the real shapes, few samples, one epoch.
+        save_model: write model.keras (``--no-save`` turns it off).
+        debug: also print TensorFlow's native start-up log on the console.
+
+    Returns:
+        The run directory and the metrics written to metrics.json.
+
+    Raises:
+        UsageError: bad config, flags, data or output folder (nothing was trained).
+        Exception: anything raised while training; metrics.json then says "failed"
+            and run.log holds the traceback.
+    """
+    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke)
+    root = check_writable(Path(out))
+    experiment = registry.get(config.experiment)()
+
+    from dlab.device import select_device
+    from dlab.tfenv import captured_native_stderr, prepare_environment
+
+    prepare_environment()
+    native_log: list[str] = []
+    try:
+        with captured_native_stderr(native_log):
+            device_info = select_device(device)
+    finally:
+        if debug:
+            print("\n".join(native_log), file=sys.stderr)
+    import keras
+
+    from dlab.experiment import RunContext
+    from dlab.runs import environment_versions
+
+    keras.utils.set_random_seed(config.seed)
+    data = experiment.load_data(config)
+
+    run_dir = RunDir.create(root, config.name)
+    run_dir.write_config(config.to_yaml())
+    ctx = RunContext(config=config, run_dir=run_dir, device=device_info, save_model=save_model)
+    metrics: dict[str, Any] = {
+        "schema_version": METRICS_SCHEMA_VERSION,
+        "status": "running",
+        "error": None,
+        "experiment": config.experiment,
+        "config": config.name,
+        "config_hash": config.config_hash(),
+        "seed": config.seed,
+        "smoke": smoke,
+        "data": data.describe() if hasattr(data, "describe") else {},
+        "started_at": now_iso(),
+        "device": device_info.to_dict(),
+        "backend": keras.backend.backend(),
+        "versions": environment_versions(),
+        "run_dir": str(run_dir.path),
+    }
+    run_dir.write_metrics(metrics)
+
+    started = time.perf_counter()
+    with run_dir.capture_console():
+        run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in native_log))
+        print(f"dlab: {config.name} (experiment {config.experiment}) on {device_info.used} "
+              f"[{device_info.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
+        print(f"dlab: run directory {run_dir.path}")
+        try:
+            keras.utils.set_random_seed(config.seed)
+            experiment.run(ctx, data)
+            metrics["status"] = "completed"
+        except KeyboardInterrupt:
+            metrics["status"] = "interrupted"
+            raise
+        except BaseException as error:
+            metrics["status"] = "failed"
+            metrics["error"] = {"type": type(error).__name__, "message": str(error)}
+            run_dir.append_log(traceback.format_exc())
+            raise
+        finally:
+            metrics.update(ctx.summary)
+            metrics["finished_at"] = now_iso()
+            metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
+            run_dir.write_metrics(metrics)
+    return RunResult(run_dir=run_dir.path, metrics=metrics)

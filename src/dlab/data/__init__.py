@@ -1,0 +1,127 @@
+"""Datasets: one module per dataset, each offering ``load_data(config, seed)``.
+
+Like ``keras.datasets.<name>.load_data()``, every dataset module has the same
+function and the same return shape (an :class:`ArrayDataset`), whatever the
+source: ``keras`` (download and cache), ``file`` / ``dir`` (the dataset's own
+on-disk format) or ``synthetic`` (a deterministic twin with the real shapes,
+dtypes and labels, and a signal a model can learn).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from dlab.errors import ConfigError, did_you_mean
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from dlab.config import DataConfig
+
+DATASETS = ("cifar10",)
+"""Dataset names; each is the module ``dlab.data.<name>``."""
+
+
+@dataclass
+class ArrayDataset:
+    """Train / validation / test splits held as NumPy arrays.
+
+    Attributes:
+        name: dataset name, e.g. ``cifar10``.
+        source: where it came from (keras, file, dir, synthetic).
+        location: the file, folder or URL it was read from (None for synthetic).
+        x_train, y_train: the data used for fitting (validation already taken out).
+        x_test, y_test: the held-out test split.
+        x_val, y_val: the validation data given to fit (may be the test split).
+        validation: how the validation data was chosen, in words.
+        class_names: label names for classifiers, index = label.
+    """
+
+    name: str
+    source: str
+    location: str | None
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str] | None = None
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    validation: str = "none"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names or [])
+
+    def describe(self) -> dict[str, Any]:
+        """The dataset part of metrics.json."""
+        return {
+            "dataset": self.name,
+            "source": self.source,
+            "location": self.location,
+            "validation": self.validation,
+            "train_samples": int(len(self.x_train)),
+            "val_samples": int(len(self.x_val)) if self.x_val is not None else 0,
+            "test_samples": int(len(self.x_test)),
+            "input_shape": list(self.x_train.shape[1:]),
+            "num_classes": self.num_classes or None,
+            **self.extra,
+        }
+
+
+def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
+    """Load ``config.dataset`` from ``config.source`` and split off the validation data.
+
+    Raises:
+        ConfigError: an unknown dataset name.
+        DataError: the data cannot be read (missing path, wrong layout, offline download).
+    """
+    if config.dataset not in DATASETS:
+        raise ConfigError(
+            f"Unknown dataset '{config.dataset}' (data.dataset).{did_you_mean(config.dataset, DATASETS)}"
+            f" Available: {', '.join(DATASETS)}."
+        )
+    module = importlib.import_module(f"dlab.data.{config.dataset}")
+    dataset: ArrayDataset = module.load_data(config, seed)
+    return split_validation(dataset, config.validation)
+
+
+def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDataset:
+    """Choose the validation data given to fit, as ``data.validation`` says.
+
+    ``"test"`` validates on the test split (no copy); a fraction takes the last part
+    of the training data (as Keras's ``validation_split`` does); a count N takes the
+    first N training samples (as the IMDB examples do).
+
+    Raises:
+        ConfigError: the split leaves no training data.
+    """
+    n = len(dataset.x_train)
+    if spec == "test":
+        return replace(dataset, x_val=dataset.x_test, y_val=dataset.y_test,
+                       validation="the test split")
+    if isinstance(spec, float):
+        n_val = int(round(n * spec))
+        val, train = slice(n - n_val, n), slice(0, n - n_val)
+        words = f"the last {spec:.0%} of the training data ({n_val} samples)"
+    else:
+        n_val = int(spec)
+        val, train = slice(0, n_val), slice(n_val, n)
+        words = f"the first {n_val} training samples"
+    if n_val < 1 or n_val >= n:
+        raise ConfigError(
+            f"data.validation={spec!r} leaves {n - n_val} of {n} training samples for training "
+            f"and {n_val} for validation; both need at least one. Use a smaller count or "
+            "fraction, or 'test'."
+        )
+    return replace(
+        dataset,
+        x_train=dataset.x_train[train],
+        y_train=dataset.y_train[train],
+        x_val=dataset.x_train[val],
+        y_val=dataset.y_train[val],
+        validation=words,
+    )

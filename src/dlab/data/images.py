@@ -1,0 +1,299 @@
+"""Image-classification datasets (CIFAR-10, MNIST, Fashion-MNIST ...) from any source.
+
+A dataset module describes its data once with an :class:`ImageDatasetSpec` and
+calls :func:`load_image_classification`; this module does the rest for every
+source, so the datasets share one implementation instead of one copy each:
+
+- ``keras``: ``keras.datasets.<name>.load_data()``, which downloads and caches.
+- ``file``: an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (the
+  layout ``keras.datasets`` returns), loaded without pickle.
+- ``dir``: a class-folder tree ``train/<class>/*.png`` and ``test/<class>/*.png``
+  read with ``keras.utils.image_dataset_from_directory`` and resized to the
+  dataset's image size.
+- ``synthetic``: one low-resolution random prototype per class, upsampled and
+  blended with noise: the real shapes, dtypes and labels, learnable in an epoch.
+
+Pixels stay ``uint8`` (0-255) as Keras returns them; models rescale inside the
+graph, which keeps the arrays four times smaller than float32 copies.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlab.data import ArrayDataset
+from dlab.errors import DataError
+
+if TYPE_CHECKING:
+    from dlab.config import DataConfig
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+@dataclass(frozen=True)
+class ImageDatasetSpec:
+    """What an image-classification dataset looks like when Keras loads it.
+
+    Attributes:
+        name: dataset name (``data.dataset``).
+        image_shape: (height, width, channels) of one image.
+        class_names: label names, index = label.
+        train_size, test_size: sizes of the real splits.
+        keras_module: ``keras.datasets.<keras_module>.load_data`` loads it.
+        url: the file that Keras downloads (for the offline message).
+        cache_name: the file name Keras caches the download as under ``~/.keras/datasets``.
+        label_column: Keras returns labels as (N, 1) (CIFAR) rather than (N,) (MNIST).
+    """
+
+    name: str
+    image_shape: tuple[int, int, int]
+    class_names: tuple[str, ...]
+    train_size: int
+    test_size: int
+    keras_module: str
+    url: str
+    cache_name: str
+    label_column: bool = False
+
+
+def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
+                              seed: int) -> ArrayDataset:
+    """Load ``spec``'s dataset from ``config.source`` and keep the first N samples if asked.
+
+    Raises:
+        DataError: a missing or malformed file/folder, or a failed download.
+    """
+    if config.source == "keras":
+        (x_train, y_train), (x_test, y_test) = _from_keras(spec)
+        location, class_names = spec.url, list(spec.class_names)
+    elif config.source == "file":
+        path = _require_path(spec, config, "an .npz file with " + ", ".join(NPZ_KEYS))
+        (x_train, y_train), (x_test, y_test) = _from_npz(spec, path)
+        location, class_names = str(path), list(spec.class_names)
+    elif config.source == "dir":
+        path = _require_path(spec, config, "a folder with train/ and test/ class folders")
+        (x_train, y_train), (x_test, y_test), class_names = _from_class_folders(spec, path)
+        location = str(path)
+    else:
+        n_train = config.train_samples or spec.train_size
+        n_test = config.test_samples or spec.test_size
+        (x_train, y_train), (x_test, y_test) = synthetic_images(spec, n_train, n_test, seed)
+        location, class_names = None, list(spec.class_names)
+
+    n_train, n_test = config.train_samples, config.test_samples
+    return ArrayDataset(
+        name=spec.name,
+        source=config.source,
+        location=location,
+        x_train=x_train[:n_train] if n_train else x_train,
+        y_train=y_train[:n_train] if n_train else y_train,
+        x_test=x_test[:n_test] if n_test else x_test,
+        y_test=y_test[:n_test] if n_test else y_test,
+        class_names=class_names,
+    )
+
+
+# --------------------------------------------------------------------------- keras
+
+
+def keras_cache_file(spec: ImageDatasetSpec) -> Path:
+    """Where ``keras.utils.get_file`` looks for the downloaded archive."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets" / spec.cache_name
+
+
+def _from_keras(spec: ImageDatasetSpec):
+    import keras
+
+    loader = getattr(keras.datasets, spec.keras_module)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:  # get_file raises a bare Exception on URL failures
+        raise DataError(offline_message(spec, error)) from error
+    return (x_train, _labels(spec, y_train)), (x_test, _labels(spec, y_test))
+
+
+def offline_message(spec: ImageDatasetSpec, error: BaseException) -> str:
+    """The one-paragraph explanation DESIGN.md asks for when a download fails."""
+    return (
+        f"Could not download the {spec.name} dataset from {spec.url} ({error}). "
+        f"To use the real data without network access, download that file on another machine "
+        f"and save it as {keras_cache_file(spec)} (where Keras looks before downloading), or "
+        f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with "
+        f"--set data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree "
+        f"with train/ and test/ works too: --set data.source=dir --set data.path=DIR). "
+        f"To try the whole pipeline offline on synthetic data, add --smoke."
+    )
+
+
+# --------------------------------------------------------------------------- file
+
+
+def _require_path(spec: ImageDatasetSpec, config: DataConfig, what: str) -> Path:
+    if not config.path:
+        raise DataError(
+            f"data.source={config.source} needs data.path: {what}. "
+            f"Add --set data.path=... (or use data.source=keras to download {spec.name})."
+        )
+    path = Path(config.path).expanduser()
+    if not path.exists():
+        raise DataError(f"data.path '{config.path}' does not exist (data.source={config.source} "
+                        f"expects {what}).")
+    return path
+
+
+def _from_npz(spec: ImageDatasetSpec, path: Path):
+    if not path.is_file():
+        raise DataError(f"data.path '{path}' is a folder; data.source=file expects an .npz file "
+                        f"with {', '.join(NPZ_KEYS)} (use data.source=dir for a class-folder tree).")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [key for key in NPZ_KEYS if key not in archive.files]
+            if missing:
+                raise DataError(
+                    f"{path} lacks the arrays {', '.join(missing)}; it has "
+                    f"{', '.join(archive.files) or 'none'}. An {spec.name} .npz needs "
+                    f"{', '.join(NPZ_KEYS)} (the layout keras.datasets.{spec.keras_module}."
+                    "load_data() returns)."
+                )
+            arrays = {key: archive[key] for key in NPZ_KEYS}
+    except DataError:
+        raise
+    except (OSError, ValueError) as error:
+        raise DataError(f"Cannot read {path} as an .npz file ({error}). data.source=file expects "
+                        f"numpy.savez output with {', '.join(NPZ_KEYS)}.") from error
+    for split in ("train", "test"):
+        _check_split(spec, path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
+    return ((_pixels(spec, arrays["x_train"]), _labels(spec, arrays["y_train"])),
+            (_pixels(spec, arrays["x_test"]), _labels(spec, arrays["y_test"])))
+
+
+def _check_split(spec: ImageDatasetSpec, path: Path, split: str, x: np.ndarray,
+                 y: np.ndarray) -> None:
+    height, width, channels = spec.image_shape
+    shape_ok = x.shape[1:] == spec.image_shape or (channels == 1 and x.shape[1:] == (height, width))
+    if x.ndim < 3 or not shape_ok:
+        raise DataError(f"{path}: x_{split} has shape {x.shape}; {spec.name} images must be "
+                        f"(N, {height}, {width}, {channels}).")
+    if len(x) != len(y) or y.size != len(y):
+        raise DataError(f"{path}: x_{split} has {len(x)} images but y_{split} has shape "
+                        f"{y.shape}; expected one integer label per image.")
+    if len(y) and (y.min() < 0 or y.max() >= len(spec.class_names)):
+        raise DataError(f"{path}: y_{split} holds labels from {y.min()} to {y.max()}; "
+                        f"{spec.name} labels are 0..{len(spec.class_names) - 1}.")
+
+
+def _pixels(spec: ImageDatasetSpec, x: np.ndarray) -> np.ndarray:
+    x = x.reshape((len(x), *spec.image_shape))
+    if x.dtype != np.uint8:
+        x = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return x
+
+
+def _labels(spec: ImageDatasetSpec, y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y).astype(np.uint8).reshape(-1)
+    return y.reshape(-1, 1) if spec.label_column else y
+
+
+# --------------------------------------------------------------------------- dir
+
+
+def _class_folders(spec: ImageDatasetSpec, root: Path, split: str) -> list[str]:
+    folder = root / split
+    if not folder.is_dir():
+        raise DataError(
+            f"data.path '{root}' has no {split}/ folder. data.source=dir expects "
+            f"{root}/train/<class>/*.png and {root}/test/<class>/*.png (one folder per class; "
+            f"images: {', '.join(IMAGE_SUFFIXES)})."
+        )
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    has_images = any(
+        f.suffix.lower() in IMAGE_SUFFIXES for c in classes for f in (folder / c).iterdir()
+    )
+    if not classes or not has_images:
+        raise DataError(
+            f"{folder} holds no images in class folders. Put each image in a folder named "
+            f"after its class, e.g. {folder}/cat/001.png (images: {', '.join(IMAGE_SUFFIXES)})."
+        )
+    return classes
+
+
+def _from_class_folders(spec: ImageDatasetSpec, root: Path):
+    if not root.is_dir():
+        raise DataError(f"data.path '{root}' is a file; data.source=dir expects a folder with "
+                        "train/ and test/ class folders (use data.source=file for an .npz).")
+    train_classes = _class_folders(spec, root, "train")
+    test_classes = _class_folders(spec, root, "test")
+    if train_classes != test_classes:
+        raise DataError(
+            f"train/ and test/ in '{root}' have different class folders "
+            f"({', '.join(train_classes)} vs {', '.join(test_classes)}); labels come from the "
+            "sorted folder names, so both need the same folders."
+        )
+    train = _read_image_folder(spec, root / "train", train_classes)
+    test = _read_image_folder(spec, root / "test", train_classes)
+    return train, test, train_classes
+
+
+def _read_image_folder(spec: ImageDatasetSpec, folder: Path, classes: list[str]):
+    import keras
+
+    height, width, channels = spec.image_shape
+    dataset = keras.utils.image_dataset_from_directory(
+        folder,
+        labels="inferred",
+        label_mode="int",
+        class_names=classes,
+        color_mode="grayscale" if channels == 1 else "rgb",
+        image_size=(height, width),
+        batch_size=256,
+        shuffle=False,
+        verbose=False,
+    )
+    images, labels = [], []
+    for x, y in dataset.as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    x = np.concatenate(images)
+    return _pixels(spec, x), _labels(spec, np.concatenate(labels))
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: int,
+                     signal: float = 0.3):
+    """A deterministic twin of ``spec``: real shapes and dtypes, a learnable signal.
+
+    Each class gets a random 4x4 prototype image, upsampled to full size; a sample
+    is ``signal * prototype + (1 - signal) * uniform noise``, as uint8. Train and
+    test share the prototypes, so what is learned on one transfers to the other.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)`` shaped like Keras's arrays.
+    """
+    rng = np.random.default_rng(seed)
+    height, width, channels = spec.image_shape
+    n_classes = len(spec.class_names)
+    coarse = rng.uniform(0, 255, size=(n_classes, 4, 4, channels)).astype(np.float32)
+    rows = np.linspace(0, 3, height).round().astype(int)
+    cols = np.linspace(0, 3, width).round().astype(int)
+    prototypes = coarse[:, rows][:, :, cols]
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        labels = rng.integers(0, n_classes, size=n)
+        images = np.empty((n, height, width, channels), dtype=np.uint8)
+        for start in range(0, n, 4096):  # bounded float32 scratch memory
+            stop = min(start + 4096, n)
+            noise = rng.uniform(0, 255, size=(stop - start, height, width, channels))
+            blend = signal * prototypes[labels[start:stop]] + (1 - signal) * noise
+            images[start:stop] = blend.astype(np.uint8)
+        return images, _labels(spec, labels)
+
+    return make(n_train), make(n_test)

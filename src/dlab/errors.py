@@ -1,0 +1,41 @@
+"""Exceptions that the CLI turns into a clear message and an exit code.
+
+A ``UsageError`` is the user's to fix (a bad key, a missing file, an offline
+download): the CLI prints its message without a traceback and exits with
+code 2, before anything is trained. Anything else is a bug or a failure during
+training and exits with code 1.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class DlabError(Exception):
+    """Base class for every error dlab raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(DlabError, ValueError):
+    """Bad input: the message says what was wrong, what is allowed and what to do."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A config file, flag or ``--set`` override that cannot be used."""
+
+
+class DataError(UsageError):
+    """A dataset that cannot be loaded: missing path, wrong layout, failed download."""
+
+
+def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
+    """Return ``" Did you mean 'x'?"`` for the closest choices, or an empty string."""
+    matches = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)
+    if not matches:
+        return ""
+    quoted = " or ".join(f"'{match}'" for match in matches)
+    return f" Did you mean {quoted}?"

@@ -1,0 +1,108 @@
+"""The experiment interface: what every registered experiment provides.
+
+An experiment is a class registered with :func:`dlab.registry.register`. It
+says only what is specific to it; the API does the rest (config, device, run
+directory, metrics.json, console log, status):
+
+1. ``load_data(config)`` reads and checks everything the run needs. It runs
+   *before* the run directory exists, so bad input (a missing path, a malformed
+   file, an offline download) stops the run with a clear message and leaves
+   nothing behind.
+2. ``run(ctx, data)`` trains and evaluates, writing history, figures and
+   results through ``ctx``.
+
+:class:`KerasExperiment` implements ``run`` as the standard Keras recipe
+(build, compile, fit with validation data, evaluate on test, save, plot), so a
+Keras experiment only writes ``build_model`` and, optionally, ``figures``.
+Experiments without ``model.fit`` (NumPy from scratch, k-fold, tuner searches)
+subclass :class:`Experiment` and write their own ``run``; they report through
+the same ``ctx`` helpers, so their run directories look the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dlab.config import EmptyModelConfig
+
+if TYPE_CHECKING:
+    import keras
+    from pydantic import BaseModel
+
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.device import DeviceInfo
+    from dlab.runs import RunDir
+    from dlab.training import FitResult
+
+
+@dataclass
+class RunContext:
+    """What an experiment gets while it runs.
+
+    Attributes:
+        config: the resolved, validated config.
+        run_dir: writes the run's files (history, figures, model).
+        device: the device the run trains on.
+        save_model: False under ``--no-save``: do not write model.keras.
+        summary: fields an experiment adds to metrics.json (use :meth:`record`).
+    """
+
+    config: RunConfig
+    run_dir: RunDir
+    device: DeviceInfo
+    save_model: bool = True
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, **fields: Any) -> None:
+        """Add fields to metrics.json (a later call with the same key wins)."""
+        self.summary.update(fields)
+
+
+class Experiment:
+    """Base class of every experiment; subclasses are registered with ``@register``.
+
+    Attributes:
+        name: the registered name (set by ``@register``), used by ``experiment:``.
+        family: a short group name shown by ``dlab list``.
+        ModelConfig: pydantic model of the config's ``model`` section.
+        smoke_overrides: extra dotted-key settings applied by ``--smoke``.
+    """
+
+    name: ClassVar[str] = ""
+    family: ClassVar[str] = "other"
+    ModelConfig: ClassVar[type[BaseModel]] = EmptyModelConfig
+    smoke_overrides: ClassVar[dict[str, Any]] = {}
+
+    def load_data(self, config: RunConfig) -> Any:
+        """Read and check the data, before the run directory is created."""
+        raise NotImplementedError
+
+    def run(self, ctx: RunContext, data: Any) -> None:
+        """Train and evaluate; write history, figures and results through ``ctx``."""
+        raise NotImplementedError
+
+
+class KerasExperiment(Experiment):
+    """An experiment trained with ``model.fit`` on an :class:`ArrayDataset`."""
+
+    def load_data(self, config: RunConfig) -> ArrayDataset:
+        from dlab.data import load_dataset
+
+        return load_dataset(config.data, config.seed)
+
+    def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
+        """Return the (uncompiled) Keras model for this config and data."""
+        raise NotImplementedError
+
+    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
+                result: FitResult) -> None:
+        """Write task-specific figures; learning curves are always written."""
+
+    def run(self, ctx: RunContext, data: ArrayDataset) -> None:
+        from dlab import training
+
+        model = self.build_model(ctx.config, data)
+        result = training.fit_and_evaluate(model, data, ctx)
+        self.figures(ctx, result.model, data, result)

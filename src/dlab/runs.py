@@ -1,0 +1,251 @@
+"""The run directory: one folder per run, never overwritten, every file written atomically.
+
+Layout (DESIGN.md)::
+
+    outputs/<config-name>/<YYYYmmdd-HHMMSS>-<short-id>/
+      config.yaml    the resolved config (``dlab run`` accepts it back)
+      history.csv    per-epoch metrics, also history.json
+      metrics.json   the run summary (status, timings, test metrics, versions ...)
+      model.keras    the trained model, unless --no-save
+      summary.txt    model.summary()
+      plots/*.png    learning curves and task figures
+      run.log        what the console showed
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+from dlab.errors import UsageError
+from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text
+
+METRICS_SCHEMA_VERSION = 1
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def check_writable(root: Path) -> Path:
+    """Create ``root`` if needed and prove that files can be written in it.
+
+    Raises:
+        UsageError: the folder cannot be created or written (read-only, no permission,
+            disk full), with what to do about it.
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".dlab-write-test-{secrets.token_hex(4)}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(
+            f"Cannot write run outputs under '{root}': {error.strerror or error}. "
+            "Choose a writable folder with --out DIR (or free disk space)."
+        ) from None
+    return root
+
+
+class RunDir:
+    """Writes the files of one run. Create one with :meth:`RunDir.create`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.plots_dir = self.path / "plots"
+
+    @classmethod
+    def create(cls, root: Path, config_name: str) -> RunDir:
+        """Make a new, unique run folder ``root/config_name/<time>-<id>``.
+
+        The short random id and ``mkdir(exist_ok=False)`` make two runs started in
+        the same second (even in two processes) get two folders.
+        """
+        parent = Path(root) / config_name
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        while True:
+            path = parent / f"{stamp}-{secrets.token_hex(3)}"
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+
+    # -- writers -------------------------------------------------------------------
+
+    def write_config(self, config_yaml: str) -> None:
+        atomic_write_text(self.path / "config.yaml", config_yaml)
+
+    def write_metrics(self, metrics: dict[str, Any]) -> None:
+        atomic_write_json(self.path / "metrics.json", metrics)
+
+    def write_summary(self, text: str) -> None:
+        atomic_write_text(self.path / "summary.txt", text)
+
+    def write_history(self, history: dict[str, list[float]]) -> None:
+        """Write per-epoch metrics as history.csv and history.json (epochs count from 1)."""
+        columns = list(history)
+        epochs = len(next(iter(history.values()), []))
+        rows = [{"epoch": i + 1, **{c: history[c][i] for c in columns}} for i in range(epochs)]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["epoch", *columns], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / "history.csv", buffer.getvalue())
+        atomic_write_json(self.path / "history.json", {"epoch": list(range(1, epochs + 1)),
+                                                        **history})
+
+    def save_figure(self, figure: Any, name: str) -> Path:
+        """Save a matplotlib Figure as plots/<name>.png and return the path."""
+        target = self.plots_dir / f"{name}.png"
+        with atomic_path(target) as tmp:
+            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        return target
+
+    def save_model(self, model: Any) -> Path:
+        """Save a Keras model as model.keras (atomically)."""
+        target = self.path / "model.keras"
+        with atomic_path(target) as tmp:
+            model.save(tmp)
+        return target
+
+    def append_log(self, text: str) -> None:
+        """Append text to run.log (used for the native TensorFlow log and tracebacks)."""
+        if text:
+            with open(self.path / "run.log", "a", encoding="utf-8") as log:
+                log.write(text)
+
+    # -- console capture -----------------------------------------------------------
+
+    @contextmanager
+    def capture_console(self) -> Iterator[None]:
+        """Copy what the console shows into run.log while the block runs."""
+        with open(self.path / "run.log", "a", encoding="utf-8") as log:
+            out, err = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = _Tee(out, log), _Tee(err, log)
+            handler = logging.StreamHandler(_LineLog(log))
+            handler.setLevel(logging.WARNING)
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            logging.getLogger().addHandler(handler)
+            try:
+                yield
+            finally:
+                logging.getLogger().removeHandler(handler)
+                for stream in (sys.stdout, sys.stderr):
+                    if isinstance(stream, _Tee):
+                        stream.close_line()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                sys.stdout, sys.stderr = out, err
+
+
+class _LineLog(io.TextIOBase):
+    """A text stream that appends to the log file (used by the logging handler)."""
+
+    def __init__(self, log: IO[str]) -> None:
+        self._log = log
+
+    def write(self, text: str) -> int:
+        self._log.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self._log.flush()
+
+
+class _Tee(io.TextIOBase):
+    """Writes to the console unchanged and to the log one finished line at a time.
+
+    Keras redraws its progress bar with ``\\b`` and ``\\r`` on a terminal; in the log
+    only the last state of each line is kept, so run.log reads like a transcript
+    instead of thousands of redraws.
+    """
+
+    def __init__(self, console: IO[str], log: IO[str]) -> None:
+        self._console = console
+        self._log = log
+        self._line = ""
+
+    def write(self, text: str) -> int:
+        self._console.write(text)
+        for char_run in _split_keep(text):
+            if char_run == "\n":
+                self._log.write(self._line + "\n")
+                self._line = ""
+            elif char_run == "\r":
+                self._line = ""
+            else:
+                self._line += _ANSI_ESCAPE.sub("", char_run).replace("\b", "")
+        return len(text)
+
+    def flush(self) -> None:
+        self._console.flush()
+        self._log.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._console, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self._console.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._console, "encoding", "utf-8") or "utf-8"
+
+    def close_line(self) -> None:
+        if self._line:
+            self._log.write(self._line + "\n")
+            self._line = ""
+
+
+def _split_keep(text: str) -> Iterator[str]:
+    """Split text into runs of ordinary characters and single '\\n' / '\\r'."""
+    start = 0
+    for i, char in enumerate(text):
+        if char in "\r\n":
+            if i > start:
+                yield text[start:i]
+            yield char
+            start = i + 1
+    if start < len(text):
+        yield text[start:]
+
+
+def environment_versions() -> dict[str, str]:
+    """Versions of Python and the libraries that shape a run's results."""
+    import platform
+
+    import keras
+    import numpy
+    import tensorflow
+
+    import dlab
+
+    return {
+        "dlab": dlab.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def relative_to_cwd(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)

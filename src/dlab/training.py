@@ -1,0 +1,259 @@
+"""compile / fit / evaluate with the standard callbacks, and the history summary.
+
+``fit_and_evaluate`` is the one training recipe for Keras experiments: it always
+passes validation data to fit, writes the history after every epoch (so a
+crashed run keeps what it learned), evaluates on the test split, and records
+timings, parameter counts and best epochs for metrics.json.
+
+This module imports Keras at the top: it is only imported by code that trains
+(never by ``dlab --help``, ``list`` or ``show``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from dlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dlab.config import OptimizerConfig, TrainConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment import RunContext
+
+History = dict[str, list[float]]
+
+_MAXIMIZED = ("acc", "auc", "precision", "recall", "iou", "f1")
+
+
+def maximized(metric: str) -> bool:
+    """True for metrics where higher is better (accuracy, AUC ...); Keras's ``mode='auto'`` rule."""
+    return any(part in metric for part in _MAXIMIZED)
+
+
+# --------------------------------------------------------------------------- compile
+
+
+def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from ``train.optimizer``."""
+    classes = {
+        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad, "adadelta": keras.optimizers.Adadelta,
+        "adamax": keras.optimizers.Adamax, "nadam": keras.optimizers.Nadam,
+        "ftrl": keras.optimizers.Ftrl, "lion": keras.optimizers.Lion,
+    }
+    kwargs: dict[str, Any] = {"learning_rate": config.learning_rate}
+    if config.momentum is not None:
+        kwargs["momentum"] = config.momentum
+    if config.clipnorm is not None:
+        kwargs["clipnorm"] = config.clipnorm
+    return classes[config.name](**kwargs)
+
+
+def build_loss(config: TrainConfig) -> keras.losses.Loss:
+    """A Keras loss object from ``train.loss`` and ``train.from_logits``."""
+    crossentropies = {
+        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+        "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    }
+    if config.loss in crossentropies:
+        return crossentropies[config.loss](from_logits=config.from_logits)
+    return keras.losses.get(config.loss)
+
+
+def compile_model(model: keras.Model, config: TrainConfig) -> None:
+    """compile() with the configured optimizer, loss and metrics.
+
+    Raises:
+        ConfigError: a metric name Keras does not know.
+    """
+    for name in config.metrics:
+        try:
+            keras.metrics.get(name)
+        except ValueError:
+            raise ConfigError(f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
+                              "such as accuracy, mae, mse, auc, precision, recall.") from None
+    model.compile(optimizer=build_optimizer(config.optimizer), loss=build_loss(config),
+                  metrics=list(config.metrics))
+
+
+# --------------------------------------------------------------------------- callbacks
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Times the training part of each epoch (validation excluded) and whole epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_seconds: list[float] = []
+        self.epoch_seconds: list[float] = []
+        self._epoch_start = 0.0
+        self._train_end: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._train_end = None
+
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        self.train_seconds.append((self._train_end or end) - self._epoch_start)
+        self.epoch_seconds.append(end - self._epoch_start)
+
+
+class _HistoryWriter(keras.callbacks.Callback):
+    """Rewrites history.csv/json atomically after every epoch."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.history: History = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.ctx.run_dir.write_history(self.history)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+@dataclass
+class FitResult:
+    """What fit_and_evaluate produced."""
+
+    model: keras.Model
+    history: History
+    test_metrics: dict[str, float]
+
+
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    return "\n".join(lines) + "\n"
+
+
+def count_params(model: keras.Model) -> dict[str, int]:
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    return {"total": int(model.count_params()), "trainable": trainable,
+            "non_trainable": int(model.count_params()) - trainable}
+
+
+def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) -> FitResult:
+    """Compile, fit (validation data always), evaluate on test, save, and report.
+
+    Writes history.csv/json every epoch, summary.txt, model.keras (unless
+    ``--no-save``), the learning curves, and records final/test metrics, best
+    epochs, timings and parameter counts in ``ctx``.
+    """
+    train = ctx.config.train
+    compile_model(model, train)
+    ctx.run_dir.write_summary(model_summary(model))
+    ctx.record(params=count_params(model))
+
+    timer = _EpochTimer()
+    writer = _HistoryWriter(ctx)
+    callbacks: list[keras.callbacks.Callback] = [timer, writer]
+    if train.early_stopping is not None:
+        stop = train.early_stopping
+        callbacks.append(keras.callbacks.EarlyStopping(
+            monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
+            restore_best_weights=stop.restore_best_weights))
+    checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
+    if train.checkpoint is not None:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
+
+    model.fit(
+        data.x_train, data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=train.epochs,
+        batch_size=train.batch_size,
+        shuffle=train.shuffle,
+        callbacks=callbacks,
+        verbose=1,
+    )
+    history = writer.history
+
+    if train.checkpoint is not None and checkpoint_path.exists():
+        model = keras.models.load_model(checkpoint_path)
+        checkpoint_path.unlink()
+        monitor = train.checkpoint.monitor
+        ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
+
+    test_metrics = model.evaluate(data.x_test, data.y_test, batch_size=train.batch_size,
+                                  return_dict=True, verbose=0)
+    test_metrics = {key: float(value) for key, value in test_metrics.items()}
+    if ctx.save_model:
+        ctx.run_dir.save_model(model)
+
+    n_fit = len(data.x_train)
+    train_seconds = sum(timer.train_seconds)
+    ctx.record(
+        test=test_metrics,
+        timing={
+            "fit_seconds": round(sum(timer.epoch_seconds), 3),
+            "time_per_epoch_s": round(_median(timer.epoch_seconds), 4),
+            "train_samples_per_s": round(n_fit * len(timer.train_seconds) / train_seconds, 1)
+            if train_seconds > 0 else None,
+        },
+    )
+    record_history(ctx, history)
+    return FitResult(model=model, history=history, test_metrics=test_metrics)
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def best_epoch(history: History, metric: str) -> dict[str, Any]:
+    """The 1-based epoch where ``metric`` was best, and its value."""
+    values = history.get(metric) or []
+    if not values:
+        return {"epoch": None, "value": None}
+    pick = max if maximized(metric) else min
+    best = pick(range(len(values)), key=lambda i: values[i])
+    return {"epoch": best + 1, "value": values[best]}
+
+
+def summarize_history(history: History) -> dict[str, Any]:
+    """Final train/val metrics, the best epoch of each monitored metric, and epochs run."""
+    final_train = {k: v[-1] for k, v in history.items() if not k.startswith("val_") and v}
+    final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items()
+                 if k.startswith("val_") and v}
+    monitored = [k for k in history if k.startswith("val_")] or list(history)
+    return {
+        "epochs_run": max((len(v) for v in history.values()), default=0),
+        "final": {"train": final_train, "val": final_val},
+        "best_epoch": {metric: best_epoch(history, metric) for metric in monitored},
+    }
+
+
+def record_history(ctx: RunContext, history: History) -> None:
+    """Write history.csv/json and the learning curves, and summarize them in metrics.json.
+
+    Every experiment reports its per-epoch history through here, Keras or not.
+    """
+    from dlab.plots import curve_metrics, learning_curves
+
+    ctx.run_dir.write_history(history)
+    ctx.record(**summarize_history(history))
+    name = ctx.config.name
+    for metric in curve_metrics(history):
+        figure = learning_curves([("", history)], metric, title=f"{name}: {metric.replace('_', ' ')}")
+        ctx.run_dir.save_figure(figure, metric)
+
+
+def _median(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
