@@ -37,15 +37,20 @@ def learning_curves(runs: Sequence[tuple[str, History]], metric: str,
 
     figure = Figure(figsize=(6.4, 4.2))
     axes = figure.add_subplot()
+    longest = 1
     for index, (label, history) in enumerate(runs):
-        color = f"C{index % 10}"
-        for key, style, part in ((metric, "--", "train"), (f"val_{metric}", "-", "validation")):
+        parts = ((metric, "--", "train", 0), (f"val_{metric}", "-", "validation", 1))
+        for key, style, part, offset in parts:
             values = history.get(key)
             if not values:
                 continue
+            # one run: train and validation in two colours; many runs: one colour per run
+            color = f"C{offset}" if len(runs) == 1 else f"C{index % 10}"
             epochs = range(1, len(values) + 1)
+            longest = max(longest, len(values))
             name = f"{label} {part}" if label else part
             axes.plot(epochs, values, style, color=color, marker="o", markersize=3, label=name)
+    axes.set_xlim(0.5, longest + 0.5)
     axes.set_xlabel("epoch")
     axes.set_ylabel(metric.replace("_", " "))
     axes.set_title(title or metric.replace("_", " "))

@@ -1,0 +1,69 @@
+"""Shared fixtures: a CLI runner, tiny dataset files in the real on-disk formats, quiet TF."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from dlab.cli import app  # noqa: E402
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    """Invoke ``dlab ARGS...`` in-process from a fresh working folder; returns the Result."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args))
+
+    return invoke
+
+
+def write_cifar_npz(path: Path, n_train: int = 40, n_test: int = 20, seed: int = 0) -> Path:
+    """An .npz in the keras.datasets.cifar10 layout (uint8 images, (N, 1) labels)."""
+    rng = np.random.default_rng(seed)
+    np.savez(
+        path,
+        x_train=rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
+        y_train=rng.integers(0, 10, (n_train, 1), dtype=np.uint8),
+        x_test=rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
+        y_test=rng.integers(0, 10, (n_test, 1), dtype=np.uint8),
+    )
+    return path
+
+
+def write_image_tree(root: Path, classes=("cat", "dog", "frog"), per_class: int = 4,
+                     size: int = 40, splits=("train", "test")) -> Path:
+    """A class-folder tree root/<split>/<class>/<i>.png with size x size RGB images."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for split in splits:
+        for index, name in enumerate(classes):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                pixels = np.full((size, size, 3), 40 * index, dtype=np.uint8)
+                pixels += rng.integers(0, 30, pixels.shape, dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    return root
+
+
+@pytest.fixture
+def cifar_npz(tmp_path) -> Path:
+    return write_cifar_npz(tmp_path / "cifar10.npz")
+
+
+@pytest.fixture
+def image_tree(tmp_path) -> Path:
+    return write_image_tree(tmp_path / "tree")

@@ -1,0 +1,32 @@
+"""`dlab --help`, `list` and `show` must not import TensorFlow or Keras (they answer at once)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("tensorflow", "keras", "matplotlib", "pandas", "sklearn")
+
+PROBE = """
+import sys
+from dlab.cli import app
+try:
+    app({args!r})
+except SystemExit:
+    pass
+heavy = [name for name in {heavy!r} if name in sys.modules]
+print("HEAVY=" + ",".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "cnn-cifar10"],
+                                  ["run", "--help"]])
+def test_light_commands_do_not_import_heavy_modules(args):
+    code = PROBE.format(args=args, heavy=HEAVY)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    marker = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
+    assert marker == ["HEAVY="], f"{args} imported {marker}"

@@ -1,0 +1,36 @@
+"""The experiment registry: lookup, suggestions, duplicates."""
+
+from __future__ import annotations
+
+import pytest
+
+from dlab import registry
+from dlab.config import config_names, resolve_config
+from dlab.errors import ConfigError
+from dlab.experiment import Experiment, KerasExperiment
+
+
+def test_lookup_returns_the_registered_class():
+    experiment = registry.get("cnn_cifar10")
+    assert issubclass(experiment, KerasExperiment)
+    assert experiment.name == "cnn_cifar10"
+    assert experiment.family
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(ConfigError) as caught:
+        registry.get("cnn_cifar")
+    assert "Did you mean 'cnn_cifar10'" in str(caught.value)
+
+
+def test_registering_a_name_twice_is_an_error():
+    with pytest.raises(registry.DuplicateExperimentError, match="registered twice"):
+        @registry.register("cnn_cifar10")
+        class Impostor(Experiment):
+            pass
+    assert registry.get("cnn_cifar10").__name__ == "CnnCifar10"
+
+
+def test_every_packaged_config_names_a_registered_experiment():
+    for name in config_names():
+        assert resolve_config(name).experiment in registry.names()

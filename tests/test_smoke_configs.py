@@ -1,0 +1,20 @@
+"""One smoke run of every registered config, offline, through the CLI (like CI sweeps do)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dlab.config import config_names
+
+
+@pytest.mark.parametrize("name", config_names())
+def test_every_config_runs_in_smoke_mode(cli, tmp_path, name):
+    result = cli("run", name, "--smoke", "--no-save", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "outputs" / name).iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["status"] == "completed"
+    assert metrics["data"]["source"] == "synthetic"
+    assert list((run / "plots").glob("*.png")), "no figures written"
