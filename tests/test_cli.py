@@ -164,3 +164,34 @@ def test_a_failure_while_training_is_recorded(cli, tmp_path, monkeypatch):
     assert metrics["status"] == "failed"
     assert metrics["error"] == {"type": "RuntimeError", "message": "simulated failure in fit"}
     assert "Traceback" in (run / "run.log").read_text()
+
+
+def test_early_stopping_and_checkpoint_of_the_best_epoch(cli, tmp_path):
+    result = cli("run", "cnn-cifar10", "--smoke", "--epochs", "4", "--no-save",
+                 "--set", "train.early_stopping={monitor: val_accuracy, patience: 0, min_delta: 0.5}",
+                 "--set", "train.checkpoint={monitor: val_loss}")
+    assert result.exit_code == 0, result.output
+    run = only_run_dir(tmp_path / "outputs")
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = json.loads((run / "history.json").read_text())
+    assert metrics["epochs_run"] == 2 == len(history["val_loss"])  # stopped early
+    best = min(range(2), key=lambda i: history["val_loss"][i])
+    assert metrics["checkpoint"]["epoch"] == best + 1
+    # validation is the test split here, so the evaluated best model reproduces its val loss
+    assert metrics["test"]["loss"] == pytest.approx(history["val_loss"][best], rel=1e-4)
+    assert not (run / "checkpoint-best.keras").exists()
+
+
+def test_offline_download_exits_2_before_creating_a_run(cli, tmp_path, monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/"
+                        "cifar-10-python.tar.gz: None -- [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
+    result = cli("run", "cnn-cifar10")
+    assert result.exit_code == 2
+    assert "Could not download the cifar10 dataset" in result.output and "--smoke" in result.output
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.glob("outputs/*/*"))
