@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import write_image_tree
 
 from dlab.config import DataConfig
 from dlab.data import ArrayDataset, load_dataset, split_validation
 from dlab.data.cifar10 import SPEC
 from dlab.data.images import synthetic_images
 from dlab.errors import ConfigError, DataError
-
-from conftest import write_image_tree
 
 
 def data_config(**kwargs) -> DataConfig:

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from dlab.errors import UsageError
 from dlab.fileio import atomic_write_json, atomic_write_text
 from dlab.runs import RunDir, _Tee, check_writable
-from dlab.errors import UsageError
 
 
 def _create_in_child(args):

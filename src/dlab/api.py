@@ -16,7 +16,6 @@ trained.
 from __future__ import annotations
 
 import os
-import sys
 import time
 import traceback
 from collections.abc import Sequence
@@ -33,7 +32,10 @@ from dlab.config import (
     resolve_config,
 )
 from dlab.errors import DlabError
+from dlab.experiment import RunContext
 from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
+from dlab.runtime import seed_everything
+from dlab.runtime import start as start_runtime
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -125,29 +127,13 @@ def run(
     config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke)
     root = check_writable(Path(out))
     experiment = registry.get(config.experiment)()
-
-    from dlab.device import select_device
-    from dlab.tfenv import captured_native_stderr, prepare_environment
-
-    prepare_environment()
-    native_log: list[str] = []
-    try:
-        with captured_native_stderr(native_log):
-            device_info = select_device(device)
-    finally:
-        if debug:
-            print("\n".join(native_log), file=sys.stderr)
-    import keras
-
-    from dlab.experiment import RunContext
-    from dlab.runs import environment_versions
-
-    keras.utils.set_random_seed(config.seed)
+    runtime = start_runtime(experiment.uses_keras, device, debug)
+    seed_everything(config.seed, runtime)
     data = experiment.load_data(config)
 
     run_dir = RunDir.create(root, config.name)
     run_dir.write_config(config.to_yaml())
-    ctx = RunContext(config=config, run_dir=run_dir, device=device_info, save_model=save_model)
+    ctx = RunContext(config=config, run_dir=run_dir, device=runtime.device, save_model=save_model)
     metrics: dict[str, Any] = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "status": "running",
@@ -159,21 +145,21 @@ def run(
         "smoke": smoke,
         "data": data.describe() if hasattr(data, "describe") else {},
         "started_at": now_iso(),
-        "device": device_info.to_dict(),
-        "backend": keras.backend.backend(),
-        "versions": environment_versions(),
+        "device": runtime.device.to_dict(),
+        "backend": runtime.backend,
+        "versions": runtime.versions(),
         "run_dir": str(run_dir.path),
     }
     run_dir.write_metrics(metrics)
 
     started = time.perf_counter()
     with run_dir.capture_console():
-        run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in native_log))
-        print(f"dlab: {config.name} (experiment {config.experiment}) on {device_info.used} "
-              f"[{device_info.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
+        run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
+        print(f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
+              f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
         print(f"dlab: run directory {run_dir.path}")
         try:
-            keras.utils.set_random_seed(config.seed)
+            seed_everything(config.seed, runtime)  # data loading must not shift the model's seed
             experiment.run(ctx, data)
             metrics["status"] = "completed"
         except KeyboardInterrupt:

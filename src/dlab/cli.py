@@ -77,7 +77,7 @@ def list_command() -> None:
     room = max(total - sum(widths) - 6, 20)
     for row in table:
         description = row[3] if len(row[3]) <= room else row[3][: room - 3] + "..."
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths))
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
                    + "  " + description)
 
 

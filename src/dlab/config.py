@@ -74,7 +74,7 @@ class DataConfig(StrictModel):
         "test/; synthetic: a deterministic twin with the real shapes and a learnable signal.",
     )
     path: str | None = Field(None, description="File or folder for the file/dir sources.")
-    validation: Union[Literal["test"], int, float] = Field(
+    validation: Literal["test"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
         "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "

@@ -68,9 +68,11 @@ class Experiment:
         family: a short group name shown by ``dlab list``.
         ModelConfig: pydantic model of the config's ``model`` section.
         smoke_overrides: extra dotted-key settings applied by ``--smoke``.
+        uses_keras: False for NumPy experiments: the run then never imports TensorFlow.
     """
 
     name: ClassVar[str] = ""
+    uses_keras: ClassVar[bool] = True
     family: ClassVar[str] = "other"
     ModelConfig: ClassVar[type[BaseModel]] = EmptyModelConfig
     smoke_overrides: ClassVar[dict[str, Any]] = {}

@@ -220,26 +220,6 @@ def _split_keep(text: str) -> Iterator[str]:
         yield text[start:]
 
 
-def environment_versions() -> dict[str, str]:
-    """Versions of Python and the libraries that shape a run's results."""
-    import platform
-
-    import keras
-    import numpy
-    import tensorflow
-
-    import dlab
-
-    return {
-        "dlab": dlab.__version__,
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-        "platform": platform.platform(),
-    }
-
-
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 

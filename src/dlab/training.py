@@ -11,6 +11,7 @@ This module imports Keras at the top: it is only imported by code that trains
 
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from dlab.errors import ConfigError
+from dlab.reporting import best_epoch, record_history
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
@@ -25,14 +27,6 @@ if TYPE_CHECKING:
     from dlab.experiment import RunContext
 
 History = dict[str, list[float]]
-
-_MAXIMIZED = ("acc", "auc", "precision", "recall", "iou", "f1")
-
-
-def maximized(metric: str) -> bool:
-    """True for metrics where higher is better (accuracy, AUC ...); Keras's ``mode='auto'`` rule."""
-    return any(part in metric for part in _MAXIMIZED)
-
 
 # --------------------------------------------------------------------------- compile
 
@@ -107,6 +101,18 @@ class _EpochTimer(keras.callbacks.Callback):
         end = time.perf_counter()
         self.train_seconds.append((self._train_end or end) - self._epoch_start)
         self.epoch_seconds.append(end - self._epoch_start)
+
+    def summary(self, samples_per_epoch: int) -> dict[str, float | None]:
+        """The ``timing`` block of metrics.json; samples/s counts training steps only."""
+        if not self.epoch_seconds:
+            return {"fit_seconds": 0.0, "time_per_epoch_s": None, "train_samples_per_s": None}
+        train_seconds = sum(self.train_seconds)
+        return {
+            "fit_seconds": round(sum(self.epoch_seconds), 3),
+            "time_per_epoch_s": round(statistics.median(self.epoch_seconds), 4),
+            "train_samples_per_s": round(samples_per_epoch * len(self.train_seconds) / train_seconds, 1)
+            if train_seconds > 0 else None,
+        }
 
 
 class _HistoryWriter(keras.callbacks.Callback):
@@ -195,65 +201,6 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
     if ctx.save_model:
         ctx.run_dir.save_model(model)
 
-    n_fit = len(data.x_train)
-    train_seconds = sum(timer.train_seconds)
-    ctx.record(
-        test=test_metrics,
-        timing={
-            "fit_seconds": round(sum(timer.epoch_seconds), 3),
-            "time_per_epoch_s": round(_median(timer.epoch_seconds), 4),
-            "train_samples_per_s": round(n_fit * len(timer.train_seconds) / train_seconds, 1)
-            if train_seconds > 0 else None,
-        },
-    )
+    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=len(data.x_train)))
     record_history(ctx, history)
     return FitResult(model=model, history=history, test_metrics=test_metrics)
-
-
-# --------------------------------------------------------------------------- reporting
-
-
-def best_epoch(history: History, metric: str) -> dict[str, Any]:
-    """The 1-based epoch where ``metric`` was best, and its value."""
-    values = history.get(metric) or []
-    if not values:
-        return {"epoch": None, "value": None}
-    pick = max if maximized(metric) else min
-    best = pick(range(len(values)), key=lambda i: values[i])
-    return {"epoch": best + 1, "value": values[best]}
-
-
-def summarize_history(history: History) -> dict[str, Any]:
-    """Final train/val metrics, the best epoch of each monitored metric, and epochs run."""
-    final_train = {k: v[-1] for k, v in history.items() if not k.startswith("val_") and v}
-    final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items()
-                 if k.startswith("val_") and v}
-    monitored = [k for k in history if k.startswith("val_")] or list(history)
-    return {
-        "epochs_run": max((len(v) for v in history.values()), default=0),
-        "final": {"train": final_train, "val": final_val},
-        "best_epoch": {metric: best_epoch(history, metric) for metric in monitored},
-    }
-
-
-def record_history(ctx: RunContext, history: History) -> None:
-    """Write history.csv/json and the learning curves, and summarize them in metrics.json.
-
-    Every experiment reports its per-epoch history through here, Keras or not.
-    """
-    from dlab.plots import curve_metrics, learning_curves
-
-    ctx.run_dir.write_history(history)
-    ctx.record(**summarize_history(history))
-    name = ctx.config.name
-    for metric in curve_metrics(history):
-        figure = learning_curves([("", history)], metric, title=f"{name}: {metric.replace('_', ' ')}")
-        ctx.run_dir.save_figure(figure, metric)
-
-
-def _median(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
