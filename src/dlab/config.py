@@ -59,8 +59,9 @@ LossName = Literal[
     "mean_squared_error",
     "mean_absolute_error",
     "huber",
+    "half_squared_error",
 ]
-DataSource = Literal["keras", "file", "dir", "synthetic"]
+DataSource = Literal["keras", "builtin", "file", "dir", "synthetic"]
 
 
 class DataConfig(StrictModel):
@@ -69,16 +70,19 @@ class DataConfig(StrictModel):
     dataset: str = Field("", description="Dataset name, e.g. cifar10.")
     source: DataSource = Field(
         "keras",
-        description="keras: download through keras.datasets and cache; file: a local file "
+        description="keras: download through keras.datasets and cache; builtin: data that "
+        "ships with the code (truth tables, scikit-learn's bundled sets, generated problems); "
+        "file: a local file "
         "(.npz with x_train/y_train/x_test/y_test); dir: a class-folder tree with train/ and "
         "test/; synthetic: a deterministic twin with the real shapes and a learnable signal.",
     )
     path: str | None = Field(None, description="File or folder for the file/dir sources.")
-    validation: Literal["test"] | int | float = Field(
+    validation: Literal["test", "none"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
         "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "
-        "validation_split) or a count N (the first N training samples).",
+        "validation_split), a count N (the first N training samples), or 'none' (NumPy "
+        "experiments only; Keras runs always validate).",
     )
     train_samples: int | None = Field(
         None, ge=1, description="Use only the first N training samples (the size of a "
@@ -87,12 +91,22 @@ class DataConfig(StrictModel):
     test_samples: int | None = Field(
         None, ge=1, description="Use only the first N test samples; null keeps them all."
     )
+    samples: int | None = Field(
+        None, ge=2, description="How many points a generated dataset has in all (playground, "
+        "regression); null: the dataset's default."
+    )
+    test_split: float = Field(
+        0.2, gt=0, lt=1, description="Fraction held out as the test split by datasets without "
+        "one of their own (CSV files, generated data)."
+    )
+    noise: float = Field(0.0, ge=0, description="Noise level of generated datasets.")
+    target: str | None = Field(None, description="Target column of a CSV file (source: file).")
 
     @field_validator("validation")
     @classmethod
     def _check_validation(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("expected 'test', a fraction between 0 and 1, or a sample count")
+            raise ValueError("expected 'test', 'none', a fraction between 0 and 1, or a count")
         if isinstance(value, float) and not 0.0 < value < 1.0:
             raise ValueError(f"a fraction must be between 0 and 1 (exclusive), got {value}")
         if isinstance(value, int) and value < 1:
@@ -128,7 +142,8 @@ class TrainConfig(StrictModel):
     """compile() and fit() settings."""
 
     epochs: int = Field(10, ge=1, description="Training epochs.")
-    batch_size: int = Field(32, ge=1, description="Samples per gradient step.")
+    batch_size: int | None = Field(32, ge=1, description="Samples per gradient step; null: the "
+                                   "whole training set (full-batch gradient descent).")
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     loss: LossName = Field("sparse_categorical_crossentropy", description="Keras loss name.")
     from_logits: bool = Field(False, description="The model outputs logits, not probabilities.")
@@ -136,6 +151,9 @@ class TrainConfig(StrictModel):
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint: CheckpointConfig | None = None
     shuffle: bool = True
+    steps_per_execution: int = Field(
+        1, ge=1, description="Batches per compiled call (Keras compile(steps_per_execution=...)); "
+        "raise it for tiny models, where per-step overhead dominates.")
 
 
 class ReferenceValue(StrictModel):

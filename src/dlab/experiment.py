@@ -91,7 +91,11 @@ class KerasExperiment(Experiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import load_dataset
+        from dlab.errors import ConfigError
 
+        if config.data.validation == "none":
+            raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
+                              "validate. Use 'test', a fraction (e.g. 0.2) or a count of samples.")
         return load_dataset(config.data, config.seed)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
@@ -108,3 +112,77 @@ class KerasExperiment(Experiment):
         model = self.build_model(ctx.config, data)
         result = training.fit_and_evaluate(model, data, ctx)
         self.figures(ctx, result.model, data, result)
+
+
+class ScratchExperiment(Experiment):
+    """An experiment whose model is written out in NumPy (see :mod:`dlab.scratch`).
+
+    The shared recipe: load the data, build the model, train it with full-batch
+    (or mini-batch) gradient descent, evaluate on the test split, and report the
+    per-epoch cost like any other run. TensorFlow is never imported. A subclass
+    writes ``build_model`` and, optionally, ``load_data`` (calling ``super()``, to
+    scale features ...), ``report`` (extra metrics.json fields) and ``figures``.
+    """
+
+    uses_keras = False
+    family = "from scratch (NumPy)"
+
+    def load_data(self, config: RunConfig) -> ArrayDataset:
+        from dlab.data import load_dataset
+        from dlab.errors import ConfigError
+
+        optimizer = config.train.optimizer
+        if optimizer.name != "sgd" or optimizer.momentum or optimizer.clipnorm:
+            raise ConfigError(
+                f"{config.name} trains with plain gradient descent written in NumPy: set "
+                "train.optimizer to {name: sgd, learning_rate: ...} without momentum or clipnorm "
+                f"(got {optimizer.model_dump(exclude_none=True)})."
+            )
+        return load_dataset(config.data, config.seed)
+
+    def build_model(self, config: RunConfig, data: ArrayDataset) -> Any:
+        """Return a :class:`dlab.scratch.ScratchModel`."""
+        raise NotImplementedError
+
+    def report(self, ctx: RunContext, model: Any, data: ArrayDataset, history: dict) -> None:
+        """Add experiment-specific results to metrics.json (``ctx.record``)."""
+
+    def figures(self, ctx: RunContext, model: Any, data: ArrayDataset) -> None:
+        """Write task figures; the cost curve is always written."""
+
+    def run(self, ctx: RunContext, data: ArrayDataset) -> None:
+        import time
+
+        import numpy as np
+
+        from dlab.errors import ConfigError
+        from dlab.reporting import record_history
+        from dlab.scratch import gradient_descent
+
+        config = ctx.config
+        model = self.build_model(config, data)
+        if config.train.loss != model.loss_name:
+            raise ConfigError(f"{config.name}'s model is written for {model.loss_name}; "
+                              f"train.loss is {config.train.loss}. Set train.loss={model.loss_name}.")
+        ctx.record(params={"total": int(sum(p.size for p in model.params.values()))})
+        started = time.perf_counter()
+        history = gradient_descent(
+            model, data.x_train, data.y_train,
+            epochs=config.train.epochs,
+            learning_rate=config.train.optimizer.learning_rate,
+            batch_size=config.train.batch_size,
+            rng=np.random.default_rng(config.seed),
+            validation=(data.x_val, data.y_val) if data.x_val is not None else None,
+        )
+        seconds = time.perf_counter() - started
+        ctx.record(
+            test=model.evaluate(data.x_test, data.y_test),
+            final_cost=history["loss"][-1],
+            timing={"fit_seconds": round(seconds, 4),
+                    "time_per_epoch_s": round(seconds / config.train.epochs, 6),
+                    "train_samples_per_s": round(len(data.x_train) * config.train.epochs / seconds, 1)
+                    if seconds > 0 else None},
+        )
+        record_history(ctx, history)
+        self.report(ctx, model, data, history)
+        self.figures(ctx, model, data)

@@ -60,3 +60,104 @@ def learning_curves(runs: Sequence[tuple[str, History]], metric: str,
         axes.legend()
     figure.tight_layout()
     return figure
+
+
+def decision_boundary(predict, x, y, title: str, boundary: float = 0.5,
+                      class_names: Sequence[str] | None = None, x_test=None, y_test=None) -> Figure:
+    """A 2-D model's output over the plane, its decision line, and the data on top.
+
+    Args:
+        predict: maps an (N, 2) array to scores (N,) (binary: the line is drawn at
+            ``boundary``) or class probabilities (N, K) (the regions are the argmax).
+        x, y: the training points and their labels, drawn as filled markers.
+        x_test, y_test: optional test points, drawn as hollow markers.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    points = x if x_test is None else np.concatenate([x, x_test])
+    low, high = points.min(axis=0), points.max(axis=0)
+    pad = 0.15 * np.maximum(high - low, 1e-6)
+    grid_x, grid_y = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], 200),
+                                 np.linspace(low[1] - pad[1], high[1] + pad[1], 200))
+    scores = np.asarray(predict(np.c_[grid_x.ravel(), grid_y.ravel()].astype(np.float32)))
+
+    figure = Figure(figsize=(5.6, 5.0))
+    axes = figure.add_subplot()
+    labels = np.unique(y)
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        regions = scores.argmax(axis=1).reshape(grid_x.shape)
+        axes.contourf(grid_x, grid_y, regions, levels=np.arange(scores.shape[1] + 1) - 0.5,
+                      cmap="tab10", alpha=0.25)
+    else:
+        surface = scores.reshape(grid_x.shape)
+        filled = axes.contourf(grid_x, grid_y, surface, levels=20, cmap="RdBu", alpha=0.6)
+        figure.colorbar(filled, ax=axes, label="model output")
+        if surface.min() < boundary < surface.max():
+            axes.contour(grid_x, grid_y, surface, levels=[boundary], colors="black", linewidths=1.5)
+    for index, label in enumerate(labels):
+        name = class_names[int(index)] if class_names and len(class_names) == len(labels) else label
+        color = f"C{index % 10}"
+        mask = y == label
+        axes.scatter(x[mask, 0], x[mask, 1], color=color, edgecolor="black", s=30,
+                     label=f"train {name}")
+        if x_test is not None and y_test is not None:
+            mask = y_test == label
+            axes.scatter(x_test[mask, 0], x_test[mask, 1], facecolor="none", edgecolor=color,
+                         s=30, label=f"test {name}")
+    axes.set_xlabel("x1")
+    axes.set_ylabel("x2")
+    axes.set_title(title)
+    axes.legend(loc="best", fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def confusion_matrix(y_true, y_pred, class_names: Sequence[str], title: str) -> Figure:
+    """Counts of true (rows) vs predicted (columns) classes, annotated when readable."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    k = len(class_names)
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, int).reshape(-1), np.asarray(y_pred, int).reshape(-1)), 1)
+    size = min(4 + 0.35 * k, 16)
+    figure = Figure(figsize=(size + 1, size))
+    axes = figure.add_subplot()
+    image = axes.imshow(counts, cmap="Blues")
+    figure.colorbar(image, ax=axes, label="samples")
+    axes.set_xticks(range(k), class_names, rotation=90 if k > 10 else 45, ha="right")
+    axes.set_yticks(range(k), class_names)
+    if k <= 20:
+        threshold = counts.max() / 2 if counts.size else 0
+        for i in range(k):
+            for j in range(k):
+                axes.text(j, i, str(counts[i, j]), ha="center", va="center",
+                          color="white" if counts[i, j] > threshold else "black")
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    axes.set_title(f"{title} (accuracy {accuracy:.3f})")
+    figure.tight_layout()
+    return figure
+
+
+def fitted_line(x, y, predict, title: str, x_test=None, y_test=None) -> Figure:
+    """One-feature regression: the data as points and the model's prediction as a line."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.2))
+    axes = figure.add_subplot()
+    axes.scatter(x[:, 0], y, s=12, alpha=0.7, label="train")
+    if x_test is not None:
+        axes.scatter(x_test[:, 0], y_test, s=12, alpha=0.7, marker="x", label="test")
+    line = np.linspace(x[:, 0].min(), x[:, 0].max(), 100).reshape(-1, 1)
+    axes.plot(line[:, 0], predict(line), color="C3", linewidth=2, label="fitted line")
+    axes.set_xlabel("x")
+    axes.set_ylabel("y")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure

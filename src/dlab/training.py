@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from dlab.errors import ConfigError
+from dlab.losses import LOSSES, METRICS
 from dlab.reporting import best_epoch, record_history
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def build_loss(config: TrainConfig) -> keras.losses.Loss:
     }
     if config.loss in crossentropies:
         return crossentropies[config.loss](from_logits=config.from_logits)
-    return keras.losses.get(config.loss)
+    return LOSSES.get(config.loss) or keras.losses.get(config.loss)
 
 
 def compile_model(model: keras.Model, config: TrainConfig) -> None:
@@ -66,14 +67,20 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
     Raises:
         ConfigError: a metric name Keras does not know.
     """
+    metrics = []
     for name in config.metrics:
+        if name in METRICS:
+            metrics.append(METRICS[name])
+            continue
         try:
             keras.metrics.get(name)
         except ValueError:
             raise ConfigError(f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
-                              "such as accuracy, mae, mse, auc, precision, recall.") from None
+                              "such as accuracy, mae, mse, auc, precision, recall, or "
+                              f"{', '.join(METRICS)}.") from None
+        metrics.append(name)
     model.compile(optimizer=build_optimizer(config.optimizer), loss=build_loss(config),
-                  metrics=list(config.metrics))
+                  metrics=metrics, steps_per_execution=config.steps_per_execution)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -178,11 +185,12 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
         callbacks.append(keras.callbacks.ModelCheckpoint(
             filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
 
+    batch_size = train.batch_size or len(data.x_train)
     model.fit(
         data.x_train, data.y_train,
         validation_data=(data.x_val, data.y_val),
         epochs=train.epochs,
-        batch_size=train.batch_size,
+        batch_size=batch_size,
         shuffle=train.shuffle,
         callbacks=callbacks,
         verbose=1,
@@ -195,7 +203,7 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
         monitor = train.checkpoint.monitor
         ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
 
-    test_metrics = model.evaluate(data.x_test, data.y_test, batch_size=train.batch_size,
+    test_metrics = model.evaluate(data.x_test, data.y_test, batch_size=batch_size,
                                   return_dict=True, verbose=0)
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:

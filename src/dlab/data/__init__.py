@@ -13,15 +13,26 @@ import importlib
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from dlab.errors import ConfigError, did_you_mean
+from dlab.errors import ConfigError, DataError, did_you_mean
 
 if TYPE_CHECKING:
     import numpy as np
 
     from dlab.config import DataConfig
 
-DATASETS = ("cifar10",)
-"""Dataset names; each is the module ``dlab.data.<name>``."""
+DATASETS: dict[str, str] = {
+    "cifar10": "cifar10",
+    "logic_and": "truth_tables",
+    "logic_xor": "truth_tables",
+    "binary_decoder": "truth_tables",
+    "breast_cancer": "breast_cancer",
+    "regression": "regression",
+    "circle": "playground",
+    "xor": "playground",
+    "gaussian": "playground",
+    "spiral": "playground",
+}
+"""Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
 
 
 @dataclass
@@ -82,9 +93,9 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
     if config.dataset not in DATASETS:
         raise ConfigError(
             f"Unknown dataset '{config.dataset}' (data.dataset).{did_you_mean(config.dataset, DATASETS)}"
-            f" Available: {', '.join(DATASETS)}."
+            f" Available: {', '.join(sorted(DATASETS))}."
         )
-    module = importlib.import_module(f"dlab.data.{config.dataset}")
+    module = importlib.import_module(f"dlab.data.{DATASETS[config.dataset]}")
     dataset: ArrayDataset = module.load_data(config, seed)
     return split_validation(dataset, config.validation)
 
@@ -94,12 +105,14 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
 
     ``"test"`` validates on the test split (no copy); a fraction takes the last part
     of the training data (as Keras's ``validation_split`` does); a count N takes the
-    first N training samples (as the IMDB examples do).
+    first N training samples (as the IMDB examples do); ``"none"`` fits without.
 
     Raises:
         ConfigError: the split leaves no training data.
     """
     n = len(dataset.x_train)
+    if spec == "none":
+        return replace(dataset, x_val=None, y_val=None, validation="none")
     if spec == "test":
         return replace(dataset, x_val=dataset.x_test, y_val=dataset.y_test,
                        validation="the test split")
@@ -125,3 +138,14 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
         y_val=dataset.y_train[val],
         validation=words,
     )
+
+
+def require_source(config: DataConfig, allowed: tuple[str, ...], why: str) -> None:
+    """Refuse a ``data.source`` this dataset does not have, saying which ones it does.
+
+    Raises:
+        DataError: ``config.source`` is not in ``allowed``.
+    """
+    if config.source not in allowed:
+        raise DataError(f"data.source={config.source} is not available for {config.dataset} "
+                        f"({why}). Use data.source={' or '.join(allowed)}.")

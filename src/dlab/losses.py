@@ -1,0 +1,31 @@
+"""Losses and metrics that Keras does not ship, registered so saved models load back.
+
+The TensorFlow Playground trains a tanh output against labels -1/+1 with the
+squared error 0.5 * (output - label)^2 and shows its mean as "loss"; dlab's
+playground reproduces that exactly, so the study's goal (test loss <= 0.177)
+means what it meant in the Playground.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="dlab")
+def half_squared_error(y_true, y_pred):
+    """Mean of 0.5 * (y_pred - y_true)^2 over the last axis (the Playground's loss)."""
+    y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+    return 0.5 * ops.mean(ops.square(y_pred - y_true), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="dlab")
+def sign_accuracy(y_true, y_pred):
+    """Accuracy for labels -1/+1 and outputs in (-1, 1): do the signs agree?"""
+    y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+    agree = ops.equal(ops.greater_equal(y_true, 0), ops.greater_equal(y_pred, 0))
+    return ops.mean(ops.cast(agree, "float32"), axis=-1)
+
+
+LOSSES = {"half_squared_error": half_squared_error}
+METRICS = {"sign_accuracy": sign_accuracy}
