@@ -61,9 +61,9 @@ def test_smoke_run_writes_the_whole_run_directory(cli, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert METRICS_FIELDS <= set(metrics)
     assert metrics["status"] == "completed" and metrics["error"] is None
-    assert metrics["experiment"] == "cnn_cifar10" and metrics["config"] == "cnn-cifar10"
+    assert metrics["experiment"] == "convnet" and metrics["config"] == "cnn-cifar10"
     assert metrics["params"]["total"] == 122_570
-    assert metrics["data"]["source"] == "synthetic" and metrics["data"]["train_samples"] == 1024
+    assert metrics["data"]["source"] == "synthetic" and metrics["data"]["train_samples"] == 2048
     assert metrics["device"]["requested"] == "cpu" and metrics["device"]["used"] == "cpu"
     assert metrics["backend"] == "tensorflow" and metrics["versions"]["keras"].startswith("3.")
     assert metrics["epochs_run"] == 1
@@ -137,7 +137,7 @@ def test_npz_without_keys_through_the_cli(cli, tmp_path):
 
 
 def test_yaml_syntax_error_through_the_cli(cli, tmp_path):
-    (tmp_path / "broken.yaml").write_text("experiment: cnn_cifar10\ntrain: {epochs: 3\n")
+    (tmp_path / "broken.yaml").write_text("experiment: convnet\ntrain: {epochs: 3\n")
     result = cli("run", "broken.yaml")
     assert result.exit_code == 2
     assert "YAML syntax error in broken.yaml line" in result.output

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from dlab import registry
@@ -12,15 +11,19 @@ from dlab.data import ArrayDataset
 EXPECTED_PARAMS = {
     "cnn-cifar10": 122_570,
     "cnn-cifar10-sgd": 122_570,
+    "convnet-mnist": 104_202,
+    "convnet-mnist-nopool": 712_202,
+    "lenet-fashion": 61_706,  # d2l's LeNet
 }
 
 
 def shaped_like(config) -> ArrayDataset:
-    from dlab.data.cifar10 import SPEC
+    """Two synthetic samples with the config's real shapes (the loader's own twin)."""
+    from dlab.data import load_dataset
 
-    x = np.zeros((2, *SPEC.image_shape), np.uint8)
-    y = np.zeros((2, 1), np.uint8)
-    return ArrayDataset(SPEC.name, "synthetic", None, x, y, x, y, class_names=list(SPEC.class_names))
+    data_config = config.data.model_copy(update={"source": "synthetic", "train_samples": 2,
+                                                 "validation": "test", "test_samples": 2})
+    return load_dataset(data_config, seed=0)
 
 
 @pytest.mark.parametrize("name, expected", sorted(EXPECTED_PARAMS.items()))

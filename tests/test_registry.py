@@ -11,24 +11,24 @@ from dlab.experiment import Experiment, KerasExperiment
 
 
 def test_lookup_returns_the_registered_class():
-    experiment = registry.get("cnn_cifar10")
+    experiment = registry.get("convnet")
     assert issubclass(experiment, KerasExperiment)
-    assert experiment.name == "cnn_cifar10"
+    assert experiment.name == "convnet"
     assert experiment.family
 
 
 def test_unknown_name_lists_close_matches():
     with pytest.raises(ConfigError) as caught:
-        registry.get("cnn_cifar")
-    assert "Did you mean 'cnn_cifar10'" in str(caught.value)
+        registry.get("convne")
+    assert "Did you mean 'convnet'" in str(caught.value)
 
 
 def test_registering_a_name_twice_is_an_error():
     with pytest.raises(registry.DuplicateExperimentError, match="registered twice"):
-        @registry.register("cnn_cifar10")
+        @registry.register("convnet")
         class Impostor(Experiment):
             pass
-    assert registry.get("cnn_cifar10").__name__ == "CnnCifar10"
+    assert registry.get("convnet").__name__ == "ConvNet"
 
 
 def test_every_packaged_config_names_a_registered_experiment():

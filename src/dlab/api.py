@@ -8,9 +8,9 @@ scripted or tested without a shell::
     print(result.metrics["test"]["accuracy"])
 
 A run goes: resolve and validate the config -> check the output folder ->
-choose the device -> load and check the data -> only then create the run
-directory and train. Bad input therefore stops before anything is created or
-trained.
+choose the device -> load and check the data -> build the model -> only then
+create the run directory and train. Bad input therefore stops before anything
+is created or trained.
 """
 
 from __future__ import annotations
@@ -130,6 +130,8 @@ def run(
     runtime = start_runtime(experiment.uses_keras, device, debug)
     seed_everything(config.seed, runtime)
     data = experiment.load_data(config)
+    seed_everything(config.seed, runtime)  # data loading must not shift the model's initial weights
+    model = experiment.prepare(config, data)
 
     run_dir = RunDir.create(root, config.name)
     run_dir.write_config(config.to_yaml())
@@ -159,8 +161,7 @@ def run(
               f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
         print(f"dlab: run directory {run_dir.path}")
         try:
-            seed_everything(config.seed, runtime)  # data loading must not shift the model's seed
-            experiment.run(ctx, data)
+            experiment.run(ctx, data, model)
             metrics["status"] = "completed"
         except KeyboardInterrupt:
             metrics["status"] = "interrupted"

@@ -4,11 +4,12 @@ An experiment is a class registered with :func:`dlab.registry.register`. It
 says only what is specific to it; the API does the rest (config, device, run
 directory, metrics.json, console log, status):
 
-1. ``load_data(config)`` reads and checks everything the run needs. It runs
-   *before* the run directory exists, so bad input (a missing path, a malformed
-   file, an offline download) stops the run with a clear message and leaves
-   nothing behind.
-2. ``run(ctx, data)`` trains and evaluates, writing history, figures and
+1. ``load_data(config)`` reads and checks everything the run needs, and
+2. ``prepare(config, data)`` builds the model (``build_model``) and checks it
+   fits the data. Both run *before* the run directory exists, so bad input (a
+   missing path, a malformed file, an offline download, images too small for
+   the network) stops the run with a clear message and leaves nothing behind.
+3. ``run(ctx, data, model)`` trains and evaluates, writing history, figures and
    results through ``ctx``.
 
 :class:`KerasExperiment` implements ``run`` as the standard Keras recipe
@@ -81,7 +82,15 @@ class Experiment:
         """Read and check the data, before the run directory is created."""
         raise NotImplementedError
 
-    def run(self, ctx: RunContext, data: Any) -> None:
+    def build_model(self, config: RunConfig, data: Any) -> Any:
+        """Return the model this config trains on this data (None if the run builds its own)."""
+        return None
+
+    def prepare(self, config: RunConfig, data: Any) -> Any:
+        """Build the model and check it against the config, before the run directory exists."""
+        return self.build_model(config, data)
+
+    def run(self, ctx: RunContext, data: Any, model: Any) -> None:
         """Train and evaluate; write history, figures and results through ``ctx``."""
         raise NotImplementedError
 
@@ -106,10 +115,9 @@ class KerasExperiment(Experiment):
                 result: FitResult) -> None:
         """Write task-specific figures; learning curves are always written."""
 
-    def run(self, ctx: RunContext, data: ArrayDataset) -> None:
+    def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         from dlab import training
 
-        model = self.build_model(ctx.config, data)
         result = training.fit_and_evaluate(model, data, ctx)
         self.figures(ctx, result.model, data, result)
 
@@ -150,20 +158,24 @@ class ScratchExperiment(Experiment):
     def figures(self, ctx: RunContext, model: Any, data: ArrayDataset) -> None:
         """Write task figures; the cost curve is always written."""
 
-    def run(self, ctx: RunContext, data: ArrayDataset) -> None:
-        import time
-
-        import numpy as np
-
+    def prepare(self, config: RunConfig, data: ArrayDataset) -> Any:
         from dlab.errors import ConfigError
-        from dlab.reporting import record_history
-        from dlab.scratch import gradient_descent
 
-        config = ctx.config
         model = self.build_model(config, data)
         if config.train.loss != model.loss_name:
             raise ConfigError(f"{config.name}'s model is written for {model.loss_name}; "
                               f"train.loss is {config.train.loss}. Set train.loss={model.loss_name}.")
+        return model
+
+    def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
+        import time
+
+        import numpy as np
+
+        from dlab.reporting import record_history
+        from dlab.scratch import gradient_descent
+
+        config = ctx.config
         ctx.record(params={"total": int(sum(p.size for p in model.params.values()))})
         started = time.perf_counter()
         history = gradient_descent(
@@ -186,3 +198,45 @@ class ScratchExperiment(Experiment):
         record_history(ctx, history)
         self.report(ctx, model, data, history)
         self.figures(ctx, model, data)
+
+
+class ImageClassifierExperiment(KerasExperiment):
+    """A Keras classifier of images: adds the confusion matrix and a grid of predictions.
+
+    Both figures come from the test split: ``plots/confusion_matrix.png`` with the
+    class names, and ``plots/predictions.png`` with the first test images, their
+    predicted and true labels, wrong ones in red.
+    """
+
+    grid_size: ClassVar[int] = 20
+    max_predictions: ClassVar[int] = 10_000
+    # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
+    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048,
+                                                 "data.test_samples": 512}
+
+    def display_images(self, data: ArrayDataset, count: int) -> Any:
+        """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""
+        return data.x_test[:count]
+
+    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
+                result: FitResult) -> None:
+        import numpy as np
+
+        from dlab.plots import confusion_matrix, prediction_grid
+
+        count = min(len(data.x_test), self.max_predictions)
+        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256,
+                               verbose=0)
+        predicted = scores.argmax(axis=-1) if scores.shape[-1] > 1 else (scores[:, 0] >= 0.5)
+        true = np.asarray(data.y_test[:count]).reshape(count, -1)
+        true = true.argmax(axis=-1) if true.shape[1] > 1 else true[:, 0]
+        names = data.class_names or [str(i) for i in range(int(true.max()) + 1)]
+        title = ctx.config.name
+        ctx.run_dir.save_figure(confusion_matrix(true, predicted, names,
+                                                 title=f"{title}: test confusion matrix"),
+                                "confusion_matrix")
+        shown = min(self.grid_size, count)
+        ctx.run_dir.save_figure(
+            prediction_grid(self.display_images(data, shown), true[:shown], predicted[:shown],
+                            names, title=f"{title}: test predictions"),
+            "predictions")

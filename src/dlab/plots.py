@@ -161,3 +161,30 @@ def fitted_line(x, y, predict, title: str, x_test=None, y_test=None) -> Figure:
     axes.legend()
     figure.tight_layout()
     return figure
+
+
+def prediction_grid(images, true, predicted, class_names: Sequence[str], title: str,
+                    columns: int = 5) -> Figure:
+    """Images with their predicted label; wrong predictions in red with the true label."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    count = len(images)
+    rows = max(1, int(np.ceil(count / columns)))
+    figure = Figure(figsize=(2.0 * columns, 2.2 * rows))
+    for index in range(count):
+        axes = figure.add_subplot(rows, columns, index + 1)
+        image = np.asarray(images[index])
+        if image.ndim == 3 and image.shape[-1] == 1:
+            axes.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
+        else:
+            axes.imshow(image.astype(np.uint8))
+        right = int(predicted[index]) == int(true[index])
+        label = class_names[int(predicted[index])]
+        if not right:
+            label += f"\n(true: {class_names[int(true[index])]})"
+        axes.set_title(label, fontsize=9, color="black" if right else "red")
+        axes.axis("off")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

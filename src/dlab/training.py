@@ -148,6 +148,13 @@ class FitResult:
     test_metrics: dict[str, float]
 
 
+def targets(labels, config: TrainConfig, num_classes: int):
+    """Integer labels as the loss wants them: one-hot for categorical cross-entropy."""
+    if config.loss == "categorical_crossentropy" and num_classes:
+        return keras.utils.to_categorical(labels, num_classes)
+    return labels
+
+
 def model_summary(model: keras.Model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
@@ -186,9 +193,11 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
             filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
 
     batch_size = train.batch_size or len(data.x_train)
+    y_train, y_val, y_test = (targets(y, train, data.num_classes)
+                              for y in (data.y_train, data.y_val, data.y_test))
     model.fit(
-        data.x_train, data.y_train,
-        validation_data=(data.x_val, data.y_val),
+        data.x_train, y_train,
+        validation_data=(data.x_val, y_val),
         epochs=train.epochs,
         batch_size=batch_size,
         shuffle=train.shuffle,
@@ -203,7 +212,7 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
         monitor = train.checkpoint.monitor
         ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
 
-    test_metrics = model.evaluate(data.x_test, data.y_test, batch_size=batch_size,
+    test_metrics = model.evaluate(data.x_test, y_test, batch_size=batch_size,
                                   return_dict=True, verbose=0)
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 DATASETS: dict[str, str] = {
     "cifar10": "cifar10",
+    "mnist": "mnist",
+    "fashion_mnist": "fashion_mnist",
     "logic_and": "truth_tables",
     "logic_xor": "truth_tables",
     "binary_decoder": "truth_tables",

@@ -18,8 +18,8 @@ SPEC = ImageDatasetSpec(
     train_size=50_000,
     test_size=10_000,
     keras_module="cifar10",
-    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-    cache_name="cifar-10-batches-py-target_archive",
+    downloads=(("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                "cifar-10-batches-py-target_archive"),),
     label_column=True,
 )
 

@@ -46,8 +46,8 @@ class ImageDatasetSpec:
         class_names: label names, index = label.
         train_size, test_size: sizes of the real splits.
         keras_module: ``keras.datasets.<keras_module>.load_data`` loads it.
-        url: the file that Keras downloads (for the offline message).
-        cache_name: the file name Keras caches the download as under ``~/.keras/datasets``.
+        downloads: (URL, path under ``~/.keras/datasets``) of every file Keras
+            downloads, for the offline message (where to put them by hand).
         label_column: Keras returns labels as (N, 1) (CIFAR) rather than (N,) (MNIST).
     """
 
@@ -57,9 +57,13 @@ class ImageDatasetSpec:
     train_size: int
     test_size: int
     keras_module: str
-    url: str
-    cache_name: str
+    downloads: tuple[tuple[str, str], ...]
     label_column: bool = False
+
+    @property
+    def url(self) -> str:
+        """Where the (first) file comes from; recorded as the run's data location."""
+        return self.downloads[0][0]
 
 
 def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
@@ -102,10 +106,10 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
 # --------------------------------------------------------------------------- keras
 
 
-def keras_cache_file(spec: ImageDatasetSpec) -> Path:
-    """Where ``keras.utils.get_file`` looks for the downloaded archive."""
+def keras_cache_dir() -> Path:
+    """Where ``keras.utils.get_file`` caches datasets (``$KERAS_HOME/datasets``)."""
     home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets" / spec.cache_name
+    return Path(home) / "datasets"
 
 
 def _from_keras(spec: ImageDatasetSpec):
@@ -121,10 +125,14 @@ def _from_keras(spec: ImageDatasetSpec):
 
 def offline_message(spec: ImageDatasetSpec, error: BaseException) -> str:
     """The one-paragraph explanation DESIGN.md asks for when a download fails."""
+    urls = ", ".join(url for url, _ in spec.downloads)
+    targets = ", ".join(str(keras_cache_dir() / name) for _, name in spec.downloads)
+    files = "that file" if len(spec.downloads) == 1 else "those files"
     return (
-        f"Could not download the {spec.name} dataset from {spec.url} ({error}). "
-        f"To use the real data without network access, download that file on another machine "
-        f"and save it as {keras_cache_file(spec)} (where Keras looks before downloading), or "
+        f"Could not download the {spec.name} dataset from {urls} ({error}). "
+        f"To use the real data without network access, download {files} on another machine "
+        f"and save {'it' if len(spec.downloads) == 1 else 'them'} as {targets} (where Keras "
+        f"looks before downloading), or "
         f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with "
         f"--set data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree "
         f"with train/ and test/ works too: --set data.source=dir --set data.path=DIR). "
@@ -204,7 +212,11 @@ def _labels(spec: ImageDatasetSpec, y: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- dir
 
 
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
+
+
 def _class_folders(spec: ImageDatasetSpec, root: Path, split: str) -> list[str]:
+    """The sorted class folders of ``root/split``, after checking every image can be decoded."""
     folder = root / split
     if not folder.is_dir():
         raise DataError(
@@ -213,14 +225,19 @@ def _class_folders(spec: ImageDatasetSpec, root: Path, split: str) -> list[str]:
             f"images: {', '.join(IMAGE_SUFFIXES)})."
         )
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    has_images = any(
-        f.suffix.lower() in IMAGE_SUFFIXES for c in classes for f in (folder / c).iterdir()
-    )
-    if not classes or not has_images:
+    images = [f for c in classes for f in sorted((folder / c).iterdir())
+              if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
         raise DataError(
             f"{folder} holds no images in class folders. Put each image in a folder named "
             f"after its class, e.g. {folder}/cat/001.png (images: {', '.join(IMAGE_SUFFIXES)})."
         )
+    for image in images:  # name the broken file here; TensorFlow's decoder would not
+        with open(image, "rb") as handle:
+            head = handle.read(8)
+        if not head.startswith(_SIGNATURES):
+            raise DataError(f"{image} is not a PNG, JPEG, GIF or BMP image (its first bytes are "
+                            f"{head!r}). Remove or replace it.")
     return classes
 
 
@@ -268,7 +285,7 @@ def _read_image_folder(spec: ImageDatasetSpec, folder: Path, classes: list[str])
 
 
 def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: int,
-                     signal: float = 0.3):
+                     signal: float = 0.5):
     """A deterministic twin of ``spec``: real shapes and dtypes, a learnable signal.
 
     Each class gets a random 4x4 prototype image, upsampled to full size; a sample
