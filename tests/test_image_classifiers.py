@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from conftest import write_image_tree
+
 from dlab.config import DataConfig
 from dlab.data import load_dataset
 from dlab.errors import DataError
