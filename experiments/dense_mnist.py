@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field
 
 from dlab.config import StrictModel
@@ -21,6 +20,7 @@ from dlab.registry import register
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
@@ -38,6 +38,8 @@ class DenseConfig(StrictModel):
 
 def with_extra_channels(x: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """Flatten uint8 images to float32 in [0, 1] and append as many noise or zero columns."""
+    import numpy as np
+
     flat = x.reshape(len(x), -1).astype(np.float32) / 255.0
     if kind == "zeros":
         extra = np.zeros_like(flat)
@@ -54,6 +56,8 @@ class DenseMnist(ImageClassifierExperiment):
     ModelConfig = DenseConfig
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
+        import numpy as np
+
         data = super().load_data(config)
         kind = config.model.extra_channels
         if kind == "none":
@@ -69,6 +73,8 @@ class DenseMnist(ImageClassifierExperiment):
                                                "image_shape": list(data.x_train.shape[1:])})
 
     def display_images(self, data: ArrayDataset, count: int) -> np.ndarray:
+        import numpy as np
+
         if "extra_channels" not in data.extra:
             return super().display_images(data, count)
         shape = data.extra["image_shape"]
@@ -77,6 +83,7 @@ class DenseMnist(ImageClassifierExperiment):
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         import keras
+        import numpy as np
         from keras import layers
 
         from dlab.blocks import classifier_head

@@ -3,25 +3,25 @@ linear regression.
 
 Each class only says which model it builds and what it reports; the training
 loop, history, cost curve and run directory are shared
-(:class:`dlab.experiment.ScratchExperiment`, :mod:`dlab.scratch`).
+(:class:`dlab.experiment.ScratchExperiment`, :mod:`dlab.scratch`). NumPy is
+imported inside the methods so that ``dlab list`` stays fast.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import Field
 
 from dlab.config import StrictModel
 from dlab.experiment import ScratchExperiment
 from dlab.registry import register
-from dlab.scratch import LinearRegression, SigmoidNeuron, SoftmaxLayer, TwoLayerNet
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
     from dlab.experiment import RunContext
+    from dlab.scratch import LinearRegression, SigmoidNeuron, SoftmaxLayer, TwoLayerNet
 
 
 def _save_decision_boundary(ctx: RunContext, model, data: ArrayDataset) -> None:
@@ -54,6 +54,12 @@ class Perceptron(ScratchExperiment):
     ModelConfig = PerceptronConfig
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
+        import numpy as np
+
+        from dlab.scratch import SigmoidNeuron
+
+        
+
         settings: PerceptronConfig = config.model
         start = 0.0 if settings.init == "zeros" else settings.init_value
         n_features = data.x_train.shape[1]
@@ -88,11 +94,17 @@ class SoftmaxDecoder(ScratchExperiment):
     ModelConfig = SoftmaxDecoderConfig
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SoftmaxLayer:
+        import numpy as np
+
+        from dlab.scratch import SoftmaxLayer
+
         n_features, n_classes = data.x_train.shape[1], data.num_classes
         return SoftmaxLayer(np.zeros((n_features, n_classes)), np.zeros(n_classes),
                             sigmoid_first=config.model.sigmoid_first)
 
     def report(self, ctx, model, data, history):
+        import numpy as np
+
         ctx.record(predictions=model.predict(data.x_test).argmax(axis=1).tolist(),
                    probabilities=np.round(model.predict(data.x_test), 4).tolist())
 
@@ -115,6 +127,10 @@ class XorMlp(ScratchExperiment):
     ModelConfig = XorMlpConfig
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> TwoLayerNet:
+        import numpy as np
+
+        from dlab.scratch import TwoLayerNet
+
         settings: XorMlpConfig = config.model
         rng = np.random.default_rng(config.seed)
         n_in, hidden = data.x_train.shape[1], settings.hidden_units
@@ -165,6 +181,10 @@ class LogisticRegression(ScratchExperiment):
                        x_val=scaled[2] if data.x_val is not None else None)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
+        import numpy as np
+
+        from dlab.scratch import SigmoidNeuron
+
         n_features = data.x_train.shape[1]
         return SigmoidNeuron(n_features, np.zeros(n_features), 0.0)
 
@@ -185,9 +205,13 @@ class LinearRegressionExperiment(ScratchExperiment):
     """Linear regression by gradient descent, compared with the least-squares optimum."""
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> LinearRegression:
+        from dlab.scratch import LinearRegression
+
         return LinearRegression(data.x_train.shape[1])
 
     def report(self, ctx, model, data, history):
+        import numpy as np
+
         design = np.c_[data.x_train, np.ones(len(data.x_train))]
         solution, *_ = np.linalg.lstsq(design, data.y_train, rcond=None)
         optimum = float(np.mean((design @ solution - data.y_train) ** 2))

@@ -1,4 +1,5 @@
-"""`dlab --help`, `list` and `show` must not import TensorFlow or Keras (they answer at once)."""
+"""`dlab --help`, `list` and `show` must not import TensorFlow, Keras or even NumPy (they answer
+in well under half a second)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-HEAVY = ("tensorflow", "keras", "matplotlib", "pandas", "sklearn")
+HEAVY = ("tensorflow", "keras", "matplotlib", "pandas", "sklearn", "numpy")
 
 PROBE = """
 import sys

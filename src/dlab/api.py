@@ -34,8 +34,6 @@ from dlab.config import (
 from dlab.errors import DlabError
 from dlab.experiment import RunContext
 from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
-from dlab.runtime import seed_everything
-from dlab.runtime import start as start_runtime
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -124,6 +122,9 @@ def run(
         Exception: anything raised while training; metrics.json then says "failed"
             and run.log holds the traceback.
     """
+    from dlab.runtime import seed_everything
+    from dlab.runtime import start as start_runtime
+
     config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke)
     root = check_writable(Path(out))
     experiment = registry.get(config.experiment)()
