@@ -59,16 +59,15 @@ class PlaygroundMlp(KerasExperiment):
         import keras
         from keras import layers
 
+        from dlab.blocks import apply_layers, dense_stack, kernel_regularizer
+
         settings: PlaygroundConfig = config.model
-        regularizer = (keras.regularizers.L1L2(l1=settings.l1, l2=settings.l2)
-                       if settings.l1 or settings.l2 else None)
-        model = keras.Sequential(name="playground")
-        model.add(keras.Input(shape=(2,)))
-        for units in settings.hidden:
-            model.add(layers.Dense(units, activation=settings.activation,
-                                   kernel_regularizer=regularizer))
-        model.add(layers.Dense(1, activation="tanh", kernel_regularizer=regularizer))
-        return model
+        inputs = keras.Input(shape=(2,), name="points")
+        x = apply_layers(inputs, dense_stack(settings.hidden, settings.activation,
+                                             l1=settings.l1, l2=settings.l2, prefix="hidden"))
+        outputs = layers.Dense(1, activation="tanh", name="output",
+                               kernel_regularizer=kernel_regularizer(settings.l1, settings.l2))(x)
+        return keras.Model(inputs, outputs, name="playground")
 
     def figures(self, ctx, model, data, result):
         import numpy as np

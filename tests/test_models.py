@@ -6,7 +6,6 @@ import pytest
 
 from dlab import registry
 from dlab.config import resolve_config
-from dlab.data import ArrayDataset
 
 EXPECTED_PARAMS = {
     "cnn-cifar10": 122_570,
@@ -14,21 +13,20 @@ EXPECTED_PARAMS = {
     "convnet-mnist": 104_202,
     "convnet-mnist-nopool": 712_202,
     "lenet-fashion": 61_706,  # d2l's LeNet
+    "mlp-imdb-final": 648_449,
+    "lstm-imdb": 76_051,
 }
 
 
-def shaped_like(config) -> ArrayDataset:
-    """Two synthetic samples with the config's real shapes (the loader's own twin)."""
-    from dlab.data import load_dataset
-
-    data_config = config.data.model_copy(update={"source": "synthetic", "train_samples": 2,
-                                                 "validation": "test", "test_samples": 2})
-    return load_dataset(data_config, seed=0)
+def shaped_like(name: str):
+    """The config, and two synthetic samples with its real shapes, encoded by its experiment."""
+    config = resolve_config(name, sets=["data.source=synthetic", "data.train_samples=2",
+                                        "data.test_samples=2", "data.validation=test"])
+    return config, registry.get(config.experiment)().load_data(config)
 
 
 @pytest.mark.parametrize("name, expected", sorted(EXPECTED_PARAMS.items()))
 def test_parameter_count_matches_the_catalogue(name, expected):
-    config = resolve_config(name)
-    experiment = registry.get(config.experiment)()
-    model = experiment.build_model(config, shaped_like(config))
+    config, data = shaped_like(name)
+    model = registry.get(config.experiment)().build_model(config, data)
     assert model.count_params() == expected

@@ -40,7 +40,10 @@ def apply_layers(x, stack: Sequence[layers.Layer]):
         try:
             x = layer(x)
         except ValueError as error:
-            detail = _ANSI.sub("", str(error)).strip().splitlines()
+            text = _ANSI.sub("", str(error))
+            if "negative" not in text and "zero" not in text:
+                raise
+            detail = text.strip().splitlines()
             reason = next((line for line in detail if "negative" in line or "size" in line),
                           detail[0] if detail else "")
             raise ModelShapeError(
@@ -241,3 +244,22 @@ def build_classifier(architecture: str, input_shape: tuple[int, ...], num_classe
     x = rescale_and_resize(inputs, input_size)
     outputs = ARCHITECTURES[architecture](x, num_classes, logits, **options)
     return keras.Model(inputs, outputs, name=architecture)
+
+
+def kernel_regularizer(l1: float = 0.0, l2: float = 0.0):
+    """``keras.regularizers.L1L2`` when either penalty is set, else None (no penalty term)."""
+    if not (l1 or l2):
+        return None
+    return keras.regularizers.L1L2(l1=l1, l2=l2)
+
+
+def dense_stack(units: Sequence[int], activation: str, l1: float = 0.0, l2: float = 0.0,
+                dropout: float = 0.0, prefix: str = "dense") -> list:
+    """Dense layers with optional L1/L2 kernel penalties and a Dropout after each."""
+    stack: list[layers.Layer] = []
+    for index, count in enumerate(units, start=1):
+        stack.append(layers.Dense(count, activation=activation, name=f"{prefix}{index}",
+                                  kernel_regularizer=kernel_regularizer(l1, l2)))
+        if dropout:
+            stack.append(layers.Dropout(dropout, name=f"{prefix}{index}_dropout"))
+    return stack

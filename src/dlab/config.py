@@ -101,6 +101,10 @@ class DataConfig(StrictModel):
     )
     noise: float = Field(0.0, ge=0, description="Noise level of generated datasets.")
     target: str | None = Field(None, description="Target column of a CSV file (source: file).")
+    num_words: int | None = Field(None, ge=1, description="Text: keep the N most frequent words "
+                                  "(others become out-of-vocabulary); null: the whole vocabulary.")
+    maxlen: int | None = Field(None, ge=1, description="Text: pad or truncate every document to "
+                               "this many words, keeping the last ones (sequence models).")
 
     @field_validator("validation")
     @classmethod
@@ -437,6 +441,16 @@ def validate_section(schema: type[BaseModel], data: Any, prefix: tuple[str, ...]
         raise ConfigError("\n".join(lines)) from None
 
 
+def _shrink_validation_count(data: dict[str, Any], origins: dict[str, str]) -> None:
+    """Under --smoke, a validation count meant for the real data (the first 10,000 reviews)
+    would swallow the few smoke samples: use a quarter of them instead."""
+    section = data.get("data") or {}
+    count, samples = section.get("validation"), section.get("train_samples")
+    if isinstance(count, int) and not isinstance(count, bool) and samples and count >= samples:
+        section["validation"] = max(1, samples // 4)
+        origins["data.validation"] = "--smoke"
+
+
 def resolve_config(
     ref: str,
     flags: dict[str, Any] | None = None,
@@ -488,6 +502,8 @@ def resolve_config(
             set_dotted(data, key, value)
             origins[key] = origin
 
+    if smoke:
+        _shrink_validation_count(data, origins)
     model_section = data.pop("model", {})
     config = validate_section(RunConfig, data, (), origins)
     model = validate_section(experiment.ModelConfig, model_section, ("model",), origins)

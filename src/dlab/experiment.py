@@ -200,29 +200,20 @@ class ScratchExperiment(Experiment):
         self.figures(ctx, model, data)
 
 
-class ImageClassifierExperiment(KerasExperiment):
-    """A Keras classifier of images: adds the confusion matrix and a grid of predictions.
+class ClassifierExperiment(KerasExperiment):
+    """A Keras classifier: adds the test confusion matrix (``plots/confusion_matrix.png``).
 
-    Both figures come from the test split: ``plots/confusion_matrix.png`` with the
-    class names, and ``plots/predictions.png`` with the first test images, their
-    predicted and true labels, wrong ones in red.
+    Subclasses add what shows their inputs to a person (:meth:`show_predictions`):
+    a grid of images, decoded documents ...
     """
 
-    grid_size: ClassVar[int] = 20
     max_predictions: ClassVar[int] = 10_000
-    # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
-    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048,
-                                                 "data.test_samples": 512}
-
-    def display_images(self, data: ArrayDataset, count: int) -> Any:
-        """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""
-        return data.x_test[:count]
 
     def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
                 result: FitResult) -> None:
         import numpy as np
 
-        from dlab.plots import confusion_matrix, prediction_grid
+        from dlab.plots import confusion_matrix
 
         count = min(len(data.x_test), self.max_predictions)
         scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256,
@@ -231,12 +222,37 @@ class ImageClassifierExperiment(KerasExperiment):
         true = np.asarray(data.y_test[:count]).reshape(count, -1)
         true = true.argmax(axis=-1) if true.shape[1] > 1 else true[:, 0]
         names = data.class_names or [str(i) for i in range(int(true.max()) + 1)]
-        title = ctx.config.name
-        ctx.run_dir.save_figure(confusion_matrix(true, predicted, names,
-                                                 title=f"{title}: test confusion matrix"),
+        ctx.run_dir.save_figure(confusion_matrix(true, predicted.astype(int), names,
+                                                 title=f"{ctx.config.name}: test confusion matrix"),
                                 "confusion_matrix")
-        shown = min(self.grid_size, count)
+        self.show_predictions(ctx, data, true, predicted.astype(int), scores, names)
+
+    def show_predictions(self, ctx: RunContext, data: ArrayDataset, true: Any, predicted: Any,
+                         scores: Any, names: list[str]) -> None:
+        """Show a person some test inputs with the model's predictions (nothing by default)."""
+
+
+class ImageClassifierExperiment(ClassifierExperiment):
+    """An image classifier: also a grid of test images with predicted and true labels.
+
+    ``plots/predictions.png`` shows the first test images, their predicted label,
+    and wrong ones in red with the true label.
+    """
+
+    grid_size: ClassVar[int] = 20
+    # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
+    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048,
+                                                 "data.test_samples": 512}
+
+    def display_images(self, data: ArrayDataset, count: int) -> Any:
+        """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""
+        return data.x_test[:count]
+
+    def show_predictions(self, ctx, data, true, predicted, scores, names) -> None:
+        from dlab.plots import prediction_grid
+
+        shown = min(self.grid_size, len(true))
         ctx.run_dir.save_figure(
             prediction_grid(self.display_images(data, shown), true[:shown], predicted[:shown],
-                            names, title=f"{title}: test predictions"),
+                            names, title=f"{ctx.config.name}: test predictions"),
             "predictions")

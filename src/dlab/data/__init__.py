@@ -24,6 +24,8 @@ DATASETS: dict[str, str] = {
     "cifar10": "cifar10",
     "mnist": "mnist",
     "fashion_mnist": "fashion_mnist",
+    "imdb": "imdb",
+    "reuters": "reuters",
     "logic_and": "truth_tables",
     "logic_xor": "truth_tables",
     "binary_decoder": "truth_tables",
@@ -50,6 +52,9 @@ class ArrayDataset:
         x_val, y_val: the validation data given to fit (may be the test split).
         validation: how the validation data was chosen, in words.
         class_names: label names for classifiers, index = label.
+        vocabulary: for text, index -> word, to decode documents for people.
+        test_documents: for text, the first raw test documents (word indices), kept
+            after encoding so that predictions.txt can show them.
     """
 
     name: str
@@ -64,6 +69,8 @@ class ArrayDataset:
     y_val: np.ndarray | None = None
     validation: str = "none"
     extra: dict[str, Any] = field(default_factory=dict)
+    vocabulary: list[str] | None = field(default=None, repr=False)
+    test_documents: Any = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -79,7 +86,7 @@ class ArrayDataset:
             "train_samples": int(len(self.x_train)),
             "val_samples": int(len(self.x_val)) if self.x_val is not None else 0,
             "test_samples": int(len(self.x_test)),
-            "input_shape": list(self.x_train.shape[1:]),
+            "input_shape": list(self.x_train.shape[1:]) if self.x_train.ndim > 1 else None,
             "num_classes": self.num_classes or None,
             **self.extra,
         }

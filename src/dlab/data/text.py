@@ -1,0 +1,356 @@
+"""Text datasets as word-index sequences (IMDB, Reuters) from any source, and their encodings.
+
+A dataset module describes its data with a :class:`TextDatasetSpec` and calls
+:func:`load_sequences`, which returns an :class:`~dlab.data.ArrayDataset` whose
+``x`` arrays hold one list of word indices per document (the layout
+``keras.datasets.imdb.load_data()`` returns). Experiments then encode them:
+:func:`multi_hot` for dense networks, :func:`pad` for sequence models.
+
+Sources:
+- ``keras``: ``keras.datasets.<name>.load_data(num_words=...)`` (downloads and caches).
+- ``file``: an ``.npz`` in the Keras layout. Ragged sequences are stored as object
+  arrays, which NumPy can only read with pickle; dlab reads them with an
+  unpickler that accepts nothing but arrays and lists, so a crafted file cannot
+  run code.
+- ``dir`` (IMDB): the original aclImdb tree (train/pos, train/neg, test/pos,
+  test/neg of .txt reviews), tokenized by a Keras ``TextVectorization`` layer
+  fitted on the training text only.
+- ``synthetic``: documents with the real length distribution, a Zipf
+  vocabulary, the real label balance, and words that carry the label.
+
+Index conventions follow Keras: 0 is padding, 1 marks the start (Keras) and 2
+an out-of-vocabulary word; for the ``dir`` source 1 is the OOV token.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlab.data import ArrayDataset, require_source
+from dlab.errors import DataError
+
+if TYPE_CHECKING:
+    from dlab.config import DataConfig
+
+NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+START, OOV, INDEX_FROM = 1, 2, 3
+
+
+@dataclass(frozen=True)
+class TextDatasetSpec:
+    """What a word-index text dataset looks like when Keras loads it.
+
+    Attributes:
+        name: dataset name (``data.dataset``).
+        class_names: label names, index = label.
+        class_weights: the real label balance (for the synthetic twin).
+        train_size, test_size: sizes of the real splits.
+        vocabulary_size: distinct words in the real data (``num_words`` may not exceed it).
+        median_length, length_spread: log-normal document lengths (median words, sigma).
+        keras_module: ``keras.datasets.<keras_module>`` loads it.
+        downloads: (URL, file under ``~/.keras/datasets``) for the offline message.
+        has_dir_source: an original text tree exists (aclImdb for IMDB).
+    """
+
+    name: str
+    class_names: tuple[str, ...]
+    class_weights: tuple[float, ...]
+    train_size: int
+    test_size: int
+    vocabulary_size: int
+    median_length: int
+    length_spread: float
+    keras_module: str
+    downloads: tuple[tuple[str, str], ...]
+    has_dir_source: bool = False
+
+
+def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> ArrayDataset:
+    """Load ``spec``'s documents as word-index lists from ``config.source``.
+
+    Raises:
+        DataError: bad num_words, a missing/malformed file or tree, a failed download.
+    """
+    sources = ("keras", "file", "synthetic") + (("dir",) if spec.has_dir_source else ())
+    require_source(config, sources, "its sources are " + ", ".join(sources))
+    num_words = config.num_words or spec.vocabulary_size
+    if num_words > spec.vocabulary_size + INDEX_FROM:
+        raise DataError(f"data.num_words={num_words} is larger than the {spec.name} vocabulary "
+                        f"({spec.vocabulary_size} words). Use at most {spec.vocabulary_size}.")
+    vocabulary = None
+    if config.source == "keras":
+        (x_train, y_train), (x_test, y_test) = _from_keras(spec, num_words)
+        location = spec.downloads[0][0]
+    elif config.source == "file":
+        path = _require_path(config, "an .npz with " + ", ".join(NPZ_KEYS))
+        (x_train, y_train), (x_test, y_test) = _from_npz(spec, path, num_words)
+        location = str(path)
+    elif config.source == "dir":
+        path = _require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)")
+        (x_train, y_train), (x_test, y_test), vocabulary = _from_review_tree(path, num_words)
+        location = str(path)
+    else:
+        (x_train, y_train), (x_test, y_test) = synthetic_corpus(
+            spec, config.train_samples or spec.train_size, config.test_samples or spec.test_size,
+            num_words, seed)
+        location = None
+    n_train, n_test = config.train_samples, config.test_samples
+    return ArrayDataset(
+        name=spec.name, source=config.source, location=location,
+        x_train=x_train[:n_train] if n_train else x_train,
+        y_train=y_train[:n_train] if n_train else y_train,
+        x_test=x_test[:n_test] if n_test else x_test,
+        y_test=y_test[:n_test] if n_test else y_test,
+        class_names=list(spec.class_names),
+        extra={"num_words": num_words},
+        vocabulary=vocabulary,
+    )
+
+
+# --------------------------------------------------------------------------- encodings
+
+
+def _flatten(sequences) -> tuple[np.ndarray, np.ndarray]:
+    """All word indices in one array, and the document each belongs to."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(sequences) \
+        else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(sequences)), lengths)
+    return flat, rows
+
+
+def multi_hot(sequences, num_words: int) -> np.ndarray:
+    """One row per document, 1 in the column of every word index it contains.
+
+    Vectorized: the indices of all documents are gathered into one array and
+    scattered into the matrix in a single assignment (no Python loop over
+    words). The matrix is uint8, a quarter of float32 and an eighth of the
+    float64 that ``np.zeros`` gives by default; Keras casts each batch.
+    """
+    flat, rows = _flatten(sequences)
+    keep = flat < num_words
+    matrix = np.zeros((len(sequences), num_words), dtype=np.uint8)
+    matrix[rows[keep], flat[keep]] = 1
+    return matrix
+
+
+def pad(sequences, maxlen: int) -> np.ndarray:
+    """Pad with zeros and truncate at the front, as ``keras.utils.pad_sequences`` does by default:
+    the last ``maxlen`` words of each document are kept, so a sequence model reads them last."""
+    import keras
+
+    return keras.utils.pad_sequences(list(sequences), maxlen=maxlen, padding="pre",
+                                     truncating="pre", dtype="int32")
+
+
+def decode(sequence, vocabulary: list[str] | None) -> str:
+    """Word indices back to words (``#N`` where the word is unknown)."""
+    if vocabulary is None:
+        return " ".join(f"#{i}" for i in sequence)
+    words = []
+    for index in sequence:
+        if index == 0:
+            continue
+        words.append(vocabulary[index] if index < len(vocabulary) else f"#{index}")
+    return " ".join(words)
+
+
+# --------------------------------------------------------------------------- keras
+
+
+def _from_keras(spec: TextDatasetSpec, num_words: int):
+    import keras
+
+    loader = getattr(keras.datasets, spec.keras_module)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
+    except Exception as error:  # get_file raises a bare Exception on URL failures
+        urls = ", ".join(url for url, _ in spec.downloads)
+        targets = ", ".join(f"~/.keras/datasets/{name}" for _, name in spec.downloads)
+        extra = (" (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
+                 if spec.has_dir_source else "")
+        raise DataError(
+            f"Could not download the {spec.name} dataset from {urls} ({error}). To use the real "
+            f"data without network access, download it on another machine and save it as "
+            f"{targets} (where Keras looks before downloading), or run with "
+            f"--set data.source=file --set data.path=/path/to/{spec.name}.npz{extra}. To try "
+            "the whole pipeline offline on synthetic data, add --smoke."
+        ) from error
+    return (x_train, np.asarray(y_train)), (x_test, np.asarray(y_test))
+
+
+def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
+    """index -> word for the Keras encoding (needs the word-index download; None offline)."""
+    import keras
+
+    try:
+        word_index = getattr(keras.datasets, spec.keras_module).get_word_index()
+    except Exception:
+        return None
+    vocabulary = ["<pad>", "<start>", "<oov>"] + [""] * (max(word_index.values()) + 1)
+    for word, index in word_index.items():
+        vocabulary[index + INDEX_FROM - 1 + 1] = word
+    return vocabulary
+
+
+# --------------------------------------------------------------------------- file
+
+
+def _require_path(config: DataConfig, what: str) -> Path:
+    if not config.path:
+        raise DataError(f"data.source={config.source} needs data.path: {what}. "
+                        "Add --set data.path=...")
+    path = Path(config.path).expanduser()
+    if not path.exists():
+        raise DataError(f"data.path '{config.path}' does not exist (expected {what}).")
+    return path
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles NumPy arrays and lists of numbers, and refuses every other class."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
+
+
+def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
+    """Read every array of an .npz; object arrays (ragged sequences) only through an
+    unpickler that builds arrays and lists and nothing else."""
+    arrays: dict[str, np.ndarray] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if not member.endswith(".npy"):
+                    continue
+                with archive.open(member) as raw:
+                    handle = io.BytesIO(raw.read())
+                version = np.lib.format.read_magic(handle)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                _, _, dtype = read_header(handle)
+                if dtype.hasobject:
+                    array = _ArraysOnlyUnpickler(handle).load()
+                else:
+                    handle.seek(0)
+                    array = np.lib.format.read_array(handle, allow_pickle=False)
+                arrays[member[:-4]] = np.asarray(array, dtype=object) if dtype.hasobject else array
+    except (zipfile.BadZipFile, ValueError, pickle.UnpicklingError, EOFError) as error:
+        raise DataError(f"Cannot read {path} as an .npz of word-index sequences ({error}).") from None
+    return arrays
+
+
+def _from_npz(spec: TextDatasetSpec, path: Path, num_words: int):
+    if path.is_dir():
+        raise DataError(f"data.path '{path}' is a folder; data.source=file expects an .npz.")
+    arrays = read_npz_safely(path)
+    missing = [key for key in NPZ_KEYS if key not in arrays]
+    if missing:
+        raise DataError(f"{path} lacks the arrays {', '.join(missing)}; it has "
+                        f"{', '.join(arrays) or 'none'}. A {spec.name} .npz needs "
+                        f"{', '.join(NPZ_KEYS)} (the layout keras.datasets.{spec.keras_module}"
+                        ".load_data() returns).")
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y):
+            raise DataError(f"{path}: x_{split} has {len(x)} documents but y_{split} has {len(y)} "
+                            "labels.")
+        flat, _ = _flatten(x)
+        if flat.size and flat.max() >= num_words:
+            raise DataError(
+                f"{path}: x_{split} contains word index {int(flat.max())}, but data.num_words is "
+                f"{num_words}. Set --set data.num_words={int(flat.max()) + 1} (or more), or "
+                "re-encode the file with fewer words."
+            )
+        if flat.size and flat.min() < 0:
+            raise DataError(f"{path}: x_{split} contains negative word indices.")
+    return ((arrays["x_train"], arrays["y_train"].astype(np.int64)),
+            (arrays["x_test"], arrays["y_test"].astype(np.int64)))
+
+
+# --------------------------------------------------------------------------- dir (aclImdb)
+
+
+def _read_reviews(root: Path, split: str) -> tuple[list[str], np.ndarray]:
+    texts, labels = [], []
+    for label, polarity in enumerate(("neg", "pos")):
+        folder = root / split / polarity
+        if not folder.is_dir():
+            raise DataError(f"'{root}' has no {split}/{polarity}/ folder. data.source=dir expects "
+                            "the aclImdb layout: train/pos, train/neg, test/pos, test/neg with one "
+                            ".txt review per file.")
+        files = sorted(folder.glob("*.txt"))
+        if not files:
+            raise DataError(f"{folder} holds no .txt reviews.")
+        for file in files:
+            text = file.read_text(encoding="utf-8", errors="replace").strip()
+            if not text:
+                raise DataError(f"{file} is empty; remove it or put the review's text in it.")
+            texts.append(text.replace("<br />", " "))
+            labels.append(label)
+    return texts, np.asarray(labels, dtype=np.int64)
+
+
+def _from_review_tree(root: Path, num_words: int):
+    import keras
+
+    train_texts, y_train = _read_reviews(root, "train")
+    test_texts, y_test = _read_reviews(root, "test")
+    vectorizer = keras.layers.TextVectorization(max_tokens=num_words, output_mode="int")
+    vectorizer.adapt(train_texts, batch_size=1024)  # the training text only: no test leakage
+
+    def encode(texts: list[str]) -> np.ndarray:
+        padded = np.asarray(vectorizer(texts))
+        lengths = (padded != 0).sum(axis=1)  # padding is at the end; tokens are never 0
+        sequences = np.empty(len(texts), dtype=object)
+        sequences[:] = [row[:n].tolist() for row, n in zip(padded, lengths, strict=True)]
+        return sequences
+
+    vocabulary = [str(word) for word in vectorizer.get_vocabulary()]
+    return (encode(train_texts), y_train), (encode(test_texts), y_test), vocabulary
+
+
+# --------------------------------------------------------------------------- synthetic
+
+
+def synthetic_corpus(spec: TextDatasetSpec, n_train: int, n_test: int, num_words: int, seed: int,
+                     signal_share: float = 0.08, signal_words: int = 30):
+    """A twin of ``spec``: real length distribution, Zipf words, real label balance, and a
+    share of every document's words drawn from a few words that belong to its class."""
+    rng = np.random.default_rng(seed)
+    num_classes = len(spec.class_names)
+    vocabulary = np.arange(INDEX_FROM, max(num_words, INDEX_FROM + 1))
+    zipf = 1.0 / np.arange(1, len(vocabulary) + 1)
+    zipf /= zipf.sum()
+    middle = vocabulary[len(vocabulary) // 10:] if len(vocabulary) > 10 * signal_words else vocabulary
+    class_words = rng.choice(middle, size=(num_classes, signal_words))
+    weights = np.asarray(spec.class_weights, dtype=np.float64)
+    weights /= weights.sum()
+
+    def make(n: int):
+        labels = rng.choice(num_classes, size=n, p=weights)
+        lengths = np.clip(rng.lognormal(np.log(spec.median_length), spec.length_spread, n),
+                          10, 2500).astype(np.int64)
+        tokens = rng.choice(vocabulary, size=int(lengths.sum()), p=zipf)
+        owner = np.repeat(labels, lengths)
+        signal = rng.random(tokens.size) < signal_share
+        tokens[signal] = class_words[owner[signal], rng.integers(0, signal_words, signal.sum())]
+        documents = np.empty(n, dtype=object)
+        documents[:] = [[START, *part.tolist()] for part in np.split(tokens, np.cumsum(lengths)[:-1])]
+        return documents, labels.astype(np.int64)
+
+    return make(n_train), make(n_test)
