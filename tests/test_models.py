@@ -15,6 +15,7 @@ EXPECTED_PARAMS = {
     "lenet-fashion": 61_706,  # d2l's LeNet
     "mlp-imdb-final": 648_449,
     "lstm-imdb": 76_051,
+    "autoencoder-fraud": 1_168,
 }
 
 

@@ -64,7 +64,11 @@ def list_experiments() -> list[ExperimentRow]:
     """Every packaged config with its family, dataset and one-line description."""
     rows = []
     for name in config_names():
-        data = load_yaml_chain(find_config(name), {})
+        try:
+            data = load_yaml_chain(find_config(name), {})
+        except DlabError as error:  # one broken file must not hide the others
+            rows.append(ExperimentRow(name, "?", "?", f"(invalid config: {error})"))
+            continue
         try:
             family = registry.get(str(data.get("experiment"))).family
         except DlabError:

@@ -254,12 +254,17 @@ def kernel_regularizer(l1: float = 0.0, l2: float = 0.0):
 
 
 def dense_stack(units: Sequence[int], activation: str, l1: float = 0.0, l2: float = 0.0,
-                dropout: float = 0.0, prefix: str = "dense") -> list:
-    """Dense layers with optional L1/L2 kernel penalties and a Dropout after each."""
+                dropout: float = 0.0, batchnorm: bool = False, prefix: str = "dense") -> list:
+    """Dense layers with optional L1/L2 kernel penalties, batch normalization (between the
+    linear part and the activation) and a Dropout after each."""
     stack: list[layers.Layer] = []
     for index, count in enumerate(units, start=1):
-        stack.append(layers.Dense(count, activation=activation, name=f"{prefix}{index}",
+        stack.append(layers.Dense(count, activation=None if batchnorm else activation,
+                                  name=f"{prefix}{index}",
                                   kernel_regularizer=kernel_regularizer(l1, l2)))
+        if batchnorm:
+            stack.append(layers.BatchNormalization(name=f"{prefix}{index}_bn"))
+            stack.append(layers.Activation(activation, name=f"{prefix}{index}_{activation}"))
         if dropout:
             stack.append(layers.Dropout(dropout, name=f"{prefix}{index}_dropout"))
     return stack

@@ -115,10 +115,22 @@ class KerasExperiment(Experiment):
                 result: FitResult) -> None:
         """Write task-specific figures; learning curves are always written."""
 
+    def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
+        from dlab.errors import ConfigError
+
+        k = config.train.kfold
+        if k is not None and k > len(data.x_train):
+            raise ConfigError(f"train.kfold={k} is larger than the {len(data.x_train)} training "
+                              "samples; use 2 <= k <= the number of samples.")
+        return self.build_model(config, data)
+
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         from dlab import training
 
-        result = training.fit_and_evaluate(model, data, ctx)
+        if ctx.config.train.kfold:
+            result = training.kfold_fit_and_evaluate(self.build_model, data, ctx, final_model=model)
+        else:
+            result = training.fit_and_evaluate(model, data, ctx)
         self.figures(ctx, result.model, data, result)
 
 

@@ -28,4 +28,12 @@ def sign_accuracy(y_true, y_pred):
 
 
 LOSSES = {"half_squared_error": half_squared_error}
-METRICS = {"sign_accuracy": sign_accuracy}
+METRICS = {
+    "sign_accuracy": lambda: sign_accuracy,
+    # For a model that outputs logits (the TensorFlow overfit tutorial): cross-entropy and
+    # accuracy computed on the logits, named as the tutorial's history names them.
+    "logit_binary_crossentropy": lambda: keras.metrics.BinaryCrossentropy(
+        from_logits=True, name="binary_crossentropy"),
+    "logit_accuracy": lambda: keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+}
+"""Metric names dlab adds to Keras's, each a factory (a fresh metric object per compile)."""

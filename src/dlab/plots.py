@@ -188,3 +188,95 @@ def prediction_grid(images, true, predicted, class_names: Sequence[str], title: 
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def smooth(values: Sequence[float], factor: float = 0.9) -> list[float]:
+    """Exponential moving average, as Deep Learning with Python smooths k-fold curves."""
+    smoothed: list[float] = []
+    for value in values:
+        smoothed.append(smoothed[-1] * factor + value * (1 - factor) if smoothed else value)
+    return smoothed
+
+
+def kfold_curve(mean_curve: Sequence[float], metric: str, title: str) -> Figure:
+    """A validation metric averaged over folds per epoch, raw and smoothed."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.2))
+    axes = figure.add_subplot()
+    epochs = range(1, len(mean_curve) + 1)
+    axes.plot(epochs, mean_curve, color="C0", alpha=0.45, label="mean over folds")
+    axes.plot(epochs, smooth(mean_curve), color="C0", linewidth=2, label="smoothed (EMA 0.9)")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(metric.replace("_", " "))
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
+def learning_rate_schedule(schedule, steps_per_epoch: int, epochs: int, title: str) -> Figure:
+    """The learning rate a schedule gives at the start of every epoch."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    epoch_starts = np.arange(epochs) * steps_per_epoch
+    rates = [float(schedule(int(step))) for step in epoch_starts] if callable(schedule) \
+        else [float(schedule)] * epochs
+    figure = Figure(figsize=(6.4, 4.2))
+    axes = figure.add_subplot()
+    axes.plot(np.arange(1, epochs + 1), rates, color="C2")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("learning rate")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def error_histogram(errors, labels, threshold: float, class_names: Sequence[str],
+                    title: str) -> Figure:
+    """Reconstruction errors per class (log-spaced bins) with the threshold line."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    errors = np.asarray(errors)
+    positive = errors[errors > 0]
+    low = positive.min() if positive.size else 1e-6
+    bins = np.logspace(np.log10(low), np.log10(max(errors.max(), low * 10)), 60)
+    figure = Figure(figsize=(6.4, 4.2))
+    axes = figure.add_subplot()
+    for value, name in enumerate(class_names):
+        axes.hist(errors[np.asarray(labels) == value], bins=bins, alpha=0.6, density=True,
+                  label=f"{name} ({int((np.asarray(labels) == value).sum())})")
+    axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+    axes.set_xscale("log")
+    axes.set_xlabel("reconstruction error (MSE)")
+    axes.set_ylabel("density")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
+def roc_and_pr_curves(labels, scores, title: str) -> Figure:
+    """ROC curve and precision-recall curve of an anomaly score, side by side."""
+    from matplotlib.figure import Figure
+    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+
+    figure = Figure(figsize=(11, 4.4))
+    roc_axes, pr_axes = figure.subplots(1, 2)
+    if len(set(list(labels))) == 2:
+        fpr, tpr, _ = roc_curve(labels, scores)
+        roc_axes.plot(fpr, tpr, label=f"AUC {auc(fpr, tpr):.3f}")
+        precision, recall, _ = precision_recall_curve(labels, scores)
+        pr_axes.plot(recall, precision)
+    roc_axes.plot([0, 1], [0, 1], linestyle=":", color="gray", label="chance")
+    roc_axes.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{title}: ROC")
+    pr_axes.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall")
+    roc_axes.legend()
+    for axes in (roc_axes, pr_axes):
+        axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure

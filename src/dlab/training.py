@@ -11,16 +11,18 @@ This module imports Keras at the top: it is only imported by code that trains
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import keras
+import numpy as np
 
 from dlab.errors import ConfigError
 from dlab.losses import LOSSES, METRICS
-from dlab.reporting import best_epoch, record_history
+from dlab.reporting import best_epoch, maximized, record_history
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
@@ -32,7 +34,17 @@ History = dict[str, list[float]]
 # --------------------------------------------------------------------------- compile
 
 
-def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
+def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: a number, or a schedule counted in epochs."""
+    if config.schedule is None:
+        return config.learning_rate
+    schedule = config.schedule
+    return keras.optimizers.schedules.InverseTimeDecay(
+        config.learning_rate, decay_steps=schedule.decay_epochs * steps_per_epoch,
+        decay_rate=schedule.decay_rate, staircase=schedule.staircase)
+
+
+def build_optimizer(config: OptimizerConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     """A Keras optimizer from ``train.optimizer``."""
     classes = {
         "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
@@ -41,7 +53,7 @@ def build_optimizer(config: OptimizerConfig) -> keras.optimizers.Optimizer:
         "adamax": keras.optimizers.Adamax, "nadam": keras.optimizers.Nadam,
         "ftrl": keras.optimizers.Ftrl, "lion": keras.optimizers.Lion,
     }
-    kwargs: dict[str, Any] = {"learning_rate": config.learning_rate}
+    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
     if config.momentum is not None:
         kwargs["momentum"] = config.momentum
     if config.clipnorm is not None:
@@ -61,7 +73,7 @@ def build_loss(config: TrainConfig) -> keras.losses.Loss:
     return LOSSES.get(config.loss) or keras.losses.get(config.loss)
 
 
-def compile_model(model: keras.Model, config: TrainConfig) -> None:
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
     """compile() with the configured optimizer, loss and metrics.
 
     Raises:
@@ -70,7 +82,7 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
     metrics = []
     for name in config.metrics:
         if name in METRICS:
-            metrics.append(METRICS[name])
+            metrics.append(METRICS[name]())
             continue
         try:
             keras.metrics.get(name)
@@ -79,7 +91,7 @@ def compile_model(model: keras.Model, config: TrainConfig) -> None:
                               "such as accuracy, mae, mse, auc, precision, recall, or "
                               f"{', '.join(METRICS)}.") from None
         metrics.append(name)
-    model.compile(optimizer=build_optimizer(config.optimizer), loss=build_loss(config),
+    model.compile(optimizer=build_optimizer(config.optimizer, steps_per_epoch), loss=build_loss(config),
                   metrics=metrics, steps_per_execution=config.steps_per_execution)
 
 
@@ -149,9 +161,13 @@ class FitResult:
 
 
 def targets(labels, config: TrainConfig, num_classes: int):
-    """Integer labels as the loss wants them: one-hot for categorical cross-entropy."""
+    """Labels as the loss wants them: one-hot for categorical cross-entropy, and a column
+    (N, 1) for a single-output model (Keras's logit metrics insist on equal ranks)."""
     if config.loss == "categorical_crossentropy" and num_classes:
         return keras.utils.to_categorical(labels, num_classes)
+    labels = np.asarray(labels)
+    if labels.ndim == 1 and config.loss not in ("sparse_categorical_crossentropy",):
+        return labels.reshape(-1, 1)
     return labels
 
 
@@ -167,15 +183,25 @@ def count_params(model: keras.Model) -> dict[str, int]:
             "non_trainable": int(model.count_params()) - trainable}
 
 
-def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) -> FitResult:
+def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
+    batch_size = config.batch_size or len(data.x_train)
+    return max(1, math.ceil(len(data.x_train) / batch_size))
+
+
+def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext,
+                     epochs: int | None = None) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
 
     Writes history.csv/json every epoch, summary.txt, model.keras (unless
-    ``--no-save``), the learning curves, and records final/test metrics, best
-    epochs, timings and parameter counts in ``ctx``.
+    ``--no-save``), the learning curves (and the learning-rate schedule), and
+    records final/test metrics, best epochs, timings and parameter counts in ``ctx``.
+
+    Args:
+        epochs: train this many epochs instead of ``train.epochs`` (k-fold's final model).
     """
     train = ctx.config.train
-    compile_model(model, train)
+    steps = steps_per_epoch(data, train)
+    compile_model(model, train, steps)
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
 
@@ -198,7 +224,7 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
     model.fit(
         data.x_train, y_train,
         validation_data=(data.x_val, y_val),
-        epochs=train.epochs,
+        epochs=epochs or train.epochs,
         batch_size=batch_size,
         shuffle=train.shuffle,
         callbacks=callbacks,
@@ -220,4 +246,89 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext) ->
 
     ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=len(data.x_train)))
     record_history(ctx, history)
+    if train.optimizer.schedule is not None:
+        from dlab.plots import learning_rate_schedule
+
+        schedule = learning_rate(train.optimizer, steps)
+        ctx.run_dir.save_figure(learning_rate_schedule(schedule, steps, epochs or train.epochs,
+                                                       title=f"{ctx.config.name}: learning rate"),
+                                "learning_rate")
     return FitResult(model=model, history=history, test_metrics=test_metrics)
+
+
+# --------------------------------------------------------------------------- k-fold
+
+
+def kfold_splits(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train indices, validation indices) per fold: contiguous folds that together
+    validate every sample exactly once (sizes differ by at most one).
+
+    Raises:
+        ConfigError: k < 2 or k larger than the number of samples.
+    """
+    if not 2 <= k <= n:
+        raise ConfigError(f"train.kfold={k} needs 2 <= k <= the {n} training samples.")
+    folds = np.array_split(np.arange(n), k)
+    return [(np.concatenate([f for j, f in enumerate(folds) if j != i]), folds[i])
+            for i in range(k)]
+
+
+def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
+                           final_model: keras.Model) -> FitResult:
+    """K-fold cross-validation on the training data, then the final model on all of it.
+
+    Each fold gets a fresh model from ``build_model(config, fold_data)``, where
+    ``fold_data`` holds only that fold's training part in ``x_train``, so anything
+    the model learns from its data at build time (a ``Normalization`` layer's mean
+    and variance) never sees the fold it is validated on. Per-fold histories go to
+    folds.json; metrics.json gets each fold's final validation metrics, their mean
+    and standard deviation, and the epoch where the fold-averaged validation curve
+    is best; ``plots/kfold_<metric>.png`` draws that curve raw and smoothed. The
+    final model trains ``train.final_epochs`` on all training data and is
+    evaluated on the test split like any run.
+    """
+    from dataclasses import replace
+
+    from dlab.fileio import atomic_write_json
+    from dlab.plots import kfold_curve
+
+    config, train = ctx.config, ctx.config.train
+    folds = []
+    for index, (train_rows, val_rows) in enumerate(kfold_splits(len(data.x_train), train.kfold),
+                                                   start=1):
+        fold = replace(data, x_train=data.x_train[train_rows], y_train=data.y_train[train_rows],
+                       x_val=data.x_train[val_rows], y_val=data.y_train[val_rows],
+                       validation=f"fold {index} of {train.kfold}")
+        keras.utils.set_random_seed(config.seed + index)
+        model = build_model(config, fold)
+        compile_model(model, train, steps_per_epoch(fold, train))
+        fitted = model.fit(fold.x_train, targets(fold.y_train, train, fold.num_classes),
+                           validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
+                           epochs=train.epochs, batch_size=train.batch_size or len(fold.x_train),
+                           shuffle=train.shuffle, verbose=0)
+        history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+        final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_")}
+        print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}"
+                                                          for k, v in final_val.items()))
+        folds.append({"fold": index, "train_samples": len(train_rows), "val_samples": len(val_rows),
+                      "val": final_val, "history": history})
+    atomic_write_json(ctx.run_dir.path / "folds.json", folds)
+
+    names = list(folds[0]["val"])
+    per_fold = {name: np.array([f["val"][name] for f in folds]) for name in names}
+    monitored = f"val_{train.metrics[0]}" if train.metrics else "val_loss"
+    mean_curve = np.mean([f["history"][monitored] for f in folds], axis=0)
+    pick = np.argmax if maximized(monitored) else np.argmin
+    best = int(pick(mean_curve))
+    ctx.record(kfold={
+        "k": train.kfold,
+        "folds": [{"fold": f["fold"], "val": f["val"]} for f in folds],
+        "mean": {name: float(values.mean()) for name, values in per_fold.items()},
+        "std": {name: float(values.std()) for name, values in per_fold.items()},
+        "mean_curve": {"metric": monitored, "best_epoch": best + 1, "best_value": float(mean_curve[best])},
+    })
+    ctx.run_dir.save_figure(kfold_curve(mean_curve.tolist(), monitored,
+                                        title=f"{config.name}: {monitored} averaged over "
+                                        f"{train.kfold} folds"), f"kfold_{monitored}")
+    keras.utils.set_random_seed(config.seed)
+    return fit_and_evaluate(final_model, data, ctx, epochs=train.final_epochs)

@@ -1,0 +1,94 @@
+"""Boston housing prices: 506 suburbs, 13 features, median value in $1000s (404 train, 102 test).
+
+Sources: ``keras`` (``keras.datasets.boston_housing``, the 404/102 split it
+ships); ``file``: an ``.npz`` with x_train/y_train/x_test/y_test, or a CSV with
+a header and a ``data.target`` column (``data.test_split`` held out);
+``synthetic``: 404/102 x 13 with a target that is partly linear, partly not.
+Features are returned raw: models standardize them with a ``Normalization``
+layer adapted on the training data they are fitted on (per fold in k-fold).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlab.data import ArrayDataset, require_source
+from dlab.data.tabular import holdout, read_csv_table
+from dlab.errors import DataError
+
+if TYPE_CHECKING:
+    from dlab.config import DataConfig
+
+URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housing.npz"
+FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO",
+            "B", "LSTAT")
+
+
+def load_data(config: DataConfig, seed: int) -> ArrayDataset:
+    require_source(config, ("keras", "file", "synthetic"), "no built-in copy exists")
+    location: str | None = None
+    if config.source == "keras":
+        import keras
+
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.boston_housing.load_data()
+        except Exception as error:
+            raise DataError(
+                f"Could not download the boston_housing dataset from {URL} ({error}). Save that "
+                "file as ~/.keras/datasets/boston_housing.npz on another machine, or run with "
+                "--set data.source=file --set data.path=boston.npz (or a CSV with "
+                "--set data.target=COLUMN). To try the pipeline offline, add --smoke."
+            ) from error
+        location = URL
+    elif config.source == "file":
+        if not config.path:
+            raise DataError("data.source=file needs data.path: an .npz with x_train, y_train, "
+                            "x_test, y_test or a CSV with data.target.")
+        path = Path(config.path).expanduser()
+        if not path.is_file():
+            raise DataError(f"data.path '{config.path}' is not a file.")
+        (x_train, y_train), (x_test, y_test) = _from_file(path, config, seed)
+        location = str(path)
+    else:
+        (x_train, y_train), (x_test, y_test) = synthetic_housing(config.train_samples or 404,
+                                                                 config.test_samples or 102, seed)
+    n_train, n_test = config.train_samples, config.test_samples
+    return ArrayDataset(
+        name=config.dataset, source=config.source, location=location,
+        x_train=np.asarray(x_train[:n_train] if n_train else x_train, dtype=np.float32),
+        y_train=np.asarray(y_train[:n_train] if n_train else y_train, dtype=np.float32),
+        x_test=np.asarray(x_test[:n_test] if n_test else x_test, dtype=np.float32),
+        y_test=np.asarray(y_test[:n_test] if n_test else y_test, dtype=np.float32),
+        extra={"task": "regression"},
+    )
+
+
+def _from_file(path: Path, config: DataConfig, seed: int):
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in archive]
+            if missing:
+                raise DataError(f"{path} lacks {', '.join(missing)}.")
+            return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
+    import pandas as pd
+
+    x, _, _, _ = read_csv_table(path, config.target)  # validates columns and numeric features
+    target = pd.read_csv(path)[config.target].to_numpy(dtype=np.float64)
+    return holdout(x, target, config.test_split, seed)
+
+
+def synthetic_housing(n_train: int, n_test: int, seed: int):
+    """13 features on different scales; price = linear part + a nonlinear part + noise."""
+    rng = np.random.default_rng(seed)
+    scales = rng.uniform(0.5, 100, 13)
+
+    def make(n: int):
+        z = rng.normal(size=(n, 13))
+        price = 22 + 4 * z[:, 5] - 3 * z[:, 12] + 2 * np.tanh(z[:, 0] * z[:, 7]) \
+            + 1.5 * z[:, 4] ** 2 + rng.normal(0, 1.5, n)
+        return z * scales + scales, np.clip(price, 5, 50)
+
+    return make(n_train), make(n_test)
