@@ -110,7 +110,7 @@ def test_dir_and_file_sources_through_the_cli(cli, tmp_path, cifar_npz, image_tr
     (["run", "cnn-cifar1"], "Did you mean 'cnn-cifar10'"),
     (["run", "cnn-cifar10", "--epochs", "-3"], "Invalid value for 'train.epochs' (from --epochs): -3"),
     (["run", "cnn-cifar10", "--set", "train.batch_size=abc"], "Invalid value for 'train.batch_size'"),
-    (["run", "cnn-cifar10", "--set", "train.epoch=3"], "Did you mean 'epochs'?"),
+    (["run", "cnn-cifar10", "--set", "train.epoch=3"], "Did you mean 'epochs'"),
     (["run", "cnn-cifar10", "--set", "train.epochs"], "--set expects KEY=VALUE"),
     (["run", "cnn-cifar10", "--set", "data.source=file"], "needs data.path"),
     (["run", "cnn-cifar10", "--set", "data.source=dir", "--set", "data.path=."], "has no train/ folder"),

@@ -117,7 +117,7 @@ def test_unknown_key_names_file_allowed_keys_and_suggestion(tmp_path):
     assert "Unknown key 'train.epoch'" in message
     assert "typo.yaml" in message
     assert "Allowed keys under 'train'" in message and "batch_size" in message
-    assert "Did you mean 'epochs'?" in message
+    assert "Did you mean 'epochs'" in message
 
 
 def test_unknown_model_key_lists_the_experiments_own_keys():
