@@ -79,6 +79,14 @@ class ArrayDataset:
     def num_classes(self) -> int:
         return len(self.class_names or [])
 
+    def first(self, train_samples: int | None, test_samples: int | None) -> ArrayDataset:
+        """Keep only the first N training / test samples (None keeps all; slices, no copies)."""
+        return replace(
+            self,
+            x_train=self.x_train[:train_samples], y_train=self.y_train[:train_samples],
+            x_test=self.x_test[:test_samples], y_test=self.y_test[:test_samples],
+        )
+
     def describe(self) -> dict[str, Any]:
         """The dataset part of metrics.json."""
         return {
@@ -109,6 +117,7 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
         )
     module = importlib.import_module(f"dlab.data.{DATASETS[config.dataset]}")
     dataset: ArrayDataset = module.load_data(config, seed)
+    dataset = dataset.first(config.train_samples, config.test_samples)
     return split_validation(dataset, config.validation)
 
 

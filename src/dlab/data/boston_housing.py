@@ -55,13 +55,10 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     else:
         (x_train, y_train), (x_test, y_test) = synthetic_housing(config.train_samples or 404,
                                                                  config.test_samples or 102, seed)
-    n_train, n_test = config.train_samples, config.test_samples
     return ArrayDataset(
         name=config.dataset, source=config.source, location=location,
-        x_train=np.asarray(x_train[:n_train] if n_train else x_train, dtype=np.float32),
-        y_train=np.asarray(y_train[:n_train] if n_train else y_train, dtype=np.float32),
-        x_test=np.asarray(x_test[:n_test] if n_test else x_test, dtype=np.float32),
-        y_test=np.asarray(y_test[:n_test] if n_test else y_test, dtype=np.float32),
+        x_train=np.asarray(x_train, dtype=np.float32), y_train=np.asarray(y_train, dtype=np.float32),
+        x_test=np.asarray(x_test, dtype=np.float32), y_test=np.asarray(y_test, dtype=np.float32),
         extra={"task": "regression"},
     )
 

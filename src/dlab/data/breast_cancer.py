@@ -47,13 +47,9 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     else:
         x, y, features, classes = synthetic_table(config.train_samples or ROWS, seed)
     (x_train, y_train), (x_test, y_test) = holdout(x, y, config.test_split, seed)
-    n_train, n_test = config.train_samples, config.test_samples
     return ArrayDataset(
         name=config.dataset, source=config.source, location=location,
-        x_train=x_train[:n_train] if n_train else x_train,
-        y_train=y_train[:n_train] if n_train else y_train,
-        x_test=x_test[:n_test] if n_test else x_test,
-        y_test=y_test[:n_test] if n_test else y_test,
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         class_names=classes, extra={"feature_names": features},
     )
 

@@ -68,7 +68,7 @@ class ImageDatasetSpec:
 
 def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
                               seed: int) -> ArrayDataset:
-    """Load ``spec``'s dataset from ``config.source`` and keep the first N samples if asked.
+    """Load ``spec``'s dataset from ``config.source`` (``load_dataset`` then keeps the first N).
 
     Raises:
         DataError: a missing or malformed file/folder, or a failed download.
@@ -90,15 +90,9 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
         (x_train, y_train), (x_test, y_test) = synthetic_images(spec, n_train, n_test, seed)
         location, class_names = None, list(spec.class_names)
 
-    n_train, n_test = config.train_samples, config.test_samples
     return ArrayDataset(
-        name=spec.name,
-        source=config.source,
-        location=location,
-        x_train=x_train[:n_train] if n_train else x_train,
-        y_train=y_train[:n_train] if n_train else y_train,
-        x_test=x_test[:n_test] if n_test else x_test,
-        y_test=y_test[:n_test] if n_test else y_test,
+        name=spec.name, source=config.source, location=location,
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         class_names=class_names,
     )
 

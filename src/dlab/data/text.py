@@ -101,13 +101,9 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
             spec, config.train_samples or spec.train_size, config.test_samples or spec.test_size,
             num_words, seed)
         location = None
-    n_train, n_test = config.train_samples, config.test_samples
     return ArrayDataset(
         name=spec.name, source=config.source, location=location,
-        x_train=x_train[:n_train] if n_train else x_train,
-        y_train=y_train[:n_train] if n_train else y_train,
-        x_test=x_test[:n_test] if n_test else x_test,
-        y_test=y_test[:n_test] if n_test else y_test,
+        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
         class_names=list(spec.class_names),
         extra={"num_words": num_words},
         vocabulary=vocabulary,
