@@ -17,7 +17,7 @@ import statistics
 import sys
 import tempfile
 
-from bench_startup import dlab_command, timed  # same folder: run as a script
+from bench_common import dlab_command, timed  # same folder: run as a script
 
 
 def main() -> None:

@@ -23,49 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
+
+from bench_common import busy_cpu_seconds, children_cpu_seconds, dlab_command, timed
 
 TARGET_SECONDS = 0.5
 TARGET_RATIO = 5.0
-
-
-def dlab_command() -> list[str]:
-    """The dlab console script next to this interpreter, else ``python -m dlab``."""
-    script = Path(sys.executable).parent / "dlab"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dlab"]
-
-
-def busy_cpu_seconds() -> float | None:
-    """CPU seconds the whole machine has spent busy since boot (Linux /proc/stat), else None."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = [int(value) for value in stat.readline().split()[1:]]
-    except (OSError, ValueError):
-        return None
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(argv: list[str]) -> float:
-    """Wall seconds of one run of ``argv``; output is discarded, failure is reported."""
-    start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True)
-    elapsed = time.perf_counter() - start
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        print(f"warning: {' '.join(argv)} exited {result.returncode}: {' | '.join(tail)}",
-              file=sys.stderr)
-    return elapsed
 
 
 def main() -> None:
