@@ -30,8 +30,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras  # noqa: E402
 from keras import layers  # noqa: E402
 
-from dlab.data import cifar10, mnist  # noqa: E402
+from dlab.data import cifar10, imdb, mnist  # noqa: E402
 from dlab.data.images import synthetic_images  # noqa: E402
+from dlab.data.text import multi_hot, synthetic_corpus  # noqa: E402
 
 
 def cnn_cifar10() -> keras.Model:  # 122,570 parameters
@@ -59,6 +60,13 @@ def mlp_mnist() -> keras.Model:  # 101,770 parameters
     ])
 
 
+def mlp_imdb() -> keras.Model:  # 160,305 parameters on 10,000 words
+    return keras.Sequential([
+        keras.Input((10_000,)), layers.Dense(16, activation="relu"),
+        layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid"),
+    ])
+
+
 MODELS = {
     # config: (dataset spec, model, optimizer, loss)
     "cnn-cifar10": (cifar10.SPEC, cnn_cifar10, lambda: keras.optimizers.Adam(1e-3),
@@ -67,7 +75,18 @@ MODELS = {
                   "sparse_categorical_crossentropy"),
     "mlp-mnist": (mnist.SPEC, mlp_mnist, lambda: keras.optimizers.SGD(0.01),
                   "sparse_categorical_crossentropy"),
+    "mlp-imdb": (imdb.SPEC, mlp_imdb, lambda: keras.optimizers.RMSprop(1e-3),
+                 "binary_crossentropy"),
 }
+
+
+def synthetic_data(spec, train: int, test: int, seed: int):
+    """dlab's synthetic twin: images as they are, reviews multi-hot encoded (10,000 words)."""
+    if spec is imdb.SPEC:
+        (x_train, y_train), (x_test, y_test) = synthetic_corpus(spec, train, test, 10_000, seed)
+        return ((multi_hot(x_train, 10_000), y_train.reshape(-1, 1)),
+                (multi_hot(x_test, 10_000), y_test.reshape(-1, 1)))
+    return synthetic_images(spec, train, test, seed=seed)
 
 
 class TrainTimer(keras.callbacks.Callback):
@@ -103,8 +122,8 @@ def main() -> None:
     args = parser.parse_args()
 
     spec, build, optimizer, loss = MODELS[args.model]
-    (x_train, y_train), (x_test, y_test) = synthetic_images(
-        spec, args.train_samples, args.test_samples, seed=args.seed)
+    (x_train, y_train), (x_test, y_test) = synthetic_data(
+        spec, args.train_samples, args.test_samples, args.seed)
     keras.utils.set_random_seed(args.seed)
     model = build()
     model.compile(optimizer=optimizer(), loss=loss, metrics=["accuracy"])

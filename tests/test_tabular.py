@@ -160,3 +160,25 @@ def test_fraud_csv_without_the_class_column(cli, tmp_path):
     (tmp_path / "cc.csv").write_text("Time,V1,Amount\n0,1.0,3.5\n1,2.0,4.0\n")
     result = cli("run", "autoencoder-fraud", "--set", f"data.path={tmp_path / 'cc.csv'}")
     assert result.exit_code == 2 and "has no column 'Class'" in result.output
+
+
+def test_the_threshold_does_not_change_when_the_test_labels_do(tmp_path):
+    """If the threshold read the test labels, scrambling them would move it."""
+    from dataclasses import replace
+
+    from dlab.device import DeviceInfo
+    from dlab.experiment import RunContext
+    from dlab.runs import RunDir
+
+    config = resolve_config("autoencoder-fraud", smoke=True)
+    experiment = get(config.experiment)()
+    data = experiment.load_data(config)
+    model = experiment.prepare(config, data)
+    thresholds = []
+    for labels in (data.test_labels, 1 - data.test_labels, np.zeros_like(data.test_labels)):
+        ctx = RunContext(config=config, run_dir=RunDir(tmp_path / f"run{len(thresholds)}"),
+                         device=DeviceInfo("cpu", "cpu", "test", 0))
+        ctx.run_dir.path.mkdir()
+        experiment.figures(ctx, model, replace(data, test_labels=labels), result=None)
+        thresholds.append(ctx.summary["threshold"]["value"])
+    assert thresholds[0] == thresholds[1] == thresholds[2]
