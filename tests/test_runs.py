@@ -68,3 +68,17 @@ def test_tee_keeps_the_last_state_of_progress_lines_without_escapes():
     tee.write("done\n")
     assert log.getvalue() == "2/2 loss: 1.0\ndone\n"
     assert "\x1b[1m1/2" in console.getvalue()  # the console is untouched
+
+
+def test_learning_curves_overlay_many_runs_train_dashed_validation_solid():
+    """The figure studies use: one colour per run, train dashed, validation solid."""
+    from dlab.plots import learning_curves
+
+    runs = [("tiny", {"binary_crossentropy": [0.7, 0.6], "val_binary_crossentropy": [0.7, 0.65]}),
+            ("large", {"binary_crossentropy": [0.6, 0.3], "val_binary_crossentropy": [0.66, 0.8]})]
+    figure = learning_curves(runs, "binary_crossentropy", title="higgs")
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == [
+        "tiny train", "tiny validation", "large train", "large validation"]
+    assert [line.get_linestyle() for line in lines] == ["--", "-", "--", "-"]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
