@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dlab.config import StrictModel
 from dlab.data import ArrayDataset
@@ -48,7 +48,8 @@ class TabularMlpConfig(StrictModel):
 
 @register("tabular_mlp")
 class TabularMlp(KerasExperiment):
-    """A dense network on a table: regression (one value) or binary classification (one logit)."""
+    """A dense network on a table: regression (one value) or binary classification (one logit,
+    or one probability when the loss is not told ``from_logits``)."""
 
     family = "tabular"
     ModelConfig = TabularMlpConfig
@@ -70,7 +71,9 @@ class TabularMlp(KerasExperiment):
             x = layers.GaussianNoise(settings.input_noise, name="input_noise")(x)
         x = apply_layers(x, dense_stack(settings.hidden, settings.activation, settings.l1,
                                         settings.l2, settings.dropout, settings.batchnorm))
-        outputs = layers.Dense(1, name="output")(x)
+        # binary classification: a logit for from_logits, else a probability; regression: linear
+        probability = config.train.loss == "binary_crossentropy" and not config.train.from_logits
+        outputs = layers.Dense(1, activation="sigmoid" if probability else None, name="output")(x)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
 
@@ -88,6 +91,12 @@ class ThresholdConfig(StrictModel):
     fallback: Literal["percentile"] | None = Field(
         None, description="If best_f1 finds no fraud in validation: use the percentile "
         "strategy instead (null: stop with an error).")
+
+    @model_validator(mode="after")
+    def _fixed_needs_a_value(self) -> ThresholdConfig:
+        if self.strategy == "fixed" and self.value is None:
+            raise ValueError("strategy=fixed needs a value, e.g. --set model.threshold.value=0.01")
+        return self
 
 
 class AutoencoderConfig(StrictModel):
@@ -139,12 +148,25 @@ class AutoencoderFraud(KerasExperiment):
         from dlab.data import load_dataset
 
         data = load_dataset(config.data.model_copy(update={"validation": "test"}), config.seed)
+        share = config.data.validation
+        if not isinstance(share, float):
+            from dlab.errors import ConfigError
+
+            raise ConfigError(f"autoencoder-fraud validates on a fraction of the training split; "
+                              f"data.validation={share!r} is not one. Use e.g. 0.2.")
         rows = len(data.x_train)
-        share = config.data.validation if isinstance(config.data.validation, float) else 0.2
         n_val = max(1, int(rows * share))  # the last rows of the training split
         x_fit, x_val = data.x_train[:-n_val], data.x_train[-n_val:]
         y_fit, y_val = data.y_train[:-n_val], data.y_train[-n_val:]
         x_fit, x_val, x_test = scale_transactions(x_fit, x_val, data.x_test)
+        threshold = config.model.threshold
+        if threshold.strategy == "best_f1" and not (y_val == 1).any() and not threshold.fallback:
+            from dlab.errors import DataError
+
+            raise DataError("model.threshold.strategy=best_f1 needs fraud rows in the validation "
+                            f"data and its {len(y_val)} rows have none. Use more data or a larger "
+                            "data.validation, strategy=percentile, or allow "
+                            "--set model.threshold.fallback=percentile.")
         normal_fit, normal_val = x_fit[y_fit == 0], x_val[y_val == 0]
         return FraudData(
             name=data.name, source=data.source, location=data.location,
@@ -200,7 +222,7 @@ class AutoencoderFraud(KerasExperiment):
         ctx.run_dir.save_figure(plots.roc_and_pr_curves(data.test_labels, test_errors,
                                                         f"{name}: test"), "roc_pr_curves")
         ctx.run_dir.save_figure(plots.confusion_matrix(data.test_labels,
-                                                       (test_errors > threshold).astype(int),
+                                                       (test_errors >= threshold).astype(int),
                                                        data.class_names, f"{name}: test"),
                                 "confusion_matrix")
 
@@ -219,10 +241,6 @@ def choose_threshold(settings: ThresholdConfig, errors: np.ndarray,
 
     normal = errors[labels == 0]
     if settings.strategy == "fixed":
-        if settings.value is None:
-            from dlab.errors import ConfigError
-
-            raise ConfigError("model.threshold.strategy=fixed needs model.threshold.value.")
         return float(settings.value), "fixed value"
     if settings.strategy == "best_f1":
         if (labels == 1).any():
@@ -239,10 +257,11 @@ def choose_threshold(settings: ThresholdConfig, errors: np.ndarray,
 
 
 def anomaly_report(labels: np.ndarray, errors: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Test metrics of 'error > threshold means fraud', computed by scikit-learn."""
+    """Test metrics of 'error >= threshold means fraud' (scikit-learn's rule for thresholds),
+    computed by scikit-learn."""
     from sklearn import metrics
 
-    predicted = (errors > threshold).astype(int)
+    predicted = (errors >= threshold).astype(int)
     both = len(set(labels.tolist())) == 2
     return {
         "accuracy": float(metrics.accuracy_score(labels, predicted)),

@@ -104,7 +104,8 @@ class TextMlp(TextClassifier):
         x = apply_layers(inputs, dense_stack(settings.hidden, settings.activation, settings.l1,
                                              settings.l2, settings.dropout))
         if data.num_classes == 2:
-            outputs = keras.layers.Dense(1, activation="sigmoid", name="predictions")(x)
+            outputs = keras.layers.Dense(1, activation=None if config.train.from_logits
+                                         else "sigmoid", name="predictions")(x)
         else:
             outputs = classifier_head(x, data.num_classes, config.train.from_logits)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
@@ -133,5 +134,6 @@ class TextLstm(TextClassifier):
         inputs = keras.Input(shape=(config.data.maxlen,), dtype="int32", name="words")
         x = layers.Embedding(data.extra["num_words"], settings.embedding_dim, name="embedding")(inputs)
         x = layers.LSTM(settings.lstm_units, name="lstm")(x)
-        outputs = layers.Dense(1, activation="sigmoid", name="predictions")(x)
+        outputs = layers.Dense(1, activation=None if config.train.from_logits else "sigmoid",
+                               name="predictions")(x)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))

@@ -195,3 +195,25 @@ def test_offline_download_exits_2_before_creating_a_run(cli, tmp_path, monkeypat
     assert "Could not download the cifar10 dataset" in result.output and "--smoke" in result.output
     assert "Traceback" not in result.output
     assert not list(tmp_path.glob("outputs/*/*"))
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["run", "perceptron-and", "--seed", "-1"], "Invalid value for 'seed'"),
+    (["run", "perceptron-and", "--set", "name=../../escape"], "Invalid value for 'name'"),
+    (["run", "perceptron-and", "--device", "foo"], "Invalid --device 'foo'"),
+    (["run", "mlp-mnist", "--smoke", "--set", "model.activation=relux"], "cannot be built"),
+    (["run", "playground-mlp", "--set", "train.metrics=[bogus]"], "Unknown metric 'bogus'"),
+])
+def test_more_bad_input_exits_2_before_anything_is_created(cli, tmp_path, args, expected):
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.glob("outputs/*/*")) and not (tmp_path.parent / "escape").exists()
+
+
+def test_kfold_with_the_logit_metrics_of_higgs(cli, tmp_path):
+    result = cli("run", "higgs-tiny", "--smoke", "--no-save", "--set", "train.kfold=2")
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "outputs" / "higgs-tiny").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["kfold"]["mean_curve"]["metric"] == "val_binary_crossentropy"

@@ -105,3 +105,17 @@ def test_resizing_happens_inside_the_model():
     assert data.x_train.shape[1:] == (28, 28, 1)  # the arrays stay small
     assert model.input_shape == (None, 28, 28, 1)
     assert model.get_layer("resize").output.shape[1:3] == (96, 96)
+
+
+def test_keras_source_images_get_the_channel_axis(monkeypatch):
+    """keras.datasets.mnist returns (N, 28, 28); every source must give (N, 28, 28, 1)."""
+    import keras
+
+    def fake_load_data():
+        x = np.zeros((6, 28, 28), np.uint8)
+        y = np.arange(6, dtype=np.uint8)
+        return (x, y), (x[:2], y[:2])
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    data = load_dataset(DataConfig(dataset="mnist", source="keras"), seed=0)
+    assert data.x_train.shape == (6, 28, 28, 1) and data.x_test.shape == (2, 28, 28, 1)

@@ -19,10 +19,19 @@ EXPECTED_PARAMS = {
 }
 
 
+# A few synthetic samples with each config's real shapes are enough to build its model.
+TINY_DATA = ["data.source=synthetic", "data.train_samples=2", "data.test_samples=2",
+             "data.validation=test"]
+DATA_FOR = {
+    # the autoencoder holds out a validation fraction that needs frauds in it
+    "autoencoder-fraud": ["data.source=synthetic", "data.samples=3000",
+                          "model.threshold.fallback=percentile"],
+}
+
+
 def shaped_like(name: str):
-    """The config, and two synthetic samples with its real shapes, encoded by its experiment."""
-    config = resolve_config(name, sets=["data.source=synthetic", "data.train_samples=2",
-                                        "data.test_samples=2", "data.validation=test"])
+    """The config, and synthetic data with its real shapes, encoded by its experiment."""
+    config = resolve_config(name, sets=DATA_FOR.get(name, TINY_DATA))
     return config, registry.get(config.experiment)().load_data(config)
 
 

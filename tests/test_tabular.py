@@ -182,3 +182,17 @@ def test_the_threshold_does_not_change_when_the_test_labels_do(tmp_path):
         experiment.figures(ctx, model, replace(data, test_labels=labels), result=None)
         thresholds.append(ctx.summary["threshold"]["value"])
     assert thresholds[0] == thresholds[1] == thresholds[2]
+
+
+@pytest.mark.parametrize("sets, expected", [
+    (["model.threshold.strategy=fixed"], "strategy=fixed needs a value"),
+    (["data.validation=test"], "validates on a fraction"),
+    (["data.samples=3000", "data.validation=0.01"], "best_f1 needs fraud rows"),
+])
+def test_fraud_config_mistakes_stop_before_training(cli, tmp_path, sets, expected):
+    args = ["run", "autoencoder-fraud", "--smoke"]
+    for assignment in sets:
+        args += ["--set", assignment]
+    result = cli(*args)
+    assert result.exit_code == 2 and expected in result.output
+    assert not list(tmp_path.glob("outputs/*/*")), "a run directory was created"

@@ -31,7 +31,7 @@ from dlab.config import (
     load_yaml_chain,
     resolve_config,
 )
-from dlab.errors import DlabError
+from dlab.errors import DlabError, RunFailed, UsageError
 from dlab.experiment import RunContext
 from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
 
@@ -133,10 +133,15 @@ def run(
     root = check_writable(Path(out))
     experiment = registry.get(config.experiment)()
     runtime = start_runtime(experiment.uses_keras, device, debug)
-    seed_everything(config.seed, runtime)
-    data = experiment.load_data(config)
-    seed_everything(config.seed, runtime)  # data loading must not shift the model's initial weights
-    model = experiment.prepare(config, data)
+    try:
+        seed_everything(config.seed, runtime)
+        data = experiment.load_data(config)
+        seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
+        model = experiment.prepare(config, data)
+    except DlabError:
+        raise
+    except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
+        raise UsageError(f"{config.name}: this config cannot be built: {error}") from error
 
     run_dir = RunDir.create(root, config.name)
     run_dir.write_config(config.to_yaml())
@@ -175,6 +180,8 @@ def run(
             metrics["status"] = "failed"
             metrics["error"] = {"type": type(error).__name__, "message": str(error)}
             run_dir.append_log(traceback.format_exc())
+            if isinstance(error, DlabError):  # the run directory exists: it is a failed run now
+                raise RunFailed(f"{error} (run directory: {run_dir.path})") from error
             raise
         finally:
             metrics.update(ctx.summary)

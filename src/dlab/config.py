@@ -184,10 +184,11 @@ class ReferenceValue(StrictModel):
 class RunConfig(StrictModel):
     """One runnable config: the common sections plus the experiment's own ``model``."""
 
-    name: str = Field("", description="Config name; names the outputs folder.")
+    name: str = Field("", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Config name; "
+                      "names the outputs folder (letters, digits, '.', '_', '-').")
     experiment: str = Field(..., description="Registered experiment that runs this config.")
     description: str = ""
-    seed: int = Field(42, description="Seeds Python, NumPy and the backend.")
+    seed: int = Field(42, ge=0, lt=2**32, description="Seeds Python, NumPy and the backend.")
     data: DataConfig = Field(default_factory=DataConfig)
     model: Any = Field(default_factory=dict, description="The experiment's own settings.")
     train: TrainConfig = Field(default_factory=TrainConfig)

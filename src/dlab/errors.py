@@ -32,6 +32,10 @@ class DataError(UsageError):
     """A dataset that cannot be loaded: missing path, wrong layout, failed download."""
 
 
+class RunFailed(DlabError):
+    """A run stopped after its run directory was created (metrics.json says "failed")."""
+
+
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choices, or an empty string."""
     matches = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)

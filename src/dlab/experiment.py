@@ -117,7 +117,9 @@ class KerasExperiment(Experiment):
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         from dlab.errors import ConfigError
+        from dlab.training import build_metrics
 
+        build_metrics(config.train)  # an unknown metric name fails here, not after training
         k = config.train.kfold
         if k is not None and k > len(data.x_train):
             raise ConfigError(f"train.kfold={k} is larger than the {len(data.x_train)} training "

@@ -247,9 +247,12 @@ def error_histogram(errors, labels, threshold: float, class_names: Sequence[str]
     bins = np.logspace(np.log10(low), np.log10(max(errors.max(), low * 10)), 60)
     figure = Figure(figsize=(6.4, 4.2))
     axes = figure.add_subplot()
+    labels = np.asarray(labels)
     for value, name in enumerate(class_names):
-        axes.hist(errors[np.asarray(labels) == value], bins=bins, alpha=0.6, density=True,
-                  label=f"{name} ({int((np.asarray(labels) == value).sum())})")
+        if not (labels == value).any():
+            continue
+        axes.hist(errors[labels == value], bins=bins, alpha=0.6, density=True,
+                  label=f"{name} ({int((labels == value).sum())})")
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
     axes.set_xscale("log")
     axes.set_xlabel("reconstruction error (MSE)")

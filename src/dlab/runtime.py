@@ -46,6 +46,10 @@ def start(uses_keras: bool, device: str, debug: bool = False) -> Runtime:
     Raises:
         UsageError: an impossible device request (see :func:`dlab.device.select_device`).
     """
+    from dlab.device import DEVICE_CHOICES
+
+    if device not in DEVICE_CHOICES:
+        raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     if not uses_keras:
         if device == "gpu":
             raise UsageError("--device gpu: this experiment is written in NumPy and runs on the "

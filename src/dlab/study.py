@@ -4,7 +4,7 @@ A study lists member configs (``runs:``) or a ``base`` config with a ``grid``
 over dotted keys, optionally repeated over ``seeds``, and names the metric to
 compare. :func:`expand_study` turns it into concrete runs, each one resolved
 and validated like ``dlab run`` would, so a broken study fails before the
-first run starts. (``dlab sweep`` executes them.)
+first run starts. (Executing them is ``dlab sweep``'s job, not implemented yet.)
 
 Example:
     >>> study = load_study("playground-architectures")

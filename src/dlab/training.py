@@ -22,7 +22,7 @@ import numpy as np
 
 from dlab.errors import ConfigError
 from dlab.losses import LOSSES, METRICS
-from dlab.reporting import best_epoch, maximized, record_history
+from dlab.reporting import best_epoch, record_history
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
@@ -73,11 +73,11 @@ def build_loss(config: TrainConfig) -> keras.losses.Loss:
     return LOSSES.get(config.loss) or keras.losses.get(config.loss)
 
 
-def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
-    """compile() with the configured optimizer, loss and metrics.
+def build_metrics(config: TrainConfig) -> list:
+    """The compile() metrics for ``train.metrics``: Keras names plus dlab's own.
 
     Raises:
-        ConfigError: a metric name Keras does not know.
+        ConfigError: a metric name neither knows.
     """
     metrics = []
     for name in config.metrics:
@@ -91,8 +91,21 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int 
                               "such as accuracy, mae, mse, auc, precision, recall, or "
                               f"{', '.join(METRICS)}.") from None
         metrics.append(name)
+    return metrics
+
+
+def history_name(metric: str) -> str:
+    """The key a ``train.metrics`` entry gets in the history (dlab's metrics carry their own)."""
+    if metric in METRICS:
+        made = METRICS[metric]()
+        return getattr(made, "name", None) or made.__name__
+    return metric
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
+    """compile() with the configured optimizer, loss and metrics."""
     model.compile(optimizer=build_optimizer(config.optimizer, steps_per_epoch), loss=build_loss(config),
-                  metrics=metrics, steps_per_execution=config.steps_per_execution)
+                  metrics=build_metrics(config), steps_per_execution=config.steps_per_execution)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -316,16 +329,18 @@ def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
 
     names = list(folds[0]["val"])
     per_fold = {name: np.array([f["val"][name] for f in folds]) for name in names}
-    monitored = f"val_{train.metrics[0]}" if train.metrics else "val_loss"
+    monitored = f"val_{history_name(train.metrics[0])}" if train.metrics else "val_loss"
+    if monitored not in folds[0]["history"]:
+        monitored = "val_loss"
     mean_curve = np.mean([f["history"][monitored] for f in folds], axis=0)
-    pick = np.argmax if maximized(monitored) else np.argmin
-    best = int(pick(mean_curve))
+    best_mean = best_epoch({monitored: mean_curve.tolist()}, monitored)
     ctx.record(kfold={
         "k": train.kfold,
         "folds": [{"fold": f["fold"], "val": f["val"]} for f in folds],
         "mean": {name: float(values.mean()) for name, values in per_fold.items()},
         "std": {name: float(values.std()) for name, values in per_fold.items()},
-        "mean_curve": {"metric": monitored, "best_epoch": best + 1, "best_value": float(mean_curve[best])},
+        "mean_curve": {"metric": monitored, "best_epoch": best_mean["epoch"],
+                       "best_value": best_mean["value"]},
     })
     ctx.run_dir.save_figure(kfold_curve(mean_curve.tolist(), monitored,
                                         title=f"{config.name}: {monitored} averaged over "

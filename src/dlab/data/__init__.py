@@ -10,7 +10,10 @@ dtypes and labels, and a signal a model can learn).
 from __future__ import annotations
 
 import importlib
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.errors import ConfigError, DataError, did_you_mean
@@ -170,3 +173,50 @@ def require_source(config: DataConfig, allowed: tuple[str, ...], why: str) -> No
     if config.source not in allowed:
         raise DataError(f"data.source={config.source} is not available for {config.dataset} "
                         f"({why}). Use data.source={' or '.join(allowed)}.")
+
+
+def require_path(config: DataConfig, what: str, kind: str = "any") -> Path:
+    """``data.path`` as an existing Path (``kind``: "file", "dir" or "any").
+
+    Raises:
+        DataError: no path given, or nothing of that kind there; the message says what to give.
+    """
+    if not config.path:
+        raise DataError(f"data.source={config.source} needs data.path: {what}. "
+                        "Add --set data.path=...")
+    path = Path(config.path).expanduser()
+    if not path.exists():
+        raise DataError(f"data.path '{config.path}' does not exist (expected {what}).")
+    if kind == "file" and not path.is_file():
+        raise DataError(f"data.path '{config.path}' is a folder; expected {what}.")
+    if kind == "dir" and not path.is_dir():
+        raise DataError(f"data.path '{config.path}' is a file; expected {what}.")
+    return path
+
+
+def keras_cache_dir() -> Path:
+    """Where ``keras.utils.get_file`` caches datasets (``$KERAS_HOME/datasets``)."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseException,
+                  local: str) -> DataError:
+    """The one-paragraph explanation DESIGN.md asks for when a download fails.
+
+    Args:
+        name: the dataset.
+        downloads: (URL, file name under the Keras cache) of every file Keras fetches.
+        error: what the download raised.
+        local: how to read a local copy instead, e.g. "run with --set data.source=file ...".
+    """
+    urls = ", ".join(url for url, _ in downloads)
+    targets = ", ".join(str(keras_cache_dir() / file) for _, file in downloads)
+    one = len(downloads) == 1
+    return DataError(
+        f"Could not download the {name} dataset from {urls} ({error}). To use the real data "
+        f"without network access, download {'that file' if one else 'those files'} on another "
+        f"machine and save {'it' if one else 'them'} as {targets} (where Keras looks before "
+        f"downloading), or {local}. To try the whole pipeline offline on synthetic data, add "
+        "--smoke."
+    )

@@ -10,12 +10,13 @@ layer adapted on the training data they are fitted on (per fold in k-fold).
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_source
+from dlab.data import ArrayDataset, offline_error, require_path, require_source
 from dlab.data.tabular import holdout, read_csv_table
 from dlab.errors import DataError
 
@@ -35,21 +36,14 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 
         try:
             (x_train, y_train), (x_test, y_test) = keras.datasets.boston_housing.load_data()
-        except Exception as error:
-            raise DataError(
-                f"Could not download the boston_housing dataset from {URL} ({error}). Save that "
-                "file as ~/.keras/datasets/boston_housing.npz on another machine, or run with "
-                "--set data.source=file --set data.path=boston.npz (or a CSV with "
-                "--set data.target=COLUMN). To try the pipeline offline, add --smoke."
-            ) from error
+        except Exception as error:  # get_file raises a bare Exception on URL failures
+            raise offline_error("boston_housing", [(URL, "boston_housing.npz")], error,
+                                "run with --set data.source=file --set data.path=boston.npz (or a "
+                                "CSV with --set data.target=COLUMN)") from error
         location = URL
     elif config.source == "file":
-        if not config.path:
-            raise DataError("data.source=file needs data.path: an .npz with x_train, y_train, "
-                            "x_test, y_test or a CSV with data.target.")
-        path = Path(config.path).expanduser()
-        if not path.is_file():
-            raise DataError(f"data.path '{config.path}' is not a file.")
+        path = require_path(config, "an .npz with x_train, y_train, x_test, y_test or a CSV with "
+                            "data.target", kind="file")
         (x_train, y_train), (x_test, y_test) = _from_file(path, config, seed)
         location = str(path)
     else:
@@ -64,17 +58,20 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 
 
 def _from_file(path: Path, config: DataConfig, seed: int):
+    keys = ("x_train", "y_train", "x_test", "y_test")
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in archive]
-            if missing:
-                raise DataError(f"{path} lacks {', '.join(missing)}.")
-            return (archive["x_train"], archive["y_train"]), (archive["x_test"], archive["y_test"])
-    import pandas as pd
-
-    x, _, _, _ = read_csv_table(path, config.target)  # validates columns and numeric features
-    target = pd.read_csv(path)[config.target].to_numpy(dtype=np.float64)
-    return holdout(x, target, config.test_split, seed)
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                missing = [key for key in keys if key not in archive]
+                if missing:
+                    raise DataError(f"{path} lacks {', '.join(missing)}; a boston_housing .npz "
+                                    f"needs {', '.join(keys)}.")
+                arrays = [archive[key].astype(np.float32) for key in keys]
+        except (OSError, ValueError, zipfile.BadZipFile) as error:
+            raise DataError(f"Cannot read {path} as an .npz of numbers ({error}).") from None
+        return (arrays[0], arrays[1]), (arrays[2], arrays[3])
+    x, y, _, _ = read_csv_table(path, config.target, numeric_target=True)
+    return holdout(x, y, config.test_split, seed)
 
 
 def synthetic_housing(n_train: int, n_test: int, seed: int):

@@ -9,14 +9,12 @@ the same shape and a linearly learnable label. The test split is held out with
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_source
+from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.tabular import holdout, read_csv_table
-from dlab.errors import DataError
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -36,12 +34,8 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         features, classes = [str(f) for f in bunch.feature_names], [str(c) for c in bunch.target_names]
         location = "sklearn.datasets.load_breast_cancer"
     elif config.source == "file":
-        if not config.path:
-            raise DataError("data.source=file needs data.path (a CSV with a header row) and "
-                            "data.target (its label column).")
-        path = Path(config.path).expanduser()
-        if not path.is_file():
-            raise DataError(f"data.path '{config.path}' is not a file (expected a CSV).")
+        path = require_path(config, "a CSV with a header row and a data.target column",
+                            kind="file")
         x, y, features, classes = read_csv_table(path, config.target)
         location = str(path)
     else:

@@ -9,12 +9,11 @@ the run's seed (the report: 20%, random_state 2021).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_source
+from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.tabular import read_csv_table
 from dlab.errors import DataError
 
@@ -38,9 +37,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
                 f"creditcard.csv from {KAGGLE} and run with --set data.path=/path/to/creditcard.csv "
                 "(data.source=file, data.target=Class). To try the pipeline, add --smoke."
             )
-        path = Path(config.path).expanduser()
-        if not path.is_file():
-            raise DataError(f"data.path '{config.path}' is not a file (expected creditcard.csv).")
+        path = require_path(config, "creditcard.csv", kind="file")
         x, y, features, classes = read_csv_table(path, config.target or "Class")
         if len(classes) != 2:
             raise DataError(f"{path}: the {config.target or 'Class'} column must hold two values "

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_source
+from dlab.data import ArrayDataset, offline_error, require_path, require_source
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -63,11 +63,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
             path = _download()
             location = URL
         else:
-            if not config.path:
-                raise DataError("data.source=file needs data.path: HIGGS.csv or HIGGS.csv.gz.")
-            path = Path(config.path).expanduser()
-            if not path.is_file():
-                raise DataError(f"data.path '{config.path}' is not a file (expected HIGGS.csv.gz).")
+            path = require_path(config, "HIGGS.csv or HIGGS.csv.gz", kind="file")
             location = str(path)
         table = read_rows(path, n_train + n_test)
     labels, features = table[:, 0], table[:, 1:]
@@ -84,13 +80,10 @@ def _download() -> Path:
 
     try:
         return Path(keras.utils.get_file("HIGGS.csv.gz", URL))
-    except Exception as error:
-        raise DataError(
-            f"Could not download the higgs dataset from {URL} ({error}). Download it on another "
-            "machine (2.6 GB) and save it as ~/.keras/datasets/HIGGS.csv.gz, or run with "
-            "--set data.source=file --set data.path=/path/to/HIGGS.csv.gz (only the first rows "
-            "are read). To try the pipeline offline, add --smoke."
-        ) from error
+    except Exception as error:  # get_file raises a bare Exception on URL failures
+        raise offline_error("higgs", [(URL, "HIGGS.csv.gz")], error,
+                            "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "
+                            "(2.6 GB; only the first rows are read)") from error
 
 
 def synthetic_higgs(rows: int, seed: int) -> np.ndarray:

@@ -19,14 +19,13 @@ graph, which keeps the arrays four times smaller than float32 copies.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset
+from dlab.data import ArrayDataset, offline_error, require_path
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -77,11 +76,11 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
         (x_train, y_train), (x_test, y_test) = _from_keras(spec)
         location, class_names = spec.url, list(spec.class_names)
     elif config.source == "file":
-        path = _require_path(spec, config, "an .npz file with " + ", ".join(NPZ_KEYS))
+        path = require_path(config, "an .npz file with " + ", ".join(NPZ_KEYS), kind="file")
         (x_train, y_train), (x_test, y_test) = _from_npz(spec, path)
         location, class_names = str(path), list(spec.class_names)
     elif config.source == "dir":
-        path = _require_path(spec, config, "a folder with train/ and test/ class folders")
+        path = require_path(config, "a folder with train/ and test/ class folders", kind="dir")
         (x_train, y_train), (x_test, y_test), class_names = _from_class_folders(spec, path)
         location = str(path)
     else:
@@ -100,12 +99,6 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
 # --------------------------------------------------------------------------- keras
 
 
-def keras_cache_dir() -> Path:
-    """Where ``keras.utils.get_file`` caches datasets (``$KERAS_HOME/datasets``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
-
-
 def _from_keras(spec: ImageDatasetSpec):
     import keras
 
@@ -113,41 +106,21 @@ def _from_keras(spec: ImageDatasetSpec):
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise DataError(offline_message(spec, error)) from error
-    return (x_train, _labels(spec, y_train)), (x_test, _labels(spec, y_test))
+        raise offline_message(spec, error) from error
+    return ((_pixels(spec, x_train), _labels(spec, y_train)),
+            (_pixels(spec, x_test), _labels(spec, y_test)))
 
 
-def offline_message(spec: ImageDatasetSpec, error: BaseException) -> str:
-    """The one-paragraph explanation DESIGN.md asks for when a download fails."""
-    urls = ", ".join(url for url, _ in spec.downloads)
-    targets = ", ".join(str(keras_cache_dir() / name) for _, name in spec.downloads)
-    files = "that file" if len(spec.downloads) == 1 else "those files"
-    return (
-        f"Could not download the {spec.name} dataset from {urls} ({error}). "
-        f"To use the real data without network access, download {files} on another machine "
-        f"and save {'it' if len(spec.downloads) == 1 else 'them'} as {targets} (where Keras "
-        f"looks before downloading), or "
-        f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with "
-        f"--set data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree "
-        f"with train/ and test/ works too: --set data.source=dir --set data.path=DIR). "
-        f"To try the whole pipeline offline on synthetic data, add --smoke."
-    )
+def offline_message(spec: ImageDatasetSpec, error: BaseException) -> DataError:
+    """The offline paragraph for an image dataset (see :func:`dlab.data.offline_error`)."""
+    return offline_error(
+        spec.name, spec.downloads, error,
+        f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with --set "
+        f"data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree with "
+        "train/ and test/ works too: --set data.source=dir --set data.path=DIR)")
 
 
 # --------------------------------------------------------------------------- file
-
-
-def _require_path(spec: ImageDatasetSpec, config: DataConfig, what: str) -> Path:
-    if not config.path:
-        raise DataError(
-            f"data.source={config.source} needs data.path: {what}. "
-            f"Add --set data.path=... (or use data.source=keras to download {spec.name})."
-        )
-    path = Path(config.path).expanduser()
-    if not path.exists():
-        raise DataError(f"data.path '{config.path}' does not exist (data.source={config.source} "
-                        f"expects {what}).")
-    return path
 
 
 def _from_npz(spec: ImageDatasetSpec, path: Path):

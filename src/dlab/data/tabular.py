@@ -31,12 +31,13 @@ def standardize(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     return [(a - mean) / std for a in (train, *others)]
 
 
-def read_csv_table(path: Path, target: str | None):
-    """Read a CSV with a header into numeric features and a binary/multi-class target.
+def read_csv_table(path: Path, target: str | None, numeric_target: bool = False):
+    """Read a CSV with a header into numeric features and a target.
 
     Returns:
-        ``(x, y, feature_names, class_names)``: x float64 (rows, features), y int labels
-        0..K-1 in the sorted order of the target's values.
+        ``(x, y, feature_names, class_names)``: x float64 (rows, features); y int labels
+        0..K-1 in the sorted order of the target's values, or with ``numeric_target`` the
+        target's numbers as float64 (regression; class_names is then empty).
 
     Raises:
         DataError: no target given, a target column that is not there (the message
@@ -65,6 +66,12 @@ def read_csv_table(path: Path, target: str | None):
     if features.isna().any().any() or table[target].isna().any():
         missing = [str(c) for c in table.columns if table[c].isna().any()]
         raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop them first.")
+    if numeric_target:
+        if not pd.api.types.is_numeric_dtype(table[target]):
+            raise DataError(f"{path}: the target column '{target}' must hold numbers for a "
+                            "regression.")
+        return (features.to_numpy(dtype=np.float64), table[target].to_numpy(dtype=np.float64),
+                [str(c) for c in features.columns], [])
     class_values, y = np.unique(table[target].to_numpy(), return_inverse=True)
     return (features.to_numpy(dtype=np.float64), y.astype(np.int64),
             [str(c) for c in features.columns], [str(v) for v in class_values])

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_source
+from dlab.data import ArrayDataset, offline_error, require_path, require_source
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -88,12 +88,14 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
     if config.source == "keras":
         (x_train, y_train), (x_test, y_test) = _from_keras(spec, num_words)
         location = spec.downloads[0][0]
+        vocabulary = keras_vocabulary(spec)  # to decode predictions.txt (None if it cannot be had)
     elif config.source == "file":
-        path = _require_path(config, "an .npz with " + ", ".join(NPZ_KEYS))
+        path = require_path(config, "an .npz with " + ", ".join(NPZ_KEYS), kind="file")
         (x_train, y_train), (x_test, y_test) = _from_npz(spec, path, num_words)
         location = str(path)
     elif config.source == "dir":
-        path = _require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)")
+        path = require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)",
+                            kind="dir")
         (x_train, y_train), (x_test, y_test), vocabulary = _from_review_tree(path, num_words)
         location = str(path)
     else:
@@ -168,17 +170,10 @@ def _from_keras(spec: TextDatasetSpec, num_words: int):
     try:
         (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
     except Exception as error:  # get_file raises a bare Exception on URL failures
-        urls = ", ".join(url for url, _ in spec.downloads)
-        targets = ", ".join(f"~/.keras/datasets/{name}" for _, name in spec.downloads)
-        extra = (" (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
-                 if spec.has_dir_source else "")
-        raise DataError(
-            f"Could not download the {spec.name} dataset from {urls} ({error}). To use the real "
-            f"data without network access, download it on another machine and save it as "
-            f"{targets} (where Keras looks before downloading), or run with "
-            f"--set data.source=file --set data.path=/path/to/{spec.name}.npz{extra}. To try "
-            "the whole pipeline offline on synthetic data, add --smoke."
-        ) from error
+        local = f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz"
+        if spec.has_dir_source:
+            local += " (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
+        raise offline_error(spec.name, spec.downloads, error, local) from error
     return (x_train, np.asarray(y_train)), (x_test, np.asarray(y_test))
 
 
@@ -197,16 +192,6 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
 
 
 # --------------------------------------------------------------------------- file
-
-
-def _require_path(config: DataConfig, what: str) -> Path:
-    if not config.path:
-        raise DataError(f"data.source={config.source} needs data.path: {what}. "
-                        "Add --set data.path=...")
-    path = Path(config.path).expanduser()
-    if not path.exists():
-        raise DataError(f"data.path '{config.path}' does not exist (expected {what}).")
-    return path
 
 
 class _ArraysOnlyUnpickler(pickle.Unpickler):
@@ -251,8 +236,6 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
 
 
 def _from_npz(spec: TextDatasetSpec, path: Path, num_words: int):
-    if path.is_dir():
-        raise DataError(f"data.path '{path}' is a folder; data.source=file expects an .npz.")
     arrays = read_npz_safely(path)
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:
