@@ -9,7 +9,6 @@ validation accuracy worse, the zeros do not.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -63,14 +62,9 @@ class DenseMnist(ImageClassifierExperiment):
         if kind == "none":
             return data
         rng = np.random.default_rng(config.seed)
-        arrays = {name: with_extra_channels(getattr(data, name), kind, rng)
-                  for name in ("x_train", "x_test")}
-        if data.x_val is data.x_test:
-            arrays["x_val"] = arrays["x_test"]
-        elif data.x_val is not None:
-            arrays["x_val"] = with_extra_channels(data.x_val, kind, rng)
-        return replace(data, **arrays, extra={**data.extra, "extra_channels": kind,
-                                               "image_shape": list(data.x_train.shape[1:])})
+        return data.map_inputs(lambda x: with_extra_channels(x, kind, rng),
+                               extra={**data.extra, "extra_channels": kind,
+                                      "image_shape": list(data.x_train.shape[1:])})
 
     def display_images(self, data: ArrayDataset, count: int) -> np.ndarray:
         import numpy as np

@@ -10,7 +10,6 @@ words with the model's prediction, so a person can read what the model saw.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -74,13 +73,8 @@ class TextClassifier(ClassifierExperiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         data = super().load_data(config)
-        encoded = {name: self.encode(config, data, getattr(data, name))
-                   for name in ("x_train", "x_test")}
-        if data.x_val is data.x_test:
-            encoded["x_val"] = encoded["x_test"]
-        elif data.x_val is not None:
-            encoded["x_val"] = self.encode(config, data, data.x_val)
-        return replace(data, **encoded, test_documents=data.x_test[: self.examples])
+        return data.map_inputs(lambda sequences: self.encode(config, data, sequences),
+                               test_documents=data.x_test[: self.examples])
 
 
 @register("text_mlp")

@@ -90,6 +90,15 @@ class ArrayDataset:
             x_test=self.x_test[:test_samples], y_test=self.y_test[:test_samples],
         )
 
+    def map_inputs(self, encode, **changes: Any) -> ArrayDataset:
+        """Apply ``encode`` to x_train, x_val and x_test (once, when validation is the test split)."""
+        x_train, x_test = encode(self.x_train), encode(self.x_test)
+        if self.x_val is self.x_test:
+            x_val = x_test
+        else:
+            x_val = encode(self.x_val) if self.x_val is not None else None
+        return replace(self, x_train=x_train, x_val=x_val, x_test=x_test, **changes)
+
     def describe(self) -> dict[str, Any]:
         """The dataset part of metrics.json."""
         return {
