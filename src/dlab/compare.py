@@ -55,6 +55,8 @@ class Comparison:
         difference = self.diff(run, metric)
         if difference is None:
             return text
+        if difference == 0:
+            return f"{text} (same)"
         base = self.baseline.values[metric] if self.baseline else 0
         relative = f", {100 * difference / abs(base):+.1f}%" if base else ""
         return f"{text} ({_signed(difference)}{relative})"
