@@ -265,3 +265,15 @@ def test_a_curve_no_run_recorded_is_refused_before_anything_is_written(cli, two_
 def test_unknown_format_is_refused(cli, two_runs):
     result = cli("compare", *map(str, two_runs), "--format", "markdwon")
     assert result.exit_code == 2 and "Did you mean 'markdown'" in result.output
+
+
+def test_more_than_six_runs_get_one_row_each(cli, tmp_path):
+    for i in range(7):
+        make_run(tmp_path / "outputs", run_id=f"20261122-10000{i}-aaaaa{i}", accuracy=0.6 + i / 100)
+    result = cli("compare", "outputs", "-m", "test.accuracy", "-m", "wall_time_s")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["run", "status", "test.accuracy", "wall_time_s"]
+    assert lines[7].split() == ["cnn-cifar10/20261122-100006-aaaaa6", "completed", "0.66", "100"]
+    markdown = cli("compare", "outputs", "-m", "test.accuracy", "-f", "markdown").output
+    assert "| cnn-cifar10/20261122-100003-aaaaa3 | completed | 0.63 |" in markdown

@@ -122,3 +122,25 @@ def test_report_bad_input(cli, tmp_path, outputs):
     not_runs = cli("report", "empty")
     assert not_runs.exit_code == 2 and "is not a run" in not_runs.output
     assert not (tmp_path / "report.html").exists()
+
+
+def test_reading_saved_runs_never_imports_tensorflow(tmp_path, outputs):
+    import subprocess
+    import sys
+
+    run = str(outputs / "cnn-cifar10" / "20261122-100000-aaaaaa")
+    code = f"""
+import sys
+from dlab.cli import app
+for args in (["runs", "--out", {str(outputs)!r}], ["compare", {run!r}, "--fail-if", "test.loss > 5"],
+             ["check", {run!r}]):
+    try:
+        app(args)
+    except SystemExit as exit:
+        assert exit.code in (0, None), (args, exit.code)
+print("HEAVY=" + ",".join(n for n in ("tensorflow", "keras", "matplotlib", "pandas", "numpy")
+                          if n in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "HEAVY=", result.stdout

@@ -7,9 +7,10 @@ syntax or an unknown metric, a baseline that is not one run, runs with no
 metric in common, a curve no run recorded (exit code 2).
 
 Layouts: the console table and Markdown put one metric per row and one run per
-column (a few runs with many metrics read best that way; Markdown is what a CI
-job posts as a comment); CSV and JSON put one run per row, like a sweep's
-summary, for programs.
+column for up to six runs (a baseline and a candidate with many metrics read
+best that way; Markdown is what a CI job posts as a comment), and one run per
+row beyond that (a sweep); CSV and JSON always put one run per row, like a
+sweep's summary, for programs.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from dlab.errors import UsageError, did_you_mean
 from dlab.gates import Gate, GateOutcome, format_number, parse_gate
 from dlab.runindex import SavedRun, expand_paths
 from dlab.tables import csv_table, markdown_table, text_table
+
+COLUMN_LIMIT = 6  # up to this many runs, the console and Markdown tables give each run a column
 
 
 @dataclass
@@ -77,12 +80,18 @@ class Comparison:
                     row += [self.diff(run, metric) for metric in self.metrics]
                 rows.append(row)
             return csv_table(headers, rows)
-        headers = ["metric", *(self._header(run) for run in self.runs)]
-        rows = [[metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics]
-        status = ["status", *(run.status + (" (smoke)" if run.smoke else "") for run in self.runs)]
+        statuses = [run.status + (" (smoke)" if run.smoke else "") for run in self.runs]
+        if len(self.runs) <= COLUMN_LIMIT:  # a few runs: one column each, one row per metric
+            headers = ["metric", *(self._header(run) for run in self.runs)]
+            rows = [["status", *statuses],
+                    *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics)]
+        else:  # a sweep: one row per run, one column per metric
+            headers = ["run", "status", *self.metrics]
+            rows = [[self._header(run), status, *(self.cell(run, metric) for metric in self.metrics)]
+                    for run, status in zip(self.runs, statuses, strict=True)]
         if fmt == "markdown":
-            return self._markdown(headers, [status, *rows])
-        text = text_table(headers, [status, *rows])
+            return self._markdown(headers, rows)
+        text = text_table(headers, rows)
         lines = [*(f"note: {note}" for note in self.notes), *self._gate_lines()]
         return text + "".join(f"{line}\n" for line in lines)
 
@@ -257,8 +266,6 @@ def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
     Raises:
         UsageError: no run recorded that history column (the message lists those that exist).
     """
-    from dlab.plots import learning_curves
-
     base = curve.removeprefix("val_")
     keys = {curve} if curve.startswith("val_") else {base, f"val_{base}"}
     drawn = [(run.label, {key: values for key, values in run.history.items() if key in keys})
@@ -273,7 +280,31 @@ def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
         raise UsageError(f"-o '{output}': the curve is written as a PNG; use a name ending in .png.")
     from dlab.fileio import atomic_path
 
-    figure = learning_curves(drawn, base, title=f"{curve.replace('_', ' ')} across {len(drawn)} runs")
+    figure = overlay_curves(drawn, base, title=f"{curve.replace('_', ' ')} across {len(drawn)} runs")
     with atomic_path(output) as tmp:
         figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return output
+
+
+LEGEND_LIMIT = 12
+
+
+def overlay_curves(runs: list[tuple[str, dict[str, list[float]]]], metric: str, title: str) -> Any:
+    """``plots.learning_curves`` for many runs; past a dozen runs the legend is dropped.
+
+    With 50 runs a legend would cover the plot (and matplotlib warns that the layout
+    cannot fit it); the curves still show the spread, and the table names the runs.
+    """
+    import warnings
+
+    from dlab.plots import learning_curves
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "Tight layout not applied" for huge legends
+        figure = learning_curves(runs, metric, title=title)
+        if len(runs) > LEGEND_LIMIT:
+            for axes in figure.axes:
+                if axes.get_legend() is not None:
+                    axes.get_legend().remove()
+            figure.tight_layout()
+    return figure

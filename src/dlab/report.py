@@ -194,7 +194,8 @@ def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
     with_history = [run for run in runs if run.history]
     if len(with_history) < 2:
         return []
-    from dlab.plots import curve_metrics, learning_curves
+    from dlab.compare import overlay_curves
+    from dlab.plots import curve_metrics
 
     names: dict[str, None] = {}
     for run in with_history:
@@ -205,7 +206,7 @@ def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
                  if metric in run.history or f"val_{metric}" in run.history]
         if len(drawn) < 2:
             continue
-        figure = learning_curves(drawn, metric, title=f"{metric.replace('_', ' ')}: {len(drawn)} runs")
+        figure = overlay_curves(drawn, metric, title=f"{metric.replace('_', ' ')}: {len(drawn)} runs")
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         figures.append((f"{metric} (train dashed, validation solid)", buffer.getvalue()))
