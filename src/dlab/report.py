@@ -109,7 +109,9 @@ def render_report(runs: list[SavedRun], metrics: list[str], title: str) -> str:
 
 
 def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
-    headers = ["run", "experiment", "status", "data", "started", "wall time (s)", *metrics]
+    wall_column = "wall_time_s" not in metrics  # shown once, as a metric when it is one
+    headers = ["run", "experiment", "status", "data", "started",
+               *(["wall time (s)"] if wall_column else []), *metrics]
     rows = []
     for index, run in enumerate(runs):
         data = run.metrics.get("data") or {}
@@ -120,7 +122,7 @@ def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
             f"<td>{_e(str(data.get('dataset') or '-'))} ({_e(str(data.get('source') or '-'))})"
             f"{' smoke' if run.smoke else ''}</td>",
             f"<td>{_e(str(run.metrics.get('started_at') or '-'))}</td>",
-            _number_cell(run.metrics.get("wall_time_s")),
+            *([_number_cell(run.metrics.get("wall_time_s"))] if wall_column else []),
             *(_number_cell(run.values.get(metric)) for metric in metrics),
         ]
         rows.append("<tr>" + "".join(cells) + "</tr>")
