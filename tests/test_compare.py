@@ -277,3 +277,9 @@ def test_more_than_six_runs_get_one_row_each(cli, tmp_path):
     assert lines[7].split() == ["cnn-cifar10/20261122-100006-aaaaa6", "completed", "0.66", "100"]
     markdown = cli("compare", "outputs", "-m", "test.accuracy", "-f", "markdown").output
     assert "| cnn-cifar10/20261122-100003-aaaaa3 | completed | 0.63 |" in markdown
+
+
+@pytest.mark.parametrize("command", ["compare", "check", "runs", "report"])
+def test_help_is_written_for_people(cli, command):
+    result = cli(command, "--help")
+    assert result.exit_code == 0 and "Usage" in result.output
