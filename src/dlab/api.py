@@ -189,3 +189,50 @@ def run(
             metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
             run_dir.write_metrics(metrics)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+# --------------------------------------------------------------------------- saved runs
+# compare / check / runs / report read only what runs wrote; they never start TensorFlow.
+
+
+def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str | None = None,
+            fail_if: Sequence[str] = (), curve: str | None = None,
+            curve_output: str | None = None) -> Any:
+    """Compare saved runs (``dlab compare``); see :func:`dlab.compare.compare`.
+
+    Returns:
+        A :class:`dlab.compare.Comparison`: ``render(fmt)`` gives the table, ``failed_gates``
+        the gates that fail (the CLI exits with 1 when there are any).
+    """
+    from dlab.compare import compare as compare_runs
+
+    return compare_runs(paths, metrics=metrics, baseline=baseline, fail_if=fail_if, curve=curve,
+                        curve_output=curve_output)
+
+
+def check(paths: Sequence[str], *, tolerance: str = "5%", include_smoke: bool = False) -> Any:
+    """Check runs against their configs' ``reference:`` values (``dlab check``).
+
+    Returns:
+        A :class:`dlab.checks.CheckReport`; its ``failed`` list is empty when every run
+        reproduces its references within the tolerance.
+    """
+    from dlab.checks import check_runs
+
+    return check_runs(paths, tolerance=tolerance, include_smoke=include_smoke)
+
+
+def list_runs(out: str | os.PathLike[str] = DEFAULT_OUTPUTS, *, experiment: str | None = None,
+              status: str | None = None) -> list[Any]:
+    """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.runlist`."""
+    from dlab.runlist import list_runs as find
+
+    return find(out, experiment=experiment, status=status)
+
+
+def report(paths: Sequence[str], output: str | os.PathLike[str] = "report.html", *,
+           metrics: Sequence[str] = (), title: str | None = None) -> Path:
+    """Write one self-contained HTML report of runs (``dlab report``) and return its path."""
+    from dlab.report import write_report
+
+    return write_report(paths, output, metrics=metrics, title=title)
