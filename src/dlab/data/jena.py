@@ -23,7 +23,7 @@ anomaly that a model can forecast better than "tomorrow = today", and noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -259,8 +259,9 @@ class Windows:
         return self.span + self.horizon_hours * ROWS_PER_HOUR
 
     def count(self, rows: int, last: bool) -> int:
-        """Windows in a split of ``rows`` rows (the test split's targets must lie inside it;
-        the other splits' targets may run into the next split, as in DLwP)."""
+        """Windows in a split of ``rows`` rows, as DLwP cuts them: the training and validation
+        targets may run into the next split; the test windows come from the series without its
+        last ``delay`` rows (DLwP's ``raw_data[:-delay]``), so every test target lies inside it."""
         return rows - self.span - (self.delay if last else 0)
 
 
@@ -274,16 +275,21 @@ def check_windows(data: ArrayDataset, windows: Windows, setting: str) -> dict[st
     sizes = {"train": len(data.x_train), "validation": len(data.x_val), "test": len(data.x_test)}
     counts = {}
     for split, rows in sizes.items():
-        counts[split] = windows.count(rows, last=split == "test")
+        last = split == "test"
+        counts[split] = windows.count(rows, last=last)
         if counts[split] < 1:
-            extra = windows.horizon_hours * ROWS_PER_HOUR if split == "test" else 0
-            longest = (rows - 1 - extra) // windows.sampling_rate + 1
+            needed = rows - counts[split] + 1
+            fitting = [length for length in range(windows.sequence_length - 1, 0, -1)
+                       if replace(windows, sequence_length=length).count(rows, last=last) >= 1]
+            advice = (f"sequence_length <= {fitting[0]}, a smaller sampling_rate"
+                      if fitting else "a shorter horizon_hours")
             raise ConfigError(
                 f"{setting}.sequence_length={windows.sequence_length} (every "
                 f"{windows.sampling_rate} rows, target {windows.horizon_hours} h later) does not fit "
-                f"the {split} split's {rows} rows: a window spans {windows.span + 1} rows"
-                f"{' plus ' + str(extra) + ' to its target' if extra else ''}. Use "
-                f"sequence_length <= {max(longest, 0)}, a smaller sampling_rate, or more rows.")
+                f"the {split} split's {rows} rows: one window needs {needed} rows"
+                + (f" (test windows are cut from the split without its last {windows.delay} "
+                   "rows, which hold their targets, as in DLwP)" if last else "")
+                + f". Use {advice}, or more rows.")
     return counts
 
 
