@@ -318,11 +318,13 @@ def window_dataset(data: ArrayDataset, split: str, windows: Windows, batch_size:
     the temperature (degC) ``horizon_hours`` after row ``i + span``.
     """
     import keras
+    import tensorflow as tf
 
     inputs, targets = split_arrays(data, split, windows)
-    return keras.utils.timeseries_dataset_from_array(
+    dataset = keras.utils.timeseries_dataset_from_array(
         inputs, targets, sequence_length=windows.sequence_length,
         sampling_rate=windows.sampling_rate, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    return dataset.prefetch(tf.data.AUTOTUNE)  # cut the next batches while the model trains
 
 
 def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.ndarray,
