@@ -6,18 +6,14 @@ windows (sequence_length 120, sampling_rate 6, target 24 h after the window's
 end, batch 256, shuffled) are read once per pass, as one training epoch reads them:
 
 - ``dlab``: ``dlab.data.jena.split_rows`` + ``window_dataset`` (the code path of
-  ``dlab run lstm-jena``): ``keras.utils.timeseries_dataset_from_array`` over the
-  training rows only.
+  ``dlab run lstm-jena``): shuffled window starts batched first, then one
+  ``tf.gather`` of (256, 120) row indices per batch from the training rows.
 - ``dlwp``: Deep Learning with Python's code: ``timeseries_dataset_from_array`` over
   ``raw_data[:-delay]`` with ``targets=temperature[delay:]``, ``start_index=0``,
-  ``end_index=num_train_samples``.
+  ``end_index=num_train_samples`` (the same windows; it gathers window by window).
 - ``materialized``: the lab report's way: every training window copied into one
   float32 NumPy array (N, 120, 14) up front (here with ``sliding_window_view``,
   the fastest way to build it), then batches sliced from it in shuffled order.
-- ``batched_gather``: not a code path of dlab or the book, for comparison: shuffled
-  window starts batched first, then one ``tf.gather`` of (256, 120) row indices per
-  batch from the training rows (no window is stored either; one op per batch
-  instead of one per window as ``timeseries_dataset_from_array`` does).
 
 Each variant runs in a fresh subprocess (this script with ``--child``); a pass
 is timed from its first to its last batch, and the setup (building datasets or
@@ -40,7 +36,7 @@ import subprocess
 import sys
 import time
 
-VARIANTS = ("dlab", "dlwp", "materialized", "batched_gather")
+VARIANTS = ("dlab", "dlwp", "materialized")
 SEQUENCE_LENGTH, SAMPLING_RATE, BATCH_SIZE = 120, 6, 256
 
 
@@ -64,7 +60,6 @@ def child(variant: str, rows: int, repeats: int) -> dict:
         COLUMNS,
         TEMPERATURE,
         Windows,
-        split_arrays,
         split_rows,
         synthetic_series,
         window_dataset,
@@ -93,22 +88,6 @@ def child(variant: str, rows: int, repeats: int) -> dict:
             raw_data[:-delay], targets=temperature[delay:], sampling_rate=SAMPLING_RATE,
             sequence_length=SEQUENCE_LENGTH, shuffle=True, batch_size=BATCH_SIZE,
             start_index=0, end_index=num_train_samples, seed=0)
-
-        def one_pass():
-            return sum(int(y.shape[0]) for _, y in dataset)
-    elif variant == "batched_gather":
-        import tensorflow as tf
-
-        data = split_rows(values, list(COLUMNS))
-        inputs, targets = split_arrays(data, "train", windows)
-        count = windows.count(len(data.x_train), last=False)
-        table, target_table = tf.constant(inputs), tf.constant(targets[:count])
-        offsets = tf.range(0, windows.span + 1, SAMPLING_RATE, dtype=tf.int64)
-        starts = np.random.default_rng(0).permutation(count)
-        dataset = (tf.data.Dataset.from_tensor_slices(starts).batch(BATCH_SIZE)
-                   .map(lambda s: (tf.gather(table, s[:, None] + offsets), tf.gather(target_table, s)),
-                        num_parallel_calls=tf.data.AUTOTUNE)
-                   .prefetch(tf.data.AUTOTUNE))
 
         def one_pass():
             return sum(int(y.shape[0]) for _, y in dataset)

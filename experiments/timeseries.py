@@ -7,9 +7,9 @@ baseline ("the temperature will be what it is now") over the same windows.
 
 ``jena_forecast`` is one experiment for all of them: ``model.architecture``
 picks the network (dense, conv1d, lstm, gru) or ``last_value``, the baseline,
-which trains nothing. Windows are cut on the fly by
-``keras.utils.timeseries_dataset_from_array`` (:mod:`dlab.data.jena`) and
-handed to the shared training recipe as a :class:`dlab.data.BatchedDataset`.
+which trains nothing. Windows (those of
+``keras.utils.timeseries_dataset_from_array``) are cut batch by batch
+(:mod:`dlab.data.jena`) and handed to the shared training recipe as a :class:`dlab.data.BatchedDataset`.
 The targets stay in degC, as in DLwP, so the MAE metric is already in degC.
 """
 
@@ -189,8 +189,8 @@ class JenaForecast(KerasExperiment):
         hours = np.arange(count) / ROWS_PER_HOUR
         ctx.run_dir.save_figure(
             forecast_stretch(hours, truth[:count], predictions,
-                             title=f"{config.name}: temperature 24 h ahead, first {count / ROWS_PER_HOUR:g} "
-                                   "h of the test set"),
+                             title=f"{config.name}: temperature {config.model.window.horizon_hours} h "
+                                   f"ahead, first {count / ROWS_PER_HOUR:g} h of the test set"),
             "forecast")
 
 

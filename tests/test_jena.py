@@ -64,6 +64,44 @@ def test_each_target_is_the_temperature_24_hours_after_the_window_end(split):
         assert max(starts) + windows.delay == 1199 - windows.span  # row `span` before the end
 
 
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+def test_windows_are_those_of_keras_timeseries_dataset_from_array(split):
+    """The book's call (raw_data[:-delay], targets=temperature[delay:], start/end index)."""
+    import keras
+
+    values = counting_series(1500)
+    data = split_rows(values, list(COLUMNS))
+    windows = Windows(sequence_length=7, sampling_rate=3, horizon_hours=2)
+    scaled = np.concatenate([data.x_train, data.x_val, data.x_test])
+    temperature = values[:, T].astype(np.float32)
+    bounds = {"train": (0, 750), "val": (750, 1125), "test": (1125, None)}[split]
+    book = keras.utils.timeseries_dataset_from_array(
+        scaled[:-windows.delay], targets=temperature[windows.delay:], sampling_rate=3,
+        sequence_length=7, batch_size=50, start_index=bounds[0], end_index=bounds[1])
+    ours = window_dataset(data, split, windows, batch_size=50)
+
+    def read(dataset):
+        batches = [(x.numpy(), y.numpy()) for x, y in dataset]
+        return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
+
+    (book_x, book_y), (our_x, our_y) = read(book), read(ours)
+    assert len(our_y) == windows.count({"train": 750, "val": 375, "test": 375}[split],
+                                       last=split == "test")
+    np.testing.assert_array_equal(our_x, book_x)
+    np.testing.assert_array_equal(our_y, book_y)
+
+
+def test_shuffled_windows_are_the_same_windows_in_a_new_order_each_epoch():
+    data = split_rows(counting_series(1200), list(COLUMNS))
+    windows = Windows(sequence_length=4, sampling_rate=6, horizon_hours=24)
+    dataset = window_dataset(data, "train", windows, batch_size=64, shuffle=True, seed=1)
+    epochs = [np.concatenate([y.numpy() for _, y in dataset]) for _ in range(2)]
+    assert not np.array_equal(epochs[0], epochs[1])
+    ordered = np.concatenate([y.numpy() for _, y in window_dataset(data, "train", windows, 64)])
+    for targets in epochs:
+        np.testing.assert_array_equal(np.sort(targets), ordered)
+
+
 def test_delay_is_dlwp_formula():
     windows = Windows()  # 120 hourly rows, 24 h ahead
     assert windows.delay == 6 * (120 + 24 - 1) == 858

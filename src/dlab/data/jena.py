@@ -11,8 +11,9 @@ temperature ``T (degC)`` is the value to forecast, kept in degrees Celsius.
 rows (n, 14) float32 and ``y_*`` the temperature of the same rows in degC;
 the validation split is the dataset's own (``data.validation: split``).
 :func:`window_dataset` turns a split into the (window, target) batches a
-forecasting model trains on, with ``keras.utils.timeseries_dataset_from_array``
-over the split's rows, so no copy of all windows is ever materialized.
+forecasting model trains on: the windows of
+``keras.utils.timeseries_dataset_from_array``, cut batch by batch from the
+split's rows, so no copy of all windows is ever materialized.
 
 Sources: ``keras`` downloads the zip the Keras examples use with
 ``keras.utils.get_file`` (cached, extracted); ``file`` reads the CSV (or that
@@ -311,20 +312,29 @@ def split_arrays(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.n
 
 def window_dataset(data: ArrayDataset, split: str, windows: Windows, batch_size: int,
                    shuffle: bool = False, seed: int | None = None) -> Any:
-    """Batched ``tf.data`` (window, target) pairs of one split, from
-    ``keras.utils.timeseries_dataset_from_array`` over the split's rows.
+    """Batched ``tf.data`` (window, target) pairs of one split, cut on the fly from its rows.
 
     Window ``i`` holds rows ``i, i + rate, ..., i + span`` (standardized) and its target is
-    the temperature (degC) ``horizon_hours`` after row ``i + span``.
+    the temperature (degC) ``horizon_hours`` after row ``i + span``: exactly the windows of
+    ``keras.utils.timeseries_dataset_from_array`` over the same rows (a test checks it).
+    The window starts are shuffled (afresh every epoch) and batched first, then one
+    ``tf.gather`` per batch cuts the (batch, sequence_length) rows, where Keras's function
+    gathers window by window: benchmarks/bench_jena_pipeline.py measured this ~20x faster
+    at the same memory. No window is ever stored beyond the batch being read.
     """
-    import keras
     import tensorflow as tf
 
     inputs, targets = split_arrays(data, split, windows)
-    dataset = keras.utils.timeseries_dataset_from_array(
-        inputs, targets, sequence_length=windows.sequence_length,
-        sampling_rate=windows.sampling_rate, batch_size=batch_size, shuffle=shuffle, seed=seed)
-    return dataset.prefetch(tf.data.AUTOTUNE)  # cut the next batches while the model trains
+    count = len(inputs) - windows.span
+    rows, goals = tf.constant(inputs), tf.constant(targets[:count])
+    offsets = tf.range(0, windows.span + 1, windows.sampling_rate, dtype=tf.int64)
+    starts = tf.data.Dataset.range(count)
+    if shuffle:
+        starts = starts.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    return (starts.batch(batch_size)
+            .map(lambda first: (tf.gather(rows, first[:, None] + offsets), tf.gather(goals, first)),
+                 num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))  # cut the next batches while the model trains
 
 
 def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.ndarray,
