@@ -16,6 +16,7 @@ from dlab.data.jena import (
     URL,
     Windows,
     last_value_predictions,
+    split_arrays,
     split_rows,
     synthetic_frame,
     window_dataset,
@@ -319,3 +320,30 @@ def test_study_compares_every_model_against_the_baseline():
     members = [member.config for member in expand_study(study)]
     assert members[0] == "baseline-jena" and len(members) == 6
     assert study.compare.metric == "test.mae" and study.compare.threshold == 2.62
+
+
+def test_synthetic_series_can_be_forecast_better_than_the_baseline():
+    """Least squares on the last day of temperature and pressure beats "tomorrow = today"
+    on the synthetic twin's validation windows (so a smoke or CI run has something to learn)."""
+    from dlab.data.jena import synthetic_series
+
+    values = synthetic_series(60_000, seed=5)
+    data = split_rows(values, list(COLUMNS))
+    windows = Windows()
+
+    def features(split):
+        inputs, targets = split_arrays(data, split, windows)
+        count = len(inputs) - windows.span
+        ends = np.arange(count) + windows.span
+        hourly = ends[:, None] - 6 * np.arange(24)[None, :]  # the last 24 hourly rows
+        x = np.concatenate([inputs[hourly, T], inputs[hourly, COLUMNS.index("p (mbar)")],
+                            np.ones((count, 1))], axis=1)
+        return x, targets[:count]
+
+    x_train, y_train = features("train")
+    weights, *_ = np.linalg.lstsq(x_train, y_train, rcond=None)
+    x_val, y_val = features("val")
+    forecast_mae = np.mean(np.abs(x_val @ weights - y_val))
+    predicted, true = last_value_predictions(data, "val", windows)
+    baseline_mae = np.mean(np.abs(predicted - true))
+    assert forecast_mae < 0.95 * baseline_mae
