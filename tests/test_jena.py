@@ -347,3 +347,14 @@ def test_synthetic_series_can_be_forecast_better_than_the_baseline():
     predicted, true = last_value_predictions(data, "val", windows)
     baseline_mae = np.mean(np.abs(predicted - true))
     assert forecast_mae < 0.95 * baseline_mae
+
+
+def test_file_source_reads_the_downloaded_zip_as_it_is(tmp_path):
+    from dlab.data.jena import ARCHIVE, read_csv
+
+    frame = synthetic_frame(500, 2)
+    with zipfile.ZipFile(tmp_path / ARCHIVE, "w") as bundle:
+        bundle.writestr(CSV_NAME, frame.to_csv(index=False))
+    values, columns = read_csv(tmp_path / ARCHIVE)
+    assert columns == list(COLUMNS) and values.shape == (500, 14)
+    np.testing.assert_allclose(values, frame[list(COLUMNS)].to_numpy(), rtol=1e-12)
