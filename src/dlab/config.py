@@ -77,11 +77,12 @@ class DataConfig(StrictModel):
         "test/; synthetic: a deterministic twin with the real shapes and a learnable signal.",
     )
     path: str | None = Field(None, description="File or folder for the file/dir sources.")
-    validation: Literal["test", "none"] | int | float = Field(
+    validation: Literal["test", "none", "split"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
         "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "
-        "validation_split), a count N (the first N training samples), or 'none' (NumPy "
+        "validation_split), a count N (the first N training samples), 'split' (the dataset's "
+        "own validation split: jena's next 25% of the series), or 'none' (NumPy "
         "experiments only; Keras runs always validate).",
     )
     train_samples: int | None = Field(

@@ -283,3 +283,33 @@ def roc_and_pr_curves(labels, scores, title: str) -> Figure:
         axes.grid(alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "degC") -> Figure:
+    """A forecast against the truth over a stretch of time: truth in black, one line per
+    predictor (the model, the last-value baseline ...), with each one's MAE over the stretch.
+
+    Args:
+        hours: the time of each target, in hours from the first one.
+        truth: the true values.
+        predictions: label -> predicted values, aligned with ``truth``.
+    """
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 4.2))
+    axes = figure.add_subplot()
+    truth = np.asarray(truth)
+    axes.plot(hours, truth, color="black", linewidth=1.4, label="truth")
+    for index, (label, values) in enumerate(predictions.items()):
+        values = np.asarray(values)
+        mae = float(np.mean(np.abs(values - truth))) if len(truth) else float("nan")
+        axes.plot(hours, values, color=f"C{index}", linewidth=1.0, alpha=0.85,
+                  label=f"{label} (MAE {mae:.2f} {unit})")
+    axes.set_xlabel("hours")
+    axes.set_ylabel(unit)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure

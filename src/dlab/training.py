@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
+from dlab.data import BatchedDataset
 from dlab.errors import ConfigError
 from dlab.losses import LOSSES, METRICS
 from dlab.reporting import best_epoch, record_history
@@ -196,14 +197,36 @@ def count_params(model: keras.Model) -> dict[str, int]:
             "non_trainable": int(model.count_params()) - trainable}
 
 
-def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
-    batch_size = config.batch_size or len(data.x_train)
-    return max(1, math.ceil(len(data.x_train) / batch_size))
+def training_samples(data: ArrayDataset | BatchedDataset) -> int:
+    """Training samples per epoch, held as arrays or as batches."""
+    return data.train_samples if isinstance(data, BatchedDataset) else len(data.x_train)
 
 
-def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext,
+def steps_per_epoch(data: ArrayDataset | BatchedDataset, config: TrainConfig) -> int:
+    batch_size = config.batch_size or training_samples(data)
+    return max(1, math.ceil(training_samples(data) / batch_size))
+
+
+def _fit_inputs(data: ArrayDataset | BatchedDataset, train: TrainConfig) -> tuple[dict, dict]:
+    """The ``model.fit`` and ``model.evaluate`` data arguments: arrays with the batch size and
+    shuffling of ``train``, or the batched datasets as they are (they carry their own)."""
+    if isinstance(data, BatchedDataset):
+        # the datasets carry their own shuffling (Keras warns about shuffle=True on a dataset)
+        return {"x": data.train, "validation_data": data.val, "shuffle": False}, {"x": data.test}
+    batch_size = train.batch_size or len(data.x_train)
+    y_train, y_val, y_test = (targets(y, train, data.num_classes)
+                              for y in (data.y_train, data.y_val, data.y_test))
+    return ({"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val),
+             "batch_size": batch_size, "shuffle": train.shuffle},
+            {"x": data.x_test, "y": y_test, "batch_size": batch_size})
+
+
+def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ctx: RunContext,
                      epochs: int | None = None) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
+
+    ``data`` holds the splits as arrays (batch size and shuffling from ``train``) or as
+    batched ``tf.data`` datasets (:class:`dlab.data.BatchedDataset`, e.g. time-series windows).
 
     Writes history.csv/json every epoch, summary.txt, model.keras (unless
     ``--no-save``), the learning curves (and the learning-rate schedule), and
@@ -231,18 +254,8 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext,
         callbacks.append(keras.callbacks.ModelCheckpoint(
             filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
 
-    batch_size = train.batch_size or len(data.x_train)
-    y_train, y_val, y_test = (targets(y, train, data.num_classes)
-                              for y in (data.y_train, data.y_val, data.y_test))
-    model.fit(
-        data.x_train, y_train,
-        validation_data=(data.x_val, y_val),
-        epochs=epochs or train.epochs,
-        batch_size=batch_size,
-        shuffle=train.shuffle,
-        callbacks=callbacks,
-        verbose=1,
-    )
+    fit_inputs, test_inputs = _fit_inputs(data, train)
+    model.fit(**fit_inputs, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
     history = writer.history
 
     if train.checkpoint is not None and checkpoint_path.exists():
@@ -251,13 +264,12 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset, ctx: RunContext,
         monitor = train.checkpoint.monitor
         ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
 
-    test_metrics = model.evaluate(data.x_test, y_test, batch_size=batch_size,
-                                  return_dict=True, verbose=0)
+    test_metrics = model.evaluate(**test_inputs, return_dict=True, verbose=0)
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
 
-    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=len(data.x_train)))
+    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=training_samples(data)))
     record_history(ctx, history)
     if train.optimizer.schedule is not None:
         from dlab.plots import learning_rate_schedule

@@ -41,6 +41,7 @@ DATASETS: dict[str, str] = {
     "xor": "playground",
     "gaussian": "playground",
     "spiral": "playground",
+    "jena": "jena",
 }
 """Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
 
@@ -115,6 +116,51 @@ class ArrayDataset:
         }
 
 
+@dataclass
+class BatchedDataset:
+    """Train / validation / test splits as batched ``tf.data.Dataset``s of (inputs, targets).
+
+    For samples that are cut on the fly instead of held as arrays (the windows of a time
+    series, :mod:`dlab.data.jena`): ``model.fit`` and ``evaluate`` read them batch by batch,
+    and :func:`dlab.training.fit_and_evaluate` accepts one in place of an ArrayDataset.
+
+    Attributes:
+        rows: the ArrayDataset the samples are cut from (name, source, splits).
+        train, val, test: batched datasets; batch size and shuffling are already in them.
+        train_samples, val_samples, test_samples: samples per split (per epoch).
+        input_shape: one sample's input shape.
+        extra: fields added to the dataset part of metrics.json.
+    """
+
+    rows: ArrayDataset
+    train: Any = field(repr=False)
+    val: Any = field(repr=False)
+    test: Any = field(repr=False)
+    train_samples: int
+    val_samples: int
+    test_samples: int
+    input_shape: tuple[int, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return 0
+
+    def describe(self) -> dict[str, Any]:
+        """The dataset part of metrics.json: the rows' description, sample counts of the batches."""
+        rows = self.rows.describe()
+        return {
+            **rows,
+            "train_samples": self.train_samples,
+            "val_samples": self.val_samples,
+            "test_samples": self.test_samples,
+            "input_shape": list(self.input_shape),
+            "rows_per_split": {"train": rows["train_samples"], "val": rows["val_samples"],
+                               "test": rows["test_samples"]},
+            **self.extra,
+        }
+
+
 def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
     """Load ``config.dataset`` from ``config.source`` and split off the validation data.
 
@@ -138,12 +184,19 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
 
     ``"test"`` validates on the test split (no copy); a fraction takes the last part
     of the training data (as Keras's ``validation_split`` does); a count N takes the
-    first N training samples (as the IMDB examples do); ``"none"`` fits without.
+    first N training samples (as the IMDB examples do); ``"split"`` keeps the validation
+    split the dataset module made (a time series' next rows); ``"none"`` fits without.
 
     Raises:
-        ConfigError: the split leaves no training data.
+        ConfigError: the split leaves no training data, or ``"split"`` for a dataset without one.
     """
     n = len(dataset.x_train)
+    if spec == "split":
+        if dataset.x_val is None:
+            raise ConfigError(f"data.validation='split' asks for the dataset's own validation "
+                              f"split, and {dataset.name} has none. Use 'test', a fraction "
+                              "(e.g. 0.2) or a count of training samples.")
+        return dataset
     if spec == "none":
         return replace(dataset, x_val=None, y_val=None, validation="none")
     if spec == "test":
