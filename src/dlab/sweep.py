@@ -632,8 +632,8 @@ class ConsoleProgress:
         row = info["row"]
         self.done += 1
         width = len(str(self.total))
-        shown = [name for name in (self.metric, "test_accuracy", "test_loss", "val_loss")
-                 if name and name in row["metrics"]][:2]
+        candidates = dict.fromkeys((self.metric, "test_accuracy", "test_loss", "val_loss"))
+        shown = [name for name in candidates if name and name in row["metrics"]][:2]
         metrics = "  ".join(f"{name} {row['metrics'][name]:.4g}" for name in shown)
         line = (f"[{self.done:>{width}}/{self.total}] {row['status']:<11} {info['label']}  "
                 f"{row['wall_time_s']:.1f} s" + (f"  {metrics}" if metrics else ""))
