@@ -552,7 +552,7 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
     if plan.study is not None:
         compare = plan.study.compare
         figures = write_study_figures(sweep_dir, ordered, compare.metric, compare.goal,
-                                      compare.threshold)
+                                      compare.threshold, title=plan.study.study)
     result = SweepResult(sweep_dir, ordered, figures)
     notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
     return result

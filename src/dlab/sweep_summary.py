@@ -254,7 +254,7 @@ def mean_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[
 
 
 def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric: str,
-                        goal: str, threshold: float | None) -> list[Path]:
+                        goal: str, threshold: float | None, title: str = "") -> list[Path]:
     """The study's comparison: learning curves of the compare metric, one line per member
     (the mean over seeds), and the final value per member with its 95% interval.
 
@@ -265,9 +265,12 @@ def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric:
     completed = [row for row in rows if row["status"] == "completed" and row.get("run_dir")]
     if not completed:
         return []
+    one_config = len({row["config"] for row in completed}) == 1  # a grid: its values name members
     members: dict[str, list[dict[str, Any]]] = {}
     for row in completed:
-        members.setdefault(member_label(row["config"], row["overrides"]), []).append(row)
+        label = " ".join(row["overrides"]) if one_config and row["overrides"] else member_label(
+            row["config"], row["overrides"])
+        members.setdefault(label, []).append(row)
     written = []
     base = history_metric(metric)
     curves = []
@@ -278,7 +281,8 @@ def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric:
             curves.append((label, mean_history(histories)))
     if any(base in h or f"val_{base}" in h for _, h in curves):
         seeds_note = " (mean over seeds)" if any(len(m) > 1 for m in members.values()) else ""
-        figure = learning_curves(curves, base, title=f"{base.replace('_', ' ')}{seeds_note}")
+        figure = learning_curves(curves, base, title=f"{title + ': ' if title else ''}"
+                                 f"{base.replace('_', ' ')}{seeds_note}")
         written.append(_save(figure, sweep_dir / f"curves_{base}.png"))
     labels, means, errors = [], [], []
     for label, member_rows in members.items():
@@ -290,6 +294,7 @@ def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric:
             errors.append(0.0 if stats["std"] is None else stats["ci95_high"] - stats["mean"])
     if labels:
         figure = metric_comparison(labels, means, errors, metric, goal, threshold)
+        figure.axes[0].set_title(title)
         written.append(_save(figure, sweep_dir / f"compare_{metric.replace('.', '_')}.png"))
     return written
 
