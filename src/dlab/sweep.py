@@ -445,6 +445,8 @@ def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str
         row["status"] = "interrupted"
     if exit_code != 0 and row["status"] == "completed":
         row["status"] = "failed"
+    if row["status"] == "interrupted" and row["error"] is None:
+        row["error"] = "interrupted (Ctrl-C, or --fail-fast after another run failed)"
     if row["status"] != "completed" and row["error"] is None:
         row["error"] = _error_from_log(text, exit_code)
     return row
