@@ -331,3 +331,26 @@ def test_a_study_with_seeds_writes_statistics_and_comparison_figures(cli, tmp_pa
     assert float(seed_rows[0]["test_loss_mean"]) == pytest.approx(sum(losses) / 2)
     for figure in ("curves_loss.png", "compare_test_loss.png"):
         assert (sweep_dir / figure).stat().st_size > 1000, figure
+
+
+def test_the_console_shows_done_running_failed_on_a_terminal(tmp_path):
+    import io
+
+    from dlab.sweep import ConsoleProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    progress = ConsoleProgress(terminal)
+    plan = plan_sweep(["xor-mlp", "perceptron-and"])
+    progress("start", {"plan": plan, "sweep_dir": tmp_path, "jobs": 2, "threads": 1, "gpus": []})
+    progress("launch", {"label": "xor-mlp", "counts": {"running": 1, "pending": 1}})
+    assert terminal.getvalue().endswith("0/2 done, 1 running, 0 failed, 1 pending")
+    row = {"status": "failed", "wall_time_s": 1.25, "metrics": {}, "error": "RuntimeError: boom",
+           "log": "logs/001-xor-mlp.log"}
+    progress("finish", {"row": row, "label": "xor-mlp", "counts": {"failed": 1, "running": 1}})
+    text = terminal.getvalue()
+    assert "[1/2] failed      xor-mlp  1.2 s\n    RuntimeError: boom\n    log: logs/001-xor-mlp.log" in text
+    assert text.endswith("1/2 done, 1 running, 1 failed, 0 pending")
