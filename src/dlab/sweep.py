@@ -413,9 +413,9 @@ def _row(run: PlannedRun, status: str) -> dict[str, Any]:
 
 def _error_from_log(text: str, exit_code: int) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
-    if errors:
-        return errors[-1]
+    starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    if starts:  # dlab's own message, possibly several lines: from its "error:" to the end
+        return " ".join(lines[starts[-1]:]).removeprefix("error: ")[:2000]
     if exit_code < 0:
         return f"killed by signal {-exit_code}" + (f"; last output: {lines[-1]}" if lines else "")
     return f"exit code {exit_code}" + (f"; last output: {lines[-1]}" if lines else "")
