@@ -354,3 +354,19 @@ def test_the_console_shows_done_running_failed_on_a_terminal(tmp_path):
     text = terminal.getvalue()
     assert "[1/2] failed      xor-mlp  1.2 s\n    RuntimeError: boom\n    log: logs/001-xor-mlp.log" in text
     assert text.endswith("1/2 done, 1 running, 1 failed, 0 pending")
+
+
+def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_path):
+    from dlab import api
+
+    def press_ctrl_c_once_two_run(event, info):
+        if event == "launch" and info["counts"].get("running") == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.sweep(["perceptron-and", "xor-mlp", "softmax-decoder"], jobs=2, out=tmp_path,
+                  save_model=False, progress=press_ctrl_c_once_two_run)
+    summary = json.loads((only_sweep_dir(tmp_path) / "summary.json").read_text())
+    assert [row["status"] for row in summary["runs"]] == ["interrupted", "interrupted", "skipped"]
+    assert summary["finished_at"] is not None
+    assert summary["runs"][0]["error"].startswith("interrupted")
