@@ -370,3 +370,15 @@ def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_pat
     assert [row["status"] for row in summary["runs"]] == ["interrupted", "interrupted", "skipped"]
     assert summary["finished_at"] is not None
     assert summary["runs"][0]["error"].startswith("interrupted")
+
+
+def test_sweep_help_and_the_sweep_modules_stay_light(cli):
+    import subprocess
+    import sys
+
+    result = cli("sweep", "--help")
+    assert result.exit_code == 0 and "--jobs" in result.output and "--seeds" in result.output
+    check = ("import sys, dlab.sweep, dlab.sweep_summary; "
+             "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
+             "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", check], check=True)
