@@ -539,15 +539,12 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
         _interrupt(running.values())
         for slot, job in list(running.items()):
             finish(slot, _wait(job.process))
-        for run in pending:
-            rows[run.index] = _row(run, "skipped")
-        header["finished_at"] = now_iso()
+        _skip_unstarted(rows)
+        header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
         save()
         raise
-    for run in pending:  # --fail-fast stopped the sweep
-        rows[run.index] = _row(run, "skipped")
-    header["finished_at"] = now_iso()
-    header["wall_time_s"] = round(time.perf_counter() - started, 3)
+    _skip_unstarted(rows)  # --fail-fast stopped the sweep
+    header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
     save()
     figures = []
     ordered = [rows[i] for i in sorted(rows)]
@@ -558,6 +555,13 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
     result = SweepResult(sweep_dir, ordered, figures)
     notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
     return result
+
+
+def _skip_unstarted(rows: dict[int, dict[str, Any]]) -> None:
+    """Runs that never got to finish once the sweep stops are ``skipped``."""
+    for index, row in rows.items():
+        if row["status"] in ("pending", "running"):
+            rows[index] = {**row, "status": "skipped"}
 
 
 def _counts(rows: dict[int, dict[str, Any]]) -> dict[str, int]:
