@@ -218,7 +218,7 @@ def sweep(
         jobs: runs at a time (each gets its share of CPU threads and, where there are GPUs, one).
         fail_fast: stop at the first failed run.
         epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
-        progress: ``progress(event, info)`` callback, e.g. :class:`dlab.sweep.ConsoleProgress`.
+        progress: ``progress(event, info)`` callback, e.g. :class:`dlab.sweep_console.ConsoleProgress`.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -228,7 +228,8 @@ def sweep(
         UsageError: bad input of any kind, before any run starts.
     """
     from dlab.device import DEVICE_CHOICES
-    from dlab.sweep import RunSettings, plan_sweep, run_sweep
+    from dlab.sweep import RunSettings, run_sweep
+    from dlab.sweep_plan import plan_sweep
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")

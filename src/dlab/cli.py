@@ -208,7 +208,7 @@ def sweep_command(
       dlab sweep playground-mlp --grid model.hidden=[2],[3] --seeds 5
     """
     from dlab import api
-    from dlab.sweep import ConsoleProgress
+    from dlab.sweep_console import ConsoleProgress
 
     result = _call(api.sweep, targets, grid=grid, seeds=seeds, jobs=jobs, fail_fast=fail_fast,
                    epochs=epochs, sets=sets, smoke=smoke, out=out, device=device,

@@ -1,9 +1,7 @@
-"""``dlab sweep``: many runs (a study, a list of configs, a grid, seeds), in parallel processes.
+"""``dlab sweep``: run a planned sweep, ``--jobs N`` at a time, each run in its own process.
 
-A sweep first plans every run and validates each one exactly as ``dlab run``
-would (config, keys, values), so a typo in the 37th member stops the sweep
-before the first run starts (exit code 2). Then it runs them, ``--jobs N`` at a
-time, each as its own ``python -m dlab run ...`` process:
+:mod:`dlab.sweep_plan` turns a study, configs/globs, ``--grid`` and ``--seeds``
+into validated runs; this module runs them, each as ``python -m dlab run ...``:
 
 - TensorFlow fixes its thread pools and visible GPUs when it starts, so each
   job's share of CPU threads (``TF_NUM_INTRAOP_THREADS`` ...) and its GPU
@@ -17,19 +15,11 @@ time, each as its own ``python -m dlab run ...`` process:
 
 The price is TensorFlow's start-up per run (a few seconds), small next to any
 real training run. Results land in ``OUT/sweeps/<name>-<time>-<id>/``
-(see :mod:`dlab.sweep_summary`).
-
-Example:
-    >>> plan = plan_sweep(["xor-mlp", "softmax-decoder"], seeds=3, smoke=True)
-    >>> len(plan.runs)
-    6
+(see :mod:`dlab.sweep_summary`); the console view is :mod:`dlab.sweep_console`.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import glob
-import itertools
 import os
 import re
 import secrets
@@ -39,49 +29,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import yaml
-
-from dlab.config import config_names, find_config, read_yaml, resolve_config
-from dlab.errors import ConfigError, UsageError, did_you_mean
+from dlab.errors import UsageError
 from dlab.runs import check_writable, now_iso
-from dlab.study import StudyConfig, expand_study, load_study, study_names
+from dlab.sweep_plan import PlannedRun, SweepPlan
 from dlab.sweep_summary import key_metrics, read_json, write_study_figures, write_summary
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _RUN_DIR_LINE = re.compile(r"^dlab: run directory (.+)$", re.MULTILINE)
-_GLOB_CHARS = set("*?[")
-
-
-@dataclass(frozen=True)
-class PlannedRun:
-    """One run of a sweep: a config, the overrides that make it this member, and a seed."""
-
-    index: int
-    config: str                 # what ``dlab run`` is given: a packaged name or a YAML path
-    name: str                   # the config's name (its run folder)
-    overrides: tuple[str, ...]  # the member's ``key=value`` sets (grid values)
-    seed: int | None
-
-    @property
-    def label(self) -> str:
-        seed = [f"seed={self.seed}"] if self.seed is not None else []
-        return " ".join([self.name, *self.overrides, *seed])
-
-
-@dataclass
-class SweepPlan:
-    """Every run of a sweep, validated, and what the sweep is (for its name and summary)."""
-
-    name: str
-    kind: str                             # study | configs | grid
-    runs: list[PlannedRun]
-    seeds: list[int] = field(default_factory=list)
-    grid: dict[str, list[str]] = field(default_factory=dict)
-    study: StudyConfig | None = None
 
 
 @dataclass
@@ -103,199 +60,6 @@ class SweepResult:
     def exit_code(self) -> int:
         """0 when every run completed, 1 otherwise (failed, interrupted or skipped runs)."""
         return 0 if all(row["status"] == "completed" for row in self.rows) else 1
-
-
-# --------------------------------------------------------------------------- planning
-
-
-def split_values(text: str) -> list[str]:
-    """Split ``1,[3,3],{a: 1}`` at the commas outside brackets, braces and quotes.
-
-    Raises:
-        ValueError: unbalanced brackets or quotes.
-    """
-    items, depth, quote, start = [], 0, "", 0
-    for position, char in enumerate(text):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "[{":
-            depth += 1
-        elif char in "]}":
-            depth -= 1
-            if depth < 0:
-                raise ValueError(f"'{char}' at position {position + 1} closes nothing")
-        elif char == "," and depth == 0:
-            items.append(text[start:position].strip())
-            start = position + 1
-    if depth or quote:
-        raise ValueError("a bracket or quote is not closed")
-    items.append(text[start:].strip())
-    return items
-
-
-def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
-    """``--grid key=v1,v2`` flags -> key -> the values (as ``--set`` would read them).
-
-    Raises:
-        UsageError: no ``=``, a key that is not dotted, no values, an empty value,
-            a value that is not YAML, or the same key twice.
-    """
-    grid: dict[str, list[str]] = {}
-    example = "e.g. --grid train.optimizer.learning_rate=0.01,0.1 --grid model.hidden=[3],[3,3]"
-    for spec in specs:
-        key, equals, text = spec.partition("=")
-        key = key.strip()
-        if not equals:
-            raise UsageError(f"--grid expects KEY=V1,V2,... ({example}), got '{spec}': there is no '='.")
-        if not _KEY.match(key):
-            raise UsageError(f"--grid '{spec}': '{key}' is not a dotted key such as "
-                             f"train.optimizer.learning_rate ({example}).")
-        if key in grid:
-            raise UsageError(f"--grid '{spec}': the key '{key}' is given twice; put all its values "
-                             "in one --grid flag.")
-        try:
-            values = split_values(text)
-        except ValueError as error:
-            raise UsageError(f"--grid '{spec}': {error}.") from None
-        if not text.strip():
-            raise UsageError(f"--grid '{spec}': no values after '='. Give at least one ({example}).")
-        if any(not value for value in values):
-            raise UsageError(f"--grid '{spec}': an empty value between commas. Give values such "
-                             f"as {key}=1,2,3.")
-        for value in values:
-            try:
-                yaml.safe_load(value)
-            except yaml.YAMLError:
-                raise UsageError(f"--grid '{spec}': the value '{value}' is not valid YAML.") from None
-        grid[key] = values
-    return grid
-
-
-def parse_seeds(seeds: int | str | Sequence[int] | None) -> list[int]:
-    """``--seeds 5`` -> seeds 1..5; ``--seeds 7,11,13`` -> those seeds; None -> no seed axis.
-
-    Raises:
-        UsageError: a count below 1, or something that is neither a count nor a list of integers.
-    """
-    if seeds is None:
-        return []
-    if isinstance(seeds, str):
-        parts = [part.strip() for part in seeds.split(",")]
-        try:
-            numbers = [int(part) for part in parts]
-        except ValueError:
-            raise UsageError(f"--seeds '{seeds}': give a count (--seeds 5 runs seeds 1..5) or a "
-                             "comma-separated list of integer seeds (--seeds 7,11,13).") from None
-        seeds = numbers[0] if len(numbers) == 1 and "," not in seeds else numbers
-    if isinstance(seeds, int):
-        if seeds < 1:
-            raise UsageError(f"--seeds {seeds}: the number of seeds must be at least 1.")
-        return list(range(1, seeds + 1))
-    seeds = list(seeds)
-    if len(set(seeds)) != len(seeds):
-        raise UsageError(f"--seeds {','.join(map(str, seeds))}: a seed is repeated.")
-    return seeds
-
-
-def _is_study_file(path: Path) -> bool:
-    return "study" in read_yaml(path)
-
-
-def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
-    """Targets -> (config refs, study ref); globs expanded, a study recognized."""
-    if not targets:
-        raise UsageError("dlab sweep needs something to run: a study (`dlab sweep imdb-capacity`), "
-                         "configs or globs (`dlab sweep 'configs/*.yaml'`, `dlab sweep 'mnist-*'`).")
-    configs: list[str] = []
-    studies: list[str] = []
-    packaged_studies = set(study_names())
-    for target in targets:
-        path_like = target.endswith((".yaml", ".yml")) or "/" in target or "\\" in target
-        if _GLOB_CHARS & set(target):
-            if path_like:
-                matches = sorted(glob.glob(os.path.expanduser(target)))
-            else:
-                matches = fnmatch.filter(config_names(), target)
-            if not matches:
-                where = "no file" if path_like else "no packaged config name (see `dlab list`)"
-                raise UsageError(f"'{target}' matches {where}. Check the pattern; packaged configs "
-                                 "also take name patterns, e.g. dlab sweep 'mnist-*'.")
-            for match in matches:
-                (studies if path_like and _is_study_file(Path(match)) else configs).append(match)
-        elif path_like and Path(target).expanduser().is_file() and _is_study_file(Path(target)):
-            studies.append(target)
-        elif not path_like and target in packaged_studies:
-            studies.append(target)
-        else:
-            configs.append(target)
-    if studies and (configs or len(studies) > 1):
-        raise UsageError(f"A study runs on its own: got study {', '.join(studies)} together with "
-                         f"{', '.join(configs + studies[1:])}. Run one study per sweep.")
-    for ref in configs:
-        try:
-            find_config(ref)
-        except ConfigError as error:
-            close = did_you_mean(ref, sorted(packaged_studies))
-            hint = f" Studies too can be swept:{close.removeprefix(' Did you mean')}" if close else ""
-            raise ConfigError(f"{error}{hint}") from None
-    return list(dict.fromkeys(configs)), (studies[0] if studies else None)
-
-
-def plan_sweep(targets: Sequence[str], *, grid: Sequence[str] = (),
-               seeds: int | str | Sequence[int] | None = None, epochs: int | None = None,
-               sets: Sequence[str] = (), smoke: bool = False) -> SweepPlan:
-    """Expand the targets into concrete runs and validate every one of them.
-
-    Args:
-        targets: one study (name or file), or configs: names, YAML files, globs of files
-            (``configs/*.yaml``) or of packaged names (``mnist-*``).
-        grid: ``key=v1,v2`` specs; every combination runs for every config.
-        seeds: a count (seeds 1..N) or a list; replaces a study's ``seeds:``.
-        epochs, sets, smoke: what every run gets (as ``dlab run`` flags).
-
-    Raises:
-        UsageError / ConfigError: anything ``dlab run`` would refuse for any run, an empty or
-            malformed grid, bad seeds, a study mixed with configs or with ``--grid``.
-    """
-    config_refs, study_ref = _expand_targets(targets)
-    grid_values = parse_grid(grid)
-    seed_list = parse_seeds(seeds)
-    clash = sorted(set(grid_values) & {s.partition("=")[0].strip() for s in sets})
-    if clash:
-        raise UsageError(f"{', '.join(clash)} is both a --grid axis and a --set override; "
-                         "drop one of them.")
-    study = None
-    if study_ref is not None:
-        if grid_values:
-            raise UsageError(f"Study '{study_ref}' has its own runs or grid:; --grid works on "
-                             "configs (dlab sweep CONFIG --grid KEY=V1,V2).")
-        study = load_study(study_ref)
-        if seed_list:
-            study = study.model_copy(update={"seeds": seed_list})
-        members = [(member.config, member.sets, member.seed) for member in expand_study(study)]
-        name, kind, seed_list = study.study, "study", list(study.seeds)
-    else:
-        keys = list(grid_values)
-        combos = [tuple(f"{key}={value}" for key, value in zip(keys, values, strict=True))
-                  for values in itertools.product(*(grid_values[key] for key in keys))]
-        members = [(ref, combo, seed) for ref in config_refs for combo in combos
-                   for seed in (seed_list or [None])]
-        names = [Path(ref).stem for ref in config_refs]
-        name = names[0] if len(names) == 1 else "configs"
-        kind = "grid" if grid_values else "configs"
-
-    runs = []
-    for index, (ref, overrides, seed) in enumerate(members, start=1):
-        label = " ".join([ref, *overrides] + ([f"seed={seed}"] if seed is not None else []))
-        try:
-            config = resolve_config(ref, flags={"train.epochs": epochs, "seed": seed},
-                                    sets=[*sets, *overrides], smoke=smoke)
-        except ConfigError as error:
-            raise ConfigError(f"Sweep run {index} ({label}): {error}") from None
-        runs.append(PlannedRun(index, ref, config.name, tuple(overrides), seed))
-    return SweepPlan(name=name, kind=kind, runs=runs, seeds=seed_list, grid=grid_values, study=study)
 
 
 # --------------------------------------------------------------------------- resources
@@ -463,7 +227,7 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
             and, where GPUs exist, one GPU (round-robin over job slots).
         fail_fast: at the first failed run, interrupt the running ones and start no more.
         progress: called as ``progress(event, info)`` for ``start``, ``launch``, ``finish``,
-            ``tick`` and ``end`` (see :class:`ConsoleProgress`).
+            ``tick`` and ``end`` (see :class:`dlab.sweep_console.ConsoleProgress`).
 
     Returns:
         The sweep folder and its rows; ``exit_code`` is 0 only when every run completed.
@@ -591,108 +355,3 @@ def _wait(process: subprocess.Popen, grace_s: float = 30.0) -> int:
     except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
         process.kill()
         return process.wait()
-
-
-# --------------------------------------------------------------------------- console
-
-
-class ConsoleProgress:
-    """The console view of a sweep: one line per finished run, and on a terminal a status
-    line (done / running / failed / pending, elapsed time) rewritten in place."""
-
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stdout
-        self.live = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.total = 0
-        self.done = 0
-        self.metric: str | None = None
-        self._last_status = ""
-        self._last_tick = 0.0
-
-    def __call__(self, event: str, info: dict[str, Any]) -> None:
-        getattr(self, f"_on_{event}")(info)
-
-    def _write(self, text: str) -> None:
-        self._clear()
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _clear(self) -> None:
-        if self.live and self._last_status:
-            self.stream.write("\r" + " " * len(self._last_status) + "\r")
-            self._last_status = ""
-
-    def _on_start(self, info: dict[str, Any]) -> None:
-        plan = info["plan"]
-        self.total = len(plan.runs)
-        self.metric = plan.study.compare.metric if plan.study else None
-        gpus = ", ".join(info["gpus"]) or "none"
-        self._write(f"sweep {plan.name}: {self.total} runs, {info['jobs']} at a time, "
-                    f"{info['threads']} CPU thread(s) each, GPUs: {gpus}")
-        self._write(f"sweep directory: {info['sweep_dir']}")
-
-    def _on_launch(self, info: dict[str, Any]) -> None:
-        self._status(info["counts"], None)
-
-    def _on_finish(self, info: dict[str, Any]) -> None:
-        row = info["row"]
-        self.done += 1
-        width = len(str(self.total))
-        candidates = dict.fromkeys((self.metric, "test_accuracy", "test_loss", "val_loss"))
-        shown = [name for name in candidates if name and name in row["metrics"]][:2]
-        metrics = "  ".join(f"{name} {row['metrics'][name]:.4g}" for name in shown)
-        line = (f"[{self.done:>{width}}/{self.total}] {row['status']:<11} {info['label']}  "
-                f"{row['wall_time_s']:.1f} s" + (f"  {metrics}" if metrics else ""))
-        if row["status"] != "completed":
-            line += f"\n    {row['error']}\n    log: {row['log']}"
-        self._write(line)
-        self._status(info["counts"], None)
-
-    def _on_tick(self, info: dict[str, Any]) -> None:
-        if time.perf_counter() - self._last_tick >= 1.0:
-            self._status(info["counts"], info["elapsed"])
-
-    def _status(self, counts: dict[str, int], elapsed: float | None) -> None:
-        if not self.live:
-            return
-        self._last_tick = time.perf_counter()
-        failed = sum(n for status, n in counts.items()
-                     if status not in ("completed", "running", "pending"))
-        text = (f"  {counts.get('completed', 0) + failed}/{self.total} done, "
-                f"{counts.get('running', 0)} running, {failed} failed, "
-                f"{counts.get('pending', 0)} pending"
-                + (f"  ({elapsed:.0f} s)" if elapsed is not None else ""))
-        self._clear()
-        self.stream.write(text)
-        self.stream.flush()
-        self._last_status = text
-
-    def _on_end(self, info: dict[str, Any]) -> None:
-        result: SweepResult = info["result"]
-        counts = ", ".join(f"{n} {status}" for status, n in result.counts.items())
-        self._write(f"sweep finished in {info['elapsed']:.1f} s: {counts} (of {len(result.rows)})")
-        plan: SweepPlan = info["plan"]
-        if plan.seeds and len(plan.seeds) > 1:
-            self._write(seed_table(result.sweep_dir, self.metric))
-        for figure in result.figures:
-            self._write(f"figure: {figure}")
-        self._write(f"summary: {result.sweep_dir / 'summary.csv'}")
-
-
-def seed_table(sweep_dir: Path, metric: str | None) -> str:
-    """Mean +- 95% interval per member, for the compare metric (or test metrics), as text."""
-    summary = read_json(sweep_dir / "summary.json") or {}
-    lines = ["across seeds (mean, 95% interval):"]
-    for entry in summary.get("seed_statistics", []):
-        names = [metric] if metric and metric in entry["metrics"] else [
-            name for name in entry["metrics"] if name.startswith("test_")][:2]
-        cells = []
-        for name in names:
-            stats = entry["metrics"][name]
-            interval = ("" if stats["ci95_low"] is None
-                        else f" [{stats['ci95_low']:.4g}, {stats['ci95_high']:.4g}]")
-            cells.append(f"{name} {stats['mean']:.4g}{interval}")
-        label = " ".join([entry["config"], *entry["overrides"]])
-        lines.append(f"  {label} ({entry['completed']}/{entry['runs']} seeds): "
-                     + ("; ".join(cells) or "no completed run"))
-    return "\n".join(lines)
