@@ -23,13 +23,32 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 
 from bench_common import children_cpu_seconds, dlab_command, run_captured
 
 SMALL_SET = ["perceptron-and", "xor-mlp", "softmax-decoder", "linreg-scratch",
              "playground-mlp", "mlp-mnist", "cnn-mnist", "mlp-imdb"]
 TARGET_SPEEDUP = 1.6
+BUSY_LOOP = "s = 0\nfor i in range(2 * 10**7):\n    s += i"
+
+
+def control_seconds(parallel: bool) -> float:
+    """Two CPU-bound Python processes, one after the other or side by side: the speed-up this
+    machine can give two processes right now (about 2 on two idle cores, 1 on a saturated one)."""
+    argv = [sys.executable, "-c", BUSY_LOOP]
+    start = time.perf_counter()
+    if parallel:
+        processes = [subprocess.Popen(argv) for _ in range(2)]
+        for process in processes:
+            process.wait()
+    else:
+        for _ in range(2):
+            subprocess.run(argv, check=True)
+    return time.perf_counter() - start
 TARGET_ALL_SECONDS = 600
 
 
@@ -46,7 +65,10 @@ def main() -> None:
     times: dict[int, list[float]] = {1: [], 2: []}
     others: dict[int, list[float]] = {1: [], 2: []}
     own_cpu: dict[int, list[float]] = {1: [], 2: []}
+    control: dict[int, list[float]] = {1: [], 2: []}
     for round_index in range(args.repeats):
+        control[1].append(control_seconds(parallel=False))
+        control[2].append(control_seconds(parallel=True))
         order = (1, 2) if round_index % 2 == 0 else (2, 1)
         for jobs in order:
             with tempfile.TemporaryDirectory() as out:
@@ -70,6 +92,10 @@ def main() -> None:
               f"{other:>14.1f}")
     print(f"speed-up --jobs 1 / --jobs 2: {one / two:.2f}x (target >= {TARGET_SPEEDUP}x on 2 idle "
           "cores)")
+    control_ratio = statistics.median(control[1]) / statistics.median(control[2])
+    print(f"control, two busy Python processes in sequence / side by side: {control_ratio:.2f}x "
+          f"({statistics.median(control[1]):.1f} s / {statistics.median(control[2]):.1f} s): what "
+          "this machine could give two processes during the benchmark")
     if args.all:
         print(f"whole smoke sweep with --jobs 2: {two:.0f} s (target <= {TARGET_ALL_SECONDS} s)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
