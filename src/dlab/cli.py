@@ -296,6 +296,57 @@ def report_command(
     typer.echo(f"report: {path}")
 
 
+@app.command("sweep")
+def sweep_command(
+    targets: list[str] = typer.Argument(..., metavar="STUDY|CONFIG|GLOB...",
+                                        help="One study (configs/studies: a name or file), or "
+                                        "configs: names, YAML files, globs ('configs/*.yaml', "
+                                        "'mnist-*')."),
+    grid: list[str] = typer.Option([], "--grid", metavar="KEY=V1,V2",
+                                   help="Run every combination of these values (repeatable), e.g. "
+                                   "--grid train.optimizer.learning_rate=0.01,0.1 "
+                                   "--grid model.hidden=[3],[3,3]."),
+    seeds: str | None = typer.Option(None, "--seeds", metavar="N|S1,S2",
+                                     help="Run each member with seeds 1..N (or these seeds); the "
+                                     "summary adds mean, std and a 95% interval per metric."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Runs at a time, each in its own process "
+                             "with its share of the CPU threads and, where there are GPUs, one GPU."),
+    fail_fast: bool = typer.Option(False, "--fail-fast",
+                                   help="Stop at the first failed run (the others are interrupted)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs in every run."),
+    sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
+    smoke: bool = typer.Option(False, "--smoke", help="Every run in smoke mode (offline, seconds)."),
+    out: str = typer.Option("outputs", "--out", metavar="DIR",
+                            help="Outputs root: runs go to DIR/<config>/, the sweep to DIR/sweeps/."),
+    device: str = typer.Option("auto", "--device", metavar="auto|cpu|gpu",
+                               help="The device of every run (see dlab run --help)."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Run many configs, several at a time; write summary.csv/json (and study figures).
+
+    Every run is checked before the first one starts. Exit code 0 when all runs
+    completed, 1 when any failed (each failure is recorded with its error and log),
+    2 for bad input.
+
+    Examples:
+
+      dlab sweep playground-architectures --jobs 2
+
+      dlab sweep 'configs/*.yaml' --smoke --jobs 2
+
+      dlab sweep playground-mlp --grid model.hidden=[2],[3] --seeds 5
+    """
+    from dlab import api
+    from dlab.sweep_console import ConsoleProgress
+
+    result = _call(api.sweep, targets, grid=grid, seeds=seeds, jobs=jobs, fail_fast=fail_fast,
+                   epochs=epochs, sets=sets, smoke=smoke, out=out, device=device,
+                   save_model=not no_save, progress=ConsoleProgress(sys.stdout),
+                   show_traceback=debug)
+    raise typer.Exit(result.exit_code)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

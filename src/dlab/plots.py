@@ -311,5 +311,37 @@ def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "d
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
+
+
+def metric_comparison(labels: Sequence[str], values: Sequence[float], errors: Sequence[float],
+                      metric: str, goal: str = "min", threshold: float | None = None) -> Figure:
+    """One metric per run or study member as horizontal bars, best first, with error bars.
+
+    Args:
+        labels: one name per bar (a member: config and overrides).
+        values: the metric (the mean over seeds for a member).
+        errors: half-widths of the interval drawn around each value (0: none).
+        metric: the metric's name, for the axis.
+        goal: ``min`` or ``max``: which end is best (the best bar is highlighted).
+        threshold: a target value, drawn as a dashed line.
+    """
+    from matplotlib.figure import Figure
+
+    order = sorted(range(len(values)), key=lambda i: values[i], reverse=goal == "max")
+    figure = Figure(figsize=(7.2, 1.2 + 0.42 * len(values)))
+    axes = figure.add_subplot()
+    positions = range(len(order))
+    colors = ["C2" if rank == 0 else "C0" for rank in positions]
+    axes.barh(list(positions), [values[i] for i in order], xerr=[errors[i] for i in order],
+              color=colors, alpha=0.8, capsize=3)
+    axes.set_yticks(list(positions), [labels[i] for i in order], fontsize="small")
+    axes.invert_yaxis()
+    if threshold is not None:
+        axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
+        axes.legend(loc="best", fontsize="small")
+    better = "lower" if goal == "min" else "higher"
+    axes.set_xlabel(f"{metric} ({better} is better; bars: 95% interval over seeds)"
+                    if any(errors) else f"{metric} ({better} is better)")
+    axes.grid(alpha=0.3, axis="x")
     figure.tight_layout()
     return figure

@@ -4,7 +4,7 @@ A study lists member configs (``runs:``) or a ``base`` config with a ``grid``
 over dotted keys, optionally repeated over ``seeds``, and names the metric to
 compare. :func:`expand_study` turns it into concrete runs, each one resolved
 and validated like ``dlab run`` would, so a broken study fails before the
-first run starts. (Executing them is ``dlab sweep``'s job, not implemented yet.)
+first run starts. ``dlab sweep`` (:mod:`dlab.sweep`) runs them.
 
 Example:
     >>> study = load_study("playground-architectures")
@@ -54,6 +54,9 @@ class StudyConfig(StrictModel):
             raise ValueError("give either runs: [config, ...] or base: CONFIG with a grid")
         if self.grid and not self.base:
             raise ValueError("grid: needs base: (the config it varies)")
+        if self.base and not self.grid:
+            raise ValueError("base: needs a non-empty grid: {key: [values, ...]} "
+                             "(to run configs as they are, list them under runs:)")
         empty = [key for key, values in self.grid.items() if not values]
         if empty:
             raise ValueError(f"grid values must be non-empty lists: {', '.join(empty)}")
