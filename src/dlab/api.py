@@ -219,6 +219,7 @@ def run(
                                  f"{config_ref} --resume {run_dir.path}`.",
                                  getattr(error, "signal_number", 2)) from None
         except BaseException as error:
+            print(flush=True)  # end a progress bar's line before the error message
             metrics["status"] = "failed"
             metrics["error"] = {"type": type(error).__name__, "message": str(error)}
             run_dir.append_log(traceback.format_exc())
