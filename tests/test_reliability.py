@@ -335,25 +335,33 @@ def test_a_writer_killed_at_random_never_leaves_a_half_written_file(tmp_path, ki
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
     rng = np.random.default_rng(0)
-    reads, writers_seen = 0, set()
-    for _ in range(12):
+    reads = 0
+
+    def check() -> int:  # validates the file; returns its version (mtime)
+        if not target.exists():
+            return 0
+        text = target.read_text()
+        if kind == "json":
+            assert json.loads(text)["complete"] is True
+        else:
+            assert text.startswith("epoch,loss\n") and text.endswith("end\n")
+        return target.stat().st_mtime_ns
+
+    for _ in range(10):
+        before = check()
         writer = subprocess.Popen([sys.executable, str(script), str(target), kind], env=ENV)
-        deadline = time.monotonic() + 0.15 + rng.uniform(0, 0.3)
-        while time.monotonic() < deadline:  # read while it writes
-            if target.exists():
-                text = target.read_text()
-                if kind == "json":
-                    assert json.loads(text)["complete"] is True
-                else:
-                    assert text.endswith("end\n") and text.startswith("epoch,loss\n")
-                reads += 1
-                writers_seen.add(writer.pid)
+        deadline = time.monotonic() + 60
+        while check() == before and time.monotonic() < deadline:  # until it has replaced the file
+            reads += 1
+        assert check() != before, "the writer never wrote"
+        stop = time.monotonic() + rng.uniform(0, 0.3)
+        while time.monotonic() < stop:  # read while it writes, then kill it at a random moment
+            check()
+            reads += 1
         writer.kill()
         writer.wait()
-        if target.exists():
-            text = target.read_text()
-            assert json.loads(text)["rows"] if kind == "json" else text.endswith("end\n")
-    assert reads > 100 and len(writers_seen) > 3  # the check really ran, against several kills
+        check()
+    assert reads > 10
 
 
 # --------------------------------------------------------------------------- concurrency
