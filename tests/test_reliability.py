@@ -487,3 +487,22 @@ def test_the_source_never_evaluates_text_or_loads_unsafely():
                 if pattern.search(line):
                     offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+@pytest.mark.parametrize("name", ["vgg11-fashion", "alexnet-fashion"])
+def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
+    """The smoke test loads every saved model in safe mode except these (hundreds of MB):
+    their architecture goes through the same deserialization, weights left out."""
+    import keras
+
+    from dlab import registry
+    from dlab.config import resolve_config
+
+    config = resolve_config(name, smoke=True)
+    experiment = registry.get(config.experiment)()
+    model = experiment.prepare(config, experiment.load_data(config))
+    rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model),
+                                                    safe_mode=True)
+    assert rebuilt.count_params() == model.count_params()
+    assert [type(layer).__name__ for layer in rebuilt.layers] == \
+        [type(layer).__name__ for layer in model.layers]

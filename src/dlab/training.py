@@ -220,6 +220,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=True)
         self.folder = Path(backup_dir)
 
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 < self.params.get("epochs", 0):  # the last epoch's backup would be deleted
+            super().on_epoch_end(epoch, logs)         # at once: a 1-epoch run writes none
+
     def _load_model(self):
         metadata = read_backup_metadata(self.folder)
         if not metadata:
