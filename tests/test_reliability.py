@@ -128,7 +128,7 @@ def test_sigterm_stops_a_numpy_run_with_exit_code_143(tmp_path):
 # --------------------------------------------------------------------------- resume
 
 
-def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(tmp_path):
+def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(cli, tmp_path):
     args = ["playground-mlp", "--device", "cpu", "--epochs", "6", "--set", "train.batch_size=2",
             "--set", "train.steps_per_execution=1", "--out", "out"]
     process = start_run(*args, cwd=tmp_path)
@@ -140,17 +140,15 @@ def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(tmp
     backed_up = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
     assert backed_up >= 2
 
-    resumed = subprocess.run([sys.executable, "-m", "dlab", "run", str(run / "config.yaml"),
-                              "--device", "cpu", "--resume", str(run)],
-                             cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming after epoch {backed_up} of 6" in resumed.stdout
+    resumed = cli("run", str(run / "config.yaml"), "--device", "cpu", "--resume", str(run))
+    assert resumed.exit_code == 0, resumed.output
+    assert f"resuming after epoch {backed_up} of 6" in resumed.output
     metrics = read_metrics(run)
     assert metrics["status"] == "completed"
     assert history_epochs(run) == list(range(1, 7))
     assert metrics["epochs_run"] == 6
     assert metrics["resumed"][0]["from_epoch"] == backed_up
-    assert f"Epoch {backed_up + 1}/6" in resumed.stdout and f"Epoch {backed_up}/6" not in resumed.stdout
+    assert f"Epoch {backed_up + 1}/6" in resumed.output and f"Epoch {backed_up}/6" not in resumed.output
     rows = (run / "history.csv").read_text().splitlines()
     assert [int(row.split(",")[0]) for row in rows[1:]] == list(range(1, 7))
     assert not (run / "backup").exists(), "a completed run keeps no backup"
