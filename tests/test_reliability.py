@@ -26,7 +26,8 @@ from dlab.fileio import atomic_write_text
 from dlab.runs import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
+       "DLAB_BACKUP_INTERVAL": "0"}  # a resume backup after every epoch (default: every 5 s)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -504,3 +505,36 @@ def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
     assert rebuilt.count_params() == model.count_params()
     assert [type(layer).__name__ for layer in rebuilt.layers] == \
         [type(layer).__name__ for layer in model.layers]
+
+
+@pytest.mark.parametrize("interval, backed_up", [(0.0, 2), (3600.0, None)])
+def test_the_backup_is_written_at_most_every_interval_and_never_half(tmp_path, interval, backed_up):
+    import keras
+
+    from dlab.resume import read_backup_metadata
+    from dlab.training import RunBackup
+
+    class StopInEpochThree(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise RuntimeError("crash")
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    backup = RunBackup(tmp_path / "backup", min_interval_s=interval)
+    with pytest.raises(RuntimeError):
+        model.fit(np.ones((8, 3)), np.ones(8), epochs=5, verbose=0,
+                  callbacks=[backup, StopInEpochThree()])
+    metadata = read_backup_metadata(tmp_path / "backup")
+    if backed_up is None:
+        assert metadata is None
+        return
+    assert metadata["epoch"] == backed_up
+    assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
+        f"epoch-{backed_up}.weights.h5", "training_metadata.json"]  # no temporary files
+    restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    restored.compile("adam", "mse")
+    fitted = restored.fit(np.ones((8, 3)), np.ones(8), epochs=5, verbose=0,
+                          callbacks=[RunBackup(tmp_path / "backup", min_interval_s=0)])
+    assert len(fitted.history["loss"]) == 5 - backed_up
+    assert int(restored.optimizer.iterations) == 5  # 1 step per epoch: 2 restored + 3 new

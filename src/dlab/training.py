@@ -214,15 +214,37 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     atomically, then ``training_metadata.json`` (epoch, weights file) is
     replaced atomically, then the older weights are removed: the metadata
     always names complete weights of the epoch it says.
+
+    A backup costs a few tens of milliseconds (the weights file dominates), so it
+    is written after an epoch only when ``min_interval_s`` (``$DLAB_BACKUP_INTERVAL``,
+    default 5 s) have passed since the last one: every epoch of a real run, while a
+    tiny model with 30 ms epochs pays at most ~1% and a resume repeats at most
+    those seconds. The last epoch writes none (fit deletes the backup right after).
     """
 
-    def __init__(self, backup_dir: Path) -> None:
+    DEFAULT_INTERVAL_S = 5.0
+
+    def __init__(self, backup_dir: Path, min_interval_s: float | None = None) -> None:
         super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=True)
         self.folder = Path(backup_dir)
+        self.min_interval_s = self.DEFAULT_INTERVAL_S if min_interval_s is None else min_interval_s
+        if min_interval_s is None:
+            import os
+
+            try:
+                self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL",
+                                                           self.DEFAULT_INTERVAL_S))
+            except ValueError:
+                pass
+        self._last_save = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 < self.params.get("epochs", 0):  # the last epoch's backup would be deleted
-            super().on_epoch_end(epoch, logs)         # at once: a 1-epoch run writes none
+        self._current_epoch = epoch + 1
+        if epoch + 1 >= self.params.get("epochs", 0):
+            return
+        if time.monotonic() - self._last_save >= self.min_interval_s:
+            self._save_model()
+            self._last_save = time.monotonic()
 
     def _load_model(self):
         metadata = read_backup_metadata(self.folder)
