@@ -538,3 +538,37 @@ def test_the_backup_is_written_at_most_every_interval_and_never_half(tmp_path, i
                           callbacks=[RunBackup(tmp_path / "backup", min_interval_s=0)])
     assert len(fitted.history["loss"]) == 5 - backed_up
     assert int(restored.optimizer.iterations) == 5  # 1 step per epoch: 2 restored + 3 new
+
+
+def test_the_first_signal_asks_to_stop_and_a_second_one_stops_at_once():
+    from dlab.errors import RunInterrupted
+    from dlab.lifecycle import RunGuard
+
+    before = signal.getsignal(signal.SIGTERM)
+    with RunGuard() as guard:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)  # the handler runs in the main thread: it only sets the flag
+        assert guard.signal_received == signal.SIGTERM
+        with pytest.raises(RunInterrupted) as second:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert second.value.exit_code == 143 and "second SIGTERM" in str(second.value)
+        with pytest.raises(RunInterrupted, match="interrupted by SIGTERM at epoch 2 batch 5"):
+            guard.check_batch(0.5, 2, 5)
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("text, seconds", [(90, 90.0), ("90", 90.0), ("90s", 90.0),
+                                           ("1.5m", 90.0), ("2h", 7200.0), ("1d", 86400.0)])
+def test_wall_time_durations(text, seconds):
+    from dlab.lifecycle import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["soon", "-5", "0", "nan", True, "5x"])
+def test_bad_wall_time_durations(text):
+    from dlab.lifecycle import parse_duration
+
+    with pytest.raises(ValueError):
+        parse_duration(text)

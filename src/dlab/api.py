@@ -87,8 +87,9 @@ def show_config(config_ref: str, *, epochs: int | None = None, batch_size: int |
 
 
 def _resolve(config_ref: str, epochs: int | None, batch_size: int | None, seed: int | None,
-             sets: Sequence[str], smoke: bool) -> RunConfig:
-    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed}
+             sets: Sequence[str], smoke: bool, max_wall_time: str | float | None = None) -> RunConfig:
+    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed,
+             "train.max_wall_time": max_wall_time}
     return resolve_config(config_ref, flags=flags, sets=list(sets), smoke=smoke)
 
 
@@ -143,9 +144,7 @@ def run(
     if resume is not None and fresh:
         raise UsageError("--resume RUN_DIR continues a run and --fresh starts a new one: give "
                          "only one of them.")
-    if max_wall_time is not None:
-        sets = [*sets, f"train.max_wall_time={max_wall_time}"]
-    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke)
+    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke, max_wall_time)
     guard = RunGuard(config.train.max_wall_time)
     experiment = registry.get(config.experiment)()
     point = None

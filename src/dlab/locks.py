@@ -11,6 +11,7 @@ kernel when a process dies, so a killed run never leaves a stale lock behind.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -26,12 +27,20 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks; runs there
 def file_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold an exclusive lock on ``path`` (created if needed) while the block runs.
 
-    Blocks until no other process holds it. Without ``fcntl`` (Windows) the
-    block simply runs.
+    Blocks until no other process holds it. Without ``fcntl`` (Windows), or where
+    the lock file cannot be created (a read-only cache: then nothing can be
+    downloaded into it either, and Keras says so), the block simply runs.
     """
     lock_path = Path(path)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+    except OSError as error:
+        logging.getLogger("dlab.locks").warning("cannot create the lock file %s (%s); "
+                                                "going on without it", lock_path, error)
+        yield lock_path
+        return
+    with handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
