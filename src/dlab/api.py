@@ -170,8 +170,8 @@ def run(
         earlier: dict[str, Any] = {}
     else:
         run_dir = RunDir(point.path)
-        earlier = {key: point.metrics[key] for key in ("started_at", "resumed")
-                   if key in point.metrics}
+        earlier = {key: point.metrics[key] for key in ("started_at", "resumed", "smoke")
+                   if key in point.metrics}  # a smoke run resumed from its config.yaml stays one
     ctx = RunContext(config=config, run_dir=run_dir, device=runtime.device, save_model=save_model,
                      guard=guard, history=dict(point.history) if point else {},
                      resume=point is not None)
