@@ -31,7 +31,7 @@ from dlab.config import (
     load_yaml_chain,
     resolve_config,
 )
-from dlab.errors import DlabError, RunFailed, UsageError
+from dlab.errors import DlabError, RunFailed, RunInterrupted, UsageError
 from dlab.experiment import RunContext
 from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
 
@@ -87,8 +87,9 @@ def show_config(config_ref: str, *, epochs: int | None = None, batch_size: int |
 
 
 def _resolve(config_ref: str, epochs: int | None, batch_size: int | None, seed: int | None,
-             sets: Sequence[str], smoke: bool) -> RunConfig:
-    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed}
+             sets: Sequence[str], smoke: bool, max_wall_time: str | float | None = None) -> RunConfig:
+    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed,
+             "train.max_wall_time": max_wall_time}
     return resolve_config(config_ref, flags=flags, sets=list(sets), smoke=smoke)
 
 
@@ -104,6 +105,9 @@ def run(
     smoke: bool = False,
     save_model: bool = True,
     debug: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    fresh: bool = False,
+    max_wall_time: str | float | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -117,21 +121,38 @@ def run(
         smoke: synthetic data of the real shapes, few samples, one epoch.
         save_model: write model.keras (``--no-save`` turns it off).
         debug: also print TensorFlow's native start-up log on the console.
+        resume: continue this interrupted or failed run directory from its last
+            complete epoch (its config must be the same: see :mod:`dlab.resume`).
+        fresh: start a new run directory (the default; it cannot be combined with ``resume``).
+        max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
+            last; overrides ``train.max_wall_time``.
 
     Returns:
         The run directory and the metrics written to metrics.json.
 
     Raises:
         UsageError: bad config, flags, data or output folder (nothing was trained).
+        RunInterrupted: SIGINT/SIGTERM stopped training (metrics.json says "interrupted").
         Exception: anything raised while training; metrics.json then says "failed"
             and run.log holds the traceback.
     """
+    from dlab.lifecycle import RunGuard
+    from dlab.resume import check_resume
     from dlab.runtime import seed_everything
     from dlab.runtime import start as start_runtime
 
-    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke)
-    root = check_writable(Path(out))
+    if resume is not None and fresh:
+        raise UsageError("--resume RUN_DIR continues a run and --fresh starts a new one: give "
+                         "only one of them.")
+    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke, max_wall_time)
+    guard = RunGuard(config.train.max_wall_time)
     experiment = registry.get(config.experiment)()
+    point = None
+    if resume is not None:
+        point = check_resume(resume, config, experiment, command=f"dlab run {config_ref}")
+        root = check_writable(point.path)
+    else:
+        root = check_writable(Path(out))
     runtime = start_runtime(experiment.uses_keras, device, debug)
     try:
         seed_everything(config.seed, runtime)
@@ -143,9 +164,17 @@ def run(
     except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
         raise UsageError(f"{config.name}: this config cannot be built: {error}") from error
 
-    run_dir = RunDir.create(root, config.name)
-    run_dir.write_config(config.to_yaml())
-    ctx = RunContext(config=config, run_dir=run_dir, device=runtime.device, save_model=save_model)
+    if point is None:
+        run_dir = RunDir.create(root, config.name)
+        run_dir.write_config(config.to_yaml())
+        earlier: dict[str, Any] = {}
+    else:
+        run_dir = RunDir(point.path)
+        earlier = {key: point.metrics[key] for key in ("started_at", "resumed", "smoke")
+                   if key in point.metrics}  # a smoke run resumed from its config.yaml stays one
+    ctx = RunContext(config=config, run_dir=run_dir, device=runtime.device, save_model=save_model,
+                     guard=guard, history=dict(point.history) if point else {},
+                     resume=point is not None)
     metrics: dict[str, Any] = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "status": "running",
@@ -161,25 +190,39 @@ def run(
         "backend": runtime.backend,
         "versions": runtime.versions(),
         "run_dir": str(run_dir.path),
+        "stopped_early": None,
+        **earlier,
     }
+    if point is not None:  # every resume, in order: when, and from which finished epoch
+        metrics["resumed"] = [*metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
     run_dir.write_metrics(metrics)
 
     started = time.perf_counter()
-    with run_dir.capture_console():
+    with run_dir.capture_console(), guard:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
               f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
         print(f"dlab: run directory {run_dir.path}")
+        if point is not None:
+            print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
         try:
             experiment.run(ctx, data, model)
+            guard.check_interrupt("the end of the run")  # a signal during the last steps
             metrics["status"] = "completed"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as error:
             metrics["status"] = "interrupted"
-            raise
+            metrics["error"] = {"type": type(error).__name__, "message": str(error) or "interrupted"}
+            _record_partial(ctx)
+            raise RunInterrupted(f"{config.name}: {str(error) or 'interrupted'}. The finished "
+                                 f"epochs are in {run_dir.path}; continue with `dlab run "
+                                 f"{config_ref} --resume {run_dir.path}`.",
+                                 getattr(error, "signal_number", 2)) from None
         except BaseException as error:
+            print(flush=True)  # end a progress bar's line before the error message
             metrics["status"] = "failed"
             metrics["error"] = {"type": type(error).__name__, "message": str(error)}
             run_dir.append_log(traceback.format_exc())
+            _record_partial(ctx)
             if isinstance(error, DlabError):  # the run directory exists: it is a failed run now
                 raise RunFailed(f"{error} (run directory: {run_dir.path})") from error
             raise
@@ -189,6 +232,21 @@ def run(
             metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
             run_dir.write_metrics(metrics)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def _record_partial(ctx: RunContext) -> None:
+    """After an interrupt or a failure: the finished epochs' history, curves and summary.
+
+    Never raises: a plotting error here must not hide why the run stopped.
+    """
+    if "epochs_run" in ctx.summary:  # the experiment already reported its history
+        return
+    try:
+        from dlab.reporting import record_history
+
+        record_history(ctx, ctx.history)
+    except Exception:  # noqa: BLE001 - reported in run.log, the original error wins
+        ctx.run_dir.append_log("while writing the partial history:\n" + traceback.format_exc())
 
 
 # --------------------------------------------------------------------------- saved runs

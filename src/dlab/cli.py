@@ -59,9 +59,10 @@ def _call(function: Callable[..., T], *args: Any, show_traceback: bool = False,
             raise
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(error.exit_code) from None
-    except KeyboardInterrupt:
-        typer.secho("interrupted", fg=typer.colors.YELLOW, err=True)
-        raise typer.Exit(130) from None
+    except KeyboardInterrupt as error:  # Ctrl-C or SIGTERM: 130 / 143, as a shell reports them
+        typer.secho(f"interrupted: {error}" if str(error) else "interrupted",
+                    fg=typer.colors.YELLOW, err=True)
+        raise typer.Exit(getattr(error, "exit_code", 130)) from None
 
 
 @app.command("list")
@@ -121,6 +122,16 @@ def run_command(
                                "few samples, 1 epoch unless --epochs says otherwise."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    resume: str | None = typer.Option(
+        None, "--resume", metavar="RUN_DIR",
+        help="Continue this interrupted or failed run from its last complete epoch (same "
+        "config required; Keras runs trained by one model.fit)."),
+    fresh: bool = typer.Option(False, "--fresh",
+                               help="Start a new run directory (the default; not with --resume)."),
+    max_wall_time: str | None = typer.Option(
+        None, "--max-wall-time", metavar="DURATION",
+        help="Stop after the epoch that crosses this wall time (seconds, or 90s, 30m, 2h); "
+        "the run still completes (stopped_early: time_limit)."),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -133,12 +144,15 @@ def run_command(
       dlab run cnn-cifar10 --set data.source=file --set data.path=cifar10.npz
 
       dlab run outputs/cnn-cifar10/20261121-120000-ab12cd/config.yaml
+
+      dlab run cnn-cifar10 --resume outputs/cnn-cifar10/20261121-120000-ab12cd
     """
     from dlab import api
 
     try:
         result = _call(api.run, config, epochs=epochs, batch_size=batch_size, seed=seed, out=out,
                        device=device, sets=sets, smoke=smoke, save_model=not no_save, debug=debug,
+                       resume=resume, fresh=fresh, max_wall_time=max_wall_time,
                        show_traceback=debug)
     except typer.Exit:
         raise
@@ -158,7 +172,8 @@ def _print_run_summary(result: Any) -> None:
     shown = ", ".join(f"{key} {value:.4f}" for key, value in test.items()
                       if isinstance(value, (int, float)))
     timing = metrics.get("timing") or {}
-    typer.echo(f"status: {metrics.get('status')}  wall time: {metrics.get('wall_time_s')} s"
+    stopped = f"  (stopped early: {metrics['stopped_early']})" if metrics.get("stopped_early") else ""
+    typer.echo(f"status: {metrics.get('status')}{stopped}  wall time: {metrics.get('wall_time_s')} s"
                + (f"  ({timing['train_samples_per_s']} samples/s)"
                   if timing.get("train_samples_per_s") else ""))
     if shown:
@@ -351,5 +366,5 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as error:
+        sys.exit(getattr(error, "exit_code", 130))

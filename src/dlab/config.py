@@ -173,6 +173,16 @@ class TrainConfig(StrictModel):
     steps_per_execution: int = Field(
         1, ge=1, description="Batches per compiled call (Keras compile(steps_per_execution=...)); "
         "raise it for tiny models, where per-step overhead dominates.")
+    max_wall_time: float | None = Field(
+        None, gt=0, description="Wall-time budget of the run in seconds (or 90s, 30m, 2h): the "
+        "epoch that crosses it is the last (status completed, stopped_early: time_limit).")
+
+    @field_validator("max_wall_time", mode="before")
+    @classmethod
+    def _parse_wall_time(cls, value: Any) -> Any:
+        from dlab.lifecycle import parse_duration
+
+        return parse_duration(value)
 
 
 class ReferenceValue(StrictModel):
@@ -218,6 +228,7 @@ class RunConfig(StrictModel):
         data = self.to_dict()
         for key in ("name", "description", "reference"):
             data.pop(key, None)
+        data["train"].pop("max_wall_time", None)  # a budget, not a setting of the model
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -282,6 +293,13 @@ def read_yaml(path: Path) -> dict[str, Any]:
     """
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except yaml.constructor.ConstructorError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: {error.problem}. dlab reads YAML with the safe loader "
+                          "only: tags such as !!python/object that build Python objects or run "
+                          "code are refused. Write plain values (numbers, strings, lists, "
+                          "mappings).") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -36,6 +36,23 @@ class RunFailed(DlabError):
     """A run stopped after its run directory was created (metrics.json says "failed")."""
 
 
+class NonFiniteLoss(RunFailed):
+    """The training loss became NaN or infinite: training stops, the run is "failed"."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run at a batch boundary (metrics.json says "interrupted").
+
+    A KeyboardInterrupt, so no ``except Exception`` in an experiment can swallow it;
+    the exit code is 128 + the signal number, as a shell reports it (130 / 143).
+    """
+
+    def __init__(self, message: str, signal_number: int = 2) -> None:
+        super().__init__(message)
+        self.signal_number = signal_number
+        self.exit_code = 128 + signal_number
+
+
 def did_you_mean(word: str, choices: Iterable[str], n: int = 3) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choices, or an empty string."""
     matches = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.5)

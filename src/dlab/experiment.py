@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dlab.config import EmptyModelConfig
+from dlab.lifecycle import RunGuard
 
 if TYPE_CHECKING:
     import keras
@@ -48,6 +49,13 @@ class RunContext:
         device: the device the run trains on.
         save_model: False under ``--no-save``: do not write model.keras.
         summary: fields an experiment adds to metrics.json (use :meth:`record`).
+        guard: stop signals, non-finite losses and the wall-time limit; training
+            loops call it at every batch and epoch boundary (:mod:`dlab.lifecycle`).
+        history: the per-epoch history so far, filled by the training loop while it
+            runs, so an interrupted or failed run still reports its finished epochs
+            (a resumed run starts with the epochs it already has).
+        resume: True when ``--resume`` continues this run directory (Keras's
+            BackupAndRestore restores the model from ``run_dir/backup``).
     """
 
     config: RunConfig
@@ -55,6 +63,9 @@ class RunContext:
     device: DeviceInfo
     save_model: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
+    guard: RunGuard = field(default_factory=RunGuard)
+    history: dict[str, list[float]] = field(default_factory=dict)
+    resume: bool = False
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""
@@ -94,6 +105,14 @@ class Experiment:
         """Train and evaluate; write history, figures and results through ``ctx``."""
         raise NotImplementedError
 
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        """Why ``--resume`` cannot continue this config (None: it can).
+
+        Only runs trained by one ``model.fit`` with dlab's backup callback resume.
+        """
+        return (f"experiment {self.name} trains with its own loop, which keeps no backup of "
+                "its training state")
+
 
 class KerasExperiment(Experiment):
     """An experiment trained with ``model.fit`` on an :class:`ArrayDataset`."""
@@ -125,6 +144,12 @@ class KerasExperiment(Experiment):
             raise ConfigError(f"train.kfold={k} is larger than the {len(data.x_train)} training "
                               "samples; use 2 <= k <= the number of samples.")
         return self.build_model(config, data)
+
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        if config.train.kfold:
+            return ("k-fold runs train one model per fold and then a final model; only a single "
+                    "model.fit can be resumed")
+        return None
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         from dlab import training
@@ -172,6 +197,10 @@ class ScratchExperiment(Experiment):
     def figures(self, ctx: RunContext, model: Any, data: ArrayDataset) -> None:
         """Write task figures; the cost curve is always written."""
 
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        return ("NumPy runs keep no backup of their training state (they take seconds): start "
+                "a new run instead")
+
     def prepare(self, config: RunConfig, data: ArrayDataset) -> Any:
         from dlab.errors import ConfigError
 
@@ -199,14 +228,20 @@ class ScratchExperiment(Experiment):
             batch_size=config.train.batch_size,
             rng=np.random.default_rng(config.seed),
             validation=(data.x_val, data.y_val) if data.x_val is not None else None,
+            history=ctx.history,
+            on_batch_end=ctx.guard.check_batch,
+            stop_after_epoch=lambda epoch: ctx.guard.time_is_up(),
         )
         seconds = time.perf_counter() - started
+        epochs_run = len(history["loss"])
+        if ctx.guard.time_limit_reached and epochs_run < config.train.epochs:
+            ctx.record(stopped_early="time_limit")
         ctx.record(
             test=model.evaluate(data.x_test, data.y_test),
             final_cost=history["loss"][-1],
             timing={"fit_seconds": round(seconds, 4),
-                    "time_per_epoch_s": round(seconds / config.train.epochs, 6),
-                    "train_samples_per_s": round(len(data.x_train) * config.train.epochs / seconds, 1)
+                    "time_per_epoch_s": round(seconds / epochs_run, 6),
+                    "train_samples_per_s": round(len(data.x_train) * epochs_run / seconds, 1)
                     if seconds > 0 else None},
         )
         record_history(ctx, history)

@@ -33,6 +33,8 @@ from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text
 METRICS_SCHEMA_VERSION = 1
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # one path component, never '..'
+
 
 
 def check_writable(root: Path) -> Path:
@@ -69,6 +71,10 @@ class RunDir:
         The short random id and ``mkdir(exist_ok=False)`` make two runs started in
         the same second (even in two processes) get two folders.
         """
+        if not _SAFE_NAME.match(config_name) or config_name in (".", ".."):
+            raise UsageError(f"Config name '{config_name}' cannot name a run folder: use letters, "
+                             "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
+                             f"under '{root}'.")
         parent = Path(root) / config_name
         parent.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -227,6 +227,9 @@ def gradient_descent(
     batch_size: int | None = None,
     rng: np.random.Generator | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
+    history: History | None = None,
+    on_batch_end: Callable[[int, int, float], None] | None = None,
+    stop_after_epoch: Callable[[int], bool] | None = None,
 ) -> History:
     """Train ``model`` in place: ``param -= learning_rate * gradient`` for every batch.
 
@@ -234,16 +237,21 @@ def gradient_descent(
         batch_size: None for full-batch gradient descent (one update per epoch);
             otherwise mini-batches in an order shuffled by ``rng`` each epoch.
         validation: ``(x_val, y_val)`` evaluated after each epoch as ``val_*``.
+        history: the dict to fill (the caller keeps the finished epochs if
+            training raises); a new one by default.
+        on_batch_end: called with (epoch, batch, batch loss), counted from 1, after
+            each update; it may raise to stop training (a stop signal, a NaN loss).
+        stop_after_epoch: called with the finished epoch (from 1); True ends training.
 
     Returns:
         Per-epoch history: ``loss`` and the model's metrics (averaged over the
         epoch's batches, before each batch's update), and ``val_*`` if asked.
     """
     rng = rng or np.random.default_rng(0)
-    history: History = {}
+    history = {} if history is None else history
     n = len(x)
     size = batch_size or n
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         order = rng.permutation(n) if size < n else np.arange(n)
         totals: dict[str, float] = {}
         for start in range(0, n, size):
@@ -254,11 +262,16 @@ def gradient_descent(
                 totals[key] = totals.get(key, 0.0) + value * len(batch)
             for name, grad in grads.items():
                 model.params[name] -= learning_rate * grad
-        for key, total in totals.items():
-            history.setdefault(key, []).append(total / n)
+            if on_batch_end is not None:
+                on_batch_end(epoch, start // size + 1, values["loss"])
+        epoch_values = {key: total / n for key, total in totals.items()}
         if validation is not None:
-            for key, value in model.evaluate(*validation).items():
-                history.setdefault(f"val_{key}", []).append(value)
+            epoch_values.update({f"val_{key}": value
+                                 for key, value in model.evaluate(*validation).items()})
+        for key, value in epoch_values.items():  # all columns at once: a whole epoch or none
+            history.setdefault(key, []).append(value)
+        if stop_after_epoch is not None and stop_after_epoch(epoch):
+            break
     return history
 
 

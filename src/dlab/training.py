@@ -15,6 +15,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -24,6 +25,7 @@ from dlab.data import BatchedDataset
 from dlab.errors import ConfigError
 from dlab.losses import LOSSES, METRICS
 from dlab.reporting import best_epoch, record_history
+from dlab.resume import read_backup_metadata
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
@@ -149,17 +151,125 @@ class _EpochTimer(keras.callbacks.Callback):
 
 
 class _HistoryWriter(keras.callbacks.Callback):
-    """Rewrites history.csv/json atomically after every epoch."""
+    """Rewrites history.csv/json atomically after every epoch.
+
+    It appends to ``ctx.history``, so an interrupted run still reports its
+    finished epochs and a resumed run continues the history it already has.
+    """
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
         self.ctx = ctx
-        self.history: History = {}
+        self.history: History = ctx.history
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
         self.ctx.run_dir.write_history(self.history)
+
+
+class RunGuardCallback(keras.callbacks.Callback):
+    """Checks the run's :class:`~dlab.lifecycle.RunGuard` at every batch and epoch end.
+
+    A stop signal or a NaN/Inf loss raises at the batch boundary (before the
+    epoch is recorded, so the history holds whole epochs only); the wall-time
+    limit ends training after the epoch that crosses it.
+
+    Args:
+        time_limit: False for the k-fold folds (a cut fold would bias the average).
+    """
+
+    def __init__(self, ctx: RunContext, time_limit: bool = True) -> None:
+        super().__init__()
+        self.guard = ctx.guard
+        self.time_limit = time_limit
+        self.stopped_for_time = False
+        self._epoch = 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.guard.check_batch((logs or {}).get("loss"), self._epoch, batch + 1)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.guard.check_interrupt(f"epoch {self._epoch} (validation)")
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.guard.check_interrupt("prediction")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.guard.check_interrupt(f"the end of epoch {epoch + 1}")
+        if self.time_limit and self.guard.time_is_up() and epoch + 1 < self.params.get("epochs", 0):
+            self.stopped_for_time = True
+            self.model.stop_training = True
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup survives a kill at any moment.
+
+    Keras's callback overwrites one weights file and then its metadata; a
+    process killed between the two (or in the middle of the weights) leaves a
+    backup that cannot be loaded or that names the wrong epoch. Here each
+    epoch's weights (model and optimizer state) go to a new file written
+    atomically, then ``training_metadata.json`` (epoch, weights file) is
+    replaced atomically, then the older weights are removed: the metadata
+    always names complete weights of the epoch it says.
+
+    A backup costs a few tens of milliseconds (the weights file dominates), so it
+    is written after an epoch only when ``min_interval_s`` (``$DLAB_BACKUP_INTERVAL``,
+    default 5 s) have passed since the last one: every epoch of a real run, while a
+    tiny model with 30 ms epochs pays at most ~1% and a resume repeats at most
+    those seconds. The last epoch writes none (fit deletes the backup right after).
+    """
+
+    DEFAULT_INTERVAL_S = 5.0
+
+    def __init__(self, backup_dir: Path, min_interval_s: float | None = None) -> None:
+        super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.folder = Path(backup_dir)
+        self.min_interval_s = self.DEFAULT_INTERVAL_S if min_interval_s is None else min_interval_s
+        if min_interval_s is None:
+            import os
+
+            try:
+                self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL",
+                                                           self.DEFAULT_INTERVAL_S))
+            except ValueError:
+                pass
+        self._last_save = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        if epoch + 1 >= self.params.get("epochs", 0):
+            return
+        if time.monotonic() - self._last_save >= self.min_interval_s:
+            self._save_model()
+            self._last_save = time.monotonic()
+
+    def _load_model(self):
+        metadata = read_backup_metadata(self.folder)
+        if not metadata:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(self.folder / metadata["weights"]))
+        self.model._initial_epoch = int(metadata["epoch"])
+
+    def _save_model(self):
+        from dlab.fileio import atomic_path, atomic_write_json
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        with atomic_path(self.folder / name) as tmp:
+            weights_tmp = tmp.with_name(tmp.name + ".weights.h5")  # Keras wants this suffix
+            self.model.save_weights(str(weights_tmp), overwrite=True)
+            weights_tmp.replace(tmp)
+        atomic_write_json(self.folder / "training_metadata.json",
+                          {"epoch": self._current_epoch, "batch": 0, "weights": name})
+        for old in self.folder.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- fit
@@ -242,29 +352,41 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
     ctx.record(params=count_params(model))
 
     timer = _EpochTimer()
+    guard = RunGuardCallback(ctx)
     writer = _HistoryWriter(ctx)
+    # order matters: the history is written before the backup, so a backup never holds an
+    # epoch the history lacks (a resume cuts the history to the backup's epoch); the guard
+    # comes last, so a stop signal at an epoch's end keeps that finished epoch
     callbacks: list[keras.callbacks.Callback] = [timer, writer]
+    early_stopping = None
     if train.early_stopping is not None:
         stop = train.early_stopping
-        callbacks.append(keras.callbacks.EarlyStopping(
+        early_stopping = keras.callbacks.EarlyStopping(
             monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
-            restore_best_weights=stop.restore_best_weights))
+            restore_best_weights=stop.restore_best_weights)
+        callbacks.append(early_stopping)
     checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
     if train.checkpoint is not None:
         callbacks.append(keras.callbacks.ModelCheckpoint(
             filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
+    callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
+    callbacks.append(guard)
 
     fit_inputs, test_inputs = _fit_inputs(data, train)
     model.fit(**fit_inputs, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
     history = writer.history
+    if guard.stopped_for_time:
+        ctx.record(stopped_early="time_limit")
+    elif early_stopping is not None and early_stopping.stopped_epoch > 0:
+        ctx.record(stopped_early="early_stopping")
 
     if train.checkpoint is not None and checkpoint_path.exists():
-        model = keras.models.load_model(checkpoint_path)
+        model = keras.models.load_model(checkpoint_path, safe_mode=True)
         checkpoint_path.unlink()
         monitor = train.checkpoint.monitor
         ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
 
-    test_metrics = model.evaluate(**test_inputs, return_dict=True, verbose=0)
+    test_metrics = model.evaluate(**test_inputs, return_dict=True, verbose=0, callbacks=[guard])
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
@@ -330,7 +452,8 @@ def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
         fitted = model.fit(fold.x_train, targets(fold.y_train, train, fold.num_classes),
                            validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
                            epochs=train.epochs, batch_size=train.batch_size or len(fold.x_train),
-                           shuffle=train.shuffle, verbose=0)
+                           shuffle=train.shuffle, verbose=0,
+                           callbacks=[RunGuardCallback(ctx, time_limit=False)])
         history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
         final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_")}
         print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}"

@@ -34,8 +34,11 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     if config.source == "keras":
         import keras
 
+        from dlab.locks import dataset_lock
+
         try:
-            (x_train, y_train), (x_test, y_test) = keras.datasets.boston_housing.load_data()
+            with dataset_lock("boston_housing"):  # runs started together download once
+                (x_train, y_train), (x_test, y_test) = keras.datasets.boston_housing.load_data()
         except Exception as error:  # get_file raises a bare Exception on URL failures
             raise offline_error("boston_housing", [(URL, "boston_housing.npz")], error,
                                 "run with --set data.source=file --set data.path=boston.npz (or a "

@@ -78,8 +78,11 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 def _download() -> Path:
     import keras
 
-    try:
-        return Path(keras.utils.get_file("HIGGS.csv.gz", URL))
+    from dlab.locks import dataset_lock
+
+    try:  # no published hash for this file: get_file can only check that it downloaded
+        with dataset_lock("HIGGS.csv.gz"):  # runs started together download the 2.6 GB once
+            return Path(keras.utils.get_file("HIGGS.csv.gz", URL))
     except Exception as error:  # get_file raises a bare Exception on URL failures
         raise offline_error("higgs", [(URL, "HIGGS.csv.gz")], error,
                             "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "

@@ -102,9 +102,12 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
 def _from_keras(spec: ImageDatasetSpec):
     import keras
 
+    from dlab.locks import dataset_lock
+
     loader = getattr(keras.datasets, spec.keras_module)
     try:
-        (x_train, y_train), (x_test, y_test) = loader.load_data()
+        with dataset_lock(spec.name):  # runs started together download and extract once
+            (x_train, y_train), (x_test, y_test) = loader.load_data()
     except Exception as error:  # get_file raises a bare Exception on URL failures
         raise offline_message(spec, error) from error
     return ((_pixels(spec, x_train), _labels(spec, y_train)),

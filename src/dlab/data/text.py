@@ -25,6 +25,7 @@ an out-of-vocabulary word; for the ``dir`` source 1 is the OOV token.
 from __future__ import annotations
 
 import io
+import logging
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -166,9 +167,12 @@ def decode(sequence, vocabulary: list[str] | None) -> str:
 def _from_keras(spec: TextDatasetSpec, num_words: int):
     import keras
 
+    from dlab.locks import dataset_lock
+
     loader = getattr(keras.datasets, spec.keras_module)
     try:
-        (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
+        with dataset_lock(spec.name):  # runs started together download once
+            (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
     except Exception as error:  # get_file raises a bare Exception on URL failures
         local = f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz"
         if spec.has_dir_source:
@@ -181,8 +185,11 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
     """index -> word for the Keras encoding (needs the word-index download; None offline)."""
     import keras
 
+    from dlab.locks import dataset_lock
+
     try:
-        word_index = getattr(keras.datasets, spec.keras_module).get_word_index()
+        with dataset_lock(f"{spec.name}_word_index"):
+            word_index = getattr(keras.datasets, spec.keras_module).get_word_index()
     except Exception:
         return None
     vocabulary = ["<pad>", "<start>", "<oov>"] + [""] * (max(word_index.values()) + 1)
@@ -213,6 +220,7 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
     """Read every array of an .npz; object arrays (ragged sequences) only through an
     unpickler that builds arrays and lists and nothing else."""
     arrays: dict[str, np.ndarray] = {}
+    pickled: list[str] = []
     try:
         with zipfile.ZipFile(path) as archive:
             for member in archive.namelist():
@@ -230,8 +238,15 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
                     handle.seek(0)
                     array = np.lib.format.read_array(handle, allow_pickle=False)
                 arrays[member[:-4]] = np.asarray(array, dtype=object) if dtype.hasobject else array
+                if dtype.hasobject:
+                    pickled.append(member[:-4])
     except (zipfile.BadZipFile, ValueError, pickle.UnpicklingError, EOFError) as error:
         raise DataError(f"Cannot read {path} as an .npz of word-index sequences ({error}).") from None
+    if pickled:  # say so: pickle is the one format here that could run code if read carelessly
+        logging.getLogger("dlab.data").warning(
+            "%s: read the object arrays %s (ragged word-index lists, stored with pickle) through "
+            "dlab's restricted unpickler, which builds NumPy arrays and lists and refuses "
+            "anything else", path, ", ".join(pickled))
     return arrays
 
 
