@@ -41,6 +41,7 @@ DATASETS: dict[str, str] = {
     "xor": "playground",
     "gaussian": "playground",
     "spiral": "playground",
+    "timemachine": "timemachine",
 }
 """Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
 
