@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 
-def cbow_pairs(ids: np.ndarray, window: int, skip_targets: Sequence[int] = (0,)) -> tuple[np.ndarray, np.ndarray]:
+def cbow_pairs(ids: np.ndarray, window: int,
+               skip_targets: Sequence[int] = (0,)) -> tuple[np.ndarray, np.ndarray]:
     """(context, target) pairs for continuous bag of words, built without a Python loop.
 
     Every position with ``window`` words on each side is a target; its context is

@@ -86,8 +86,9 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 
     split = config.test_split
     wanted = max((config.train_samples or 0) / (1 - split), (config.test_samples or 0) / split)
-    text, location = load_text(config, seed, min_chars=max(SYNTHETIC_CHARS if not wanted else 0,
-                                                           int(wanted * 1.1) + 2))  # preprocessing drops punctuation
+    # synthetic: the asked sizes (10% more: preprocessing drops the punctuation), or the book's
+    size = int(wanted * 1.1) + 2 if wanted else SYNTHETIC_CHARS
+    text, location = load_text(config, seed, min_chars=size)
     corpus = encode(preprocess(text))
     if len(corpus) < 4:
         raise DataError(f"{location or 'the text'} has {len(corpus)} characters after keeping only "
