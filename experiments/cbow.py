@@ -72,7 +72,12 @@ class Cbow(KerasExperiment):
         if config.data.validation == "none":
             raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
                               "validate. Use 'test' or a fraction (e.g. 0.1).")
-        text, location = load_text(config.data, config.seed)
+        data_config = config.data
+        wanted = max((data_config.train_samples or 0) / (1 - data_config.test_split),
+                     (data_config.test_samples or 0) / data_config.test_split)
+        # a synthetic text just long enough for the pairs asked for (about 6 characters a word)
+        text, location = load_text(data_config, config.seed,
+                                   **({"min_chars": int(wanted * 7) + 100} if wanted else {}))
         vocabulary, ids = vectorize(text, config.model.max_tokens)
         contexts, targets = cbow_pairs(ids, config.model.window, skip_targets=(PAD, OOV))
         if len(targets) < 2:
