@@ -4,6 +4,9 @@ The TensorFlow Playground trains a tanh output against labels -1/+1 with the
 squared error 0.5 * (output - label)^2 and shows its mean as "loss"; dlab's
 playground reproduces that exactly, so the study's goal (test loss <= 0.177)
 means what it meant in the Playground.
+
+Language models report perplexity (:class:`Perplexity`): exp of the mean
+cross-entropy per token, accumulated over tokens as d2l computes it.
 """
 
 from __future__ import annotations
