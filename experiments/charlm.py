@@ -97,6 +97,14 @@ class CharLanguageModel(Experiment):
         if config.train.kfold:
             raise ConfigError(f"train.kfold is not available for {config.name} (a language model "
                               "is trained on one text in order). Remove train.kfold.")
+        if config.train.checkpoint is not None:
+            raise ConfigError(f"train.checkpoint is not available for {config.name}; use "
+                              "train.early_stopping with restore_best_weights: true instead.")
+        if not config.train.from_logits or config.train.loss != "sparse_categorical_crossentropy":
+            raise ConfigError(
+                f"{config.name}'s model outputs logits over the characters: set train.loss="
+                "sparse_categorical_crossentropy and train.from_logits=true (got "
+                f"loss={config.train.loss}, from_logits={config.train.from_logits}).")
         data = load_dataset(config.data, config.seed)
         batch, steps = config.train.batch_size, config.model.num_steps
         needed = min_corpus_length(batch, steps)
@@ -122,6 +130,8 @@ class CharLanguageModel(Experiment):
                           settings.num_steps, stateful, name=config.name.replace("-", "_"))
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
+        import keras
+
         from dlab.reporting import record_history
         from dlab.sequences import char_batches, reset_states, state_resetter
         from dlab.training import (
@@ -144,6 +154,11 @@ class CharLanguageModel(Experiment):
 
         timer, writer = _EpochTimer(), _HistoryWriter(ctx)
         callbacks = [timer, writer] + ([state_resetter()] if settings.sampling == "sequential" else [])
+        if config.train.early_stopping is not None:
+            stop = config.train.early_stopping
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
+                restore_best_weights=stop.restore_best_weights))
         model.fit(train, validation_data=validation, epochs=config.train.epochs, callbacks=callbacks,
                   verbose=1)
 

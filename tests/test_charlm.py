@@ -278,3 +278,30 @@ def test_a_run_reports_perplexity_tokens_per_second_and_a_sample(cli, tmp_path, 
     layer = model.get_layer("gru")
     assert layer.stateful is (sampling == "sequential")
     assert model.count_params() == 28 * 28 + 3 * (16 * (28 + 16) + 2 * 16) + 16 * 28 + 28
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("train.from_logits=false", "set train.loss=sparse_categorical_crossentropy and train.from_logits=true"),
+    ("train.batch_size=null", "set train.batch_size"),
+    ("train.kfold=3", "train.kfold is not available"),
+    ("train.checkpoint={monitor: val_loss}", "train.checkpoint is not available"),
+    ("model.sampling=shuffled", "model.sampling"),
+])
+def test_settings_the_model_cannot_use_exit_2(cli, tmp_path, setting, expected):
+    result = cli("run", "charrnn-timemachine", "--smoke", "--set", setting)
+    assert result.exit_code == 2, result.output
+    assert expected in result.output
+    assert not list(tmp_path.glob("outputs/*/*"))
+
+
+def test_early_stopping_restores_the_best_epoch(cli, tmp_path):
+    result = cli("run", "charrnn-timemachine", "--smoke", "--no-save", "--epochs", "3",
+                 "--set", "model.units=8",
+                 "--set", "train.early_stopping={monitor: val_perplexity, patience: 0}",
+                 "--set", "train.optimizer.learning_rate=50")  # diverges: stops after epoch 2
+    assert result.exit_code == 0, result.output
+    (run,) = (tmp_path / "outputs" / "charrnn-timemachine").iterdir()
+    history = json.loads((run / "history.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["epochs_run"] == len(history["val_perplexity"])
+    assert metrics["test"]["perplexity"] == pytest.approx(min(history["val_perplexity"]), rel=1e-4)

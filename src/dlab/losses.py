@@ -43,6 +43,7 @@ class Perplexity(keras.metrics.Metric):
     def __init__(self, from_logits: bool = True, name: str = "perplexity", **kwargs):
         super().__init__(name=name, **kwargs)
         self.from_logits = from_logits
+        self._direction = "down"  # lower is better: EarlyStopping/ModelCheckpoint's mode="auto" read it
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
