@@ -19,7 +19,11 @@ order; reported: medians, the ratio dlab/plain (target >= 0.97) and the median
 wall time of each subprocess.
 
     .venv/bin/python benchmarks/bench_charlm.py [--configs charrnn-timemachine] \
-        [--epochs 3] [--repeats 3]
+        [--epochs 3] [--repeats 3] [--in-process ROUNDS]
+
+``--in-process 8 --repeats 0`` compares both sides inside one process instead, one
+epoch each in turn (start-up and machine-load drift cancel out; on a shared
+machine the subprocess medians swing by +-30%).
 """
 
 from __future__ import annotations
@@ -41,19 +45,14 @@ CELLS = {"charrnn-timemachine": "SimpleRNN", "chargru-timemachine": "GRU",
 BATCH, STEPS, UNITS, SEED = 32, 35, 256, 42
 
 
-def plain(config: str, epochs: int) -> None:
-    """The plain Keras script; prints one JSON line with tokens_per_s."""
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+def plain_data():
+    """The plain script's data: dlab's synthetic text, reduced and cut as a lab report would."""
     import re
 
-    import keras
     import numpy as np
-    from keras import layers
 
     from dlab.data.timemachine import SYNTHETIC_CHARS, synthetic_text
 
-    keras.utils.set_random_seed(SEED)
     text = re.sub("[^A-Za-z]+", " ", synthetic_text(SYNTHETIC_CHARS, SEED)).strip().lower()
     vocab = ["<unk>", " ", *"abcdefghijklmnopqrstuvwxyz"]
     index = {char: i for i, char in enumerate(vocab)}
@@ -68,8 +67,13 @@ def plain(config: str, epochs: int) -> None:
         cut = lambda a: a[:, :batches * STEPS].reshape(BATCH, batches, STEPS).transpose(1, 0, 2)  # noqa: E731
         return cut(xs).reshape(-1, STEPS), cut(ys).reshape(-1, STEPS)
 
-    x_train, y_train = partition(train)
-    x_val, y_val = partition(test)
+    return partition(train), partition(test), (train, test)
+
+
+def plain_model(config: str):
+    import keras
+    from keras import layers
+
     model = keras.Sequential([
         keras.Input(batch_shape=(BATCH, STEPS), dtype="int32"),
         layers.Embedding(28, 28, embeddings_initializer="identity", trainable=False),
@@ -78,9 +82,17 @@ def plain(config: str, epochs: int) -> None:
     ])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0, global_clipnorm=1.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def plain_timer():
+    """Resets the RNN state every epoch and validation; times epoch begin -> first validation batch."""
+    import keras
 
     class Timer(keras.callbacks.Callback):
-        seconds: list[float] = []
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
 
         def on_epoch_begin(self, epoch, logs=None):
             self.model.layers[1].reset_state()
@@ -93,11 +105,65 @@ def plain(config: str, epochs: int) -> None:
         def on_epoch_end(self, epoch, logs=None):
             self.seconds.append((self.end or time.perf_counter()) - self.start)
 
-    timer = Timer()
+    return Timer()
+
+
+def plain(config: str, epochs: int) -> None:
+    """The plain Keras script; prints one JSON line with tokens_per_s."""
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(SEED)
+    (x_train, y_train), (x_val, y_val), _ = plain_data()
+    model, timer = plain_model(config), plain_timer()
     history = model.fit(x_train, y_train, batch_size=BATCH, epochs=epochs, shuffle=False,
                         validation_data=(x_val, y_val), callbacks=[timer], verbose=2)
     print(json.dumps({"tokens_per_s": x_train.size * epochs / sum(timer.seconds),
                       "perplexity": float(np.exp(history.history["loss"][-1]))}))
+
+
+def in_process(config: str, rounds: int) -> None:
+    """Both sides in one process, one epoch each in turn: start-up and load drift cancel out.
+
+    dlab's side is its own pieces as its run uses them: the config's model and compile
+    (perplexity metric included), the per-epoch PyDataset, the state resetter and the epoch
+    timer; the plain side is the script above.
+    """
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    import keras
+    from dlab.experiments.charlm import char_model
+
+    from dlab.config import resolve_config
+    from dlab.sequences import char_batches, state_resetter
+    from dlab.training import _EpochTimer, compile_model
+
+    keras.utils.set_random_seed(SEED)
+    (x_train, y_train), (x_val, y_val), (train, test) = plain_data()
+    run_config = resolve_config(config)
+    dlab_model = char_model(run_config.model, 28, BATCH, STEPS, True, "dlab")
+    batches = char_batches(train, "sequential", BATCH, STEPS, SEED)
+    validation = char_batches(test, "sequential", BATCH, STEPS, SEED + 1, redraw=False)
+    compile_model(dlab_model, run_config.train, len(batches))
+    dlab_timer = _EpochTimer()
+    model, timer = plain_model(config), plain_timer()
+    rates: dict[str, list[float]] = {"dlab": [], "plain": []}
+    for round_ in range(rounds + 1):  # round 0 traces both and is not counted
+        dlab_model.fit(batches, validation_data=validation, epochs=1, verbose=0,
+                       callbacks=[dlab_timer, state_resetter()])
+        model.fit(x_train, y_train, batch_size=BATCH, epochs=1, shuffle=False,
+                  validation_data=(x_val, y_val), callbacks=[timer], verbose=0)
+        if round_:
+            rates["dlab"].append(len(batches) * BATCH * STEPS / dlab_timer.train_seconds[-1])
+            rates["plain"].append(x_train.size / timer.seconds[-1])
+            print(f"  round {round_}: dlab {rates['dlab'][-1]:9.1f}  plain {rates['plain'][-1]:9.1f} "
+                  "tokens/s", flush=True)
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"{config} in one process, {rounds} alternating epochs: dlab {median['dlab']:.1f}, plain "
+          f"{median['plain']:.1f} tokens/s, dlab/plain {median['dlab'] / median['plain']:.3f} "
+          f"(target >= {TARGET_RATIO})")
 
 
 def run_dlab(config: str, epochs: int) -> tuple[float, float]:
@@ -121,11 +187,18 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["charrnn-timemachine"], choices=CELLS)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--in-process", type=int, metavar="ROUNDS", default=0,
+                        help="also compare in one process, ROUNDS alternating epochs per side")
     parser.add_argument("--plain", choices=CELLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
         plain(args.plain, args.epochs)
         return
+    if args.in_process:
+        for config in args.configs:
+            in_process(config, args.in_process)
+        if args.repeats == 0:
+            return
 
     load_before = os.getloadavg()[0]
     sides = {"dlab": run_dlab, "plain": run_plain}
