@@ -27,6 +27,7 @@ from dlab.registry import register
 
 if TYPE_CHECKING:
     import keras
+    import numpy as np
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
@@ -133,7 +134,7 @@ class Cbow(KerasExperiment):
                 "embedding_pca")
 
 
-def vectorize(text: str, max_tokens: int | None) -> tuple[list[str], object]:
+def vectorize(text: str, max_tokens: int | None) -> tuple[list[str], np.ndarray]:
     """TextVectorization's vocabulary (index = id; 0 padding, 1 [UNK]) and the text's word ids."""
     import keras
     import numpy as np
