@@ -136,6 +136,9 @@ class OptimizerConfig(StrictModel):
     schedule: ScheduleConfig | None = Field(None, description="Decay the learning rate.")
     momentum: float | None = Field(None, ge=0, description="Momentum (sgd, rmsprop).")
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
+    global_clipnorm: float | None = Field(
+        None, gt=0, description="Clip all gradients together to this global norm (d2l's "
+        "grad_clipping: one norm over every parameter).")
 
 
 class EarlyStoppingConfig(StrictModel):

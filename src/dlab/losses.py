@@ -4,6 +4,9 @@ The TensorFlow Playground trains a tanh output against labels -1/+1 with the
 squared error 0.5 * (output - label)^2 and shows its mean as "loss"; dlab's
 playground reproduces that exactly, so the study's goal (test loss <= 0.177)
 means what it meant in the Playground.
+
+Language models report perplexity (:class:`Perplexity`): exp of the mean
+cross-entropy per token, accumulated over tokens as d2l computes it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,38 @@ def sign_accuracy(y_true, y_pred):
     return ops.mean(ops.cast(agree, "float32"), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="dlab")
+class Perplexity(keras.metrics.Metric):
+    """exp(mean cross-entropy per token) over everything seen since the last reset.
+
+    The mean is over tokens, not over batch means, so a short last batch counts
+    what it holds: d2l's ``math.exp(metric[0] / metric[1])`` (summed loss over
+    token count). Labels are token ids, predictions logits (or probabilities with
+    ``from_logits=False``) over the vocabulary on the last axis.
+    """
+
+    def __init__(self, from_logits: bool = True, name: str = "perplexity", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.from_logits = from_logits
+        self._direction = "down"  # lower is better: EarlyStopping/ModelCheckpoint's mode="auto" read it
+        self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        self.count = self.add_variable(shape=(), initializer="zeros", name="count")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        entropy = keras.losses.sparse_categorical_crossentropy(y_true, y_pred,
+                                                               from_logits=self.from_logits)
+        weight = ops.ones_like(entropy) if sample_weight is None else ops.broadcast_to(
+            ops.cast(sample_weight, entropy.dtype), ops.shape(entropy))
+        self.total.assign_add(ops.cast(ops.sum(entropy * weight), self.total.dtype))
+        self.count.assign_add(ops.cast(ops.sum(weight), self.count.dtype))
+
+    def result(self):
+        return ops.exp(ops.divide_no_nan(self.total, self.count))
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
+
 LOSSES = {"half_squared_error": half_squared_error}
 METRICS = {
     "sign_accuracy": lambda: sign_accuracy,
@@ -35,5 +70,7 @@ METRICS = {
     "logit_binary_crossentropy": lambda: keras.metrics.BinaryCrossentropy(
         from_logits=True, name="binary_crossentropy"),
     "logit_accuracy": lambda: keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
+    # Language models (outputs: logits over the vocabulary): exp of the mean token cross-entropy.
+    "perplexity": lambda: Perplexity(from_logits=True),
 }
 """Metric names dlab adds to Keras's, each a factory (a fresh metric object per compile)."""

@@ -61,6 +61,8 @@ def build_optimizer(config: OptimizerConfig, steps_per_epoch: int = 1) -> keras.
         kwargs["momentum"] = config.momentum
     if config.clipnorm is not None:
         kwargs["clipnorm"] = config.clipnorm
+    if config.global_clipnorm is not None:
+        kwargs["global_clipnorm"] = config.global_clipnorm
     return classes[config.name](**kwargs)
 
 

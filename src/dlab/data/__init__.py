@@ -42,6 +42,7 @@ DATASETS: dict[str, str] = {
     "gaussian": "playground",
     "spiral": "playground",
     "jena": "jena",
+    "timemachine": "timemachine",
 }
 """Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
 

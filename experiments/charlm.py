@@ -1,0 +1,195 @@
+"""Character-level language models (d2l chapter 8): SimpleRNN, GRU or LSTM over 28 characters.
+
+The corpus (``timemachine`` by default, any text file with ``data.source=file``)
+becomes the 28 character ids of :mod:`dlab.sequences`; each epoch cuts the
+training text into ``num_steps``-long subsequences with d2l's sequential or
+random sampling (a new offset every epoch). The model reads one-hot
+characters (a frozen identity ``Embedding``, as d2l feeds ``one_hot(X)``),
+runs one recurrent layer and predicts the next character's logits at every
+step. With sequential sampling the layer is stateful: the hidden state flows
+from batch to batch through the epoch (gradients stop at batch edges) and is
+reset at every epoch and validation pass, as d2l's training loop does.
+
+The run reports perplexity (exp of the mean cross-entropy per character) per
+epoch for training and validation, tokens/second, and the model's greedy
+continuation of ``model.prefix`` (samples.txt and metrics.json).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from dlab.config import StrictModel
+from dlab.experiment import Experiment
+from dlab.registry import register
+
+if TYPE_CHECKING:
+    import keras
+
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment import RunContext
+
+CELLS = {"simple_rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+class CharLanguageModelConfig(StrictModel):
+    """One recurrent layer over one-hot characters, predicting the next character."""
+
+    cell: Literal["simple_rnn", "gru", "lstm"] = Field("simple_rnn", description="Recurrent layer.")
+    units: int = Field(256, ge=1, description="Hidden units of the recurrent layer.")
+    num_steps: int = Field(35, ge=1, description="Characters per training subsequence.")
+    sampling: Literal["sequential", "random"] = Field(
+        "sequential", description="d2l's subsequence sampling: sequential (the state carries "
+        "over from batch to batch: a stateful layer) or random (independent subsequences).")
+    prefix: str = Field("time traveller", min_length=1, description="Text the model continues.")
+    generate: int = Field(50, ge=0, description="Characters to generate after the prefix.")
+
+
+def char_model(settings: CharLanguageModelConfig, vocabulary_size: int, batch_size: int | None,
+               num_steps: int | None, stateful: bool, name: str) -> keras.Model:
+    """one-hot -> recurrent layer (all steps) -> Dense logits over the vocabulary.
+
+    A stateful layer needs a fixed batch size; ``num_steps=None`` takes any length
+    (the generator reads the prefix at once, then one character per call).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="characters")
+    x = layers.Embedding(vocabulary_size, vocabulary_size, embeddings_initializer="identity",
+                         trainable=False, name="one_hot")(inputs)
+    recurrent = getattr(layers, CELLS[settings.cell])
+    x = recurrent(settings.units, return_sequences=True, stateful=stateful, name=settings.cell)(x)
+    outputs = layers.Dense(vocabulary_size, name="logits")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def stream(x, y):
+    """The token stream a split came from: its first token, then every next token."""
+    import numpy as np
+
+    return np.concatenate([np.asarray(x[:1]), np.asarray(y)]).astype(np.int32)
+
+
+@register("char_language_model")
+class CharLanguageModel(Experiment):
+    """d2l's character RNN/GRU/LSTM with SGD and gradient clipping, reported in perplexity."""
+
+    family = "language models"
+    ModelConfig = CharLanguageModelConfig
+    # Three batches of 32 x 35 characters and one validation batch: seconds, not minutes.
+    smoke_overrides = {"data.train_samples": 3500, "data.test_samples": 1200}
+
+    def load_data(self, config: RunConfig) -> ArrayDataset:
+        from dlab.data import load_dataset
+        from dlab.errors import ConfigError, DataError
+        from dlab.sequences import min_corpus_length
+
+        if config.data.validation == "none":
+            raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
+                              "validate. Use 'test' or a fraction of the training text (e.g. 0.1).")
+        if config.train.batch_size is None:
+            raise ConfigError(f"{config.name} trains on batches of subsequences: set "
+                              "train.batch_size (d2l: 32).")
+        if config.train.kfold:
+            raise ConfigError(f"train.kfold is not available for {config.name} (a language model "
+                              "is trained on one text in order). Remove train.kfold.")
+        if config.train.checkpoint is not None:
+            raise ConfigError(f"train.checkpoint is not available for {config.name}; use "
+                              "train.early_stopping with restore_best_weights: true instead.")
+        if not config.train.from_logits or config.train.loss != "sparse_categorical_crossentropy":
+            raise ConfigError(
+                f"{config.name}'s model outputs logits over the characters: set train.loss="
+                "sparse_categorical_crossentropy and train.from_logits=true (got "
+                f"loss={config.train.loss}, from_logits={config.train.from_logits}).")
+        data = load_dataset(config.data, config.seed)
+        batch, steps = config.train.batch_size, config.model.num_steps
+        needed = min_corpus_length(batch, steps)
+        for split, x in (("training", data.x_train), ("validation", data.x_val), ("test", data.x_test)):
+            if len(x) + 1 < needed:
+                raise DataError(
+                    f"The {split} text has {len(x) + 1} characters; one batch of "
+                    f"train.batch_size={batch} subsequences of model.num_steps={steps} needs at "
+                    f"least {needed}. Use a longer text, a smaller batch size or num_steps, or "
+                    "change data.test_split / data.validation.")
+        return data
+
+    def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
+        from dlab.training import build_metrics
+
+        build_metrics(config.train)  # an unknown metric name fails here, not after training
+        return self.build_model(config, data)
+
+    def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
+        settings: CharLanguageModelConfig = config.model
+        stateful = settings.sampling == "sequential"
+        return char_model(settings, len(data.vocabulary), config.train.batch_size if stateful else None,
+                          settings.num_steps, stateful, name=config.name.replace("-", "_"))
+
+    def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
+        import keras
+
+        from dlab.reporting import record_history
+        from dlab.sequences import char_batches, reset_states, state_resetter
+        from dlab.training import (
+            _EpochTimer,
+            _HistoryWriter,
+            compile_model,
+            count_params,
+            model_summary,
+        )
+
+        config, settings = ctx.config, ctx.config.model
+        batch, steps = config.train.batch_size, settings.num_steps
+        train = char_batches(stream(data.x_train, data.y_train), settings.sampling, batch, steps,
+                             seed=config.seed)
+        validation = char_batches(stream(data.x_val, data.y_val), settings.sampling, batch, steps,
+                                  seed=config.seed + 1, redraw=False)
+        compile_model(model, config.train, len(train))
+        ctx.run_dir.write_summary(model_summary(model))
+        ctx.record(params=count_params(model))
+
+        timer, writer = _EpochTimer(), _HistoryWriter(ctx)
+        callbacks = [timer, writer] + ([state_resetter()] if settings.sampling == "sequential" else [])
+        if config.train.early_stopping is not None:
+            stop = config.train.early_stopping
+            callbacks.append(keras.callbacks.EarlyStopping(
+                monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
+                restore_best_weights=stop.restore_best_weights))
+        model.fit(train, validation_data=validation, epochs=config.train.epochs, callbacks=callbacks,
+                  verbose=1)
+
+        test = char_batches(stream(data.x_test, data.y_test), settings.sampling, batch, steps,
+                            seed=config.seed + 2, redraw=False)
+        reset_states(model)
+        test_metrics = {key: float(value) for key, value in
+                        model.evaluate(test, return_dict=True, verbose=0).items()}
+        if ctx.save_model:
+            ctx.run_dir.save_model(model)
+        timing = timer.summary(samples_per_epoch=len(train) * batch)
+        rate = timing["train_samples_per_s"]
+        ctx.record(test=test_metrics, timing=timing,
+                   tokens_per_second=round(rate * steps, 1) if rate else None,
+                   tokens_per_epoch=len(train) * batch * steps)
+        record_history(ctx, writer.history)
+        self.sample(ctx, model, data)
+
+    def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
+        """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""
+        from dlab.fileio import atomic_write_text
+        from dlab.sequences import generate
+
+        settings: CharLanguageModelConfig = ctx.config.model
+        generator = char_model(settings, len(data.vocabulary), 1, None, stateful=True,
+                               name="generator")
+        generator.set_weights(model.get_weights())
+        text = generate(generator, settings.prefix, settings.generate)
+        sample = {"prefix": text[: len(text) - settings.generate], "characters": settings.generate,
+                  "generated": text[len(text) - settings.generate:], "text": text}
+        print(f"generated: {text!r}")
+        atomic_write_text(ctx.run_dir.path / "samples.txt", text + "\n")
+        ctx.record(sample=sample)
+        return sample
