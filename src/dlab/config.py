@@ -77,10 +77,10 @@ class DataConfig(StrictModel):
         "test/; synthetic: a deterministic twin with the real shapes and a learnable signal.",
     )
     path: str | None = Field(None, description="File or folder for the file/dir sources.")
-    validation: Literal["test", "none"] | int | float = Field(
+    validation: Literal["test", "none", "folder"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
-        "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "
+        "did), 'folder' (the validation/ folder of a class-folder tree), a fraction of the training data (0 < f < 1, the last part, like Keras's "
         "validation_split), a count N (the first N training samples), or 'none' (NumPy "
         "experiments only; Keras runs always validate).",
     )
@@ -105,6 +105,11 @@ class DataConfig(StrictModel):
                                   "(others become out-of-vocabulary); null: the whole vocabulary.")
     maxlen: int | None = Field(None, ge=1, description="Text: pad or truncate every document to "
                                "this many words, keeping the last ones (sequence models).")
+
+    cache: str = Field(
+        "memory", description="Class-folder trees (tf.data streams): keep the decoded, resized "
+        "images after the first epoch: 'memory', 'none' (decode every epoch: trees larger than "
+        "RAM), or a file path prefix (tf.data's cache on disk).")
 
     @field_validator("validation")
     @classmethod

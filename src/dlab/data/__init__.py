@@ -144,6 +144,10 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
         ConfigError: the split leaves no training data.
     """
     n = len(dataset.x_train)
+    if spec == "folder":
+        raise ConfigError(f"data.validation=folder means the validation/ folder of a class-folder "
+                          f"tree (dogs_vs_cats, image_folders); {dataset.name} has none. Use "
+                          "'test', a fraction (e.g. 0.2) or a count of samples.")
     if spec == "none":
         return replace(dataset, x_val=None, y_val=None, validation="none")
     if spec == "test":
@@ -210,7 +214,7 @@ def keras_cache_dir() -> Path:
 
 
 def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseException,
-                  local: str) -> DataError:
+                  local: str, cache_dir: Path | None = None, what: str = "dataset") -> DataError:
     """The one-paragraph explanation DESIGN.md asks for when a download fails.
 
     Args:
@@ -218,12 +222,14 @@ def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseEx
         downloads: (URL, file name under the Keras cache) of every file Keras fetches.
         error: what the download raised.
         local: how to read a local copy instead, e.g. "run with --set data.source=file ...".
+        cache_dir: where Keras looks for the files (default: its datasets cache).
+        what: what is downloaded, in words ("dataset", "ImageNet weights").
     """
     urls = ", ".join(url for url, _ in downloads)
-    targets = ", ".join(str(keras_cache_dir() / file) for _, file in downloads)
+    targets = ", ".join(str((cache_dir or keras_cache_dir()) / file) for _, file in downloads)
     one = len(downloads) == 1
     return DataError(
-        f"Could not download the {name} dataset from {urls} ({error}). To use the real data "
+        f"Could not download the {name} {what} from {urls} ({error}). To use the real data "
         f"without network access, download {'that file' if one else 'those files'} on another "
         f"machine and save {'it' if one else 'them'} as {targets} (where Keras looks before "
         f"downloading), or {local}. To try the whole pipeline offline on synthetic data, add "
