@@ -80,8 +80,9 @@ class DataConfig(StrictModel):
     validation: Literal["test", "none", "folder"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
-        "did), 'folder' (the validation/ folder of a class-folder tree), a fraction of the training data (0 < f < 1, the last part, like Keras's "
-        "validation_split), a count N (the first N training samples), or 'none' (NumPy "
+        "did), 'folder' (the validation/ folder of a class-folder tree), a fraction of the "
+        "training data (0 < f < 1, the last part, like Keras's validation_split), a count N "
+        "(the first N training samples), or 'none' (NumPy "
         "experiments only; Keras runs always validate).",
     )
     train_samples: int | None = Field(

@@ -22,7 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from dlab.errors import ConfigError, DataError
+from dlab.errors import ConfigError
 
 _APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
 
