@@ -204,6 +204,8 @@ def load_folder_dataset(config: DataConfig, seed: int, image_size: int | None = 
         streams, sizes, class_names = _synthetic(spec, config, seed, size, channels)
         location = None
     streams, sizes, words = _choose_validation(streams, sizes, config.validation)
+    if config.source == "synthetic" and config.validation == "folder":
+        words = "the synthetic validation split"
     cached = {split: _cache(stream, config.cache, split) for split, stream in streams.items()}
     return StreamDataset(name=spec.name, source=config.source, location=location, splits=cached,
                          sizes=sizes, class_names=class_names, image_shape=(size, size, channels),
