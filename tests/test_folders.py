@@ -375,3 +375,11 @@ def test_a_dir_path_that_is_a_file(tmp_path):
     path.write_text("x")
     with pytest.raises(DataError, match="is a file"):
         load_folder_dataset(folder_data(path), seed=0)
+
+
+@pytest.mark.parametrize("name, params", [("convnet-dogs-vs-cats", 991_041),
+                                          ("convnet-dogs-vs-cats-aug", 991_041),
+                                          ("vgg16-features", 3_277_313)])
+def test_the_models_at_180x180_have_deep_learning_with_pythons_parameter_counts(name, params):
+    model, _ = build(name, "model.image_size=180", "data.train_samples=4", "data.test_samples=2")
+    assert model.count_params() == params  # the convnet; vgg16-features: the head on 5x5x512
