@@ -383,3 +383,14 @@ def test_a_dir_path_that_is_a_file(tmp_path):
 def test_the_models_at_180x180_have_deep_learning_with_pythons_parameter_counts(name, params):
     model, _ = build(name, "model.image_size=180", "data.train_samples=4", "data.test_samples=2")
     assert model.count_params() == params  # the convnet; vgg16-features: the head on 5x5x512
+
+
+def test_images_in_subfolders_of_a_class_count_as_keras_reads_them(tree):
+    from PIL import Image
+
+    nested = tree / "train" / "dog" / "more"
+    nested.mkdir()
+    Image.fromarray(np.full((20, 20, 3), 200, np.uint8)).save(nested / "extra.PNG")
+    (tree / "train" / "cat" / "notes.txt").write_text("not an image, ignored by Keras too")
+    data = load_folder_dataset(folder_data(tree), seed=0, image_size=16)
+    assert data.sizes["train"] == 13 == len(all_images(data.splits["train"]))

@@ -247,8 +247,8 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
     streams, sizes = {}, {}
     for split in wanted:
         folder = root / FOLDER_NAMES[split]
-        count = sum(1 for c in class_names for f in (folder / c).iterdir()
-                    if f.suffix.lower() in _suffixes())
+        count = sum(1 for c in class_names for f in (folder / c).rglob("*")
+                    if f.suffix.lower() in _suffixes() and f.is_file())
         if split == "train" and isinstance(config.validation, float):
             # Keras splits the seeded, shuffled file list: the two parts never overlap
             n_val = int(config.validation * count)

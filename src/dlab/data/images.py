@@ -203,8 +203,9 @@ def check_class_folders(folder: Path) -> list[str]:
         DataError: no class folders with images, an empty class folder, or an unreadable image.
     """
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    images_by_class = {c: [f for f in sorted((folder / c).iterdir())
-                           if f.suffix.lower() in IMAGE_SUFFIXES] for c in classes}
+    # recursive, as keras.utils.image_dataset_from_directory reads a class folder
+    images_by_class = {c: [f for f in sorted((folder / c).rglob("*"))
+                           if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()] for c in classes}
     images = [f for files in images_by_class.values() for f in files]
     if not images:
         raise DataError(
