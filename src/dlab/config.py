@@ -82,7 +82,8 @@ class DataConfig(StrictModel):
         description="Validation data during fit: 'test' (the test split, as the lab reports "
         "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "
         "validation_split), a count N (the first N training samples), 'split' (the dataset's "
-        "own validation split: jena's next 25% of the series), or 'none' (NumPy "
+        "own validation split: jena's next 25% of the series, the validation/ folder of a "
+        "class-folder tree), or 'none' (NumPy "
         "experiments only; Keras runs always validate).",
     )
     train_samples: int | None = Field(
@@ -106,6 +107,11 @@ class DataConfig(StrictModel):
                                   "(others become out-of-vocabulary); null: the whole vocabulary.")
     maxlen: int | None = Field(None, ge=1, description="Text: pad or truncate every document to "
                                "this many words, keeping the last ones (sequence models).")
+
+    cache: str = Field(
+        "memory", description="Class-folder trees (tf.data streams): keep the decoded, resized "
+        "images after the first epoch: 'memory', 'none' (decode every epoch: trees larger than "
+        "RAM), or a file path prefix (tf.data's cache on disk).")
 
     @field_validator("validation")
     @classmethod

@@ -264,17 +264,23 @@ class ClassifierExperiment(KerasExperiment):
 
         from dlab.plots import confusion_matrix
 
-        count = min(len(data.x_test), self.max_predictions)
-        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256,
-                               verbose=0)
+        true, scores = self.test_predictions(ctx, model, data)
+        count = len(true)
         predicted = scores.argmax(axis=-1) if scores.shape[-1] > 1 else (scores[:, 0] >= 0.5)
-        true = np.asarray(data.y_test[:count]).reshape(count, -1)
+        true = np.asarray(true).reshape(count, -1)
         true = true.argmax(axis=-1) if true.shape[1] > 1 else true[:, 0]
         names = data.class_names or [str(i) for i in range(int(true.max()) + 1)]
         ctx.run_dir.save_figure(confusion_matrix(true, predicted.astype(int), names,
                                                  title=f"{ctx.config.name}: test confusion matrix"),
                                 "confusion_matrix")
         self.show_predictions(ctx, data, true, predicted.astype(int), scores, names)
+
+    def test_predictions(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> tuple:
+        """(true labels, model scores) of the first ``max_predictions`` test samples."""
+        count = min(len(data.x_test), self.max_predictions)
+        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256,
+                               verbose=0)
+        return data.y_test[:count], scores
 
     def show_predictions(self, ctx: RunContext, data: ArrayDataset, true: Any, predicted: Any,
                          scores: Any, names: list[str]) -> None:

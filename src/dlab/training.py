@@ -309,28 +309,50 @@ def count_params(model: keras.Model) -> dict[str, int]:
             "non_trainable": int(model.count_params()) - trainable}
 
 
-def training_samples(data: ArrayDataset | BatchedDataset) -> int:
-    """Training samples per epoch, held as arrays or as batches."""
-    return data.train_samples if isinstance(data, BatchedDataset) else len(data.x_train)
+def is_stream(data) -> bool:
+    """True for datasets held as tf.data streams: they report ``sizes`` and give ``batches()``
+    (:class:`dlab.data.folders.StreamDataset`, :class:`dlab.data.BatchedDataset`)."""
+    return hasattr(data, "batches")
 
 
-def steps_per_epoch(data: ArrayDataset | BatchedDataset, config: TrainConfig) -> int:
-    batch_size = config.batch_size or training_samples(data)
-    return max(1, math.ceil(training_samples(data) / batch_size))
+def train_size(data) -> int:
+    """Training samples of an ArrayDataset or a StreamDataset."""
+    return data.sizes["train"] if is_stream(data) else len(data.x_train)
 
 
-def _fit_inputs(data: ArrayDataset | BatchedDataset, train: TrainConfig) -> tuple[dict, dict]:
-    """The ``model.fit`` and ``model.evaluate`` data arguments: arrays with the batch size and
-    shuffling of ``train``, or the batched datasets as they are (they carry their own)."""
-    if isinstance(data, BatchedDataset):
-        # the datasets carry their own shuffling (Keras warns about shuffle=True on a dataset)
-        return {"x": data.train, "validation_data": data.val, "shuffle": False}, {"x": data.test}
-    batch_size = train.batch_size or len(data.x_train)
-    y_train, y_val, y_test = (targets(y, train, data.num_classes)
+def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
+    batch_size = config.batch_size or train_size(data)
+    return max(1, math.ceil(train_size(data) / batch_size))
+
+
+def stream_targets(config: TrainConfig, num_classes: int):
+    """:func:`targets` for a batch of labels inside a tf.data pipeline."""
+    if config.loss == "categorical_crossentropy" and num_classes:
+        return lambda y: keras.ops.one_hot(y, num_classes)
+    if config.loss != "sparse_categorical_crossentropy":
+        return lambda y: keras.ops.reshape(y, (-1, 1))
+    return None
+
+
+def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
+    prefetched by the stream itself).
+
+    Returns:
+        (fit keyword arguments, evaluate keyword arguments).
+    """
+    batch_size = config.batch_size or train_size(data)
+    if is_stream(data):
+        target = stream_targets(config, data.num_classes)
+        fit = {"x": data.batches("train", batch_size, shuffle=config.shuffle, target=target),
+               "validation_data": data.batches("val", batch_size, target=target),
+               "shuffle": False}  # the stream reshuffles itself every epoch
+        return fit, {"x": data.batches("test", batch_size, target=target)}
+    y_train, y_val, y_test = (targets(y, config, data.num_classes)
                               for y in (data.y_train, data.y_val, data.y_test))
-    return ({"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val),
-             "batch_size": batch_size, "shuffle": train.shuffle},
-            {"x": data.x_test, "y": y_test, "batch_size": batch_size})
+    fit = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val),
+           "batch_size": batch_size, "shuffle": config.shuffle}
+    return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
 
 
 def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ctx: RunContext,
@@ -374,8 +396,8 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
     callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
     callbacks.append(guard)
 
-    fit_inputs, test_inputs = _fit_inputs(data, train)
-    model.fit(**fit_inputs, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
+    fit_arguments, test_arguments = fit_inputs(data, train)
+    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
     history = writer.history
     if guard.stopped_for_time:
         ctx.record(stopped_early="time_limit")
@@ -386,14 +408,19 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
         model = keras.models.load_model(checkpoint_path, safe_mode=True)
         checkpoint_path.unlink()
         monitor = train.checkpoint.monitor
-        ctx.record(checkpoint={"monitor": monitor, **best_epoch(history, monitor)})
+        best = best_epoch(history, monitor)
+        ctx.record(checkpoint={"monitor": monitor, **best})
+        if best["epoch"] is not None:
+            print(f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
+                  f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})")
 
-    test_metrics = model.evaluate(**test_inputs, return_dict=True, verbose=0, callbacks=[guard])
+    test_metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0,
+                                  callbacks=[guard])
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
 
-    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=training_samples(data)))
+    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=train_size(data)))
     record_history(ctx, history)
     if train.optimizer.schedule is not None:
         from dlab.plots import learning_rate_schedule

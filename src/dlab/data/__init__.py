@@ -147,6 +147,19 @@ class BatchedDataset:
     def num_classes(self) -> int:
         return 0
 
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Samples per split, as every stream dataset reports them (see dlab.training.is_stream)."""
+        return {"train": self.train_samples, "val": self.val_samples, "test": self.test_samples}
+
+    def batches(self, split: str, batch_size: int, shuffle: bool = False, target: Any = None) -> Any:
+        """``split`` for fit/evaluate: already batched (and, for train, shuffled) when it was cut.
+
+        The arguments exist so that training reads every stream dataset the same way; the
+        windows were batched with ``train.batch_size`` when the experiment built them.
+        """
+        return {"train": self.train, "val": self.val, "test": self.test}[split]
+
     def describe(self) -> dict[str, Any]:
         """The dataset part of metrics.json: the rows' description, sample counts of the batches."""
         rows = self.rows.describe()
@@ -264,7 +277,7 @@ def keras_cache_dir() -> Path:
 
 
 def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseException,
-                  local: str) -> DataError:
+                  local: str, cache_dir: Path | None = None, what: str = "dataset") -> DataError:
     """The one-paragraph explanation DESIGN.md asks for when a download fails.
 
     Args:
@@ -272,12 +285,14 @@ def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseEx
         downloads: (URL, file name under the Keras cache) of every file Keras fetches.
         error: what the download raised.
         local: how to read a local copy instead, e.g. "run with --set data.source=file ...".
+        cache_dir: where Keras looks for the files (default: its datasets cache).
+        what: what is downloaded, in words ("dataset", "ImageNet weights").
     """
     urls = ", ".join(url for url, _ in downloads)
-    targets = ", ".join(str(keras_cache_dir() / file) for _, file in downloads)
+    targets = ", ".join(str((cache_dir or keras_cache_dir()) / file) for _, file in downloads)
     one = len(downloads) == 1
     return DataError(
-        f"Could not download the {name} dataset from {urls} ({error}). To use the real data "
+        f"Could not download the {name} {what} from {urls} ({error}). To use the real data "
         f"without network access, download {'that file' if one else 'those files'} on another "
         f"machine and save {'it' if one else 'them'} as {targets} (where Keras looks before "
         f"downloading), or {local}. To try the whole pipeline offline on synthetic data, add "

@@ -185,8 +185,8 @@ def _labels(spec: ImageDatasetSpec, y: np.ndarray) -> np.ndarray:
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 
 
-def _class_folders(spec: ImageDatasetSpec, root: Path, split: str) -> list[str]:
-    """The sorted class folders of ``root/split``, after checking every image can be decoded."""
+def _class_folders(spec: ImageDatasetSpec | None, root: Path, split: str) -> list[str]:
+    """The sorted class folders of ``root/split``, after checking every image can be read."""
     folder = root / split
     if not folder.is_dir():
         raise DataError(
@@ -194,21 +194,58 @@ def _class_folders(spec: ImageDatasetSpec, root: Path, split: str) -> list[str]:
             f"{root}/train/<class>/*.png and {root}/test/<class>/*.png (one folder per class; "
             f"images: {', '.join(IMAGE_SUFFIXES)})."
         )
+    return check_class_folders(folder)
+
+
+def check_class_folders(folder: Path) -> list[str]:
+    """The sorted class folders of ``folder``, after checking that every one holds images and
+    that every image's header can be read (a broken file is named here; TensorFlow's decoder
+    would stop in the middle of an epoch without saying which file it was).
+
+    Raises:
+        DataError: no class folders with images, an empty class folder, or an unreadable image.
+    """
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
-    images = [f for c in classes for f in sorted((folder / c).iterdir())
-              if f.suffix.lower() in IMAGE_SUFFIXES]
+    # recursive, as keras.utils.image_dataset_from_directory reads a class folder
+    images_by_class = {c: [f for f in sorted((folder / c).rglob("*"))
+                           if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()] for c in classes}
+    images = [f for files in images_by_class.values() for f in files]
     if not images:
         raise DataError(
             f"{folder} holds no images in class folders. Put each image in a folder named "
             f"after its class, e.g. {folder}/cat/001.png (images: {', '.join(IMAGE_SUFFIXES)})."
         )
-    for image in images:  # name the broken file here; TensorFlow's decoder would not
-        with open(image, "rb") as handle:
-            head = handle.read(8)
-        if not head.startswith(_SIGNATURES):
-            raise DataError(f"{image} is not a PNG, JPEG, GIF or BMP image (its first bytes are "
-                            f"{head!r}). Remove or replace it.")
+    empty = [c for c, files in images_by_class.items() if not files]
+    if empty:
+        raise DataError(
+            f"Class folder(s) {', '.join(str(folder / c) for c in empty)} hold no images "
+            f"({', '.join(IMAGE_SUFFIXES)}). Every class folder needs at least one image: add "
+            "images or remove the folder (labels come from the sorted folder names)."
+        )
+    for image in images:
+        check_image_file(image)
     return classes
+
+
+def check_image_file(image: Path) -> None:
+    """Check that ``image`` is a PNG/JPEG/GIF/BMP whose header Pillow can parse.
+
+    Raises:
+        DataError: naming the file, what is wrong, and what to do.
+    """
+    with open(image, "rb") as handle:
+        head = handle.read(8)
+    if not head.startswith(_SIGNATURES):
+        raise DataError(f"{image} is not a PNG, JPEG, GIF or BMP image (its first bytes are "
+                        f"{head!r}). Remove or replace it.")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(image) as opened:
+            opened.verify()  # parses the header (and the PNG chunk checksums) without decoding
+    except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as error:
+        raise DataError(f"{image} cannot be read as an image ({error}). Remove or replace "
+                        "it.") from None
 
 
 def _from_class_folders(spec: ImageDatasetSpec, root: Path):
@@ -229,26 +266,59 @@ def _from_class_folders(spec: ImageDatasetSpec, root: Path):
 
 
 def _read_image_folder(spec: ImageDatasetSpec, folder: Path, classes: list[str]):
-    import keras
-
     height, width, channels = spec.image_shape
+    dataset = image_folder_dataset(folder, classes, (height, width), channels)
+    images, labels = [], []
+    for x, y in dataset.batch(256).as_numpy_iterator():
+        images.append(x)
+        labels.append(y)
+    x = np.concatenate(images)
+    return _pixels(spec, x), _labels(spec, np.concatenate(labels))
+
+
+def image_folder_dataset(folder: Path, classes: list[str], image_size: tuple[int, int],
+                         channels: int = 3, shuffle: bool = False, seed: int | None = None,
+                         validation_split: float | None = None):
+    """One split of a class-folder tree as an unbatched tf.data stream of (uint8 image, label).
+
+    ``keras.utils.image_dataset_from_directory`` decodes and resizes; the images
+    are cast back to uint8 so that a cache of them is four times smaller than
+    float32. With ``shuffle``, Keras shuffles the file list once from ``seed``
+    (so the classes are mixed) and the file paths again on every pass, before
+    anything is decoded.
+
+    Args:
+        classes: the class folders, in label order.
+        image_size: (height, width) every image is resized to.
+        channels: 1 converts to grayscale, 3 to RGB.
+        validation_split: also return the last fraction of the (seeded, shuffled) file
+            list as a second stream: ``(train, validation)``, never overlapping.
+    """
+    import keras
+    import tensorflow as tf
+
     dataset = keras.utils.image_dataset_from_directory(
         folder,
         labels="inferred",
         label_mode="int",
         class_names=classes,
         color_mode="grayscale" if channels == 1 else "rgb",
-        image_size=(height, width),
-        batch_size=256,
-        shuffle=False,
+        image_size=tuple(image_size),
+        batch_size=None,
+        shuffle=shuffle,
+        seed=seed,
+        validation_split=validation_split,
+        subset="both" if validation_split else None,
         verbose=False,
     )
-    images, labels = [], []
-    for x, y in dataset.as_numpy_iterator():
-        images.append(x)
-        labels.append(y)
-    x = np.concatenate(images)
-    return _pixels(spec, x), _labels(spec, np.concatenate(labels))
+
+    def as_uint8(stream):
+        return stream.map(lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y),
+                          num_parallel_calls=tf.data.AUTOTUNE)
+
+    if validation_split:
+        return as_uint8(dataset[0]), as_uint8(dataset[1])
+    return as_uint8(dataset)
 
 
 # --------------------------------------------------------------------------- synthetic
