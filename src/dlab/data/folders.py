@@ -318,7 +318,8 @@ def _choose_validation(streams: dict, sizes: dict, validation: Any):
     if n_val < 1 or n_train < 1:
         raise ConfigError(f"data.validation={validation!r} leaves {n_train} of {sizes['train']} "
                           f"training images for training and {n_val} for validation; both "
-                          "need at least one. Use another fraction, 'split' (the validation/ folder) or 'test'.")
+                          "need at least one. Use another fraction, 'split' (the validation/ "
+                          "folder) or 'test'.")
     train = streams["train"]  # synthetic: a fixed order, so take/skip never overlap
     return ({**streams, "train": train.take(n_train), "val": train.skip(n_train)},
             {**sizes, "train": n_train, "val": n_val},
