@@ -357,10 +357,10 @@ def test_augmentation_with_precomputed_features_is_refused():
         experiment.prepare(config, experiment.load_data(config))
 
 
-def test_data_validation_folder_on_an_array_dataset():
+def test_data_validation_split_on_an_array_dataset_without_one():
     from dlab.data import load_dataset
 
-    with pytest.raises(ConfigError, match="validation/ folder"):
+    with pytest.raises(ConfigError, match="own validation split .* mnist has none"):
         load_dataset(DataConfig(dataset="mnist", source="synthetic", validation="split",
                                 train_samples=8, test_samples=4), seed=0)
 

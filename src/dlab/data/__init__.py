@@ -208,8 +208,9 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
     if spec == "split":
         if dataset.x_val is None:
             raise ConfigError(f"data.validation='split' asks for the dataset's own validation "
-                              f"split, and {dataset.name} has none. Use 'test', a fraction "
-                              "(e.g. 0.2) or a count of training samples.")
+                              f"split (jena's next 25% of the series, the validation/ folder of "
+                              f"a class-folder tree), and {dataset.name} has none. Use 'test', a "
+                              "fraction (e.g. 0.2) or a count of training samples.")
         return dataset
     if spec == "none":
         return replace(dataset, x_val=None, y_val=None, validation="none")
