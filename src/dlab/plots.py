@@ -311,6 +311,8 @@ def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "d
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
+    figure.tight_layout()
+    return figure
 
 
 def metric_comparison(labels: Sequence[str], values: Sequence[float], errors: Sequence[float],
