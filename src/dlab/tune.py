@@ -1,0 +1,725 @@
+"""Hyperparameter search with keras-tuner, driven by a YAML search space.
+
+A tuner config names a *target* experiment (``dense_mnist``, ``convnet`` ...)
+and the model section it starts from; its ``search_space`` maps dotted config
+keys of that target (``model.hidden.0``, ``train.optimizer.learning_rate``) to
+ranges. Every trial is therefore an ordinary dlab config: the target's own
+``build_model`` builds it and :func:`dlab.training.compile_model` compiles it,
+and the best trial is written as ``best-config.yaml``, which ``dlab run FILE``
+accepts as it is.
+
+keras-tuner is used for what it is good at (sampling, the oracles, trial
+bookkeeping, checkpoints) and watched where it is quiet: a failed trial is
+printed with its error and listed in the trials table, and ``--resume`` refuses
+a search directory whose space or settings changed (keras-tuner would reload the
+old trials under the new space without a word).
+
+This module imports only pydantic at the top: ``dlab list`` and ``dlab show``
+read the schema without starting TensorFlow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import copy
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from dlab.config import StrictModel
+from dlab.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment import Experiment, RunContext
+
+TUNER_DIR = "tuner"
+"""The keras-tuner directory inside a run directory (its project is ``search``)."""
+PROJECT_NAME = "search"
+FINGERPRINT_FILE = "dlab-search.json"
+"""What the search depends on, written into the tuner directory and checked by ``--resume``."""
+BEST_CONFIG_FILE = "best-config.yaml"
+PARAMETER_TYPES = ("int", "float", "choice", "boolean")
+TUNABLE_SECTIONS = ("model", "train")
+
+# --------------------------------------------------------------------------- search space
+
+
+class IntParameter(StrictModel):
+    """An integer range: ``{type: int, min: 32, max: 512, step: 32}``."""
+
+    type: Literal["int"] = "int"
+    min: int = Field(..., description="Smallest value (inclusive).")
+    max: int = Field(..., description="Largest value (inclusive).")
+    step: int | None = Field(None, ge=1, description="Spacing of the values (a factor under "
+                             "log sampling); null: every integer.")
+    sampling: Literal["linear", "log", "reverse_log"] = "linear"
+    default: int | None = Field(None, description="The value of the first trial (null: min).")
+
+
+class FloatParameter(StrictModel):
+    """A real range: ``{type: float, min: 1.0e-4, max: 1.0e-2, sampling: log}``."""
+
+    type: Literal["float"] = "float"
+    min: float = Field(..., description="Smallest value (inclusive).")
+    max: float = Field(..., description="Largest value (inclusive).")
+    step: float | None = Field(None, gt=0, description="Spacing of the values; null: continuous.")
+    sampling: Literal["linear", "log", "reverse_log"] = "linear"
+    default: float | None = Field(None, description="The value of the first trial (null: min).")
+
+
+class ChoiceParameter(StrictModel):
+    """One of a list: ``{type: choice, values: [0.01, 0.001, 0.0001]}``."""
+
+    type: Literal["choice"] = "choice"
+    values: list[bool | int | float | str] = Field(..., min_length=1,
+                                                   description="The values to choose from.")
+    default: bool | int | float | str | None = Field(None, description="The first trial's value.")
+
+    @field_validator("values")
+    @classmethod
+    def _one_type(cls, values: list[Any]) -> list[Any]:
+        kinds = {type(value) for value in values}
+        if kinds == {int, float}:  # 1 and 0.5: keras-tuner wants one type, numbers are floats
+            return [float(value) for value in values]
+        if len(kinds) > 1:
+            raise ValueError(f"all values must have one type (numbers, strings or booleans), got "
+                             f"{values!r}; quote numbers that are meant as strings")
+        if len(set(values)) != len(values):
+            raise ValueError(f"values must be distinct, got {values!r}")
+        return values
+
+
+class BooleanParameter(StrictModel):
+    """True or False: ``{type: boolean}``."""
+
+    type: Literal["boolean"] = "boolean"
+    default: bool = False
+
+
+Parameter = Annotated[IntParameter | FloatParameter | ChoiceParameter | BooleanParameter,
+                      Field(discriminator="type")]
+
+
+def _check_range(key: str, parameter: Any) -> None:
+    """min <= max, a positive range under log sampling, a default inside the range."""
+    if not isinstance(parameter, (IntParameter, FloatParameter)):
+        if isinstance(parameter, ChoiceParameter) and parameter.default is not None \
+                and parameter.default not in parameter.values:
+            raise ValueError(f"search_space '{key}': default {parameter.default!r} is not one of "
+                             f"the values {parameter.values!r}")
+        return
+    if parameter.min > parameter.max:
+        raise ValueError(f"search_space '{key}': min {parameter.min} is larger than max "
+                         f"{parameter.max}; give min <= max")
+    if parameter.sampling != "linear" and parameter.min <= 0:
+        raise ValueError(f"search_space '{key}': {parameter.sampling} sampling needs min > 0, "
+                         f"got min {parameter.min}")
+    if parameter.default is not None and not parameter.min <= parameter.default <= parameter.max:
+        raise ValueError(f"search_space '{key}': default {parameter.default} is outside "
+                         f"[{parameter.min}, {parameter.max}]")
+
+
+class TuneConfig(StrictModel):
+    """The ``model:`` section of a tuner config: what is searched, how, and on which model."""
+
+    target: str = Field(..., description="The registered experiment whose model is tuned "
+                        "(e.g. dense_mnist, convnet); every trial is one of its configs.")
+    base_model: dict[str, Any] = Field(default_factory=dict, description="The target's `model:` "
+                                       "section that the search space changes.")
+    search_space: dict[str, Parameter] = Field(
+        ..., min_length=1, description="Dotted keys of the target config (model.* or train.*; a "
+        "list item by its index, model.hidden.0) -> {type: int|float|choice|boolean, ...}.")
+    algorithm: Literal["random_search", "hyperband", "bayesian"] = Field(
+        "random_search", description="keras-tuner's RandomSearch, Hyperband or "
+        "BayesianOptimization.")
+    objective: str = Field("val_loss", description="The history metric to optimize (val_loss, "
+                           "val_accuracy ...); maximized for accuracy-like metrics.")
+    max_trials: int = Field(10, ge=1, description="Trials in all (RandomSearch, Bayesian); "
+                            "raising it and resuming extends a search. Hyperband decides its "
+                            "own count from train.epochs and hyperband_factor.")
+    executions_per_trial: int = Field(1, ge=1, description="Models trained per trial; the "
+                                      "score is their average.")
+    hyperband_factor: int = Field(3, ge=2, description="Hyperband: the reduction factor.")
+    hyperband_iterations: int = Field(1, ge=1, description="Hyperband: brackets are run this "
+                                      "many times.")
+    num_initial_points: int | None = Field(None, ge=1, description="Bayesian: random trials "
+                                           "before the Gaussian process (null: keras-tuner's "
+                                           "3 x the number of hyperparameters).")
+    max_consecutive_failed_trials: int = Field(3, ge=1, description="Stop the search after "
+                                               "this many failed trials in a row.")
+    retrain_epochs: int | None = Field(None, ge=1, description="Retrain the best hyperparameters "
+                                       "from scratch for this many epochs and evaluate that "
+                                       "model on test (null: evaluate the best trial's model).")
+    retrain_batch_size: int | None = Field(None, ge=1, description="Batch size of the retrain "
+                                           "(null: the best trial's).")
+
+    @field_validator("search_space", mode="before")
+    @classmethod
+    def _known_types(cls, space: Any) -> Any:
+        if not isinstance(space, dict):
+            return space
+        for key, parameter in space.items():
+            kind = parameter.get("type") if isinstance(parameter, dict) else None
+            if kind not in PARAMETER_TYPES:
+                raise ValueError(f"search_space '{key}': unknown type {kind!r}; allowed types: "
+                                 f"{', '.join(PARAMETER_TYPES)} (e.g. {{type: int, min: 32, "
+                                 "max: 512, step: 32}})")
+            section = str(key).split(".")[0]
+            if section not in TUNABLE_SECTIONS or "." not in str(key):
+                raise ValueError(f"search_space '{key}': keys are dotted keys of the target config "
+                                 "under model. or train. (e.g. model.hidden.0, "
+                                 "train.optimizer.learning_rate)")
+            if key in ("train.epochs", "train.final_epochs"):
+                raise ValueError(f"search_space '{key}': the epochs are the tuner's budget "
+                                 "(train.epochs), not a hyperparameter")
+        return space
+
+    @model_validator(mode="after")
+    def _check_ranges(self) -> TuneConfig:
+        for key, parameter in self.search_space.items():
+            _check_range(key, parameter)
+        return self
+
+
+# --------------------------------------------------------------------------- trial configs
+
+
+def set_path(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key in nested mappings and lists (``model.hidden.0`` is hidden[0]).
+
+    Raises:
+        ConfigError: a part of the key that does not exist in the target config.
+    """
+    *parents, leaf = key.split(".")
+    node: Any = data
+    for depth, part in enumerate([*parents, leaf]):
+        last = depth == len(parents)
+        where = ".".join(key.split(".")[: depth + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"search_space '{key}': '{where}' indexes a list of {len(node)} "
+                                  f"items ({node!r}); use an index from 0 to {len(node) - 1}, and "
+                                  "give base_model a list long enough.")
+            index = int(part)
+            if last:
+                node[index] = value
+            else:
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                node = node.setdefault(part, {})
+                if node is None:
+                    raise ConfigError(f"search_space '{key}': '{where}' is null in the config; "
+                                      "set it to a section before searching inside it.")
+        else:
+            raise ConfigError(f"search_space '{key}': '{where}' is a value ({node!r}), not a "
+                              "section or a list.")
+
+
+def target_dict(config: RunConfig) -> dict[str, Any]:
+    """The target experiment's config (before any hyperparameter) as plain YAML types."""
+    data = config.to_dict()
+    settings: TuneConfig = config.model
+    return {
+        "name": f"{config.name}-best",
+        "experiment": settings.target,
+        "description": f"The best trial of the {config.name} search.",
+        "seed": data["seed"],
+        "data": data["data"],
+        "model": copy.deepcopy(settings.base_model),
+        "train": data["train"],
+        "reference": {},
+    }
+
+
+def trial_config(config: RunConfig, values: dict[str, Any], **updates: Any) -> RunConfig:
+    """The target config of one trial: the base with ``values`` (dotted key -> value) applied.
+
+    Args:
+        updates: extra dotted-key settings applied after the values (the retrain's epochs).
+
+    Raises:
+        ConfigError: a key that is not in the target config, or a value it refuses.
+    """
+    from dlab import registry
+    from dlab.config import RunConfig as RunConfigModel
+    from dlab.config import validate_section
+
+    data = target_dict(config)
+    for key, value in {**values, **updates}.items():
+        set_path(data, key, value)
+    origins = {f"{key}": "search_space" for key in values} | {key: "retrain" for key in updates}
+    model_section = data.pop("model")
+    experiment = registry.get(data["experiment"])
+    validated = validate_section(RunConfigModel, data, (), origins)
+    model = validate_section(experiment.ModelConfig, model_section, ("model",), origins)
+    return validated.model_copy(update={"model": model})
+
+
+def default_values(settings: TuneConfig) -> dict[str, Any]:
+    """Each hyperparameter's first-trial value, as keras-tuner picks it."""
+    values = {}
+    for key, parameter in settings.search_space.items():
+        if isinstance(parameter, (IntParameter, FloatParameter)):
+            values[key] = parameter.default if parameter.default is not None else parameter.min
+        elif isinstance(parameter, ChoiceParameter):
+            values[key] = parameter.default if parameter.default is not None else parameter.values[0]
+        else:
+            values[key] = parameter.default
+    return values
+
+
+def extreme_values(settings: TuneConfig) -> list[dict[str, Any]]:
+    """Value sets that touch every end of every range and every choice, for the checks
+    before the search (a value the target refuses fails here, not in trial 7)."""
+    sets = [default_values(settings)]
+    for key, parameter in settings.search_space.items():
+        if isinstance(parameter, (IntParameter, FloatParameter)):
+            candidates = [parameter.min, parameter.max]
+        elif isinstance(parameter, ChoiceParameter):
+            candidates = list(parameter.values)
+        else:
+            candidates = [False, True]
+        sets.extend({**sets[0], key: value} for value in candidates)
+    return sets
+
+
+# --------------------------------------------------------------------------- fingerprint, resume
+
+_RESUME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dlab_tune_resume",
+                                                                      default=None)
+
+
+@contextlib.contextmanager
+def resuming(run_dir: Path | None) -> Iterator[None]:
+    """Within the block, a tuner run continues the search of ``run_dir`` (None: a new search)."""
+    token = _RESUME.set(run_dir)
+    try:
+        yield
+    finally:
+        _RESUME.reset(token)
+
+
+def resume_source() -> Path | None:
+    """The run directory being resumed, if any (see :func:`resuming`)."""
+    return _RESUME.get()
+
+
+def check_resumable(run_dir: str | Path) -> Path:
+    """A run directory of a tuner search that ``--resume`` can continue.
+
+    Raises:
+        UsageError: not a folder, or no tuner search in it.
+    """
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"--resume {run_dir}: no such folder. Give the run directory of a "
+                         "`dlab tune` search (outputs/<config>/<time>-<id>/).")
+    if not (path / TUNER_DIR / FINGERPRINT_FILE).is_file() or not (path / "config.yaml").is_file():
+        raise UsageError(f"--resume {run_dir}: this folder holds no tuner search (expected "
+                         f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
+                         "directory that `dlab tune` printed.")
+    return path
+
+
+def fingerprint(config: RunConfig) -> dict[str, Any]:
+    """Everything that changes a search's results: the config without name, description,
+    reference and max_trials (raising max_trials is how a search is extended)."""
+    data = config.to_dict()
+    for key in ("name", "description", "reference"):
+        data.pop(key, None)
+    data["model"].pop("max_trials", None)
+    return data
+
+
+def fingerprint_hash(print_: dict[str, Any]) -> str:
+    text = json.dumps(print_, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict) and data:
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
+def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One line per dotted key whose value differs: ``key: old -> new``."""
+    old_flat, new_flat = _flatten(old), _flatten(new)
+    missing = object()
+    lines = []
+    for key in sorted(set(old_flat) | set(new_flat)):
+        before, after = old_flat.get(key, missing), new_flat.get(key, missing)
+        if before != after:
+            show = lambda value: "(absent)" if value is missing else json.dumps(value)  # noqa: E731
+            lines.append(f"{key}: {show(before)} -> {show(after)}")
+    return lines
+
+
+def check_same_search(config: RunConfig, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` under a config whose search differs from the saved one.
+
+    Raises:
+        ConfigError: the search space or a setting that changes results differs; the
+            message lists each changed key with its old and new value.
+    """
+    saved = json.loads((run_dir / TUNER_DIR / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    changes = fingerprint_changes(saved["fingerprint"], fingerprint(config))
+    if changes:
+        listed = "\n  ".join(changes)
+        raise ConfigError(
+            f"--resume {run_dir}: the search space or settings changed since that search "
+            f"started, so its trials do not belong to this search (keras-tuner would reload them "
+            f"silently). What changed:\n  {listed}\nUndo the change to continue that search, or "
+            "start a new one without --resume. (Raising model.max_trials is allowed.)")
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def hyperparameter(hp: Any, key: str, parameter: Any) -> Any:
+    """Declare one search-space entry on a keras-tuner ``HyperParameters`` and return its value."""
+    if isinstance(parameter, IntParameter):
+        return hp.Int(key, parameter.min, parameter.max, step=parameter.step,
+                      sampling=parameter.sampling, default=parameter.default)
+    if isinstance(parameter, FloatParameter):
+        return hp.Float(key, parameter.min, parameter.max, step=parameter.step,
+                        sampling=parameter.sampling, default=parameter.default)
+    if isinstance(parameter, ChoiceParameter):
+        return hp.Choice(key, parameter.values, default=parameter.default)
+    return hp.Boolean(key, default=parameter.default)
+
+
+def objective_direction(objective: str) -> str:
+    from dlab.reporting import maximized
+
+    return "max" if maximized(objective) else "min"
+
+
+def check_objective(config: RunConfig) -> None:
+    """The objective must be a metric the trials' history will hold.
+
+    Raises:
+        ConfigError: naming the allowed objectives.
+    """
+    from dlab.training import history_name
+
+    names = ["loss", *(history_name(metric) for metric in config.train.metrics)]
+    allowed = [f"val_{name}" for name in names] + names
+    objective = config.model.objective
+    if objective not in allowed:
+        from dlab.errors import did_you_mean
+
+        raise ConfigError(f"Invalid value for 'model.objective': {objective!r}. The trials' "
+                          f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}")
+
+
+def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -> Any:
+    """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`)."""
+    import keras_tuner
+
+    from dlab.training import compile_model, steps_per_epoch, targets
+
+    settings: TuneConfig = config.model
+
+    class TargetHyperModel(keras_tuner.HyperModel):
+        """Builds and fits one trial with the target experiment's own model code."""
+
+        def trial(self, hp: Any) -> RunConfig:
+            values = {key: hyperparameter(hp, key, parameter)
+                      for key, parameter in settings.search_space.items()}
+            return trial_config(config, values)
+
+        def build(self, hp: Any) -> Any:
+            chosen = self.trial(hp)
+            model = target.build_model(chosen, data)
+            compile_model(model, chosen.train, steps_per_epoch(data, chosen.train))
+            return model
+
+        def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+            train = self.trial(hp).train
+            kwargs.pop("batch_size", None)
+            return model.fit(
+                data.x_train, targets(data.y_train, train, data.num_classes),
+                validation_data=(data.x_val, targets(data.y_val, train, data.num_classes)),
+                batch_size=train.batch_size or len(data.x_train), shuffle=train.shuffle,
+                **kwargs)
+
+    return TargetHyperModel(name=config.name.replace("-", "_"))
+
+
+def make_tuner(config: RunConfig, hypermodel: Any, directory: Path, overwrite: bool,
+               on_trial_end: Any) -> Any:
+    """The keras-tuner tuner for ``model.algorithm``, reporting every finished trial."""
+    import keras
+    import keras_tuner
+
+    settings: TuneConfig = config.model
+    classes = {"random_search": keras_tuner.RandomSearch, "hyperband": keras_tuner.Hyperband,
+               "bayesian": keras_tuner.BayesianOptimization}
+
+    class ReportingTuner(classes[settings.algorithm]):
+        """Seeds each trial from its id, and reports each one when it ends."""
+
+        def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            keras.utils.set_random_seed((config.seed + int(trial.trial_id)) % 2**32)
+            return super().run_trial(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial: Any) -> None:
+            super().on_trial_end(trial)
+            on_trial_end(self, self.oracle.get_trial(trial.trial_id))
+
+    common = {
+        "objective": keras_tuner.Objective(settings.objective,
+                                           objective_direction(settings.objective)),
+        "executions_per_trial": settings.executions_per_trial,
+        "seed": config.seed,
+        "directory": str(directory),
+        "project_name": PROJECT_NAME,
+        "overwrite": overwrite,
+        "max_consecutive_failed_trials": settings.max_consecutive_failed_trials,
+    }
+    if settings.algorithm == "hyperband":
+        return ReportingTuner(hypermodel, max_epochs=config.train.epochs,
+                              factor=settings.hyperband_factor,
+                              hyperband_iterations=settings.hyperband_iterations, **common)
+    extra = {}
+    if settings.algorithm == "bayesian" and settings.num_initial_points is not None:
+        extra["num_initial_points"] = settings.num_initial_points
+    return ReportingTuner(hypermodel, max_trials=settings.max_trials, **extra, **common)
+
+
+def trial_rows(tuner: Any, settings: TuneConfig) -> list[dict[str, Any]]:
+    """One row per trial, in the order they were created: id, status, score, values, error."""
+    rows = []
+    for trial_id in sorted(tuner.oracle.trials, key=int):
+        trial = tuner.oracle.trials[trial_id]
+        values = trial.hyperparameters.values
+        error = (trial.message or "").strip().splitlines()
+        rows.append({
+            "trial": int(trial_id) + 1,  # keras-tuner's "Trial #N"
+            "trial_id": trial_id,  # its folder: tuner/search/trial_<id>
+            "status": str(trial.status),
+            "score": None if trial.score is None else float(trial.score),
+            "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
+            **{key: values.get(key) for key in settings.search_space},
+            "error": error[-1] if error and str(trial.status) != "COMPLETED" else None,
+        })
+    return rows
+
+
+def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Write trials.csv and trials.json atomically (a reader never sees half a table)."""
+    import csv
+    import io
+
+    from dlab.fileio import atomic_write_json, atomic_write_text
+
+    atomic_write_json(run_dir / "trials.json", rows)
+    if not rows:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / "trials.csv", buffer.getvalue())
+
+
+def trials_figure(rows: list[dict[str, Any]], objective: str, direction: str, title: str) -> Any:
+    """Each completed trial's score, the best so far as a step line, failed trials as x."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.0))
+    axes = figure.subplots()
+    done = [(index, row["score"]) for index, row in enumerate(rows, start=1)
+            if row["score"] is not None]
+    if done:
+        numbers, scores = zip(*done, strict=True)
+        axes.plot(numbers, scores, "o", label="trial score")
+        pick = max if direction == "max" else min
+        best = [pick(scores[: i + 1]) for i in range(len(scores))]
+        axes.step(numbers, best, where="post", label="best so far")
+    failed = [index for index, row in enumerate(rows, start=1) if row["score"] is None]
+    if failed:
+        low = min((s for _, s in done), default=0.0)
+        axes.plot(failed, [low] * len(failed), "x", color="red", label="failed")
+    axes.set_xlabel("trial")
+    axes.set_ylabel(objective)
+    axes.set_title(title)
+    axes.legend()
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def trial_history(trial: Any) -> dict[str, list[float]]:
+    """A trial's per-epoch metrics as a history (the epochs keras-tuner recorded)."""
+    history = {}
+    for name, tracker in trial.metrics.metrics.items():
+        observations = sorted(tracker.get_history(), key=lambda observation: observation.step)
+        history[name] = [float(observation.mean()) for observation in observations]
+    length = min((len(values) for values in history.values()), default=0)
+    return {name: values[:length] for name, values in history.items()}
+
+
+def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
+    from dlab.fileio import atomic_write_json
+
+    print_ = fingerprint(config)
+    atomic_write_json(tuner_dir / FINGERPRINT_FILE,
+                      {"hash": fingerprint_hash(print_), "fingerprint": print_})
+
+
+def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
+    """Search, write the trials table and best-config.yaml, then evaluate the best model.
+
+    With ``model.retrain_epochs`` the best hyperparameters are trained again from
+    scratch (through :func:`dlab.training.fit_and_evaluate`, like ``dlab run
+    best-config.yaml``); otherwise the best trial's model is evaluated on test and its
+    recorded epochs become the run's history. Either way the target experiment draws
+    its usual figures.
+
+    Raises:
+        RuntimeError: no trial completed (each error is in the trials table and run.log).
+    """
+    import dataclasses
+    import shutil
+    import time
+    import traceback
+    import warnings
+
+    import keras
+
+    from dlab.reporting import record_history
+    from dlab.training import (
+        FitResult,
+        count_params,
+        fit_and_evaluate,
+        model_summary,
+        targets,
+    )
+
+    config = ctx.config
+    settings: TuneConfig = config.model
+    run_path = ctx.run_dir.path
+    tuner_dir = run_path / TUNER_DIR
+    resumed = resume_source()
+    if resumed is not None:
+        shutil.copytree(resumed / TUNER_DIR, tuner_dir)
+        print(f"dlab: resuming the search of {resumed} (its trials are copied into this run)")
+    else:
+        tuner_dir.mkdir()
+    write_fingerprint(config, tuner_dir)
+    direction = objective_direction(settings.objective)
+
+    def report(tuner: Any, trial: Any) -> None:
+        rows = trial_rows(tuner, settings)
+        write_trials(run_path, rows)
+        status = str(trial.status)
+        if status == "COMPLETED":
+            return
+        message = (trial.message or "").strip()
+        last = message.splitlines()[-1] if message else "no error message"
+        print(f"dlab: trial {int(trial.trial_id) + 1} {status}: {last} (the traceback is in "
+              "run.log and the error in trials.csv)")
+        ctx.run_dir.append_log(f"trial {int(trial.trial_id) + 1} traceback:\n{message}\n")
+
+    hypermodel = make_hypermodel(config, target, data)
+    tuner = make_tuner(config, hypermodel, tuner_dir, overwrite=resumed is None, on_trial_end=report)
+    started = time.perf_counter()
+    search_error: BaseException | None = None
+    try:
+        tuner.search(epochs=config.train.epochs, verbose=1)
+    except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
+        search_error = error
+        ctx.run_dir.append_log(traceback.format_exc())
+    search_seconds = time.perf_counter() - started
+
+    rows = trial_rows(tuner, settings)
+    write_trials(run_path, rows)
+    ctx.run_dir.save_figure(trials_figure(rows, settings.objective, direction,
+                                          f"{config.name}: {settings.objective} per trial"),
+                            "trials")
+    completed = [row for row in rows if row["status"] == "COMPLETED"]
+    failed = [row for row in rows if row["status"] in ("FAILED", "INVALID")]
+    summary = {
+        "algorithm": settings.algorithm, "objective": settings.objective, "direction": direction,
+        "max_trials": settings.max_trials, "executions_per_trial": settings.executions_per_trial,
+        "trials": {"total": len(rows), "completed": len(completed), "failed": len(failed)},
+        "search_seconds": round(search_seconds, 3), "tuner_dir": str(tuner_dir),
+        "resumed_from": str(resumed) if resumed else None,
+        "fingerprint": fingerprint_hash(fingerprint(config)),
+    }
+    ctx.record(tuner=summary)
+    if not completed:
+        first = failed[0]["error"] if failed else "no trial ran"
+        raise RuntimeError(f"no trial completed ({len(failed)} failed); first error: {first}. "
+                           "trials.csv lists every trial's error and run.log has the tracebacks."
+                           + (f" keras-tuner: {str(search_error).splitlines()[0]}"
+                              if search_error else ""))
+    if search_error is not None:
+        print(f"dlab: the search stopped early: {str(search_error).splitlines()[0]}")
+
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best_number = int(best_trial.trial_id) + 1
+    best_values = {key: best_trial.hyperparameters.values[key] for key in settings.search_space}
+    retrain = {}
+    if settings.retrain_epochs is not None:
+        retrain["train.epochs"] = settings.retrain_epochs
+    if settings.retrain_batch_size is not None:
+        retrain["train.batch_size"] = settings.retrain_batch_size
+    best_config = trial_config(config, best_values, **retrain)
+    best_config = best_config.model_copy(update={"description": (
+        f"The best trial (#{best_number}, {settings.objective} {best_trial.score:.4f}) of "
+        f"the {config.name} search in {run_path}: {json.dumps(best_values)}"
+        + (f"; retrained {settings.retrain_epochs} epochs" if retrain else ""))})
+    from dlab.fileio import atomic_write_text
+
+    atomic_write_text(run_path / BEST_CONFIG_FILE, best_config.to_yaml())
+    summary["best"] = {"trial": best_number, "score": float(best_trial.score),
+                       "hyperparameters": best_values, "config": str(run_path / BEST_CONFIG_FILE)}
+    ctx.record(tuner=summary, best_trial=best_number, best_score=float(best_trial.score))
+    print(f"dlab: best trial {best_number}: {settings.objective} {best_trial.score:.4f} "
+          f"with {json.dumps(best_values)}; config: {run_path / BEST_CONFIG_FILE}")
+
+    best_ctx = dataclasses.replace(ctx, config=best_config)
+    if retrain:
+        print(f"dlab: retraining the best hyperparameters for {settings.retrain_epochs} epochs")
+        keras.utils.set_random_seed(config.seed)
+        model = target.build_model(best_config, data)
+        result = fit_and_evaluate(model, data, best_ctx)
+        ctx.record(retrain={"epochs": best_config.train.epochs,
+                            "batch_size": best_config.train.batch_size})
+    else:
+        with warnings.catch_warnings():  # the trial checkpoints hold weights, not optimizer state
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            model = tuner.get_best_models(1)[0]
+        train = best_config.train
+        test = model.evaluate(data.x_test, targets(data.y_test, train, data.num_classes),
+                              batch_size=train.batch_size or len(data.x_test), return_dict=True,
+                              verbose=0)
+        test = {key: float(value) for key, value in test.items()}
+        history = trial_history(best_trial)
+        ctx.run_dir.write_summary(model_summary(model))
+        ctx.record(params=count_params(model), test=test)
+        if ctx.save_model:
+            ctx.run_dir.save_model(model)
+        record_history(best_ctx, history)
+        result = FitResult(model=model, history=history, test_metrics=test)
+    ctx.record(timing={"search_seconds": round(search_seconds, 3),
+                       **(ctx.summary.get("timing") or {})})
+    target.figures(best_ctx, result.model, data, result)
