@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from dlab.config import StrictModel
 from dlab.errors import ConfigError, UsageError
@@ -162,30 +162,63 @@ class TuneConfig(StrictModel):
 
     @field_validator("search_space", mode="before")
     @classmethod
-    def _known_types(cls, space: Any) -> Any:
+    def _parse_space(cls, space: Any) -> Any:
+        """Validate each entry by its type, so every message names the entry and its problem."""
         if not isinstance(space, dict):
             return space
-        for key, parameter in space.items():
-            kind = parameter.get("type") if isinstance(parameter, dict) else None
-            if kind not in PARAMETER_TYPES:
-                raise ValueError(f"search_space '{key}': unknown type {kind!r}; allowed types: "
-                                 f"{', '.join(PARAMETER_TYPES)} (e.g. {{type: int, min: 32, "
-                                 "max: 512, step: 32}})")
-            section = str(key).split(".")[0]
-            if section not in TUNABLE_SECTIONS or "." not in str(key):
-                raise ValueError(f"search_space '{key}': keys are dotted keys of the target config "
-                                 "under model. or train. (e.g. model.hidden.0, "
-                                 "train.optimizer.learning_rate)")
-            if key in ("train.epochs", "train.final_epochs"):
-                raise ValueError(f"search_space '{key}': the epochs are the tuner's budget "
-                                 "(train.epochs), not a hyperparameter")
-        return space
+        return {str(key): parse_parameter(str(key), parameter) for key, parameter in space.items()}
 
-    @model_validator(mode="after")
-    def _check_ranges(self) -> TuneConfig:
-        for key, parameter in self.search_space.items():
-            _check_range(key, parameter)
-        return self
+
+def parse_parameter(key: str, parameter: Any) -> Any:
+    """One search-space entry as its parameter model.
+
+    Raises:
+        ValueError: a bad key, an unknown type (the allowed ones are listed), an unknown
+            field, a wrong value or min > max; the message starts with the entry's key.
+    """
+    from pydantic import ValidationError
+
+    from dlab.errors import did_you_mean
+
+    where = f"search_space '{key}'"
+    section = key.split(".")[0]
+    if section not in TUNABLE_SECTIONS or "." not in key:
+        raise ValueError(f"{where}: keys are dotted keys of the target config under model. or "
+                         "train. (e.g. model.hidden.0, train.optimizer.learning_rate)")
+    if key in ("train.epochs", "train.final_epochs"):
+        raise ValueError(f"{where}: the epochs are the tuner's budget (train.epochs), not a "
+                         "hyperparameter")
+    kind = parameter.get("type") if isinstance(parameter, dict) else None
+    if kind not in PARAMETER_TYPES:
+        raise ValueError(f"{where}: unknown type {kind!r}; allowed types: "
+                         f"{', '.join(PARAMETER_TYPES)} (e.g. {{type: int, min: 32, max: 512, "
+                         "step: 32})")
+    schema = PARAMETER_MODELS[kind]
+    try:
+        parsed = schema.model_validate(parameter)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"])
+            if item["type"] == "extra_forbidden":
+                allowed = list(schema.model_fields)
+                problems.append(f"unknown field '{field}' for type {kind} (allowed: "
+                                f"{', '.join(allowed)}).{did_you_mean(field, allowed)}")
+            elif item["type"] == "missing":
+                problems.append(f"missing '{field}'")
+            elif item["type"] == "value_error":
+                problems.append(f"'{field}': {item['msg'].removeprefix('Value error, ')}")
+            else:
+                problems.append(f"'{field}': {item['msg']} (got {item.get('input')!r})")
+        raise ValueError(f"{where}: {' '.join(problems).rstrip('.?')}") from None
+    _check_range(key, parsed)
+    return parsed
+
+
+PARAMETER_MODELS: dict[str, type[StrictModel]] = {
+    "int": IntParameter, "float": FloatParameter, "choice": ChoiceParameter,
+    "boolean": BooleanParameter,
+}
 
 
 # --------------------------------------------------------------------------- trial configs
@@ -257,7 +290,12 @@ def trial_config(config: RunConfig, values: dict[str, Any], **updates: Any) -> R
     data = target_dict(config)
     for key, value in {**values, **updates}.items():
         set_path(data, key, value)
-    origins = {f"{key}": "search_space" for key in values} | {key: "retrain" for key in updates}
+    origins: dict[str, str] = {}
+    for key in values:  # a bad key's message says which search-space entry it came from
+        parts = key.split(".")
+        for end in range(1, len(parts) + 1):
+            origins.setdefault(".".join(parts[:end]), f"search_space '{key}'")
+    origins |= {key: "retrain" for key in updates}
     model_section = data.pop("model")
     experiment = registry.get(data["experiment"])
     validated = validate_section(RunConfigModel, data, (), origins)
