@@ -202,15 +202,17 @@ def parse_parameter(key: str, parameter: Any) -> Any:
             field = ".".join(str(part) for part in item["loc"])
             if item["type"] == "extra_forbidden":
                 allowed = list(schema.model_fields)
-                problems.append(f"unknown field '{field}' for type {kind} (allowed: "
-                                f"{', '.join(allowed)}).{did_you_mean(field, allowed)}")
+                hint = did_you_mean(field, allowed).strip()
+                problems.append(f"unknown field '{field}' for type {kind}"
+                                + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
+                                + f"; allowed: {', '.join(allowed)}")
             elif item["type"] == "missing":
                 problems.append(f"missing '{field}'")
             elif item["type"] == "value_error":
                 problems.append(f"'{field}': {item['msg'].removeprefix('Value error, ')}")
             else:
                 problems.append(f"'{field}': {item['msg']} (got {item.get('input')!r})")
-        raise ValueError(f"{where}: {' '.join(problems).rstrip('.?')}") from None
+        raise ValueError(f"{where}: {'; '.join(problems).rstrip('.')}") from None
     _check_range(key, parsed)
     return parsed
 
@@ -681,7 +683,9 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     started = time.perf_counter()
     search_error: BaseException | None = None
     try:
-        tuner.search(epochs=config.train.epochs, verbose=1)
+        with warnings.catch_warnings():  # checkpoints hold weights only (Hyperband reloads them)
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            tuner.search(epochs=config.train.epochs, verbose=1)
     except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
         search_error = error
         ctx.run_dir.append_log(traceback.format_exc())
