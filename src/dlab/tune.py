@@ -285,21 +285,30 @@ def trial_config(config: RunConfig, values: dict[str, Any], **updates: Any) -> R
     Raises:
         ConfigError: a key that is not in the target config, or a value it refuses.
     """
+    origins = {f"model.{key}": "model.base_model" for key in config.model.base_model}
+    base = _validate_target(target_dict(config), origins)  # fills in the target's defaults
+    data = base.to_dict()
+    for key, value in {**values, **updates}.items():
+        set_path(data, key, value)
+    for key in values:  # a bad key's message says which search-space entry it came from
+        parts = key.split(".")
+        for end in range(1, len(parts) + 1):
+            origins[".".join(parts[:end])] = f"search_space '{key}'"
+    origins |= {key: "retrain" for key in updates}
+    return _validate_target(data, origins)
+
+
+def _validate_target(data: dict[str, Any], origins: dict[str, str]) -> RunConfig:
     from dlab import registry
     from dlab.config import RunConfig as RunConfigModel
     from dlab.config import validate_section
 
-    data = target_dict(config)
-    for key, value in {**values, **updates}.items():
-        set_path(data, key, value)
-    origins: dict[str, str] = {}
-    for key in values:  # a bad key's message says which search-space entry it came from
-        parts = key.split(".")
-        for end in range(1, len(parts) + 1):
-            origins.setdefault(".".join(parts[:end]), f"search_space '{key}'")
-    origins |= {key: "retrain" for key in updates}
+    data = dict(data)
     model_section = data.pop("model")
-    experiment = registry.get(data["experiment"])
+    try:
+        experiment = registry.get(data["experiment"])
+    except ConfigError as error:
+        raise ConfigError(f"model.target: {error}") from None
     validated = validate_section(RunConfigModel, data, (), origins)
     model = validate_section(experiment.ModelConfig, model_section, ("model",), origins)
     return validated.model_copy(update={"model": model})
