@@ -37,12 +37,15 @@ def read_trials(run: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-@pytest.fixture
-def searched(cli, tmp_path):
-    """One finished 2-trial search of tune-mnist-mlp; returns its run directory."""
-    result = cli("tune", "tune-mnist-mlp", *TINY, "--out", "first")
-    assert result.exit_code == 0, result.output
-    return only_run(tmp_path / "first" / "tune-mnist-mlp")
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """One finished 2-trial search of tune-mnist-mlp, shared by the tests that only read it
+    or resume it into a new run directory (the CLI path is exercised by the other tests)."""
+    out = tmp_path_factory.mktemp("first")
+    result = api.tune("tune-mnist-mlp", smoke=True, save_model=False, device="cpu", out=out,
+                      sets=["data.train_samples=80", "data.test_samples=32"])
+    assert result.status == "completed"
+    return result.run_dir
 
 
 def test_smoke_search_writes_trials_table_and_a_runnable_best_config(cli, tmp_path, searched):
