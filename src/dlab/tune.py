@@ -47,6 +47,9 @@ FINGERPRINT_FILE = "dlab-search.json"
 BEST_CONFIG_FILE = "best-config.yaml"
 PARAMETER_TYPES = ("int", "float", "choice", "boolean")
 TUNABLE_SECTIONS = ("model", "train")
+RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epochs",
+                     "retrain_batch_size")
+"""``model:`` keys that ``--resume`` may change: they do not change the finished trials."""
 
 # --------------------------------------------------------------------------- search space
 
@@ -381,12 +384,14 @@ def check_resumable(run_dir: str | Path) -> Path:
 
 
 def fingerprint(config: RunConfig) -> dict[str, Any]:
-    """Everything that changes a search's results: the config without name, description,
-    reference and max_trials (raising max_trials is how a search is extended)."""
+    """Everything that changes a search's trials: the config without name, description,
+    reference, and the settings that only act after the trials or on how many there are
+    (raising max_trials is how a search is extended)."""
     data = config.to_dict()
     for key in ("name", "description", "reference"):
         data.pop(key, None)
-    data["model"].pop("max_trials", None)
+    for key in RESUMABLE_CHANGES:
+        data["model"].pop(key, None)
     return data
 
 
@@ -432,7 +437,8 @@ def check_same_search(config: RunConfig, run_dir: Path) -> None:
             f"--resume {run_dir}: the search space or settings changed since that search "
             f"started, so its trials do not belong to this search (keras-tuner would reload them "
             f"silently). What changed:\n  {listed}\nUndo the change to continue that search, or "
-            "start a new one without --resume. (Raising model.max_trials is allowed.)")
+            "start a new one without --resume. (These may change: "
+            f"{', '.join('model.' + key for key in RESUMABLE_CHANGES)}.)")
 
 
 # --------------------------------------------------------------------------- the search
