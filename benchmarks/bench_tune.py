@@ -6,7 +6,8 @@ Both search the tune-mnist-mlp space (Dense units 32..512 step 32, Adam lr in
 trials, epochs and batch size. dlab adds its checks before the search (every
 end of every range builds a model), the trials table after every trial, the
 best-trial evaluation, figures and the run directory. Commands run round-robin
-as fresh subprocesses; medians and the ratio dlab / plain are printed.
+as fresh subprocesses; median wall and CPU seconds (the subprocess's own user +
+system time, steadier on a shared machine) and the ratios dlab / plain are printed.
 
     .venv/bin/python benchmarks/bench_tune.py [--repeats 3] [--trials 3] [--epochs 2]
         [--train-samples 6000]
@@ -21,7 +22,7 @@ import statistics
 import sys
 import tempfile
 
-from bench_common import dlab_command, run_captured  # same folder: run as a script
+from bench_common import children_cpu_seconds, dlab_command, run_captured  # same folder
 
 
 def plain_search(args: argparse.Namespace, directory: str) -> None:
@@ -84,22 +85,30 @@ def main() -> None:
             "plain keras-tuner": [sys.executable, __file__, *shared, "--plain", out],
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         others: dict[str, list[float]] = {name: [] for name in cases}
         for round_index in range(args.repeats):
             for name, argv in cases.items():
                 if name == "plain keras-tuner":
                     argv = [*argv[:-1], f"{out}/plain-{round_index}"]
+                cpu_before = children_cpu_seconds()
                 elapsed, _, other = run_captured(argv)
+                cpu[name].append(children_cpu_seconds() - cpu_before)
                 times[name].append(elapsed)
                 others[name].append(other or 0.0)
     medians = {name: statistics.median(values) for name, values in times.items()}
     print(f"{args.trials} trials x {args.epochs} epochs, {args.train_samples} synthetic images, "
           f"{args.repeats} rounds")
-    print(f"{'command':<20}{'median s':>10}{'runs':>30}{'other CPU s':>14}")
+    cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
+    print(f"{'command':<20}{'wall s':>8}{'runs':>22}{'CPU s':>8}{'other CPU s':>13}")
     for name, median in medians.items():
         runs = ", ".join(f"{value:.1f}" for value in times[name])
-        print(f"{name:<20}{median:>10.2f}{runs:>30}{statistics.median(others[name]):>14.1f}")
-    print(f"ratio dlab / plain: {medians['dlab tune'] / medians['plain keras-tuner']:.2f}")
+        print(f"{name:<20}{median:>8.2f}{runs:>22}{cpu_medians[name]:>8.1f}"
+              f"{statistics.median(others[name]):>13.1f}")
+    plain = "plain keras-tuner"
+    print(f"ratio dlab / plain: wall {medians['dlab tune'] / medians[plain]:.2f}, "
+          f"CPU {cpu_medians['dlab tune'] / cpu_medians[plain]:.2f} (CPU time is the steadier "
+          "measure on a shared machine)")
 
 
 if __name__ == "__main__":
