@@ -217,3 +217,22 @@ def test_fingerprint_changes_name_each_key():
         'model.search_space.b.type: (absent) -> "boolean"',
     ]
     assert fingerprint_changes(old, old) == []
+
+
+@pytest.mark.parametrize("args", [
+    ["show", "tune-mnist-mlp"],
+    ["tune", "--help"],
+    ["tune", "tune-mnist-mlp", "--set",
+     "model.search_space={model.hidden.0: {type: int, min: 512, max: 32}}"],
+])
+def test_show_help_and_a_bad_space_never_start_tensorflow(args):
+    import subprocess
+    import sys
+
+    code = (f"import sys\nfrom dlab.cli import app\ntry:\n    app({args!r})\n"
+            "except SystemExit:\n    pass\n"
+            "print('HEAVY=' + ','.join(m for m in ('tensorflow', 'keras', 'keras_tuner') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.splitlines()[-1] == "HEAVY=", result.stdout + result.stderr
