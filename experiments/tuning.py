@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dlab.experiment import Experiment
 from dlab.registry import register
-from dlab.tune import TuneConfig
+from dlab.search_space import TuneConfig
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -54,19 +54,19 @@ class KerasTunerSearch(Experiment):
                            "as dense_mnist or convnet.")
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.tune import default_values, trial_config
+        from dlab.search_space import default_values, trial_config
 
         base = trial_config(config, default_values(config.model))
         return self.target(config).load_data(base)
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
-        from dlab.tune import check_objective, check_same_search, extreme_values, resume_source
-        from dlab.tune import trial_config as make_trial_config
+        from dlab.search_space import extreme_values, trial_config
+        from dlab.tune import check_objective, check_same_search, resume_source
 
         target = self.target(config)
         check_objective(config)
         for values in extreme_values(config.model):
-            chosen = make_trial_config(config, values)
+            chosen = trial_config(config, values)
             target.prepare(chosen, data)  # builds the model: a value it cannot use fails here
         resumed = resume_source()
         if resumed is not None:

@@ -11,7 +11,8 @@ import yaml
 
 from dlab import api
 from dlab.errors import ConfigError, UsageError
-from dlab.tune import fingerprint_changes, set_path
+from dlab.search_space import set_path
+from dlab.tune import fingerprint_changes
 
 # keras-tuner 1.4 calls threading.currentThread(): not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:currentThread:DeprecationWarning",
