@@ -237,3 +237,39 @@ def test_show_help_and_a_bad_space_never_start_tensorflow(args):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.stdout.splitlines()[-1] == "HEAVY=", result.stdout + result.stderr
+
+
+def test_offline_mnist_stops_the_search_before_it_starts(cli, tmp_path, monkeypatch):
+    import keras
+
+    def offline():
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    result = cli("tune", "tune-mnist-mlp", "--device", "cpu")
+    assert result.exit_code == 2, result.output
+    assert "--smoke" in result.output and "Traceback" not in result.output
+    assert no_runs(tmp_path / "outputs")
+
+
+def test_the_real_config_searches_keras_mnist(cli, tmp_path, monkeypatch):
+    """The packaged config as it is (keras source, validation 0.2), on a small file in the
+    layout keras.datasets.mnist.load_data returns."""
+    import keras
+    import numpy as np
+
+    def fake_load_data():
+        rng = np.random.default_rng(0)
+        x = rng.integers(0, 256, (120, 28, 28), dtype=np.uint8)
+        y = np.arange(120, dtype=np.uint8) % 10
+        return (x[:100], y[:100]), (x[100:], y[100:])
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    result = cli("tune", "tune-mnist-mlp", "--device", "cpu", "--no-save", "--epochs", "1",
+                 "--max-trials", "1")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((only_run(tmp_path / "outputs" / "tune-mnist-mlp")
+                          / "metrics.json").read_text())
+    assert metrics["data"]["source"] == "keras"
+    assert (metrics["data"]["train_samples"], metrics["data"]["val_samples"]) == (80, 20)
+    assert metrics["tuner"]["trials"]["completed"] == 1
