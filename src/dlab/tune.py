@@ -349,36 +349,19 @@ def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
 def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     """Search, write the trials table and best-config.yaml, then evaluate the best model.
 
-    With ``model.retrain_epochs`` the best hyperparameters are trained again from
-    scratch (through :func:`dlab.training.fit_and_evaluate`, like ``dlab run
-    best-config.yaml``); otherwise the best trial's model is evaluated on test and its
-    recorded epochs become the run's history. Either way the target experiment draws
-    its usual figures.
+    A resumed search copies the earlier run's tuner folder first and reloads it
+    (keras-tuner's ``overwrite=False``); :func:`check_same_search` has already made
+    sure that it belongs to this search. The target experiment draws its usual
+    figures for the best model.
 
     Raises:
         RuntimeError: no trial completed (each error is in the trials table and run.log).
     """
     import dataclasses
     import shutil
-    import time
-    import traceback
-    import warnings
-
-    import keras
-
-    from dlab.reporting import record_history
-    from dlab.training import (
-        FitResult,
-        count_params,
-        fit_and_evaluate,
-        model_summary,
-        targets,
-    )
 
     config = ctx.config
-    settings: TuneConfig = config.model
-    run_path = ctx.run_dir.path
-    tuner_dir = run_path / TUNER_DIR
+    tuner_dir = ctx.run_dir.path / TUNER_DIR
     resumed = resume_source()
     if resumed is not None:
         shutil.copytree(resumed / TUNER_DIR, tuner_dir)
@@ -386,22 +369,49 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     else:
         tuner_dir.mkdir()
     write_fingerprint(config, tuner_dir)
-    direction = objective_direction(settings.objective)
-
-    def report(tuner: Any, trial: Any) -> None:
-        rows = trial_rows(tuner, settings)
-        write_trials(run_path, rows)
-        status = str(trial.status)
-        if status == "COMPLETED":
-            return
-        message = (trial.message or "").strip()
-        last = message.splitlines()[-1] if message else "no error message"
-        print(f"dlab: trial {int(trial.trial_id) + 1} {status}: {last} (the traceback is in "
-              "run.log and the error in trials.csv)")
-        ctx.run_dir.append_log(f"trial {int(trial.trial_id) + 1} traceback:\n{message}\n")
 
     hypermodel = make_hypermodel(config, target, data)
-    tuner = make_tuner(config, hypermodel, tuner_dir, overwrite=resumed is None, on_trial_end=report)
+    tuner = make_tuner(config, hypermodel, tuner_dir, overwrite=resumed is None,
+                       on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial))
+    summary = search(ctx, tuner, resumed)
+    best_trial, best_config = write_best_config(ctx, tuner, summary)
+    best_ctx = dataclasses.replace(ctx, config=best_config)  # same summary: one metrics.json
+    result = evaluate_best(best_ctx, target, tuner, best_trial, data,
+                           retrained=config.model.retrain_epochs is not None
+                           or config.model.retrain_batch_size is not None)
+    ctx.record(timing={"search_seconds": summary["search_seconds"],
+                       **(ctx.summary.get("timing") or {})})
+    target.figures(best_ctx, result.model, data, result)
+
+
+def report_trial(ctx: RunContext, tuner: Any, trial: Any) -> None:
+    """After each trial: rewrite the trials table; print a failed trial's error and log its
+    traceback (keras-tuner 1.4 would only keep it in its own trial.json)."""
+    write_trials(ctx.run_dir.path, trial_rows(tuner, ctx.config.model))
+    status = str(trial.status)
+    if status == "COMPLETED":
+        return
+    message = (trial.message or "").strip()
+    last = message.splitlines()[-1] if message else "no error message"
+    number = int(trial.trial_id) + 1
+    print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error "
+          "in trials.csv)")
+    ctx.run_dir.append_log(f"trial {number} traceback:\n{message}\n")
+
+
+def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
+    """Run the search; write trials.csv/json and plots/trials.png; return metrics.json's
+    ``tuner`` block (``resumed``: the run directory it continues, if any).
+
+    Raises:
+        RuntimeError: no trial completed.
+    """
+    import time
+    import traceback
+    import warnings
+
+    config = ctx.config
+    settings: TuneConfig = config.model
     started = time.perf_counter()
     search_error: BaseException | None = None
     try:
@@ -414,7 +424,8 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     search_seconds = time.perf_counter() - started
 
     rows = trial_rows(tuner, settings)
-    write_trials(run_path, rows)
+    write_trials(ctx.run_dir.path, rows)
+    direction = objective_direction(settings.objective)
     ctx.run_dir.save_figure(trials_figure(rows, settings.objective, direction,
                                           f"{config.name}: {settings.objective} per trial"),
                             "trials")
@@ -424,66 +435,86 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         "algorithm": settings.algorithm, "objective": settings.objective, "direction": direction,
         "max_trials": settings.max_trials, "executions_per_trial": settings.executions_per_trial,
         "trials": {"total": len(rows), "completed": len(completed), "failed": len(failed)},
-        "search_seconds": round(search_seconds, 3), "tuner_dir": str(tuner_dir),
+        "search_seconds": round(search_seconds, 3), "tuner_dir": str(tuner.directory),
         "resumed_from": str(resumed) if resumed else None,
         "fingerprint": fingerprint_hash(fingerprint(config)),
     }
     ctx.record(tuner=summary)
+    stopped = f"keras-tuner: {str(search_error).splitlines()[0]}" if search_error else ""
     if not completed:
         first = failed[0]["error"] if failed else "no trial ran"
         raise RuntimeError(f"no trial completed ({len(failed)} failed); first error: {first}. "
-                           "trials.csv lists every trial's error and run.log has the tracebacks."
-                           + (f" keras-tuner: {str(search_error).splitlines()[0]}"
-                              if search_error else ""))
+                           "trials.csv lists every trial's error and run.log has the "
+                           f"tracebacks. {stopped}".rstrip())
     if search_error is not None:
-        print(f"dlab: the search stopped early: {str(search_error).splitlines()[0]}")
+        print(f"dlab: the search stopped early: {stopped}")
+    return summary
 
-    best_trial = tuner.oracle.get_best_trials(1)[0]
-    best_number = int(best_trial.trial_id) + 1
-    best_values = {key: best_trial.hyperparameters.values[key] for key in settings.search_space}
-    retrain = {}
-    if settings.retrain_epochs is not None:
-        retrain["train.epochs"] = settings.retrain_epochs
-    if settings.retrain_batch_size is not None:
-        retrain["train.batch_size"] = settings.retrain_batch_size
-    best_config = trial_config(config, best_values, **retrain)
-    best_config = best_config.model_copy(update={"description": (
-        f"The best trial (#{best_number}, {settings.objective} {best_trial.score:.4f}) of "
-        f"the {config.name} search in {run_path}: {json.dumps(best_values)}"
-        + (f"; retrained {settings.retrain_epochs} epochs" if retrain else ""))})
+
+def write_best_config(ctx: RunContext, tuner: Any, summary: dict[str, Any]) -> tuple[Any, RunConfig]:
+    """Write best-config.yaml (the best trial as a target config, retrain settings applied)
+    and record the best trial in metrics.json; return the trial and its config."""
     from dlab.fileio import atomic_write_text
 
-    atomic_write_text(run_path / BEST_CONFIG_FILE, best_config.to_yaml())
-    summary["best"] = {"trial": best_number, "score": float(best_trial.score),
-                       "hyperparameters": best_values, "config": str(run_path / BEST_CONFIG_FILE)}
-    ctx.record(tuner=summary, best_trial=best_number, best_score=float(best_trial.score))
-    print(f"dlab: best trial {best_number}: {settings.objective} {best_trial.score:.4f} "
-          f"with {json.dumps(best_values)}; config: {run_path / BEST_CONFIG_FILE}")
+    config = ctx.config
+    settings: TuneConfig = config.model
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    number, score = int(best_trial.trial_id) + 1, float(best_trial.score)
+    values = {key: best_trial.hyperparameters.values[key] for key in settings.search_space}
+    retrain = {key: value for key, value in (("train.epochs", settings.retrain_epochs),
+                                             ("train.batch_size", settings.retrain_batch_size))
+               if value is not None}
+    best_config = trial_config(config, values, **retrain)
+    path = ctx.run_dir.path / BEST_CONFIG_FILE
+    best_config = best_config.model_copy(update={"description": (
+        f"The best trial (#{number}, {settings.objective} {score:.4f}) of the {config.name} "
+        f"search in {ctx.run_dir.path}: {json.dumps(values)}"
+        + (f"; retrained with {json.dumps(retrain)}" if retrain else ""))})
+    atomic_write_text(path, best_config.to_yaml())
+    summary["best"] = {"trial": number, "score": score, "hyperparameters": values,
+                       "config": str(path)}
+    ctx.record(tuner=summary, best_trial=number, best_score=score)
+    print(f"dlab: best trial {number}: {settings.objective} {score:.4f} with "
+          f"{json.dumps(values)}; config: {path}")
+    return best_trial, best_config
 
-    best_ctx = dataclasses.replace(ctx, config=best_config)
-    if retrain:
-        print(f"dlab: retraining the best hyperparameters for {settings.retrain_epochs} epochs")
-        keras.utils.set_random_seed(config.seed)
-        model = target.build_model(best_config, data)
-        result = fit_and_evaluate(model, data, best_ctx)
-        ctx.record(retrain={"epochs": best_config.train.epochs,
-                            "batch_size": best_config.train.batch_size})
-    else:
-        with warnings.catch_warnings():  # the trial checkpoints hold weights, not optimizer state
-            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            model = tuner.get_best_models(1)[0]
-        train = best_config.train
-        test = model.evaluate(data.x_test, targets(data.y_test, train, data.num_classes),
-                              batch_size=train.batch_size or len(data.x_test), return_dict=True,
-                              verbose=0)
-        test = {key: float(value) for key, value in test.items()}
-        history = trial_history(best_trial)
-        ctx.run_dir.write_summary(model_summary(model))
-        ctx.record(params=count_params(model), test=test)
-        if ctx.save_model:
-            ctx.run_dir.save_model(model)
-        record_history(best_ctx, history)
-        result = FitResult(model=model, history=history, test_metrics=test)
-    ctx.record(timing={"search_seconds": round(search_seconds, 3),
-                       **(ctx.summary.get("timing") or {})})
-    target.figures(best_ctx, result.model, data, result)
+
+def evaluate_best(best_ctx: RunContext, target: Experiment, tuner: Any, best_trial: Any,
+                  data: ArrayDataset, retrained: bool) -> Any:
+    """The best model on the test split, reported like any run (history, test, params, model).
+
+    ``retrained``: train the best config from scratch through
+    :func:`dlab.training.fit_and_evaluate` (what ``dlab run best-config.yaml`` does);
+    otherwise evaluate the best trial's checkpoint, whose recorded epochs become the
+    run's history. Returns the :class:`dlab.training.FitResult`.
+    """
+    import warnings
+
+    import keras
+
+    from dlab.reporting import record_history
+    from dlab.training import FitResult, count_params, fit_and_evaluate, model_summary, targets
+
+    best_config = best_ctx.config
+    train = best_config.train
+    if retrained:
+        print(f"dlab: retraining the best hyperparameters: {train.epochs} epochs, batch "
+              f"{train.batch_size}")
+        keras.utils.set_random_seed(best_config.seed)
+        result = fit_and_evaluate(target.build_model(best_config, data), data, best_ctx)
+        best_ctx.record(retrain={"epochs": train.epochs, "batch_size": train.batch_size})
+        return result
+    with warnings.catch_warnings():  # the trial checkpoints hold weights, not optimizer state
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.get_best_models(1)[0]
+    test = model.evaluate(data.x_test, targets(data.y_test, train, data.num_classes),
+                          batch_size=train.batch_size or len(data.x_test), return_dict=True,
+                          verbose=0)
+    test = {key: float(value) for key, value in test.items()}
+    history = trial_history(best_trial)
+    best_ctx.run_dir.write_summary(model_summary(model))
+    best_ctx.record(params=count_params(model), test=test)
+    if best_ctx.save_model:
+        best_ctx.run_dir.save_model(model)
+    record_history(best_ctx, history)
+    return FitResult(model=model, history=history, test_metrics=test)
