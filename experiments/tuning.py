@@ -61,10 +61,16 @@ class KerasTunerSearch(Experiment):
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
         from dlab.search_space import extreme_values, trial_config
-        from dlab.tune import check_objective, check_same_search, resume_source
+        from dlab.tune import (
+            check_objective,
+            check_same_search,
+            check_tensorboard,
+            resume_source,
+        )
 
         target = self.target(config)
         check_objective(config)
+        check_tensorboard()
         for values in extreme_values(config.model):
             chosen = trial_config(config, values)
             target.prepare(chosen, data)  # builds the model: a value it cannot use fails here

@@ -273,3 +273,15 @@ def test_the_real_config_searches_keras_mnist(cli, tmp_path, monkeypatch):
     assert metrics["data"]["source"] == "keras"
     assert (metrics["data"]["train_samples"], metrics["data"]["val_samples"]) == (80, 20)
     assert metrics["tuner"]["trials"]["completed"] == 1
+
+
+def test_a_missing_tensorboard_is_named_before_the_search(cli, tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *args: None if name == "tensorboard" else find_spec(name, *args))
+    result = cli("tune", "tune-mnist-mlp", *TINY)
+    assert result.exit_code == 2, result.output
+    assert "pip install tensorboard" in result.output
+    assert no_runs(tmp_path / "outputs")

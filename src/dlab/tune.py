@@ -188,6 +188,21 @@ def check_objective(config: RunConfig) -> None:
                           f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}")
 
 
+def check_tensorboard() -> None:
+    """keras-tuner 1.4 imports tensorboard in every trial on the TensorFlow backend; without
+    it every trial would fail. Say so before the search.
+
+    Raises:
+        UsageError: tensorboard is not installed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("keras-tuner imports tensorboard in every trial, and it is not "
+                         "installed (TensorFlow 2.21 no longer brings it): run `pip install "
+                         "tensorboard` (dlab declares it; reinstall with `pip install -e .`).")
+
+
 def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -> Any:
     """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`)."""
     import keras_tuner
