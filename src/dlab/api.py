@@ -344,3 +344,46 @@ def sweep(
     settings = RunSettings(out=Path(out), device=device, smoke=smoke, epochs=epochs,
                            sets=tuple(sets), save_model=save_model)
     return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+
+
+def tune(
+    config_ref: str | None = None,
+    *,
+    resume: str | os.PathLike[str] | None = None,
+    max_trials: int | None = None,
+    sets: Sequence[str] = (),
+    **options: Any,
+) -> RunResult:
+    """Run a keras-tuner search config (``tune-mnist-mlp`` ...), or continue one.
+
+    The search is a run like any other (its run directory also holds trials.csv,
+    best-config.yaml and the tuner's own folder); see :mod:`dlab.tune`.
+
+    Args:
+        config_ref: a tuner config name or YAML file; with ``resume`` it may be left out
+            (the resumed run's config.yaml is used).
+        resume: the run directory of an earlier search to continue in a new run
+            directory; refused when the search space or settings differ.
+        max_trials: override ``model.max_trials`` (before ``sets``).
+        sets, options: as for :func:`run` (epochs, seed, out, device, smoke ...).
+
+    Raises:
+        UsageError: not a tuner config, nothing to resume, or a changed search.
+    """
+    from dlab.tune import check_resumable, resuming
+
+    resumed = check_resumable(resume) if resume is not None else None
+    if config_ref is None:
+        if resumed is None:
+            raise UsageError("dlab tune needs a tuner config (e.g. tune-mnist-mlp) or "
+                             "--resume RUN_DIR.")
+        config_ref = str(resumed / "config.yaml")
+    sets = [*([f"model.max_trials={max_trials}"] if max_trials is not None else []), *sets]
+    experiment = load_yaml_chain(find_config(config_ref), {}).get("experiment")
+    if experiment != "keras_tuner":
+        raise UsageError(f"'{config_ref}' is not a tuner config (its experiment is "
+                         f"{experiment!r}, not keras_tuner): train it with `dlab run "
+                         f"{config_ref}`. Tuner configs: "
+                         f"{', '.join(n for n in config_names() if n.startswith('tune-'))}.")
+    with resuming(resumed):
+        return run(config_ref, sets=sets, **options)

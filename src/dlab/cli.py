@@ -362,6 +362,66 @@ def sweep_command(
     raise typer.Exit(result.exit_code)
 
 
+@app.command("tune")
+def tune_command(
+    config: str | None = typer.Argument(None, metavar="NAME|FILE",
+                                        help="A tuner config (e.g. tune-mnist-mlp) or its YAML "
+                                        "file; optional with --resume."),
+    resume: str | None = typer.Option(None, "--resume", metavar="RUN_DIR",
+                                      help="Continue the search of this run directory (in a new "
+                                      "run directory); refused if the search space changed."),
+    max_trials: int | None = typer.Option(None, "--max-trials", min=1,
+                                          help="Override model.max_trials (raise it to extend a "
+                                          "search with --resume)."),
+    epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs (per trial)."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Override train.batch_size."),
+    seed: int | None = typer.Option(None, "--seed", help="Override seed (tuner and trials)."),
+    out: str = typer.Option("outputs", "--out", metavar="DIR",
+                            help="Outputs root; the search goes to DIR/<config>/<time>-<id>/."),
+    device: str = typer.Option("auto", "--device", metavar="auto|cpu|gpu",
+                               help="auto uses a GPU when there is one; cpu hides GPUs; gpu "
+                               "fails clearly when there is none."),
+    sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
+    smoke: bool = typer.Option(False, "--smoke",
+                               help="Offline check in seconds: synthetic data, 2 trials of 1 epoch."),
+    no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+) -> None:
+    """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
+
+    Examples:
+
+      dlab tune tune-mnist-mlp
+
+      dlab tune tune-mnist-cnn --smoke
+
+      dlab tune --resume outputs/tune-mnist-mlp/20261122-120000-ab12cd --max-trials 10
+
+      dlab run outputs/tune-mnist-mlp/20261122-120000-ab12cd/best-config.yaml
+    """
+    from dlab import api
+
+    try:
+        result = _call(api.tune, config, resume=resume, max_trials=max_trials, epochs=epochs,
+                       batch_size=batch_size, seed=seed, out=out, device=device, sets=sets,
+                       smoke=smoke, save_model=not no_save, debug=debug, show_traceback=debug)
+    except typer.Exit:
+        raise
+    except Exception as error:  # a failure while searching: metrics.json says "failed"
+        if debug:
+            raise
+        typer.secho(f"error: the search failed: {type(error).__name__}: {error}\n"
+                    "(the traceback is in the run directory's run.log; --debug shows it here)",
+                    fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+    best = (result.metrics.get("tuner") or {}).get("best") or {}
+    if best:
+        typer.echo(f"best trial: #{best['trial']}  {result.metrics['tuner']['objective']} "
+                   f"{best['score']:.4f}  {best['hyperparameters']}")
+        typer.echo(f"best config: {best['config']}  (dlab run FILE trains it)")
+    _print_run_summary(result)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

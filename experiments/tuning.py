@@ -1,0 +1,85 @@
+"""Hyperparameter search with keras-tuner over another experiment's configs.
+
+The ``keras_tuner`` experiment runs the search described by its ``model:``
+section (:class:`dlab.tune.TuneConfig`): the ``target`` experiment builds each
+trial's model from its own config, so ``tune-mnist-mlp`` tunes ``dense_mnist``
+and ``tune-mnist-cnn`` tunes ``convnet`` without a line of model code here.
+Everything that can be checked is checked before the run directory exists: the
+search space (types, ranges), that every key exists in the target config and
+that every end of every range builds a model, the objective, and under
+``--resume`` that the saved search has the same space and settings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dlab.experiment import Experiment
+from dlab.registry import register
+from dlab.search_space import TuneConfig
+
+if TYPE_CHECKING:
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment import RunContext
+
+
+@register("keras_tuner")
+class KerasTunerSearch(Experiment):
+    """A keras-tuner search whose trials are configs of the ``target`` experiment."""
+
+    family = "hyperparameter search"
+    ModelConfig = TuneConfig
+    # Two one-epoch trials on a few hundred synthetic images: the whole pipeline in seconds.
+    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 256,
+                                                 "data.test_samples": 64,
+                                                 "model.max_trials": 2,
+                                                 "model.executions_per_trial": 1}
+
+    def target(self, config: RunConfig) -> Experiment:
+        """The experiment whose model is tuned (an instance)."""
+        from dlab import registry
+
+        experiment = registry.get(config.model.target)
+        if not experiment.uses_keras or experiment is type(self):
+            raise self._bad_target(config)
+        return experiment()
+
+    @staticmethod
+    def _bad_target(config: RunConfig) -> Exception:
+        from dlab.errors import ConfigError
+
+        return ConfigError(f"model.target={config.model.target!r} cannot be tuned: keras-tuner "
+                           "trains Keras models, so the target must be a Keras experiment such "
+                           "as dense_mnist or convnet.")
+
+    def load_data(self, config: RunConfig) -> ArrayDataset:
+        from dlab.search_space import default_values, trial_config
+
+        base = trial_config(config, default_values(config.model))
+        return self.target(config).load_data(base)
+
+    def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
+        from dlab.search_space import extreme_values, trial_config
+        from dlab.tune import (
+            check_objective,
+            check_same_search,
+            check_tensorboard,
+            resume_source,
+        )
+
+        target = self.target(config)
+        check_objective(config)
+        check_tensorboard()
+        for values in extreme_values(config.model):
+            chosen = trial_config(config, values)
+            target.prepare(chosen, data)  # builds the model: a value it cannot use fails here
+        resumed = resume_source()
+        if resumed is not None:
+            check_same_search(config, resumed)
+        return None
+
+    def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
+        from dlab.tune import run_search
+
+        run_search(ctx, self.target(ctx.config), data)
