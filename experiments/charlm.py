@@ -130,52 +130,33 @@ class CharLanguageModel(Experiment):
                           settings.num_steps, stateful, name=config.name.replace("-", "_"))
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
-        import keras
-
-        from dlab.reporting import record_history
-        from dlab.sequences import char_batches, reset_states, state_resetter
-        from dlab.training import (
-            _EpochTimer,
-            _HistoryWriter,
-            compile_model,
-            count_params,
-            model_summary,
-        )
+        """Train with the shared recipe on batches of subsequences, then generate a sample."""
+        from dlab.data import BatchedDataset
+        from dlab.sequences import char_batches, state_resetter
+        from dlab.training import fit_and_evaluate
 
         config, settings = ctx.config, ctx.config.model
         batch, steps = config.train.batch_size, settings.num_steps
-        train = char_batches(stream(data.x_train, data.y_train), settings.sampling, batch, steps,
-                             seed=config.seed)
-        validation = char_batches(stream(data.x_val, data.y_val), settings.sampling, batch, steps,
-                                  seed=config.seed + 1, redraw=False)
-        compile_model(model, config.train, len(train))
-        ctx.run_dir.write_summary(model_summary(model))
-        ctx.record(params=count_params(model))
+        splits = {
+            "train": char_batches(stream(data.x_train, data.y_train), settings.sampling, batch,
+                                  steps, seed=config.seed),
+            "val": char_batches(stream(data.x_val, data.y_val), settings.sampling, batch, steps,
+                                seed=config.seed + 1, redraw=False),
+            "test": char_batches(stream(data.x_test, data.y_test), settings.sampling, batch, steps,
+                                 seed=config.seed + 2, redraw=False),
+        }
+        subsequences = BatchedDataset(
+            rows=data, **splits, input_shape=(steps,),
+            train_samples=len(splits["train"]) * batch, val_samples=len(splits["val"]) * batch,
+            test_samples=len(splits["test"]) * batch)
+        # sequential sampling carries the state across batches: start every pass from zero
+        resets = [state_resetter()] if settings.sampling == "sequential" else []
+        result = fit_and_evaluate(model, subsequences, ctx, callbacks=resets)
 
-        timer, writer = _EpochTimer(), _HistoryWriter(ctx)
-        callbacks = [timer, writer] + ([state_resetter()] if settings.sampling == "sequential" else [])
-        if config.train.early_stopping is not None:
-            stop = config.train.early_stopping
-            callbacks.append(keras.callbacks.EarlyStopping(
-                monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
-                restore_best_weights=stop.restore_best_weights))
-        model.fit(train, validation_data=validation, epochs=config.train.epochs, callbacks=callbacks,
-                  verbose=1)
-
-        test = char_batches(stream(data.x_test, data.y_test), settings.sampling, batch, steps,
-                            seed=config.seed + 2, redraw=False)
-        reset_states(model)
-        test_metrics = {key: float(value) for key, value in
-                        model.evaluate(test, return_dict=True, verbose=0).items()}
-        if ctx.save_model:
-            ctx.run_dir.save_model(model)
-        timing = timer.summary(samples_per_epoch=len(train) * batch)
-        rate = timing["train_samples_per_s"]
-        ctx.record(test=test_metrics, timing=timing,
-                   tokens_per_second=round(rate * steps, 1) if rate else None,
-                   tokens_per_epoch=len(train) * batch * steps)
-        record_history(ctx, writer.history)
-        self.sample(ctx, model, data)
+        rate = ctx.summary["timing"]["train_samples_per_s"]
+        ctx.record(tokens_per_second=round(rate * steps, 1) if rate else None,
+                   tokens_per_epoch=subsequences.train_samples * steps)
+        self.sample(ctx, result.model, data)
 
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
         """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""

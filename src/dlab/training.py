@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -356,7 +357,8 @@ def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any
 
 
 def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ctx: RunContext,
-                     epochs: int | None = None) -> FitResult:
+                     epochs: int | None = None,
+                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
 
     ``data`` holds the splits as arrays (batch size and shuffling from ``train``) or as
@@ -368,6 +370,8 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
 
     Args:
         epochs: train this many epochs instead of ``train.epochs`` (k-fold's final model).
+        callbacks: an experiment's own callbacks, given to fit and to the test evaluation
+            (e.g. resetting a stateful RNN before every pass).
     """
     train = ctx.config.train
     steps = steps_per_epoch(data, train)
@@ -381,7 +385,8 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
     # order matters: the history is written before the backup, so a backup never holds an
     # epoch the history lacks (a resume cuts the history to the backup's epoch); the guard
     # comes last, so a stop signal at an epoch's end keeps that finished epoch
-    callbacks: list[keras.callbacks.Callback] = [timer, writer]
+    experiment_callbacks = list(callbacks)
+    callbacks = [timer, writer, *experiment_callbacks]
     early_stopping = None
     if train.early_stopping is not None:
         stop = train.early_stopping
@@ -415,7 +420,7 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
                   f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})")
 
     test_metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0,
-                                  callbacks=[guard])
+                                  callbacks=[*experiment_callbacks, guard])
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
