@@ -335,6 +335,19 @@ def _flatten_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
     return keys
 
 
+def flatten_dotted(data: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"epochs": 3}}`` -> ``{"train.epochs": 3}``: compare two configs key by key.
+
+    Empty mappings stay as values, so a section that was emptied still shows as a change.
+    """
+    if isinstance(data, dict) and data:
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(flatten_dotted(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
 def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Merge ``update`` into a copy of ``base``: mappings merge, everything else replaces."""
     merged = copy.deepcopy(base)

@@ -92,10 +92,10 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Experiment
 
 def config_changes(run_config_file: Path, config: RunConfig) -> list[str]:
     """``key: run value -> new value`` for every result-changing key that differs."""
-    from dlab.config import read_yaml
+    from dlab.config import flatten_dotted, read_yaml
 
-    before = _flatten(read_yaml(run_config_file))
-    after = _flatten(config.to_dict())
+    before = flatten_dotted(read_yaml(run_config_file))
+    after = flatten_dotted(config.to_dict())
     changes = []
     for key in sorted(set(before) | set(after)):
         if any(key == ignored or key.startswith(ignored + ".") for ignored in IGNORED_KEYS):
@@ -119,13 +119,6 @@ def read_backup_metadata(backup_dir: Path) -> dict[str, Any] | None:
     return metadata
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): data}
 
 
 def _read_history(path: Path) -> dict[str, list[float]]:

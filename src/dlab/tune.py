@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dlab.config import flatten_dotted
 from dlab.errors import ConfigError, UsageError
 from dlab.search_space import (
     ChoiceParameter,
@@ -107,18 +108,11 @@ def fingerprint_hash(print_: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): data}
 
 
 def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     """One line per dotted key whose value differs: ``key: old -> new``."""
-    old_flat, new_flat = _flatten(old), _flatten(new)
+    old_flat, new_flat = flatten_dotted(old), flatten_dotted(new)
     missing = object()
     lines = []
     for key in sorted(set(old_flat) | set(new_flat)):
