@@ -284,7 +284,7 @@ class Transfer(FolderClassifier):
         model = keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
         if settings.init_from:
             run, _ = read_run(settings.init_from)
-            source = keras.models.load_model(run / "model.keras", compile=False)
+            source = keras.models.load_model(run / "model.keras", compile=False, safe_mode=True)
             copy_weights(source, model, settings.init_from)
             self.backbone_record["weights"] = f"init_from {run}"
         if settings.mode == "finetune":
