@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from dlab.config import DataConfig
-from dlab.data import load_dataset
+from dlab.data import load_dataset, timemachine
 from dlab.data.timemachine import URL, synthetic_text
 from dlab.sequences import (
     CHARACTERS,
@@ -196,10 +197,24 @@ def test_keras_source_downloads_the_d2l_text_with_get_file(tmp_path, monkeypatch
         return str(book)
 
     monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    # the generated book stands in for d2l's file, so it is the one whose SHA-1 is expected
+    monkeypatch.setattr(timemachine, "SHA1", hashlib.sha1(book.read_bytes()).hexdigest())
     data = load_dataset(DataConfig(dataset="timemachine", source="keras", test_split=0.1), seed=0)
     assert calls == [("timemachine.txt", URL)]
     assert data.source == "keras" and data.location == URL
     assert decode(data.x_train[:16]) == "the time machine"
+
+
+def test_a_download_that_is_not_d2ls_file_is_refused(cli, tmp_path, monkeypatch):
+    import keras
+
+    damaged = tmp_path / "timemachine.txt"
+    damaged.write_text("<html>captive portal</html>", encoding="utf-8")
+    monkeypatch.setattr(keras.utils, "get_file", lambda *args, **kwargs: str(damaged))
+    result = cli("run", "charrnn-timemachine")
+    assert result.exit_code == 2, result.output
+    assert "SHA-1" in result.output and timemachine.SHA1 in result.output
+    assert not list(tmp_path.glob("outputs/*/*"))
 
 
 def test_offline_download_gives_the_one_paragraph_help(cli, tmp_path, monkeypatch):

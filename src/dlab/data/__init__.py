@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dlab.errors import ConfigError, DataError, did_you_mean
 
@@ -299,3 +299,37 @@ def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseEx
         f"downloading), or {local}. To try the whole pipeline offline on synthetic data, add "
         "--smoke."
     )
+
+
+T = TypeVar("T")
+
+
+def download(name: str, downloads: Sequence[tuple[str, str]], local: str, fetch: Callable[[], T],
+             lock: str | None = None) -> T:
+    """Fetch a dataset into the Keras cache: once across concurrent runs, offline -> one paragraph.
+
+    Every ``keras`` source goes through here, so that runs started together download
+    and extract a cache entry once (a file lock, :mod:`dlab.locks`), and a failed
+    download becomes the one-paragraph :func:`offline_error` (exit code 2).
+
+    Args:
+        name: the dataset, for the message (and the lock, unless ``lock`` is given).
+        downloads: (URL, file under the Keras cache) of every file ``fetch`` downloads.
+        local: how to read a local copy instead (see :func:`offline_error`).
+        fetch: does the download and returns what the caller needs, e.g.
+            ``keras.datasets.mnist.load_data`` or a ``keras.utils.get_file`` call.
+        lock: the cache entry to lock, when several fetches of one dataset differ.
+
+    Raises:
+        DataError: the download failed; a DataError raised by ``fetch`` itself (a hash
+            mismatch, a bad archive) passes through unchanged.
+    """
+    from dlab.locks import dataset_lock
+
+    try:
+        with dataset_lock(lock or name):
+            return fetch()
+    except DataError:
+        raise
+    except Exception as error:  # get_file raises a bare Exception on URL failures
+        raise offline_error(name, downloads, error, local) from error

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path, require_source
+from dlab.data import ArrayDataset, download, require_path, require_source
 from dlab.data.tabular import holdout, read_csv_table
 from dlab.errors import DataError
 
@@ -34,15 +34,10 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     if config.source == "keras":
         import keras
 
-        from dlab.locks import dataset_lock
-
-        try:
-            with dataset_lock("boston_housing"):  # runs started together download once
-                (x_train, y_train), (x_test, y_test) = keras.datasets.boston_housing.load_data()
-        except Exception as error:  # get_file raises a bare Exception on URL failures
-            raise offline_error("boston_housing", [(URL, "boston_housing.npz")], error,
-                                "run with --set data.source=file --set data.path=boston.npz (or a "
-                                "CSV with --set data.target=COLUMN)") from error
+        (x_train, y_train), (x_test, y_test) = download(
+            "boston_housing", [(URL, "boston_housing.npz")],
+            "run with --set data.source=file --set data.path=boston.npz (or a CSV with "
+            "--set data.target=COLUMN)", keras.datasets.boston_housing.load_data)
         location = URL
     elif config.source == "file":
         path = require_path(config, "an .npz with x_train, y_train, x_test, y_test or a CSV with "

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path, require_source
+from dlab.data import ArrayDataset, download, require_path, require_source
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -78,15 +78,11 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 def _download() -> Path:
     import keras
 
-    from dlab.locks import dataset_lock
-
-    try:  # no published hash for this file: get_file can only check that it downloaded
-        with dataset_lock("HIGGS.csv.gz"):  # runs started together download the 2.6 GB once
-            return Path(keras.utils.get_file("HIGGS.csv.gz", URL))
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise offline_error("higgs", [(URL, "HIGGS.csv.gz")], error,
-                            "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "
-                            "(2.6 GB; only the first rows are read)") from error
+    # no published hash for this file: get_file can only check that it downloaded
+    return Path(download("higgs", [(URL, "HIGGS.csv.gz")],
+                         "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "
+                         "(2.6 GB; only the first rows are read)",
+                         lambda: keras.utils.get_file("HIGGS.csv.gz", URL), lock="HIGGS.csv.gz"))
 
 
 def synthetic_higgs(rows: int, seed: int) -> np.ndarray:

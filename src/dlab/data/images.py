@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path
+from dlab.data import ArrayDataset, download, require_path
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -102,22 +102,16 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
 def _from_keras(spec: ImageDatasetSpec):
     import keras
 
-    from dlab.locks import dataset_lock
-
     loader = getattr(keras.datasets, spec.keras_module)
-    try:
-        with dataset_lock(spec.name):  # runs started together download and extract once
-            (x_train, y_train), (x_test, y_test) = loader.load_data()
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise offline_message(spec, error) from error
+    (x_train, y_train), (x_test, y_test) = download(spec.name, spec.downloads, local_copy(spec),
+                                                    loader.load_data)
     return ((_pixels(spec, x_train), _labels(spec, y_train)),
             (_pixels(spec, x_test), _labels(spec, y_test)))
 
 
-def offline_message(spec: ImageDatasetSpec, error: BaseException) -> DataError:
-    """The offline paragraph for an image dataset (see :func:`dlab.data.offline_error`)."""
-    return offline_error(
-        spec.name, spec.downloads, error,
+def local_copy(spec: ImageDatasetSpec) -> str:
+    """How to read a local copy of an image dataset, for the offline paragraph."""
+    return (
         f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with --set "
         f"data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree with "
         "train/ and test/ works too: --set data.source=dir --set data.path=DIR)")

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path, require_source
+from dlab.data import ArrayDataset, download, require_path, require_source
 from dlab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         values, columns = synthetic_series(config.samples or ROWS, seed), list(COLUMNS)
         location = None
     else:
-        path = download() if config.source == "keras" else require_path(
+        path = download_csv() if config.source == "keras" else require_path(
             config, f"the Jena climate CSV ({CSV_NAME}, or {ARCHIVE})", kind="file")
         values, columns = read_csv(path)
         values = values[:config.samples]  # data.samples: only the first N rows
@@ -149,7 +149,7 @@ def read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
     return table.to_numpy(dtype=np.float64), [str(c) for c in table.columns]
 
 
-def download() -> Path:
+def download_csv() -> Path:
     """The real CSV: downloaded once with ``keras.utils.get_file`` (extracted, cached).
 
     Raises:
@@ -157,12 +157,10 @@ def download() -> Path:
     """
     import keras
 
-    try:
-        path = Path(keras.utils.get_file(ARCHIVE, URL, extract=True))
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise offline_error("jena", [(URL, ARCHIVE)], error,
-                            f"run with --set data.source=file --set data.path=/path/to/{CSV_NAME} "
-                            "(the zip works too)") from error
+    path = Path(download("jena", [(URL, ARCHIVE)],
+                         f"run with --set data.source=file --set data.path=/path/to/{CSV_NAME} "
+                         "(the zip works too)",
+                         lambda: keras.utils.get_file(ARCHIVE, URL, extract=True)))
     if path.is_file():
         return path
     found = sorted(p for p in path.rglob("*.csv") if "__MACOSX" not in p.parts)

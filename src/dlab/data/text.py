@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path, require_source
+from dlab.data import ArrayDataset, download, require_path, require_source
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -167,17 +167,12 @@ def decode(sequence, vocabulary: list[str] | None) -> str:
 def _from_keras(spec: TextDatasetSpec, num_words: int):
     import keras
 
-    from dlab.locks import dataset_lock
-
     loader = getattr(keras.datasets, spec.keras_module)
-    try:
-        with dataset_lock(spec.name):  # runs started together download once
-            (x_train, y_train), (x_test, y_test) = loader.load_data(num_words=num_words)
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        local = f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz"
-        if spec.has_dir_source:
-            local += " (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
-        raise offline_error(spec.name, spec.downloads, error, local) from error
+    local = f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz"
+    if spec.has_dir_source:
+        local += " (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
+    (x_train, y_train), (x_test, y_test) = download(
+        spec.name, spec.downloads, local, lambda: loader.load_data(num_words=num_words))
     return (x_train, np.asarray(y_train)), (x_test, np.asarray(y_test))
 
 

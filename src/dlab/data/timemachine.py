@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, offline_error, require_path, require_source
+from dlab.data import ArrayDataset, download, require_path, require_source
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 URL = "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt"
 FILE_NAME = "timemachine.txt"
+SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"  # d2l.DATA_HUB["time_machine"]
 SYNTHETIC_CHARS = 180_000  # about the real book's 170,580 characters after preprocessing
 
 
@@ -106,12 +107,29 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 def _download() -> Path:
     import keras
 
-    try:
-        return Path(keras.utils.get_file(FILE_NAME, URL))
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise offline_error("timemachine", [(URL, FILE_NAME)], error,
-                            "run with --set data.source=file --set data.path=/path/to/"
-                            "timemachine.txt (any UTF-8 text file works)") from error
+    path = Path(download("timemachine", [(URL, FILE_NAME)],
+                         "run with --set data.source=file --set data.path=/path/to/"
+                         "timemachine.txt (any UTF-8 text file works)",
+                         lambda: keras.utils.get_file(FILE_NAME, URL)))
+    check_sha1(path, SHA1)
+    return path
+
+
+def check_sha1(path: Path, expected: str) -> None:
+    """Compare a download with its published SHA-1 (d2l publishes SHA-1, which get_file
+    cannot check: it knows MD5 and SHA-256).
+
+    Raises:
+        DataError: the file differs (a truncated or replaced download).
+    """
+    import hashlib
+
+    actual = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
+    if actual != expected:
+        raise DataError(f"{path} has SHA-1 {actual}, but d2l publishes {expected} for "
+                        f"{FILE_NAME}: the download is damaged or not the book. Delete the file "
+                        "and run again to download it anew, or read your own copy with "
+                        "--set data.source=file --set data.path=FILE.")
 
 
 # --------------------------------------------------------------------------- synthetic
