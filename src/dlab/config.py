@@ -117,7 +117,8 @@ class DataConfig(StrictModel):
     @classmethod
     def _check_validation(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("expected 'test', 'none', a fraction between 0 and 1, or a count")
+            raise ValueError("expected 'test', 'split', 'none', a fraction between 0 and 1, "
+                             "or a count")
         if isinstance(value, float) and not 0.0 < value < 1.0:
             raise ValueError(f"a fraction must be between 0 and 1 (exclusive), got {value}")
         if isinstance(value, int) and value < 1:
