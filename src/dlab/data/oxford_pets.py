@@ -77,12 +77,11 @@ def _fetch() -> Layout:
     """
     import keras
 
-    from dlab.data.segmentation import Layout
+    from dlab.data.segmentation import trimaps_layout
 
     folders = [Path(keras.utils.get_file(file_name, url, extract=True))
                for url, file_name in DOWNLOADS]
-    layout = Layout(folders[0] / "images", folders[1] / "annotations" / "trimaps", -1,
-                    "oxford pets trimaps")
+    layout = trimaps_layout(folders[0] / "images", folders[1] / "annotations" / "trimaps")
     for folder, (url, file_name) in ((layout.images, DOWNLOADS[0]), (layout.masks, DOWNLOADS[1])):
         if not folder.is_dir():
             raise DataError(f"{url} extracted without the folder {folder}. Delete the cached "

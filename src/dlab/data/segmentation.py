@@ -43,12 +43,17 @@ SHUFFLE_SEED = 1337  # the order Deep Learning with Python shuffles the pet imag
 
 @dataclass(frozen=True)
 class Layout:
-    """Where a tree keeps its images and masks, and the offset its masks need by default."""
+    """Where a tree keeps its images and masks, and the offset and classes its masks default to.
+
+    Attributes:
+        default_classes: None: the largest mask value after the offset + 1.
+    """
 
     images: Path
     masks: Path
     default_offset: int
     name: str
+    default_classes: int | None = None
 
 
 def find_layout(root: Path) -> Layout:
@@ -63,11 +68,16 @@ def find_layout(root: Path) -> Layout:
         raise DataError(f"data.path '{root}' has no images/ folder. A segmentation dataset needs "
                         f"{expected}.")
     if (root / "annotations" / "trimaps").is_dir():
-        return Layout(root / "images", root / "annotations" / "trimaps", -1, "oxford pets trimaps")
+        return trimaps_layout(root / "images", root / "annotations" / "trimaps")
     if (root / "masks").is_dir():
         return Layout(root / "images", root / "masks", 0, "images + masks")
     raise DataError(f"data.path '{root}' has images/ but no annotations/trimaps/ or masks/ "
                     f"folder. A segmentation dataset needs {expected}.")
+
+
+def trimaps_layout(images: Path, trimaps: Path) -> Layout:
+    """The Oxford pets layout: trimap values 1, 2, 3 are the classes 0, 1, 2."""
+    return Layout(images, trimaps, -1, "oxford pets trimaps", default_classes=3)
 
 
 def pair_files(layout: Layout) -> tuple[list[Path], list[Path]]:
@@ -197,7 +207,7 @@ def load_segmentation_folder(name: str, layout: Layout, config: DataConfig, seed
     """
     images, masks = pair_files(layout)
     offset = layout.default_offset if config.mask_offset is None else config.mask_offset
-    classes = check_pairs(images, masks, offset, config.num_classes)
+    classes = check_pairs(images, masks, offset, config.num_classes or layout.default_classes)
     if class_names is None or len(class_names) != classes:
         class_names = [f"class {i}" for i in range(classes)]
     n_val = held_out_count(config, len(images))
