@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dlab.data import download, require_path, require_source
-from dlab.errors import ConfigError, DataError
+from dlab.errors import DataError
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -54,10 +54,6 @@ def load_data(config: DataConfig, seed: int) -> StreamDataset:
 
     require_source(config, ("keras", "dir", "synthetic"), "images and masks from the Oxford "
                    "server, a local folder, or the synthetic twin")
-    if config.test_samples:
-        raise ConfigError(f"data.test_samples={config.test_samples}: {NAME} has no test split; "
-                          "the held-out validation images are evaluated as the test split. Set "
-                          "their number with data.validation (a count or a fraction) instead.")
     if config.source == "synthetic":
         return synthetic_segmentation(NAME, config, seed, SIZE, IMAGE_SIZE, CLASS_NAMES)
     if config.source == "dir":
