@@ -214,6 +214,25 @@ def test_a_mask_of_another_size_than_its_image(cli, tmp_path):
     assert "Abyssinian_1.png" in message and f"{SIZE + 3}x{SIZE}" in message
 
 
+def test_palette_masks_count_only_when_their_colours_are_their_gray_indices(cli, tmp_path):
+    from PIL import Image
+
+    from dlab.data import load_dataset
+
+    root = write_pets(tmp_path / "pets", count=4)
+    trimap = root / "annotations" / "trimaps" / "Abyssinian_0.png"
+    palette = Image.fromarray(mask_pattern(0, SIZE, (1, 2, 3)), mode="L").convert("P")
+    palette.putpalette([level for i in range(256) for level in (i, i, i)])
+    palette.save(trimap)
+    data = load_dataset(config(source="dir", path=str(root)), seed=0)
+    masks = np.concatenate([streamed(data, split)[1] for split in ("train", "val")])
+    assert {m[..., 0].tobytes() for m in masks} == expected_masks(4, (1, 2, 3), -1)
+    palette.putpalette([255 - level for i in range(256) for level in (i, i, i)])
+    palette.save(trimap)
+    message = run_error(cli, "--set", f"data.path={root}")
+    assert "Abyssinian_0.png is a palette PNG" in message
+
+
 def test_an_image_without_a_mask(cli, tmp_path):
     root = write_pets(tmp_path / "pets")
     (root / "annotations" / "trimaps" / "Abyssinian_2.png").unlink()

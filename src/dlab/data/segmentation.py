@@ -35,9 +35,10 @@ if TYPE_CHECKING:
     from dlab.config import DataConfig
     from dlab.data.folders import StreamDataset
 
-# One 8-bit grayscale channel: TensorFlow's PNG decoder turns palette PNGs into colours and
-# scales 1/2/4-bit ones to 0..255, so their class numbers would not survive.
-MASK_MODES = ("L",)
+# One 8-bit channel: TensorFlow's PNG decoder turns palette PNGs into their colours (then gray)
+# and scales 1/2/4-bit ones to 0..255, so class numbers survive only in 8-bit grayscale PNGs or
+# in palette PNGs whose colours are the gray levels of their indices (checked per mask).
+MASK_MODES = ("L", "P")
 SHUFFLE_SEED = 1337  # the order Deep Learning with Python shuffles the pet images in
 
 
@@ -119,9 +120,15 @@ def check_pair(image_path: Path, mask_path: Path) -> tuple[int, int]:
         with Image.open(mask_path) as mask:
             if mask.format != "PNG" or mask.mode not in MASK_MODES:
                 raise DataError(f"{mask_path} is a {mask.format} image in mode {mask.mode}; masks "
-                                "must be 8-bit grayscale PNGs whose pixel values are the class "
-                                "numbers (in PIL: Image.fromarray(uint8_array).save(path)).")
+                                "must be 8-bit grayscale (or gray palette) PNGs whose pixel "
+                                "values are the class numbers (in PIL: "
+                                "Image.fromarray(uint8_array).save(path)).")
             values = np.asarray(mask)
+            if mask.mode == "P" and not np.array_equal(values, np.asarray(mask.convert("L"))):
+                raise DataError(f"{mask_path} is a palette PNG whose colours are not the gray "
+                                "levels of their class numbers, so its pixels would be read as "
+                                "colours. Save masks as 8-bit grayscale PNGs whose pixel values "
+                                "are the class numbers (in PIL: Image.fromarray(uint8_array)).")
     except DataError:
         raise
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError ... on bad files
