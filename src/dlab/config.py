@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator
 
 from dlab.errors import ConfigError, did_you_mean
 
@@ -107,6 +107,17 @@ class DataConfig(StrictModel):
                                   "(others become out-of-vocabulary); null: the whole vocabulary.")
     maxlen: int | None = Field(None, ge=1, description="Text: pad or truncate every document to "
                                "this many words, keeping the last ones (sequence models).")
+
+    image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = Field(
+        None, description="Segmentation: resize images (bilinear) and masks (nearest "
+        "neighbour) to this height and width (one number: square); null: the dataset's own "
+        "(200 for oxford_pets).")
+    mask_offset: int | None = Field(
+        None, description="Segmentation: added to every mask value to get its class (Oxford "
+        "pets trimaps 1..3: -1); null: -1 for annotations/trimaps/, 0 for a masks/ folder.")
+    num_classes: int | None = Field(
+        None, ge=2, description="Segmentation: number of mask classes (values after the offset "
+        "must be 0..num_classes-1); null: 3 for the pets, the largest value + 1 for masks/.")
 
     cache: str = Field(
         "memory", description="Class-folder trees (tf.data streams): keep the decoded, resized "

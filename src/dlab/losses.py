@@ -62,6 +62,22 @@ class Perplexity(keras.metrics.Metric):
         return {**super().get_config(), "from_logits": self.from_logits}
 
 
+@keras.saving.register_keras_serializable(package="dlab")
+class SparseMeanIoU(keras.metrics.MeanIoU):
+    """Mean intersection over union of integer masks and per-pixel class scores.
+
+    For each class, |true AND predicted| / |true OR predicted| pixels, accumulated over
+    everything seen since the last reset (a confusion matrix), then averaged over the
+    classes that occur in either (keras.metrics.MeanIoU). Labels are class numbers
+    (..., 1) or (...); predictions are scores over the classes on the last axis
+    (softmax or logits: the argmax is the same).
+    """
+
+    def __init__(self, num_classes: int, name: str = "mean_iou", **kwargs):
+        kwargs.setdefault("sparse_y_pred", False)
+        super().__init__(num_classes=num_classes, name=name, **kwargs)
+
+
 LOSSES = {"half_squared_error": half_squared_error}
 METRICS = {
     "sign_accuracy": lambda: sign_accuracy,
@@ -74,3 +90,9 @@ METRICS = {
     "perplexity": lambda: Perplexity(from_logits=True),
 }
 """Metric names dlab adds to Keras's, each a factory (a fresh metric object per compile)."""
+
+CLASS_METRICS = {
+    # Segmentation: pixel IoU per class, averaged (sparse masks, scores per class).
+    "mean_iou": lambda num_classes: SparseMeanIoU(num_classes),
+}
+"""Metric names whose metric needs the data's number of classes: factory(num_classes)."""

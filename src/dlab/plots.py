@@ -347,3 +347,42 @@ def metric_comparison(labels: Sequence[str], values: Sequence[float], errors: Se
     axes.grid(alpha=0.3, axis="x")
     figure.tight_layout()
     return figure
+
+
+def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequence[str],
+                       title: str) -> Figure:
+    """One row per image: the image, its true mask and the predicted mask, classes coloured alike.
+
+    Args:
+        images: uint8 (N, H, W, 3).
+        true_masks, predicted_masks: integer class maps (N, H, W) or (N, H, W, 1).
+        class_names: index = class; the legend under the figure.
+    """
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    count, classes = len(images), len(class_names)
+    colours = colormaps["tab10" if classes <= 10 else "tab20"].resampled(max(classes, 2))
+    height = 2.5 * count + 0.6
+    figure = Figure(figsize=(7.5, height))
+    columns = (("image", images), ("true mask", true_masks), ("predicted mask", predicted_masks))
+    for row in range(count):
+        for column, (name, arrays) in enumerate(columns):
+            axes = figure.add_subplot(count, 3, 3 * row + column + 1)
+            picture = np.asarray(arrays[row])
+            if column == 0:
+                axes.imshow(picture.astype(np.uint8))
+            else:
+                axes.imshow(picture.reshape(picture.shape[:2]), cmap=colours, vmin=-0.5,
+                            vmax=max(classes, 2) - 0.5, interpolation="nearest")
+            if row == 0:
+                axes.set_title(name)
+            axes.axis("off")
+    figure.legend(handles=[Patch(color=colours(i), label=label)
+                           for i, label in enumerate(class_names)],
+                  loc="lower center", ncol=min(classes, 6), frameon=False)
+    figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0.5 / height, 1, 1))
+    return figure

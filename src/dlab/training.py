@@ -24,7 +24,7 @@ import numpy as np
 
 from dlab.data import BatchedDataset
 from dlab.errors import ConfigError
-from dlab.losses import LOSSES, METRICS
+from dlab.losses import CLASS_METRICS, LOSSES, METRICS
 from dlab.reporting import best_epoch, record_history
 from dlab.resume import read_backup_metadata
 
@@ -79,14 +79,25 @@ def build_loss(config: TrainConfig) -> keras.losses.Loss:
     return LOSSES.get(config.loss) or keras.losses.get(config.loss)
 
 
-def build_metrics(config: TrainConfig) -> list:
+def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
     """The compile() metrics for ``train.metrics``: Keras names plus dlab's own.
 
+    Args:
+        num_classes: the data's classes, which per-class metrics (mean_iou) need; None
+            (before the data meets the model) checks their names only and leaves them out.
+
     Raises:
-        ConfigError: a metric name neither knows.
+        ConfigError: a metric name neither knows, or a per-class metric on data without classes.
     """
     metrics = []
     for name in config.metrics:
+        if name in CLASS_METRICS:
+            if num_classes is not None and num_classes < 2:
+                raise ConfigError(f"train.metrics '{name}' is computed per class and this data has "
+                                  f"{num_classes} classes; remove it from train.metrics.")
+            if num_classes is not None:
+                metrics.append(CLASS_METRICS[name](num_classes))
+            continue
         if name in METRICS:
             metrics.append(METRICS[name]())
             continue
@@ -95,7 +106,7 @@ def build_metrics(config: TrainConfig) -> list:
         except ValueError:
             raise ConfigError(f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
                               "such as accuracy, mae, mse, auc, precision, recall, or "
-                              f"{', '.join(METRICS)}.") from None
+                              f"{', '.join([*METRICS, *CLASS_METRICS])}.") from None
         metrics.append(name)
     return metrics
 
@@ -108,10 +119,12 @@ def history_name(metric: str) -> str:
     return metric
 
 
-def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1) -> None:
-    """compile() with the configured optimizer, loss and metrics."""
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1,
+                  num_classes: int = 0) -> None:
+    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics)."""
     model.compile(optimizer=build_optimizer(config.optimizer, steps_per_epoch), loss=build_loss(config),
-                  metrics=build_metrics(config), steps_per_execution=config.steps_per_execution)
+                  metrics=build_metrics(config, num_classes),
+                  steps_per_execution=config.steps_per_execution)
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -375,7 +388,7 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
     """
     train = ctx.config.train
     steps = steps_per_epoch(data, train)
-    compile_model(model, train, steps)
+    compile_model(model, train, steps, data.num_classes)
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
 
@@ -482,7 +495,7 @@ def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
                        validation=f"fold {index} of {train.kfold}")
         keras.utils.set_random_seed(config.seed + index)
         model = build_model(config, fold)
-        compile_model(model, train, steps_per_epoch(fold, train))
+        compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
         fitted = model.fit(fold.x_train, targets(fold.y_train, train, fold.num_classes),
                            validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
                            epochs=train.epochs, batch_size=train.batch_size or len(fold.x_train),

@@ -43,6 +43,7 @@ DATASETS: dict[str, str] = {
     "spiral": "playground",
     "jena": "jena",
     "timemachine": "timemachine",
+    "oxford_pets": "oxford_pets",
 }
 """Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
 
@@ -189,6 +190,8 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
         )
     module = importlib.import_module(f"dlab.data.{DATASETS[config.dataset]}")
     dataset: ArrayDataset = module.load_data(config, seed)
+    if hasattr(dataset, "batches"):  # a tf.data stream applies its own limits and validation
+        return dataset
     dataset = dataset.first(config.train_samples, config.test_samples)
     return split_validation(dataset, config.validation)
 
