@@ -216,7 +216,8 @@ def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -
         def build(self, hp: Any) -> Any:
             chosen = self.trial(hp)
             model = target.build_model(chosen, data)
-            compile_model(model, chosen.train, steps_per_epoch(data, chosen.train))
+            compile_model(model, chosen.train, steps_per_epoch(data, chosen.train),
+                          num_classes=data.num_classes)
             return model
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
