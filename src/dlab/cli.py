@@ -65,6 +65,17 @@ def _call(function: Callable[..., T], *args: Any, show_traceback: bool = False,
         raise typer.Exit(getattr(error, "exit_code", 130)) from None
 
 
+def _device_option(help_text: str = "auto uses a GPU when there is one; cpu hides GPUs; gpu "
+                   "fails clearly when there is none.") -> Any:
+    """--device, the same choice for every command that trains."""
+    return typer.Option("auto", "--device", metavar="auto|cpu|gpu", help=help_text)
+
+
+def _debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
+    """--debug: every command turns dlab errors into one line unless it is given."""
+    return typer.Option(False, "--debug", help=help_text)
+
+
 @app.command("list")
 def list_command() -> None:
     """List the runnable configs: name, family, dataset and what each one shows."""
@@ -95,7 +106,7 @@ def show_command(
     seed: int | None = typer.Option(None, "--seed", help="Override seed."),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     smoke: bool = typer.Option(False, "--smoke", help="Show the config as --smoke would run it."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = _debug_option("Show tracebacks."),
 ) -> None:
     """Print the resolved config (defaults, YAML, `extends` and overrides applied) as YAML."""
     from dlab import api
@@ -113,15 +124,13 @@ def run_command(
     seed: int | None = typer.Option(None, "--seed", help="Override seed (Python, NumPy, backend)."),
     out: str = typer.Option("outputs", "--out", metavar="DIR",
                             help="Outputs root; the run goes to DIR/<config>/<time>-<id>/."),
-    device: str = typer.Option("auto", "--device", metavar="auto|cpu|gpu",
-                               help="auto uses a GPU when there is one; cpu hides GPUs; gpu "
-                               "fails clearly when there is none."),
+    device: str = _device_option(),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     smoke: bool = typer.Option(False, "--smoke",
                                help="Offline check in seconds: synthetic data of the real shapes, "
                                "few samples, 1 epoch unless --epochs says otherwise."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = _debug_option(),
     resume: str | None = typer.Option(
         None, "--resume", metavar="RUN_DIR",
         help="Continue this interrupted or failed run from its last complete epoch (same "
@@ -215,7 +224,7 @@ def compare_command(
     output: str | None = typer.Option(None, "--output", "-o", metavar="FILE.png",
                                       help="Where --curve writes its PNG (default compare-<COLUMN>.png)."),
     fmt: str = typer.Option("table", "--format", "-f", help=_FORMAT_HELP),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = _debug_option("Show tracebacks."),
 ) -> None:
     """Compare saved runs: metrics side by side, differences from a baseline, CI gates.
 
@@ -257,7 +266,7 @@ def check_command(
                                        help="Judge smoke runs (synthetic data) too instead of "
                                        "reporting them as not comparable."),
     fmt: str = typer.Option("table", "--format", "-f", help=_FORMAT_HELP),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = _debug_option("Show tracebacks."),
 ) -> None:
     """Check runs against the reference: block of their config (the published numbers).
 
@@ -283,7 +292,7 @@ def runs_command(
                                       help="Only runs with this status."),
     out: str = typer.Option("outputs", "--out", metavar="DIR", help="The outputs root to list."),
     fmt: str = typer.Option("table", "--format", "-f", help=_FORMAT_HELP),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = _debug_option("Show tracebacks."),
 ) -> None:
     """List the runs under the outputs root: status, key metrics, start and wall time."""
     from dlab import api
@@ -302,7 +311,7 @@ def report_command(
     metrics: list[str] = typer.Option([], "--metric", "-m", metavar="NAME",
                                       help="Metrics for the summary table (default: all shared)."),
     title: str | None = typer.Option(None, "--title", help="The page title."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    debug: bool = _debug_option("Show tracebacks."),
 ) -> None:
     """Write one self-contained HTML file (plots embedded) that summarizes runs."""
     from dlab import api
@@ -333,10 +342,9 @@ def sweep_command(
     smoke: bool = typer.Option(False, "--smoke", help="Every run in smoke mode (offline, seconds)."),
     out: str = typer.Option("outputs", "--out", metavar="DIR",
                             help="Outputs root: runs go to DIR/<config>/, the sweep to DIR/sweeps/."),
-    device: str = typer.Option("auto", "--device", metavar="auto|cpu|gpu",
-                               help="The device of every run (see dlab run --help)."),
+    device: str = _device_option("The device of every run (see dlab run --help)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = _debug_option(),
 ) -> None:
     """Run many configs, several at a time; write summary.csv/json (and study figures).
 
@@ -378,14 +386,12 @@ def tune_command(
     seed: int | None = typer.Option(None, "--seed", help="Override seed (tuner and trials)."),
     out: str = typer.Option("outputs", "--out", metavar="DIR",
                             help="Outputs root; the search goes to DIR/<config>/<time>-<id>/."),
-    device: str = typer.Option("auto", "--device", metavar="auto|cpu|gpu",
-                               help="auto uses a GPU when there is one; cpu hides GPUs; gpu "
-                               "fails clearly when there is none."),
+    device: str = _device_option(),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=_SET_HELP),
     smoke: bool = typer.Option(False, "--smoke",
                                help="Offline check in seconds: synthetic data, 2 trials of 1 epoch."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks on errors."),
+    debug: bool = _debug_option(),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 

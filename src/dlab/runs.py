@@ -57,6 +57,23 @@ def check_writable(root: Path) -> Path:
     return root
 
 
+def new_timestamped_folder(parent: Path, prefix: str = "") -> Path:
+    """Create ``parent/<prefix><YYYYmmdd-HHMMSS>-<id>`` and return it; never an existing folder.
+
+    The random id and the exclusive ``mkdir`` keep folders apart also when several
+    processes start in the same second (runs, sweeps).
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    while True:
+        path = parent / f"{prefix}{stamp}-{secrets.token_hex(3)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
 class RunDir:
     """Writes the files of one run. Create one with :meth:`RunDir.create`."""
 
@@ -75,16 +92,7 @@ class RunDir:
             raise UsageError(f"Config name '{config_name}' cannot name a run folder: use letters, "
                              "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
                              f"under '{root}'.")
-        parent = Path(root) / config_name
-        parent.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        while True:
-            path = parent / f"{stamp}-{secrets.token_hex(3)}"
-            try:
-                path.mkdir()
-            except FileExistsError:
-                continue
-            return cls(path)
+        return cls(new_timestamped_folder(Path(root) / config_name))
 
     # -- writers -------------------------------------------------------------------
 

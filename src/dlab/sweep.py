@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -157,16 +156,9 @@ class _Job:
 
 def create_sweep_dir(root: Path, name: str) -> Path:
     """A new folder ``root/sweeps/<name>-<YYYYmmdd-HHMMSS>-<id>`` (never an existing one)."""
-    parent = root / "sweeps"
-    parent.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    while True:
-        path = parent / f"{name}-{stamp}-{secrets.token_hex(3)}"
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
+    from dlab.runs import new_timestamped_folder
+
+    return new_timestamped_folder(root / "sweeps", prefix=f"{name}-")
 
 
 def _row(run: PlannedRun, status: str) -> dict[str, Any]:
