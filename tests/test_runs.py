@@ -36,6 +36,14 @@ def test_atomic_write_replaces_and_leaves_no_temporary_files(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
+def test_atomic_files_get_the_mode_a_plain_write_would(tmp_path):
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    atomic_write_json(tmp_path / "metrics.json", {"status": "completed"})
+    mode = (tmp_path / "metrics.json").stat().st_mode & 0o777
+    assert mode == plain.stat().st_mode & 0o777  # not mkstemp's private 0600
+
+
 def test_a_failed_write_keeps_the_old_file(tmp_path):
     target = tmp_path / "config.yaml"
     atomic_write_text(target, "old: 1\n")

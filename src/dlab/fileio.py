@@ -18,6 +18,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_DEFAULT_FILE_MODE = 0o666 & ~_umask()
+"""The mode ``open(path, "w")`` gives a new file under this process's umask."""
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -44,6 +54,9 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
                                     suffix=target.suffix or ".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes the file private (0600); give it the mode open() would, so a run's files
+    # stay readable by whoever may read the folder (a CI artifact, a teammate, a web server)
+    os.chmod(tmp, _DEFAULT_FILE_MODE)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
