@@ -136,8 +136,9 @@ def in_process(config: str, rounds: int) -> None:
     import keras
     from dlab.experiments.charlm import char_model
 
-    from dlab.config import resolve_config
-    from dlab.sequences import char_batches, state_resetter
+    from dlab.data.characters import char_batches
+    from dlab.experiment.factory import resolve_config
+    from dlab.models.sequences import state_resetter
     from dlab.training import _EpochTimer, compile_model
 
     keras.utils.set_random_seed(SEED)

@@ -1,7 +1,7 @@
 """Peak memory of resnet18-fashion: resize in the pipeline (dlab) vs resized arrays up front.
 
 dlab keeps Fashion-MNIST as uint8 28x28 arrays and resizes to 96x96 with a
-``Resizing`` layer inside the model, batch by batch (``dlab.blocks``). A naive
+``Resizing`` layer inside the model, batch by batch (``dlab.models.blocks``). A naive
 script resizes the whole dataset up front to 96x96 float32 and trains the same
 network on that. This benchmark measures what that costs in memory on data of
 the real size (60,000 train + 10,000 test images, dlab's synthetic twin):
@@ -12,7 +12,7 @@ the real size (60,000 train + 10,000 test images, dlab's synthetic twin):
 - ``materialized``: the same uint8 arrays resized once, in chunks of
   ``--chunk`` images with ``tf.image.resize`` (bilinear, as the Resizing layer),
   into preallocated float32 (N, 96, 96, 1) numpy arrays (train and test); then
-  the same network without the Resizing layer (``dlab.blocks.build_classifier``
+  the same network without the Resizing layer (``dlab.models.blocks.build_classifier``
   with a 96x96 input: Rescaling, then ResNet-18; equal parameter counts are
   checked).
 
@@ -83,9 +83,9 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from dlab.blocks import build_classifier
-    from dlab.config import resolve_config
-    from dlab.registry import get
+    from dlab.experiment.factory import resolve_config
+    from dlab.experiment.registry import get
+    from dlab.models.blocks import build_classifier
 
     mark("imports")
     config = resolve_config(CONFIG, sets=[

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import KerasExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import KerasExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment import RunContext
+    from dlab.run.context import RunContext
     from dlab.training import FitResult
 
 PAD, OOV = 0, 1  # TextVectorization's padding ("") and out-of-vocabulary ("[UNK]") ids
@@ -63,8 +63,8 @@ class Cbow(KerasExperiment):
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import ArrayDataset, split_validation
         from dlab.data.timemachine import load_text
-        from dlab.embeddings import cbow_pairs
         from dlab.errors import ConfigError
+        from dlab.models.embeddings import cbow_pairs
 
         if config.data.dataset != "timemachine":
             raise ConfigError(f"{config.name} reads a plain-text corpus: data.dataset must be "
@@ -113,8 +113,9 @@ class Cbow(KerasExperiment):
                 result: FitResult) -> None:
         import numpy as np
 
-        from dlab.embeddings import embedding_map, write_word2vec
         from dlab.fileio import atomic_write_text
+        from dlab.models.embeddings import pca_2d, write_word2vec
+        from dlab.plots import embedding_map
 
         settings: CbowConfig = ctx.config.model
         vectors = np.asarray(model.get_layer("embedding").get_weights()[0])
@@ -129,7 +130,7 @@ class Cbow(KerasExperiment):
         frequent = list(range(OOV + 1, min(len(words), OOV + 1 + settings.plot_words)))
         if len(frequent) >= 2:
             ctx.run_dir.save_figure(
-                embedding_map([words[i] for i in frequent], vectors[frequent],
+                embedding_map([words[i] for i in frequent], pca_2d(vectors[frequent]),
                               title=f"{ctx.config.name}: {len(frequent)} most frequent words (PCA)"),
                 "embedding_pca")
 
@@ -155,7 +156,7 @@ class NeighbourReport:
 def neighbour_report(vocabulary: list[str], vectors, probe_words: list[str],
                      count: int) -> NeighbourReport:
     """The ``count`` nearest words by cosine for each probe word found in the vocabulary."""
-    from dlab.embeddings import nearest_neighbours
+    from dlab.models.embeddings import nearest_neighbours
 
     index = {word: i for i, word in enumerate(vocabulary)}
     probes = [word.lower() for word in probe_words]

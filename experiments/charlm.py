@@ -1,7 +1,7 @@
 """Character-level language models (d2l chapter 8): SimpleRNN, GRU or LSTM over 28 characters.
 
 The corpus (``timemachine`` by default, any text file with ``data.source=file``)
-becomes the 28 character ids of :mod:`dlab.sequences`; each epoch cuts the
+becomes the 28 character ids of :mod:`dlab.data.characters`; each epoch cuts the
 training text into ``num_steps``-long subsequences with d2l's sequential or
 random sampling (a new offset every epoch). The model reads one-hot
 characters (a frozen identity ``Embedding``, as d2l feeds ``one_hot(X)``),
@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import Experiment
-from dlab.registry import register
+from dlab.experiment.base import Experiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment import RunContext
+    from dlab.run.context import RunContext
 
 CELLS = {"simple_rnn": "SimpleRNN", "gru": "GRU", "lstm": "LSTM"}
 
@@ -85,8 +85,8 @@ class CharLanguageModel(Experiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import load_dataset
+        from dlab.data.characters import min_corpus_length
         from dlab.errors import ConfigError, DataError
-        from dlab.sequences import min_corpus_length
 
         if config.data.validation == "none":
             raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
@@ -132,7 +132,8 @@ class CharLanguageModel(Experiment):
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         """Train with the shared recipe on batches of subsequences, then generate a sample."""
         from dlab.data import BatchedDataset
-        from dlab.sequences import char_batches, state_resetter
+        from dlab.data.characters import char_batches
+        from dlab.models.sequences import state_resetter
         from dlab.training import fit_and_evaluate
 
         config, settings = ctx.config, ctx.config.model
@@ -161,7 +162,7 @@ class CharLanguageModel(Experiment):
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
         """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""
         from dlab.fileio import atomic_write_text
-        from dlab.sequences import generate
+        from dlab.models.sequences import generate
 
         settings: CharLanguageModelConfig = ctx.config.model
         generator = char_model(settings, len(data.vocabulary), 1, None, stateful=True,

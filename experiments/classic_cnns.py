@@ -1,7 +1,7 @@
 """The classic CNN architectures on Fashion-MNIST: LeNet, AlexNet, VGG-11, GoogLeNet, ResNet-18.
 
 The lab report trained Dive into Deep Learning's PyTorch versions; dlab builds
-them in Keras (:mod:`dlab.blocks`). Images are resized to ``input_size`` by a
+them in Keras (:mod:`dlab.models.blocks`). Images are resized to ``input_size`` by a
 ``Resizing`` layer inside the model, batch by batch, so a 224x224 run holds
 60,000 28x28 images in memory, not 60,000 enlarged copies. A size too small for
 an architecture fails before training, naming the layer that cannot fit.
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ImageClassifierExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ImageClassifierExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -47,7 +47,7 @@ class ClassicCnn(ImageClassifierExperiment):
     smoke_overrides = {"data.train_samples": 32, "data.test_samples": 16, "train.batch_size": 16}
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
-        from dlab.blocks import build_classifier
+        from dlab.models.blocks import build_classifier
 
         settings: ClassicCnnConfig = config.model
         options = {}

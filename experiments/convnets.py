@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ImageClassifierExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ImageClassifierExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -48,7 +48,7 @@ class ConvNet(ImageClassifierExperiment):
         import keras
         from keras import layers
 
-        from dlab.blocks import apply_layers, classifier_head, conv_stack
+        from dlab.models.blocks import apply_layers, classifier_head, conv_stack
 
         settings: ConvNetConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="images")

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ImageClassifierExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ImageClassifierExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -80,7 +80,7 @@ class DenseMnist(ImageClassifierExperiment):
         import numpy as np
         from keras import layers
 
-        from dlab.blocks import classifier_head
+        from dlab.models.blocks import classifier_head
 
         settings: DenseConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="inputs")

@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ImageClassifierExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ImageClassifierExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
     from dlab.data.folders import StreamDataset
-    from dlab.experiment import RunContext
+    from dlab.run.context import RunContext
 
 
 class AugmentationConfig(StrictModel):
@@ -152,8 +152,8 @@ class FolderConvNet(FolderClassifier):
         import keras
         from keras import layers
 
-        from dlab.blocks import apply_layers, conv_stack
-        from dlab.transfer import classifier_top
+        from dlab.models.blocks import apply_layers, conv_stack
+        from dlab.models.transfer import classifier_top
 
         settings: FolderConvNetConfig = config.model
         inputs = keras.Input(shape=data.image_shape, name="images")
@@ -206,7 +206,7 @@ class Transfer(FolderClassifier):
         "data.train_samples": 32, "data.test_samples": 16, "train.batch_size": 16}
 
     def image_size(self, config: RunConfig) -> int:
-        from dlab.transfer import backbone, input_size
+        from dlab.models.transfer import backbone, input_size
 
         return input_size(backbone(config.model.backbone), config.model.image_size)
 
@@ -228,7 +228,7 @@ class Transfer(FolderClassifier):
 
     def _check_init_run(self, config: RunConfig) -> None:
         from dlab.errors import ConfigError
-        from dlab.transfer import read_run
+        from dlab.models.transfer import read_run
 
         settings: TransferConfig = config.model
         run, saved = read_run(settings.init_from)
@@ -247,8 +247,8 @@ class Transfer(FolderClassifier):
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
 
-        from dlab.blocks import apply_layers
-        from dlab.transfer import (
+        from dlab.models.blocks import apply_layers
+        from dlab.models.transfer import (
             BackbonePreprocess,
             backbone,
             build_base,
@@ -306,7 +306,7 @@ class Transfer(FolderClassifier):
 
         from dlab import training
         from dlab.data import ArrayDataset
-        from dlab.transfer import extract_features
+        from dlab.models.transfer import extract_features
 
         batch_size = ctx.config.train.batch_size or 32
         arrays: dict[str, Any] = {}

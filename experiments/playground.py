@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import KerasExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import KerasExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -59,7 +59,7 @@ class PlaygroundMlp(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.blocks import apply_layers, dense_stack, kernel_regularizer
+        from dlab.models.blocks import apply_layers, dense_stack, kernel_regularizer
 
         settings: PlaygroundConfig = config.model
         inputs = keras.Input(shape=(2,), name="points")

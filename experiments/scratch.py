@@ -3,7 +3,7 @@ linear regression.
 
 Each class only says which model it builds and what it reports; the training
 loop, history, cost curve and run directory are shared
-(:class:`dlab.experiment.ScratchExperiment`, :mod:`dlab.scratch`). NumPy is
+(:class:`dlab.experiment.recipes.ScratchExperiment`, :mod:`dlab.models.numpy_models`). NumPy is
 imported inside the methods so that ``dlab list`` stays fast.
 """
 
@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ScratchExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ScratchExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment import RunContext
-    from dlab.scratch import LinearRegression, SigmoidNeuron, SoftmaxLayer, TwoLayerNet
+    from dlab.models.numpy_models import LinearRegression, SigmoidNeuron, SoftmaxLayer, TwoLayerNet
+    from dlab.run.context import RunContext
 
 
 def _save_decision_boundary(ctx: RunContext, model, data: ArrayDataset) -> None:
@@ -56,7 +56,7 @@ class Perceptron(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
         import numpy as np
 
-        from dlab.scratch import SigmoidNeuron
+        from dlab.models.numpy_models import SigmoidNeuron
 
         
 
@@ -96,7 +96,7 @@ class SoftmaxDecoder(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SoftmaxLayer:
         import numpy as np
 
-        from dlab.scratch import SoftmaxLayer
+        from dlab.models.numpy_models import SoftmaxLayer
 
         n_features, n_classes = data.x_train.shape[1], data.num_classes
         return SoftmaxLayer(np.zeros((n_features, n_classes)), np.zeros(n_classes),
@@ -129,7 +129,7 @@ class XorMlp(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> TwoLayerNet:
         import numpy as np
 
-        from dlab.scratch import TwoLayerNet
+        from dlab.models.numpy_models import TwoLayerNet
 
         settings: XorMlpConfig = config.model
         rng = np.random.default_rng(config.seed)
@@ -183,7 +183,7 @@ class LogisticRegression(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
         import numpy as np
 
-        from dlab.scratch import SigmoidNeuron
+        from dlab.models.numpy_models import SigmoidNeuron
 
         n_features = data.x_train.shape[1]
         return SigmoidNeuron(n_features, np.zeros(n_features), 0.0)
@@ -205,7 +205,7 @@ class LinearRegressionExperiment(ScratchExperiment):
     """Linear regression by gradient descent, compared with the least-squares optimum."""
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> LinearRegression:
-        from dlab.scratch import LinearRegression
+        from dlab.models.numpy_models import LinearRegression
 
         return LinearRegression(data.x_train.shape[1])
 

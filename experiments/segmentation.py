@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import KerasExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import KerasExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
     from dlab.data.folders import StreamDataset
-    from dlab.experiment import RunContext
+    from dlab.run.context import RunContext
     from dlab.training import FitResult
 
 
@@ -80,7 +80,7 @@ class Segmentation(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.blocks import apply_layers
+        from dlab.models.blocks import apply_layers
 
         settings: SegmentationConfig = config.model
         size, act = settings.kernel_size, settings.activation

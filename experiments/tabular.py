@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 
 from dlab.config import StrictModel
 from dlab.data import ArrayDataset
-from dlab.experiment import KerasExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import KerasExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -58,7 +58,7 @@ class TabularMlp(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.blocks import apply_layers, dense_stack
+        from dlab.models.blocks import apply_layers, dense_stack
 
         settings: TabularMlpConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="features")

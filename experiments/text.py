@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import ClassifierExperiment
-from dlab.registry import register
+from dlab.experiment.recipes import ClassifierExperiment
+from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -91,7 +91,7 @@ class TextMlp(TextClassifier):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         import keras
 
-        from dlab.blocks import apply_layers, classifier_head, dense_stack
+        from dlab.models.blocks import apply_layers, classifier_head, dense_stack
 
         settings: TextMlpConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="words")

@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment import KerasExperiment, RunContext
-from dlab.registry import register
+from dlab.experiment.recipes import KerasExperiment
+from dlab.experiment.registry import register
+from dlab.run.context import RunContext
 
 if TYPE_CHECKING:
     import keras

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dlab.experiment import Experiment
-from dlab.registry import register
-from dlab.search_space import TuneConfig
+from dlab.experiment.base import Experiment
+from dlab.experiment.registry import register
+from dlab.tune.space import TuneConfig
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment import RunContext
+    from dlab.run.context import RunContext
 
 
 @register("keras_tuner")
@@ -38,7 +38,7 @@ class KerasTunerSearch(Experiment):
 
     def target(self, config: RunConfig) -> Experiment:
         """The experiment whose model is tuned (an instance)."""
-        from dlab import registry
+        from dlab.experiment import registry
 
         experiment = registry.get(config.model.target)
         if not experiment.uses_keras or experiment is type(self):
@@ -54,19 +54,14 @@ class KerasTunerSearch(Experiment):
                            "as dense_mnist or convnet.")
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.search_space import default_values, trial_config
+        from dlab.tune.space import default_values, trial_config
 
         base = trial_config(config, default_values(config.model))
         return self.target(config).load_data(base)
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
-        from dlab.search_space import extreme_values, trial_config
-        from dlab.tune import (
-            check_objective,
-            check_same_search,
-            check_tensorboard,
-            resume_source,
-        )
+        from dlab.tune.search import check_objective, check_same_search, check_tensorboard, resume_source
+        from dlab.tune.space import extreme_values, trial_config
 
         target = self.target(config)
         check_objective(config)
@@ -80,6 +75,6 @@ class KerasTunerSearch(Experiment):
         return None
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
-        from dlab.tune import run_search
+        from dlab.tune.search import run_search
 
         run_search(ctx, self.target(ctx.config), data)

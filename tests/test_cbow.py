@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dlab.data.timemachine import synthetic_text
-from dlab.embeddings import cbow_pairs, nearest_neighbours, pca_2d, read_word2vec, write_word2vec
 from dlab.errors import DataError
+from dlab.models.embeddings import cbow_pairs, nearest_neighbours, pca_2d, read_word2vec, write_word2vec
 
 
 def reference_pairs(ids, window, skip):

@@ -11,8 +11,7 @@ import pytest
 
 from dlab.config import DataConfig
 from dlab.data import load_dataset, timemachine
-from dlab.data.timemachine import URL, synthetic_text
-from dlab.sequences import (
+from dlab.data.characters import (
     CHARACTERS,
     batches_per_epoch,
     char_batches,
@@ -22,6 +21,7 @@ from dlab.sequences import (
     random_batches,
     sequential_batches,
 )
+from dlab.data.timemachine import URL, synthetic_text
 
 # --------------------------------------------------------------------------- d2l, transcribed
 
@@ -124,7 +124,7 @@ def test_vocabulary_and_preprocessing_follow_d2l():
 
 
 def test_perplexity_is_exp_of_the_mean_token_cross_entropy():
-    from dlab.losses import Perplexity
+    from dlab.training.losses import Perplexity
 
     rng = np.random.default_rng(0)
     logits = [rng.normal(size=(2, 3, 28)).astype("float32"), rng.normal(size=(1, 3, 28)).astype("float32")]
@@ -149,7 +149,7 @@ def test_generation_with_carried_state_equals_rereading_the_whole_text():
     import keras
     from dlab.experiments.charlm import CharLanguageModelConfig, char_model
 
-    from dlab.sequences import generate
+    from dlab.models.sequences import generate
 
     settings = CharLanguageModelConfig(cell="gru", units=8)
     keras.utils.set_random_seed(3)

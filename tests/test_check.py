@@ -7,8 +7,8 @@ import json
 import pytest
 from fake_runs import make_run
 
-from dlab.checks import parse_tolerance, resolve_reference
-from dlab.runindex import load_run
+from dlab.results.check import parse_tolerance, resolve_reference
+from dlab.results.index import load_run
 
 
 def test_within_the_default_relative_tolerance_exits_0(cli, tmp_path):

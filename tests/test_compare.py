@@ -10,7 +10,7 @@ import pytest
 from fake_runs import make_run
 
 from dlab import api
-from dlab.runindex import expand_paths, flatten_metrics
+from dlab.results.index import expand_paths, flatten_metrics
 
 
 @pytest.fixture

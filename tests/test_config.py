@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dlab.config import parse_set, resolve_config
+from dlab.config import parse_set
 from dlab.errors import ConfigError
+from dlab.experiment.factory import resolve_config
 
 
 def write(path, text):

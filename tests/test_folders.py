@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dlab.config import DataConfig, resolve_config
+from dlab.config import DataConfig
 from dlab.data.folders import load_folder_dataset
 from dlab.errors import ConfigError, DataError
+from dlab.experiment.factory import resolve_config
 
 FOLDER_CONFIGS = ["convnet-dogs-vs-cats", "convnet-dogs-vs-cats-aug", "vgg16-features",
                   "vgg16-aug", "vgg16-finetune"]
@@ -127,7 +128,7 @@ def test_every_folder_config_runs_on_a_tree_of_pngs_and_jpegs(cli, tmp_path, tre
     # the saved model takes raw images, whatever trained (features: base + head together)
     import keras
 
-    import dlab.transfer  # noqa: F401  (registers the preprocessing layer)
+    import dlab.models.transfer  # noqa: F401  (registers the preprocessing layer)
 
     model = keras.models.load_model(run / "model.keras")
     size = metrics["data"]["input_shape"][0]
@@ -148,7 +149,7 @@ def test_feature_extraction_runs_the_base_once_per_split(cli, tmp_path, tree, mo
     import keras
     import tensorflow as tf
 
-    from dlab import transfer
+    from dlab.models import transfer
 
     seen: list[int] = []
     real_build_base = transfer.build_base
@@ -185,7 +186,7 @@ def test_feature_extraction_runs_the_base_once_per_split(cli, tmp_path, tree, mo
 
 
 def build(name: str, *sets: str):
-    from dlab import registry
+    from dlab.experiment import registry
 
     config = resolve_config(name, smoke=True, sets=list(sets))
     experiment = registry.get(config.experiment)()
@@ -225,7 +226,7 @@ def test_other_backbones_use_their_own_preprocessing_and_smallest_size(backbone,
 def test_each_backbone_preprocesses_as_keras_applications_does():
     import keras
 
-    from dlab.transfer import BackbonePreprocess
+    from dlab.models.transfer import BackbonePreprocess
 
     images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype("float32")
     for name, module in [("vgg16", "vgg16"), ("resnet50", "resnet50"),
@@ -348,7 +349,7 @@ def test_a_size_too_small_for_the_backbone(cli):
 
 
 def test_augmentation_with_precomputed_features_is_refused():
-    from dlab import registry
+    from dlab.experiment import registry
 
     config = resolve_config("vgg16-features", smoke=True,
                             sets=["model.augmentation={flip: horizontal}"])

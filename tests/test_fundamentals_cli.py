@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dlab.study import expand_study, load_study, study_names
+from dlab.sweep.study import expand_study, load_study, study_names
 
 
 def run_and_read(cli, tmp_path, *args):

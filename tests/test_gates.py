@@ -7,7 +7,7 @@ import builtins
 import pytest
 
 from dlab.errors import UsageError
-from dlab.gates import GateSyntaxError, parse_gate, tokenize
+from dlab.results.gates import GateSyntaxError, parse_gate, tokenize
 
 RUN = {"test.accuracy": 0.70, "wall_time_s": 130.0, "final.val.loss": 0.5, "zero": 0.0}
 BASE = {"test.accuracy": 0.714, "wall_time_s": 100.0, "final.val.loss": 0.4, "zero": 0.0}

@@ -95,8 +95,8 @@ def test_an_input_too_small_for_alexnet_fails_before_training_naming_the_layer(c
 
 
 def test_resizing_happens_inside_the_model():
-    from dlab.config import resolve_config
-    from dlab.registry import get
+    from dlab.experiment.factory import resolve_config
+    from dlab.experiment.registry import get
 
     config = resolve_config("resnet18-fashion", smoke=True)
     experiment = get(config.experiment)()

@@ -290,8 +290,8 @@ def test_validation_split_needs_a_dataset_that_has_one():
 
 def test_models_match_dlwp_parameter_counts():
     """The DLwP chapter-10 layers on (120, 14) windows, counted by hand."""
-    from dlab.config import resolve_config
-    from dlab.registry import get
+    from dlab.experiment.factory import resolve_config
+    from dlab.experiment.registry import get
 
     def lstm(units, inputs):
         return 4 * (units * (inputs + units) + units)
@@ -314,7 +314,7 @@ def test_models_match_dlwp_parameter_counts():
 
 
 def test_study_compares_every_model_against_the_baseline():
-    from dlab.study import expand_study, load_study
+    from dlab.sweep.study import expand_study, load_study
 
     study = load_study("jena-models")
     members = [member.config for member in expand_study(study)]

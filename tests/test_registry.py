@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from dlab import registry
-from dlab.config import config_names, resolve_config
+from dlab.config import config_names
 from dlab.errors import ConfigError
-from dlab.experiment import Experiment, KerasExperiment
+from dlab.experiment import registry
+from dlab.experiment.base import Experiment
+from dlab.experiment.factory import resolve_config
+from dlab.experiment.recipes import KerasExperiment
 
 
 def test_lookup_returns_the_registered_class():

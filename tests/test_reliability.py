@@ -23,7 +23,7 @@ import pytest
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_write_text
-from dlab.runs import RunDir
+from dlab.run.directory import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
@@ -226,13 +226,13 @@ def test_a_non_finite_loss_fails_the_run_and_keeps_its_outputs(cli, tmp_path):
 
 def test_an_exception_inside_an_experiment_fails_the_run_with_its_traceback(cli, tmp_path,
                                                                              monkeypatch):
-    import dlab.scratch
+    import dlab.models.numpy_models
 
     def broken_descent(model, x, y, epochs, learning_rate, history, **kwargs):
         history.update(loss=[0.7, 0.6], accuracy=[0.5, 0.75])  # two finished epochs
         raise RuntimeError("boom in epoch 3")
 
-    monkeypatch.setattr(dlab.scratch, "gradient_descent", broken_descent)
+    monkeypatch.setattr(dlab.models.numpy_models, "gradient_descent", broken_descent)
     result = cli("run", "perceptron-and")
     assert result.exit_code == 1
     assert "error: the run failed: RuntimeError: boom in epoch 3" in result.output
@@ -298,7 +298,7 @@ def test_max_wall_time_ends_the_run_after_the_epoch_that_crosses_it(cli, tmp_pat
 
 
 def test_max_wall_time_is_a_config_key_that_does_not_change_the_hash(cli):
-    from dlab.config import resolve_config
+    from dlab.experiment.factory import resolve_config
 
     plain = resolve_config("playground-mlp")
     limited = resolve_config("playground-mlp", sets=["train.max_wall_time=2h"])
@@ -378,7 +378,7 @@ def test_runs_started_at_the_same_moment_get_distinct_folders_and_all_complete(t
 
 
 def _hold_lock(args):
-    from dlab.locks import dataset_lock
+    from dlab.data.cache import dataset_lock
 
     keras_home, log = args
     os.environ["KERAS_HOME"] = keras_home
@@ -494,8 +494,8 @@ def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
     their architecture goes through the same deserialization, weights left out."""
     import keras
 
-    from dlab import registry
-    from dlab.config import resolve_config
+    from dlab.experiment import registry
+    from dlab.experiment.factory import resolve_config
 
     config = resolve_config(name, smoke=True)
     experiment = registry.get(config.experiment)()
@@ -511,7 +511,7 @@ def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
 def test_the_backup_is_written_at_most_every_interval_and_never_half(tmp_path, interval, backed_up):
     import keras
 
-    from dlab.resume import read_backup_metadata
+    from dlab.run.resume import read_backup_metadata
     from dlab.training import RunBackup
 
     class StopInEpochThree(keras.callbacks.Callback):
@@ -542,7 +542,7 @@ def test_the_backup_is_written_at_most_every_interval_and_never_half(tmp_path, i
 
 def test_the_first_signal_asks_to_stop_and_a_second_one_stops_at_once():
     from dlab.errors import RunInterrupted
-    from dlab.lifecycle import RunGuard
+    from dlab.run.guard import RunGuard
 
     before = signal.getsignal(signal.SIGTERM)
     with RunGuard() as guard:
@@ -561,14 +561,14 @@ def test_the_first_signal_asks_to_stop_and_a_second_one_stops_at_once():
 @pytest.mark.parametrize("text, seconds", [(90, 90.0), ("90", 90.0), ("90s", 90.0),
                                            ("1.5m", 90.0), ("2h", 7200.0), ("1d", 86400.0)])
 def test_wall_time_durations(text, seconds):
-    from dlab.lifecycle import parse_duration
+    from dlab.config import parse_duration
 
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["soon", "-5", "0", "nan", True, "5x"])
 def test_bad_wall_time_durations(text):
-    from dlab.lifecycle import parse_duration
+    from dlab.config import parse_duration
 
     with pytest.raises(ValueError):
         parse_duration(text)

@@ -11,7 +11,7 @@ import pytest
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_write_json, atomic_write_text
-from dlab.runs import RunDir, _Tee, check_writable
+from dlab.run.directory import RunDir, _Tee, check_writable
 
 
 def _create_in_child(args):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlab.scratch import (
+from dlab.models.numpy_models import (
     LinearRegression,
     SigmoidNeuron,
     SoftmaxLayer,

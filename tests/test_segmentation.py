@@ -60,7 +60,7 @@ def expected_masks(count: int, values, offset: int) -> set[bytes]:
 def test_mean_iou_equals_numpy_on_a_fixed_example():
     import keras
 
-    from dlab.losses import CLASS_METRICS
+    from dlab.training.losses import CLASS_METRICS
 
     true = np.array([[[0, 0, 1], [1, 2, 2], [2, 2, 0]],
                      [[1, 1, 1], [0, 0, 2], [2, 1, 0]]], dtype=np.uint8)[..., None]
@@ -287,8 +287,8 @@ def test_a_run_on_a_pets_tree_reports_iou_and_saves_a_loadable_model(cli, tmp_pa
 
 
 def test_the_encoder_decoder_matches_deep_learning_with_python():
-    from dlab import registry
-    from dlab.config import resolve_config
+    from dlab.experiment import registry
+    from dlab.experiment.factory import resolve_config
 
     config = resolve_config("segmentation-pets", sets=["data.source=synthetic",
                                                        "data.train_samples=4", "data.validation=2"])

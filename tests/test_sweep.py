@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from dlab.errors import UsageError
-from dlab.sweep import job_environment, visible_gpus
-from dlab.sweep_plan import parse_grid, parse_seeds, plan_sweep, split_values
-from dlab.sweep_summary import (
+from dlab.sweep.execute import job_environment, visible_gpus
+from dlab.sweep.plan import parse_grid, parse_seeds, plan_sweep, split_values
+from dlab.sweep.summary import (
     aggregate_seeds,
     key_metrics,
     metric_value,
@@ -26,9 +26,9 @@ FAILING = "xor-mlp-tanh"
 SITECUSTOMIZE = f'''
 import sys
 
-import dlab.scratch
+import dlab.models.numpy_models
 
-_original = dlab.scratch.gradient_descent
+_original = dlab.models.numpy_models.gradient_descent
 
 
 def _fail_one_config(*args, **kwargs):
@@ -37,7 +37,7 @@ def _fail_one_config(*args, **kwargs):
     return _original(*args, **kwargs)
 
 
-dlab.scratch.gradient_descent = _fail_one_config
+dlab.models.numpy_models.gradient_descent = _fail_one_config
 '''
 
 
@@ -337,7 +337,7 @@ def test_a_study_with_seeds_writes_statistics_and_comparison_figures(cli, tmp_pa
 def test_the_console_shows_done_running_failed_on_a_terminal(tmp_path):
     import io
 
-    from dlab.sweep_console import ConsoleProgress
+    from dlab.cli.sweep_console import ConsoleProgress
 
     class Terminal(io.StringIO):
         def isatty(self):
@@ -379,7 +379,7 @@ def test_sweep_help_and_the_sweep_modules_stay_light(cli):
 
     result = cli("sweep", "--help")
     assert result.exit_code == 0 and "--jobs" in result.output and "--seeds" in result.output
-    check = ("import sys, dlab.sweep, dlab.sweep_plan, dlab.sweep_summary, dlab.sweep_console; "
+    check = ("import sys, dlab.sweep, dlab.sweep.plan, dlab.sweep.summary, dlab.cli.sweep_console; "
              "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
              "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", check], check=True)

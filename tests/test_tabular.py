@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from dlab.config import resolve_config
 from dlab.errors import ConfigError, DataError
-from dlab.registry import get
+from dlab.experiment.factory import resolve_config
+from dlab.experiment.registry import get
 
 
 def test_kfold_splits_validate_every_sample_exactly_once():
@@ -166,9 +166,9 @@ def test_the_threshold_does_not_change_when_the_test_labels_do(tmp_path):
     """If the threshold read the test labels, scrambling them would move it."""
     from dataclasses import replace
 
-    from dlab.device import DeviceInfo
-    from dlab.experiment import RunContext
-    from dlab.runs import RunDir
+    from dlab.run.context import RunContext
+    from dlab.run.device import DeviceInfo
+    from dlab.run.directory import RunDir
 
     config = resolve_config("autoencoder-fraud", smoke=True)
     experiment = get(config.experiment)()

@@ -11,8 +11,8 @@ import yaml
 
 from dlab import api
 from dlab.errors import ConfigError, UsageError
-from dlab.search_space import set_path
-from dlab.tune import fingerprint_changes
+from dlab.tune.search import fingerprint_changes
+from dlab.tune.space import set_path
 
 # keras-tuner 1.4 calls threading.currentThread(): not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:currentThread:DeprecationWarning",

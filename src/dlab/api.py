@@ -23,17 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlab import registry
-from dlab.config import (
-    RunConfig,
-    config_names,
-    find_config,
-    load_yaml_chain,
-    resolve_config,
-)
+from dlab.config import RunConfig, config_names, find_config, load_yaml_chain
 from dlab.errors import DlabError, RunFailed, RunInterrupted, UsageError
-from dlab.experiment import RunContext
-from dlab.runs import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
+from dlab.experiment import registry
+from dlab.experiment.factory import resolve_config
+from dlab.run.context import RunContext
+from dlab.run.directory import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -122,7 +117,7 @@ def run(
         save_model: write model.keras (``--no-save`` turns it off).
         debug: also print TensorFlow's native start-up log on the console.
         resume: continue this interrupted or failed run directory from its last
-            complete epoch (its config must be the same: see :mod:`dlab.resume`).
+            complete epoch (its config must be the same: see :mod:`dlab.run.resume`).
         fresh: start a new run directory (the default; it cannot be combined with ``resume``).
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
@@ -136,10 +131,10 @@ def run(
         Exception: anything raised while training; metrics.json then says "failed"
             and run.log holds the traceback.
     """
-    from dlab.lifecycle import RunGuard
-    from dlab.resume import check_resume
-    from dlab.runtime import seed_everything
-    from dlab.runtime import start as start_runtime
+    from dlab.run.guard import RunGuard
+    from dlab.run.resume import check_resume
+    from dlab.run.runtime import seed_everything
+    from dlab.run.runtime import start as start_runtime
 
     if resume is not None and fresh:
         raise UsageError("--resume RUN_DIR continues a run and --fresh starts a new one: give "
@@ -242,7 +237,7 @@ def _record_partial(ctx: RunContext) -> None:
     if "epochs_run" in ctx.summary:  # the experiment already reported its history
         return
     try:
-        from dlab.reporting import record_history
+        from dlab.run.history import record_history
 
         record_history(ctx, ctx.history)
     except Exception:  # noqa: BLE001 - reported in run.log, the original error wins
@@ -256,13 +251,13 @@ def _record_partial(ctx: RunContext) -> None:
 def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str | None = None,
             fail_if: Sequence[str] = (), curve: str | None = None,
             curve_output: str | None = None) -> Any:
-    """Compare saved runs (``dlab compare``); see :func:`dlab.compare.compare`.
+    """Compare saved runs (``dlab compare``); see :func:`dlab.results.compare.compare`.
 
     Returns:
-        A :class:`dlab.compare.Comparison`: ``render(fmt)`` gives the table, ``failed_gates``
+        A :class:`dlab.results.compare.Comparison`: ``render(fmt)`` gives the table, ``failed_gates``
         the gates that fail (the CLI exits with 1 when there are any).
     """
-    from dlab.compare import compare as compare_runs
+    from dlab.results.compare import compare as compare_runs
 
     return compare_runs(paths, metrics=metrics, baseline=baseline, fail_if=fail_if, curve=curve,
                         curve_output=curve_output)
@@ -272,26 +267,40 @@ def check(paths: Sequence[str], *, tolerance: str = "5%", include_smoke: bool = 
     """Check runs against their configs' ``reference:`` values (``dlab check``).
 
     Returns:
-        A :class:`dlab.checks.CheckReport`; its ``failed`` list is empty when every run
+        A :class:`dlab.results.check.CheckReport`; its ``failed`` list is empty when every run
         reproduces its references within the tolerance.
     """
-    from dlab.checks import check_runs
+    from dlab.results.check import check_runs
 
     return check_runs(paths, tolerance=tolerance, include_smoke=include_smoke)
 
 
 def list_runs(out: str | os.PathLike[str] = DEFAULT_OUTPUTS, *, experiment: str | None = None,
               status: str | None = None) -> list[Any]:
-    """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.runlist`."""
-    from dlab.runlist import list_runs as find
+    """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.results.runs_table`."""
+    from dlab.results.runs_table import list_runs as find
 
     return find(out, experiment=experiment, status=status)
+
+
+def check_format(name: str) -> str:
+    """An output format name (``table``, ``csv``, ``json``, ``markdown``), checked."""
+    from dlab.results.tables import check_format as checked
+
+    return checked(name)
+
+
+def render_runs(rows: Sequence[Any], fmt: str) -> str:
+    """The rows of :func:`list_runs` as text in ``fmt`` (``dlab runs``)."""
+    from dlab.results.runs_table import render_runs as render
+
+    return render(rows, fmt)
 
 
 def report(paths: Sequence[str], output: str | os.PathLike[str] = "report.html", *,
            metrics: Sequence[str] = (), title: str | None = None) -> Path:
     """Write one self-contained HTML report of runs (``dlab report``) and return its path."""
-    from dlab.report import write_report
+    from dlab.results.report import write_report
 
     return write_report(paths, output, metrics=metrics, title=title)
 
@@ -323,7 +332,7 @@ def sweep(
         jobs: runs at a time (each gets its share of CPU threads and, where there are GPUs, one).
         fail_fast: stop at the first failed run.
         epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
-        progress: ``progress(event, info)`` callback, e.g. :class:`dlab.sweep_console.ConsoleProgress`.
+        progress: ``progress(event, info)`` callback, e.g. :class:`dlab.cli.sweep_console.ConsoleProgress`.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -332,9 +341,9 @@ def sweep(
     Raises:
         UsageError: bad input of any kind, before any run starts.
     """
-    from dlab.device import DEVICE_CHOICES
-    from dlab.sweep import RunSettings, run_sweep
-    from dlab.sweep_plan import plan_sweep
+    from dlab.run.device import DEVICE_CHOICES
+    from dlab.sweep.execute import RunSettings, run_sweep
+    from dlab.sweep.plan import plan_sweep
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
@@ -370,7 +379,7 @@ def tune(
     Raises:
         UsageError: not a tuner config, nothing to resume, or a changed search.
     """
-    from dlab.tune import check_resumable, resuming
+    from dlab.tune.search import check_resumable, resuming
 
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+"""Atomic file writes (a reader sees the old file or the new one, never half of one) and JSON reads.
 
 Every JSON, CSV, YAML and figure that dlab writes goes through here: the bytes go
 to a temporary file in the same folder, are flushed to disk, and the temporary
@@ -98,3 +98,19 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(item) for item in value]
     return value
+
+
+def read_json(path: Path) -> tuple[Any, str | None]:
+    """A JSON file's content, or ``(None, why not)`` (missing, unreadable, not JSON)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8")), None
+    except FileNotFoundError:
+        return None, f"{path.name} is missing"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return None, f"{path.name} cannot be read ({error})"
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object's contents, or None when it is missing, unreadable or not an object."""
+    data, _ = read_json(path)
+    return data if isinstance(data, dict) else None

@@ -9,7 +9,7 @@ sense, so ``dlab compare`` and studies reuse them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -385,4 +385,53 @@ def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequenc
                   loc="lower center", ncol=min(classes, 6), frameon=False)
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.5 / height, 1, 1))
+    return figure
+
+
+def embedding_map(words: Sequence[str], points: Any, title: str) -> Figure:
+    """The words as labelled points on the first two principal components of their vectors.
+
+    Args:
+        words: one label per point.
+        points: (len(words), 2) coordinates, e.g. :func:`dlab.models.embeddings.pca_2d`.
+        title: figure title.
+    """
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 6.5))
+    axes = figure.add_subplot()
+    axes.scatter(points[:, 0], points[:, 1], s=10, color="C0")
+    for word, (x, y) in zip(words, points, strict=True):
+        axes.annotate(word, (x, y), fontsize=8, xytext=(2, 2), textcoords="offset points")
+    axes.set_xlabel("principal component 1")
+    axes.set_ylabel("principal component 2")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
+def trials_figure(rows: list[dict[str, Any]], objective: str, direction: str, title: str) -> Any:
+    """Each completed trial's score, the best so far as a step line, failed trials as x."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.4, 4.0))
+    axes = figure.subplots()
+    done = [(index, row["score"]) for index, row in enumerate(rows, start=1)
+            if row["score"] is not None]
+    if done:
+        numbers, scores = zip(*done, strict=True)
+        axes.plot(numbers, scores, "o", label="trial score")
+        pick = max if direction == "max" else min
+        best = [pick(scores[: i + 1]) for i in range(len(scores))]
+        axes.step(numbers, best, where="post", label="best so far")
+    failed = [index for index, row in enumerate(rows, start=1) if row["score"] is None]
+    if failed:
+        low = min((s for _, s in done), default=0.0)
+        axes.plot(failed, [low] * len(failed), "x", color="red", label="failed")
+    axes.set_xlabel("trial")
+    axes.set_ylabel(objective)
+    axes.set_title(title)
+    axes.legend()
+    axes.grid(alpha=0.3)
     return figure

@@ -10,11 +10,9 @@ dtypes and labels, and a signal a model can learn).
 from __future__ import annotations
 
 import importlib
-import os
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dlab.errors import ConfigError, DataError, did_you_mean
 
@@ -272,67 +270,3 @@ def require_path(config: DataConfig, what: str, kind: str = "any") -> Path:
     if kind == "dir" and not path.is_dir():
         raise DataError(f"data.path '{config.path}' is a file; expected {what}.")
     return path
-
-
-def keras_cache_dir() -> Path:
-    """Where ``keras.utils.get_file`` caches datasets (``$KERAS_HOME/datasets``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "datasets"
-
-
-def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseException,
-                  local: str, cache_dir: Path | None = None, what: str = "dataset") -> DataError:
-    """The one-paragraph explanation DESIGN.md asks for when a download fails.
-
-    Args:
-        name: the dataset.
-        downloads: (URL, file name under the Keras cache) of every file Keras fetches.
-        error: what the download raised.
-        local: how to read a local copy instead, e.g. "run with --set data.source=file ...".
-        cache_dir: where Keras looks for the files (default: its datasets cache).
-        what: what is downloaded, in words ("dataset", "ImageNet weights").
-    """
-    urls = ", ".join(url for url, _ in downloads)
-    targets = ", ".join(str((cache_dir or keras_cache_dir()) / file) for _, file in downloads)
-    one = len(downloads) == 1
-    return DataError(
-        f"Could not download the {name} {what} from {urls} ({error}). To use the real data "
-        f"without network access, download {'that file' if one else 'those files'} on another "
-        f"machine and save {'it' if one else 'them'} as {targets} (where Keras looks before "
-        f"downloading), or {local}. To try the whole pipeline offline on synthetic data, add "
-        "--smoke."
-    )
-
-
-T = TypeVar("T")
-
-
-def download(name: str, downloads: Sequence[tuple[str, str]], local: str, fetch: Callable[[], T],
-             lock: str | None = None) -> T:
-    """Fetch a dataset into the Keras cache: once across concurrent runs, offline -> one paragraph.
-
-    Every ``keras`` source goes through here, so that runs started together download
-    and extract a cache entry once (a file lock, :mod:`dlab.locks`), and a failed
-    download becomes the one-paragraph :func:`offline_error` (exit code 2).
-
-    Args:
-        name: the dataset, for the message (and the lock, unless ``lock`` is given).
-        downloads: (URL, file under the Keras cache) of every file ``fetch`` downloads.
-        local: how to read a local copy instead (see :func:`offline_error`).
-        fetch: does the download and returns what the caller needs, e.g.
-            ``keras.datasets.mnist.load_data`` or a ``keras.utils.get_file`` call.
-        lock: the cache entry to lock, when several fetches of one dataset differ.
-
-    Raises:
-        DataError: the download failed; a DataError raised by ``fetch`` itself (a hash
-            mismatch, a bad archive) passes through unchanged.
-    """
-    from dlab.locks import dataset_lock
-
-    try:
-        with dataset_lock(lock or name):
-            return fetch()
-    except DataError:
-        raise
-    except Exception as error:  # get_file raises a bare Exception on URL failures
-        raise offline_error(name, downloads, error, local) from error

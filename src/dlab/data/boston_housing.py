@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, download, require_path, require_source
+from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data.cache import download
 from dlab.data.tabular import holdout, read_csv_table
 from dlab.errors import DataError
 

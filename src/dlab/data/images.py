@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, download, require_path
+from dlab.data import ArrayDataset, require_path
+from dlab.data.cache import download
 from dlab.errors import DataError
 
 if TYPE_CHECKING:

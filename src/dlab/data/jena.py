@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlab.data import ArrayDataset, download, require_path, require_source
+from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data.cache import download
 from dlab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dlab.data import download, require_path, require_source
+from dlab.data import require_path, require_source
+from dlab.data.cache import download
 from dlab.errors import DataError
 
 if TYPE_CHECKING:

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, download, require_path, require_source
+from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data.cache import download
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
     """index -> word for the Keras encoding (needs the word-index download; None offline)."""
     import keras
 
-    from dlab.locks import dataset_lock
+    from dlab.data.cache import dataset_lock
 
     try:
         with dataset_lock(f"{spec.name}_word_index"):

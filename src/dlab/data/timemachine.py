@@ -2,7 +2,7 @@
 
 Two readers share the text: :func:`load_text` returns it as a string (word
 models such as CBOW tokenize it themselves), and :func:`load_data` returns it
-as the 28-token character ids of :mod:`dlab.sequences` for language models.
+as the 28-token character ids of :mod:`dlab.data.characters` for language models.
 
 Sources:
 - ``keras``: ``keras.utils.get_file`` downloads d2l's timemachine.txt once and
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data import ArrayDataset, download, require_path, require_source
+from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data.cache import download
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     Raises:
         DataError: as :func:`load_text`, or text without any letters.
     """
-    from dlab.sequences import CHARACTERS, encode, preprocess
+    from dlab.data.characters import CHARACTERS, encode, preprocess
 
     split = config.test_split
     wanted = max((config.train_samples or 0) / (1 - split), (config.test_samples or 0) / split)

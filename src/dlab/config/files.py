@@ -1,0 +1,121 @@
+"""Config files: the packaged configs, safe YAML reading and the ``extends`` chain."""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dlab.config.overrides import flatten_keys
+from dlab.errors import ConfigError, did_you_mean
+
+# libyaml's safe loader parses the packaged configs ~7x faster than the pure-Python one
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def packaged_configs_dir() -> Path:
+    """The folder of YAML configs shipped inside the package (``dlab.configs``)."""
+    return Path(str(resources.files("dlab.configs")))
+
+
+def config_names() -> list[str]:
+    """Names of every packaged runnable config, sorted."""
+    return sorted(p.stem for p in packaged_configs_dir().glob("*.yaml"))
+
+
+def find_config(ref: str) -> Path:
+    """Turn a config name (``cnn-cifar10``) or a YAML path into an existing file.
+
+    Raises:
+        ConfigError: nothing by that name or path; the message lists close names.
+    """
+    looks_like_path = ref.endswith((".yaml", ".yml")) or "/" in ref or "\\" in ref
+    if looks_like_path:
+        path = Path(ref).expanduser()
+        if path.is_file():
+            return path
+        raise ConfigError(f"Config file not found: {ref}. Give an existing .yaml file or the "
+                          "name of a packaged config (see `dlab list`).")
+    path = packaged_configs_dir() / f"{ref}.yaml"
+    if path.is_file():
+        return path
+    names = config_names()
+    raise ConfigError(
+        f"Unknown experiment or config '{ref}'.{did_you_mean(ref, names)} "
+        f"Available: {', '.join(names)}. Run `dlab list` to see them with descriptions."
+    )
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one YAML config file into a dict.
+
+    Raises:
+        ConfigError: a syntax error (with file, line and column) or a top level that is
+            not a mapping.
+    """
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+    except yaml.constructor.ConstructorError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: {error.problem}. dlab reads YAML with the safe loader "
+                          "only: tags such as !!python/object that build Python objects or run "
+                          "code are refused. Write plain values (numbers, strings, lists, "
+                          "mappings).") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"YAML syntax error in {path}{where}: {problem}. Fix the file and "
+                          "run again.") from error
+    except OSError as error:
+        raise ConfigError(f"Cannot read config file {path}: {error.strerror}.") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping of keys (experiment:, data:, train: ...), "
+                          f"not a {type(data).__name__}.")
+    return data
+
+
+def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``update`` into a copy of ``base``: mappings merge, everything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_yaml_chain(path: Path, origins: dict[str, str], _seen: tuple[Path, ...] = ()) -> dict:
+    """Read a config and everything it ``extends`` (base first), recording key origins.
+
+    ``extends`` names a packaged config or a path relative to the extending file. A
+    parent's ``name`` is not inherited: a variant is named after its own file.
+    """
+    resolved = path.resolve()
+    if resolved in _seen:
+        chain = " -> ".join(str(p) for p in (*_seen, resolved))
+        raise ConfigError(f"`extends` loops back on itself: {chain}.")
+    data = read_yaml(path)
+    parent_ref = data.pop("extends", None)
+    merged: dict[str, Any] = {}
+    if parent_ref is not None:
+        if not isinstance(parent_ref, str):
+            raise ConfigError(f"`extends` in {path} must be a config name or a path, "
+                              f"got {parent_ref!r}.")
+        parent_path = path.parent / parent_ref
+        if not (parent_ref.endswith((".yaml", ".yml")) and parent_path.is_file()):
+            parent_path = find_config(parent_ref)
+        merged = load_yaml_chain(parent_path, origins, (*_seen, resolved))
+        merged.pop("name", None)
+    for key in flatten_keys(data):
+        origins[key] = str(path)
+    return deep_merge(merged, data)
+
+

@@ -1,0 +1,182 @@
+"""Characters for language models: the 28-token vocabulary, d2l's sampling and the batches.
+
+Dive into Deep Learning (d2l.ai, chapter 8) trains character RNNs on "The Time
+Machine" with a 28-token vocabulary (26 lowercase letters, space, unknown) and
+two ways of cutting the corpus into ``num_steps``-long subsequences:
+
+- **sequential**: the corpus (from a random offset) is split into
+  ``batch_size`` parallel streams; batch *b*'s row *r* continues where batch
+  *b-1*'s row *r* stopped, so a model may carry its hidden state from batch to
+  batch (dlab then builds a stateful model and resets it every epoch).
+- **random**: subsequences start at random multiples of ``num_steps`` (from a
+  random offset) and batches are random sets of them: neighbouring batches
+  are unrelated, so the state starts at zero each batch.
+
+Both return ``Y`` = ``X`` shifted by one token (the next character to predict).
+The functions here are written with NumPy indexing, not Python loops over the
+corpus; :class:`CharBatches` (a ``keras.utils.PyDataset``) redraws the offset
+every epoch, as d2l's iterators do. This module imports Keras only inside the
+functions that need it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+Sampling = Literal["sequential", "random"]
+
+UNKNOWN = "<unk>"
+CHARACTERS: tuple[str, ...] = (UNKNOWN, " ", *"abcdefghijklmnopqrstuvwxyz")
+"""The 28 tokens, index = token id. d2l orders them by frequency in its corpus; dlab fixes the
+order, so a trained model means the same thing whatever text it was trained on."""
+
+_NOT_LETTERS = re.compile(r"[^A-Za-z]+")
+_LOOKUP = np.zeros(256, dtype=np.int32)  # byte -> token id; every byte that is not a token: <unk>
+_LOOKUP[ord(" ")] = 1
+_LOOKUP[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)] = np.arange(2, 28)
+
+
+def preprocess(text: str) -> str:
+    """d2l's preprocessing: every run of non-letters becomes one space, then lowercase.
+
+    d2l does this line by line and glues the lines together without a separator
+    ("machine" + "by" -> "machineby"); dlab treats the line break as the
+    non-letter it is, so words at line ends stay apart.
+    """
+    return _NOT_LETTERS.sub(" ", text).strip().lower()
+
+
+def encode(text: str) -> np.ndarray:
+    """Token ids (int32) of already preprocessed text; anything not in the vocabulary is <unk> (0)."""
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return _LOOKUP[raw]
+
+
+def decode(ids) -> str:
+    """Token ids back to text (<unk> shows as '?')."""
+    return "".join("?" if i == 0 else CHARACTERS[int(i)] for i in ids)
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def sequential_batches(corpus: np.ndarray, batch_size: int, num_steps: int,
+                       offset: int) -> tuple[np.ndarray, np.ndarray]:
+    """d2l's ``seq_data_iter_sequential`` for one epoch, as arrays.
+
+    Args:
+        corpus: token ids (1-D).
+        offset: where the epoch starts (d2l draws it from [0, num_steps)).
+
+    Returns:
+        X, Y of shape (num_batches, batch_size, num_steps); Y is X shifted by one token, and
+        row r of batch b+1 continues row r of batch b.
+    """
+    corpus = np.asarray(corpus)
+    num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
+    xs = corpus[offset: offset + num_tokens].reshape(batch_size, -1)
+    ys = corpus[offset + 1: offset + 1 + num_tokens].reshape(batch_size, -1)
+    num_batches = xs.shape[1] // num_steps
+    width = num_batches * num_steps
+
+    def cut(streams: np.ndarray) -> np.ndarray:
+        return streams[:, :width].reshape(batch_size, num_batches, num_steps).transpose(1, 0, 2)
+
+    return cut(xs), cut(ys)
+
+
+def random_batches(corpus: np.ndarray, batch_size: int, num_steps: int, offset: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """d2l's ``seq_data_iter_random`` for one epoch, as arrays.
+
+    Subsequences start at ``offset + k * num_steps``; their order is shuffled and
+    the first ``num_batches * batch_size`` of them make the batches.
+
+    Returns:
+        X, Y of shape (num_batches, batch_size, num_steps); Y is X shifted by one token.
+    """
+    corpus = np.asarray(corpus)[offset:]
+    num_subsequences = (len(corpus) - 1) // num_steps
+    starts = np.arange(0, num_subsequences * num_steps, num_steps)
+    rng.shuffle(starts)
+    num_batches = num_subsequences // batch_size
+    starts = starts[: num_batches * batch_size].reshape(num_batches, batch_size, 1)
+    positions = starts + np.arange(num_steps)
+    return corpus[positions], corpus[positions + 1]
+
+
+def epoch_batches(corpus: np.ndarray, sampling: Sampling, batch_size: int, num_steps: int,
+                  offset: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch of (X, Y) batches with the chosen sampling."""
+    if sampling == "sequential":
+        return sequential_batches(corpus, batch_size, num_steps, offset)
+    return random_batches(corpus, batch_size, num_steps, offset, rng)
+
+
+def batches_per_epoch(length: int, batch_size: int, num_steps: int) -> int:
+    """Batches every epoch has whatever its offset (both samplings; the offset < num_steps)."""
+    worst = length - (num_steps - 1)  # the largest offset leaves the fewest tokens
+    return min(((worst - 1) // batch_size) // num_steps, ((worst - 1) // num_steps) // batch_size)
+
+
+def min_corpus_length(batch_size: int, num_steps: int) -> int:
+    """The fewest tokens that still give one full batch at every offset."""
+    return batch_size * num_steps + num_steps
+
+
+def char_batches(corpus: np.ndarray, sampling: Sampling, batch_size: int, num_steps: int,
+                 seed: int, redraw: bool = True) -> keras.utils.PyDataset:
+    """A :class:`CharBatches` dataset (defined on first use, so this module does not import Keras)."""
+    return _char_batches_class()(corpus, sampling, batch_size, num_steps, seed, redraw)
+
+
+_CLASS: list[type] = []
+
+
+def _char_batches_class() -> type:
+    if _CLASS:
+        return _CLASS[0]
+    import keras
+
+    class CharBatches(keras.utils.PyDataset):
+        """The batches of one epoch; a new offset (and order, for random sampling) every epoch.
+
+        Every epoch has :func:`batches_per_epoch` batches (Keras needs a fixed
+        length; an offset that leaves one more batch drops it, at most
+        ``batch_size * num_steps`` tokens of the epoch). ``redraw=False`` keeps
+        offset 0 and one fixed order: validation data, evaluated the same way
+        every epoch.
+        """
+
+        def __init__(self, corpus, sampling, batch_size, num_steps, seed, redraw):
+            super().__init__()
+            self.corpus = np.asarray(corpus, dtype=np.int32)
+            self.sampling, self.batch_size, self.num_steps = sampling, batch_size, num_steps
+            self.redraw = redraw
+            self.rng = np.random.default_rng(seed)
+            self.count = batches_per_epoch(len(self.corpus), batch_size, num_steps)
+            self._draw(first=True)
+
+        def _draw(self, first: bool = False) -> None:
+            offset = int(self.rng.integers(0, self.num_steps)) if self.redraw else 0
+            if first or self.redraw:
+                self.x, self.y = epoch_batches(self.corpus, self.sampling, self.batch_size,
+                                               self.num_steps, offset, self.rng)
+
+        def __len__(self) -> int:
+            return self.count
+
+        def __getitem__(self, index: int):
+            return self.x[index], self.y[index]
+
+        def on_epoch_end(self) -> None:
+            self._draw()
+
+    _CLASS.append(CharBatches)
+    return CharBatches

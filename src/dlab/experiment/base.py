@@ -1,0 +1,76 @@
+"""The experiment interface: what every registered experiment provides.
+
+An experiment is a class registered with :func:`dlab.experiment.registry.register`. It
+says only what is specific to it; the API does the rest (config, device, run
+directory, metrics.json, console log, status):
+
+1. ``load_data(config)`` reads and checks everything the run needs, and
+2. ``prepare(config, data)`` builds the model (``build_model``) and checks it
+   fits the data. Both run *before* the run directory exists, so bad input (a
+   missing path, a malformed file, an offline download, images too small for
+   the network) stops the run with a clear message and leaves nothing behind.
+3. ``run(ctx, data, model)`` trains and evaluates, writing history, figures and
+   results through ``ctx``.
+
+:class:`KerasExperiment` implements ``run`` as the standard Keras recipe
+(build, compile, fit with validation data, evaluate on test, save, plot), so a
+Keras experiment only writes ``build_model`` and, optionally, ``figures``.
+Experiments without ``model.fit`` (NumPy from scratch, k-fold, tuner searches)
+subclass :class:`Experiment` and write their own ``run``; they report through
+the same ``ctx`` helpers, so their run directories look the same.
+"""
+
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dlab.config import EmptyModelConfig
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from dlab.config import RunConfig
+    from dlab.run.context import RunContext
+
+
+class Experiment:
+    """Base class of every experiment; subclasses are registered with ``@register``.
+
+    Attributes:
+        name: the registered name (set by ``@register``), used by ``experiment:``.
+        family: a short group name shown by ``dlab list``.
+        ModelConfig: pydantic model of the config's ``model`` section.
+        smoke_overrides: extra dotted-key settings applied by ``--smoke``.
+        uses_keras: False for NumPy experiments: the run then never imports TensorFlow.
+    """
+
+    name: ClassVar[str] = ""
+    uses_keras: ClassVar[bool] = True
+    family: ClassVar[str] = "other"
+    ModelConfig: ClassVar[type[BaseModel]] = EmptyModelConfig
+    smoke_overrides: ClassVar[dict[str, Any]] = {}
+
+    def load_data(self, config: RunConfig) -> Any:
+        """Read and check the data, before the run directory is created."""
+        raise NotImplementedError
+
+    def build_model(self, config: RunConfig, data: Any) -> Any:
+        """Return the model this config trains on this data (None if the run builds its own)."""
+        return None
+
+    def prepare(self, config: RunConfig, data: Any) -> Any:
+        """Build the model and check it against the config, before the run directory exists."""
+        return self.build_model(config, data)
+
+    def run(self, ctx: RunContext, data: Any, model: Any) -> None:
+        """Train and evaluate; write history, figures and results through ``ctx``."""
+        raise NotImplementedError
+
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        """Why ``--resume`` cannot continue this config (None: it can).
+
+        Only runs trained by one ``model.fit`` with dlab's backup callback resume.
+        """
+        return (f"experiment {self.name} trains with its own loop, which keeps no backup of "
+                "its training state")

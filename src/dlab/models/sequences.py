@@ -1,0 +1,61 @@
+"""Stateful character models: resetting their state, and greedy generation as d2l's ``predict_ch8``.
+
+This module imports Keras only inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from dlab.data.characters import decode, encode, preprocess
+
+if TYPE_CHECKING:
+    import keras
+
+
+def reset_states(model: keras.Model) -> None:
+    """Zero the hidden state of every stateful recurrent layer of ``model``."""
+    for layer in model.layers:
+        if getattr(layer, "stateful", False) and hasattr(layer, "reset_state"):
+            layer.reset_state()
+
+
+def state_resetter() -> keras.callbacks.Callback:
+    """A callback that starts every epoch, and every validation pass, from a zero state."""
+    import keras
+
+    class ResetStates(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            reset_states(self.model)
+
+        def on_test_begin(self, logs=None):
+            reset_states(self.model)
+
+    return ResetStates()
+
+
+def generate(step_model: keras.Model, prefix: str, count: int) -> str:
+    """Greedy generation as d2l's ``predict_ch8``: read the prefix, then emit ``count`` characters.
+
+    Args:
+        step_model: a stateful model with batch size 1 and any sequence length that maps
+            token ids (1, T) to next-token logits (1, T, vocabulary); its state carries
+            the prefix forward so each new character costs one step.
+        prefix: text to start from (preprocessed here).
+        count: how many characters to predict after it.
+
+    Returns:
+        The prefix (preprocessed) followed by the ``count`` predicted characters.
+    """
+    text = preprocess(prefix) or " "
+    ids = encode(text)
+    reset_states(step_model)
+    logits = np.asarray(step_model(ids[None, :], training=False))
+    predicted: list[int] = []
+    for _ in range(count):
+        token = int(logits[0, -1].argmax())
+        predicted.append(token)
+        logits = np.asarray(step_model(np.array([[token]], dtype=np.int32), training=False))
+    return text + decode(predicted)

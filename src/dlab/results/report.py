@@ -1,0 +1,240 @@
+"""``dlab report``: one self-contained HTML file that summarizes runs, for people who would rather look.
+
+Self-contained means it can be mailed, attached to a CI job or opened from a
+USB stick: every plot is embedded as a base64 ``data:`` URI, the style sheet is
+inline, and there are no scripts, fonts or links to anything outside the file.
+Every piece of text that came from a run (labels, config values, error messages)
+is HTML-escaped, so a config description cannot inject markup.
+
+The file holds: a table of the runs and their shared metrics, overlaid learning
+curves when there are several runs, and per run its config essentials, all its
+metrics and its plots.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlab.errors import UsageError
+from dlab.results.gates import format_number
+from dlab.results.index import SavedRun, expand_paths
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #222; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+.meta { color: #666; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.status-completed { color: #1a7f37; } .status-failed, .status-interrupted { color: #cf222e; }
+.status-running { color: #9a6700; }
+.error { background: #fff0f0; border-left: 4px solid #cf222e; padding: 0.5em 1em; white-space: pre-wrap; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 560px; border: 1px solid #eee; }
+figcaption { text-align: center; color: #555; font-size: 0.85em; }
+pre { background: #f6f8fa; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
+"""
+
+
+def write_report(paths: Sequence[str], output: str | Path = "report.html", *,
+                 metrics: Sequence[str] = (), title: str | None = None) -> Path:
+    """Write the HTML report of the given runs and return its path.
+
+    Args:
+        paths: run directories, metrics.json files, sweep directories or folders of runs.
+        output: the HTML file to write (atomically).
+        metrics: metrics for the summary table (default: every metric the finished runs share).
+        title: the page title (default: "dlab report: N runs").
+
+    Raises:
+        UsageError: bad paths, an output name that is not .html, an unknown metric.
+    """
+    target = Path(output).expanduser()
+    if target.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"-o '{output}': the report is one HTML file; use a name ending in .html.")
+    runs = expand_paths(paths)
+    chosen = _summary_metrics(runs, metrics)
+    page = render_report(runs, chosen, title or f"dlab report: {len(runs)} run{'s' * (len(runs) != 1)}")
+    from dlab.fileio import atomic_write_text
+
+    atomic_write_text(target, page)
+    return target
+
+
+def _summary_metrics(runs: list[SavedRun], requested: Sequence[str]) -> list[str]:
+    from dlab.results.compare import available_metrics, select_metrics
+
+    try:
+        return select_metrics(requested, runs, available_metrics(runs))
+    except UsageError:
+        if requested:
+            raise
+        return []  # nothing shared (or nothing finished): the per-run sections still tell it all
+
+
+def render_report(runs: list[SavedRun], metrics: list[str], title: str) -> str:
+    """The whole HTML page as a string."""
+    from dlab import __version__
+
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f'<p class="meta">Written by dlab {_e(__version__)} on {_e(time.strftime("%Y-%m-%d %H:%M:%S %Z"))} '
+        f"from {len(runs)} run director{'ies' if len(runs) != 1 else 'y'}.</p>",
+        "<h2>Summary</h2>",
+        _summary_table(runs, metrics),
+    ]
+    overlays = _overlays(runs)
+    if overlays:
+        parts.append("<h2>Learning curves, all runs</h2><div>")
+        parts.extend(_figure(png, caption) for caption, png in overlays)
+        parts.append("</div>")
+    for index, run in enumerate(runs):
+        parts.append(_run_section(run, index))
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
+    wall_column = "wall_time_s" not in metrics  # shown once, as a metric when it is one
+    headers = ["run", "experiment", "status", "data", "started",
+               *(["wall time (s)"] if wall_column else []), *metrics]
+    rows = []
+    for index, run in enumerate(runs):
+        data = run.metrics.get("data") or {}
+        cells = [
+            f'<td><a href="#run-{index}">{_e(run.label)}</a></td>',
+            f"<td>{_e(run.experiment)}</td>",
+            _status_cell(run),
+            f"<td>{_e(str(data.get('dataset') or '-'))} ({_e(str(data.get('source') or '-'))})"
+            f"{' smoke' if run.smoke else ''}</td>",
+            f"<td>{_e(str(run.metrics.get('started_at') or '-'))}</td>",
+            *([_number_cell(run.metrics.get("wall_time_s"))] if wall_column else []),
+            *(_number_cell(run.values.get(metric)) for metric in metrics),
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    head = "".join(f"<th>{_e(header)}</th>" for header in headers)
+    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(rows)}</table></div>'
+
+
+def _run_section(run: SavedRun, index: int) -> str:
+    parts = [f'<h2 id="run-{index}">{_e(run.label)}</h2>',
+             f'<p>{_status_span(run)} &middot; <code>{_e(str(run.path))}</code></p>']
+    error = run.metrics.get("error")
+    if error:
+        text = f"{error.get('type', 'Error')}: {error.get('message', '')}" if isinstance(error, dict) \
+            else str(error)
+        parts.append(f'<div class="error">{_e(text)}</div>')
+    if run.problems:
+        parts.append(f'<div class="error">{_e("; ".join(run.problems))}</div>')
+    essentials = config_essentials(run)
+    if essentials:
+        parts.append("<h3>Config</h3><table>" + "".join(
+            f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>" for key, value in essentials.items())
+            + "</table>")
+    if run.values:
+        parts.append("<h3>Metrics</h3><table>" + "".join(
+            f"<tr><th>{_e(name)}</th>{_number_cell(value)}</tr>" for name, value in run.values.items())
+            + "</table>")
+    plots = run.plots()
+    if plots:
+        parts.append("<h3>Plots</h3><div>")
+        for plot in plots:
+            try:
+                png = plot.read_bytes()
+            except OSError:
+                continue
+            parts.append(_figure(png, plot.name))
+        parts.append("</div>")
+    return "\n".join(parts)
+
+
+def config_essentials(run: SavedRun) -> dict[str, str]:
+    """The config values a reader needs to tell runs apart, as display strings."""
+    config = run.config
+    if not config:
+        return {}
+    data = config.get("data") or {}
+    train = config.get("train") or {}
+    optimizer = train.get("optimizer") or {}
+    device = run.metrics.get("device") or {}
+    rows: dict[str, Any] = {
+        "config": config.get("name"),
+        "description": " ".join(str(config.get("description") or "").split()),
+        "experiment": config.get("experiment"),
+        "seed": config.get("seed"),
+        "data": f"{data.get('dataset')} from {data.get('source')}"
+                + (f" ({data.get('path')})" if data.get("path") else ""),
+        "validation": data.get("validation"),
+        "epochs": train.get("epochs"),
+        "batch size": train.get("batch_size"),
+        "optimizer": ", ".join(f"{key} {value}" for key, value in optimizer.items() if value is not None)
+        if isinstance(optimizer, dict) else optimizer,
+        "loss": train.get("loss"),
+        "model": json.dumps(config.get("model"), sort_keys=True) if config.get("model") else None,
+        "device": f"{device.get('used')} ({device.get('name')})" if device else None,
+        "params": (run.metrics.get("params") or {}).get("total"),
+    }
+    return {key: str(value) for key, value in rows.items() if value not in (None, "", {})}
+
+
+def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
+    """Every run's loss/accuracy curves on one figure each (when there are several runs)."""
+    with_history = [run for run in runs if run.history]
+    if len(with_history) < 2:
+        return []
+    from dlab.plots import curve_metrics
+    from dlab.results.compare import overlay_curves
+
+    names: dict[str, None] = {}
+    for run in with_history:
+        names.update(dict.fromkeys(curve_metrics(run.history)))
+    figures = []
+    for metric in list(names)[:4]:
+        drawn = [(run.label, run.history) for run in with_history
+                 if metric in run.history or f"val_{metric}" in run.history]
+        if len(drawn) < 2:
+            continue
+        figure = overlay_curves(drawn, metric, title=f"{metric.replace('_', ' ')}: {len(drawn)} runs")
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+        figures.append((f"{metric} (train dashed, validation solid)", buffer.getvalue()))
+    return figures
+
+
+def _figure(png: bytes, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
+    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _status_span(run: SavedRun) -> str:
+    status = run.status
+    smoke = " (smoke: synthetic data)" if run.smoke else ""
+    return f'<span class="status-{_e(status)}">{_e(status)}</span>{smoke}'
+
+
+def _status_cell(run: SavedRun) -> str:
+    return f"<td>{_status_span(run)}</td>"
+
+
+def _number_cell(value: Any) -> str:
+    shown = format_number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+    return f'<td class="num">{_e(shown)}</td>'
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)

@@ -1,0 +1,161 @@
+"""``dlab runs``: every run under an outputs root, with status, key metrics and time.
+
+Failed, interrupted and still-running runs are listed too: their metrics.json
+may lack test metrics, timings or even a finish time, and a crash may have left
+it unreadable, so every field is read defensively and shown as '-' when absent.
+A running run also shows how long ago it last wrote a file, because a process
+killed without a chance to record it (power cut, kill -9) stays "running" on disk
+forever.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlab.errors import UsageError, did_you_mean
+from dlab.results.gates import format_number
+from dlab.results.index import SavedRun, find_runs, load_run
+from dlab.results.tables import csv_table, markdown_table, text_table
+
+STATUSES = ("running", "completed", "failed", "interrupted", "unknown")
+
+
+@dataclass
+class RunRow:
+    """One line of ``dlab runs``."""
+
+    run: SavedRun
+
+    @property
+    def key_metrics(self) -> dict[str, float]:
+        return key_metrics(self.run)
+
+    @property
+    def started(self) -> str:
+        text = str(self.run.metrics.get("started_at") or "")
+        return text[:16].replace("T", " ") if text else "-"
+
+    @property
+    def status(self) -> str:
+        status = self.run.status
+        if status == "running":
+            return f"running (updated {_ago(last_write(self.run.path))})"
+        return status
+
+    @property
+    def error(self) -> str:
+        error = self.run.metrics.get("error")
+        if isinstance(error, dict):
+            return f"{error.get('type', 'Error')}: {error.get('message', '')}".strip()
+        if error:
+            return str(error)
+        return "; ".join(self.run.problems)
+
+
+def key_metrics(run: SavedRun) -> dict[str, float]:
+    """The few numbers that say how a run went: test metrics, else the last epoch's."""
+    values = run.values
+    for prefix in ("test.", "final.val.", "final.train."):
+        chosen = {name: value for name, value in values.items() if name.startswith(prefix)
+                  and name.count(".") == prefix.count(".")}
+        if chosen:
+            extra = {name: values[name] for name in ("final_cost", "test_loss") if name in values}
+            return {**dict(list(chosen.items())[:3]), **extra}
+    return {name: values[name] for name in ("final_cost",) if name in values}
+
+
+def last_write(run_dir: Path) -> float | None:
+    """The newest modification time of the files a run rewrites as it trains."""
+    times = []
+    for name in ("metrics.json", "history.csv", "run.log"):
+        try:
+            times.append((run_dir / name).stat().st_mtime)
+        except OSError:
+            continue
+    return max(times, default=None)
+
+
+def _ago(stamp: float | None) -> str:
+    if stamp is None:
+        return "never"
+    seconds = max(0.0, time.time() - stamp)
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def list_runs(root: str | Path = "outputs", *, experiment: str | None = None,
+              status: str | None = None) -> list[RunRow]:
+    """The runs under ``root``, oldest first, optionally filtered.
+
+    Args:
+        root: the outputs root (``dlab run --out``).
+        experiment: a config name (``cnn-cifar10``), a registered experiment name
+            (``cnn_cifar10``) or a glob pattern over either (``mlp-imdb*``).
+        status: running, completed, failed, interrupted or unknown (unreadable metrics.json).
+
+    Raises:
+        UsageError: the root does not exist, or the status is not one of those.
+    """
+    if status is not None and status not in STATUSES:
+        raise UsageError(f"Unknown --status '{status}'. Choose one of: {', '.join(STATUSES)}."
+                         + did_you_mean(status, STATUSES))
+    folder = Path(root).expanduser()
+    if not folder.is_dir():
+        raise UsageError(f"No outputs folder '{root}'. Runs are written under outputs/ by default "
+                         "(`dlab run --out DIR` chooses another); give that folder with --out.")
+    rows = []
+    for run_dir in find_runs(folder):
+        run = load_run(run_dir)
+        if status is not None and run.status != status:
+            continue
+        if experiment is not None and not any(
+                fnmatch.fnmatchcase(name, experiment) for name in (run.config_name, run.experiment)):
+            continue
+        rows.append(RunRow(run))
+    rows.sort(key=lambda row: (str(row.run.metrics.get("started_at") or ""), row.run.path.name))
+    return rows
+
+
+def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
+    """The run list as ``table``, ``csv``, ``json`` or ``markdown``."""
+    if fmt == "json":
+        return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
+    headers = ["run", "experiment", "status", "smoke", "started", "wall_s", "key metrics", "error"]
+    if fmt == "csv":
+        return csv_table(headers, [[row.run.label, row.run.experiment, row.run.status, row.run.smoke,
+                                    row.run.metrics.get("started_at"),
+                                    row.run.metrics.get("wall_time_s"),
+                                    json.dumps(row.key_metrics), row.error] for row in rows])
+    cells = [[row.run.label, row.run.experiment, row.status, "yes" if row.run.smoke else "",
+              row.started, format_number(_number(row.run.metrics.get("wall_time_s"))),
+              ", ".join(f"{name} {format_number(value)}" for name, value in row.key_metrics.items())
+              or "-", _short(row.error)] for row in rows]
+    if fmt == "markdown":
+        return markdown_table(headers, cells)
+    return text_table(headers, cells) + f"{len(rows)} run{'s' if len(rows) != 1 else ''}\n"
+
+
+def _as_dict(row: RunRow) -> dict[str, Any]:
+    metrics = row.run.metrics
+    return {"run": row.run.label, "run_dir": str(row.run.path), "config": row.run.config_name,
+            "experiment": row.run.experiment, "status": row.run.status, "smoke": row.run.smoke,
+            "started_at": metrics.get("started_at"), "finished_at": metrics.get("finished_at"),
+            "wall_time_s": metrics.get("wall_time_s"), "key_metrics": row.key_metrics,
+            "error": row.error or None}
+
+
+def _number(value: Any) -> float | None:
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."

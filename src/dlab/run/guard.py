@@ -1,0 +1,105 @@
+"""Stopping a run cleanly: stop signals, non-finite losses and the wall-time limit.
+
+A :class:`RunGuard` lives in the run's context and is consulted by the training
+loops at every batch and epoch boundary (the Keras callback in
+:mod:`dlab.training`, the NumPy loop in :mod:`dlab.models.numpy_models`):
+
+- SIGINT (Ctrl-C) or SIGTERM while training only sets a flag; the loop raises
+  :class:`~dlab.errors.RunInterrupted` at the next batch boundary, so the
+  history of the finished epochs, the plots and metrics.json ("interrupted")
+  are written and the process exits 130 / 143. A second signal stops at once.
+- A NaN or infinite batch loss raises :class:`~dlab.errors.NonFiniteLoss`
+  ("non-finite loss at epoch E batch B"); the run ends "failed" with its outputs.
+- ``train.max_wall_time`` (``--max-wall-time``): the epoch that crosses it is the last.
+
+No heavy imports: NumPy runs use it without TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from dlab.errors import NonFiniteLoss, RunInterrupted
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class RunGuard:
+    """The stop conditions of one run, checked by the training loops.
+
+    Args:
+        max_wall_time: seconds the run may take (None: no limit); the clock
+            starts when the guard is made (the start of ``dlab run``).
+    """
+
+    def __init__(self, max_wall_time: float | None = None) -> None:
+        self.started = time.monotonic()
+        self.max_wall_time = max_wall_time
+        self.signal_received: int | None = None
+        self.time_limit_reached = False
+        self._previous: dict[int, Any] = {}
+
+    # -- signals -------------------------------------------------------------------
+
+    def __enter__(self) -> RunGuard:
+        """Catch SIGINT and SIGTERM while the block runs (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            for number in STOP_SIGNALS:
+                self._previous[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        self._previous.clear()
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        if self.signal_received is not None:  # a second signal: do not wait for the batch to end
+            raise RunInterrupted(f"stopped at once by a second {signal.Signals(number).name}",
+                                 number)
+        self.signal_received = number
+        print(f"\ndlab: {signal.Signals(number).name} received: stopping at the end of the "
+              "current batch (send it again to stop at once)", flush=True)
+
+    def check_interrupt(self, where: str = "") -> None:
+        """Raise RunInterrupted if a stop signal arrived.
+
+        Args:
+            where: e.g. "epoch 3 batch 17", for the message.
+        """
+        if self.signal_received is not None:
+            name = signal.Signals(self.signal_received).name
+            raise RunInterrupted(f"interrupted by {name}" + (f" at {where}" if where else ""),
+                                 self.signal_received)
+
+    # -- losses and time -----------------------------------------------------------
+
+    @staticmethod
+    def check_loss(loss: Any, epoch: int, batch: int) -> None:
+        """Raise NonFiniteLoss when ``loss`` is NaN or infinite (epoch and batch count from 1)."""
+        if loss is None:
+            return
+        value = float(loss)
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"non-finite loss at epoch {epoch} batch {batch} (loss = {value}); "
+                                "lower train.optimizer.learning_rate or add "
+                                "train.optimizer.clipnorm")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def time_is_up(self) -> bool:
+        """True once the wall-time limit is crossed (remembered, for metrics.json)."""
+        if self.max_wall_time is not None and self.elapsed() >= self.max_wall_time:
+            self.time_limit_reached = True
+        return self.time_limit_reached
+
+    def check_batch(self, loss: Any, epoch: int, batch: int) -> None:
+        """The batch-boundary check of every training loop (epoch and batch count from 1)."""
+        self.check_interrupt(f"epoch {epoch} batch {batch}")
+        self.check_loss(loss, epoch, batch)

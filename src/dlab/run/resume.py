@@ -1,0 +1,130 @@
+"""``dlab run ... --resume RUN_DIR``: which runs can be continued, and from where.
+
+A Keras run backs up its model and optimizer state after every epoch into
+``RUN_DIR/backup`` (:class:`dlab.training.RunBackup`, Keras's BackupAndRestore).
+Resuming continues that run directory from the last complete epoch: the
+history is cut to the epochs the backup holds (a run killed between writing
+the history and the backup would otherwise repeat an epoch), and fit appends
+the rest. Everything is checked before data is loaded, and a refusal is a
+UsageError (exit 2) that says why and what to do instead.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlab.errors import UsageError
+
+if TYPE_CHECKING:
+    from dlab.config import RunConfig
+    from dlab.experiment.base import Experiment
+
+RESUMABLE = ("interrupted", "failed", "running")
+"""Statuses a run can be resumed from ("running": the process was killed without a word)."""
+
+IGNORED_KEYS = ("name", "description", "reference", "train.max_wall_time")
+"""Config keys that do not change results, so they may differ on resume."""
+
+
+@dataclass
+class ResumePoint:
+    """A run directory that ``--resume`` will continue."""
+
+    path: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    epoch: int
+
+
+def check_resume(run_path: str | Path, config: RunConfig, experiment: Experiment,
+                 command: str) -> ResumePoint:
+    """Check that ``run_path`` can be continued with ``config``; return where it stopped.
+
+    Args:
+        run_path: the run directory given to ``--resume``.
+        config: the config resolved from this command line.
+        experiment: the experiment that runs it.
+        command: how to start a new run instead (for the messages).
+
+    Raises:
+        UsageError: not a run directory, an unsupported experiment, a run that
+            completed, or a config that differs from the run's (the keys are listed).
+    """
+    path = Path(run_path).expanduser()
+    metrics_file, config_file = path / "metrics.json", path / "config.yaml"
+    if not path.is_dir() or not metrics_file.is_file() or not config_file.is_file():
+        raise UsageError(f"--resume {run_path}: not a run directory (it needs metrics.json and "
+                         "config.yaml, as dlab run writes them under outputs/<config>/<run>/).")
+    try:
+        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
+    reason = experiment.resume_unsupported(config)
+    if reason:
+        raise UsageError(f"--resume: {config.name} cannot be resumed: {reason}. Start a new run "
+                         f"with `{command} --fresh`.")
+    status = metrics.get("status")
+    if status not in RESUMABLE:
+        raise UsageError(f"--resume {run_path}: that run is {status}; only an interrupted, failed "
+                         f"or killed run can be resumed. Start a new run with `{command} --fresh`.")
+    changed = config_changes(config_file, config)
+    if changed or metrics.get("config_hash") != config.config_hash():
+        listing = "; ".join(changed) or "the run's config_hash differs (config from another dlab?)"
+        raise UsageError(f"--resume {run_path}: this config is not the run's config "
+                         f"({listing}). Resume with the same settings (e.g. `dlab run "
+                         f"{config_file} --resume {run_path}`) or start a new run with "
+                         f"`{command} --fresh`.")
+
+    metadata = read_backup_metadata(path / "backup")
+    epoch = int(metadata["epoch"]) if metadata else 0
+    history = _read_history(path / "history.json")
+    done = max((len(values) for values in history.values()), default=0)
+    if done < epoch:
+        raise UsageError(f"--resume {run_path}: its backup holds {epoch} epochs but history.json "
+                         f"only {done}; the run directory was changed by hand. Start a new run "
+                         f"with `{command} --fresh`.")
+    history = {key: values[:epoch] for key, values in history.items()} if epoch else {}
+    return ResumePoint(path=path, metrics=metrics, history=history, epoch=epoch)
+
+
+def config_changes(run_config_file: Path, config: RunConfig) -> list[str]:
+    """``key: run value -> new value`` for every result-changing key that differs."""
+    from dlab.config import flatten_dotted, read_yaml
+
+    before = flatten_dotted(read_yaml(run_config_file))
+    after = flatten_dotted(config.to_dict())
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        if any(key == ignored or key.startswith(ignored + ".") for ignored in IGNORED_KEYS):
+            continue
+        if before.get(key, "<unset>") != after.get(key, "<unset>"):
+            changes.append(f"{key}: {before.get(key, '<unset>')!r} in the run, "
+                           f"{after.get(key, '<unset>')!r} now")
+    return changes
+
+
+def read_backup_metadata(backup_dir: Path) -> dict[str, Any] | None:
+    """The backup's training_metadata.json, or None when there is no complete backup."""
+    path = Path(backup_dir) / "training_metadata.json"
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    weights = str(metadata.get("weights", "")) if isinstance(metadata, dict) else ""
+    if Path(weights).name != weights or not (Path(backup_dir) / weights).is_file():
+        return None  # no backup, or a weights name that is not a file of this folder
+    return metadata
+
+
+
+
+def _read_history(path: Path) -> dict[str, list[float]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {key: [float("nan") if v is None else float(v) for v in values]
+            for key, values in data.items() if key != "epoch" and isinstance(values, list)}

@@ -1,0 +1,295 @@
+"""What a sweep writes: one row per run, statistics across seeds, summary files and figures.
+
+A sweep's runs are separate processes; all this module sees of them is their
+run directories (metrics.json, history.json). It turns those into
+``summary.csv`` / ``summary.json`` (one row per run), ``seeds.csv`` (mean,
+standard deviation and 95% interval per member when seeds are a sweep axis)
+and, for studies, the comparison figures. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_json_object
+
+SUMMARY_SCHEMA_VERSION = 1
+
+# Student's t, 97.5% quantile (two-sided 95% interval) for 1..30 degrees of freedom.
+_T_975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+          2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+          2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
+# ... and beyond, interpolated linearly in 1/df (the usual table rule; exact to ~1e-4).
+_T_975_LARGE = ((30, 2.0423), (40, 2.0211), (60, 2.0003), (120, 1.9799), (math.inf, 1.9600))
+
+
+def t_quantile_975(degrees_of_freedom: int) -> float:
+    """The 97.5% quantile of Student's t (SciPy is not a dependency, so from a table).
+
+    Args:
+        degrees_of_freedom: n - 1 for n samples; at least 1.
+
+    Returns:
+        t such that mean +- t * std / sqrt(n) is a two-sided 95% interval.
+    """
+    if degrees_of_freedom < 1:
+        raise ValueError(f"degrees of freedom must be >= 1, got {degrees_of_freedom}")
+    if degrees_of_freedom <= len(_T_975):
+        return _T_975[degrees_of_freedom - 1]
+    for (low_df, low_t), (high_df, high_t) in itertools.pairwise(_T_975_LARGE):
+        if degrees_of_freedom <= high_df:
+            position = (1 / low_df - 1 / degrees_of_freedom) / (1 / low_df - 1 / high_df)
+            return low_t + position * (high_t - low_t)
+    return 1.96  # unreachable: the last bound is infinite
+
+
+def seed_statistics(values: Sequence[float]) -> dict[str, Any]:
+    """Mean, sample standard deviation and t-based 95% interval of one metric over seeds.
+
+    With one value the spread is unknown: ``std`` and the interval are None.
+    """
+    count = len(values)
+    mean = statistics.fmean(values) if values else None
+    if count < 2:
+        return {"n": count, "mean": mean, "std": None, "ci95_low": None, "ci95_high": None}
+    std = statistics.stdev(values)
+    half_width = t_quantile_975(count - 1) * std / math.sqrt(count)
+    return {"n": count, "mean": mean, "std": std,
+            "ci95_low": mean - half_width, "ci95_high": mean + half_width}
+
+
+# --------------------------------------------------------------------------- metrics of one run
+
+
+def metric_value(metrics: dict[str, Any], name: str) -> float | None:
+    """One number from a run's metrics.json, by the names studies use.
+
+    ``test.accuracy`` / ``params.total``: a dotted path; ``test_loss``: ``test.loss``;
+    ``val_accuracy``: the last epoch's ``final.val.accuracy``; ``loss``: ``final.train.loss``;
+    else a top-level field (``wall_time_s``, ``final_cost``). None when absent or not a number.
+    """
+    if "." in name:
+        candidates = [name.split(".")]
+    else:
+        candidates = [[name]]
+        if name.startswith("test_"):
+            candidates.append(["test", name.removeprefix("test_")])
+        if name.startswith("val_"):
+            candidates.append(["final", "val", name.removeprefix("val_")])
+        candidates.append(["final", "train", name])
+    for path in candidates:
+        node: Any = metrics
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if _is_number(node):
+            return float(node)
+    return None
+
+
+def key_metrics(metrics: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, float]:
+    """The numbers a sweep row shows: test metrics, last-epoch train/val metrics, ``extra``.
+
+    Named ``test_<m>``, ``val_<m>`` and ``train_<m>`` (the names of history columns and
+    of ``dlab run``'s summary), plus each ``extra`` name (a study's compare metric) as given.
+    """
+    row: dict[str, float] = {}
+    final = metrics.get("final") or {}
+    for prefix, section in (("test", metrics.get("test")), ("val", final.get("val")),
+                            ("train", final.get("train"))):
+        for key, value in (section or {}).items():
+            if _is_number(value):
+                row[f"{prefix}_{key}"] = float(value)
+    for name in extra:
+        value = metric_value(metrics, name)
+        if value is not None:
+            row.setdefault(name, value)
+    return row
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+# --------------------------------------------------------------------------- across seeds
+
+
+def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Group rows by member (config and overrides, seed aside); statistics of every metric.
+
+    Only completed runs count; a member whose runs all failed still gets an entry
+    (with ``completed: 0``) so that the summary shows it.
+
+    Args:
+        rows: sweep rows with ``config``, ``overrides``, ``seed``, ``status``, ``metrics``.
+
+    Returns:
+        One entry per member, in first-seen order: config, overrides, seeds, runs,
+        completed, and ``metrics``: name -> :func:`seed_statistics`.
+    """
+    groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["config"], tuple(row["overrides"])), []).append(row)
+    entries = []
+    for (config, overrides), members in groups.items():
+        completed = [row for row in members if row["status"] == "completed"]
+        names = list(dict.fromkeys(name for row in completed for name in row["metrics"]))
+        entries.append({
+            "config": config,
+            "overrides": list(overrides),
+            "seeds": [row["seed"] for row in members],
+            "runs": len(members),
+            "completed": len(completed),
+            "metrics": {name: seed_statistics([row["metrics"][name] for row in completed
+                                               if name in row["metrics"]])
+                        for name in names},
+        })
+    return entries
+
+
+# --------------------------------------------------------------------------- files
+
+_ROW_COLUMNS = ("index", "config", "overrides", "seed", "status", "exit_code", "wall_time_s")
+_TAIL_COLUMNS = ("error", "run_dir", "log")
+
+
+def member_label(config: str, overrides: Sequence[str]) -> str:
+    """``playground-mlp model.hidden=[3]``: a member's name in tables and legends."""
+    return " ".join([config, *overrides])
+
+
+def rows_csv(rows: Sequence[dict[str, Any]], first_metrics: Sequence[str] = ()) -> str:
+    """summary.csv: one line per run; every metric any run has gets a column."""
+    metric_names = list(dict.fromkeys([*first_metrics,
+                                       *sorted({name for row in rows for name in row["metrics"]})]))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([*_ROW_COLUMNS, *metric_names, *_TAIL_COLUMNS])
+    for row in rows:
+        cells = [row["index"], row["config"], " ".join(row["overrides"]),
+                 "" if row["seed"] is None else row["seed"], row["status"],
+                 "" if row["exit_code"] is None else row["exit_code"],
+                 "" if row["wall_time_s"] is None else row["wall_time_s"]]
+        cells += [row["metrics"].get(name, "") for name in metric_names]
+        cells += ["" if row[column] is None else row[column] for column in _TAIL_COLUMNS]
+        writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def seeds_csv(entries: Sequence[dict[str, Any]]) -> str:
+    """seeds.csv: one line per member; mean, std and 95% interval of every metric."""
+    metric_names = list(dict.fromkeys(name for entry in entries for name in entry["metrics"]))
+    statistics_columns = ("mean", "std", "ci95_low", "ci95_high")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["config", "overrides", "seeds", "completed",
+                     *(f"{name}_{part}" for name in metric_names for part in statistics_columns)])
+    for entry in entries:
+        cells = [entry["config"], " ".join(entry["overrides"]),
+                 " ".join(str(seed) for seed in entry["seeds"]), entry["completed"]]
+        for name in metric_names:
+            stats = entry["metrics"].get(name) or {}
+            cells += ["" if stats.get(part) is None else stats[part] for part in statistics_columns]
+        writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def write_summary(sweep_dir: Path, header: dict[str, Any], rows: Sequence[dict[str, Any]],
+                  seeds: bool, first_metrics: Sequence[str] = ()) -> None:
+    """Write summary.json, summary.csv and (when seeds are an axis) seeds.csv, atomically.
+
+    Called after every finished run, so an interrupted sweep still leaves a true summary.
+    """
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    aggregates = aggregate_seeds(rows) if seeds else []
+    atomic_write_json(sweep_dir / "summary.json", {
+        "schema_version": SUMMARY_SCHEMA_VERSION, **header, "counts": counts,
+        "runs": list(rows), "seed_statistics": aggregates})
+    atomic_write_text(sweep_dir / "summary.csv", rows_csv(rows, first_metrics))
+    if seeds:
+        atomic_write_text(sweep_dir / "seeds.csv", seeds_csv(aggregates))
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def history_metric(metric: str) -> str:
+    """The history column behind a compare metric: ``test.accuracy`` -> ``accuracy``."""
+    name = metric.split(".")[-1]
+    for prefix in ("test_", "val_"):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def mean_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
+    """Epoch-wise mean of several runs' histories (cut to the shortest run per column)."""
+    columns = [key for key in histories[0] if key != "epoch"
+               and all(isinstance(h.get(key), list) and h.get(key) for h in histories)]
+    mean: dict[str, list[float]] = {}
+    for key in columns:
+        length = min(len(h[key]) for h in histories)
+        values = [[h[key][i] for h in histories] for i in range(length)]
+        if all(all(_is_number(v) for v in epoch) for epoch in values):
+            mean[key] = [statistics.fmean(epoch) for epoch in values]
+    return mean
+
+
+def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric: str,
+                        goal: str, threshold: float | None, title: str = "") -> list[Path]:
+    """The study's comparison: learning curves of the compare metric, one line per member
+    (the mean over seeds), and the final value per member with its 95% interval.
+
+    Returns the figures written (none when no run completed).
+    """
+    from dlab.plots import learning_curves, metric_comparison
+
+    completed = [row for row in rows if row["status"] == "completed" and row.get("run_dir")]
+    if not completed:
+        return []
+    one_config = len({row["config"] for row in completed}) == 1  # a grid: its values name members
+    members: dict[str, list[dict[str, Any]]] = {}
+    for row in completed:
+        label = " ".join(row["overrides"]) if one_config and row["overrides"] else member_label(
+            row["config"], row["overrides"])
+        members.setdefault(label, []).append(row)
+    written = []
+    base = history_metric(metric)
+    curves = []
+    for label, member_rows in members.items():
+        histories = [h for h in (read_json_object(Path(r["run_dir"]) / "history.json") for r in member_rows)
+                     if h]
+        if histories:
+            curves.append((label, mean_history(histories)))
+    if any(base in h or f"val_{base}" in h for _, h in curves):
+        seeds_note = " (mean over seeds)" if any(len(m) > 1 for m in members.values()) else ""
+        figure = learning_curves(curves, base, title=f"{title + ': ' if title else ''}"
+                                 f"{base.replace('_', ' ')}{seeds_note}")
+        written.append(_save(figure, sweep_dir / f"curves_{base}.png"))
+    labels, means, errors = [], [], []
+    for label, member_rows in members.items():
+        values = [row["metrics"][metric] for row in member_rows if metric in row["metrics"]]
+        if values:
+            stats = seed_statistics(values)
+            labels.append(label)
+            means.append(stats["mean"])
+            errors.append(0.0 if stats["std"] is None else stats["ci95_high"] - stats["mean"])
+    if labels:
+        figure = metric_comparison(labels, means, errors, metric, goal, threshold)
+        figure.axes[0].set_title(title)
+        written.append(_save(figure, sweep_dir / f"compare_{metric.replace('.', '_')}.png"))
+    return written
+
+
+def _save(figure: Any, target: Path) -> Path:
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    return target

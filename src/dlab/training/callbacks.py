@@ -1,0 +1,175 @@
+"""The callbacks of every Keras run: epoch timing, the live history, the run guard, the resumable backup.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import keras
+
+from dlab.run.history import History
+from dlab.run.resume import read_backup_metadata
+
+if TYPE_CHECKING:
+    from dlab.run.context import RunContext
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Times the training part of each epoch (validation excluded) and whole epochs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_seconds: list[float] = []
+        self.epoch_seconds: list[float] = []
+        self._epoch_start = 0.0
+        self._train_end: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._train_end = None
+
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        self.train_seconds.append((self._train_end or end) - self._epoch_start)
+        self.epoch_seconds.append(end - self._epoch_start)
+
+    def summary(self, samples_per_epoch: int) -> dict[str, float | None]:
+        """The ``timing`` block of metrics.json; samples/s counts training steps only."""
+        if not self.epoch_seconds:
+            return {"fit_seconds": 0.0, "time_per_epoch_s": None, "train_samples_per_s": None}
+        train_seconds = sum(self.train_seconds)
+        return {
+            "fit_seconds": round(sum(self.epoch_seconds), 3),
+            "time_per_epoch_s": round(statistics.median(self.epoch_seconds), 4),
+            "train_samples_per_s": round(samples_per_epoch * len(self.train_seconds) / train_seconds, 1)
+            if train_seconds > 0 else None,
+        }
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites history.csv/json atomically after every epoch.
+
+    It appends to ``ctx.history``, so an interrupted run still reports its
+    finished epochs and a resumed run continues the history it already has.
+    """
+
+    def __init__(self, ctx: RunContext) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.history: History = ctx.history
+
+    def on_epoch_end(self, epoch, logs=None):
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(float(value))
+        self.ctx.run_dir.write_history(self.history)
+
+
+class RunGuardCallback(keras.callbacks.Callback):
+    """Checks the run's :class:`~dlab.lifecycle.RunGuard` at every batch and epoch end.
+
+    A stop signal or a NaN/Inf loss raises at the batch boundary (before the
+    epoch is recorded, so the history holds whole epochs only); the wall-time
+    limit ends training after the epoch that crosses it.
+
+    Args:
+        time_limit: False for the k-fold folds (a cut fold would bias the average).
+    """
+
+    def __init__(self, ctx: RunContext, time_limit: bool = True) -> None:
+        super().__init__()
+        self.guard = ctx.guard
+        self.time_limit = time_limit
+        self.stopped_for_time = False
+        self._epoch = 1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.guard.check_batch((logs or {}).get("loss"), self._epoch, batch + 1)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self.guard.check_interrupt(f"epoch {self._epoch} (validation)")
+
+    def on_predict_batch_end(self, batch, logs=None):
+        self.guard.check_interrupt("prediction")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.guard.check_interrupt(f"the end of epoch {epoch + 1}")
+        if self.time_limit and self.guard.time_is_up() and epoch + 1 < self.params.get("epochs", 0):
+            self.stopped_for_time = True
+            self.model.stop_training = True
+
+
+class RunBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore whose backup survives a kill at any moment.
+
+    Keras's callback overwrites one weights file and then its metadata; a
+    process killed between the two (or in the middle of the weights) leaves a
+    backup that cannot be loaded or that names the wrong epoch. Here each
+    epoch's weights (model and optimizer state) go to a new file written
+    atomically, then ``training_metadata.json`` (epoch, weights file) is
+    replaced atomically, then the older weights are removed: the metadata
+    always names complete weights of the epoch it says.
+
+    A backup costs a few tens of milliseconds (the weights file dominates), so it
+    is written after an epoch only when ``min_interval_s`` (``$DLAB_BACKUP_INTERVAL``,
+    default 5 s) have passed since the last one: every epoch of a real run, while a
+    tiny model with 30 ms epochs pays at most ~1% and a resume repeats at most
+    those seconds. The last epoch writes none (fit deletes the backup right after).
+    """
+
+    DEFAULT_INTERVAL_S = 5.0
+
+    def __init__(self, backup_dir: Path, min_interval_s: float | None = None) -> None:
+        super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.folder = Path(backup_dir)
+        self.min_interval_s = self.DEFAULT_INTERVAL_S if min_interval_s is None else min_interval_s
+        if min_interval_s is None:
+            import os
+
+            try:
+                self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL",
+                                                           self.DEFAULT_INTERVAL_S))
+            except ValueError:
+                pass
+        self._last_save = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        if epoch + 1 >= self.params.get("epochs", 0):
+            return
+        if time.monotonic() - self._last_save >= self.min_interval_s:
+            self._save_model()
+            self._last_save = time.monotonic()
+
+    def _load_model(self):
+        metadata = read_backup_metadata(self.folder)
+        if not metadata:
+            return
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(str(self.folder / metadata["weights"]))
+        self.model._initial_epoch = int(metadata["epoch"])
+
+    def _save_model(self):
+        from dlab.fileio import atomic_path, atomic_write_json
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"epoch-{self._current_epoch}.weights.h5"
+        with atomic_path(self.folder / name) as tmp:
+            weights_tmp = tmp.with_name(tmp.name + ".weights.h5")  # Keras wants this suffix
+            self.model.save_weights(str(weights_tmp), overwrite=True)
+            weights_tmp.replace(tmp)
+        atomic_write_json(self.folder / "training_metadata.json",
+                          {"epoch": self._current_epoch, "batch": 0, "weights": name})
+        for old in self.folder.glob("epoch-*.weights.h5"):
+            if old.name != name:
+                old.unlink(missing_ok=True)

@@ -1,0 +1,120 @@
+"""Compile factories: optimizer (with its schedule), loss, metrics and the label encoding they need.
+
+This module imports Keras at the top: only code that trains imports it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+
+from dlab.errors import ConfigError
+from dlab.training.losses import CLASS_METRICS, LOSSES, METRICS
+
+if TYPE_CHECKING:
+    from dlab.config import OptimizerConfig, TrainConfig
+
+
+def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: a number, or a schedule counted in epochs."""
+    if config.schedule is None:
+        return config.learning_rate
+    schedule = config.schedule
+    return keras.optimizers.schedules.InverseTimeDecay(
+        config.learning_rate, decay_steps=schedule.decay_epochs * steps_per_epoch,
+        decay_rate=schedule.decay_rate, staircase=schedule.staircase)
+
+
+def build_optimizer(config: OptimizerConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    """A Keras optimizer from ``train.optimizer``."""
+    classes = {
+        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad, "adadelta": keras.optimizers.Adadelta,
+        "adamax": keras.optimizers.Adamax, "nadam": keras.optimizers.Nadam,
+        "ftrl": keras.optimizers.Ftrl, "lion": keras.optimizers.Lion,
+    }
+    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
+    if config.momentum is not None:
+        kwargs["momentum"] = config.momentum
+    if config.clipnorm is not None:
+        kwargs["clipnorm"] = config.clipnorm
+    if config.global_clipnorm is not None:
+        kwargs["global_clipnorm"] = config.global_clipnorm
+    return classes[config.name](**kwargs)
+
+
+def build_loss(config: TrainConfig) -> keras.losses.Loss:
+    """A Keras loss object from ``train.loss`` and ``train.from_logits``."""
+    crossentropies = {
+        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
+        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
+        "binary_crossentropy": keras.losses.BinaryCrossentropy,
+    }
+    if config.loss in crossentropies:
+        return crossentropies[config.loss](from_logits=config.from_logits)
+    return LOSSES.get(config.loss) or keras.losses.get(config.loss)
+
+
+def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
+    """The compile() metrics for ``train.metrics``: Keras names plus dlab's own.
+
+    Args:
+        num_classes: the data's classes, which per-class metrics (mean_iou) need; None
+            (before the data meets the model) checks their names only and leaves them out.
+
+    Raises:
+        ConfigError: a metric name neither knows, or a per-class metric on data without classes.
+    """
+    metrics = []
+    for name in config.metrics:
+        if name in CLASS_METRICS:
+            if num_classes is not None and num_classes < 2:
+                raise ConfigError(f"train.metrics '{name}' is computed per class and this data has "
+                                  f"{num_classes} classes; remove it from train.metrics.")
+            if num_classes is not None:
+                metrics.append(CLASS_METRICS[name](num_classes))
+            continue
+        if name in METRICS:
+            metrics.append(METRICS[name]())
+            continue
+        try:
+            keras.metrics.get(name)
+        except ValueError:
+            raise ConfigError(f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
+                              "such as accuracy, mae, mse, auc, precision, recall, or "
+                              f"{', '.join([*METRICS, *CLASS_METRICS])}.") from None
+        metrics.append(name)
+    return metrics
+
+
+def history_name(metric: str) -> str:
+    """The key a ``train.metrics`` entry gets in the history (dlab's metrics carry their own)."""
+    if metric in METRICS:
+        made = METRICS[metric]()
+        return getattr(made, "name", None) or made.__name__
+    return metric
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1,
+                  num_classes: int = 0) -> None:
+    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics)."""
+    model.compile(optimizer=build_optimizer(config.optimizer, steps_per_epoch), loss=build_loss(config),
+                  metrics=build_metrics(config, num_classes),
+                  steps_per_execution=config.steps_per_execution)
+
+
+# --------------------------------------------------------------------------- callbacks
+def targets(labels, config: TrainConfig, num_classes: int):
+    """Labels as the loss wants them: one-hot for categorical cross-entropy, and a column
+    (N, 1) for a single-output model (Keras's logit metrics insist on equal ranks)."""
+    if config.loss == "categorical_crossentropy" and num_classes:
+        return keras.utils.to_categorical(labels, num_classes)
+    labels = np.asarray(labels)
+    if labels.ndim == 1 and config.loss not in ("sparse_categorical_crossentropy",):
+        return labels.reshape(-1, 1)
+    return labels
+
+

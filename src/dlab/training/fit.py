@@ -1,0 +1,183 @@
+"""compile / fit / evaluate with the standard callbacks, and the history summary.
+
+``fit_and_evaluate`` is the one training recipe for Keras experiments: it always
+passes validation data to fit, writes the history after every epoch (so a
+crashed run keeps what it learned), evaluates on the test split, and records
+timings, parameter counts and best epochs for metrics.json.
+
+This module imports Keras at the top: it is only imported by code that trains
+(never by ``dlab --help``, ``list`` or ``show``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import keras
+
+from dlab.data import BatchedDataset
+from dlab.run.history import History, best_epoch, record_history
+from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
+from dlab.training.compile import compile_model, learning_rate, targets
+
+if TYPE_CHECKING:
+    from dlab.config import TrainConfig
+    from dlab.data import ArrayDataset
+    from dlab.run.context import RunContext
+
+
+
+
+@dataclass
+class FitResult:
+    """What fit_and_evaluate produced."""
+
+    model: keras.Model
+    history: History
+    test_metrics: dict[str, float]
+
+
+def model_summary(model: keras.Model) -> str:
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    return "\n".join(lines) + "\n"
+
+
+def count_params(model: keras.Model) -> dict[str, int]:
+    trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
+    return {"total": int(model.count_params()), "trainable": trainable,
+            "non_trainable": int(model.count_params()) - trainable}
+
+
+def is_stream(data) -> bool:
+    """True for datasets held as tf.data streams: they report ``sizes`` and give ``batches()``
+    (:class:`dlab.data.folders.StreamDataset`, :class:`dlab.data.BatchedDataset`)."""
+    return hasattr(data, "batches")
+
+
+def train_size(data) -> int:
+    """Training samples of an ArrayDataset or a StreamDataset."""
+    return data.sizes["train"] if is_stream(data) else len(data.x_train)
+
+
+def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
+    batch_size = config.batch_size or train_size(data)
+    return max(1, math.ceil(train_size(data) / batch_size))
+
+
+def stream_targets(config: TrainConfig, num_classes: int):
+    """:func:`targets` for a batch of labels inside a tf.data pipeline."""
+    if config.loss == "categorical_crossentropy" and num_classes:
+        return lambda y: keras.ops.one_hot(y, num_classes)
+    if config.loss != "sparse_categorical_crossentropy":
+        return lambda y: keras.ops.reshape(y, (-1, 1))
+    return None
+
+
+def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
+    prefetched by the stream itself).
+
+    Returns:
+        (fit keyword arguments, evaluate keyword arguments).
+    """
+    batch_size = config.batch_size or train_size(data)
+    if is_stream(data):
+        target = stream_targets(config, data.num_classes)
+        fit = {"x": data.batches("train", batch_size, shuffle=config.shuffle, target=target),
+               "validation_data": data.batches("val", batch_size, target=target),
+               "shuffle": False}  # the stream reshuffles itself every epoch
+        return fit, {"x": data.batches("test", batch_size, target=target)}
+    y_train, y_val, y_test = (targets(y, config, data.num_classes)
+                              for y in (data.y_train, data.y_val, data.y_test))
+    fit = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val),
+           "batch_size": batch_size, "shuffle": config.shuffle}
+    return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
+
+
+def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ctx: RunContext,
+                     epochs: int | None = None,
+                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+    """Compile, fit (validation data always), evaluate on test, save, and report.
+
+    ``data`` holds the splits as arrays (batch size and shuffling from ``train``) or as
+    batched ``tf.data`` datasets (:class:`dlab.data.BatchedDataset`, e.g. time-series windows).
+
+    Writes history.csv/json every epoch, summary.txt, model.keras (unless
+    ``--no-save``), the learning curves (and the learning-rate schedule), and
+    records final/test metrics, best epochs, timings and parameter counts in ``ctx``.
+
+    Args:
+        epochs: train this many epochs instead of ``train.epochs`` (k-fold's final model).
+        callbacks: an experiment's own callbacks, given to fit and to the test evaluation
+            (e.g. resetting a stateful RNN before every pass).
+    """
+    train = ctx.config.train
+    steps = steps_per_epoch(data, train)
+    compile_model(model, train, steps, data.num_classes)
+    ctx.run_dir.write_summary(model_summary(model))
+    ctx.record(params=count_params(model))
+
+    timer = EpochTimer()
+    guard = RunGuardCallback(ctx)
+    writer = HistoryWriter(ctx)
+    # order matters: the history is written before the backup, so a backup never holds an
+    # epoch the history lacks (a resume cuts the history to the backup's epoch); the guard
+    # comes last, so a stop signal at an epoch's end keeps that finished epoch
+    experiment_callbacks = list(callbacks)
+    callbacks = [timer, writer, *experiment_callbacks]
+    early_stopping = None
+    if train.early_stopping is not None:
+        stop = train.early_stopping
+        early_stopping = keras.callbacks.EarlyStopping(
+            monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
+            restore_best_weights=stop.restore_best_weights)
+        callbacks.append(early_stopping)
+    checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
+    if train.checkpoint is not None:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
+    callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
+    callbacks.append(guard)
+
+    fit_arguments, test_arguments = fit_inputs(data, train)
+    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
+    history = writer.history
+    if guard.stopped_for_time:
+        ctx.record(stopped_early="time_limit")
+    elif early_stopping is not None and early_stopping.stopped_epoch > 0:
+        ctx.record(stopped_early="early_stopping")
+
+    if train.checkpoint is not None and checkpoint_path.exists():
+        model = keras.models.load_model(checkpoint_path, safe_mode=True)
+        checkpoint_path.unlink()
+        monitor = train.checkpoint.monitor
+        best = best_epoch(history, monitor)
+        ctx.record(checkpoint={"monitor": monitor, **best})
+        if best["epoch"] is not None:
+            print(f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
+                  f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})")
+
+    test_metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0,
+                                  callbacks=[*experiment_callbacks, guard])
+    test_metrics = {key: float(value) for key, value in test_metrics.items()}
+    if ctx.save_model:
+        ctx.run_dir.save_model(model)
+
+    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=train_size(data)))
+    record_history(ctx, history)
+    if train.optimizer.schedule is not None:
+        from dlab.plots import learning_rate_schedule
+
+        schedule = learning_rate(train.optimizer, steps)
+        ctx.run_dir.save_figure(learning_rate_schedule(schedule, steps, epochs or train.epochs,
+                                                       title=f"{ctx.config.name}: learning rate"),
+                                "learning_rate")
+    return FitResult(model=model, history=history, test_metrics=test_metrics)
+
+
+# --------------------------------------------------------------------------- k-fold
+

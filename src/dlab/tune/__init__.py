@@ -1,0 +1,1 @@
+"""Tuning: the keras-tuner search space of a config and the search itself (trials, resume, best config)."""

@@ -1,0 +1,497 @@
+"""Hyperparameter search with keras-tuner, driven by a YAML search space.
+
+A tuner config names a *target* experiment (``dense_mnist``, ``convnet`` ...)
+and the model section it starts from; its ``search_space`` maps dotted config
+keys of that target to ranges (:mod:`dlab.tune.space`). Every trial is
+therefore an ordinary dlab config: the target's own
+``build_model`` builds it and :func:`dlab.training.compile_model` compiles it,
+and the best trial is written as ``best-config.yaml``, which ``dlab run FILE``
+accepts as it is.
+
+keras-tuner is used for what it is good at (sampling, the oracles, trial
+bookkeeping, checkpoints) and watched where it is quiet: a failed trial is
+printed with its error and listed in the trials table, and ``--resume`` refuses
+a search directory whose space or settings changed (keras-tuner would reload the
+old trials under the new space without a word).
+
+Keras and keras-tuner are imported inside the functions that search.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlab.config import flatten_dotted
+from dlab.errors import ConfigError, UsageError
+from dlab.plots import trials_figure
+from dlab.tune.space import ChoiceParameter, FloatParameter, IntParameter, TuneConfig, trial_config
+
+if TYPE_CHECKING:
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment.base import Experiment
+    from dlab.run.context import RunContext
+
+TUNER_DIR = "tuner"
+"""The keras-tuner directory inside a run directory (its project is ``search``)."""
+PROJECT_NAME = "search"
+FINGERPRINT_FILE = "dlab-search.json"
+"""What the search depends on, written into the tuner directory and checked by ``--resume``."""
+BEST_CONFIG_FILE = "best-config.yaml"
+RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epochs",
+                     "retrain_batch_size")
+"""``model:`` keys that ``--resume`` may change: they do not change the finished trials."""
+
+
+# --------------------------------------------------------------------------- fingerprint, resume
+
+_RESUME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dlab_tune_resume",
+                                                                      default=None)
+
+
+@contextlib.contextmanager
+def resuming(run_dir: Path | None) -> Iterator[None]:
+    """Within the block, a tuner run continues the search of ``run_dir`` (None: a new search)."""
+    token = _RESUME.set(run_dir)
+    try:
+        yield
+    finally:
+        _RESUME.reset(token)
+
+
+def resume_source() -> Path | None:
+    """The run directory being resumed, if any (see :func:`resuming`)."""
+    return _RESUME.get()
+
+
+def check_resumable(run_dir: str | Path) -> Path:
+    """A run directory of a tuner search that ``--resume`` can continue.
+
+    Raises:
+        UsageError: not a folder, or no tuner search in it.
+    """
+    path = Path(run_dir).expanduser()
+    if not path.is_dir():
+        raise UsageError(f"--resume {run_dir}: no such folder. Give the run directory of a "
+                         "`dlab tune` search (outputs/<config>/<time>-<id>/).")
+    if not (path / TUNER_DIR / FINGERPRINT_FILE).is_file() or not (path / "config.yaml").is_file():
+        raise UsageError(f"--resume {run_dir}: this folder holds no tuner search (expected "
+                         f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
+                         "directory that `dlab tune` printed.")
+    return path
+
+
+def fingerprint(config: RunConfig) -> dict[str, Any]:
+    """Everything that changes a search's trials: the config without name, description,
+    reference, and the settings that only act after the trials or on how many there are
+    (raising max_trials is how a search is extended)."""
+    data = config.to_dict()
+    for key in ("name", "description", "reference"):
+        data.pop(key, None)
+    for key in RESUMABLE_CHANGES:
+        data["model"].pop(key, None)
+    return data
+
+
+def fingerprint_hash(print_: dict[str, Any]) -> str:
+    text = json.dumps(print_, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+
+
+def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """One line per dotted key whose value differs: ``key: old -> new``."""
+    old_flat, new_flat = flatten_dotted(old), flatten_dotted(new)
+    missing = object()
+    lines = []
+    for key in sorted(set(old_flat) | set(new_flat)):
+        before, after = old_flat.get(key, missing), new_flat.get(key, missing)
+        if before != after:
+            show = lambda value: "(absent)" if value is missing else json.dumps(value)  # noqa: E731
+            lines.append(f"{key}: {show(before)} -> {show(after)}")
+    return lines
+
+
+def check_same_search(config: RunConfig, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` under a config whose search differs from the saved one.
+
+    Raises:
+        ConfigError: the search space or a setting that changes results differs; the
+            message lists each changed key with its old and new value.
+    """
+    saved = json.loads((run_dir / TUNER_DIR / FINGERPRINT_FILE).read_text(encoding="utf-8"))
+    changes = fingerprint_changes(saved["fingerprint"], fingerprint(config))
+    if changes:
+        listed = "\n  ".join(changes)
+        raise ConfigError(
+            f"--resume {run_dir}: the search space or settings changed since that search "
+            f"started, so its trials do not belong to this search (keras-tuner would reload them "
+            f"silently). What changed:\n  {listed}\nUndo the change to continue that search, or "
+            "start a new one without --resume. (These may change: "
+            f"{', '.join('model.' + key for key in RESUMABLE_CHANGES)}.)")
+
+
+# --------------------------------------------------------------------------- the search
+
+
+def hyperparameter(hp: Any, key: str, parameter: Any) -> Any:
+    """Declare one search-space entry on a keras-tuner ``HyperParameters`` and return its value."""
+    if isinstance(parameter, IntParameter):
+        return hp.Int(key, parameter.min, parameter.max, step=parameter.step,
+                      sampling=parameter.sampling, default=parameter.default)
+    if isinstance(parameter, FloatParameter):
+        return hp.Float(key, parameter.min, parameter.max, step=parameter.step,
+                        sampling=parameter.sampling, default=parameter.default)
+    if isinstance(parameter, ChoiceParameter):
+        return hp.Choice(key, parameter.values, default=parameter.default)
+    return hp.Boolean(key, default=parameter.default)
+
+
+def objective_direction(objective: str) -> str:
+    from dlab.run.history import maximized
+
+    return "max" if maximized(objective) else "min"
+
+
+def check_objective(config: RunConfig) -> None:
+    """The objective must be a metric the trials' history will hold.
+
+    Raises:
+        ConfigError: naming the allowed objectives.
+    """
+    from dlab.training import history_name
+
+    names = ["loss", *(history_name(metric) for metric in config.train.metrics)]
+    allowed = [f"val_{name}" for name in names] + names
+    objective = config.model.objective
+    if objective not in allowed:
+        from dlab.errors import did_you_mean
+
+        raise ConfigError(f"Invalid value for 'model.objective': {objective!r}. The trials' "
+                          f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}")
+
+
+def check_tensorboard() -> None:
+    """keras-tuner 1.4 imports tensorboard in every trial on the TensorFlow backend; without
+    it every trial would fail. Say so before the search.
+
+    Raises:
+        UsageError: tensorboard is not installed.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError("keras-tuner imports tensorboard in every trial, and it is not "
+                         "installed (TensorFlow 2.21 no longer brings it): run `pip install "
+                         "tensorboard` (dlab declares it; reinstall with `pip install -e .`).")
+
+
+def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -> Any:
+    """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`)."""
+    import keras_tuner
+
+    from dlab.training import compile_model, steps_per_epoch, targets
+
+    settings: TuneConfig = config.model
+
+    class TargetHyperModel(keras_tuner.HyperModel):
+        """Builds and fits one trial with the target experiment's own model code."""
+
+        def trial(self, hp: Any) -> RunConfig:
+            values = {key: hyperparameter(hp, key, parameter)
+                      for key, parameter in settings.search_space.items()}
+            return trial_config(config, values)
+
+        def build(self, hp: Any) -> Any:
+            chosen = self.trial(hp)
+            model = target.build_model(chosen, data)
+            compile_model(model, chosen.train, steps_per_epoch(data, chosen.train),
+                          num_classes=data.num_classes)
+            return model
+
+        def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
+            train = self.trial(hp).train
+            kwargs.pop("batch_size", None)
+            return model.fit(
+                data.x_train, targets(data.y_train, train, data.num_classes),
+                validation_data=(data.x_val, targets(data.y_val, train, data.num_classes)),
+                batch_size=train.batch_size or len(data.x_train), shuffle=train.shuffle,
+                **kwargs)
+
+    return TargetHyperModel(name=config.name.replace("-", "_"))
+
+
+def make_tuner(config: RunConfig, hypermodel: Any, directory: Path, overwrite: bool,
+               on_trial_end: Any) -> Any:
+    """The keras-tuner tuner for ``model.algorithm``, reporting every finished trial."""
+    import keras
+    import keras_tuner
+
+    settings: TuneConfig = config.model
+    classes = {"random_search": keras_tuner.RandomSearch, "hyperband": keras_tuner.Hyperband,
+               "bayesian": keras_tuner.BayesianOptimization}
+
+    class ReportingTuner(classes[settings.algorithm]):
+        """Seeds each trial from its id, and reports each one when it ends."""
+
+        def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
+            keras.utils.set_random_seed((config.seed + int(trial.trial_id)) % 2**32)
+            return super().run_trial(trial, *args, **kwargs)
+
+        def on_trial_end(self, trial: Any) -> None:
+            super().on_trial_end(trial)
+            on_trial_end(self, self.oracle.get_trial(trial.trial_id))
+
+    common = {
+        "objective": keras_tuner.Objective(settings.objective,
+                                           objective_direction(settings.objective)),
+        "executions_per_trial": settings.executions_per_trial,
+        "seed": config.seed,
+        "directory": str(directory),
+        "project_name": PROJECT_NAME,
+        "overwrite": overwrite,
+        "max_consecutive_failed_trials": settings.max_consecutive_failed_trials,
+    }
+    if settings.algorithm == "hyperband":
+        return ReportingTuner(hypermodel, max_epochs=config.train.epochs,
+                              factor=settings.hyperband_factor,
+                              hyperband_iterations=settings.hyperband_iterations, **common)
+    extra = {}
+    if settings.algorithm == "bayesian" and settings.num_initial_points is not None:
+        extra["num_initial_points"] = settings.num_initial_points
+    return ReportingTuner(hypermodel, max_trials=settings.max_trials, **extra, **common)
+
+
+def trial_rows(tuner: Any, settings: TuneConfig) -> list[dict[str, Any]]:
+    """One row per trial, in the order they were created: id, status, score, values, error."""
+    rows = []
+    for trial_id in sorted(tuner.oracle.trials, key=int):
+        trial = tuner.oracle.trials[trial_id]
+        values = trial.hyperparameters.values
+        error = (trial.message or "").strip().splitlines()
+        rows.append({
+            "trial": int(trial_id) + 1,  # keras-tuner's "Trial #N"
+            "trial_id": trial_id,  # its folder: tuner/search/trial_<id>
+            "status": str(trial.status),
+            "score": None if trial.score is None else float(trial.score),
+            "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
+            **{key: values.get(key) for key in settings.search_space},
+            "error": error[-1] if error and str(trial.status) != "COMPLETED" else None,
+        })
+    return rows
+
+
+def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Write trials.csv and trials.json atomically (a reader never sees half a table)."""
+    import csv
+    import io
+
+    from dlab.fileio import atomic_write_json, atomic_write_text
+
+    atomic_write_json(run_dir / "trials.json", rows)
+    if not rows:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(run_dir / "trials.csv", buffer.getvalue())
+
+
+def trial_history(trial: Any) -> dict[str, list[float]]:
+    """A trial's per-epoch metrics as a history (the epochs keras-tuner recorded)."""
+    history = {}
+    for name, tracker in trial.metrics.metrics.items():
+        observations = sorted(tracker.get_history(), key=lambda observation: observation.step)
+        history[name] = [float(observation.mean()) for observation in observations]
+    length = min((len(values) for values in history.values()), default=0)
+    return {name: values[:length] for name, values in history.items()}
+
+
+def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
+    from dlab.fileio import atomic_write_json
+
+    print_ = fingerprint(config)
+    atomic_write_json(tuner_dir / FINGERPRINT_FILE,
+                      {"hash": fingerprint_hash(print_), "fingerprint": print_})
+
+
+def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
+    """Search, write the trials table and best-config.yaml, then evaluate the best model.
+
+    A resumed search copies the earlier run's tuner folder first and reloads it
+    (keras-tuner's ``overwrite=False``); :func:`check_same_search` has already made
+    sure that it belongs to this search. The target experiment draws its usual
+    figures for the best model.
+
+    Raises:
+        RuntimeError: no trial completed (each error is in the trials table and run.log).
+    """
+    import dataclasses
+    import shutil
+
+    config = ctx.config
+    tuner_dir = ctx.run_dir.path / TUNER_DIR
+    resumed = resume_source()
+    if resumed is not None:
+        shutil.copytree(resumed / TUNER_DIR, tuner_dir)
+        print(f"dlab: resuming the search of {resumed} (its trials are copied into this run)")
+    else:
+        tuner_dir.mkdir()
+    write_fingerprint(config, tuner_dir)
+
+    hypermodel = make_hypermodel(config, target, data)
+    tuner = make_tuner(config, hypermodel, tuner_dir, overwrite=resumed is None,
+                       on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial))
+    summary = search(ctx, tuner, resumed)
+    best_trial, best_config = write_best_config(ctx, tuner, summary)
+    best_ctx = dataclasses.replace(ctx, config=best_config)  # same summary: one metrics.json
+    result = evaluate_best(best_ctx, target, tuner, best_trial, data,
+                           retrained=config.model.retrain_epochs is not None
+                           or config.model.retrain_batch_size is not None)
+    ctx.record(timing={"search_seconds": summary["search_seconds"],
+                       **(ctx.summary.get("timing") or {})})
+    target.figures(best_ctx, result.model, data, result)
+
+
+def report_trial(ctx: RunContext, tuner: Any, trial: Any) -> None:
+    """After each trial: rewrite the trials table; print a failed trial's error and log its
+    traceback (keras-tuner 1.4 would only keep it in its own trial.json)."""
+    write_trials(ctx.run_dir.path, trial_rows(tuner, ctx.config.model))
+    status = str(trial.status)
+    if status == "COMPLETED":
+        return
+    message = (trial.message or "").strip()
+    last = message.splitlines()[-1] if message else "no error message"
+    number = int(trial.trial_id) + 1
+    print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error "
+          "in trials.csv)")
+    ctx.run_dir.append_log(f"trial {number} traceback:\n{message}\n")
+
+
+def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
+    """Run the search; write trials.csv/json and plots/trials.png; return metrics.json's
+    ``tuner`` block (``resumed``: the run directory it continues, if any).
+
+    Raises:
+        RuntimeError: no trial completed.
+    """
+    import time
+    import traceback
+    import warnings
+
+    config = ctx.config
+    settings: TuneConfig = config.model
+    started = time.perf_counter()
+    search_error: BaseException | None = None
+    try:
+        with warnings.catch_warnings():  # checkpoints hold weights only (Hyperband reloads them)
+            warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+            tuner.search(epochs=config.train.epochs, verbose=1)
+    except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
+        search_error = error
+        ctx.run_dir.append_log(traceback.format_exc())
+    search_seconds = time.perf_counter() - started
+
+    rows = trial_rows(tuner, settings)
+    write_trials(ctx.run_dir.path, rows)
+    direction = objective_direction(settings.objective)
+    ctx.run_dir.save_figure(trials_figure(rows, settings.objective, direction,
+                                          f"{config.name}: {settings.objective} per trial"),
+                            "trials")
+    completed = [row for row in rows if row["status"] == "COMPLETED"]
+    failed = [row for row in rows if row["status"] in ("FAILED", "INVALID")]
+    summary = {
+        "algorithm": settings.algorithm, "objective": settings.objective, "direction": direction,
+        "max_trials": settings.max_trials, "executions_per_trial": settings.executions_per_trial,
+        "trials": {"total": len(rows), "completed": len(completed), "failed": len(failed)},
+        "search_seconds": round(search_seconds, 3), "tuner_dir": str(tuner.directory),
+        "resumed_from": str(resumed) if resumed else None,
+        "fingerprint": fingerprint_hash(fingerprint(config)),
+    }
+    ctx.record(tuner=summary)
+    stopped = f"keras-tuner: {str(search_error).splitlines()[0]}" if search_error else ""
+    if not completed:
+        first = failed[0]["error"] if failed else "no trial ran"
+        raise RuntimeError(f"no trial completed ({len(failed)} failed); first error: {first}. "
+                           "trials.csv lists every trial's error and run.log has the "
+                           f"tracebacks. {stopped}".rstrip())
+    if search_error is not None:
+        print(f"dlab: the search stopped early: {stopped}")
+    return summary
+
+
+def write_best_config(ctx: RunContext, tuner: Any, summary: dict[str, Any]) -> tuple[Any, RunConfig]:
+    """Write best-config.yaml (the best trial as a target config, retrain settings applied)
+    and record the best trial in metrics.json; return the trial and its config."""
+    from dlab.fileio import atomic_write_text
+
+    config = ctx.config
+    settings: TuneConfig = config.model
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    number, score = int(best_trial.trial_id) + 1, float(best_trial.score)
+    values = {key: best_trial.hyperparameters.values[key] for key in settings.search_space}
+    retrain = {key: value for key, value in (("train.epochs", settings.retrain_epochs),
+                                             ("train.batch_size", settings.retrain_batch_size))
+               if value is not None}
+    best_config = trial_config(config, values, **retrain)
+    path = ctx.run_dir.path / BEST_CONFIG_FILE
+    best_config = best_config.model_copy(update={"description": (
+        f"The best trial (#{number}, {settings.objective} {score:.4f}) of the {config.name} "
+        f"search in {ctx.run_dir.path}: {json.dumps(values)}"
+        + (f"; retrained with {json.dumps(retrain)}" if retrain else ""))})
+    atomic_write_text(path, best_config.to_yaml())
+    summary["best"] = {"trial": number, "score": score, "hyperparameters": values,
+                       "config": str(path)}
+    ctx.record(tuner=summary, best_trial=number, best_score=score)
+    print(f"dlab: best trial {number}: {settings.objective} {score:.4f} with "
+          f"{json.dumps(values)}; config: {path}")
+    return best_trial, best_config
+
+
+def evaluate_best(best_ctx: RunContext, target: Experiment, tuner: Any, best_trial: Any,
+                  data: ArrayDataset, retrained: bool) -> Any:
+    """The best model on the test split, reported like any run (history, test, params, model).
+
+    ``retrained``: train the best config from scratch through
+    :func:`dlab.training.fit_and_evaluate` (what ``dlab run best-config.yaml`` does);
+    otherwise evaluate the best trial's checkpoint, whose recorded epochs become the
+    run's history. Returns the :class:`dlab.training.FitResult`.
+    """
+    import warnings
+
+    import keras
+
+    from dlab.run.history import record_history
+    from dlab.training import FitResult, count_params, fit_and_evaluate, model_summary, targets
+
+    best_config = best_ctx.config
+    train = best_config.train
+    if retrained:
+        print(f"dlab: retraining the best hyperparameters: {train.epochs} epochs, batch "
+              f"{train.batch_size}")
+        keras.utils.set_random_seed(best_config.seed)
+        result = fit_and_evaluate(target.build_model(best_config, data), data, best_ctx)
+        best_ctx.record(retrain={"epochs": train.epochs, "batch_size": train.batch_size})
+        return result
+    with warnings.catch_warnings():  # the trial checkpoints hold weights, not optimizer state
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+        model = tuner.get_best_models(1)[0]
+    test = model.evaluate(data.x_test, targets(data.y_test, train, data.num_classes),
+                          batch_size=train.batch_size or len(data.x_test), return_dict=True,
+                          verbose=0)
+    test = {key: float(value) for key, value in test.items()}
+    history = trial_history(best_trial)
+    best_ctx.run_dir.write_summary(model_summary(model))
+    best_ctx.record(params=count_params(model), test=test)
+    if best_ctx.save_model:
+        best_ctx.run_dir.save_model(model)
+    record_history(best_ctx, history)
+    return FitResult(model=model, history=history, test_metrics=test)
