@@ -1,0 +1,156 @@
+"""The package layering: imports only go down the layers, and the CLI reaches the rest through the API.
+
+Every ``import`` counts, also the ones inside functions (they exist only to keep
+the CLI light, never to hide a cycle); imports under ``if TYPE_CHECKING:`` are
+annotations only and are not counted.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "dlab"
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+
+BASE = {"dlab", "dlab.errors", "dlab.fileio", "dlab.plots"}
+"""Shared foundations every layer may use: errors, atomic file I/O, figures. They import no layer."""
+
+LAYERS = [
+    "dlab.config",
+    "dlab.data",
+    "dlab.models",
+    "dlab.run",
+    "dlab.training",
+    "dlab.experiment",
+    "dlab.tune",
+    "dlab.experiments",
+    "dlab.sweep",
+    "dlab.api",
+    "dlab.cli",
+]
+"""Bottom to top: a package may import the packages below it, never one above."""
+
+RESULTS_MAY_IMPORT = BASE | {"dlab.results"}
+"""The results package reads run directories from disk: it imports no layer that trains."""
+
+CLI_MAY_IMPORT = BASE | {"dlab.cli", "dlab.api"}
+
+
+def package_of(module: str) -> str:
+    parts = module.split(".")
+    if module in BASE:
+        return module
+    return ".".join(parts[:2]) if len(parts) > 1 else module
+
+
+def _type_checking_lines(tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for child in node.body:
+                lines.update(range(child.lineno, (child.end_lineno or child.lineno) + 1))
+    return lines
+
+
+def imports_of(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, imported dlab module) for every runtime import in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skip = _type_checking_lines(tree)
+    found = []
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) in skip:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("dlab")]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dlab"):
+            if node.module == "dlab":  # from dlab import api -> dlab.api
+                found += [(node.lineno, f"dlab.{alias.name}") for alias in node.names
+                          if alias.name != "__version__"]
+            else:
+                found.append((node.lineno, node.module))
+    return found
+
+
+def modules() -> list[tuple[str, Path]]:
+    found = []
+    for path in sorted(SRC.rglob("*.py")):
+        parts = path.relative_to(SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found.append((name, path))
+    for path in sorted(EXPERIMENTS.glob("*.py")):
+        stem = path.stem
+        found.append(("dlab.experiments" + ("" if stem == "__init__" else f".{stem}"), path))
+    return found
+
+
+def allowed(importer: str, imported: str) -> bool:
+    source, target = package_of(importer), package_of(imported)
+    if source == "dlab.config":  # the leaf: nothing of dlab but its errors
+        return target in {"dlab.config", "dlab.errors"}
+    if source == "dlab.__main__":
+        return target == "dlab.cli"
+    if target == source or target in BASE:
+        return True
+    if source in BASE:
+        return False
+    if source == "dlab.results":
+        return target in RESULTS_MAY_IMPORT
+    if source == "dlab.cli":
+        return target in CLI_MAY_IMPORT
+    if target == "dlab.results":  # only the API (and the sweep summary) shows saved results
+        return source in {"dlab.api", "dlab.sweep"}
+    if source not in LAYERS or target not in LAYERS:
+        return False
+    return LAYERS.index(target) < LAYERS.index(source)
+
+
+def violations() -> list[str]:
+    found = []
+    for name, path in modules():
+        for line, imported in imports_of(path, name):
+            if not allowed(name, imported):
+                found.append(f"{path.relative_to(SRC.parents[1])}:{line}: {name} imports {imported}")
+    return found
+
+
+def test_imports_only_go_down_the_layers():
+    assert violations() == []
+
+
+def test_every_package_is_placed_in_a_layer():
+    packages = {package_of(name) for name, _ in modules()}
+    unplaced = packages - set(LAYERS) - BASE - {"dlab.results", "dlab.__main__"}
+    assert unplaced == set()
+
+
+@pytest.mark.parametrize(("importer", "imported"), [
+    ("dlab.config.schema", "dlab.experiment.registry"),
+    ("dlab.data.mnist", "dlab.training.fit"),
+    ("dlab.training.fit", "dlab.experiment.base"),
+    ("dlab.results.compare", "dlab.run.directory"),
+    ("dlab.cli.run", "dlab.experiment.factory"),
+    ("dlab.run.context", "dlab.training.callbacks"),
+    ("dlab.config.files", "dlab.fileio"),
+    ("dlab.sweep.plan", "dlab.cli.app"),
+])
+def test_an_import_up_a_layer_is_refused(importer, imported):
+    assert not allowed(importer, imported)
+
+
+def test_importing_the_config_package_loads_no_other_layer():
+    code = ("import sys, dlab.config; "
+            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('dlab.')}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['config', 'errors']"
+
+
+def test_every_package_says_what_it_owns():
+    for init in SRC.rglob("__init__.py"):
+        docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert docstring, f"{init} has no docstring"
