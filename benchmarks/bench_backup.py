@@ -51,18 +51,21 @@ def measure(name: str, repeats: int = 7) -> None:
     save_s = statistics.median(save_seconds)
     per_sample = epoch_s / len(data.x_train)
     full = _full_train_size(name)
-    print(f"{name:16s} params {model.count_params():>9,d}  backup {size / 1e6:6.2f} MB  "
-          f"save {save_s * 1000:7.1f} ms  smoke epoch ({len(data.x_train)} samples) "
-          f"{epoch_s * 1000:7.1f} ms  share of a real epoch ({full} samples): "
-          f"{save_s / (per_sample * full + save_s):.2%}")
+    print(
+        f"{name:16s} params {model.count_params():>9,d}  backup {size / 1e6:6.2f} MB  "
+        f"save {save_s * 1000:7.1f} ms  smoke epoch ({len(data.x_train)} samples) "
+        f"{epoch_s * 1000:7.1f} ms  share of a real epoch ({full} samples): "
+        f"{save_s / (per_sample * full + save_s):.2%}"
+    )
 
 
 def _full_train_size(name: str) -> int:
     from dlab.experiment.factory import resolve_config
 
     dataset = resolve_config(name).data.dataset
-    return {"cifar10": 50_000, "mnist": 60_000, "fashion_mnist": 60_000, "imdb": 25_000,
-            "circle": 250}.get(dataset, 10_000)
+    return {"cifar10": 50_000, "mnist": 60_000, "fashion_mnist": 60_000, "imdb": 25_000, "circle": 250}.get(
+        dataset, 10_000
+    )
 
 
 if __name__ == "__main__":

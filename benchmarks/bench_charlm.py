@@ -40,8 +40,7 @@ from pathlib import Path
 from bench_common import dlab_command, run_captured  # same folder: run as a script
 
 TARGET_RATIO = 0.97
-CELLS = {"charrnn-timemachine": "SimpleRNN", "chargru-timemachine": "GRU",
-         "charlstm-timemachine": "LSTM"}
+CELLS = {"charrnn-timemachine": "SimpleRNN", "chargru-timemachine": "GRU", "charlstm-timemachine": "LSTM"}
 BATCH, STEPS, UNITS, SEED = 32, 35, 256, 42
 
 
@@ -62,9 +61,9 @@ def plain_data():
 
     def partition(tokens):  # d2l's sequential partition at offset 0, in batch order
         n = ((len(tokens) - 1) // BATCH) * BATCH
-        xs, ys = tokens[:n].reshape(BATCH, -1), tokens[1:n + 1].reshape(BATCH, -1)
+        xs, ys = tokens[:n].reshape(BATCH, -1), tokens[1 : n + 1].reshape(BATCH, -1)
         batches = xs.shape[1] // STEPS
-        cut = lambda a: a[:, :batches * STEPS].reshape(BATCH, batches, STEPS).transpose(1, 0, 2)  # noqa: E731
+        cut = lambda a: a[:, : batches * STEPS].reshape(BATCH, batches, STEPS).transpose(1, 0, 2)  # noqa: E731
         return cut(xs).reshape(-1, STEPS), cut(ys).reshape(-1, STEPS)
 
     return partition(train), partition(test), (train, test)
@@ -74,14 +73,18 @@ def plain_model(config: str):
     import keras
     from keras import layers
 
-    model = keras.Sequential([
-        keras.Input(batch_shape=(BATCH, STEPS), dtype="int32"),
-        layers.Embedding(28, 28, embeddings_initializer="identity", trainable=False),
-        getattr(layers, CELLS[config])(UNITS, return_sequences=True, stateful=True),
-        layers.Dense(28),
-    ])
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=1.0, global_clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = keras.Sequential(
+        [
+            keras.Input(batch_shape=(BATCH, STEPS), dtype="int32"),
+            layers.Embedding(28, 28, embeddings_initializer="identity", trainable=False),
+            getattr(layers, CELLS[config])(UNITS, return_sequences=True, stateful=True),
+            layers.Dense(28),
+        ]
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=1.0, global_clipnorm=1.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -118,10 +121,24 @@ def plain(config: str, epochs: int) -> None:
     keras.utils.set_random_seed(SEED)
     (x_train, y_train), (x_val, y_val), _ = plain_data()
     model, timer = plain_model(config), plain_timer()
-    history = model.fit(x_train, y_train, batch_size=BATCH, epochs=epochs, shuffle=False,
-                        validation_data=(x_val, y_val), callbacks=[timer], verbose=2)
-    print(json.dumps({"tokens_per_s": x_train.size * epochs / sum(timer.seconds),
-                      "perplexity": float(np.exp(history.history["loss"][-1]))}))
+    history = model.fit(
+        x_train,
+        y_train,
+        batch_size=BATCH,
+        epochs=epochs,
+        shuffle=False,
+        validation_data=(x_val, y_val),
+        callbacks=[timer],
+        verbose=2,
+    )
+    print(
+        json.dumps(
+            {
+                "tokens_per_s": x_train.size * epochs / sum(timer.seconds),
+                "perplexity": float(np.exp(history.history["loss"][-1])),
+            }
+        )
+    )
 
 
 def in_process(config: str, rounds: int) -> None:
@@ -152,33 +169,58 @@ def in_process(config: str, rounds: int) -> None:
     model, timer = plain_model(config), plain_timer()
     rates: dict[str, list[float]] = {"dlab": [], "plain": []}
     for round_ in range(rounds + 1):  # round 0 traces both and is not counted
-        dlab_model.fit(batches, validation_data=validation, epochs=1, verbose=0,
-                       callbacks=[dlab_timer, state_resetter()])
-        model.fit(x_train, y_train, batch_size=BATCH, epochs=1, shuffle=False,
-                  validation_data=(x_val, y_val), callbacks=[timer], verbose=0)
+        dlab_model.fit(
+            batches, validation_data=validation, epochs=1, verbose=0, callbacks=[dlab_timer, state_resetter()]
+        )
+        model.fit(
+            x_train,
+            y_train,
+            batch_size=BATCH,
+            epochs=1,
+            shuffle=False,
+            validation_data=(x_val, y_val),
+            callbacks=[timer],
+            verbose=0,
+        )
         if round_:
             rates["dlab"].append(len(batches) * BATCH * STEPS / dlab_timer.train_seconds[-1])
             rates["plain"].append(x_train.size / timer.seconds[-1])
-            print(f"  round {round_}: dlab {rates['dlab'][-1]:9.1f}  plain {rates['plain'][-1]:9.1f} "
-                  "tokens/s", flush=True)
+            print(
+                f"  round {round_}: dlab {rates['dlab'][-1]:9.1f}  plain {rates['plain'][-1]:9.1f} tokens/s",
+                flush=True,
+            )
     median = {name: statistics.median(values) for name, values in rates.items()}
-    print(f"{config} in one process, {rounds} alternating epochs: dlab {median['dlab']:.1f}, plain "
-          f"{median['plain']:.1f} tokens/s, dlab/plain {median['dlab'] / median['plain']:.3f} "
-          f"(target >= {TARGET_RATIO})")
+    print(
+        f"{config} in one process, {rounds} alternating epochs: dlab {median['dlab']:.1f}, plain "
+        f"{median['plain']:.1f} tokens/s, dlab/plain {median['dlab'] / median['plain']:.3f} "
+        f"(target >= {TARGET_RATIO})"
+    )
 
 
 def run_dlab(config: str, epochs: int) -> tuple[float, float]:
     with tempfile.TemporaryDirectory(prefix="dlab-bench-") as out:
-        wall, _, _ = run_captured([*dlab_command(), "run", config, "--set", "data.source=synthetic",
-                                   "--epochs", str(epochs), "--no-save", "--out", out,
-                                   "--device", "cpu"])
+        wall, _, _ = run_captured(
+            [
+                *dlab_command(),
+                "run",
+                config,
+                "--set",
+                "data.source=synthetic",
+                "--epochs",
+                str(epochs),
+                "--no-save",
+                "--out",
+                out,
+                "--device",
+                "cpu",
+            ]
+        )
         (metrics,) = Path(out).glob(f"{config}/*/metrics.json")
         return float(json.loads(metrics.read_text())["tokens_per_second"]), wall
 
 
 def run_plain(config: str, epochs: int) -> tuple[float, float]:
-    wall, stdout, _ = run_captured([sys.executable, __file__, "--plain", config,
-                                    "--epochs", str(epochs)])
+    wall, stdout, _ = run_captured([sys.executable, __file__, "--plain", config, "--epochs", str(epochs)])
     line = [text for text in stdout.splitlines() if text.startswith("{")][-1]
     return float(json.loads(line)["tokens_per_s"]), wall
 
@@ -188,8 +230,13 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["charrnn-timemachine"], choices=CELLS)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--in-process", type=int, metavar="ROUNDS", default=0,
-                        help="also compare in one process, ROUNDS alternating epochs per side")
+    parser.add_argument(
+        "--in-process",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="also compare in one process, ROUNDS alternating epochs per side",
+    )
     parser.add_argument("--plain", choices=CELLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain:
@@ -208,26 +255,37 @@ def main() -> None:
         rates: dict[str, list[float]] = {name: [] for name in sides}
         walls: dict[str, list[float]] = {name: [] for name in sides}
         for repeat in range(args.repeats):
-            for name in (list(sides) if repeat % 2 == 0 else list(reversed(sides))):
+            for name in list(sides) if repeat % 2 == 0 else list(reversed(sides)):
                 rate, wall = sides[name](config, args.epochs)
                 rates[name].append(rate)
                 walls[name].append(wall)
-                print(f"  {config} repeat {repeat + 1}/{args.repeats} {name:<5}: {rate:9.1f} tokens/s, "
-                      f"wall {wall:6.1f} s", flush=True)
+                print(
+                    f"  {config} repeat {repeat + 1}/{args.repeats} {name:<5}: {rate:9.1f} tokens/s, "
+                    f"wall {wall:6.1f} s",
+                    flush=True,
+                )
         results[config] = (rates, walls)
 
-    print(f"\nsynthetic Time Machine (dlab's grammar, seed {SEED}), batch {BATCH} x {STEPS} steps, "
-          f"{args.epochs} epochs, {args.repeats} interleaved repeats")
-    print(f"{'config':<22} {'dlab tokens/s':>14} {'plain tokens/s':>15} {'dlab/plain':>11} "
-          f"{'dlab wall s':>12} {'plain wall s':>13}  target >= {TARGET_RATIO}")
+    print(
+        f"\nsynthetic Time Machine (dlab's grammar, seed {SEED}), batch {BATCH} x {STEPS} steps, "
+        f"{args.epochs} epochs, {args.repeats} interleaved repeats"
+    )
+    print(
+        f"{'config':<22} {'dlab tokens/s':>14} {'plain tokens/s':>15} {'dlab/plain':>11} "
+        f"{'dlab wall s':>12} {'plain wall s':>13}  target >= {TARGET_RATIO}"
+    )
     for config, (rates, walls) in results.items():
         median = {name: statistics.median(values) for name, values in rates.items()}
         ratio = median["dlab"] / median["plain"]
-        print(f"{config:<22} {median['dlab']:>14.1f} {median['plain']:>15.1f} {ratio:>11.3f} "
-              f"{statistics.median(walls['dlab']):>12.1f} {statistics.median(walls['plain']):>13.1f}  "
-              f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}")
-        print("  min-max tokens/s: " + ", ".join(f"{name} {min(v):.0f}-{max(v):.0f}"
-                                                  for name, v in rates.items()))
+        print(
+            f"{config:<22} {median['dlab']:>14.1f} {median['plain']:>15.1f} {ratio:>11.3f} "
+            f"{statistics.median(walls['dlab']):>12.1f} {statistics.median(walls['plain']):>13.1f}  "
+            f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}"
+        )
+        print(
+            "  min-max tokens/s: "
+            + ", ".join(f"{name} {min(v):.0f}-{max(v):.0f}" for name, v in rates.items())
+        )
     print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f}")
 
 

@@ -79,29 +79,38 @@ def bench_pipeline(args) -> None:
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
         root = write_jpeg_tree(Path(folder) / "tree", args.images, args.source_size)
-        print(f"wrote {args.images} JPEGs ({args.source_size}x{args.source_size}) in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"wrote {args.images} JPEGs ({args.source_size}x{args.source_size}) in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
         def plain(cached: bool):
             dataset = keras.utils.image_dataset_from_directory(
-                root / "train", image_size=(180, 180), batch_size=32, seed=0, verbose=False)
+                root / "train", image_size=(180, 180), batch_size=32, seed=0, verbose=False
+            )
             return dataset.cache().prefetch(tf.data.AUTOTUNE) if cached else dataset
 
         def dlab(cache: str):
-            config = DataConfig(dataset="image_folders", source="dir", path=str(root),
-                                validation="test", cache=cache)
-            return load_folder_dataset(config, seed=0, image_size=180).batches(
-                "train", 32, shuffle=True)
+            config = DataConfig(
+                dataset="image_folders", source="dir", path=str(root), validation="test", cache=cache
+            )
+            return load_folder_dataset(config, seed=0, image_size=180).batches("train", 32, shuffle=True)
 
-        variants = {"plain": plain(False), "plain+cache": plain(True),
-                    "dlab cache=none": dlab("none"), "dlab cache=memory": dlab("memory")}
+        variants = {
+            "plain": plain(False),
+            "plain+cache": plain(True),
+            "dlab cache=none": dlab("none"),
+            "dlab cache=memory": dlab("memory"),
+        }
         results = {}
         for name, dataset in variants.items():
             rates = passes(dataset, args.epochs)
             results[name] = rates
             later = statistics.median(rates[1:]) if len(rates) > 1 else rates[0]
-            print(f"{name:18s} first pass {rates[0]:8.0f} img/s   later passes (median) "
-                  f"{later:8.0f} img/s   all: {', '.join(f'{r:.0f}' for r in rates)}")
+            print(
+                f"{name:18s} first pass {rates[0]:8.0f} img/s   later passes (median) "
+                f"{later:8.0f} img/s   all: {', '.join(f'{r:.0f}' for r in rates)}"
+            )
         base = statistics.median(results["plain"])
         for name in ("plain+cache", "dlab cache=none", "dlab cache=memory"):
             later = statistics.median(results[name][1:]) if args.epochs > 1 else results[name][0]
@@ -113,26 +122,53 @@ def bench_features(args) -> None:
 
     from dlab import api
 
-    common = ["data.source=synthetic", f"data.train_samples={args.train_samples}",
-              f"data.test_samples={args.val_samples}", "model.weights=null",
-              "model.image_size=180", "train.checkpoint=null"]
+    common = [
+        "data.source=synthetic",
+        f"data.train_samples={args.train_samples}",
+        f"data.test_samples={args.val_samples}",
+        "model.weights=null",
+        "model.image_size=180",
+        "train.checkpoint=null",
+    ]
     with tempfile.TemporaryDirectory() as out:
-        features = api.run("vgg16-features", epochs=args.feature_epochs, out=out, device=args.device,
-                           sets=common, save_model=False)
-        frozen = api.run("vgg16-aug", epochs=args.feature_epochs, out=out, device=args.device,
-                         sets=[*common, "model.augmentation=null"], save_model=False)
+        features = api.run(
+            "vgg16-features",
+            epochs=args.feature_epochs,
+            out=out,
+            device=args.device,
+            sets=common,
+            save_model=False,
+        )
+        frozen = api.run(
+            "vgg16-aug",
+            epochs=args.feature_epochs,
+            out=out,
+            device=args.device,
+            sets=[*common, "model.augmentation=null"],
+            save_model=False,
+        )
     extract = features.metrics["backbone"]["feature_seconds"]
     head_epoch = features.metrics["timing"]["time_per_epoch_s"]
     frozen_epoch = frozen.metrics["timing"]["time_per_epoch_s"]
-    print(json.dumps({"device": features.metrics["device"], "train": args.train_samples,
-                      "val_and_test": args.val_samples}))
-    print(f"vgg16-features: extraction once (train + val + test) {extract:.2f} s, head "
-          f"{head_epoch:.4f} s/epoch")
+    print(
+        json.dumps(
+            {
+                "device": features.metrics["device"],
+                "train": args.train_samples,
+                "val_and_test": args.val_samples,
+            }
+        )
+    )
+    print(
+        f"vgg16-features: extraction once (train + val + test) {extract:.2f} s, head {head_epoch:.4f} s/epoch"
+    )
     print(f"vgg16-aug without augmentation (frozen base every epoch): {frozen_epoch:.2f} s/epoch")
     for epochs in (args.feature_epochs, 20):
         amortized = extract / epochs + head_epoch
-        print(f"per epoch over {epochs} epochs: features {amortized:.3f} s vs frozen "
-              f"{frozen_epoch:.3f} s -> {frozen_epoch / amortized:.1f}x")
+        print(
+            f"per epoch over {epochs} epochs: features {amortized:.3f} s vs frozen "
+            f"{frozen_epoch:.3f} s -> {frozen_epoch / amortized:.1f}x"
+        )
     print(f"per epoch after the extraction: {frozen_epoch / head_epoch:.0f}x")
 
 

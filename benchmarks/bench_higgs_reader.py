@@ -60,8 +60,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "HIGGS.csv.gz"
         write_file(path, args.file_rows)
-        readers = {"dlab read_rows": read_rows, "pandas read_csv(nrows)": with_pandas,
-                   "tf.data CsvDataset": with_tf_csv_dataset}
+        readers = {
+            "dlab read_rows": read_rows,
+            "pandas read_csv(nrows)": with_pandas,
+            "tf.data CsvDataset": with_tf_csv_dataset,
+        }
         with_tf_csv_dataset(path, 10)  # pay TensorFlow's import outside the timings
         times: dict[str, list[float]] = {name: [] for name in readers}
         reference = None

@@ -85,9 +85,16 @@ def child(variant: str, rows: int, repeats: int) -> dict:
         raw_data /= std
         delay = SAMPLING_RATE * (SEQUENCE_LENGTH + 24 - 1)
         dataset = keras.utils.timeseries_dataset_from_array(
-            raw_data[:-delay], targets=temperature[delay:], sampling_rate=SAMPLING_RATE,
-            sequence_length=SEQUENCE_LENGTH, shuffle=True, batch_size=BATCH_SIZE,
-            start_index=0, end_index=num_train_samples, seed=0)
+            raw_data[:-delay],
+            targets=temperature[delay:],
+            sampling_rate=SAMPLING_RATE,
+            sequence_length=SEQUENCE_LENGTH,
+            shuffle=True,
+            batch_size=BATCH_SIZE,
+            start_index=0,
+            end_index=num_train_samples,
+            seed=0,
+        )
 
         def one_pass():
             return sum(int(y.shape[0]) for _, y in dataset)
@@ -97,25 +104,32 @@ def child(variant: str, rows: int, repeats: int) -> dict:
         view = np.lib.stride_tricks.sliding_window_view(data.x_train, windows.span + 1, axis=0)
         x = np.ascontiguousarray(view[:count, :, ::SAMPLING_RATE].transpose(0, 2, 1))  # (N, 120, 14)
         temperature = np.concatenate([data.y_train, data.y_val, data.y_test])
-        y = temperature[windows.delay:windows.delay + count]
+        y = temperature[windows.delay : windows.delay + count]
         rng = np.random.default_rng(0)
 
         def one_pass():
             order = rng.permutation(count)
             seen = 0
             for start in range(0, count, BATCH_SIZE):
-                picked = np.sort(order[start:start + BATCH_SIZE])
+                picked = np.sort(order[start : start + BATCH_SIZE])
                 batch_x, batch_y = x[picked], y[picked]  # copies, as fit() slices arrays
                 seen += min(len(batch_x), len(batch_y))
             return seen
+
     setup = time.perf_counter() - started
     seconds, counted = [], 0
     for _ in range(repeats):
         started = time.perf_counter()
         counted = one_pass()
         seconds.append(time.perf_counter() - started)
-    return {"variant": variant, "windows": counted, "setup_s": setup, "pass_s": seconds,
-            "rss_before_mib": before, "peak_mib": peak_mib()}
+    return {
+        "variant": variant,
+        "windows": counted,
+        "setup_s": setup,
+        "pass_s": seconds,
+        "rss_before_mib": before,
+        "peak_mib": peak_mib(),
+    }
 
 
 def main() -> None:
@@ -130,28 +144,48 @@ def main() -> None:
 
     results = {}
     for variant in VARIANTS:
-        out = subprocess.run([sys.executable, __file__, "--child", variant, "--rows", str(args.rows),
-                              "--repeats", str(args.repeats)], capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                variant,
+                "--rows",
+                str(args.rows),
+                "--repeats",
+                str(args.repeats),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if out.returncode != 0:
             raise SystemExit(f"{variant} failed:\n{out.stderr[-3000:]}")
         results[variant] = json.loads(out.stdout.strip().splitlines()[-1])
 
-    print(f"Jena training windows: {args.rows:,} rows, sequence_length {SEQUENCE_LENGTH}, "
-          f"sampling_rate {SAMPLING_RATE}, batch {BATCH_SIZE}, shuffled; median of {args.repeats} passes")
-    print(f"{'variant':<14} {'windows':>9} {'setup s':>8} {'pass s':>8} {'windows/s':>11} "
-          f"{'peak MiB':>9} {'added MiB':>10}")
+    print(
+        f"Jena training windows: {args.rows:,} rows, sequence_length {SEQUENCE_LENGTH}, "
+        f"sampling_rate {SAMPLING_RATE}, batch {BATCH_SIZE}, shuffled; median of {args.repeats} passes"
+    )
+    print(
+        f"{'variant':<14} {'windows':>9} {'setup s':>8} {'pass s':>8} {'windows/s':>11} "
+        f"{'peak MiB':>9} {'added MiB':>10}"
+    )
     base = results["dlab"]
     for variant, result in results.items():
         median = statistics.median(result["pass_s"])
         result["windows_per_s"] = result["windows"] / median
         result["added_mib"] = result["peak_mib"] - result["rss_before_mib"]
-        print(f"{variant:<14} {result['windows']:>9,} {result['setup_s']:>8.2f} {median:>8.2f} "
-              f"{result['windows_per_s']:>11,.0f} {result['peak_mib']:>9,.0f} {result['added_mib']:>10,.0f}")
+        print(
+            f"{variant:<14} {result['windows']:>9,} {result['setup_s']:>8.2f} {median:>8.2f} "
+            f"{result['windows_per_s']:>11,.0f} {result['peak_mib']:>9,.0f} {result['added_mib']:>10,.0f}"
+        )
     for variant in VARIANTS[1:]:
         other = results[variant]
-        print(f"dlab / {variant}: windows/s x{base['windows_per_s'] / other['windows_per_s']:.2f}, "
-              f"peak memory x{base['peak_mib'] / other['peak_mib']:.2f}, "
-              f"added memory x{base['added_mib'] / max(other['added_mib'], 1e-9):.2f}")
+        print(
+            f"dlab / {variant}: windows/s x{base['windows_per_s'] / other['windows_per_s']:.2f}, "
+            f"peak memory x{base['peak_mib'] / other['peak_mib']:.2f}, "
+            f"added memory x{base['added_mib'] / max(other['added_mib'], 1e-9):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -58,13 +58,16 @@ def main() -> None:
         assert np.array_equal(fast, slow), "the encodings differ"
         del slow
     fast_mb, slow_mb = fast.nbytes / 2**20, args.reviews * NUM_WORDS * 8 / 2**20
-    print(f"{args.reviews:,} reviews, {words:,} words, {NUM_WORDS:,} columns, "
-          f"{args.repeats} repeats (medians)")
+    print(
+        f"{args.reviews:,} reviews, {words:,} words, {NUM_WORDS:,} columns, {args.repeats} repeats (medians)"
+    )
     print(f"{'encoder':<22}{'seconds':>10}{'matrix MiB':>12}")
     print(f"{'dlab multi_hot':<22}{statistics.median(ours):>10.3f}{fast_mb:>12.0f}")
     print(f"{'lab-report loop':<22}{statistics.median(loop):>10.3f}{slow_mb:>12.0f}")
-    print(f"speed-up {statistics.median(loop) / statistics.median(ours):.1f}x (target >= 3x); "
-          f"memory {slow_mb / fast_mb:.1f}x smaller (target >= 6x)")
+    print(
+        f"speed-up {statistics.median(loop) / statistics.median(ours):.1f}x (target >= 3x); "
+        f"memory {slow_mb / fast_mb:.1f}x smaller (target >= 6x)"
+    )
 
 
 if __name__ == "__main__":

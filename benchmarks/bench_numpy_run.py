@@ -28,8 +28,7 @@ def main() -> None:
         cases = {
             "dlab run perceptron-and": [*dlab_command(), "run", "perceptron-and", "--out", out],
             "import numpy": [sys.executable, "-c", "import numpy"],
-            "import numpy, matplotlib": [sys.executable, "-c",
-                                         "import numpy, matplotlib.figure"],
+            "import numpy, matplotlib": [sys.executable, "-c", "import numpy, matplotlib.figure"],
             "import tensorflow": [sys.executable, "-c", "import tensorflow"],
         }
         times = {name: [] for name in cases}
@@ -41,8 +40,10 @@ def main() -> None:
     print(f"{'command':<26}{'median s':>10}{'x import numpy':>16}")
     for name, median in medians.items():
         print(f"{name:<26}{median:>10.3f}{median / medians['import numpy']:>15.1f}x")
-    print(f"the run takes {run:.2f} s; importing TensorFlow alone would take "
-          f"{medians['import tensorflow'] / run:.1f}x as long")
+    print(
+        f"the run takes {run:.2f} s; importing TensorFlow alone would take "
+        f"{medians['import tensorflow'] / run:.1f}x as long"
+    )
 
 
 if __name__ == "__main__":

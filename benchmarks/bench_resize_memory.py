@@ -75,9 +75,14 @@ def child(args: argparse.Namespace) -> None:
     started = time.perf_counter()
 
     def mark(name: str) -> None:
-        phases.append({"phase": name, "peak_mib": round(peak_rss_mib(), 1),
-                       "rss_mib": round(current_rss_mib() or 0.0, 1),
-                       "t_s": round(time.perf_counter() - started, 1)})
+        phases.append(
+            {
+                "phase": name,
+                "peak_mib": round(peak_rss_mib(), 1),
+                "rss_mib": round(current_rss_mib() or 0.0, 1),
+                "t_s": round(time.perf_counter() - started, 1),
+            }
+        )
 
     import keras
     import numpy as np
@@ -88,11 +93,14 @@ def child(args: argparse.Namespace) -> None:
     from dlab.models.blocks import build_classifier
 
     mark("imports")
-    config = resolve_config(CONFIG, sets=[
-        "data.source=synthetic",
-        f"data.train_samples={args.train_samples}",
-        f"data.test_samples={args.test_samples}",
-    ])
+    config = resolve_config(
+        CONFIG,
+        sets=[
+            "data.source=synthetic",
+            f"data.train_samples={args.train_samples}",
+            f"data.test_samples={args.test_samples}",
+        ],
+    )
     keras.utils.set_random_seed(config.seed)
     experiment = get(config.experiment)()
     data = experiment.load_data(config)
@@ -109,50 +117,78 @@ def child(args: argparse.Namespace) -> None:
         def materialize(x: np.ndarray) -> np.ndarray:
             out = np.empty((len(x), size, size, x.shape[-1]), dtype=np.float32)
             for start in range(0, len(x), args.chunk):
-                out[start:start + args.chunk] = tf.image.resize(
-                    x[start:start + args.chunk], (size, size)).numpy()
+                out[start : start + args.chunk] = tf.image.resize(
+                    x[start : start + args.chunk], (size, size)
+                ).numpy()
             return out
 
         x_train, x_test = materialize(data.x_train), materialize(data.x_test)
         y_train = data.y_train
         del data  # the naive script keeps only the resized arrays (and the labels)
         mark("resized arrays")
-        model = build_classifier("resnet18", x_train.shape[1:], num_classes, logits=True,
-                                 input_size=size)
+        model = build_classifier("resnet18", x_train.shape[1:], num_classes, logits=True, input_size=size)
         layer_types = [type(layer).__name__ for layer in model.layers]
         if "Resizing" in layer_types or model.count_params() != dlab_model.count_params():
-            raise RuntimeError(f"materialized model differs from dlab's beyond Resizing: "
-                               f"{model.count_params()} vs {dlab_model.count_params()} params")
+            raise RuntimeError(
+                f"materialized model differs from dlab's beyond Resizing: "
+                f"{model.count_params()} vs {dlab_model.count_params()} params"
+            )
         del dlab_model
 
-    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     mark("model compiled")
-    model.fit(x_train, y_train, epochs=1, steps_per_epoch=args.steps,
-              batch_size=args.batch_size, verbose=0)
+    model.fit(x_train, y_train, epochs=1, steps_per_epoch=args.steps, batch_size=args.batch_size, verbose=0)
     mark("fit")
-    print(json.dumps({
-        "variant": args.child,
-        "peak_mib": round(peak_rss_mib(), 1),
-        "x_train": {"shape": list(x_train.shape), "dtype": str(x_train.dtype),
-                    "mib": round(x_train.nbytes / MIB, 1)},
-        "x_test": {"shape": list(x_test.shape), "dtype": str(x_test.dtype),
-                   "mib": round(x_test.nbytes / MIB, 1)},
-        "params": int(model.count_params()),
-        "resizing_layer": any(type(layer).__name__ == "Resizing" for layer in model.layers),
-        "phases": phases,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "variant": args.child,
+                "peak_mib": round(peak_rss_mib(), 1),
+                "x_train": {
+                    "shape": list(x_train.shape),
+                    "dtype": str(x_train.dtype),
+                    "mib": round(x_train.nbytes / MIB, 1),
+                },
+                "x_test": {
+                    "shape": list(x_test.shape),
+                    "dtype": str(x_test.dtype),
+                    "mib": round(x_test.nbytes / MIB, 1),
+                },
+                "params": int(model.count_params()),
+                "resizing_layer": any(type(layer).__name__ == "Resizing" for layer in model.layers),
+                "phases": phases,
+            }
+        ),
+        flush=True,
+    )
 
 
 # --------------------------------------------------------------------------- parent
 
 
 def run_variant(variant: str, args: argparse.Namespace) -> dict:
-    argv = [sys.executable, os.path.abspath(__file__), "--child", variant,
-            "--train-samples", str(args.train_samples), "--test-samples", str(args.test_samples),
-            "--steps", str(args.steps), "--batch-size", str(args.batch_size),
-            "--size", str(args.size), "--chunk", str(args.chunk)]
+    argv = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--child",
+        variant,
+        "--train-samples",
+        str(args.train_samples),
+        "--test-samples",
+        str(args.test_samples),
+        "--steps",
+        str(args.steps),
+        "--batch-size",
+        str(args.batch_size),
+        "--size",
+        str(args.size),
+        "--chunk",
+        str(args.chunk),
+    ]
     start = time.perf_counter()
     result = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -170,8 +206,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="training steps (default 5)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--size", type=int, default=96, help="resize target (resnet18: 96)")
-    parser.add_argument("--chunk", type=int, default=1000,
-                        help="images per tf.image.resize call in the materialized variant")
+    parser.add_argument(
+        "--chunk", type=int, default=1000, help="images per tf.image.resize call in the materialized variant"
+    )
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -182,33 +219,47 @@ def main() -> None:
     for variant in VARIANTS:
         results[variant] = run_variant(variant, args)
         r = results[variant]
-        print(f"  {variant:<12}: peak RSS {r['peak_mib']:8.1f} MiB, x_train "
-              f"{tuple(r['x_train']['shape'])} {r['x_train']['dtype']}, wall {r['wall_s']:.1f} s",
-              flush=True)
+        print(
+            f"  {variant:<12}: peak RSS {r['peak_mib']:8.1f} MiB, x_train "
+            f"{tuple(r['x_train']['shape'])} {r['x_train']['dtype']}, wall {r['wall_s']:.1f} s",
+            flush=True,
+        )
         for phase in r["phases"]:
-            print(f"      after {phase['phase']:<28} peak {phase['peak_mib']:8.1f} MiB, "
-                  f"current {phase['rss_mib']:8.1f} MiB  (t={phase['t_s']:.1f} s)")
+            print(
+                f"      after {phase['phase']:<28} peak {phase['peak_mib']:8.1f} MiB, "
+                f"current {phase['rss_mib']:8.1f} MiB  (t={phase['t_s']:.1f} s)"
+            )
 
     n_train, n_test, size = args.train_samples, args.test_samples, args.size
     small = {n: n * 28 * 28 * 1 for n in (n_train, n_test)}
     big = {n: n * size * size * 1 * 4 for n in (n_train, n_test)}
     pipeline, materialized = results["pipeline"]["peak_mib"], results["materialized"]["peak_mib"]
-    print(f"\n{CONFIG}: {n_train} train + {n_test} test synthetic images, "
-          f"fit {args.steps} steps of batch {args.batch_size}, no validation")
+    print(
+        f"\n{CONFIG}: {n_train} train + {n_test} test synthetic images, "
+        f"fit {args.steps} steps of batch {args.batch_size}, no validation"
+    )
     print(f"{'variant':<13} {'peak RSS MiB':>13}  data held")
     print(f"{'pipeline':<13} {pipeline:>13.1f}  uint8 28x28x1, Resizing({size}, {size}) in the model")
     print(f"{'materialized':<13} {materialized:>13.1f}  float32 {size}x{size}x1 resized up front")
-    print(f"ratio materialized/pipeline peak RSS: {materialized / pipeline:.2f}x "
-          f"(+{materialized - pipeline:.1f} MiB)")
+    print(
+        f"ratio materialized/pipeline peak RSS: {materialized / pipeline:.2f}x "
+        f"(+{materialized - pipeline:.1f} MiB)"
+    )
     print("theoretical array sizes:")
-    print(f"  {n_train} x 28x28x1 uint8        = {small[n_train] / MIB:8.1f} MiB "
-          f"(+ test {small[n_test] / MIB:.1f} MiB)")
-    print(f"  {n_train} x {size}x{size}x1 float32      = {big[n_train] / MIB:8.1f} MiB "
-          f"(+ test {big[n_test] / MIB:.1f} MiB)")
+    print(
+        f"  {n_train} x 28x28x1 uint8        = {small[n_train] / MIB:8.1f} MiB "
+        f"(+ test {small[n_test] / MIB:.1f} MiB)"
+    )
+    print(
+        f"  {n_train} x {size}x{size}x1 float32      = {big[n_train] / MIB:8.1f} MiB "
+        f"(+ test {big[n_test] / MIB:.1f} MiB)"
+    )
     total_small = (small[n_train] + small[n_test]) / MIB
     total_big = (big[n_train] + big[n_test]) / MIB
-    print(f"  train+test: {total_small:.1f} MiB vs {total_big:.1f} MiB "
-          f"({total_big / total_small:.0f}x, difference {total_big - total_small:.1f} MiB)")
+    print(
+        f"  train+test: {total_small:.1f} MiB vs {total_big:.1f} MiB "
+        f"({total_big / total_small:.0f}x, difference {total_big - total_small:.1f} MiB)"
+    )
 
 
 if __name__ == "__main__":

@@ -61,25 +61,35 @@ def main() -> None:
     busy_after, children_after = busy_cpu_seconds(), children_cpu_seconds()
     medians = {name: statistics.median(values) for name, values in times.items()}
     tf_median = medians.pop("import tensorflow")
-    print(f"CLI start-up, {args.repeats} interleaved runs each ({args.warmup} warm-up), "
-          f"dlab = {' '.join(dlab)}")
+    print(
+        f"CLI start-up, {args.repeats} interleaved runs each ({args.warmup} warm-up), dlab = {' '.join(dlab)}"
+    )
     print(f"{'command':<24} {'median s':>9} {'min s':>7} {'max s':>7} {'TF/cmd':>7}  target")
     for name, median in medians.items():
         ratio = tf_median / median
         met = median < TARGET_SECONDS and ratio >= TARGET_RATIO
-        print(f"{name:<24} {median:>9.3f} {min(times[name]):>7.3f} {max(times[name]):>7.3f} "
-              f"{ratio:>6.1f}x  {'met' if met else 'MISSED'}")
+        print(
+            f"{name:<24} {median:>9.3f} {min(times[name]):>7.3f} {max(times[name]):>7.3f} "
+            f"{ratio:>6.1f}x  {'met' if met else 'MISSED'}"
+        )
     tf_times = times["import tensorflow"]
-    print(f"{'import tensorflow':<24} {tf_median:>9.3f} {min(tf_times):>7.3f} "
-          f"{max(tf_times):>7.3f} {'1.0x':>7}")
-    print(f"target: each dlab command median < {TARGET_SECONDS} s and >= {TARGET_RATIO:.0f}x "
-          "faster than `import tensorflow`")
-    print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs")
+    print(
+        f"{'import tensorflow':<24} {tf_median:>9.3f} {min(tf_times):>7.3f} {max(tf_times):>7.3f} {'1.0x':>7}"
+    )
+    print(
+        f"target: each dlab command median < {TARGET_SECONDS} s and >= {TARGET_RATIO:.0f}x "
+        "faster than `import tensorflow`"
+    )
+    print(
+        f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} CPUs"
+    )
     if busy_before is not None and busy_after is not None:
         other = max(busy_after - busy_before - (children_after - children_before), 0.0)
-        print(f"other processes used {other:.1f} CPU-s during the {total:.0f} s benchmark "
-              "(more than a few: the numbers are skewed, rerun on a quiet machine)")
+        print(
+            f"other processes used {other:.1f} CPU-s during the {total:.0f} s benchmark "
+            "(more than a few: the numbers are skewed, rerun on a quiet machine)"
+        )
 
 
 if __name__ == "__main__":

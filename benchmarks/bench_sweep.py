@@ -30,8 +30,16 @@ import time
 
 from bench_common import children_cpu_seconds, dlab_command, run_captured
 
-SMALL_SET = ["perceptron-and", "xor-mlp", "softmax-decoder", "linreg-scratch",
-             "playground-mlp", "mlp-mnist", "cnn-mnist", "mlp-imdb"]
+SMALL_SET = [
+    "perceptron-and",
+    "xor-mlp",
+    "softmax-decoder",
+    "linreg-scratch",
+    "playground-mlp",
+    "mlp-mnist",
+    "cnn-mnist",
+    "mlp-imdb",
+]
 TARGET_SPEEDUP = 1.6
 BUSY_LOOP = "s = 0\nfor i in range(2 * 10**7):\n    s += i"
 
@@ -49,6 +57,8 @@ def control_seconds(parallel: bool) -> float:
         for _ in range(2):
             subprocess.run(argv, check=True)
     return time.perf_counter() - start
+
+
 TARGET_ALL_SECONDS = 600
 
 
@@ -72,30 +82,46 @@ def main() -> None:
         order = (1, 2) if round_index % 2 == 0 else (2, 1)
         for jobs in order:
             with tempfile.TemporaryDirectory() as out:
-                argv = [*dlab_command(), "sweep", *configs, "--smoke", "--no-save",
-                        "--device", "cpu", "--jobs", str(jobs), "--out", out]
+                argv = [
+                    *dlab_command(),
+                    "sweep",
+                    *configs,
+                    "--smoke",
+                    "--no-save",
+                    "--device",
+                    "cpu",
+                    "--jobs",
+                    str(jobs),
+                    "--out",
+                    out,
+                ]
                 cpu_before = children_cpu_seconds()
                 elapsed, _, other = run_captured(argv, check=False)
                 own_cpu[jobs].append(children_cpu_seconds() - cpu_before)
             times[jobs].append(elapsed)
             if other is not None:
                 others[jobs].append(other)
-            print(f"  round {round_index + 1}, --jobs {jobs}: {elapsed:.1f} s, the sweep's own "
-                  f"{own_cpu[jobs][-1]:.1f} CPU-s (other processes: "
-                  f"{other if other is None else round(other, 1)} CPU-s)")
+            print(
+                f"  round {round_index + 1}, --jobs {jobs}: {elapsed:.1f} s, the sweep's own "
+                f"{own_cpu[jobs][-1]:.1f} CPU-s (other processes: "
+                f"{other if other is None else round(other, 1)} CPU-s)"
+            )
 
     one, two = statistics.median(times[1]), statistics.median(times[2])
     print(f"\n{'sweep':<12}{'median s':>10}{'own CPU-s':>12}{'other CPU-s':>14}")
     for jobs, median in ((1, one), (2, two)):
         other = statistics.median(others[jobs]) if others[jobs] else float("nan")
-        print(f"{'--jobs ' + str(jobs):<12}{median:>10.1f}{statistics.median(own_cpu[jobs]):>12.1f}"
-              f"{other:>14.1f}")
-    print(f"speed-up --jobs 1 / --jobs 2: {one / two:.2f}x (target >= {TARGET_SPEEDUP}x on 2 idle "
-          "cores)")
+        print(
+            f"{'--jobs ' + str(jobs):<12}{median:>10.1f}{statistics.median(own_cpu[jobs]):>12.1f}"
+            f"{other:>14.1f}"
+        )
+    print(f"speed-up --jobs 1 / --jobs 2: {one / two:.2f}x (target >= {TARGET_SPEEDUP}x on 2 idle cores)")
     control_ratio = statistics.median(control[1]) / statistics.median(control[2])
-    print(f"control, two busy Python processes in sequence / side by side: {control_ratio:.2f}x "
-          f"({statistics.median(control[1]):.1f} s / {statistics.median(control[2]):.1f} s): what "
-          "this machine could give two processes during the benchmark")
+    print(
+        f"control, two busy Python processes in sequence / side by side: {control_ratio:.2f}x "
+        f"({statistics.median(control[1]):.1f} s / {statistics.median(control[2]):.1f} s): what "
+        "this machine could give two processes during the benchmark"
+    )
     if args.all:
         print(f"whole smoke sweep with --jobs 2: {two:.0f} s (target <= {TARGET_ALL_SECONDS} s)")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

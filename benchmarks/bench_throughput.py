@@ -45,14 +45,29 @@ CONFIGS = ("cnn-cifar10", "cnn-mnist", "mlp-mnist", "mlp-imdb")  # the models pl
 def run_dlab(config: str, args: argparse.Namespace) -> tuple[float, float, float | None]:
     """One `dlab run`; samples/s from the newest metrics.json in a fresh output folder."""
     with tempfile.TemporaryDirectory(prefix="dlab-bench-") as out:
-        argv = [*dlab_command(), "run", config,
-                "--set", "data.source=synthetic",
-                "--set", f"data.train_samples={args.train_samples}",
-                "--set", f"data.test_samples={args.test_samples}",
-                "--set", "data.validation=test",  # as the plain script validates
-                *(["--set", "data.num_words=10000"] if "imdb" in config else []),
-                "--epochs", str(args.epochs), "--batch-size", str(args.batch_size),
-                "--no-save", "--out", out, "--device", "cpu"]
+        argv = [
+            *dlab_command(),
+            "run",
+            config,
+            "--set",
+            "data.source=synthetic",
+            "--set",
+            f"data.train_samples={args.train_samples}",
+            "--set",
+            f"data.test_samples={args.test_samples}",
+            "--set",
+            "data.validation=test",  # as the plain script validates
+            *(["--set", "data.num_words=10000"] if "imdb" in config else []),
+            "--epochs",
+            str(args.epochs),
+            "--batch-size",
+            str(args.batch_size),
+            "--no-save",
+            "--out",
+            out,
+            "--device",
+            "cpu",
+        ]
         wall, _, other = run_captured(argv)
         runs = sorted(Path(out).glob(f"{config}/*/metrics.json"), key=lambda p: p.stat().st_mtime)
         if not runs:
@@ -63,9 +78,20 @@ def run_dlab(config: str, args: argparse.Namespace) -> tuple[float, float, float
 
 def run_plain(config: str, args: argparse.Namespace) -> tuple[float, float, float | None]:
     """One plain Keras run; samples/s from the JSON line it prints last."""
-    argv = [sys.executable, str(PLAIN), "--model", config,
-            "--train-samples", str(args.train_samples), "--test-samples", str(args.test_samples),
-            "--epochs", str(args.epochs), "--batch-size", str(args.batch_size)]
+    argv = [
+        sys.executable,
+        str(PLAIN),
+        "--model",
+        config,
+        "--train-samples",
+        str(args.train_samples),
+        "--test-samples",
+        str(args.test_samples),
+        "--epochs",
+        str(args.epochs),
+        "--batch-size",
+        str(args.batch_size),
+    ]
     wall, stdout, other = run_captured(argv)
     line = [text for text in stdout.splitlines() if text.startswith("{")][-1]
     return float(json.loads(line)["samples_per_s"]), wall, other
@@ -96,30 +122,40 @@ def main() -> None:
                 walls[name].append(wall)
                 others.append(other or 0.0)
                 busy = "" if other is None else f", other processes used {other:5.1f} CPU-s"
-                print(f"  {config} repeat {repeat + 1}/{args.repeats} {name:<5}: "
-                      f"{rate:8.1f} samples/s, wall {wall:6.1f} s{busy}", flush=True)
+                print(
+                    f"  {config} repeat {repeat + 1}/{args.repeats} {name:<5}: "
+                    f"{rate:8.1f} samples/s, wall {wall:6.1f} s{busy}",
+                    flush=True,
+                )
         results[config] = {"rates": rates, "walls": walls}
 
-    print(f"\n{args.train_samples} train / {args.test_samples} test synthetic samples, "
-          f"{args.epochs} epochs, batch {args.batch_size}, {args.repeats} interleaved repeats")
-    print(f"{'config':<12} {'dlab samples/s':>15} {'plain samples/s':>16} {'dlab/plain':>11} "
-          f"{'dlab wall s':>12} {'plain wall s':>13}  target >= {TARGET_RATIO}")
+    print(
+        f"\n{args.train_samples} train / {args.test_samples} test synthetic samples, "
+        f"{args.epochs} epochs, batch {args.batch_size}, {args.repeats} interleaved repeats"
+    )
+    print(
+        f"{'config':<12} {'dlab samples/s':>15} {'plain samples/s':>16} {'dlab/plain':>11} "
+        f"{'dlab wall s':>12} {'plain wall s':>13}  target >= {TARGET_RATIO}"
+    )
     for config, result in results.items():
         rates, walls = result["rates"], result["walls"]
         median = {name: statistics.median(values) for name, values in rates.items()}
         ratio = median["dlab"] / median["plain"]
-        print(f"{config:<12} {median['dlab']:>15.1f} {median['plain']:>16.1f} {ratio:>11.3f} "
-              f"{statistics.median(walls['dlab']):>12.1f} "
-              f"{statistics.median(walls['plain']):>13.1f}  "
-              f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}")
+        print(
+            f"{config:<12} {median['dlab']:>15.1f} {median['plain']:>16.1f} {ratio:>11.3f} "
+            f"{statistics.median(walls['dlab']):>12.1f} "
+            f"{statistics.median(walls['plain']):>13.1f}  "
+            f"{'met' if ratio >= TARGET_RATIO else 'MISSED'}"
+        )
     for config, result in results.items():
         rates = result["rates"]
-        spread = ", ".join(f"{name} {min(values):.1f}-{max(values):.1f}"
-                           for name, values in rates.items())
+        spread = ", ".join(f"{name} {min(values):.1f}-{max(values):.1f}" for name, values in rates.items())
         print(f"  {config} min-max samples/s: {spread}")
-    print(f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
-          f"on {os.cpu_count()} CPUs; other processes used up to {max(others):.1f} CPU-s "
-          "during one run (more than ~1 CPU-s: that run is skewed, rerun on a quiet machine)")
+    print(
+        f"load average (1 min) before/after: {load_before:.2f} / {os.getloadavg()[0]:.2f} "
+        f"on {os.cpu_count()} CPUs; other processes used up to {max(others):.1f} CPU-s "
+        "during one run (more than ~1 CPU-s: that run is skewed, rerun on a quiet machine)"
+    )
 
 
 if __name__ == "__main__":

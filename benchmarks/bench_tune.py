@@ -38,25 +38,45 @@ def plain_search(args: argparse.Namespace, directory: str) -> None:
     from dlab.data import mnist
     from dlab.data.images import synthetic_images
 
-    (x_train, y_train), (x_test, y_test) = synthetic_images(mnist.SPEC, args.train_samples,
-                                                            args.train_samples // 6, seed=42)
+    (x_train, y_train), (x_test, y_test) = synthetic_images(
+        mnist.SPEC, args.train_samples, args.train_samples // 6, seed=42
+    )
     split = int(len(x_train) * 0.8)
 
     def build(hp: keras_tuner.HyperParameters) -> keras.Model:
-        model = keras.Sequential([
-            keras.Input(x_train.shape[1:]), layers.Flatten(), layers.Rescaling(1.0 / 255),
-            layers.Dense(hp.Int("units", 32, 512, step=32), activation="relu"),
-            layers.Dense(10, activation="softmax"),
-        ])
-        model.compile(optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-2, 1e-3, 1e-4])),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        model = keras.Sequential(
+            [
+                keras.Input(x_train.shape[1:]),
+                layers.Flatten(),
+                layers.Rescaling(1.0 / 255),
+                layers.Dense(hp.Int("units", 32, 512, step=32), activation="relu"),
+                layers.Dense(10, activation="softmax"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(hp.Choice("lr", [1e-2, 1e-3, 1e-4])),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
         return model
 
     keras.utils.set_random_seed(42)
-    tuner = keras_tuner.RandomSearch(build, objective="val_accuracy", max_trials=args.trials,
-                                     seed=42, directory=directory, project_name="plain")
-    tuner.search(x_train[:split], y_train[:split], epochs=args.epochs, batch_size=32,
-                 validation_data=(x_train[split:], y_train[split:]), verbose=1)
+    tuner = keras_tuner.RandomSearch(
+        build,
+        objective="val_accuracy",
+        max_trials=args.trials,
+        seed=42,
+        directory=directory,
+        project_name="plain",
+    )
+    tuner.search(
+        x_train[:split],
+        y_train[:split],
+        epochs=args.epochs,
+        batch_size=32,
+        validation_data=(x_train[split:], y_train[split:]),
+        verbose=1,
+    )
     best = tuner.get_best_models(1)[0]
     print(best.evaluate(x_test, y_test, verbose=0))
 
@@ -73,15 +93,35 @@ def main() -> None:
         plain_search(args, args.plain)
         return
     with tempfile.TemporaryDirectory() as out:
-        shared = ["--trials", str(args.trials), "--epochs", str(args.epochs),
-                  "--train-samples", str(args.train_samples)]
+        shared = [
+            "--trials",
+            str(args.trials),
+            "--epochs",
+            str(args.epochs),
+            "--train-samples",
+            str(args.train_samples),
+        ]
         cases = {
-            "dlab tune": [*dlab_command(), "tune", "tune-mnist-mlp", "--device", "cpu",
-                          "--no-save", "--out", out, "--epochs", str(args.epochs),
-                          "--max-trials", str(args.trials),
-                          "--set", "data.source=synthetic",
-                          "--set", f"data.train_samples={args.train_samples}",
-                          "--set", f"data.test_samples={args.train_samples // 6}"],
+            "dlab tune": [
+                *dlab_command(),
+                "tune",
+                "tune-mnist-mlp",
+                "--device",
+                "cpu",
+                "--no-save",
+                "--out",
+                out,
+                "--epochs",
+                str(args.epochs),
+                "--max-trials",
+                str(args.trials),
+                "--set",
+                "data.source=synthetic",
+                "--set",
+                f"data.train_samples={args.train_samples}",
+                "--set",
+                f"data.test_samples={args.train_samples // 6}",
+            ],
             "plain keras-tuner": [sys.executable, __file__, *shared, "--plain", out],
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
@@ -97,18 +137,24 @@ def main() -> None:
                 times[name].append(elapsed)
                 others[name].append(other or 0.0)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{args.trials} trials x {args.epochs} epochs, {args.train_samples} synthetic images, "
-          f"{args.repeats} rounds")
+    print(
+        f"{args.trials} trials x {args.epochs} epochs, {args.train_samples} synthetic images, "
+        f"{args.repeats} rounds"
+    )
     cpu_medians = {name: statistics.median(values) for name, values in cpu.items()}
     print(f"{'command':<20}{'wall s':>8}{'runs':>22}{'CPU s':>8}{'other CPU s':>13}")
     for name, median in medians.items():
         runs = ", ".join(f"{value:.1f}" for value in times[name])
-        print(f"{name:<20}{median:>8.2f}{runs:>22}{cpu_medians[name]:>8.1f}"
-              f"{statistics.median(others[name]):>13.1f}")
+        print(
+            f"{name:<20}{median:>8.2f}{runs:>22}{cpu_medians[name]:>8.1f}"
+            f"{statistics.median(others[name]):>13.1f}"
+        )
     plain = "plain keras-tuner"
-    print(f"ratio dlab / plain: wall {medians['dlab tune'] / medians[plain]:.2f}, "
-          f"CPU {cpu_medians['dlab tune'] / cpu_medians[plain]:.2f} (CPU time is the steadier "
-          "measure on a shared machine)")
+    print(
+        f"ratio dlab / plain: wall {medians['dlab tune'] / medians[plain]:.2f}, "
+        f"CPU {cpu_medians['dlab tune'] / cpu_medians[plain]:.2f} (CPU time is the steadier "
+        "measure on a shared machine)"
+    )
 
 
 if __name__ == "__main__":

@@ -36,47 +36,80 @@ from dlab.data.text import multi_hot, synthetic_corpus  # noqa: E402
 
 
 def cnn_cifar10() -> keras.Model:  # 122,570 parameters
-    return keras.Sequential([
-        keras.Input((32, 32, 3)), layers.Rescaling(1.0 / 255),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"), layers.Flatten(),
-        layers.Dense(64, activation="relu"), layers.Dense(10),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Rescaling(1.0 / 255),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Conv2D(64, 3, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(64, activation="relu"),
+            layers.Dense(10),
+        ]
+    )
 
 
 def cnn_mnist() -> keras.Model:  # 542,230 parameters
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Rescaling(1.0 / 255),
-        layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(2), layers.Flatten(),
-        layers.Dense(100, activation="relu"), layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Rescaling(1.0 / 255),
+            layers.Conv2D(32, 3, activation="relu"),
+            layers.MaxPooling2D(2),
+            layers.Flatten(),
+            layers.Dense(100, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def mlp_mnist() -> keras.Model:  # 101,770 parameters
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), layers.Flatten(), layers.Rescaling(1.0 / 255),
-        layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            layers.Flatten(),
+            layers.Rescaling(1.0 / 255),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def mlp_imdb() -> keras.Model:  # 160,305 parameters on 10,000 words
-    return keras.Sequential([
-        keras.Input((10_000,)), layers.Dense(16, activation="relu"),
-        layers.Dense(16, activation="relu"), layers.Dense(1, activation="sigmoid"),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((10_000,)),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(16, activation="relu"),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
 
 
 MODELS = {
     # config: (dataset spec, model, optimizer, loss)
-    "cnn-cifar10": (cifar10.SPEC, cnn_cifar10, lambda: keras.optimizers.Adam(1e-3),
-                    keras.losses.SparseCategoricalCrossentropy(from_logits=True)),
-    "cnn-mnist": (mnist.SPEC, cnn_mnist, lambda: keras.optimizers.SGD(0.01, momentum=0.9),
-                  "sparse_categorical_crossentropy"),
-    "mlp-mnist": (mnist.SPEC, mlp_mnist, lambda: keras.optimizers.SGD(0.01),
-                  "sparse_categorical_crossentropy"),
-    "mlp-imdb": (imdb.SPEC, mlp_imdb, lambda: keras.optimizers.RMSprop(1e-3),
-                 "binary_crossentropy"),
+    "cnn-cifar10": (
+        cifar10.SPEC,
+        cnn_cifar10,
+        lambda: keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    ),
+    "cnn-mnist": (
+        mnist.SPEC,
+        cnn_mnist,
+        lambda: keras.optimizers.SGD(0.01, momentum=0.9),
+        "sparse_categorical_crossentropy",
+    ),
+    "mlp-mnist": (
+        mnist.SPEC,
+        mlp_mnist,
+        lambda: keras.optimizers.SGD(0.01),
+        "sparse_categorical_crossentropy",
+    ),
+    "mlp-imdb": (imdb.SPEC, mlp_imdb, lambda: keras.optimizers.RMSprop(1e-3), "binary_crossentropy"),
 }
 
 
@@ -84,8 +117,10 @@ def synthetic_data(spec, train: int, test: int, seed: int):
     """dlab's synthetic twin: images as they are, reviews multi-hot encoded (10,000 words)."""
     if spec is imdb.SPEC:
         (x_train, y_train), (x_test, y_test) = synthetic_corpus(spec, train, test, 10_000, seed)
-        return ((multi_hot(x_train, 10_000), y_train.reshape(-1, 1)),
-                (multi_hot(x_test, 10_000), y_test.reshape(-1, 1)))
+        return (
+            (multi_hot(x_train, 10_000), y_train.reshape(-1, 1)),
+            (multi_hot(x_test, 10_000), y_test.reshape(-1, 1)),
+        )
     return synthetic_images(spec, train, test, seed=seed)
 
 
@@ -123,22 +158,36 @@ def main() -> None:
 
     spec, build, optimizer, loss = MODELS[args.model]
     (x_train, y_train), (x_test, y_test) = synthetic_data(
-        spec, args.train_samples, args.test_samples, args.seed)
+        spec, args.train_samples, args.test_samples, args.seed
+    )
     keras.utils.set_random_seed(args.seed)
     model = build()
     model.compile(optimizer=optimizer(), loss=loss, metrics=["accuracy"])
     timer = TrainTimer()
-    model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=args.epochs,
-              batch_size=args.batch_size, callbacks=[timer], verbose=1)
+    model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_test, y_test),
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        callbacks=[timer],
+        verbose=1,
+    )
 
     train_seconds = sum(timer.train_seconds)
-    print(json.dumps({
-        "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
-        "train_seconds": [round(s, 3) for s in timer.train_seconds],
-        "params": int(model.count_params()),
-        "train_samples": len(x_train), "epochs": len(timer.train_seconds),
-        "batch_size": args.batch_size,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
+                "train_seconds": [round(s, 3) for s in timer.train_seconds],
+                "params": int(model.count_params()),
+                "train_samples": len(x_train),
+                "epochs": len(timer.train_seconds),
+                "batch_size": args.batch_size,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -42,11 +42,16 @@ class CbowConfig(StrictModel):
 
     window: int = Field(2, ge=1, description="Context words on each side of the target (>= 1).")
     embedding_dim: int = Field(100, ge=1, description="Size of each word vector.")
-    max_tokens: int | None = Field(None, ge=3, description="Keep the most frequent words "
-                                   "(including padding and [UNK]); null: every word of the text.")
+    max_tokens: int | None = Field(
+        None,
+        ge=3,
+        description="Keep the most frequent words "
+        "(including padding and [UNK]); null: every word of the text.",
+    )
     probe_words: list[str] = Field(
         default_factory=lambda: ["time", "traveller", "machine", "said", "man", "night"],
-        description="Words whose nearest neighbours go to neighbours.txt.")
+        description="Words whose nearest neighbours go to neighbours.txt.",
+    )
     neighbours: int = Field(5, ge=1, description="Nearest words reported per probe word.")
     plot_words: int = Field(60, ge=2, description="Most frequent words drawn on the PCA map.")
 
@@ -67,30 +72,47 @@ class Cbow(KerasExperiment):
         from dlab.models.embeddings import cbow_pairs
 
         if config.data.dataset != "timemachine":
-            raise ConfigError(f"{config.name} reads a plain-text corpus: data.dataset must be "
-                              f"timemachine (got {config.data.dataset!r}); any other text file is "
-                              "--set data.source=file --set data.path=FILE.txt.")
+            raise ConfigError(
+                f"{config.name} reads a plain-text corpus: data.dataset must be "
+                f"timemachine (got {config.data.dataset!r}); any other text file is "
+                "--set data.source=file --set data.path=FILE.txt."
+            )
         if config.data.validation == "none":
-            raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
-                              "validate. Use 'test' or a fraction (e.g. 0.1).")
+            raise ConfigError(
+                "data.validation='none' is for NumPy experiments; Keras runs always "
+                "validate. Use 'test' or a fraction (e.g. 0.1)."
+            )
         data_config = config.data
-        wanted = max((data_config.train_samples or 0) / (1 - data_config.test_split),
-                     (data_config.test_samples or 0) / data_config.test_split)
+        wanted = max(
+            (data_config.train_samples or 0) / (1 - data_config.test_split),
+            (data_config.test_samples or 0) / data_config.test_split,
+        )
         # a synthetic text just long enough for the pairs asked for (about 6 characters a word)
-        text, location = load_text(data_config, config.seed,
-                                   **({"min_chars": int(wanted * 7) + 100} if wanted else {}))
+        text, location = load_text(
+            data_config, config.seed, **({"min_chars": int(wanted * 7) + 100} if wanted else {})
+        )
         vocabulary, ids = vectorize(text, config.model.max_tokens)
         contexts, targets = cbow_pairs(ids, config.model.window, skip_targets=(PAD, OOV))
         if len(targets) < 2:
-            raise ConfigError(f"The text gives {len(targets)} (context, word) pairs with "
-                              f"model.window={config.model.window}; use a longer text.")
+            raise ConfigError(
+                f"The text gives {len(targets)} (context, word) pairs with "
+                f"model.window={config.model.window}; use a longer text."
+            )
         n_test = max(1, int(round(len(targets) * config.data.test_split)))
         data = ArrayDataset(
-            name=config.data.dataset, source=config.data.source, location=location,
-            x_train=contexts[:-n_test], y_train=targets[:-n_test],
-            x_test=contexts[-n_test:], y_test=targets[-n_test:],
-            extra={"words": int(len(ids)), "vocabulary_size": len(vocabulary),
-                   "pairs": int(len(targets)), "window": config.model.window},
+            name=config.data.dataset,
+            source=config.data.source,
+            location=location,
+            x_train=contexts[:-n_test],
+            y_train=targets[:-n_test],
+            x_test=contexts[-n_test:],
+            y_test=targets[-n_test:],
+            extra={
+                "words": int(len(ids)),
+                "vocabulary_size": len(vocabulary),
+                "pairs": int(len(targets)),
+                "window": config.model.window,
+            },
             vocabulary=vocabulary,
         )
         data = data.first(config.data.train_samples, config.data.test_samples)
@@ -105,12 +127,12 @@ class Cbow(KerasExperiment):
         inputs = keras.Input(shape=(2 * settings.window,), dtype="int32", name="context")
         x = layers.Embedding(size, settings.embedding_dim, name="embedding")(inputs)
         x = layers.GlobalAveragePooling1D(name="context_mean")(x)
-        outputs = layers.Dense(size, activation=None if config.train.from_logits else "softmax",
-                               name="word")(x)
+        outputs = layers.Dense(size, activation=None if config.train.from_logits else "softmax", name="word")(
+            x
+        )
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
-    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
-                result: FitResult) -> None:
+    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         import numpy as np
 
         from dlab.fileio import atomic_write_text
@@ -124,15 +146,25 @@ class Cbow(KerasExperiment):
         report = neighbour_report(words, vectors, settings.probe_words, settings.neighbours)
         print(report.text, end="")
         atomic_write_text(ctx.run_dir.path / "neighbours.txt", report.text)
-        ctx.record(embeddings={"words": len(words) - 1, "dimensions": int(vectors.shape[1]),
-                               "neighbours": report.neighbours, "unknown_probe_words": report.unknown})
+        ctx.record(
+            embeddings={
+                "words": len(words) - 1,
+                "dimensions": int(vectors.shape[1]),
+                "neighbours": report.neighbours,
+                "unknown_probe_words": report.unknown,
+            }
+        )
         # TextVectorization orders its vocabulary by frequency: the first words are the most frequent
         frequent = list(range(OOV + 1, min(len(words), OOV + 1 + settings.plot_words)))
         if len(frequent) >= 2:
             ctx.run_dir.save_figure(
-                embedding_map([words[i] for i in frequent], pca_2d(vectors[frequent]),
-                              title=f"{ctx.config.name}: {len(frequent)} most frequent words (PCA)"),
-                "embedding_pca")
+                embedding_map(
+                    [words[i] for i in frequent],
+                    pca_2d(vectors[frequent]),
+                    title=f"{ctx.config.name}: {len(frequent)} most frequent words (PCA)",
+                ),
+                "embedding_pca",
+            )
 
 
 def vectorize(text: str, max_tokens: int | None) -> tuple[list[str], np.ndarray]:
@@ -153,8 +185,7 @@ class NeighbourReport:
         self.text, self.neighbours, self.unknown = text, neighbours, unknown
 
 
-def neighbour_report(vocabulary: list[str], vectors, probe_words: list[str],
-                     count: int) -> NeighbourReport:
+def neighbour_report(vocabulary: list[str], vectors, probe_words: list[str], count: int) -> NeighbourReport:
     """The ``count`` nearest words by cosine for each probe word found in the vocabulary."""
     from dlab.models.embeddings import nearest_neighbours
 
@@ -165,11 +196,9 @@ def neighbour_report(vocabulary: list[str], vectors, probe_words: list[str],
     lines = []
     if unknown:
         lines.append(f"warning: probe words not in the vocabulary: {', '.join(unknown)}")
-    found = nearest_neighbours(vectors, [index[w] for w in known], count, exclude=(PAD, OOV)) \
-        if known else []
+    found = nearest_neighbours(vectors, [index[w] for w in known], count, exclude=(PAD, OOV)) if known else []
     neighbours = {}
     for word, near in zip(known, found, strict=True):
         neighbours[word] = [[vocabulary[j], round(similarity, 4)] for j, similarity in near]
-        lines.append(f"{word}: " + ", ".join(f"{vocabulary[j]} ({similarity:.3f})"
-                                               for j, similarity in near))
+        lines.append(f"{word}: " + ", ".join(f"{vocabulary[j]} ({similarity:.3f})" for j, similarity in near))
     return NeighbourReport("\n".join(lines) + "\n", neighbours, unknown)

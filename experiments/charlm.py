@@ -42,14 +42,22 @@ class CharLanguageModelConfig(StrictModel):
     units: int = Field(256, ge=1, description="Hidden units of the recurrent layer.")
     num_steps: int = Field(35, ge=1, description="Characters per training subsequence.")
     sampling: Literal["sequential", "random"] = Field(
-        "sequential", description="d2l's subsequence sampling: sequential (the state carries "
-        "over from batch to batch: a stateful layer) or random (independent subsequences).")
+        "sequential",
+        description="d2l's subsequence sampling: sequential (the state carries "
+        "over from batch to batch: a stateful layer) or random (independent subsequences).",
+    )
     prefix: str = Field("time traveller", min_length=1, description="Text the model continues.")
     generate: int = Field(50, ge=0, description="Characters to generate after the prefix.")
 
 
-def char_model(settings: CharLanguageModelConfig, vocabulary_size: int, batch_size: int | None,
-               num_steps: int | None, stateful: bool, name: str) -> keras.Model:
+def char_model(
+    settings: CharLanguageModelConfig,
+    vocabulary_size: int,
+    batch_size: int | None,
+    num_steps: int | None,
+    stateful: bool,
+    name: str,
+) -> keras.Model:
     """one-hot -> recurrent layer (all steps) -> Dense logits over the vocabulary.
 
     A stateful layer needs a fixed batch size; ``num_steps=None`` takes any length
@@ -59,8 +67,9 @@ def char_model(settings: CharLanguageModelConfig, vocabulary_size: int, batch_si
     from keras import layers
 
     inputs = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="characters")
-    x = layers.Embedding(vocabulary_size, vocabulary_size, embeddings_initializer="identity",
-                         trainable=False, name="one_hot")(inputs)
+    x = layers.Embedding(
+        vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
+    )(inputs)
     recurrent = getattr(layers, CELLS[settings.cell])
     x = recurrent(settings.units, return_sequences=True, stateful=stateful, name=settings.cell)(x)
     outputs = layers.Dense(vocabulary_size, name="logits")(x)
@@ -89,22 +98,30 @@ class CharLanguageModel(Experiment):
         from dlab.errors import ConfigError, DataError
 
         if config.data.validation == "none":
-            raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
-                              "validate. Use 'test' or a fraction of the training text (e.g. 0.1).")
+            raise ConfigError(
+                "data.validation='none' is for NumPy experiments; Keras runs always "
+                "validate. Use 'test' or a fraction of the training text (e.g. 0.1)."
+            )
         if config.train.batch_size is None:
-            raise ConfigError(f"{config.name} trains on batches of subsequences: set "
-                              "train.batch_size (d2l: 32).")
+            raise ConfigError(
+                f"{config.name} trains on batches of subsequences: set train.batch_size (d2l: 32)."
+            )
         if config.train.kfold:
-            raise ConfigError(f"train.kfold is not available for {config.name} (a language model "
-                              "is trained on one text in order). Remove train.kfold.")
+            raise ConfigError(
+                f"train.kfold is not available for {config.name} (a language model "
+                "is trained on one text in order). Remove train.kfold."
+            )
         if config.train.checkpoint is not None:
-            raise ConfigError(f"train.checkpoint is not available for {config.name}; use "
-                              "train.early_stopping with restore_best_weights: true instead.")
+            raise ConfigError(
+                f"train.checkpoint is not available for {config.name}; use "
+                "train.early_stopping with restore_best_weights: true instead."
+            )
         if not config.train.from_logits or config.train.loss != "sparse_categorical_crossentropy":
             raise ConfigError(
                 f"{config.name}'s model outputs logits over the characters: set train.loss="
                 "sparse_categorical_crossentropy and train.from_logits=true (got "
-                f"loss={config.train.loss}, from_logits={config.train.from_logits}).")
+                f"loss={config.train.loss}, from_logits={config.train.from_logits})."
+            )
         data = load_dataset(config.data, config.seed)
         batch, steps = config.train.batch_size, config.model.num_steps
         needed = min_corpus_length(batch, steps)
@@ -114,7 +131,8 @@ class CharLanguageModel(Experiment):
                     f"The {split} text has {len(x) + 1} characters; one batch of "
                     f"train.batch_size={batch} subsequences of model.num_steps={steps} needs at "
                     f"least {needed}. Use a longer text, a smaller batch size or num_steps, or "
-                    "change data.test_split / data.validation.")
+                    "change data.test_split / data.validation."
+                )
         return data
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
@@ -126,8 +144,14 @@ class CharLanguageModel(Experiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         settings: CharLanguageModelConfig = config.model
         stateful = settings.sampling == "sequential"
-        return char_model(settings, len(data.vocabulary), config.train.batch_size if stateful else None,
-                          settings.num_steps, stateful, name=config.name.replace("-", "_"))
+        return char_model(
+            settings,
+            len(data.vocabulary),
+            config.train.batch_size if stateful else None,
+            settings.num_steps,
+            stateful,
+            name=config.name.replace("-", "_"),
+        )
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         """Train with the shared recipe on batches of subsequences, then generate a sample."""
@@ -139,24 +163,43 @@ class CharLanguageModel(Experiment):
         config, settings = ctx.config, ctx.config.model
         batch, steps = config.train.batch_size, settings.num_steps
         splits = {
-            "train": char_batches(stream(data.x_train, data.y_train), settings.sampling, batch,
-                                  steps, seed=config.seed),
-            "val": char_batches(stream(data.x_val, data.y_val), settings.sampling, batch, steps,
-                                seed=config.seed + 1, redraw=False),
-            "test": char_batches(stream(data.x_test, data.y_test), settings.sampling, batch, steps,
-                                 seed=config.seed + 2, redraw=False),
+            "train": char_batches(
+                stream(data.x_train, data.y_train), settings.sampling, batch, steps, seed=config.seed
+            ),
+            "val": char_batches(
+                stream(data.x_val, data.y_val),
+                settings.sampling,
+                batch,
+                steps,
+                seed=config.seed + 1,
+                redraw=False,
+            ),
+            "test": char_batches(
+                stream(data.x_test, data.y_test),
+                settings.sampling,
+                batch,
+                steps,
+                seed=config.seed + 2,
+                redraw=False,
+            ),
         }
         subsequences = BatchedDataset(
-            rows=data, **splits, input_shape=(steps,),
-            train_samples=len(splits["train"]) * batch, val_samples=len(splits["val"]) * batch,
-            test_samples=len(splits["test"]) * batch)
+            rows=data,
+            **splits,
+            input_shape=(steps,),
+            train_samples=len(splits["train"]) * batch,
+            val_samples=len(splits["val"]) * batch,
+            test_samples=len(splits["test"]) * batch,
+        )
         # sequential sampling carries the state across batches: start every pass from zero
         resets = [state_resetter()] if settings.sampling == "sequential" else []
         result = fit_and_evaluate(model, subsequences, ctx, callbacks=resets)
 
         rate = ctx.summary["timing"]["train_samples_per_s"]
-        ctx.record(tokens_per_second=round(rate * steps, 1) if rate else None,
-                   tokens_per_epoch=subsequences.train_samples * steps)
+        ctx.record(
+            tokens_per_second=round(rate * steps, 1) if rate else None,
+            tokens_per_epoch=subsequences.train_samples * steps,
+        )
         self.sample(ctx, result.model, data)
 
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
@@ -165,12 +208,15 @@ class CharLanguageModel(Experiment):
         from dlab.models.sequences import generate
 
         settings: CharLanguageModelConfig = ctx.config.model
-        generator = char_model(settings, len(data.vocabulary), 1, None, stateful=True,
-                               name="generator")
+        generator = char_model(settings, len(data.vocabulary), 1, None, stateful=True, name="generator")
         generator.set_weights(model.get_weights())
         text = generate(generator, settings.prefix, settings.generate)
-        sample = {"prefix": text[: len(text) - settings.generate], "characters": settings.generate,
-                  "generated": text[len(text) - settings.generate:], "text": text}
+        sample = {
+            "prefix": text[: len(text) - settings.generate],
+            "characters": settings.generate,
+            "generated": text[len(text) - settings.generate :],
+            "text": text,
+        }
         print(f"generated: {text!r}")
         atomic_write_text(ctx.run_dir.path / "samples.txt", text + "\n")
         ctx.record(sample=sample)

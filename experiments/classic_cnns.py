@@ -28,13 +28,17 @@ class ClassicCnnConfig(StrictModel):
     """Which architecture, at which input size."""
 
     architecture: Literal["lenet", "alexnet", "vgg11", "googlenet", "resnet18"] = Field(
-        "lenet", description="The network (d2l's versions, in Keras).")
-    input_size: int | None = Field(None, ge=8, description="Resize images to this square size in "
-                                   "the pipeline (null keeps 28x28).")
-    width: float = Field(1.0, gt=0, le=4, description="AlexNet only: scale every layer's width "
-                         "(0.5 = alexnet-small).")
-    small_input: bool = Field(False, description="AlexNet only: 3x3 stem and 2x2 pools that fit "
-                              "28x28 images (alexnet28).")
+        "lenet", description="The network (d2l's versions, in Keras)."
+    )
+    input_size: int | None = Field(
+        None, ge=8, description="Resize images to this square size in the pipeline (null keeps 28x28)."
+    )
+    width: float = Field(
+        1.0, gt=0, le=4, description="AlexNet only: scale every layer's width (0.5 = alexnet-small)."
+    )
+    small_input: bool = Field(
+        False, description="AlexNet only: 3x3 stem and 2x2 pools that fit 28x28 images (alexnet28)."
+    )
 
 
 @register("classic_cnn")
@@ -56,8 +60,15 @@ class ClassicCnn(ImageClassifierExperiment):
         elif settings.width != 1.0 or settings.small_input:
             from dlab.errors import ConfigError
 
-            raise ConfigError("model.width and model.small_input apply to architecture=alexnet "
-                              f"only, not {settings.architecture}.")
-        return build_classifier(settings.architecture, data.x_train.shape[1:], data.num_classes,
-                                logits=config.train.from_logits, input_size=settings.input_size,
-                                **options)
+            raise ConfigError(
+                "model.width and model.small_input apply to architecture=alexnet "
+                f"only, not {settings.architecture}."
+            )
+        return build_classifier(
+            settings.architecture,
+            data.x_train.shape[1:],
+            data.num_classes,
+            logits=config.train.from_logits,
+            input_size=settings.input_size,
+            **options,
+        )

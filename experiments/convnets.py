@@ -27,13 +27,18 @@ if TYPE_CHECKING:
 class ConvNetConfig(StrictModel):
     """The ``model`` section of the small CNNs."""
 
-    filters: list[int] = Field(default_factory=lambda: [32, 64, 64], min_length=1,
-                               description="Filters of each conv layer, in order.")
+    filters: list[int] = Field(
+        default_factory=lambda: [32, 64, 64],
+        min_length=1,
+        description="Filters of each conv layer, in order.",
+    )
     kernel_size: int = Field(3, ge=1, description="Square kernel size of every conv layer.")
     pooling: Literal["between", "after_each", "none"] = Field(
-        "between", description="2x2 max-pools between conv layers, after each one, or none.")
-    dense_units: list[int] = Field(default_factory=lambda: [64],
-                                   description="Hidden Dense layers after Flatten ([] for none).")
+        "between", description="2x2 max-pools between conv layers, after each one, or none."
+    )
+    dense_units: list[int] = Field(
+        default_factory=lambda: [64], description="Hidden Dense layers after Flatten ([] for none)."
+    )
     activation: str = Field("relu", description="Activation of the hidden layers.")
 
 
@@ -52,13 +57,17 @@ class ConvNet(ImageClassifierExperiment):
 
         settings: ConvNetConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="images")
-        x = apply_layers(inputs, [
-            layers.Rescaling(1.0 / 255, name="rescale"),
-            *conv_stack(settings.filters, settings.kernel_size, settings.activation,
-                        settings.pooling),
-            layers.Flatten(name="flatten"),
-            *(layers.Dense(units, activation=settings.activation, name=f"dense{i}")
-              for i, units in enumerate(settings.dense_units, start=1)),
-        ])
+        x = apply_layers(
+            inputs,
+            [
+                layers.Rescaling(1.0 / 255, name="rescale"),
+                *conv_stack(settings.filters, settings.kernel_size, settings.activation, settings.pooling),
+                layers.Flatten(name="flatten"),
+                *(
+                    layers.Dense(units, activation=settings.activation, name=f"dense{i}")
+                    for i, units in enumerate(settings.dense_units, start=1)
+                ),
+            ],
+        )
         outputs = classifier_head(x, data.num_classes, config.train.from_logits)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))

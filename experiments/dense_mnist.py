@@ -28,11 +28,14 @@ if TYPE_CHECKING:
 class DenseConfig(StrictModel):
     """The ``model`` section of the dense MNIST classifiers."""
 
-    hidden: list[int] = Field(default_factory=lambda: [128],
-                              description="Units of each hidden Dense layer ([] = logistic regression).")
+    hidden: list[int] = Field(
+        default_factory=lambda: [128],
+        description="Units of each hidden Dense layer ([] = logistic regression).",
+    )
     activation: str = Field("relu", description="Activation of the hidden layers.")
     extra_channels: Literal["none", "noise", "zeros"] = Field(
-        "none", description="Append 784 columns of uniform noise or of zeros to every image.")
+        "none", description="Append 784 columns of uniform noise or of zeros to every image."
+    )
 
 
 def with_extra_channels(x: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
@@ -62,9 +65,10 @@ class DenseMnist(ImageClassifierExperiment):
         if kind == "none":
             return data
         rng = np.random.default_rng(config.seed)
-        return data.map_inputs(lambda x: with_extra_channels(x, kind, rng),
-                               extra={**data.extra, "extra_channels": kind,
-                                      "image_shape": list(data.x_train.shape[1:])})
+        return data.map_inputs(
+            lambda x: with_extra_channels(x, kind, rng),
+            extra={**data.extra, "extra_channels": kind, "image_shape": list(data.x_train.shape[1:])},
+        )
 
     def display_images(self, data: ArrayDataset, count: int) -> np.ndarray:
         import numpy as np

@@ -38,7 +38,8 @@ class AugmentationConfig(StrictModel):
     """Random layers inside the model (active only while training)."""
 
     flip: Literal["horizontal", "vertical", "horizontal_and_vertical"] | None = Field(
-        "horizontal", description="RandomFlip mode (null: no flips).")
+        "horizontal", description="RandomFlip mode (null: no flips)."
+    )
     rotation: float = Field(0.1, ge=0, le=1, description="RandomRotation factor (fraction of 2 pi).")
     zoom: float = Field(0.2, ge=0, lt=1, description="RandomZoom height factor.")
 
@@ -78,8 +79,10 @@ class FolderClassifier(ImageClassifierExperiment):
         from dlab.errors import ConfigError
 
         if config.train.kfold:
-            raise ConfigError(f"train.kfold is not available for {config.name}: class-folder "
-                              "trees are streamed, not held as arrays. Set train.kfold=null.")
+            raise ConfigError(
+                f"train.kfold is not available for {config.name}: class-folder "
+                "trees are streamed, not held as arrays. Set train.kfold=null."
+            )
         return load_folder_dataset(config.data, config.seed, image_size=self.image_size(config))
 
     def prepare(self, config: RunConfig, data: StreamDataset) -> keras.Model:
@@ -91,7 +94,8 @@ class FolderClassifier(ImageClassifierExperiment):
             raise ConfigError(
                 f"{data.location or data.name} has {data.num_classes} classes "
                 f"({', '.join(data.class_names)}); train.loss=binary_crossentropy needs exactly 2. "
-                "Set train.loss=sparse_categorical_crossentropy for more classes.")
+                "Set train.loss=sparse_categorical_crossentropy for more classes."
+            )
         return self.build_model(config, data)
 
     @staticmethod
@@ -129,12 +133,17 @@ class FolderConvNetConfig(StrictModel):
     """The ``model`` section of the dogs-vs-cats convnet."""
 
     image_size: int = Field(180, ge=16, description="Images are resized to this square size.")
-    filters: list[int] = Field(default_factory=lambda: [32, 64, 128, 256, 256], min_length=1,
-                               description="Filters of each 3x3 ReLU conv layer, in order.")
+    filters: list[int] = Field(
+        default_factory=lambda: [32, 64, 128, 256, 256],
+        min_length=1,
+        description="Filters of each 3x3 ReLU conv layer, in order.",
+    )
     pooling: Literal["between", "after_each", "none"] = Field(
-        "between", description="2x2 max-pools between conv layers, after each one, or none.")
+        "between", description="2x2 max-pools between conv layers, after each one, or none."
+    )
     augmentation: AugmentationConfig | None = Field(
-        None, description="Random flips/rotations/zooms inside the model (null: none).")
+        None, description="Random flips/rotations/zooms inside the model (null: none)."
+    )
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate after Flatten.")
 
 
@@ -145,8 +154,11 @@ class FolderConvNet(FolderClassifier):
     ModelConfig = FolderConvNetConfig
     # 80x80 is about the smallest image five 3x3 convs and four pools accept.
     smoke_overrides: ClassVar[dict[str, Any]] = {
-        "model.image_size": 80, "data.train_samples": 64, "data.test_samples": 32,
-        "train.batch_size": 16}
+        "model.image_size": 80,
+        "data.train_samples": 64,
+        "data.test_samples": 32,
+        "train.batch_size": 16,
+    }
 
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
@@ -157,13 +169,22 @@ class FolderConvNet(FolderClassifier):
 
         settings: FolderConvNetConfig = config.model
         inputs = keras.Input(shape=data.image_shape, name="images")
-        x = apply_layers(inputs, [
-            *augmentation_layers(settings.augmentation, config.seed),
-            layers.Rescaling(1.0 / 255, name="rescale"),
-            *conv_stack(settings.filters, 3, "relu", settings.pooling),
-        ])
-        outputs = classifier_top(x, data.num_classes, self.binary(config), dense_units=0,
-                                 dropout=settings.dropout, logits=config.train.from_logits)
+        x = apply_layers(
+            inputs,
+            [
+                *augmentation_layers(settings.augmentation, config.seed),
+                layers.Rescaling(1.0 / 255, name="rescale"),
+                *conv_stack(settings.filters, 3, "relu", settings.pooling),
+            ],
+        )
+        outputs = classifier_top(
+            x,
+            data.num_classes,
+            self.binary(config),
+            dense_units=0,
+            dropout=settings.dropout,
+            logits=config.train.from_logits,
+        )
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
 
@@ -174,25 +195,40 @@ class TransferConfig(StrictModel):
     """The ``model`` section of the transfer-learning configs."""
 
     backbone: Literal["vgg16", "resnet50", "inceptionv3"] = Field(
-        "vgg16", description="keras.applications network without its top.")
+        "vgg16", description="keras.applications network without its top."
+    )
     weights: Literal["imagenet"] | None = Field(
-        "imagenet", description="imagenet: Keras downloads and caches the weights; null: random "
-        "initial weights (offline, tests).")
+        "imagenet",
+        description="imagenet: Keras downloads and caches the weights; null: random "
+        "initial weights (offline, tests).",
+    )
     mode: Literal["features", "frozen", "finetune"] = Field(
-        "features", description="features: run the frozen base once per split and train a "
+        "features",
+        description="features: run the frozen base once per split and train a "
         "classifier on the stored features; frozen: the frozen base inside the model, every "
-        "epoch (needed for augmentation); finetune: also train the top trainable_layers layers.")
+        "epoch (needed for augmentation); finetune: also train the top trainable_layers layers.",
+    )
     image_size: int | Literal["smallest"] | None = Field(
-        None, description="Square image size: null = the backbone's own (vgg16 180, resnet50 "
-        "224, inceptionv3 299), 'smallest' = the smallest it accepts (32, 32, 75; --smoke).")
+        None,
+        description="Square image size: null = the backbone's own (vgg16 180, resnet50 "
+        "224, inceptionv3 299), 'smallest' = the smallest it accepts (32, 32, 75; --smoke).",
+    )
     augmentation: AugmentationConfig | None = Field(
-        None, description="Random layers before the base (frozen/finetune modes only).")
+        None, description="Random layers before the base (frozen/finetune modes only)."
+    )
     dense_units: int = Field(256, ge=0, description="Dense layer of the classifier (0: none).")
     dropout: float = Field(0.5, ge=0, lt=1, description="Dropout before the output layer.")
-    trainable_layers: int = Field(0, ge=0, description="finetune: unfreeze the last N layers of "
-                                  "the base (Deep Learning with Python: 4, block5 of VGG16).")
-    init_from: str | None = Field(None, description="finetune: start from this run directory's "
-                                  "model.keras (e.g. a vgg16-aug run) instead of ImageNet weights.")
+    trainable_layers: int = Field(
+        0,
+        ge=0,
+        description="finetune: unfreeze the last N layers of "
+        "the base (Deep Learning with Python: 4, block5 of VGG16).",
+    )
+    init_from: str | None = Field(
+        None,
+        description="finetune: start from this run directory's "
+        "model.keras (e.g. a vgg16-aug run) instead of ImageNet weights.",
+    )
 
 
 @register("transfer")
@@ -202,8 +238,13 @@ class Transfer(FolderClassifier):
     ModelConfig = TransferConfig
     # VGG16 on a CPU is slow: random weights (no download), the backbone's smallest images.
     smoke_overrides: ClassVar[dict[str, Any]] = {
-        "model.weights": None, "model.image_size": "smallest", "model.init_from": None,
-        "data.train_samples": 32, "data.test_samples": 16, "train.batch_size": 16}
+        "model.weights": None,
+        "model.image_size": "smallest",
+        "model.init_from": None,
+        "data.train_samples": 32,
+        "data.test_samples": 16,
+        "train.batch_size": 16,
+    }
 
     def image_size(self, config: RunConfig) -> int:
         from dlab.models.transfer import backbone, input_size
@@ -215,13 +256,17 @@ class Transfer(FolderClassifier):
 
         settings: TransferConfig = config.model
         if settings.mode == "features" and settings.augmentation is not None:
-            raise ConfigError("model.augmentation needs the base inside the model (model.mode="
-                              "frozen or finetune): precomputed features are computed once, "
-                              "from unaugmented images. Set model.augmentation=null or change "
-                              "model.mode.")
+            raise ConfigError(
+                "model.augmentation needs the base inside the model (model.mode="
+                "frozen or finetune): precomputed features are computed once, "
+                "from unaugmented images. Set model.augmentation=null or change "
+                "model.mode."
+            )
         if settings.mode != "finetune" and (settings.trainable_layers or settings.init_from):
-            raise ConfigError("model.trainable_layers and model.init_from apply to model.mode="
-                              f"finetune, not {settings.mode}.")
+            raise ConfigError(
+                "model.trainable_layers and model.init_from apply to model.mode="
+                f"finetune, not {settings.mode}."
+            )
         if settings.mode == "finetune" and settings.init_from:
             self._check_init_run(config)
         return super().prepare(config, data)
@@ -233,8 +278,11 @@ class Transfer(FolderClassifier):
         settings: TransferConfig = config.model
         run, saved = read_run(settings.init_from)
         model = saved.get("model") or {}
-        if saved and (saved.get("experiment") != "transfer" or model.get("mode") == "features"
-                      or model.get("backbone") != settings.backbone):
+        if saved and (
+            saved.get("experiment") != "transfer"
+            or model.get("mode") == "features"
+            or model.get("backbone") != settings.backbone
+        ):
             what = f"experiment {saved.get('experiment')}"
             if saved.get("experiment") == "transfer":
                 what += f", backbone {model.get('backbone')}, mode {model.get('mode')}"
@@ -242,7 +290,8 @@ class Transfer(FolderClassifier):
                 f"model.init_from '{settings.init_from}' is a run of {saved.get('name', '?')} "
                 f"({what}); {config.name} fine-tunes a {settings.backbone} model with the base "
                 f"inside it, so it starts from a transfer run with model.backbone="
-                f"{settings.backbone} and mode frozen or finetune (e.g. vgg16-aug).")
+                f"{settings.backbone} and mode frozen or finetune (e.g. vgg16-aug)."
+            )
 
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
@@ -264,23 +313,44 @@ class Transfer(FolderClassifier):
         size = data.image_shape[0]
         binary = self.binary(config)
         self.backbone_record: dict[str, Any] = {
-            "name": spec.name, "weights": settings.weights, "input_size": size, "mode": settings.mode}
+            "name": spec.name,
+            "weights": settings.weights,
+            "input_size": size,
+            "mode": settings.mode,
+        }
         if settings.mode == "features":
             self.extractor = feature_extractor(spec, settings.weights, size)
             features = keras.Input(self.extractor.output_shape[1:], name="features")
-            outputs = classifier_top(features, data.num_classes, binary, settings.dense_units,
-                                     settings.dropout, logits=config.train.from_logits)
+            outputs = classifier_top(
+                features,
+                data.num_classes,
+                binary,
+                settings.dense_units,
+                settings.dropout,
+                logits=config.train.from_logits,
+            )
             self.backbone_record["feature_shape"] = list(self.extractor.output_shape[1:])
             return keras.Model(features, outputs, name=f"{config.name.replace('-', '_')}_head")
 
         weights = None if settings.init_from else settings.weights
         base = build_base(spec, weights, size)
         inputs = keras.Input(data.image_shape, name="images")
-        x = apply_layers(inputs, [*augmentation_layers(settings.augmentation, config.seed),
-                                  BackbonePreprocess(spec.name, name="preprocess")])
+        x = apply_layers(
+            inputs,
+            [
+                *augmentation_layers(settings.augmentation, config.seed),
+                BackbonePreprocess(spec.name, name="preprocess"),
+            ],
+        )
         x = base(x, training=False)  # batch norm stays in inference mode, also when fine-tuning
-        outputs = classifier_top(x, data.num_classes, binary, settings.dense_units,
-                                 settings.dropout, logits=config.train.from_logits)
+        outputs = classifier_top(
+            x,
+            data.num_classes,
+            binary,
+            settings.dense_units,
+            settings.dropout,
+            logits=config.train.from_logits,
+        )
         model = keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
         if settings.init_from:
             run, _ = read_run(settings.init_from)
@@ -315,8 +385,10 @@ class Transfer(FolderClassifier):
         for split in splits:
             keep = self.grid_size if split == "test" else 0
             arrays[split] = extract_features(self.extractor, data.batches(split, batch_size), keep)
-            print(f"dlab: {split} features {arrays[split][0].shape} from the frozen "
-                  f"{self.backbone_record['name']}")
+            print(
+                f"dlab: {split} features {arrays[split][0].shape} from the frozen "
+                f"{self.backbone_record['name']}"
+            )
         if "val" not in arrays:
             arrays["val"] = arrays["test"]
         seconds = time.perf_counter() - started
@@ -324,15 +396,23 @@ class Transfer(FolderClassifier):
         ctx.record(backbone=self.backbone_record)
         self._shown = arrays["test"][2]
         features = ArrayDataset(
-            name=data.name, source=data.source, location=data.location,
-            x_train=arrays["train"][0], y_train=arrays["train"][1],
-            x_val=arrays["val"][0], y_val=arrays["val"][1],
-            x_test=arrays["test"][0], y_test=arrays["test"][1],
-            class_names=data.class_names, validation=data.validation)
+            name=data.name,
+            source=data.source,
+            location=data.location,
+            x_train=arrays["train"][0],
+            y_train=arrays["train"][1],
+            x_val=arrays["val"][0],
+            y_val=arrays["val"][1],
+            x_test=arrays["test"][0],
+            y_test=arrays["test"][1],
+            class_names=data.class_names,
+            validation=data.validation,
+        )
         result = training.fit_and_evaluate(head, features, replace(ctx, save_model=False))
         images = keras.Input(data.image_shape, name="images")
-        full = keras.Model(images, result.model(self.extractor(images)),
-                           name=ctx.config.name.replace("-", "_"))
+        full = keras.Model(
+            images, result.model(self.extractor(images)), name=ctx.config.name.replace("-", "_")
+        )
         if ctx.save_model:
             ctx.run_dir.save_model(full)
         self.figures(ctx, result.model, features, result)

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 class PlaygroundConfig(StrictModel):
     """The network's shape and regularization, as the Playground's controls set them."""
 
-    hidden: list[int] = Field(default_factory=lambda: [4, 2],
-                              description="Neurons per hidden layer; [] is a single output neuron.")
+    hidden: list[int] = Field(
+        default_factory=lambda: [4, 2], description="Neurons per hidden layer; [] is a single output neuron."
+    )
     activation: Literal["linear", "relu", "tanh", "sigmoid"] = Field(
-        "tanh", description="Activation of the hidden layers (the output is always tanh).")
+        "tanh", description="Activation of the hidden layers (the output is always tanh)."
+    )
     l1: float = Field(0.0, ge=0, description="L1 penalty on every kernel.")
     l2: float = Field(0.0, ge=0, description="L2 penalty on every kernel.")
 
@@ -63,10 +65,18 @@ class PlaygroundMlp(KerasExperiment):
 
         settings: PlaygroundConfig = config.model
         inputs = keras.Input(shape=(2,), name="points")
-        x = apply_layers(inputs, dense_stack(settings.hidden, settings.activation,
-                                             l1=settings.l1, l2=settings.l2, prefix="hidden"))
-        outputs = layers.Dense(1, activation="tanh", name="output",
-                               kernel_regularizer=kernel_regularizer(settings.l1, settings.l2))(x)
+        x = apply_layers(
+            inputs,
+            dense_stack(
+                settings.hidden, settings.activation, l1=settings.l1, l2=settings.l2, prefix="hidden"
+            ),
+        )
+        outputs = layers.Dense(
+            1,
+            activation="tanh",
+            name="output",
+            kernel_regularizer=kernel_regularizer(settings.l1, settings.l2),
+        )(x)
         return keras.Model(inputs, outputs, name="playground")
 
     def figures(self, ctx, model, data, result):
@@ -78,11 +88,18 @@ class PlaygroundMlp(KerasExperiment):
             return model.predict(points, batch_size=4096, verbose=0).reshape(-1)
 
         test_output = predict(data.x_test)
-        ctx.record(test_loss=float(np.mean(0.5 * (test_output - data.y_test) ** 2)),
-                   train_loss=float(np.mean(0.5 * (predict(data.x_train) - data.y_train) ** 2)))
-        figure = decision_boundary(predict, data.x_train, data.y_train, boundary=0.0,
-                                   title=f"{ctx.config.name}: {data.name}, hidden "
-                                   f"{ctx.config.model.hidden or 'none'}",
-                                   class_names=data.class_names,
-                                   x_test=data.x_test, y_test=data.y_test)
+        ctx.record(
+            test_loss=float(np.mean(0.5 * (test_output - data.y_test) ** 2)),
+            train_loss=float(np.mean(0.5 * (predict(data.x_train) - data.y_train) ** 2)),
+        )
+        figure = decision_boundary(
+            predict,
+            data.x_train,
+            data.y_train,
+            boundary=0.0,
+            title=f"{ctx.config.name}: {data.name}, hidden {ctx.config.model.hidden or 'none'}",
+            class_names=data.class_names,
+            x_test=data.x_test,
+            y_test=data.y_test,
+        )
         ctx.run_dir.save_figure(figure, "decision_boundary")

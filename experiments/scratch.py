@@ -27,9 +27,13 @@ if TYPE_CHECKING:
 def _save_decision_boundary(ctx: RunContext, model, data: ArrayDataset) -> None:
     from dlab.plots import decision_boundary
 
-    figure = decision_boundary(model.predict, data.x_train, data.y_train,
-                               title=f"{ctx.config.name}: decision boundary",
-                               class_names=data.class_names)
+    figure = decision_boundary(
+        model.predict,
+        data.x_train,
+        data.y_train,
+        title=f"{ctx.config.name}: decision boundary",
+        class_names=data.class_names,
+    )
     ctx.run_dir.save_figure(figure, "decision_boundary")
 
 
@@ -40,11 +44,14 @@ class PerceptronConfig(StrictModel):
     """One sigmoid neuron; how its weights start and which cost counts as learned."""
 
     init: Literal["zeros", "constant"] = Field(
-        "zeros", description="zeros (the workshop) or every weight and the bias set to init_value "
-        "(the spreadsheet template).")
+        "zeros",
+        description="zeros (the workshop) or every weight and the bias set to init_value "
+        "(the spreadsheet template).",
+    )
     init_value: float = Field(10.0, description="Start value of weights and bias for init=constant.")
-    cost_threshold: float = Field(0.09, gt=0, description="Report the first epoch whose cost is "
-                                  "below this (null if none).")
+    cost_threshold: float = Field(
+        0.09, gt=0, description="Report the first epoch whose cost is below this (null if none)."
+    )
 
 
 @register("perceptron")
@@ -58,8 +65,6 @@ class Perceptron(ScratchExperiment):
 
         from dlab.models.numpy_models import SigmoidNeuron
 
-        
-
         settings: PerceptronConfig = config.model
         start = 0.0 if settings.init == "zeros" else settings.init_value
         n_features = data.x_train.shape[1]
@@ -67,11 +72,12 @@ class Perceptron(ScratchExperiment):
 
     def report(self, ctx, model, data, history):
         threshold = ctx.config.model.cost_threshold
-        below = next((epoch for epoch, cost in enumerate(history["loss"], start=1)
-                      if cost < threshold), None)
-        ctx.record(first_epoch_below_threshold={"threshold": threshold, "epoch": below},
-                   predictions=[int(p >= 0.5) for p in model.predict(data.x_test)],
-                   weights={"w": model.params["w"].tolist(), "b": float(model.params["b"])})
+        below = next((epoch for epoch, cost in enumerate(history["loss"], start=1) if cost < threshold), None)
+        ctx.record(
+            first_epoch_below_threshold={"threshold": threshold, "epoch": below},
+            predictions=[int(p >= 0.5) for p in model.predict(data.x_test)],
+            weights={"w": model.params["w"].tolist(), "b": float(model.params["b"])},
+        )
 
     def figures(self, ctx, model, data):
         _save_decision_boundary(ctx, model, data)
@@ -83,8 +89,11 @@ class Perceptron(ScratchExperiment):
 class SoftmaxDecoderConfig(StrictModel):
     """A single dense layer into softmax."""
 
-    sigmoid_first: bool = Field(False, description="Squash the logits with a sigmoid before the "
-                                "softmax (the report's variant; it caps the confidence).")
+    sigmoid_first: bool = Field(
+        False,
+        description="Squash the logits with a sigmoid before the "
+        "softmax (the report's variant; it caps the confidence).",
+    )
 
 
 @register("softmax_decoder")
@@ -99,14 +108,17 @@ class SoftmaxDecoder(ScratchExperiment):
         from dlab.models.numpy_models import SoftmaxLayer
 
         n_features, n_classes = data.x_train.shape[1], data.num_classes
-        return SoftmaxLayer(np.zeros((n_features, n_classes)), np.zeros(n_classes),
-                            sigmoid_first=config.model.sigmoid_first)
+        return SoftmaxLayer(
+            np.zeros((n_features, n_classes)), np.zeros(n_classes), sigmoid_first=config.model.sigmoid_first
+        )
 
     def report(self, ctx, model, data, history):
         import numpy as np
 
-        ctx.record(predictions=model.predict(data.x_test).argmax(axis=1).tolist(),
-                   probabilities=np.round(model.predict(data.x_test), 4).tolist())
+        ctx.record(
+            predictions=model.predict(data.x_test).argmax(axis=1).tolist(),
+            probabilities=np.round(model.predict(data.x_test), 4).tolist(),
+        )
 
 
 # --------------------------------------------------------------------------- XOR
@@ -134,15 +146,23 @@ class XorMlp(ScratchExperiment):
         settings: XorMlpConfig = config.model
         rng = np.random.default_rng(config.seed)
         n_in, hidden = data.x_train.shape[1], settings.hidden_units
-        params = {"W1": rng.normal(0, settings.init_scale, (n_in, hidden)), "b1": np.zeros(hidden),
-                  "W2": rng.normal(0, settings.init_scale, (hidden, 1)), "b2": np.zeros(1)}
+        params = {
+            "W1": rng.normal(0, settings.init_scale, (n_in, hidden)),
+            "b1": np.zeros(hidden),
+            "W2": rng.normal(0, settings.init_scale, (hidden, 1)),
+            "b2": np.zeros(1),
+        }
         return TwoLayerNet(params, settings.hidden_activation)
 
     def report(self, ctx, model, data, history):
-        learned = next((epoch for epoch, accuracy in enumerate(history["accuracy"], start=1)
-                        if accuracy == 1.0), None)
-        ctx.record(initial_cost=history["loss"][0], first_epoch_all_correct=learned,
-                   predictions=[int(p >= 0.5) for p in model.predict(data.x_test)])
+        learned = next(
+            (epoch for epoch, accuracy in enumerate(history["accuracy"], start=1) if accuracy == 1.0), None
+        )
+        ctx.record(
+            initial_cost=history["loss"][0],
+            first_epoch_all_correct=learned,
+            predictions=[int(p >= 0.5) for p in model.predict(data.x_test)],
+        )
 
     def figures(self, ctx, model, data):
         _save_decision_boundary(ctx, model, data)
@@ -171,14 +191,17 @@ class LogisticRegression(ScratchExperiment):
 
         data = super().load_data(config)
         if data.num_classes != 2:
-            raise DataError(f"logistic regression needs a binary target; {data.location or data.name} "
-                            f"has {data.num_classes} classes: {', '.join(data.class_names or [])}.")
+            raise DataError(
+                f"logistic regression needs a binary target; {data.location or data.name} "
+                f"has {data.num_classes} classes: {', '.join(data.class_names or [])}."
+            )
         if not config.model.standardize:
             return data
         arrays = [data.x_train, data.x_test] + ([data.x_val] if data.x_val is not None else [])
         scaled = standardize(*arrays)
-        return replace(data, x_train=scaled[0], x_test=scaled[1],
-                       x_val=scaled[2] if data.x_val is not None else None)
+        return replace(
+            data, x_train=scaled[0], x_test=scaled[1], x_val=scaled[2] if data.x_val is not None else None
+        )
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
         import numpy as np
@@ -192,8 +215,12 @@ class LogisticRegression(ScratchExperiment):
         from dlab.plots import confusion_matrix
 
         predicted = (model.predict(data.x_test) >= 0.5).astype(int)
-        figure = confusion_matrix(data.y_test, predicted, data.class_names or ["0", "1"],
-                                  title=f"{ctx.config.name}: test confusion matrix")
+        figure = confusion_matrix(
+            data.y_test,
+            predicted,
+            data.class_names or ["0", "1"],
+            title=f"{ctx.config.name}: test confusion matrix",
+        )
         ctx.run_dir.save_figure(figure, "confusion_matrix")
 
 
@@ -215,14 +242,20 @@ class LinearRegressionExperiment(ScratchExperiment):
         design = np.c_[data.x_train, np.ones(len(data.x_train))]
         solution, *_ = np.linalg.lstsq(design, data.y_train, rcond=None)
         optimum = float(np.mean((design @ solution - data.y_train) ** 2))
-        ctx.record(weights={"w": model.params["w"].tolist(), "b": float(model.params["b"])},
-                   least_squares={"w": solution[:-1].tolist(), "b": float(solution[-1]),
-                                  "train_mse": optimum})
+        ctx.record(
+            weights={"w": model.params["w"].tolist(), "b": float(model.params["b"])},
+            least_squares={"w": solution[:-1].tolist(), "b": float(solution[-1]), "train_mse": optimum},
+        )
 
     def figures(self, ctx, model, data):
         from dlab.plots import fitted_line
 
-        figure = fitted_line(data.x_train, data.y_train, model.predict,
-                             title=f"{ctx.config.name}: fitted line",
-                             x_test=data.x_test, y_test=data.y_test)
+        figure = fitted_line(
+            data.x_train,
+            data.y_train,
+            model.predict,
+            title=f"{ctx.config.name}: fitted line",
+            x_test=data.x_test,
+            y_test=data.y_test,
+        )
         ctx.run_dir.save_figure(figure, "fitted_line")

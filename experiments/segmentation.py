@@ -32,9 +32,12 @@ if TYPE_CHECKING:
 class SegmentationConfig(StrictModel):
     """The ``model`` section of the encoder-decoder."""
 
-    filters: list[int] = Field(default_factory=lambda: [64, 128, 256], min_length=1,
-                               description="Filters per level: Conv(f, stride 2) + Conv(f) down, "
-                               "ConvT(f) + ConvT(f, stride 2) back up, in reverse order.")
+    filters: list[int] = Field(
+        default_factory=lambda: [64, 128, 256],
+        min_length=1,
+        description="Filters per level: Conv(f, stride 2) + Conv(f) down, "
+        "ConvT(f) + ConvT(f, stride 2) back up, in reverse order.",
+    )
     kernel_size: int = Field(3, ge=1, description="Square kernel of every (transposed) convolution.")
     activation: str = Field("relu", description="Activation of the hidden layers.")
     figure_images: int = Field(4, ge=1, le=16, description="Validation images in plots/masks.png.")
@@ -47,33 +50,43 @@ class Segmentation(KerasExperiment):
     family = "image segmentation"
     ModelConfig = SegmentationConfig
     # 32x32 pictures (divisible by 2^3), 48 + 16 of them: one epoch in a few seconds on 1 core.
-    smoke_overrides: ClassVar[dict[str, Any]] = {"data.image_size": 32, "data.train_samples": 48,
-                                                 "data.validation": 16}
+    smoke_overrides: ClassVar[dict[str, Any]] = {
+        "data.image_size": 32,
+        "data.train_samples": 48,
+        "data.validation": 16,
+    }
 
     def prepare(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         from dlab.errors import ConfigError
         from dlab.training import build_metrics
 
         if getattr(data, "extra", {}).get("task") != "segmentation":
-            raise ConfigError(f"{config.name} segments images with masks; data.dataset="
-                              f"{config.data.dataset} has none. Use data.dataset: oxford_pets "
-                              "(data.source=dir reads any images/ + masks/ folder).")
+            raise ConfigError(
+                f"{config.name} segments images with masks; data.dataset="
+                f"{config.data.dataset} has none. Use data.dataset: oxford_pets "
+                "(data.source=dir reads any images/ + masks/ folder)."
+            )
         if config.train.kfold:
-            raise ConfigError(f"train.kfold is not available for {config.name}: images and masks "
-                              "are streamed, not held as arrays. Set train.kfold=null.")
+            raise ConfigError(
+                f"train.kfold is not available for {config.name}: images and masks "
+                "are streamed, not held as arrays. Set train.kfold=null."
+            )
         if config.train.loss != "sparse_categorical_crossentropy":
-            raise ConfigError(f"train.loss={config.train.loss}: the masks hold class numbers per "
-                              "pixel. Use train.loss=sparse_categorical_crossentropy.")
+            raise ConfigError(
+                f"train.loss={config.train.loss}: the masks hold class numbers per "
+                "pixel. Use train.loss=sparse_categorical_crossentropy."
+            )
         build_metrics(config.train, data.num_classes)  # a bad metric fails here, not after training
         levels = len(config.model.filters)
-        factor = 2 ** levels
+        factor = 2**levels
         height, width = data.image_shape[:2]
         if height % factor or width % factor:
             raise ConfigError(
                 f"data.image_size={height}x{width} is not divisible by {factor}: the {levels} "
                 f"stride-2 levels halve it {levels} times and the decoder doubles it back, so the "
                 f"masks would not line up. Use multiples of {factor} (e.g. "
-                f"{max(factor, round(height / factor) * factor)}).")
+                f"{max(factor, round(height / factor) * factor)})."
+            )
         return self.build_model(config, data)
 
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
@@ -86,26 +99,38 @@ class Segmentation(KerasExperiment):
         size, act = settings.kernel_size, settings.activation
         encoder, decoder = [], []
         for level, filters in enumerate(settings.filters, start=1):
-            encoder += [layers.Conv2D(filters, size, strides=2, activation=act, padding="same",
-                                      name=f"down{level}_stride2"),
-                        layers.Conv2D(filters, size, activation=act, padding="same",
-                                      name=f"down{level}")]
+            encoder += [
+                layers.Conv2D(
+                    filters, size, strides=2, activation=act, padding="same", name=f"down{level}_stride2"
+                ),
+                layers.Conv2D(filters, size, activation=act, padding="same", name=f"down{level}"),
+            ]
         for level, filters in reversed(list(enumerate(settings.filters, start=1))):
-            decoder += [layers.Conv2DTranspose(filters, size, activation=act, padding="same",
-                                               name=f"up{level}"),
-                        layers.Conv2DTranspose(filters, size, strides=2, activation=act,
-                                               padding="same", name=f"up{level}_stride2")]
+            decoder += [
+                layers.Conv2DTranspose(filters, size, activation=act, padding="same", name=f"up{level}"),
+                layers.Conv2DTranspose(
+                    filters, size, strides=2, activation=act, padding="same", name=f"up{level}_stride2"
+                ),
+            ]
         inputs = keras.Input(shape=data.image_shape, name="images")
-        outputs = apply_layers(inputs, [
-            layers.Rescaling(1.0 / 255, name="rescale"),
-            *encoder, *decoder,
-            layers.Conv2D(data.num_classes, size, padding="same", name="classes",
-                          activation=None if config.train.from_logits else "softmax"),
-        ])
+        outputs = apply_layers(
+            inputs,
+            [
+                layers.Rescaling(1.0 / 255, name="rescale"),
+                *encoder,
+                *decoder,
+                layers.Conv2D(
+                    data.num_classes,
+                    size,
+                    padding="same",
+                    name="classes",
+                    activation=None if config.train.from_logits else "softmax",
+                ),
+            ],
+        )
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
-    def figures(self, ctx: RunContext, model: keras.Model, data: StreamDataset,
-                result: FitResult) -> None:
+    def figures(self, ctx: RunContext, model: keras.Model, data: StreamDataset, result: FitResult) -> None:
         import numpy as np
 
         from dlab.plots import segmentation_masks
@@ -114,6 +139,12 @@ class Segmentation(KerasExperiment):
         images, masks = next(iter(data.batches("val", count)))
         scores = np.asarray(model.predict_on_batch(images))
         ctx.run_dir.save_figure(
-            segmentation_masks(np.asarray(images), np.asarray(masks), scores.argmax(axis=-1),
-                               data.class_names, title=f"{ctx.config.name}: validation images"),
-            "masks")
+            segmentation_masks(
+                np.asarray(images),
+                np.asarray(masks),
+                scores.argmax(axis=-1),
+                data.class_names,
+                title=f"{ctx.config.name}: validation images",
+            ),
+            "masks",
+        )

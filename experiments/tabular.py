@@ -34,10 +34,14 @@ if TYPE_CHECKING:
 class TabularMlpConfig(StrictModel):
     """A dense network on table rows."""
 
-    normalize: bool = Field(True, description="Standardize inputs with a Normalization layer "
-                            "adapted on the training rows the model is fitted on.")
-    input_noise: float = Field(0.0, ge=0, description="Std of Gaussian noise added to the "
-                               "(normalized) inputs while training.")
+    normalize: bool = Field(
+        True,
+        description="Standardize inputs with a Normalization layer "
+        "adapted on the training rows the model is fitted on.",
+    )
+    input_noise: float = Field(
+        0.0, ge=0, description="Std of Gaussian noise added to the (normalized) inputs while training."
+    )
     hidden: list[int] = Field(default_factory=lambda: [64, 64], description="Units per layer.")
     activation: str = Field("relu", description="Activation of the hidden layers.")
     l1: float = Field(0.0, ge=0, description="L1 penalty on every hidden kernel.")
@@ -69,8 +73,17 @@ class TabularMlp(KerasExperiment):
             x = normalizer(x)
         if settings.input_noise:
             x = layers.GaussianNoise(settings.input_noise, name="input_noise")(x)
-        x = apply_layers(x, dense_stack(settings.hidden, settings.activation, settings.l1,
-                                        settings.l2, settings.dropout, settings.batchnorm))
+        x = apply_layers(
+            x,
+            dense_stack(
+                settings.hidden,
+                settings.activation,
+                settings.l1,
+                settings.l2,
+                settings.dropout,
+                settings.batchnorm,
+            ),
+        )
         # binary classification: a logit for from_logits, else a probability; regression: linear
         probability = config.train.loss == "binary_crossentropy" and not config.train.from_logits
         outputs = layers.Dense(1, activation="sigmoid" if probability else None, name="output")(x)
@@ -84,13 +97,17 @@ class ThresholdConfig(StrictModel):
     """How reconstruction errors become fraud alarms; chosen on validation data only."""
 
     strategy: Literal["fixed", "percentile", "best_f1"] = Field(
-        "best_f1", description="fixed value; percentile of normal validation errors; or the "
-        "error that maximizes F1 on the validation rows.")
+        "best_f1",
+        description="fixed value; percentile of normal validation errors; or the "
+        "error that maximizes F1 on the validation rows.",
+    )
     value: float | None = Field(None, gt=0, description="The threshold for strategy=fixed.")
     percentile: float = Field(99.0, gt=0, lt=100, description="For strategy=percentile.")
     fallback: Literal["percentile"] | None = Field(
-        None, description="If best_f1 finds no fraud in validation: use the percentile "
-        "strategy instead (null: stop with an error).")
+        None,
+        description="If best_f1 finds no fraud in validation: use the percentile "
+        "strategy instead (null: stop with an error).",
+    )
 
     @model_validator(mode="after")
     def _fixed_needs_a_value(self) -> ThresholdConfig:
@@ -152,8 +169,10 @@ class AutoencoderFraud(KerasExperiment):
         if not isinstance(share, float):
             from dlab.errors import ConfigError
 
-            raise ConfigError(f"autoencoder-fraud validates on a fraction of the training split; "
-                              f"data.validation={share!r} is not one. Use e.g. 0.2.")
+            raise ConfigError(
+                f"autoencoder-fraud validates on a fraction of the training split; "
+                f"data.validation={share!r} is not one. Use e.g. 0.2."
+            )
         rows = len(data.x_train)
         n_val = max(1, int(rows * share))  # the last rows of the training split
         x_fit, x_val = data.x_train[:-n_val], data.x_train[-n_val:]
@@ -163,23 +182,33 @@ class AutoencoderFraud(KerasExperiment):
         if threshold.strategy == "best_f1" and not (y_val == 1).any() and not threshold.fallback:
             from dlab.errors import DataError
 
-            raise DataError("model.threshold.strategy=best_f1 needs fraud rows in the validation "
-                            f"data and its {len(y_val)} rows have none. Use more data or a larger "
-                            "data.validation, strategy=percentile, or allow "
-                            "--set model.threshold.fallback=percentile.")
+            raise DataError(
+                "model.threshold.strategy=best_f1 needs fraud rows in the validation "
+                f"data and its {len(y_val)} rows have none. Use more data or a larger "
+                "data.validation, strategy=percentile, or allow "
+                "--set model.threshold.fallback=percentile."
+            )
         normal_fit, normal_val = x_fit[y_fit == 0], x_val[y_val == 0]
         return FraudData(
-            name=data.name, source=data.source, location=data.location,
-            x_train=normal_fit, y_train=normal_fit,  # learn to reconstruct normal rows
-            x_val=normal_val, y_val=normal_val,
-            x_test=x_test, y_test=x_test,
+            name=data.name,
+            source=data.source,
+            location=data.location,
+            x_train=normal_fit,
+            y_train=normal_fit,  # learn to reconstruct normal rows
+            x_val=normal_val,
+            y_val=normal_val,
+            x_test=x_test,
+            y_test=x_test,
             class_names=data.class_names,
             validation=f"the last {share:.0%} of the training split ({n_val} rows, "
-                       f"{int((y_val == 1).sum())} frauds) for loss and threshold",
-            extra={"frauds_in_train_split": int((y_fit == 1).sum()),
-                   "frauds_in_validation": int((y_val == 1).sum()),
-                   "frauds_in_test": int((data.y_test == 1).sum())},
-            threshold_x=x_val, threshold_labels=np.asarray(y_val),
+            f"{int((y_val == 1).sum())} frauds) for loss and threshold",
+            extra={
+                "frauds_in_train_split": int((y_fit == 1).sum()),
+                "frauds_in_validation": int((y_val == 1).sum()),
+                "frauds_in_test": int((data.y_test == 1).sum()),
+            },
+            threshold_x=x_val,
+            threshold_labels=np.asarray(y_val),
             test_labels=np.asarray(data.y_test),
         )
 
@@ -189,8 +218,9 @@ class AutoencoderFraud(KerasExperiment):
 
         features = data.x_train.shape[1]
         inputs = keras.Input(shape=(features,), name="transaction")
-        x = layers.Dense(14, activation="tanh", name="encode1",
-                         activity_regularizer=keras.regularizers.L2(1e-7))(inputs)
+        x = layers.Dense(
+            14, activation="tanh", name="encode1", activity_regularizer=keras.regularizers.L2(1e-7)
+        )(inputs)
         x = layers.Dropout(0.2, name="drop1")(x)
         x = layers.Dense(7, activation="relu", name="encode2")(x)
         x = layers.Dense(4, activation="leaky_relu", name="code")(x)
@@ -210,25 +240,29 @@ class AutoencoderFraud(KerasExperiment):
             return np.mean((reconstruction - x) ** 2, axis=1)
 
         val_errors = errors(data.threshold_x)
-        threshold, how = choose_threshold(ctx.config.model.threshold, val_errors,
-                                          data.threshold_labels)
+        threshold, how = choose_threshold(ctx.config.model.threshold, val_errors, data.threshold_labels)
         test_errors = errors(data.x_test)  # the test labels are read only from here on
         report = anomaly_report(data.test_labels, test_errors, threshold)
         ctx.record(threshold={"value": threshold, "chosen_by": how}, anomaly_detection=report)
         name = ctx.config.name
-        ctx.run_dir.save_figure(plots.error_histogram(test_errors, data.test_labels, threshold,
-                                                      data.class_names, f"{name}: test errors"),
-                                "error_histogram")
-        ctx.run_dir.save_figure(plots.roc_and_pr_curves(data.test_labels, test_errors,
-                                                        f"{name}: test"), "roc_pr_curves")
-        ctx.run_dir.save_figure(plots.confusion_matrix(data.test_labels,
-                                                       (test_errors >= threshold).astype(int),
-                                                       data.class_names, f"{name}: test"),
-                                "confusion_matrix")
+        ctx.run_dir.save_figure(
+            plots.error_histogram(
+                test_errors, data.test_labels, threshold, data.class_names, f"{name}: test errors"
+            ),
+            "error_histogram",
+        )
+        ctx.run_dir.save_figure(
+            plots.roc_and_pr_curves(data.test_labels, test_errors, f"{name}: test"), "roc_pr_curves"
+        )
+        ctx.run_dir.save_figure(
+            plots.confusion_matrix(
+                data.test_labels, (test_errors >= threshold).astype(int), data.class_names, f"{name}: test"
+            ),
+            "confusion_matrix",
+        )
 
 
-def choose_threshold(settings: ThresholdConfig, errors: np.ndarray,
-                     labels: np.ndarray) -> tuple[float, str]:
+def choose_threshold(settings: ThresholdConfig, errors: np.ndarray, labels: np.ndarray) -> tuple[float, str]:
     """A threshold from validation errors and labels only (the test split never gets here).
 
     Raises:
@@ -249,9 +283,11 @@ def choose_threshold(settings: ThresholdConfig, errors: np.ndarray,
             best = int(np.argmax(f1[:-1]))
             return float(thresholds[best]), f"best F1 on validation ({f1[best]:.3f})"
         if settings.fallback != "percentile":
-            raise DataError("model.threshold.strategy=best_f1 needs fraud rows in the validation "
-                            "data and there are none. Use more data, strategy=percentile, or "
-                            "allow --set model.threshold.fallback=percentile.")
+            raise DataError(
+                "model.threshold.strategy=best_f1 needs fraud rows in the validation "
+                "data and there are none. Use more data, strategy=percentile, or "
+                "allow --set model.threshold.fallback=percentile."
+            )
     value = float(np.percentile(normal, settings.percentile))
     return value, f"{settings.percentile:g}th percentile of normal validation errors"
 

@@ -25,8 +25,12 @@ if TYPE_CHECKING:
     from dlab.data import ArrayDataset
 
 # A few thousand short synthetic documents and small batches: one epoch already beats chance.
-TEXT_SMOKE = {"data.train_samples": 2048, "data.test_samples": 512, "data.num_words": 2000,
-              "train.batch_size": 64}
+TEXT_SMOKE = {
+    "data.train_samples": 2048,
+    "data.test_samples": 512,
+    "data.num_words": 2000,
+    "train.batch_size": 64,
+}
 
 
 class TextMlpConfig(StrictModel):
@@ -64,8 +68,10 @@ class TextClassifier(ClassifierExperiment):
             confidence = float(score.max()) if score.shape[-1] > 1 else float(score[0])
             verdict = "right" if predicted[index] == true[index] else "WRONG"
             text = decode(documents[index], data.vocabulary) if documents is not None else ""
-            lines.append(f"[{verdict}] predicted {names[predicted[index]]} (output {confidence:.3f}), "
-                         f"true {names[true[index]]}\n{text[:1500]}\n")
+            lines.append(
+                f"[{verdict}] predicted {names[predicted[index]]} (output {confidence:.3f}), "
+                f"true {names[true[index]]}\n{text[:1500]}\n"
+            )
         atomic_write_text(ctx.run_dir.path / "predictions.txt", "\n".join(lines))
 
     def encode(self, config: RunConfig, data: ArrayDataset, sequences):
@@ -73,8 +79,10 @@ class TextClassifier(ClassifierExperiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         data = super().load_data(config)
-        return data.map_inputs(lambda sequences: self.encode(config, data, sequences),
-                               test_documents=data.x_test[: self.examples])
+        return data.map_inputs(
+            lambda sequences: self.encode(config, data, sequences),
+            test_documents=data.x_test[: self.examples],
+        )
 
 
 @register("text_mlp")
@@ -95,11 +103,14 @@ class TextMlp(TextClassifier):
 
         settings: TextMlpConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="words")
-        x = apply_layers(inputs, dense_stack(settings.hidden, settings.activation, settings.l1,
-                                             settings.l2, settings.dropout))
+        x = apply_layers(
+            inputs,
+            dense_stack(settings.hidden, settings.activation, settings.l1, settings.l2, settings.dropout),
+        )
         if data.num_classes == 2:
-            outputs = keras.layers.Dense(1, activation=None if config.train.from_logits
-                                         else "sigmoid", name="predictions")(x)
+            outputs = keras.layers.Dense(
+                1, activation=None if config.train.from_logits else "sigmoid", name="predictions"
+            )(x)
         else:
             outputs = classifier_head(x, data.num_classes, config.train.from_logits)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
@@ -116,8 +127,9 @@ class TextLstm(TextClassifier):
         from dlab.errors import ConfigError
 
         if not config.data.maxlen:
-            raise ConfigError(f"{config.name} reads fixed-length sequences: set data.maxlen "
-                              "(e.g. --set data.maxlen=300).")
+            raise ConfigError(
+                f"{config.name} reads fixed-length sequences: set data.maxlen (e.g. --set data.maxlen=300)."
+            )
         return pad(sequences, config.data.maxlen)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
@@ -128,6 +140,7 @@ class TextLstm(TextClassifier):
         inputs = keras.Input(shape=(config.data.maxlen,), dtype="int32", name="words")
         x = layers.Embedding(data.extra["num_words"], settings.embedding_dim, name="embedding")(inputs)
         x = layers.LSTM(settings.lstm_units, name="lstm")(x)
-        outputs = layers.Dense(1, activation=None if config.train.from_logits else "sigmoid",
-                               name="predictions")(x)
+        outputs = layers.Dense(
+            1, activation=None if config.train.from_logits else "sigmoid", name="predictions"
+        )(x)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))

@@ -37,29 +37,41 @@ class WindowConfig(StrictModel):
     """How the series becomes (window, target) samples (DLwP's settings by default)."""
 
     sequence_length: int = Field(120, ge=1, description="Rows per window (120 hourly rows: 5 days).")
-    sampling_rate: int = Field(6, ge=1, description="Take every Nth row (6: hourly, rows are "
-                               "10 minutes apart).")
-    horizon_hours: int = Field(24, ge=1, description="Forecast the temperature this many hours "
-                               "after the window's last row.")
+    sampling_rate: int = Field(
+        6, ge=1, description="Take every Nth row (6: hourly, rows are 10 minutes apart)."
+    )
+    horizon_hours: int = Field(
+        24, ge=1, description="Forecast the temperature this many hours after the window's last row."
+    )
 
 
 class ForecastConfig(StrictModel):
     """The forecasting model: a network, or the last-value baseline."""
 
     architecture: Literal["last_value", "dense", "conv1d", "lstm", "gru"] = Field(
-        "lstm", description="last_value: the baseline, no training; dense: Flatten -> Dense; "
-        "conv1d: Conv1D + max-pool blocks -> global average pool; lstm / gru: recurrent layers.")
-    units: list[int] = Field(default_factory=lambda: [16], description="Units of each hidden "
-                             "Dense layer (dense) or each stacked recurrent layer (lstm, gru).")
-    recurrent_dropout: float = Field(0.0, ge=0, lt=1, description="Recurrent dropout of every "
-                                     "recurrent layer.")
+        "lstm",
+        description="last_value: the baseline, no training; dense: Flatten -> Dense; "
+        "conv1d: Conv1D + max-pool blocks -> global average pool; lstm / gru: recurrent layers.",
+    )
+    units: list[int] = Field(
+        default_factory=lambda: [16],
+        description="Units of each hidden Dense layer (dense) or each stacked recurrent layer (lstm, gru).",
+    )
+    recurrent_dropout: float = Field(
+        0.0, ge=0, lt=1, description="Recurrent dropout of every recurrent layer."
+    )
     dropout: float = Field(0.0, ge=0, lt=1, description="Dropout before the output layer.")
     filters: int = Field(8, ge=1, description="conv1d: filters of every Conv1D layer.")
-    kernel_sizes: list[int] = Field(default_factory=lambda: [24, 12, 6], description="conv1d: "
-                                    "kernel size of each Conv1D layer; a max-pool of 2 between them.")
+    kernel_sizes: list[int] = Field(
+        default_factory=lambda: [24, 12, 6],
+        description="conv1d: kernel size of each Conv1D layer; a max-pool of 2 between them.",
+    )
     window: WindowConfig = Field(default_factory=WindowConfig)
-    plot_hours: int = Field(240, ge=1, description="Hours of the test set drawn in "
-                            "plots/forecast.png (consecutive 10-minute forecasts).")
+    plot_hours: int = Field(
+        240,
+        ge=1,
+        description="Hours of the test set drawn in plots/forecast.png (consecutive 10-minute forecasts).",
+    )
 
 
 @register("jena_forecast")
@@ -71,8 +83,13 @@ class JenaForecast(KerasExperiment):
     # 2,400 synthetic rows (about 17 days), hourly windows of 24 rows (a day) and, for
     # conv1d, kernels that fit them: 1,062 training, 462 validation and 180 test windows.
     # Recurrent layers cost per time step (a 120-step GRU smoke epoch takes ~4x longer).
-    smoke_overrides = {"data.samples": 2400, "data.train_samples": None, "data.test_samples": None,
-                       "model.window.sequence_length": 24, "model.kernel_sizes": [6, 4, 3]}
+    smoke_overrides = {
+        "data.samples": 2400,
+        "data.train_samples": None,
+        "data.test_samples": None,
+        "model.window.sequence_length": 24,
+        "model.kernel_sizes": [6, 4, 3],
+    }
 
     def load_data(self, config: RunConfig) -> BatchedDataset:
         from dlab.data import BatchedDataset, load_dataset
@@ -81,17 +98,23 @@ class JenaForecast(KerasExperiment):
 
         data_config = config.data
         if data_config.validation != "split":
-            raise ConfigError(f"{config.name} validates on the 25% of the series that follows the "
-                              f"training rows; data.validation={data_config.validation!r} is not "
-                              "allowed here. Use data.validation=split.")
+            raise ConfigError(
+                f"{config.name} validates on the 25% of the series that follows the "
+                f"training rows; data.validation={data_config.validation!r} is not "
+                "allowed here. Use data.validation=split."
+            )
         if data_config.train_samples or data_config.test_samples:
-            raise ConfigError(f"{config.name} splits the series 50/25/25 in time order; "
-                              "data.train_samples / data.test_samples would break the rows apart. "
-                              "Use data.samples=N to keep only the first N rows.")
+            raise ConfigError(
+                f"{config.name} splits the series 50/25/25 in time order; "
+                "data.train_samples / data.test_samples would break the rows apart. "
+                "Use data.samples=N to keep only the first N rows."
+            )
         if config.train.kfold:
-            raise ConfigError(f"train.kfold={config.train.kfold}: k-fold would validate on "
-                              "the past with a model trained on the future; forecasting "
-                              f"configs ({config.name}) do not support it. Remove train.kfold.")
+            raise ConfigError(
+                f"train.kfold={config.train.kfold}: k-fold would validate on "
+                "the past with a model trained on the future; forecasting "
+                f"configs ({config.name}) do not support it. Remove train.kfold."
+            )
         rows = load_dataset(data_config, config.seed)
         settings: ForecastConfig = config.model
         windows = Windows(**settings.window.model_dump())
@@ -99,11 +122,13 @@ class JenaForecast(KerasExperiment):
         batch_size = config.train.batch_size or counts["train"]
         return BatchedDataset(
             rows=rows,
-            train=window_dataset(rows, "train", windows, batch_size, shuffle=config.train.shuffle,
-                                 seed=config.seed),
+            train=window_dataset(
+                rows, "train", windows, batch_size, shuffle=config.train.shuffle, seed=config.seed
+            ),
             val=window_dataset(rows, "val", windows, batch_size),
             test=window_dataset(rows, "test", windows, batch_size),
-            train_samples=counts["train"], val_samples=counts["validation"],
+            train_samples=counts["train"],
+            val_samples=counts["validation"],
             test_samples=counts["test"],
             input_shape=(windows.sequence_length, rows.x_train.shape[1]),
             extra={"window": {**settings.window.model_dump(), "delay_rows": windows.delay}},
@@ -139,8 +164,11 @@ class JenaForecast(KerasExperiment):
         else:
             recurrent = layers.LSTM if settings.architecture == "lstm" else layers.GRU
             for index, units in enumerate(settings.units):
-                x = recurrent(units, recurrent_dropout=settings.recurrent_dropout,
-                              return_sequences=index < len(settings.units) - 1)(x)
+                x = recurrent(
+                    units,
+                    recurrent_dropout=settings.recurrent_dropout,
+                    return_sequences=index < len(settings.units) - 1,
+                )(x)
         if settings.dropout:
             x = layers.Dropout(settings.dropout)(x)
         outputs = layers.Dense(1, name="temperature")(x)
@@ -153,22 +181,29 @@ class JenaForecast(KerasExperiment):
             return
         baseline = _baseline_maes(ctx.config, data)
         val_mae, test_mae = baseline["val"], baseline["test"]
-        ctx.record(test={"mae": test_mae}, final={"train": {}, "val": {"mae": val_mae}},
-                   params={"total": 0, "trainable": 0, "non_trainable": 0},
-                   forecast=_forecast_summary(val_mae, test_mae, baseline))
+        ctx.record(
+            test={"mae": test_mae},
+            final={"train": {}, "val": {"mae": val_mae}},
+            params={"total": 0, "trainable": 0, "non_trainable": 0},
+            forecast=_forecast_summary(val_mae, test_mae, baseline),
+        )
         print(f"last-value baseline: val MAE {val_mae:.3f} degC, test MAE {test_mae:.3f} degC")
         self._plot(ctx, None, data)
 
-    def figures(self, ctx: RunContext, model: keras.Model, data: BatchedDataset,
-                result: FitResult) -> None:
+    def figures(self, ctx: RunContext, model: keras.Model, data: BatchedDataset, result: FitResult) -> None:
         baseline = _baseline_maes(ctx.config, data)
-        val_mae = float(result.model.evaluate(data.val, return_dict=True, verbose=0)["mae"]) \
-            if "mae" in result.test_metrics else None
+        val_mae = (
+            float(result.model.evaluate(data.val, return_dict=True, verbose=0)["mae"])
+            if "mae" in result.test_metrics
+            else None
+        )
         test_mae = result.test_metrics.get("mae")
         ctx.record(forecast=_forecast_summary(val_mae, test_mae, baseline))
         if test_mae is not None:
-            print(f"{ctx.config.name}: val MAE {val_mae:.3f} degC, test MAE {test_mae:.3f} degC "
-                  f"(last-value baseline {baseline['val']:.3f} / {baseline['test']:.3f})")
+            print(
+                f"{ctx.config.name}: val MAE {val_mae:.3f} degC, test MAE {test_mae:.3f} degC "
+                f"(last-value baseline {baseline['val']:.3f} / {baseline['test']:.3f})"
+            )
         self._plot(ctx, model, data)
 
     def _plot(self, ctx: RunContext, model: keras.Model | None, data: BatchedDataset) -> None:
@@ -189,10 +224,15 @@ class JenaForecast(KerasExperiment):
         predictions["last value (baseline)"] = last[:count]
         hours = np.arange(count) / ROWS_PER_HOUR
         ctx.run_dir.save_figure(
-            forecast_stretch(hours, truth[:count], predictions,
-                             title=f"{config.name}: temperature {config.model.window.horizon_hours} h "
-                                   f"ahead, first {count / ROWS_PER_HOUR:g} h of the test set"),
-            "forecast")
+            forecast_stretch(
+                hours,
+                truth[:count],
+                predictions,
+                title=f"{config.name}: temperature {config.model.window.horizon_hours} h "
+                f"ahead, first {count / ROWS_PER_HOUR:g} h of the test set",
+            ),
+            "forecast",
+        )
 
 
 def conv_steps(sequence_length: int, kernel_sizes: list[int]) -> list[int]:
@@ -227,7 +267,8 @@ def check_conv_stack(sequence_length: int, kernel_sizes: list[int]) -> None:
         f"model.window.sequence_length={sequence_length} is too short for the conv1d stack "
         f"(kernel sizes {kernel_sizes}, a max-pool of 2 between them): Conv1D layer {layer + 1} "
         f"(kernel {kernel_sizes[layer]}) would get {steps[layer]} time steps. Use "
-        f"sequence_length >= {shortest} or smaller model.kernel_sizes.")
+        f"sequence_length >= {shortest} or smaller model.kernel_sizes."
+    )
 
 
 def _windows(config: RunConfig):

@@ -31,10 +31,12 @@ class KerasTunerSearch(Experiment):
     family = "hyperparameter search"
     ModelConfig = TuneConfig
     # Two one-epoch trials on a few hundred synthetic images: the whole pipeline in seconds.
-    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 256,
-                                                 "data.test_samples": 64,
-                                                 "model.max_trials": 2,
-                                                 "model.executions_per_trial": 1}
+    smoke_overrides: ClassVar[dict[str, Any]] = {
+        "data.train_samples": 256,
+        "data.test_samples": 64,
+        "model.max_trials": 2,
+        "model.executions_per_trial": 1,
+    }
 
     def target(self, config: RunConfig) -> Experiment:
         """The experiment whose model is tuned (an instance)."""
@@ -49,9 +51,11 @@ class KerasTunerSearch(Experiment):
     def _bad_target(config: RunConfig) -> Exception:
         from dlab.errors import ConfigError
 
-        return ConfigError(f"model.target={config.model.target!r} cannot be tuned: keras-tuner "
-                           "trains Keras models, so the target must be a Keras experiment such "
-                           "as dense_mnist or convnet.")
+        return ConfigError(
+            f"model.target={config.model.target!r} cannot be tuned: keras-tuner "
+            "trains Keras models, so the target must be a Keras experiment such "
+            "as dense_mnist or convnet."
+        )
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.tune.space import default_values, trial_config

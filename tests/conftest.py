@@ -42,8 +42,9 @@ def write_cifar_npz(path: Path, n_train: int = 40, n_test: int = 20, seed: int =
     return path
 
 
-def write_image_tree(root: Path, classes=("cat", "dog", "frog"), per_class: int = 4,
-                     size: int = 40, splits=("train", "test")) -> Path:
+def write_image_tree(
+    root: Path, classes=("cat", "dog", "frog"), per_class: int = 4, size: int = 40, splits=("train", "test")
+) -> Path:
     """A class-folder tree root/<split>/<class>/<i>.png with size x size RGB images."""
     from PIL import Image
 

@@ -69,8 +69,9 @@ def imports_of(path: Path, module: str) -> list[tuple[int, str]]:
             found += [(node.lineno, alias.name) for alias in node.names if alias.name.startswith("dlab")]
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("dlab"):
             if node.module == "dlab":  # from dlab import api -> dlab.api
-                found += [(node.lineno, f"dlab.{alias.name}") for alias in node.names
-                          if alias.name != "__version__"]
+                found += [
+                    (node.lineno, f"dlab.{alias.name}") for alias in node.names if alias.name != "__version__"
+                ]
             else:
                 found.append((node.lineno, node.module))
     return found
@@ -128,23 +129,28 @@ def test_every_package_is_placed_in_a_layer():
     assert unplaced == set()
 
 
-@pytest.mark.parametrize(("importer", "imported"), [
-    ("dlab.config.schema", "dlab.experiment.registry"),
-    ("dlab.data.mnist", "dlab.training.fit"),
-    ("dlab.training.fit", "dlab.experiment.base"),
-    ("dlab.results.compare", "dlab.run.directory"),
-    ("dlab.cli.run", "dlab.experiment.factory"),
-    ("dlab.run.context", "dlab.training.callbacks"),
-    ("dlab.config.files", "dlab.fileio"),
-    ("dlab.sweep.plan", "dlab.cli.app"),
-])
+@pytest.mark.parametrize(
+    ("importer", "imported"),
+    [
+        ("dlab.config.schema", "dlab.experiment.registry"),
+        ("dlab.data.mnist", "dlab.training.fit"),
+        ("dlab.training.fit", "dlab.experiment.base"),
+        ("dlab.results.compare", "dlab.run.directory"),
+        ("dlab.cli.run", "dlab.experiment.factory"),
+        ("dlab.run.context", "dlab.training.callbacks"),
+        ("dlab.config.files", "dlab.fileio"),
+        ("dlab.sweep.plan", "dlab.cli.app"),
+    ],
+)
 def test_an_import_up_a_layer_is_refused(importer, imported):
     assert not allowed(importer, imported)
 
 
 def test_importing_the_config_package_loads_no_other_layer():
-    code = ("import sys, dlab.config; "
-            "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('dlab.')}))")
+    code = (
+        "import sys, dlab.config; "
+        "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('dlab.')}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['config', 'errors']"

@@ -18,7 +18,7 @@ def reference_pairs(ids, window, skip):
     for i in range(window, len(ids) - window):
         if ids[i] in skip:
             continue
-        contexts.append(list(ids[i - window: i]) + list(ids[i + 1: i + window + 1]))
+        contexts.append(list(ids[i - window : i]) + list(ids[i + 1 : i + window + 1]))
         targets.append(ids[i])
     return np.array(contexts).reshape(-1, 2 * window), np.array(targets)
 
@@ -79,9 +79,22 @@ def test_a_run_writes_word2vec_neighbours_and_a_model_that_loads_in_safe_mode(cl
     import keras
 
     path = write_book(tmp_path)
-    result = cli("run", "cbow-text", "--set", "data.source=file", "--set", f"data.path={path}",
-                 "--set", "model.probe_words=[Time, machine, zyzzyva, said, qwerty]",
-                 "--set", "model.embedding_dim=16", "--epochs", "2", "--device", "cpu")
+    result = cli(
+        "run",
+        "cbow-text",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={path}",
+        "--set",
+        "model.probe_words=[Time, machine, zyzzyva, said, qwerty]",
+        "--set",
+        "model.embedding_dim=16",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "cbow-text").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())

@@ -29,12 +29,12 @@ from dlab.data.timemachine import URL, synthetic_text
 def d2l_sequential(corpus, batch_size, num_steps, offset):
     """d2l's seq_data_iter_sequential with the random offset given (d2l.ai 8.3.4.2)."""
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    xs = np.array(corpus[offset: offset + num_tokens])
-    ys = np.array(corpus[offset + 1: offset + 1 + num_tokens])
+    xs = np.array(corpus[offset : offset + num_tokens])
+    ys = np.array(corpus[offset + 1 : offset + 1 + num_tokens])
     xs, ys = xs.reshape(batch_size, -1), ys.reshape(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     for i in range(0, num_steps * num_batches, num_steps):
-        yield xs[:, i: i + num_steps], ys[:, i: i + num_steps]
+        yield xs[:, i : i + num_steps], ys[:, i : i + num_steps]
 
 
 def d2l_random(corpus, batch_size, num_steps, offset, shuffle):
@@ -45,11 +45,11 @@ def d2l_random(corpus, batch_size, num_steps, offset, shuffle):
     shuffle(initial_indices)
 
     def data(pos):
-        return corpus[pos: pos + num_steps]
+        return corpus[pos : pos + num_steps]
 
     num_batches = num_subseqs // batch_size
     for i in range(0, batch_size * num_batches, batch_size):
-        per_batch = initial_indices[i: i + batch_size]
+        per_batch = initial_indices[i : i + batch_size]
         yield np.array([data(j) for j in per_batch]), np.array([data(j + 1) for j in per_batch])
 
 
@@ -79,8 +79,7 @@ def test_sequential_sampling_matches_d2l(length, batch_size, num_steps, offset):
 def test_random_sampling_matches_d2l(length, batch_size, num_steps, offset):
     corpus = np.arange(length)
     x, y = random_batches(corpus, batch_size, num_steps, offset, np.random.default_rng(7))
-    reference = list(d2l_random(corpus, batch_size, num_steps, offset,
-                                np.random.default_rng(7).shuffle))
+    reference = list(d2l_random(corpus, batch_size, num_steps, offset, np.random.default_rng(7).shuffle))
     assert len(x) == len(reference) > 0
     for (ref_x, ref_y), got_x, got_y in zip(reference, x, y, strict=True):
         np.testing.assert_array_equal(got_x, ref_x)
@@ -176,12 +175,15 @@ def test_synthetic_text_is_deterministic_from_the_seed():
 def test_corpus_split_keeps_order_and_next_token_targets(tmp_path):
     path = tmp_path / "book.txt"
     path.write_text("Abc def!\n" * 50, encoding="utf-8")
-    data = load_dataset(DataConfig(dataset="timemachine", source="file", path=str(path),
-                                   test_split=0.1, validation="test"), seed=0)
+    data = load_dataset(
+        DataConfig(dataset="timemachine", source="file", path=str(path), test_split=0.1, validation="test"),
+        seed=0,
+    )
     corpus = encode(preprocess(path.read_text()))
     np.testing.assert_array_equal(data.x_train[1:], data.y_train[:-1])
-    np.testing.assert_array_equal(np.concatenate([data.x_train[:1], data.y_train, data.x_test[:1],
-                                                  data.y_test]), corpus)
+    np.testing.assert_array_equal(
+        np.concatenate([data.x_train[:1], data.y_train, data.x_test[:1], data.y_test]), corpus
+    )
     assert data.location == str(path) and data.extra["corpus_chars"] == len(corpus)
 
 
@@ -231,30 +233,37 @@ def test_offline_download_gives_the_one_paragraph_help(cli, tmp_path, monkeypatc
     assert not list(tmp_path.glob("outputs/*/*"))
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "is empty"),
-    (b"  \n\n \t\n", "is empty"),
-    ("Caf\u00e9 au lait".encode("latin-1"), "is not UTF-8"),
-    (b"1234 5678 !!!\n", "characters after keeping only letters"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "is empty"),
+        (b"  \n\n \t\n", "is empty"),
+        ("Caf\u00e9 au lait".encode("latin-1"), "is not UTF-8"),
+        (b"1234 5678 !!!\n", "characters after keeping only letters"),
+    ],
+)
 def test_bad_text_files_exit_2_before_training(cli, tmp_path, content, expected):
     path = tmp_path / "book.txt"
     path.write_bytes(content)
-    result = cli("run", "charrnn-timemachine", "--set", "data.source=file",
-                 "--set", f"data.path={path}")
+    result = cli("run", "charrnn-timemachine", "--set", "data.source=file", "--set", f"data.path={path}")
     assert result.exit_code == 2, result.output
     assert expected in result.output and str(path) in result.output
     assert not list(tmp_path.glob("outputs/*/*"))
 
 
 def test_missing_path_and_too_short_text_exit_2(cli, tmp_path):
-    result = cli("run", "charrnn-timemachine", "--set", "data.source=file",
-                 "--set", f"data.path={tmp_path / 'nope.txt'}")
+    result = cli(
+        "run",
+        "charrnn-timemachine",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={tmp_path / 'nope.txt'}",
+    )
     assert result.exit_code == 2 and "does not exist" in result.output
     short = tmp_path / "short.txt"
     short.write_text("time traveller " * 40, encoding="utf-8")
-    result = cli("run", "charrnn-timemachine", "--set", "data.source=file",
-                 "--set", f"data.path={short}")
+    result = cli("run", "charrnn-timemachine", "--set", "data.source=file", "--set", f"data.path={short}")
     assert result.exit_code == 2, result.output
     assert "train.batch_size=32" in result.output and "model.num_steps=35" in result.output
 
@@ -268,10 +277,26 @@ def test_a_run_reports_perplexity_tokens_per_second_and_a_sample(cli, tmp_path, 
 
     path = tmp_path / "book.txt"
     path.write_text(synthetic_text(8000, 0), encoding="utf-8")
-    result = cli("run", "chargru-timemachine", "--set", "data.source=file",
-                 "--set", f"data.path={path}", "--set", "data.test_split=0.2",
-                 "--set", "model.units=16", "--set", f"model.sampling={sampling}",
-                 "--set", "train.batch_size=8", "--epochs", "2", "--device", "cpu")
+    result = cli(
+        "run",
+        "chargru-timemachine",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={path}",
+        "--set",
+        "data.test_split=0.2",
+        "--set",
+        "model.units=16",
+        "--set",
+        f"model.sampling={sampling}",
+        "--set",
+        "train.batch_size=8",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "chargru-timemachine").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -282,7 +307,8 @@ def test_a_run_reports_perplexity_tokens_per_second_and_a_sample(cli, tmp_path, 
         assert perplexity == pytest.approx(math.exp(loss), rel=1e-4)
     assert metrics["final"]["val"]["perplexity"] == history["val_perplexity"][-1]
     assert metrics["tokens_per_second"] == pytest.approx(
-        metrics["timing"]["train_samples_per_s"] * 35, rel=1e-3)
+        metrics["timing"]["train_samples_per_s"] * 35, rel=1e-3
+    )
     sample = metrics["sample"]
     assert sample["prefix"] == "time traveller" and len(sample["generated"]) == 50
     assert set(sample["generated"]) <= set(CHARACTERS[1:]) | {"?"}
@@ -295,13 +321,19 @@ def test_a_run_reports_perplexity_tokens_per_second_and_a_sample(cli, tmp_path, 
     assert model.count_params() == 28 * 28 + 3 * (16 * (28 + 16) + 2 * 16) + 16 * 28 + 28
 
 
-@pytest.mark.parametrize("setting, expected", [
-    ("train.from_logits=false", "set train.loss=sparse_categorical_crossentropy and train.from_logits=true"),
-    ("train.batch_size=null", "set train.batch_size"),
-    ("train.kfold=3", "train.kfold is not available"),
-    ("train.checkpoint={monitor: val_loss}", "train.checkpoint is not available"),
-    ("model.sampling=shuffled", "model.sampling"),
-])
+@pytest.mark.parametrize(
+    "setting, expected",
+    [
+        (
+            "train.from_logits=false",
+            "set train.loss=sparse_categorical_crossentropy and train.from_logits=true",
+        ),
+        ("train.batch_size=null", "set train.batch_size"),
+        ("train.kfold=3", "train.kfold is not available"),
+        ("train.checkpoint={monitor: val_loss}", "train.checkpoint is not available"),
+        ("model.sampling=shuffled", "model.sampling"),
+    ],
+)
 def test_settings_the_model_cannot_use_exit_2(cli, tmp_path, setting, expected):
     result = cli("run", "charrnn-timemachine", "--smoke", "--set", setting)
     assert result.exit_code == 2, result.output
@@ -310,10 +342,20 @@ def test_settings_the_model_cannot_use_exit_2(cli, tmp_path, setting, expected):
 
 
 def test_early_stopping_restores_the_best_epoch(cli, tmp_path):
-    result = cli("run", "charrnn-timemachine", "--smoke", "--no-save", "--epochs", "3",
-                 "--set", "model.units=8",
-                 "--set", "train.early_stopping={monitor: val_perplexity, patience: 0}",
-                 "--set", "train.optimizer.learning_rate=50")  # diverges: stops after epoch 2
+    result = cli(
+        "run",
+        "charrnn-timemachine",
+        "--smoke",
+        "--no-save",
+        "--epochs",
+        "3",
+        "--set",
+        "model.units=8",
+        "--set",
+        "train.early_stopping={monitor: val_perplexity, patience: 0}",
+        "--set",
+        "train.optimizer.learning_rate=50",
+    )  # diverges: stops after epoch 2
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "charrnn-timemachine").iterdir()
     history = json.loads((run / "history.json").read_text())

@@ -16,8 +16,14 @@ def test_within_the_default_relative_tolerance_exits_0(cli, tmp_path):
     result = cli("check", str(run))
     assert result.exit_code == 0, result.output
     row = result.output.splitlines()[1].split()
-    assert row[:6] == ["cnn-cifar10/20261122-100000-aaaaaa", "test_accuracy", "test.accuracy", "0.714",
-                       "0.7", "-0.014"]
+    assert row[:6] == [
+        "cnn-cifar10/20261122-100000-aaaaaa",
+        "test_accuracy",
+        "test.accuracy",
+        "0.714",
+        "0.7",
+        "-0.014",
+    ]
     assert row[6:8] == ["5%", "within"]
     assert "check: 1 within tolerance, 0 failing, 0 not checked" in result.output
 
@@ -36,9 +42,9 @@ def test_far_better_than_the_reference_is_outside_too(cli, tmp_path):
 
 def test_tolerance_can_be_relative_or_absolute(cli, tmp_path):
     run = make_run(tmp_path / "outputs", accuracy=0.700)  # 0.014 below 0.714
-    assert cli("check", str(run), "--tolerance", "1%").exit_code == 1       # allows 0.00714
-    assert cli("check", str(run), "--tolerance", "2%").exit_code == 0       # allows 0.01428
-    assert cli("check", str(run), "--tolerance", "0.01").exit_code == 1     # absolute
+    assert cli("check", str(run), "--tolerance", "1%").exit_code == 1  # allows 0.00714
+    assert cli("check", str(run), "--tolerance", "2%").exit_code == 0  # allows 0.01428
+    assert cli("check", str(run), "--tolerance", "0.01").exit_code == 1  # absolute
     assert cli("check", str(run), "--tolerance", "0.02").exit_code == 0
     assert parse_tolerance("5%").allowed(2.0) == pytest.approx(0.1)
     assert parse_tolerance("0.5").allowed(2.0) == 0.5
@@ -82,9 +88,16 @@ def test_a_reference_the_experiment_does_not_record_is_no_metric(cli, tmp_path):
 
 
 def test_reference_names_map_to_metrics(tmp_path):
-    run_dir = make_run(tmp_path, history={"loss": [0.8, 0.5, 0.4], "val_accuracy": [0.55, 0.6, 0.65]},
-                       extra={"final_cost": 0.18, "test_loss": 0.17,
-                              "kfold": {"mean": {"mae": 2.4}}, "test": {"mae": 2.5, "loss": 9.0}})
+    run_dir = make_run(
+        tmp_path,
+        history={"loss": [0.8, 0.5, 0.4], "val_accuracy": [0.55, 0.6, 0.65]},
+        extra={
+            "final_cost": 0.18,
+            "test_loss": 0.17,
+            "kfold": {"mean": {"mae": 2.4}},
+            "test": {"mae": 2.5, "loss": 9.0},
+        },
+    )
     run = load_run(run_dir)
     assert resolve_reference("final_cost", run) == ("final_cost", 0.18)
     assert resolve_reference("test_loss", run) == ("test_loss", 0.17)  # the top-level number wins
@@ -101,8 +114,10 @@ def test_markdown_csv_and_json_parse(cli, tmp_path):
     import csv
     import io
 
-    runs = [str(make_run(tmp_path / "outputs", run_id=f"20261122-10000{i}-aaaaa{i}", accuracy=a))
-            for i, a in enumerate((0.70, 0.60))]
+    runs = [
+        str(make_run(tmp_path / "outputs", run_id=f"20261122-10000{i}-aaaaa{i}", accuracy=a))
+        for i, a in enumerate((0.70, 0.60))
+    ]
     as_json = json.loads(cli("check", *runs, "-f", "json").stdout)
     assert [c["result"] for c in as_json["checks"]] == ["within", "OUTSIDE"] and as_json["failed"] == 1
     rows = list(csv.DictReader(io.StringIO(cli("check", *runs, "-f", "csv").stdout)))

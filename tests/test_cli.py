@@ -9,9 +9,28 @@ import pytest
 import yaml
 
 METRICS_FIELDS = {
-    "schema_version", "status", "error", "experiment", "config", "config_hash", "seed", "smoke",
-    "data", "started_at", "finished_at", "wall_time_s", "device", "backend", "versions", "run_dir",
-    "params", "test", "timing", "epochs_run", "final", "best_epoch",
+    "schema_version",
+    "status",
+    "error",
+    "experiment",
+    "config",
+    "config_hash",
+    "seed",
+    "smoke",
+    "data",
+    "started_at",
+    "finished_at",
+    "wall_time_s",
+    "device",
+    "backend",
+    "versions",
+    "run_dir",
+    "params",
+    "test",
+    "timing",
+    "epochs_run",
+    "final",
+    "best_epoch",
 }
 
 
@@ -52,8 +71,17 @@ def test_smoke_run_writes_the_whole_run_directory(cli, tmp_path):
     assert result.exit_code == 0, result.output
     run = only_run_dir(tmp_path / "outputs")
     assert run.name[:15].replace("-", "").isdigit()
-    for name in ("config.yaml", "history.csv", "history.json", "metrics.json", "model.keras",
-                 "summary.txt", "run.log", "plots/loss.png", "plots/accuracy.png"):
+    for name in (
+        "config.yaml",
+        "history.csv",
+        "history.json",
+        "metrics.json",
+        "model.keras",
+        "summary.txt",
+        "run.log",
+        "plots/loss.png",
+        "plots/accuracy.png",
+    ):
         assert (run / name).is_file(), name
         assert (run / name).stat().st_size > 0, name
     assert not list(run.glob(".*")), "temporary files left behind"
@@ -92,11 +120,31 @@ def test_saved_config_runs_again_with_the_same_results(cli, tmp_path):
 
 
 def test_dir_and_file_sources_through_the_cli(cli, tmp_path, cifar_npz, image_tree):
-    result = cli("run", "cnn-cifar10", "--epochs", "1", "--no-save",
-                 "--set", "data.source=file", "--set", f"data.path={cifar_npz}")
+    result = cli(
+        "run",
+        "cnn-cifar10",
+        "--epochs",
+        "1",
+        "--no-save",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={cifar_npz}",
+    )
     assert result.exit_code == 0, result.output
-    result = cli("run", "cnn-cifar10", "--epochs", "1", "--no-save", "--batch-size", "4",
-                 "--set", "data.source=dir", "--set", f"data.path={image_tree}")
+    result = cli(
+        "run",
+        "cnn-cifar10",
+        "--epochs",
+        "1",
+        "--no-save",
+        "--batch-size",
+        "4",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={image_tree}",
+    )
     assert result.exit_code == 0, result.output
     runs = sorted((tmp_path / "outputs" / "cnn-cifar10").iterdir())
     sources = {json.loads((r / "metrics.json").read_text())["data"]["source"]: r for r in runs}
@@ -106,19 +154,22 @@ def test_dir_and_file_sources_through_the_cli(cli, tmp_path, cifar_npz, image_tr
     assert tree_metrics["params"]["total"] == 122_570 - 7 * 65  # a 3-way head, not 10
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["run", "cnn-cifar1"], "Did you mean 'cnn-cifar10'"),
-    (["run", "cnn-cifar10", "--epochs", "-3"], "Invalid value for 'train.epochs' (from --epochs): -3"),
-    (["run", "cnn-cifar10", "--set", "train.batch_size=abc"], "Invalid value for 'train.batch_size'"),
-    (["run", "cnn-cifar10", "--set", "train.epoch=3"], "Did you mean 'epochs'"),
-    (["run", "cnn-cifar10", "--set", "train.epochs"], "--set expects KEY=VALUE"),
-    (["run", "cnn-cifar10", "--set", "data.source=file"], "needs data.path"),
-    (["run", "cnn-cifar10", "--set", "data.source=dir", "--set", "data.path=."], "has no train/ folder"),
-    (["run", "cnn-cifar10", "--device", "gpu"], "--device gpu: TensorFlow sees no GPU"),
-    (["run", "cnn-cifar10", "--device", "tpu"], "Invalid --device 'tpu'"),
-    (["run", "cnn-cifar10", "--smoke", "--out", "blocker/outputs"], "Cannot write run outputs under"),
-    (["show", "cnn-cifar10", "--set", "model.filterz=[1]"], "Unknown key 'model.filterz'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "cnn-cifar1"], "Did you mean 'cnn-cifar10'"),
+        (["run", "cnn-cifar10", "--epochs", "-3"], "Invalid value for 'train.epochs' (from --epochs): -3"),
+        (["run", "cnn-cifar10", "--set", "train.batch_size=abc"], "Invalid value for 'train.batch_size'"),
+        (["run", "cnn-cifar10", "--set", "train.epoch=3"], "Did you mean 'epochs'"),
+        (["run", "cnn-cifar10", "--set", "train.epochs"], "--set expects KEY=VALUE"),
+        (["run", "cnn-cifar10", "--set", "data.source=file"], "needs data.path"),
+        (["run", "cnn-cifar10", "--set", "data.source=dir", "--set", "data.path=."], "has no train/ folder"),
+        (["run", "cnn-cifar10", "--device", "gpu"], "--device gpu: TensorFlow sees no GPU"),
+        (["run", "cnn-cifar10", "--device", "tpu"], "Invalid --device 'tpu'"),
+        (["run", "cnn-cifar10", "--smoke", "--out", "blocker/outputs"], "Cannot write run outputs under"),
+        (["show", "cnn-cifar10", "--set", "model.filterz=[1]"], "Unknown key 'model.filterz'"),
+    ],
+)
 def test_bad_input_exits_2_with_a_clear_message_and_trains_nothing(cli, tmp_path, args, expected):
     (tmp_path / "blocker").write_text("a file where a folder should be")
     result = cli(*args)
@@ -167,9 +218,18 @@ def test_a_failure_while_training_is_recorded(cli, tmp_path, monkeypatch):
 
 
 def test_early_stopping_and_checkpoint_of_the_best_epoch(cli, tmp_path):
-    result = cli("run", "cnn-cifar10", "--smoke", "--epochs", "4", "--no-save",
-                 "--set", "train.early_stopping={monitor: val_accuracy, patience: 0, min_delta: 0.5}",
-                 "--set", "train.checkpoint={monitor: val_loss}")
+    result = cli(
+        "run",
+        "cnn-cifar10",
+        "--smoke",
+        "--epochs",
+        "4",
+        "--no-save",
+        "--set",
+        "train.early_stopping={monitor: val_accuracy, patience: 0, min_delta: 0.5}",
+        "--set",
+        "train.checkpoint={monitor: val_loss}",
+    )
     assert result.exit_code == 0, result.output
     run = only_run_dir(tmp_path / "outputs")
     metrics = json.loads((run / "metrics.json").read_text())
@@ -186,8 +246,10 @@ def test_offline_download_exits_2_before_creating_a_run(cli, tmp_path, monkeypat
     import keras
 
     def offline():
-        raise Exception("URL fetch failure on https://www.cs.toronto.edu/~kriz/"
-                        "cifar-10-python.tar.gz: None -- [Errno -2] Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://www.cs.toronto.edu/~kriz/"
+            "cifar-10-python.tar.gz: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(keras.datasets.cifar10, "load_data", offline)
     result = cli("run", "cnn-cifar10")
@@ -197,13 +259,16 @@ def test_offline_download_exits_2_before_creating_a_run(cli, tmp_path, monkeypat
     assert not list(tmp_path.glob("outputs/*/*"))
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["run", "perceptron-and", "--seed", "-1"], "Invalid value for 'seed'"),
-    (["run", "perceptron-and", "--set", "name=../../escape"], "Invalid value for 'name'"),
-    (["run", "perceptron-and", "--device", "foo"], "Invalid --device 'foo'"),
-    (["run", "mlp-mnist", "--smoke", "--set", "model.activation=relux"], "cannot be built"),
-    (["run", "playground-mlp", "--set", "train.metrics=[bogus]"], "Unknown metric 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", "perceptron-and", "--seed", "-1"], "Invalid value for 'seed'"),
+        (["run", "perceptron-and", "--set", "name=../../escape"], "Invalid value for 'name'"),
+        (["run", "perceptron-and", "--device", "foo"], "Invalid --device 'foo'"),
+        (["run", "mlp-mnist", "--smoke", "--set", "model.activation=relux"], "cannot be built"),
+        (["run", "playground-mlp", "--set", "train.metrics=[bogus]"], "Unknown metric 'bogus'"),
+    ],
+)
 def test_more_bad_input_exits_2_before_anything_is_created(cli, tmp_path, args, expected):
     result = cli(*args)
     assert result.exit_code == 2, result.output

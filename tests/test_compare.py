@@ -17,15 +17,24 @@ from dlab.results.index import expand_paths, flatten_metrics
 def two_runs(tmp_path):
     outputs = tmp_path / "outputs"
     old = make_run(outputs, run_id="20261122-100000-aaaaaa", accuracy=0.714, wall_time=100.0)
-    new = make_run(outputs, run_id="20261122-110000-bbbbbb", accuracy=0.700, wall_time=130.0,
-                   loss=0.95)
+    new = make_run(outputs, run_id="20261122-110000-bbbbbb", accuracy=0.700, wall_time=130.0, loss=0.95)
     return old, new
 
 
 def test_metric_names_are_dotted_paths_of_numbers_in_metrics_json():
-    flat = flatten_metrics({"test": {"accuracy": 0.7, "names": ["a"]}, "final": {"val": {"loss": 0.5}},
-                            "wall_time_s": 3, "smoke": True, "seed": 42, "data": {"train_samples": 10},
-                            "flag": False, "nan": float("nan"), "final_cost": 0.18})
+    flat = flatten_metrics(
+        {
+            "test": {"accuracy": 0.7, "names": ["a"]},
+            "final": {"val": {"loss": 0.5}},
+            "wall_time_s": 3,
+            "smoke": True,
+            "seed": 42,
+            "data": {"train_samples": 10},
+            "flag": False,
+            "nan": float("nan"),
+            "final_cost": 0.18,
+        }
+    )
     assert flat == {"test.accuracy": 0.7, "final.val.loss": 0.5, "wall_time_s": 3, "final_cost": 0.18}
 
 
@@ -34,21 +43,40 @@ def test_default_table_shows_every_shared_metric_one_row_each(cli, two_runs):
     result = cli("compare", str(old), str(new))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split() == ["metric", "cnn-cifar10/20261122-100000-aaaaaa",
-                                "cnn-cifar10/20261122-110000-bbbbbb"]
+    assert lines[0].split() == [
+        "metric",
+        "cnn-cifar10/20261122-100000-aaaaaa",
+        "cnn-cifar10/20261122-110000-bbbbbb",
+    ]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows["test.accuracy"] == ["0.714", "0.7"]
     assert rows["wall_time_s"] == ["100", "130"]
-    for name in ("test.loss", "final.val.loss", "final.train.accuracy", "params.total",
-                 "timing.train_samples_per_s", "epochs_run"):
+    for name in (
+        "test.loss",
+        "final.val.loss",
+        "final.train.accuracy",
+        "params.total",
+        "timing.train_samples_per_s",
+        "epochs_run",
+    ):
         assert name in rows, name
     assert "seed" not in rows and "data.train_samples" not in rows  # descriptions, not results
 
 
 def test_baseline_adds_differences(cli, two_runs):
     old, new = two_runs
-    result = cli("compare", str(new), "--baseline", str(old), "-m", "test.accuracy", "-m", "wall_time_s",
-                 "-m", "params.total")
+    result = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "-m",
+        "test.accuracy",
+        "-m",
+        "wall_time_s",
+        "-m",
+        "params.total",
+    )
     assert result.exit_code == 0, result.output
     assert "(baseline)" in result.output.splitlines()[0]
     rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
@@ -59,18 +87,37 @@ def test_baseline_adds_differences(cli, two_runs):
 
 def test_passing_gates_exit_0_and_failing_gates_exit_1_with_the_comparisons(cli, two_runs):
     old, new = two_runs
-    passing = cli("compare", str(new), "--baseline", str(old),
-                  "--fail-if", "test.accuracy < baseline - 0.05", "--fail-if", "wall_time_s > 2 * baseline")
+    passing = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "--fail-if",
+        "test.accuracy < baseline - 0.05",
+        "--fail-if",
+        "wall_time_s > 2 * baseline",
+    )
     assert passing.exit_code == 0, passing.output
     assert "gates: all 2 checks passed" in passing.output
 
-    failing = cli("compare", str(new), "--baseline", str(old),
-                  "--fail-if", "test.accuracy < baseline - 0.01", "--fail-if", "wall_time_s > 1.2 * baseline",
-                  "--fail-if", "test.loss > 5")
+    failing = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "--fail-if",
+        "test.accuracy < baseline - 0.01",
+        "--fail-if",
+        "wall_time_s > 1.2 * baseline",
+        "--fail-if",
+        "test.loss > 5",
+    )
     assert failing.exit_code == 1, failing.output
     assert "gates: 2 of 3 checks FAILED" in failing.output
-    assert ("cnn-cifar10/20261122-110000-bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 "
-            "(test.accuracy 0.7, baseline 0.714)") in failing.output
+    assert (
+        "cnn-cifar10/20261122-110000-bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 "
+        "(test.accuracy 0.7, baseline 0.714)"
+    ) in failing.output
     assert "wall_time_s > 1.2 * baseline: 130 > 120" in failing.output
     assert "test.loss > 5" not in failing.output.split("FAILED")[1]
 
@@ -92,21 +139,36 @@ def test_a_failed_run_fails_a_gate_on_its_missing_metric(cli, tmp_path, two_runs
 
 def test_division_by_zero_in_a_gate_is_reported_not_a_crash(cli, two_runs):
     old, new = two_runs
-    result = cli("compare", str(new), "--baseline", str(old), "--fail-if",
-                 "test.accuracy / (wall_time_s - wall_time_s) > 1")
+    result = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "--fail-if",
+        "test.accuracy / (wall_time_s - wall_time_s) > 1",
+    )
     assert result.exit_code == 1, result.output
     assert "cannot be evaluated: division by zero" in result.output
 
 
 def test_markdown_is_a_table_a_ci_job_can_post(cli, two_runs):
     old, new = two_runs
-    result = cli("compare", str(new), "--baseline", str(old), "--format", "markdown",
-                 "--fail-if", "test.accuracy < baseline - 0.01")
+    result = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "--format",
+        "markdown",
+        "--fail-if",
+        "test.accuracy < baseline - 0.01",
+    )
     assert result.exit_code == 1
     lines = result.output.splitlines()
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == ("| metric | cnn-cifar10/20261122-100000-aaaaaa (baseline) "
-                        "| cnn-cifar10/20261122-110000-bbbbbb |")
+    assert table[0] == (
+        "| metric | cnn-cifar10/20261122-100000-aaaaaa (baseline) | cnn-cifar10/20261122-110000-bbbbbb |"
+    )
     assert set(table[1].replace("|", "")) <= set("-:")
     assert all(line.count("|") == table[0].count("|") for line in table)
     assert any(line.startswith("| test.accuracy | 0.714 | 0.7 (-0.014, -2.0%) |") for line in table)
@@ -116,12 +178,25 @@ def test_markdown_is_a_table_a_ci_job_can_post(cli, two_runs):
 
 def test_csv_has_one_row_per_run_and_parses(cli, two_runs):
     old, new = two_runs
-    result = cli("compare", str(old), str(new), "--baseline", str(old), "--format", "csv",
-                 "-m", "test.*", "--fail-if", "test.accuracy < baseline - 0.01")
+    result = cli(
+        "compare",
+        str(old),
+        str(new),
+        "--baseline",
+        str(old),
+        "--format",
+        "csv",
+        "-m",
+        "test.*",
+        "--fail-if",
+        "test.accuracy < baseline - 0.01",
+    )
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [row["run"] for row in rows] == ["cnn-cifar10/20261122-100000-aaaaaa",
-                                            "cnn-cifar10/20261122-110000-bbbbbb"]
+    assert [row["run"] for row in rows] == [
+        "cnn-cifar10/20261122-100000-aaaaaa",
+        "cnn-cifar10/20261122-110000-bbbbbb",
+    ]
     assert float(rows[1]["test.accuracy"]) == 0.7
     assert float(rows[1]["test.accuracy_diff"]) == pytest.approx(-0.014)
     assert rows[0]["test.accuracy_diff"] == ""  # the baseline itself
@@ -131,18 +206,33 @@ def test_csv_has_one_row_per_run_and_parses(cli, two_runs):
 
 def test_json_parses_and_holds_values_differences_and_gates(cli, two_runs):
     old, new = two_runs
-    result = cli("compare", str(new), "--baseline", str(old), "--format", "json",
-                 "--fail-if", "wall_time_s > 1.2 * baseline")
+    result = cli(
+        "compare",
+        str(new),
+        "--baseline",
+        str(old),
+        "--format",
+        "json",
+        "--fail-if",
+        "wall_time_s > 1.2 * baseline",
+    )
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     assert data["baseline"] == "cnn-cifar10/20261122-100000-aaaaaa"
     by_run = {run["run"]: run for run in data["runs"]}
     assert by_run[data["baseline"]]["is_baseline"] is True
     assert by_run["cnn-cifar10/20261122-110000-bbbbbb"]["diff"]["wall_time_s"] == 30
-    assert data["gates"] == [{"run": "cnn-cifar10/20261122-110000-bbbbbb",
-                              "expression": "wall_time_s > 1.2 * baseline", "failed": True,
-                              "left": 130.0, "right": 120.0,
-                              "values": {"wall_time_s": 130.0, "baseline": 100.0}, "problem": None}]
+    assert data["gates"] == [
+        {
+            "run": "cnn-cifar10/20261122-110000-bbbbbb",
+            "expression": "wall_time_s > 1.2 * baseline",
+            "failed": True,
+            "left": 130.0,
+            "right": 120.0,
+            "values": {"wall_time_s": 130.0, "baseline": 100.0},
+            "problem": None,
+        }
+    ]
 
 
 def test_metrics_json_files_and_folders_of_runs_are_accepted(cli, two_runs, tmp_path):
@@ -239,8 +329,12 @@ def test_paths_that_are_not_runs_are_refused(cli, tmp_path, two_runs):
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes.txt").write_text("hello")
     (tmp_path / "broken.json").write_text("{not json")
-    for path, message in [("missing", "does not exist"), ("empty", "is not a run"),
-                          ("notes.txt", "is not a run"), ("broken.json", "cannot be read")]:
+    for path, message in [
+        ("missing", "does not exist"),
+        ("empty", "is not a run"),
+        ("notes.txt", "is not a run"),
+        ("broken.json", "cannot be read"),
+    ]:
         result = cli("compare", path, str(two_runs[0]))
         assert result.exit_code == 2, (path, result.output)
         assert message in result.output, (path, result.output)

@@ -21,16 +21,27 @@ def test_real_runs_through_every_command(cli, tmp_path):
     listed_dirs = {(tmp_path / row["run_dir"]).resolve() for row in json.loads(listed.stdout)}
     assert listed_dirs == {run.resolve() for run in runs}
 
-    compared = cli("compare", str(second), "--baseline", str(first), "-f", "json",
-                   "--fail-if", "test.loss > baseline + 0.5", "--curve", "loss", "-o", "loss.png")
+    compared = cli(
+        "compare",
+        str(second),
+        "--baseline",
+        str(first),
+        "-f",
+        "json",
+        "--fail-if",
+        "test.loss > baseline + 0.5",
+        "--curve",
+        "loss",
+        "-o",
+        "loss.png",
+    )
     assert compared.exit_code == 0, compared.output
     data = json.loads(compared.stdout)
     assert {"test.accuracy", "test.loss", "final_cost", "wall_time_s"} <= set(data["metrics"])
     assert data["gates"][0]["failed"] is False
     assert (tmp_path / "loss.png").stat().st_size > 1000
 
-    gate = cli("compare", str(workshop), "--baseline", str(first),
-               "--fail-if", "final_cost > baseline - 0.1")
+    gate = cli("compare", str(workshop), "--baseline", str(first), "--fail-if", "final_cost > baseline - 0.1")
     assert gate.exit_code == 0, gate.output  # 70 epochs on the real table beat 1 smoke epoch
     gate = cli("compare", str(workshop), "--baseline", str(first), "--fail-if", "epochs_run > baseline")
     assert gate.exit_code == 1 and "epochs_run > baseline: 70 > 1" in gate.output

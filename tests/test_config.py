@@ -36,8 +36,11 @@ def test_variant_extends_base_and_is_named_after_itself():
 
 
 def test_extends_a_relative_file_and_deep_merges(tmp_path):
-    write(tmp_path / "base.yaml", "experiment: convnet\ndata: {dataset: cifar10}\n"
-          "train: {epochs: 4, optimizer: {name: sgd, learning_rate: 0.1}}\n")
+    write(
+        tmp_path / "base.yaml",
+        "experiment: convnet\ndata: {dataset: cifar10}\n"
+        "train: {epochs: 4, optimizer: {name: sgd, learning_rate: 0.1}}\n",
+    )
     child = write(tmp_path / "child.yaml", "extends: base.yaml\ntrain: {optimizer: {momentum: 0.9}}\n")
     config = resolve_config(str(child))
     assert config.name == "child"
@@ -48,8 +51,9 @@ def test_extends_a_relative_file_and_deep_merges(tmp_path):
 
 
 def test_override_order_yaml_then_smoke_then_flags_then_set():
-    config = resolve_config("cnn-cifar10", flags={"train.epochs": 3, "seed": 7},
-                            sets=["train.epochs=5"], smoke=True)
+    config = resolve_config(
+        "cnn-cifar10", flags={"train.epochs": 3, "seed": 7}, sets=["train.epochs=5"], smoke=True
+    )
     assert config.train.epochs == 5  # --set beats --epochs beats --smoke beats YAML
     assert config.seed == 7
     assert config.data.source == "synthetic"  # from --smoke
@@ -62,9 +66,15 @@ def test_flag_beats_smoke_epochs():
 
 
 def test_set_values_are_parsed_as_yaml():
-    config = resolve_config("cnn-cifar10", sets=["model.filters=[8, 16]", "train.from_logits=false",
-                                                 "train.optimizer.learning_rate=1e-2",
-                                                 "data.validation=0.2"])
+    config = resolve_config(
+        "cnn-cifar10",
+        sets=[
+            "model.filters=[8, 16]",
+            "train.from_logits=false",
+            "train.optimizer.learning_rate=1e-2",
+            "data.validation=0.2",
+        ],
+    )
     assert config.model.filters == [8, 16]
     assert config.train.from_logits is False
     assert config.train.optimizer.learning_rate == pytest.approx(0.01)
@@ -127,13 +137,16 @@ def test_unknown_model_key_lists_the_experiments_own_keys():
     assert "filters" in message and "Did you mean 'filters'?" in message
 
 
-@pytest.mark.parametrize("flags, sets, key, origin", [
-    ({"train.epochs": -3}, [], "train.epochs", "--epochs"),
-    ({}, ["train.batch_size=abc"], "train.batch_size", "--set"),
-    ({}, ["data.source=web"], "data.source", "--set"),
-    ({}, ["data.validation=1.5"], "data.validation", "--set"),
-    ({}, ["train.optimizer.name=adamm"], "train.optimizer.name", "--set"),
-])
+@pytest.mark.parametrize(
+    "flags, sets, key, origin",
+    [
+        ({"train.epochs": -3}, [], "train.epochs", "--epochs"),
+        ({}, ["train.batch_size=abc"], "train.batch_size", "--set"),
+        ({}, ["data.source=web"], "data.source", "--set"),
+        ({}, ["data.validation=1.5"], "data.validation", "--set"),
+        ({}, ["train.optimizer.name=adamm"], "train.optimizer.name", "--set"),
+    ],
+)
 def test_wrong_values_name_key_origin_and_allowed(flags, sets, key, origin):
     message = error_of("cnn-cifar10", flags=flags, sets=sets)
     assert f"Invalid value for '{key}' (from {origin})" in message

@@ -45,8 +45,9 @@ def test_synthetic_twin_carries_a_learnable_signal():
 
 
 def test_synthetic_source_uses_the_configured_sizes_and_validation():
-    data = load_dataset(data_config(source="synthetic", train_samples=100, test_samples=30,
-                                    validation=0.2), seed=1)
+    data = load_dataset(
+        data_config(source="synthetic", train_samples=100, test_samples=30, validation=0.2), seed=1
+    )
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (80, 20, 30)
     assert data.describe()["source"] == "synthetic"
     assert data.class_names[0] == "airplane"
@@ -62,8 +63,9 @@ def test_file_source_reads_an_npz_in_the_keras_layout(cifar_npz):
 
 
 def test_file_source_limits_samples(cifar_npz):
-    data = load_dataset(data_config(source="file", path=str(cifar_npz), train_samples=10,
-                                    test_samples=5), seed=0)
+    data = load_dataset(
+        data_config(source="file", path=str(cifar_npz), train_samples=10, test_samples=5), seed=0
+    )
     assert len(data.x_train) == 10 and len(data.x_test) == 5
 
 
@@ -76,8 +78,13 @@ def test_npz_without_the_expected_keys(tmp_path):
 
 def test_npz_with_the_wrong_image_shape(tmp_path):
     path = tmp_path / "mnist-like.npz"
-    np.savez(path, x_train=np.zeros((2, 28, 28), np.uint8), y_train=np.zeros(2, np.uint8),
-             x_test=np.zeros((2, 28, 28), np.uint8), y_test=np.zeros(2, np.uint8))
+    np.savez(
+        path,
+        x_train=np.zeros((2, 28, 28), np.uint8),
+        y_train=np.zeros(2, np.uint8),
+        x_test=np.zeros((2, 28, 28), np.uint8),
+        y_test=np.zeros(2, np.uint8),
+    )
     with pytest.raises(DataError, match=r"must be \(N, 32, 32, 3\)"):
         load_dataset(data_config(source="file", path=str(path)), seed=0)
 

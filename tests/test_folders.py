@@ -14,12 +14,22 @@ from dlab.data.folders import load_folder_dataset
 from dlab.errors import ConfigError, DataError
 from dlab.experiment.factory import resolve_config
 
-FOLDER_CONFIGS = ["convnet-dogs-vs-cats", "convnet-dogs-vs-cats-aug", "vgg16-features",
-                  "vgg16-aug", "vgg16-finetune"]
+FOLDER_CONFIGS = [
+    "convnet-dogs-vs-cats",
+    "convnet-dogs-vs-cats-aug",
+    "vgg16-features",
+    "vgg16-aug",
+    "vgg16-finetune",
+]
 
 
-def write_tree(root: Path, classes=("cat", "dog"), per_class: int = 6, size: int = 48,
-               splits=("train", "validation", "test")) -> Path:
+def write_tree(
+    root: Path,
+    classes=("cat", "dog"),
+    per_class: int = 6,
+    size: int = 48,
+    splits=("train", "validation", "test"),
+) -> Path:
     """root/<split>/<class>/ with PNG and JPEG images (alternating); class i is drawn bright/dark
     so a model can tell them apart."""
     from PIL import Image
@@ -43,8 +53,9 @@ def tree(tmp_path) -> Path:
 
 
 def folder_data(tree: Path, **kwargs) -> DataConfig:
-    return DataConfig(**{"dataset": "dogs_vs_cats", "source": "dir", "path": str(tree),
-                         "validation": "split", **kwargs})
+    return DataConfig(
+        **{"dataset": "dogs_vs_cats", "source": "dir", "path": str(tree), "validation": "split", **kwargs}
+    )
 
 
 def all_images(stream) -> list[tuple[str, int]]:
@@ -86,8 +97,9 @@ def test_a_validation_fraction_of_train_never_overlaps_the_training_images(tree)
 
 def test_the_synthetic_twin_has_the_real_shapes_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    config = DataConfig(dataset="dogs_vs_cats", source="synthetic", validation="split",
-                        train_samples=6, test_samples=4)
+    config = DataConfig(
+        dataset="dogs_vs_cats", source="synthetic", validation="split", train_samples=6, test_samples=4
+    )
     data = load_folder_dataset(config, seed=0)
     x, y = next(data.splits["train"].batch(6).as_numpy_iterator())
     assert x.shape == (6, 180, 180, 3) and x.dtype == np.uint8 and set(y) <= {0, 1}
@@ -111,8 +123,19 @@ def test_stream_targets_make_a_column_for_binary_cross_entropy(tree):
 
 @pytest.mark.parametrize("name", FOLDER_CONFIGS)
 def test_every_folder_config_runs_on_a_tree_of_pngs_and_jpegs(cli, tmp_path, tree, name):
-    result = cli("run", name, "--smoke", "--device", "cpu", "--set", "data.source=dir",
-                 "--set", f"data.path={tree}", "--epochs", "2")
+    result = cli(
+        "run",
+        name,
+        "--smoke",
+        "--device",
+        "cpu",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={tree}",
+        "--epochs",
+        "2",
+    )
     assert result.exit_code == 0, result.output
     assert "evaluating the best checkpoint: epoch" in result.output
     (run,) = (tmp_path / "outputs" / name).iterdir()
@@ -137,9 +160,24 @@ def test_every_folder_config_runs_on_a_tree_of_pngs_and_jpegs(cli, tmp_path, tre
 
 def test_the_convnet_learns_an_easy_tree(cli, tmp_path):
     tree = write_tree(tmp_path / "easy", per_class=24)
-    result = cli("run", "convnet-dogs-vs-cats", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.source=dir", "--set", f"data.path={tree}", "--epochs", "6",
-                 "--set", "model.filters=[8,8,8,8,8]", "--batch-size", "8")
+    result = cli(
+        "run",
+        "convnet-dogs-vs-cats",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={tree}",
+        "--epochs",
+        "6",
+        "--set",
+        "model.filters=[8,8,8,8,8]",
+        "--batch-size",
+        "8",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "convnet-dogs-vs-cats").iterdir()
     assert json.loads((run / "metrics.json").read_text())["test"]["accuracy"] >= 0.9
@@ -156,8 +194,9 @@ def test_feature_extraction_runs_the_base_once_per_split(cli, tmp_path, tree, mo
 
     class CountImages(keras.layers.Layer):
         def call(self, x):
-            count = tf.numpy_function(lambda batch: seen.append(len(batch)) or np.float32(0),
-                                      [x], tf.float32, stateful=True)
+            count = tf.numpy_function(
+                lambda batch: seen.append(len(batch)) or np.float32(0), [x], tf.float32, stateful=True
+            )
             return x + tf.reshape(count, [])
 
         def compute_output_shape(self, input_shape):
@@ -171,16 +210,41 @@ def test_feature_extraction_runs_the_base_once_per_split(cli, tmp_path, tree, mo
         return model
 
     monkeypatch.setattr(transfer, "build_base", counting_base)
-    result = cli("run", "vgg16-features", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.source=dir", "--set", f"data.path={tree}", "--epochs", "3")
+    result = cli(
+        "run",
+        "vgg16-features",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={tree}",
+        "--epochs",
+        "3",
+    )
     assert result.exit_code == 0, result.output
     assert sum(seen) == 12 + 12 + 12, "every train, validation and test image exactly once"
 
     # the frozen base inside the model runs on every epoch instead (and more than once on test)
     seen.clear()
-    result = cli("run", "vgg16-aug", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.source=dir", "--set", f"data.path={tree}", "--epochs", "3",
-                 "--set", "train.checkpoint=null")  # the counting layer cannot be reloaded
+    result = cli(
+        "run",
+        "vgg16-aug",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={tree}",
+        "--epochs",
+        "3",
+        "--set",
+        "train.checkpoint=null",
+    )  # the counting layer cannot be reloaded
     assert result.exit_code == 0, result.output
     assert sum(seen) >= 3 * (12 + 12) + 12
 
@@ -197,8 +261,9 @@ def build(name: str, *sets: str):
 BLOCK5 = ["block5_conv1", "block5_conv2", "block5_conv3"]
 
 
-@pytest.mark.parametrize("layers, convs", [(0, []), (1, []), (4, BLOCK5), (5, BLOCK5),
-                                           (6, ["block4_conv3", *BLOCK5])])
+@pytest.mark.parametrize(
+    "layers, convs", [(0, []), (1, []), (4, BLOCK5), (5, BLOCK5), (6, ["block4_conv3", *BLOCK5])]
+)
 def test_fine_tuning_unfreezes_exactly_the_top_layers(layers, convs):
     model, experiment = build("vgg16-finetune", f"model.trainable_layers={layers}")
     base = model.get_layer("vgg16")
@@ -229,8 +294,7 @@ def test_each_backbone_preprocesses_as_keras_applications_does():
     from dlab.models.transfer import BackbonePreprocess
 
     images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype("float32")
-    for name, module in [("vgg16", "vgg16"), ("resnet50", "resnet50"),
-                         ("inceptionv3", "inception_v3")]:
+    for name, module in [("vgg16", "vgg16"), ("resnet50", "resnet50"), ("inceptionv3", "inception_v3")]:
         expected = getattr(keras.applications, module).preprocess_input(images.copy())
         got = keras.ops.convert_to_numpy(BackbonePreprocess(name)(images.astype(np.uint8)))
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4)
@@ -248,30 +312,34 @@ def run_error(cli, *args: str) -> str:
 
 def test_train_and_validation_class_folders_that_differ(cli, tree):
     (tree / "validation" / "dog").rename(tree / "validation" / "dogs")
-    message = run_error(cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir",
-                        "--set", f"data.path={tree}")
+    message = run_error(
+        cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir", "--set", f"data.path={tree}"
+    )
     assert "train/ and validation/" in message and "cat, dog vs cat, dogs" in message
 
 
 def test_an_empty_class_folder(cli, tree):
     (tree / "train" / "bird").mkdir()
-    message = run_error(cli, "vgg16-features", "--smoke", "--set", "data.source=dir",
-                        "--set", f"data.path={tree}")
+    message = run_error(
+        cli, "vgg16-features", "--smoke", "--set", "data.source=dir", "--set", f"data.path={tree}"
+    )
     assert "bird" in message and "hold no images" in message
 
 
 @pytest.mark.parametrize("content", [b"not an image at all", b"\xff\xd8\xff\xe0 truncated"])
 def test_an_unreadable_image_is_named(cli, tree, content):
     (tree / "test" / "cat" / "broken.jpg").write_bytes(content)
-    message = run_error(cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir",
-                        "--set", f"data.path={tree}")
+    message = run_error(
+        cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir", "--set", f"data.path={tree}"
+    )
     assert "broken.jpg" in message and "Remove or replace it" in message
 
 
 def test_a_missing_validation_folder_suggests_a_fraction(cli, tmp_path):
     tree = write_tree(tmp_path / "two", splits=("train", "test"))
-    message = run_error(cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir",
-                        "--set", f"data.path={tree}")
+    message = run_error(
+        cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir", "--set", f"data.path={tree}"
+    )
     assert "no validation/ folder" in message and "data.validation=0.2" in message
 
 
@@ -287,16 +355,28 @@ def test_an_unknown_backbone_lists_the_three(cli):
 
 def test_three_classes_with_binary_cross_entropy(cli, tmp_path):
     tree = write_tree(tmp_path / "three", classes=("a", "b", "c"), per_class=2)
-    message = run_error(cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir",
-                        "--set", f"data.path={tree}")
+    message = run_error(
+        cli, "convnet-dogs-vs-cats", "--smoke", "--set", "data.source=dir", "--set", f"data.path={tree}"
+    )
     assert "3 classes" in message and "sparse_categorical_crossentropy" in message
 
 
 def test_three_classes_train_with_a_softmax(cli, tmp_path):
     tree = write_tree(tmp_path / "three", classes=("a", "b", "c"), per_class=2)
-    result = cli("run", "vgg16-features", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.source=dir", "--set", f"data.path={tree}",
-                 "--set", "train.loss=sparse_categorical_crossentropy")
+    result = cli(
+        "run",
+        "vgg16-features",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={tree}",
+        "--set",
+        "train.loss=sparse_categorical_crossentropy",
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -319,7 +399,8 @@ def test_init_from_a_model_of_another_architecture(cli, tmp_path):
     x = keras.layers.Flatten(name="flatten")(keras.layers.Conv2D(4, 3, name="vgg16")(inputs))
     keras.Model(inputs, keras.layers.Dense(1, name="predictions")(x)).save(run / "model.keras")
     (run / "config.yaml").write_text(
-        "name: vgg16-aug\nexperiment: transfer\nmodel: {backbone: vgg16, mode: frozen}\n")
+        "name: vgg16-aug\nexperiment: transfer\nmodel: {backbone: vgg16, mode: frozen}\n"
+    )
     message = run_error(cli, "vgg16-finetune", "--smoke", "--set", f"model.init_from={run}")
     assert "different architecture" in message and "'vgg16'" in message
 
@@ -343,16 +424,22 @@ def test_imagenet_weights_offline_give_the_one_paragraph_help(cli, monkeypatch):
 
 
 def test_a_size_too_small_for_the_backbone(cli):
-    message = run_error(cli, "vgg16-features", "--smoke", "--set", "model.backbone=inceptionv3",
-                        "--set", "model.image_size=64")
+    message = run_error(
+        cli,
+        "vgg16-features",
+        "--smoke",
+        "--set",
+        "model.backbone=inceptionv3",
+        "--set",
+        "model.image_size=64",
+    )
     assert "at least 75x75" in message
 
 
 def test_augmentation_with_precomputed_features_is_refused():
     from dlab.experiment import registry
 
-    config = resolve_config("vgg16-features", smoke=True,
-                            sets=["model.augmentation={flip: horizontal}"])
+    config = resolve_config("vgg16-features", smoke=True, sets=["model.augmentation={flip: horizontal}"])
     experiment = registry.get("transfer")()
     with pytest.raises(ConfigError, match="model.mode=frozen or finetune"):
         experiment.prepare(config, experiment.load_data(config))
@@ -362,8 +449,12 @@ def test_data_validation_split_on_an_array_dataset_without_one():
     from dlab.data import load_dataset
 
     with pytest.raises(ConfigError, match="own validation split .* mnist has none"):
-        load_dataset(DataConfig(dataset="mnist", source="synthetic", validation="split",
-                                train_samples=8, test_samples=4), seed=0)
+        load_dataset(
+            DataConfig(
+                dataset="mnist", source="synthetic", validation="split", train_samples=8, test_samples=4
+            ),
+            seed=0,
+        )
 
 
 def test_sample_limits_need_a_cache(tree):
@@ -378,9 +469,10 @@ def test_a_dir_path_that_is_a_file(tmp_path):
         load_folder_dataset(folder_data(path), seed=0)
 
 
-@pytest.mark.parametrize("name, params", [("convnet-dogs-vs-cats", 991_041),
-                                          ("convnet-dogs-vs-cats-aug", 991_041),
-                                          ("vgg16-features", 3_277_313)])
+@pytest.mark.parametrize(
+    "name, params",
+    [("convnet-dogs-vs-cats", 991_041), ("convnet-dogs-vs-cats-aug", 991_041), ("vgg16-features", 3_277_313)],
+)
 def test_the_models_at_180x180_have_deep_learning_with_pythons_parameter_counts(name, params):
     model, _ = build(name, "model.image_size=180", "data.train_samples=4", "data.test_samples=2")
     assert model.count_params() == params  # the convnet; vgg16-features: the head on 5x5x512

@@ -25,8 +25,13 @@ def test_perceptron_and_reports_cost_and_first_epoch_below(cli, tmp_path):
     assert metrics["first_epoch_below_threshold"] == {"threshold": 0.09, "epoch": None}
     assert metrics["final_cost"] == pytest.approx(0.185, abs=0.01)  # the workshop saw 0.181
     assert metrics["predictions"] == [0, 0, 0, 1]
-    for name in ("config.yaml", "history.csv", "plots/loss.png", "plots/accuracy.png",
-                 "plots/decision_boundary.png"):
+    for name in (
+        "config.yaml",
+        "history.csv",
+        "plots/loss.png",
+        "plots/accuracy.png",
+        "plots/decision_boundary.png",
+    ):
         assert (run / name).is_file(), name
     assert (run / "history.csv").read_text().splitlines()[0] == "epoch,loss,accuracy"
 
@@ -77,17 +82,31 @@ def write_csv(path, rows=80, target="label", extra=""):
 
 def test_logistic_regression_on_any_csv(cli, tmp_path):
     csv = write_csv(tmp_path / "table.csv")
-    run, metrics = run_and_read(cli, tmp_path, "logreg-scratch", "--set", "data.source=file",
-                                "--set", f"data.path={csv}", "--set", "data.target=label")
+    run, metrics = run_and_read(
+        cli,
+        tmp_path,
+        "logreg-scratch",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={csv}",
+        "--set",
+        "data.target=label",
+    )
     assert metrics["data"]["location"] == str(csv)
     assert metrics["test"]["accuracy"] >= 0.8
 
 
-@pytest.mark.parametrize("sets, expected", [
-    (["data.target=lable"],
-     "has no column 'lable' (data.target). Did you mean 'label'? Columns: a, b, label"),
-    ([], "data.target is not set"),
-])
+@pytest.mark.parametrize(
+    "sets, expected",
+    [
+        (
+            ["data.target=lable"],
+            "has no column 'lable' (data.target). Did you mean 'label'? Columns: a, b, label",
+        ),
+        ([], "data.target is not set"),
+    ],
+)
 def test_csv_target_errors(cli, tmp_path, sets, expected):
     csv = write_csv(tmp_path / "table.csv")
     args = ["run", "logreg-scratch", "--set", "data.source=file", "--set", f"data.path={csv}"]
@@ -99,27 +118,37 @@ def test_csv_target_errors(cli, tmp_path, sets, expected):
 
 def test_csv_with_non_numeric_features(cli, tmp_path):
     csv = write_csv(tmp_path / "table.csv", extra="red")
-    result = cli("run", "logreg-scratch", "--set", "data.source=file", "--set", f"data.path={csv}",
-                 "--set", "data.target=label")
+    result = cli(
+        "run",
+        "logreg-scratch",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={csv}",
+        "--set",
+        "data.target=label",
+    )
     assert result.exit_code == 2 and "these are not: colour" in result.output
 
 
 def test_linear_regression_approaches_least_squares(cli, tmp_path):
     run, metrics = run_and_read(cli, tmp_path, "linreg-scratch")
-    assert metrics["final"]["train"]["loss"] == pytest.approx(
-        metrics["least_squares"]["train_mse"], rel=0.01)
+    assert metrics["final"]["train"]["loss"] == pytest.approx(metrics["least_squares"]["train_mse"], rel=0.01)
     history = json.loads((run / "history.json").read_text())
     assert history["loss"][49] < 1.1 * history["loss"][-1]  # near its floor after ~50 epochs
     assert (run / "plots" / "fitted_line.png").is_file()
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["perceptron-and", "--set", "train.optimizer.learning_rate=0"], "greater than 0"),
-    (["perceptron-and", "--epochs", "0"], "greater than or equal to 1"),
-    (["perceptron-and", "--set", "train.optimizer.name=adam"], "plain gradient descent"),
-    (["perceptron-and", "--device", "gpu"], "written in NumPy"),
-    (["playground-mlp", "--set", "data.dataset=moons"], "circle, xor, gaussian, spiral"),
-])
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["perceptron-and", "--set", "train.optimizer.learning_rate=0"], "greater than 0"),
+        (["perceptron-and", "--epochs", "0"], "greater than or equal to 1"),
+        (["perceptron-and", "--set", "train.optimizer.name=adam"], "plain gradient descent"),
+        (["perceptron-and", "--device", "gpu"], "written in NumPy"),
+        (["playground-mlp", "--set", "data.dataset=moons"], "circle, xor, gaussian, spiral"),
+    ],
+)
 def test_bad_input_for_the_fundamentals(cli, args, expected):
     result = cli("run", *args)
     assert result.exit_code == 2, result.output
@@ -127,10 +156,28 @@ def test_bad_input_for_the_fundamentals(cli, args, expected):
 
 
 def test_a_relu_hidden_layer_beats_one_linear_neuron_on_the_circle(cli, tmp_path):
-    relu_run, relu = run_and_read(cli, tmp_path, "playground-mlp", "--no-save", "--set",
-                                  "model.hidden=[3]", "--set", "model.activation=relu")
-    _, linear = run_and_read(cli, tmp_path, "playground-mlp", "--no-save", "--epochs", "30",
-                             "--set", "model.hidden=[]", "--set", "model.activation=linear")
+    relu_run, relu = run_and_read(
+        cli,
+        tmp_path,
+        "playground-mlp",
+        "--no-save",
+        "--set",
+        "model.hidden=[3]",
+        "--set",
+        "model.activation=relu",
+    )
+    _, linear = run_and_read(
+        cli,
+        tmp_path,
+        "playground-mlp",
+        "--no-save",
+        "--epochs",
+        "30",
+        "--set",
+        "model.hidden=[]",
+        "--set",
+        "model.activation=linear",
+    )
     assert relu["test_loss"] < 0.177 < linear["test_loss"]
     assert (relu_run / "plots" / "decision_boundary.png").is_file()
 

@@ -17,23 +17,26 @@ def judge(text: str, run=RUN, baseline=BASE):
     return parse_gate(text).judge("run-a", run, baseline)
 
 
-@pytest.mark.parametrize(("text", "fails"), [
-    ("test.accuracy < baseline - 0.01", True),      # 0.70 < 0.704
-    ("test.accuracy < baseline - 0.02", False),     # 0.70 < 0.694 is false
-    ("wall_time_s > 1.2 * baseline", True),         # 130 > 120
-    ("wall_time_s > 1.5 * baseline", False),
-    ("test.accuracy <= 0.7", True),
-    ("test.accuracy >= 0.7", True),
-    ("test.accuracy > 0.7", False),
-    ("test.accuracy == 0.7", True),
-    ("test.accuracy != 0.7", False),
-    ("final.val.loss / baseline.final.val.loss > 1.2", True),   # 1.25
-    ("(wall_time_s - baseline) / baseline > 0.25", True),       # 0.3
-    ("-test.accuracy > -0.5", False),
-    ("+test.accuracy < 1", True),
-    ("test.accuracy < 7e-1 + 1E-2", True),
-    ("test.accuracy < .71", True),
-])
+@pytest.mark.parametrize(
+    ("text", "fails"),
+    [
+        ("test.accuracy < baseline - 0.01", True),  # 0.70 < 0.704
+        ("test.accuracy < baseline - 0.02", False),  # 0.70 < 0.694 is false
+        ("wall_time_s > 1.2 * baseline", True),  # 130 > 120
+        ("wall_time_s > 1.5 * baseline", False),
+        ("test.accuracy <= 0.7", True),
+        ("test.accuracy >= 0.7", True),
+        ("test.accuracy > 0.7", False),
+        ("test.accuracy == 0.7", True),
+        ("test.accuracy != 0.7", False),
+        ("final.val.loss / baseline.final.val.loss > 1.2", True),  # 1.25
+        ("(wall_time_s - baseline) / baseline > 0.25", True),  # 0.3
+        ("-test.accuracy > -0.5", False),
+        ("+test.accuracy < 1", True),
+        ("test.accuracy < 7e-1 + 1E-2", True),
+        ("test.accuracy < .71", True),
+    ],
+)
 def test_every_form_is_judged(text, fails):
     outcome = judge(text)
     assert outcome.problem is None
@@ -42,10 +45,10 @@ def test_every_form_is_judged(text, fails):
 
 def test_multiplication_binds_tighter_than_addition_and_subtraction_is_left_associative():
     values = {"m": 0.0}
-    assert judge("m + 2 + 3 * 4 == 14", values, None).failed           # not (2 + 3) * 4 = 20
+    assert judge("m + 2 + 3 * 4 == 14", values, None).failed  # not (2 + 3) * 4 = 20
     assert judge("m + (2 + 3) * 4 == 20", values, None).failed
-    assert judge("m + 10 - 4 - 3 == 3", values, None).failed            # not 10 - (4 - 3) = 9
-    assert judge("m + 24 / 4 / 2 == 3", values, None).failed            # not 24 / (4 / 2) = 12
+    assert judge("m + 10 - 4 - 3 == 3", values, None).failed  # not 10 - (4 - 3) = 9
+    assert judge("m + 24 / 4 / 2 == 3", values, None).failed  # not 24 / (4 / 2) = 12
     assert judge("m + 2 * -3 == -6", values, None).failed
     assert judge("m - -2 == 2", values, None).failed
 
@@ -71,26 +74,29 @@ def test_a_metric_missing_from_a_run_fails_the_gate():
     assert outcome.failed and "missing from the baseline" in outcome.problem
 
 
-@pytest.mark.parametrize(("text", "position", "problem"), [
-    ("__import__('os').system('x') > 1", 11, "unexpected character"),
-    ("test.accuracy.__class__ > 1", None, None),  # a valid (unknown) metric name, nothing more
-    ("exec(1) > 0", 4, "function calls are not allowed"),
-    ("test.accuracy < 0.9 and 1", 20, "unexpected 'and'"),
-    ("test.accuracy", 13, "expected a comparison"),
-    ("test.accuracy < ", 16, "expected a number"),
-    ("(test.accuracy < 1", 15, "expected ')'"),
-    ("test.accuracy < 1)", 17, "unexpected ')'"),
-    ("test.accuracy = 1", 14, "'=' is not a comparison"),
-    ("0 < test.accuracy < 1", 18, "only one comparison"),
-    ("test.accuracy ** 2 > 1", 14, "'**' is not allowed"),
-    ("test.accuracy < 1.2.3", 16, "not a number"),
-    ("test.accuracy < 2x", 17, "after the number"),
-    ("test['accuracy'] > 1", 4, "unexpected character"),
-    ("lambda: 1 > 0", 6, "unexpected character"),
-    ("", 0, "empty"),
-    ("baseline > 1", 0, "'baseline' means"),
-    ("test.accuracy > baseline * wall_time_s", 16, "'baseline' means"),
-])
+@pytest.mark.parametrize(
+    ("text", "position", "problem"),
+    [
+        ("__import__('os').system('x') > 1", 11, "unexpected character"),
+        ("test.accuracy.__class__ > 1", None, None),  # a valid (unknown) metric name, nothing more
+        ("exec(1) > 0", 4, "function calls are not allowed"),
+        ("test.accuracy < 0.9 and 1", 20, "unexpected 'and'"),
+        ("test.accuracy", 13, "expected a comparison"),
+        ("test.accuracy < ", 16, "expected a number"),
+        ("(test.accuracy < 1", 15, "expected ')'"),
+        ("test.accuracy < 1)", 17, "unexpected ')'"),
+        ("test.accuracy = 1", 14, "'=' is not a comparison"),
+        ("0 < test.accuracy < 1", 18, "only one comparison"),
+        ("test.accuracy ** 2 > 1", 14, "'**' is not allowed"),
+        ("test.accuracy < 1.2.3", 16, "not a number"),
+        ("test.accuracy < 2x", 17, "after the number"),
+        ("test['accuracy'] > 1", 4, "unexpected character"),
+        ("lambda: 1 > 0", 6, "unexpected character"),
+        ("", 0, "empty"),
+        ("baseline > 1", 0, "'baseline' means"),
+        ("test.accuracy > baseline * wall_time_s", 16, "'baseline' means"),
+    ],
+)
 def test_bad_syntax_points_at_the_position(text, position, problem):
     if problem is None:
         assert parse_gate(text).metric_names() == ["test.accuracy.__class__"]
@@ -119,8 +125,14 @@ def test_no_python_is_ever_evaluated(monkeypatch):
 
 def test_names_and_numbers_are_tokenized_as_the_grammar_says():
     kinds = [(token.kind, token.text) for token in tokenize("timing.train_samples_per_s>=1e3*baseline")]
-    assert kinds == [("name", "timing.train_samples_per_s"), ("cmp", ">="), ("number", "1e3"),
-                     ("op", "*"), ("name", "baseline"), ("end", "")]
+    assert kinds == [
+        ("name", "timing.train_samples_per_s"),
+        ("cmp", ">="),
+        ("number", "1e3"),
+        ("op", "*"),
+        ("name", "baseline"),
+        ("end", ""),
+    ]
     gate = parse_gate("baseline.wall_time_s * 2 < wall_time_s + baseline_time")
     assert gate.metric_names() == ["wall_time_s", "baseline_time"]
     assert gate.uses_baseline()

@@ -22,22 +22,18 @@ print("HEAVY=" + ",".join(heavy))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "cnn-cifar10"],
-                                  ["run", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "cnn-cifar10"], ["run", "--help"]])
 def test_light_commands_do_not_import_heavy_modules(args):
     code = PROBE.format(args=args, heavy=HEAVY)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     marker = [line for line in result.stdout.splitlines() if line.startswith("HEAVY=")]
     assert marker == ["HEAVY="], f"{args} imported {marker}"
 
 
 def test_numpy_experiments_never_import_tensorflow(tmp_path):
-    code = PROBE.format(args=["run", "perceptron-and", "--out", str(tmp_path)],
-                        heavy=("tensorflow", "keras"))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = PROBE.format(args=["run", "perceptron-and", "--out", str(tmp_path)], heavy=("tensorflow", "keras"))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "HEAVY=" in result.stdout.splitlines()[-1]
     assert result.stdout.splitlines()[-1] == "HEAVY=", result.stdout

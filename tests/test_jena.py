@@ -59,8 +59,11 @@ def test_each_target_is_the_temperature_24_hours_after_the_window_end(split):
     # consecutive windows, one per row, starting at the split's first row
     assert starts == list(range(first_row, first_row + seen))
     expected = {"train": 600 - 18, "val": 300 - 18, "test": 300 - 18 - 144 - 18}[split]
-    assert seen == expected == windows.count({"train": 600, "val": 300, "test": 300}[split],
-                                             last=split == "test")
+    assert (
+        seen
+        == expected
+        == windows.count({"train": 600, "val": 300, "test": 300}[split], last=split == "test")
+    )
     if split == "test":  # as DLwP (windows over raw_data[:-delay]): the last target is the
         assert max(starts) + windows.delay == 1199 - windows.span  # row `span` before the end
 
@@ -77,8 +80,14 @@ def test_windows_are_those_of_keras_timeseries_dataset_from_array(split):
     temperature = values[:, T].astype(np.float32)
     bounds = {"train": (0, 750), "val": (750, 1125), "test": (1125, None)}[split]
     book = keras.utils.timeseries_dataset_from_array(
-        scaled[:-windows.delay], targets=temperature[windows.delay:], sampling_rate=3,
-        sequence_length=7, batch_size=50, start_index=bounds[0], end_index=bounds[1])
+        scaled[: -windows.delay],
+        targets=temperature[windows.delay :],
+        sampling_rate=3,
+        sequence_length=7,
+        batch_size=50,
+        start_index=bounds[0],
+        end_index=bounds[1],
+    )
     ours = window_dataset(data, split, windows, batch_size=50)
 
     def read(dataset):
@@ -86,8 +95,7 @@ def test_windows_are_those_of_keras_timeseries_dataset_from_array(split):
         return np.concatenate([x for x, _ in batches]), np.concatenate([y for _, y in batches])
 
     (book_x, book_y), (our_x, our_y) = read(book), read(ours)
-    assert len(our_y) == windows.count({"train": 750, "val": 375, "test": 375}[split],
-                                       last=split == "test")
+    assert len(our_y) == windows.count({"train": 750, "val": 375, "test": 375}[split], last=split == "test")
     np.testing.assert_array_equal(our_x, book_x)
     np.testing.assert_array_equal(our_y, book_y)
 
@@ -184,11 +192,22 @@ def test_file_source_reads_the_csv(cli, tmp_path):
 
 def test_file_source_keeps_the_first_samples_rows(cli, tmp_path):
     path = write_csv(tmp_path / "jena.csv", rows=8000)
-    result = cli("run", "baseline-jena", "--set", "data.source=file", "--set", f"data.path={path}",
-                 "--set", "data.samples=7000")
+    result = cli(
+        "run",
+        "baseline-jena",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={path}",
+        "--set",
+        "data.samples=7000",
+    )
     assert result.exit_code == 0, result.output
     assert run_dir(tmp_path, "baseline-jena")[1]["data"]["rows_per_split"] == {
-        "train": 3500, "val": 1750, "test": 1750}
+        "train": 3500,
+        "val": 1750,
+        "test": 1750,
+    }
 
 
 def test_keras_source_downloads_and_extracts_the_zip(cli, tmp_path, monkeypatch):
@@ -263,14 +282,26 @@ def test_a_window_longer_than_a_split_is_refused_before_training(cli, tmp_path):
     assert not list(tmp_path.glob("outputs/*/*"))
 
 
-@pytest.mark.parametrize(("setting", "words"), [
-    ("data.validation=test", "data.validation=split"),
-    ("data.train_samples=1000", "data.samples=N"),
-    ("model.window.sequence_length=40", "too short for the conv1d stack"),
-])
+@pytest.mark.parametrize(
+    ("setting", "words"),
+    [
+        ("data.validation=test", "data.validation=split"),
+        ("data.train_samples=1000", "data.samples=N"),
+        ("model.window.sequence_length=40", "too short for the conv1d stack"),
+    ],
+)
 def test_settings_that_break_the_series_apart_are_refused(cli, tmp_path, setting, words):
-    result = cli("run", "conv1d-jena", "--smoke", "--set", "model.kernel_sizes=[24,12,6]",
-                 "--set", "model.window.sampling_rate=1", "--set", setting)
+    result = cli(
+        "run",
+        "conv1d-jena",
+        "--smoke",
+        "--set",
+        "model.kernel_sizes=[24,12,6]",
+        "--set",
+        "model.window.sampling_rate=1",
+        "--set",
+        setting,
+    )
     assert result.exit_code == 2, result.output
     assert words in " ".join(result.output.split())
 
@@ -336,8 +367,9 @@ def test_synthetic_series_can_be_forecast_better_than_the_baseline():
         count = len(inputs) - windows.span
         ends = np.arange(count) + windows.span
         hourly = ends[:, None] - 6 * np.arange(24)[None, :]  # the last 24 hourly rows
-        x = np.concatenate([inputs[hourly, T], inputs[hourly, COLUMNS.index("p (mbar)")],
-                            np.ones((count, 1))], axis=1)
+        x = np.concatenate(
+            [inputs[hourly, T], inputs[hourly, COLUMNS.index("p (mbar)")], np.ones((count, 1))], axis=1
+        )
         return x, targets[:count]
 
     x_train, y_train = features("train")

@@ -20,12 +20,14 @@ EXPECTED_PARAMS = {
 
 
 # A few synthetic samples with each config's real shapes are enough to build its model.
-TINY_DATA = ["data.source=synthetic", "data.train_samples=2", "data.test_samples=2",
-             "data.validation=test"]
+TINY_DATA = ["data.source=synthetic", "data.train_samples=2", "data.test_samples=2", "data.validation=test"]
 DATA_FOR = {
     # the autoencoder holds out a validation fraction that needs frauds in it
-    "autoencoder-fraud": ["data.source=synthetic", "data.samples=3000",
-                          "model.threshold.fallback=percentile"],
+    "autoencoder-fraud": [
+        "data.source=synthetic",
+        "data.samples=3000",
+        "model.threshold.fallback=percentile",
+    ],
 }
 
 

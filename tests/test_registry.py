@@ -27,9 +27,11 @@ def test_unknown_name_lists_close_matches():
 
 def test_registering_a_name_twice_is_an_error():
     with pytest.raises(registry.DuplicateExperimentError, match="registered twice"):
+
         @registry.register("convnet")
         class Impostor(Experiment):
             pass
+
     assert registry.get("convnet").__name__ == "ConvNet"
 
 

@@ -26,16 +26,27 @@ from dlab.fileio import atomic_write_text
 from dlab.run.directory import RunDir
 
 REPO = Path(__file__).resolve().parents[1]
-ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg",
-       "DLAB_BACKUP_INTERVAL": "0"}  # a resume backup after every epoch (default: every 5 s)
+ENV = {
+    **os.environ,
+    "CUDA_VISIBLE_DEVICES": "",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "MPLBACKEND": "Agg",
+    "DLAB_BACKUP_INTERVAL": "0",
+}  # a resume backup after every epoch (default: every 5 s)
 
 
 # --------------------------------------------------------------------------- helpers
 
 
 def start_run(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "dlab", "run", *args], cwd=cwd, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlab", "run", *args],
+        cwd=cwd,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_epochs(root: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> Path:
@@ -74,8 +85,7 @@ def history_epochs(run: Path) -> list[int]:
     return json.loads((run / "history.json").read_text())["epoch"]
 
 
-KERAS_LONG = ["playground-mlp", "--device", "cpu", "--epochs", "3000", "--set",
-              "train.steps_per_execution=1"]
+KERAS_LONG = ["playground-mlp", "--device", "cpu", "--epochs", "3000", "--set", "train.steps_per_execution=1"]
 """A Keras run far longer than any test waits: it only ends by a signal."""
 
 NUMPY_LONG = ["logreg-scratch", "--epochs", "1000000", "--set", "train.batch_size=1"]
@@ -130,8 +140,19 @@ def test_sigterm_stops_a_numpy_run_with_exit_code_143(tmp_path):
 
 
 def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(cli, tmp_path):
-    args = ["playground-mlp", "--device", "cpu", "--epochs", "6", "--set", "train.batch_size=2",
-            "--set", "train.steps_per_execution=1", "--out", "out"]
+    args = [
+        "playground-mlp",
+        "--device",
+        "cpu",
+        "--epochs",
+        "6",
+        "--set",
+        "train.batch_size=2",
+        "--set",
+        "train.steps_per_execution=1",
+        "--out",
+        "out",
+    ]
     process = start_run(*args, cwd=tmp_path)
     run = wait_for_epochs(tmp_path / "out", 2, process)
     time.sleep(0.1)  # into the next epoch
@@ -159,8 +180,16 @@ def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(cli
 
 def test_resume_refuses_a_changed_config_and_lists_the_keys(cli, interrupted_run):
     run, _ = interrupted_run
-    result = cli("run", *KERAS_LONG, "--set", "train.optimizer.learning_rate=0.1",
-                 "--set", "train.batch_size=20", "--resume", str(run))
+    result = cli(
+        "run",
+        *KERAS_LONG,
+        "--set",
+        "train.optimizer.learning_rate=0.1",
+        "--set",
+        "train.batch_size=20",
+        "--resume",
+        str(run),
+    )
     assert result.exit_code == 2
     assert "not the run's config" in result.output
     assert "train.optimizer.learning_rate: 0.03 in the run, 0.1 now" in result.output
@@ -169,10 +198,13 @@ def test_resume_refuses_a_changed_config_and_lists_the_keys(cli, interrupted_run
     assert read_metrics(run)["status"] == "interrupted", "a refused resume must not touch the run"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--fresh"], "give only one of them"),
-    (["--set", "train.kfold=3"], "k-fold runs"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--fresh"], "give only one of them"),
+        (["--set", "train.kfold=3"], "k-fold runs"),
+    ],
+)
 def test_resume_refusals(cli, interrupted_run, args, message):
     run, _ = interrupted_run
     result = cli("run", *KERAS_LONG, "--resume", str(run), *args)
@@ -208,24 +240,33 @@ def test_resume_refuses_a_completed_run(cli, interrupted_run, tmp_path):
 
 
 def test_a_non_finite_loss_fails_the_run_and_keeps_its_outputs(cli, tmp_path):
-    result = cli("run", "kfold-boston", "--smoke", "--device", "cpu", "--epochs", "3",
-                 "--set", "train.kfold=null", "--set", "train.optimizer={name: sgd, learning_rate: 1e6}")
+    result = cli(
+        "run",
+        "kfold-boston",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--epochs",
+        "3",
+        "--set",
+        "train.kfold=null",
+        "--set",
+        "train.optimizer={name: sgd, learning_rate: 1e6}",
+    )
     assert result.exit_code == 1
     assert re.search(r"non-finite loss at epoch 1 batch \d+", result.output)
     (run,) = (tmp_path / "outputs" / "kfold-boston").iterdir()
     metrics = read_metrics(run)
     assert metrics["status"] == "failed"
     assert metrics["error"]["type"] == "NonFiniteLoss"
-    assert re.match(r"non-finite loss at epoch 1 batch \d+ \(loss = (nan|inf)\)",
-                    metrics["error"]["message"])
+    assert re.match(r"non-finite loss at epoch 1 batch \d+ \(loss = (nan|inf)\)", metrics["error"]["message"])
     for name in ("config.yaml", "history.csv", "history.json", "summary.txt", "run.log"):
         assert (run / name).is_file(), name
     assert "NonFiniteLoss" in (run / "run.log").read_text()
     assert metrics["epochs_run"] == 0 and not (run / "model.keras").exists()
 
 
-def test_an_exception_inside_an_experiment_fails_the_run_with_its_traceback(cli, tmp_path,
-                                                                             monkeypatch):
+def test_an_exception_inside_an_experiment_fails_the_run_with_its_traceback(cli, tmp_path, monkeypatch):
     import dlab.models.numpy_models
 
     def broken_descent(model, x, y, epochs, learning_rate, history, **kwargs):
@@ -284,8 +325,7 @@ def test_an_unwritable_output_root_stops_before_training(cli, tmp_path):
 # --------------------------------------------------------------------------- wall time
 
 
-@pytest.mark.parametrize("args", [NUMPY_LONG, ["playground-mlp", "--device", "cpu",
-                                               "--epochs", "3000"]])
+@pytest.mark.parametrize("args", [NUMPY_LONG, ["playground-mlp", "--device", "cpu", "--epochs", "3000"]])
 def test_max_wall_time_ends_the_run_after_the_epoch_that_crosses_it(cli, tmp_path, args):
     result = cli("run", *args, "--max-wall-time", "1s")
     assert result.exit_code == 0, result.output
@@ -430,7 +470,8 @@ def test_keras_downloads_run_under_the_lock_and_pass_the_known_hash(tmp_path, mo
 def test_python_tags_in_yaml_are_refused(cli, tmp_path):
     marker = tmp_path / "pwned"
     (tmp_path / "evil.yaml").write_text(
-        f"experiment: perceptron\nseed: !!python/object/apply:os.system ['touch {marker}']\n")
+        f"experiment: perceptron\nseed: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
     result = cli("run", "evil.yaml")
     assert result.exit_code == 2
     assert "safe loader" in result.output and "python/object" in result.output
@@ -476,9 +517,11 @@ def test_object_arrays_are_read_only_by_the_restricted_unpickler_and_logged(tmp_
 
 
 def test_the_source_never_evaluates_text_or_loads_unsafely():
-    pattern = re.compile(r"\beval\(|\bexec\(|yaml\.load\((?!.*Loader=_SAFE_LOADER)|"
-                         r"yaml\.unsafe_load|allow_pickle=True|safe_mode=False|layers\.Lambda|"
-                         r"\bload_model\((?![^)]*safe_mode=True)(?!self)")
+    pattern = re.compile(
+        r"\beval\(|\bexec\(|yaml\.load\((?!.*Loader=_SAFE_LOADER)|"
+        r"yaml\.unsafe_load|allow_pickle=True|safe_mode=False|layers\.Lambda|"
+        r"\bload_model\((?![^)]*safe_mode=True)(?!self)"
+    )
     offenders = []
     for folder in ("src/dlab", "experiments"):
         for path in (REPO / folder).rglob("*.py"):
@@ -500,11 +543,13 @@ def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
     config = resolve_config(name, smoke=True)
     experiment = registry.get(config.experiment)()
     model = experiment.prepare(config, experiment.load_data(config))
-    rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model),
-                                                    safe_mode=True)
+    rebuilt = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(model), safe_mode=True
+    )
     assert rebuilt.count_params() == model.count_params()
-    assert [type(layer).__name__ for layer in rebuilt.layers] == \
-        [type(layer).__name__ for layer in model.layers]
+    assert [type(layer).__name__ for layer in rebuilt.layers] == [
+        type(layer).__name__ for layer in model.layers
+    ]
 
 
 @pytest.mark.parametrize("interval, backed_up", [(0.0, 2), (3600.0, None)])
@@ -523,19 +568,25 @@ def test_the_backup_is_written_at_most_every_interval_and_never_half(tmp_path, i
     model.compile("adam", "mse")
     backup = RunBackup(tmp_path / "backup", min_interval_s=interval)
     with pytest.raises(RuntimeError):
-        model.fit(np.ones((8, 3)), np.ones(8), epochs=5, verbose=0,
-                  callbacks=[backup, StopInEpochThree()])
+        model.fit(np.ones((8, 3)), np.ones(8), epochs=5, verbose=0, callbacks=[backup, StopInEpochThree()])
     metadata = read_backup_metadata(tmp_path / "backup")
     if backed_up is None:
         assert metadata is None
         return
     assert metadata["epoch"] == backed_up
     assert sorted(p.name for p in (tmp_path / "backup").iterdir()) == [
-        f"epoch-{backed_up}.weights.h5", "training_metadata.json"]  # no temporary files
+        f"epoch-{backed_up}.weights.h5",
+        "training_metadata.json",
+    ]  # no temporary files
     restored = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     restored.compile("adam", "mse")
-    fitted = restored.fit(np.ones((8, 3)), np.ones(8), epochs=5, verbose=0,
-                          callbacks=[RunBackup(tmp_path / "backup", min_interval_s=0)])
+    fitted = restored.fit(
+        np.ones((8, 3)),
+        np.ones(8),
+        epochs=5,
+        verbose=0,
+        callbacks=[RunBackup(tmp_path / "backup", min_interval_s=0)],
+    )
     assert len(fitted.history["loss"]) == 5 - backed_up
     assert int(restored.optimizer.iterations) == 5  # 1 step per epoch: 2 restored + 3 new
 
@@ -558,8 +609,10 @@ def test_the_first_signal_asks_to_stop_and_a_second_one_stops_at_once():
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-@pytest.mark.parametrize("text, seconds", [(90, 90.0), ("90", 90.0), ("90s", 90.0),
-                                           ("1.5m", 90.0), ("2h", 7200.0), ("1d", 86400.0)])
+@pytest.mark.parametrize(
+    "text, seconds",
+    [(90, 90.0), ("90", 90.0), ("90s", 90.0), ("1.5m", 90.0), ("2h", 7200.0), ("1d", 86400.0)],
+)
 def test_wall_time_durations(text, seconds):
     from dlab.config import parse_duration
 

@@ -57,7 +57,10 @@ def test_history_is_written_as_csv_and_json(tmp_path):
     run = RunDir(tmp_path)
     run.write_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
     assert (tmp_path / "history.csv").read_text().splitlines() == [
-        "epoch,loss,val_loss", "1,1.0,1.1", "2,0.5,0.7"]
+        "epoch,loss,val_loss",
+        "1,1.0,1.1",
+        "2,0.5,0.7",
+    ]
     assert json.loads((tmp_path / "history.json").read_text())["epoch"] == [1, 2]
 
 
@@ -82,11 +85,17 @@ def test_learning_curves_overlay_many_runs_train_dashed_validation_solid():
     """The figure studies use: one colour per run, train dashed, validation solid."""
     from dlab.plots import learning_curves
 
-    runs = [("tiny", {"binary_crossentropy": [0.7, 0.6], "val_binary_crossentropy": [0.7, 0.65]}),
-            ("large", {"binary_crossentropy": [0.6, 0.3], "val_binary_crossentropy": [0.66, 0.8]})]
+    runs = [
+        ("tiny", {"binary_crossentropy": [0.7, 0.6], "val_binary_crossentropy": [0.7, 0.65]}),
+        ("large", {"binary_crossentropy": [0.6, 0.3], "val_binary_crossentropy": [0.66, 0.8]}),
+    ]
     figure = learning_curves(runs, "binary_crossentropy", title="higgs")
     lines = figure.axes[0].get_lines()
     assert [line.get_label() for line in lines] == [
-        "tiny train", "tiny validation", "large train", "large validation"]
+        "tiny train",
+        "tiny validation",
+        "large train",
+        "large validation",
+    ]
     assert [line.get_linestyle() for line in lines] == ["--", "-", "--", "-"]
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()

@@ -49,8 +49,10 @@ def test_runs_filters_by_experiment_and_status(cli, outputs):
     failed = cli("runs", "--out", str(outputs), "--status", "failed", "-f", "json")
     rows = json.loads(failed.stdout)
     assert len(rows) == 1 and rows[0]["error"].startswith("RuntimeError")
-    assert rows[0]["key_metrics"] == {"final.val.loss": pytest.approx(0.95),
-                                      "final.val.accuracy": 0.69}  # no test metrics: last epoch
+    assert rows[0]["key_metrics"] == {
+        "final.val.loss": pytest.approx(0.95),
+        "final.val.accuracy": 0.69,
+    }  # no test metrics: last epoch
 
 
 def test_runs_formats_parse(cli, outputs):
@@ -93,8 +95,7 @@ def test_report_holds_every_run_and_its_images_embedded(cli, tmp_path, outputs):
 
 
 def test_report_escapes_text_from_runs(cli, tmp_path):
-    run = make_run(tmp_path / "outputs", description="<script>alert('x')</script> & more",
-                   status="failed")
+    run = make_run(tmp_path / "outputs", description="<script>alert('x')</script> & more", status="failed")
     result = cli("report", str(run), "-o", "r.html")
     assert result.exit_code == 0, result.output
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
@@ -103,12 +104,15 @@ def test_report_escapes_text_from_runs(cli, tmp_path):
 
 
 def test_report_of_a_sweep_directory(cli, tmp_path):
-    runs = [make_run(tmp_path / "outputs", run_id=f"20261122-10000{i}-aaaaa{i}",
-                     plots=("loss", "accuracy")) for i in range(2)]
+    runs = [
+        make_run(tmp_path / "outputs", run_id=f"20261122-10000{i}-aaaaa{i}", plots=("loss", "accuracy"))
+        for i in range(2)
+    ]
     sweep = tmp_path / "outputs" / "sweeps" / "s-20261122-100000-abcdef"
     sweep.mkdir(parents=True)
-    (sweep / "summary.json").write_text(json.dumps([{"run_dir": str(run), "status": "completed"}
-                                                    for run in runs]))
+    (sweep / "summary.json").write_text(
+        json.dumps([{"run_dir": str(run), "status": "completed"} for run in runs])
+    )
     result = cli("report", str(sweep))
     assert result.exit_code == 0 and "report: report.html" in result.output
     page = (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -22,17 +22,22 @@ X = RNG.normal(size=(7, 3))
 
 def random_two_layer(activation: str) -> TwoLayerNet:
     rng = np.random.default_rng(1)
-    params = {"W1": rng.normal(size=(3, 4)), "b1": rng.normal(size=4),
-              "W2": rng.normal(size=(4, 1)), "b2": rng.normal(size=1)}
+    params = {
+        "W1": rng.normal(size=(3, 4)),
+        "b1": rng.normal(size=4),
+        "W2": rng.normal(size=(4, 1)),
+        "b2": rng.normal(size=1),
+    }
     return TwoLayerNet(params, activation)
 
 
 MODELS = {
     "sigmoid neuron": (lambda: SigmoidNeuron(3, RNG.normal(size=3), 0.3), RNG.integers(0, 2, 7)),
-    "softmax": (lambda: SoftmaxLayer(RNG.normal(size=(3, 4)), RNG.normal(size=4)),
-                RNG.integers(0, 4, 7)),
-    "sigmoid then softmax": (lambda: SoftmaxLayer(RNG.normal(size=(3, 4)), RNG.normal(size=4),
-                                                  sigmoid_first=True), RNG.integers(0, 4, 7)),
+    "softmax": (lambda: SoftmaxLayer(RNG.normal(size=(3, 4)), RNG.normal(size=4)), RNG.integers(0, 4, 7)),
+    "sigmoid then softmax": (
+        lambda: SoftmaxLayer(RNG.normal(size=(3, 4)), RNG.normal(size=4), sigmoid_first=True),
+        RNG.integers(0, 4, 7),
+    ),
     "2-layer sigmoid": (lambda: random_two_layer("sigmoid"), RNG.integers(0, 2, 7)),
     "2-layer tanh": (lambda: random_two_layer("tanh"), RNG.integers(0, 2, 7)),
     "linear regression": (lambda: _linear(), RNG.normal(size=7) * 3),
@@ -55,8 +60,9 @@ def test_hand_written_gradients_match_numerical_ones(name):
     assert set(analytic) == set(model.params)
     for param in model.params:
         assert analytic[param].shape == model.params[param].shape, param
-        np.testing.assert_allclose(analytic[param], numeric[param], rtol=1e-5, atol=1e-7,
-                                   err_msg=f"{name}: d loss / d {param}")
+        np.testing.assert_allclose(
+            analytic[param], numeric[param], rtol=1e-5, atol=1e-7, err_msg=f"{name}: d loss / d {param}"
+        )
 
 
 def test_stable_building_blocks():
@@ -80,8 +86,16 @@ def test_minibatches_cover_every_sample_once_per_epoch():
     model = LinearRegression(1)
     x = np.linspace(-1, 1, 10).reshape(-1, 1)
     y = 3 * x[:, 0] + 1
-    history = gradient_descent(model, x, y, epochs=300, learning_rate=0.1, batch_size=3,
-                               rng=np.random.default_rng(0), validation=(x, y))
+    history = gradient_descent(
+        model,
+        x,
+        y,
+        epochs=300,
+        learning_rate=0.1,
+        batch_size=3,
+        rng=np.random.default_rng(0),
+        validation=(x, y),
+    )
     assert set(history) == {"loss", "r2", "val_loss", "val_r2"}
     assert model.params["w"][0] == pytest.approx(3, abs=1e-3)
     assert model.params["b"] == pytest.approx(1, abs=1e-3)

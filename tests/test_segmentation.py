@@ -14,8 +14,14 @@ from dlab.config import DataConfig
 SIZE = 16
 
 
-def write_pets(root: Path, count: int = 6, size: int = SIZE, mask_folder: str = "annotations/trimaps",
-               values=(1, 2, 3), image_suffix: str = ".jpg") -> Path:
+def write_pets(
+    root: Path,
+    count: int = 6,
+    size: int = SIZE,
+    mask_folder: str = "annotations/trimaps",
+    values=(1, 2, 3),
+    image_suffix: str = ".jpg",
+) -> Path:
     """A tree in the Oxford pets layout: images/<name>.jpg and annotations/trimaps/<name>.png.
 
     Each mask is a known pattern of ``values`` (rows cycle through them), so tests can
@@ -40,8 +46,7 @@ def mask_pattern(index: int, size: int, values) -> np.ndarray:
 
 
 def streamed(data, split: str) -> tuple[np.ndarray, np.ndarray]:
-    images, masks = zip(*[(np.asarray(x), np.asarray(y)) for x, y in data.batches(split, 64)],
-                        strict=True)
+    images, masks = zip(*[(np.asarray(x), np.asarray(y)) for x, y in data.batches(split, 64)], strict=True)
     return np.concatenate(images), np.concatenate(masks)
 
 
@@ -50,8 +55,9 @@ def config(**settings) -> DataConfig:
 
 
 def expected_masks(count: int, values, offset: int) -> set[bytes]:
-    return {(mask_pattern(i, SIZE, values).astype(int) + offset).astype(np.uint8).tobytes()
-            for i in range(count)}
+    return {
+        (mask_pattern(i, SIZE, values).astype(int) + offset).astype(np.uint8).tobytes() for i in range(count)
+    }
 
 
 # --------------------------------------------------------------------------- mean IoU
@@ -62,10 +68,10 @@ def test_mean_iou_equals_numpy_on_a_fixed_example():
 
     from dlab.training.losses import CLASS_METRICS
 
-    true = np.array([[[0, 0, 1], [1, 2, 2], [2, 2, 0]],
-                     [[1, 1, 1], [0, 0, 2], [2, 1, 0]]], dtype=np.uint8)[..., None]
-    predicted = np.array([[[0, 1, 1], [1, 2, 0], [2, 2, 0]],
-                          [[1, 1, 0], [0, 2, 2], [2, 1, 1]]])
+    true = np.array([[[0, 0, 1], [1, 2, 2], [2, 2, 0]], [[1, 1, 1], [0, 0, 2], [2, 1, 0]]], dtype=np.uint8)[
+        ..., None
+    ]
+    predicted = np.array([[[0, 1, 1], [1, 2, 0], [2, 2, 0]], [[1, 1, 0], [0, 2, 2], [2, 1, 1]]])
     scores = keras.ops.convert_to_numpy(keras.ops.one_hot(predicted, 3)) * 0.8 + 0.2 / 3
     ious = []
     for c in range(3):
@@ -101,10 +107,10 @@ def test_the_pets_layout_streams_jpegs_with_trimap_minus_one(tmp_path):
 def test_an_images_and_masks_tree_with_an_offset_and_more_classes(tmp_path):
     from dlab.data import load_dataset
 
-    root = write_pets(tmp_path / "tree", count=5, mask_folder="masks", values=(10, 11, 12, 13),
-                      image_suffix=".png")
-    data = load_dataset(config(source="dir", path=str(root), mask_offset=-10, num_classes=5),
-                        seed=0)
+    root = write_pets(
+        tmp_path / "tree", count=5, mask_folder="masks", values=(10, 11, 12, 13), image_suffix=".png"
+    )
+    data = load_dataset(config(source="dir", path=str(root), mask_offset=-10, num_classes=5), seed=0)
     assert data.num_classes == 5 and data.class_names[4] == "class 4"
     _, train = streamed(data, "train")
     _, val = streamed(data, "val")
@@ -158,8 +164,10 @@ def test_the_keras_source_downloads_and_extracts_both_archives(tmp_path, monkeyp
     monkeypatch.setattr(keras.utils, "get_file", get_file)
     data = load_dataset(config(source="keras"), seed=0)
     assert [f[0] for f in fetched] == ["images.tar.gz", "annotations.tar.gz"]
-    assert all(origin.startswith("https://thor.robots.ox.ac.uk/datasets/pets/") and extract
-               for _, origin, extract in fetched)
+    assert all(
+        origin.startswith("https://thor.robots.ox.ac.uk/datasets/pets/") and extract
+        for _, origin, extract in fetched
+    )
     assert data.sizes["train"] == 3 and data.location.startswith("https://thor.robots.ox.ac.uk")
     _, masks = streamed(data, "val")
     assert {m[..., 0].tobytes() for m in masks} <= expected_masks(5, (1, 2, 3), -1)
@@ -184,9 +192,21 @@ def test_the_keras_source_offline_gives_the_one_paragraph_help(cli, monkeypatch)
 
 
 def run_error(cli, *args: str) -> str:
-    result = cli("run", "segmentation-pets", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.source=dir", "--set", f"data.image_size={SIZE}",
-                 "--set", "data.validation=2", *args)
+    result = cli(
+        "run",
+        "segmentation-pets",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.image_size={SIZE}",
+        "--set",
+        "data.validation=2",
+        *args,
+    )
     assert result.exit_code == 2, result.output
     outputs = Path.cwd() / "outputs"
     assert not outputs.exists() or not any(outputs.rglob("*.json"))  # nothing ran
@@ -256,8 +276,7 @@ def test_missing_folders(cli, tmp_path):
 
 
 def test_an_image_size_the_encoder_cannot_halve_three_times(cli):
-    result = cli("run", "segmentation-pets", "--smoke", "--device", "cpu",
-                 "--set", "data.image_size=30")
+    result = cli("run", "segmentation-pets", "--smoke", "--device", "cpu", "--set", "data.image_size=30")
     assert result.exit_code == 2 and "not divisible by 8" in result.output
 
 
@@ -268,9 +287,23 @@ def test_a_run_on_a_pets_tree_reports_iou_and_saves_a_loadable_model(cli, tmp_pa
     import keras
 
     root = write_pets(tmp_path / "pets", count=10)
-    result = cli("run", "segmentation-pets", "--smoke", "--device", "cpu", "--epochs", "2",
-                 "--set", "data.source=dir", "--set", f"data.path={root}",
-                 "--set", f"data.image_size={SIZE}", "--set", "data.validation=3")
+    result = cli(
+        "run",
+        "segmentation-pets",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={root}",
+        "--set",
+        f"data.image_size={SIZE}",
+        "--set",
+        "data.validation=3",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "segmentation-pets").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())
@@ -290,28 +323,67 @@ def test_the_encoder_decoder_matches_deep_learning_with_python():
     from dlab.experiment import registry
     from dlab.experiment.factory import resolve_config
 
-    config = resolve_config("segmentation-pets", sets=["data.source=synthetic",
-                                                       "data.train_samples=4", "data.validation=2"])
+    config = resolve_config(
+        "segmentation-pets", sets=["data.source=synthetic", "data.train_samples=4", "data.validation=2"]
+    )
     experiment = registry.get(config.experiment)()
     model = experiment.prepare(config, experiment.load_data(config))
-    kinds = [(type(layer).__name__, getattr(layer, "filters", None),
-              getattr(layer, "strides", (None,))[0]) for layer in model.layers[2:]]
-    assert kinds == [("Conv2D", 64, 2), ("Conv2D", 64, 1), ("Conv2D", 128, 2), ("Conv2D", 128, 1),
-                     ("Conv2D", 256, 2), ("Conv2D", 256, 1),
-                     ("Conv2DTranspose", 256, 1), ("Conv2DTranspose", 256, 2),
-                     ("Conv2DTranspose", 128, 1), ("Conv2DTranspose", 128, 2),
-                     ("Conv2DTranspose", 64, 1), ("Conv2DTranspose", 64, 2), ("Conv2D", 3, 1)]
+    kinds = [
+        (type(layer).__name__, getattr(layer, "filters", None), getattr(layer, "strides", (None,))[0])
+        for layer in model.layers[2:]
+    ]
+    assert kinds == [
+        ("Conv2D", 64, 2),
+        ("Conv2D", 64, 1),
+        ("Conv2D", 128, 2),
+        ("Conv2D", 128, 1),
+        ("Conv2D", 256, 2),
+        ("Conv2D", 256, 1),
+        ("Conv2DTranspose", 256, 1),
+        ("Conv2DTranspose", 256, 2),
+        ("Conv2DTranspose", 128, 1),
+        ("Conv2DTranspose", 128, 2),
+        ("Conv2DTranspose", 64, 1),
+        ("Conv2DTranspose", 64, 2),
+        ("Conv2D", 3, 1),
+    ]
     assert model.output_shape == (None, 200, 200, 3)
-    layers = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256),  # 3x3 kernels
-              (256, 256), (256, 256), (256, 128), (128, 128), (128, 64), (64, 64), (64, 3)]
+    layers = [
+        (3, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+        (128, 256),
+        (256, 256),  # 3x3 kernels
+        (256, 256),
+        (256, 256),
+        (256, 128),
+        (128, 128),
+        (128, 64),
+        (64, 64),
+        (64, 3),
+    ]
     assert model.count_params() == sum(9 * a * b + b for a, b in layers) == 2_880_643
 
 
 def test_the_model_learns_to_segment_the_synthetic_shapes(cli, tmp_path):
     """Predicting 'background' everywhere scores a mean IoU of ~0.25; the shapes need ~0.5."""
-    result = cli("run", "segmentation-pets", "--smoke", "--device", "cpu", "--no-save",
-                 "--set", "data.train_samples=128", "--set", "data.validation=32",
-                 "--set", "model.filters=[16,32,32]", "--epochs", "8")
+    result = cli(
+        "run",
+        "segmentation-pets",
+        "--smoke",
+        "--device",
+        "cpu",
+        "--no-save",
+        "--set",
+        "data.train_samples=128",
+        "--set",
+        "data.validation=32",
+        "--set",
+        "model.filters=[16,32,32]",
+        "--epochs",
+        "8",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "segmentation-pets").iterdir()
     metrics = json.loads((run / "metrics.json").read_text())

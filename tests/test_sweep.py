@@ -73,15 +73,19 @@ def test_split_values_keeps_lists_and_quoted_commas_together():
 
 
 def test_grid_expands_every_combination_for_every_config():
-    plan = plan_sweep(["playground-mlp"], grid=["model.hidden=[1],[3,3]",
-                                                "train.optimizer.learning_rate=0.01,0.03,0.1"],
-                      seeds=2, smoke=True)
+    plan = plan_sweep(
+        ["playground-mlp"],
+        grid=["model.hidden=[1],[3,3]", "train.optimizer.learning_rate=0.01,0.03,0.1"],
+        seeds=2,
+        smoke=True,
+    )
     assert plan.kind == "grid" and plan.name == "playground-mlp"
     assert len(plan.runs) == 2 * 3 * 2
     assert plan.runs[0].overrides == ("model.hidden=[1]", "train.optimizer.learning_rate=0.01")
     assert [run.seed for run in plan.runs[:2]] == [1, 2]
-    assert plan.runs[-1].label == ("playground-mlp model.hidden=[3,3] "
-                                   "train.optimizer.learning_rate=0.1 seed=2")
+    assert plan.runs[-1].label == (
+        "playground-mlp model.hidden=[3,3] train.optimizer.learning_rate=0.1 seed=2"
+    )
     assert [run.index for run in plan.runs] == list(range(1, 13))
 
 
@@ -111,14 +115,17 @@ def test_seeds_flag_forms():
             parse_seeds(bad)
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("model.hidden", "there is no '='"),
-    ("model.hidden=", "no values"),
-    ("model hidden=1,2", "not a dotted key"),
-    ("model.hidden=[1],,[2]", "empty value"),
-    ("model.hidden=[1,2", "not closed"),
-    ("model.hidden=[1]]", "closes nothing"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("model.hidden", "there is no '='"),
+        ("model.hidden=", "no values"),
+        ("model hidden=1,2", "not a dotted key"),
+        ("model.hidden=[1],,[2]", "empty value"),
+        ("model.hidden=[1,2", "not closed"),
+        ("model.hidden=[1]]", "closes nothing"),
+    ],
+)
 def test_bad_grid_specs(spec, message):
     with pytest.raises(UsageError, match=message):
         parse_grid([spec])
@@ -144,20 +151,23 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("args, message", [
-    (["no-such-config"], "Unknown experiment or config 'no-such-config'"),
-    (["playground-mlp", "--grid", "model.hiden=[1],[2]"], "Unknown key 'model.hiden'"),
-    (["playground-mlp", "--grid", "model.hidden=abc,[2]"], "model.hidden=abc"),
-    (["playground-mlp", "--grid", "model.hidden="], "no values"),
-    (["playground-mlp", "--grid", "model.hidden"], "there is no '='"),
-    (["xor-mlp", "--jobs", "0"], "--jobs 0"),
-    (["xor-mlp", "--seeds", "0"], "at least 1"),
-    (["mnist-noise", "xor-mlp"], "A study runs on its own"),
-    (["mnist-noise", "--grid", "seed=1,2"], "has its own runs or grid"),
-    (["xor-mlp", "--grid", "seed=1,2", "--set", "seed=3"], "both a --grid axis and a --set"),
-    (["xor-mlp", "--device", "tpu"], "Invalid --device 'tpu'"),
-    (["'nothing-*'"], "matches no packaged config"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["no-such-config"], "Unknown experiment or config 'no-such-config'"),
+        (["playground-mlp", "--grid", "model.hiden=[1],[2]"], "Unknown key 'model.hiden'"),
+        (["playground-mlp", "--grid", "model.hidden=abc,[2]"], "model.hidden=abc"),
+        (["playground-mlp", "--grid", "model.hidden="], "no values"),
+        (["playground-mlp", "--grid", "model.hidden"], "there is no '='"),
+        (["xor-mlp", "--jobs", "0"], "--jobs 0"),
+        (["xor-mlp", "--seeds", "0"], "at least 1"),
+        (["mnist-noise", "xor-mlp"], "A study runs on its own"),
+        (["mnist-noise", "--grid", "seed=1,2"], "has its own runs or grid"),
+        (["xor-mlp", "--grid", "seed=1,2", "--set", "seed=3"], "both a --grid axis and a --set"),
+        (["xor-mlp", "--device", "tpu"], "Invalid --device 'tpu'"),
+        (["'nothing-*'"], "matches no packaged config"),
+    ],
+)
 def test_bad_input_stops_before_any_run(cli, tmp_path, args, message):
     result = cli("sweep", *[arg.strip("'") for arg in args], "--smoke")
     assert result.exit_code == 2, result.output
@@ -167,18 +177,23 @@ def test_bad_input_stops_before_any_run(cli, tmp_path, args, message):
 
 
 def test_a_study_with_an_unknown_config_or_key_is_refused_before_running(cli, tmp_path):
-    unknown_config = write(tmp_path / "a.yaml", "study: a\nruns: [xor-mlp, xor-mpl]\n"
-                           "compare: {metric: test_loss}\n")
+    unknown_config = write(
+        tmp_path / "a.yaml", "study: a\nruns: [xor-mlp, xor-mpl]\ncompare: {metric: test_loss}\n"
+    )
     result = cli("sweep", unknown_config)
     assert result.exit_code == 2 and "Unknown experiment or config 'xor-mpl'" in result.output
     assert "Did you mean 'xor-mlp'" in result.output
-    unknown_key = write(tmp_path / "b.yaml", "study: b\nbase: playground-mlp\n"
-                        "grid: {model.hidden: [[1]], train.optimizer.lr: [0.1]}\n"
-                        "compare: {metric: test_loss}\n")
+    unknown_key = write(
+        tmp_path / "b.yaml",
+        "study: b\nbase: playground-mlp\n"
+        "grid: {model.hidden: [[1]], train.optimizer.lr: [0.1]}\n"
+        "compare: {metric: test_loss}\n",
+    )
     result = cli("sweep", unknown_key)
     assert result.exit_code == 2 and "Unknown key 'train.optimizer.lr'" in result.output
-    empty_grid = write(tmp_path / "c.yaml", "study: c\nbase: playground-mlp\ngrid: {}\n"
-                       "compare: {metric: test_loss}\n")
+    empty_grid = write(
+        tmp_path / "c.yaml", "study: c\nbase: playground-mlp\ngrid: {}\ncompare: {metric: test_loss}\n"
+    )
     result = cli("sweep", empty_grid)
     assert result.exit_code == 2 and "non-empty grid" in result.output
     assert not (tmp_path / "outputs").exists()
@@ -205,38 +220,63 @@ def test_seed_statistics_by_hand():
 
 def fake_metrics(run_dir: Path, status: str, test_loss: float, val_accuracy: float) -> dict:
     run_dir.mkdir(parents=True)
-    metrics = {"status": status, "test": {"loss": test_loss, "accuracy": 1 - test_loss},
-               "final": {"train": {"loss": 2 * test_loss}, "val": {"accuracy": val_accuracy}},
-               "params": {"total": 9}, "wall_time_s": 1.5}
+    metrics = {
+        "status": status,
+        "test": {"loss": test_loss, "accuracy": 1 - test_loss},
+        "final": {"train": {"loss": 2 * test_loss}, "val": {"accuracy": val_accuracy}},
+        "params": {"total": 9},
+        "wall_time_s": 1.5,
+    }
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     return metrics
 
 
 def test_seed_aggregation_of_metrics_files(tmp_path):
-    runs = [("a", 1, "completed", 0.2, 0.7), ("a", 2, "completed", 0.4, 0.8),
-            ("a", 3, "completed", 0.3, 0.9), ("a", 4, "failed", 9.0, 0.0),
-            ("b", 1, "completed", 0.5, 0.6), ("c", 1, "failed", 1.0, 0.1)]
+    runs = [
+        ("a", 1, "completed", 0.2, 0.7),
+        ("a", 2, "completed", 0.4, 0.8),
+        ("a", 3, "completed", 0.3, 0.9),
+        ("a", 4, "failed", 9.0, 0.0),
+        ("b", 1, "completed", 0.5, 0.6),
+        ("c", 1, "failed", 1.0, 0.1),
+    ]
     rows = []
     for config, seed, status, loss, accuracy in runs:
         fake_metrics(tmp_path / f"{config}-{seed}", status, loss, accuracy)
         metrics = json.loads((tmp_path / f"{config}-{seed}" / "metrics.json").read_text())
-        rows.append({"config": config, "overrides": ["model.hidden=[3]"], "seed": seed,
-                     "status": status, "metrics": key_metrics(metrics, ["test.accuracy"])})
+        rows.append(
+            {
+                "config": config,
+                "overrides": ["model.hidden=[3]"],
+                "seed": seed,
+                "status": status,
+                "metrics": key_metrics(metrics, ["test.accuracy"]),
+            }
+        )
     a, b, c = aggregate_seeds(rows)
     assert a["seeds"] == [1, 2, 3, 4] and a["completed"] == 3  # the failed seed is left out
     assert a["metrics"]["test_loss"]["mean"] == pytest.approx(0.3)
     assert a["metrics"]["test_loss"]["std"] == pytest.approx(0.1)
-    assert a["metrics"]["val_accuracy"]["ci95_high"] == pytest.approx(0.8 + 4.3027 * 0.1 / 3 ** 0.5)
+    assert a["metrics"]["val_accuracy"]["ci95_high"] == pytest.approx(0.8 + 4.3027 * 0.1 / 3**0.5)
     assert a["metrics"]["test.accuracy"]["mean"] == pytest.approx(0.7)
     assert a["metrics"]["train_loss"]["mean"] == pytest.approx(0.6)
-    assert b["metrics"]["test_loss"] == {"n": 1, "mean": 0.5, "std": None, "ci95_low": None,
-                                         "ci95_high": None}
+    assert b["metrics"]["test_loss"] == {
+        "n": 1,
+        "mean": 0.5,
+        "std": None,
+        "ci95_low": None,
+        "ci95_high": None,
+    }
     assert c["completed"] == 0 and c["metrics"] == {}
 
 
 def test_metric_names_that_studies_use():
-    metrics = {"test": {"loss": 0.1, "accuracy": 0.9}, "final_cost": 0.2, "params": {"total": 7},
-               "final": {"train": {"loss": 0.3}, "val": {"accuracy": 0.8, "binary_crossentropy": 0.4}}}
+    metrics = {
+        "test": {"loss": 0.1, "accuracy": 0.9},
+        "final_cost": 0.2,
+        "params": {"total": 7},
+        "final": {"train": {"loss": 0.3}, "val": {"accuracy": 0.8, "binary_crossentropy": 0.4}},
+    }
     assert metric_value(metrics, "test_loss") == 0.1
     assert metric_value(metrics, "test.accuracy") == 0.9
     assert metric_value(metrics, "val_accuracy") == 0.8
@@ -275,11 +315,11 @@ def test_parallel_smoke_sweep_completes_and_rows_match_run_directories(cli, tmp_
 
 
 def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path, failing_config):
-    missing_data = write(tmp_path / "breast-cancer-csv.yaml",
-                         "extends: logreg-scratch\ndata: {source: file, path: missing.csv, "
-                         "target: label}\n")
-    result = cli("sweep", failing_config, "perceptron-and", missing_data, "--jobs", "2",
-                 "--no-save")
+    missing_data = write(
+        tmp_path / "breast-cancer-csv.yaml",
+        "extends: logreg-scratch\ndata: {source: file, path: missing.csv, target: label}\n",
+    )
+    result = cli("sweep", failing_config, "perceptron-and", missing_data, "--jobs", "2", "--no-save")
     assert result.exit_code == 1, result.output
     summary, _ = summary_of(tmp_path / "outputs")
     by_config = {row["config"]: row for row in summary["runs"]}
@@ -300,8 +340,7 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path, failing_c
 
 
 def test_fail_fast_stops_at_the_first_failure(cli, tmp_path, failing_config):
-    result = cli("sweep", failing_config, "perceptron-and", "softmax-decoder", "--fail-fast",
-                 "--no-save")
+    result = cli("sweep", failing_config, "perceptron-and", "softmax-decoder", "--fail-fast", "--no-save")
     assert result.exit_code == 1, result.output
     summary, _ = summary_of(tmp_path / "outputs")
     assert [row["status"] for row in summary["runs"]] == ["failed", "skipped", "skipped"]
@@ -309,10 +348,12 @@ def test_fail_fast_stops_at_the_first_failure(cli, tmp_path, failing_config):
 
 
 def test_a_study_with_seeds_writes_statistics_and_comparison_figures(cli, tmp_path):
-    study = write(tmp_path / "init.yaml",
-                  "study: perceptron-init\ndescription: zero init vs all-10 init\n"
-                  "runs: [perceptron-and, perceptron-and-const10]\nseeds: [1, 2]\n"
-                  "compare: {metric: test_loss, goal: min, threshold: 0.2}\n")
+    study = write(
+        tmp_path / "init.yaml",
+        "study: perceptron-init\ndescription: zero init vs all-10 init\n"
+        "runs: [perceptron-and, perceptron-and-const10]\nseeds: [1, 2]\n"
+        "compare: {metric: test_loss, goal: min, threshold: 0.2}\n",
+    )
     result = cli("sweep", study, "--jobs", "2", "--no-save", "--epochs", "5")
     assert result.exit_code == 0, result.output
     assert "across seeds (mean, 95% interval)" in result.output
@@ -321,8 +362,11 @@ def test_a_study_with_seeds_writes_statistics_and_comparison_figures(cli, tmp_pa
     summary = json.loads((sweep_dir / "summary.json").read_text())
     assert summary["study"]["compare"]["metric"] == "test_loss"
     assert [(row["config"], row["seed"]) for row in summary["runs"]] == [
-        ("perceptron-and", 1), ("perceptron-and", 2),
-        ("perceptron-and-const10", 1), ("perceptron-and-const10", 2)]
+        ("perceptron-and", 1),
+        ("perceptron-and", 2),
+        ("perceptron-and-const10", 1),
+        ("perceptron-and-const10", 2),
+    ]
     first = summary["seed_statistics"][0]
     losses = [row["metrics"]["test_loss"] for row in summary["runs"][:2]]
     assert first["metrics"]["test_loss"]["mean"] == pytest.approx(sum(losses) / 2)
@@ -349,8 +393,13 @@ def test_the_console_shows_done_running_failed_on_a_terminal(tmp_path):
     progress("start", {"plan": plan, "sweep_dir": tmp_path, "jobs": 2, "threads": 1, "gpus": []})
     progress("launch", {"label": "xor-mlp", "counts": {"running": 1, "pending": 1}})
     assert terminal.getvalue().endswith("0/2 done, 1 running, 0 failed, 1 pending")
-    row = {"status": "failed", "wall_time_s": 1.25, "metrics": {}, "error": "RuntimeError: boom",
-           "log": "logs/001-xor-mlp.log"}
+    row = {
+        "status": "failed",
+        "wall_time_s": 1.25,
+        "metrics": {},
+        "error": "RuntimeError: boom",
+        "log": "logs/001-xor-mlp.log",
+    }
     progress("finish", {"row": row, "label": "xor-mlp", "counts": {"failed": 1, "running": 1}})
     text = terminal.getvalue()
     assert "[1/2] failed      xor-mlp  1.2 s\n    RuntimeError: boom\n    log: logs/001-xor-mlp.log" in text
@@ -365,8 +414,13 @@ def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_pat
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        api.sweep(["perceptron-and", "xor-mlp", "softmax-decoder"], jobs=2, out=tmp_path,
-                  save_model=False, progress=press_ctrl_c_once_two_run)
+        api.sweep(
+            ["perceptron-and", "xor-mlp", "softmax-decoder"],
+            jobs=2,
+            out=tmp_path,
+            save_model=False,
+            progress=press_ctrl_c_once_two_run,
+        )
     summary = json.loads((only_sweep_dir(tmp_path) / "summary.json").read_text())
     assert [row["status"] for row in summary["runs"]] == ["interrupted", "interrupted", "skipped"]
     assert summary["finished_at"] is not None
@@ -379,7 +433,9 @@ def test_sweep_help_and_the_sweep_modules_stay_light(cli):
 
     result = cli("sweep", "--help")
     assert result.exit_code == 0 and "--jobs" in result.output and "--seeds" in result.output
-    check = ("import sys, dlab.sweep, dlab.sweep.plan, dlab.sweep.summary, dlab.cli.sweep_console; "
-             "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
-             "assert not heavy, heavy")
+    check = (
+        "import sys, dlab.sweep, dlab.sweep.plan, dlab.sweep.summary, dlab.cli.sweep_console; "
+        "heavy = [m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
     subprocess.run([sys.executable, "-c", check], check=True)

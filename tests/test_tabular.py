@@ -96,9 +96,23 @@ def test_higgs_reader_rejects_the_wrong_column_count(tmp_path):
 
 def test_higgs_run_from_a_local_file_plots_the_schedule(cli, tmp_path):
     write_higgs(tmp_path / "HIGGS.csv.gz", rows=300)
-    result = cli("run", "higgs-tiny", "--epochs", "2", "--no-save", "--set", "data.source=file",
-                 "--set", f"data.path={tmp_path / 'HIGGS.csv.gz'}", "--set", "data.train_samples=200",
-                 "--set", "data.test_samples=50", "--set", "data.validation=50")
+    result = cli(
+        "run",
+        "higgs-tiny",
+        "--epochs",
+        "2",
+        "--no-save",
+        "--set",
+        "data.source=file",
+        "--set",
+        f"data.path={tmp_path / 'HIGGS.csv.gz'}",
+        "--set",
+        "data.train_samples=200",
+        "--set",
+        "data.test_samples=50",
+        "--set",
+        "data.validation=50",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "higgs-tiny").iterdir()
     history = json.loads((run / "history.json").read_text())
@@ -119,8 +133,9 @@ def test_choose_threshold_never_needs_test_labels():
     assert value == pytest.approx(0.15)
     with pytest.raises(DataError, match="needs fraud rows in the validation"):
         choose_threshold(ThresholdConfig(strategy="best_f1"), errors[:3], labels[:3])
-    value, how = choose_threshold(ThresholdConfig(strategy="best_f1", fallback="percentile"),
-                                  errors[:3], labels[:3])
+    value, how = choose_threshold(
+        ThresholdConfig(strategy="best_f1", fallback="percentile"), errors[:3], labels[:3]
+    )
     assert "percentile" in how
 
 
@@ -176,19 +191,25 @@ def test_the_threshold_does_not_change_when_the_test_labels_do(tmp_path):
     model = experiment.prepare(config, data)
     thresholds = []
     for labels in (data.test_labels, 1 - data.test_labels, np.zeros_like(data.test_labels)):
-        ctx = RunContext(config=config, run_dir=RunDir(tmp_path / f"run{len(thresholds)}"),
-                         device=DeviceInfo("cpu", "cpu", "test", 0))
+        ctx = RunContext(
+            config=config,
+            run_dir=RunDir(tmp_path / f"run{len(thresholds)}"),
+            device=DeviceInfo("cpu", "cpu", "test", 0),
+        )
         ctx.run_dir.path.mkdir()
         experiment.figures(ctx, model, replace(data, test_labels=labels), result=None)
         thresholds.append(ctx.summary["threshold"]["value"])
     assert thresholds[0] == thresholds[1] == thresholds[2]
 
 
-@pytest.mark.parametrize("sets, expected", [
-    (["model.threshold.strategy=fixed"], "strategy=fixed needs a value"),
-    (["data.validation=test"], "validates on a fraction"),
-    (["data.samples=3000", "data.validation=0.01"], "best_f1 needs fraud rows"),
-])
+@pytest.mark.parametrize(
+    "sets, expected",
+    [
+        (["model.threshold.strategy=fixed"], "strategy=fixed needs a value"),
+        (["data.validation=test"], "validates on a fraction"),
+        (["data.samples=3000", "data.validation=0.01"], "best_f1 needs fraud rows"),
+    ],
+)
 def test_fraud_config_mistakes_stop_before_training(cli, tmp_path, sets, expected):
     args = ["run", "autoencoder-fraud", "--smoke"]
     for assignment in sets:

@@ -42,8 +42,7 @@ def write_sequences_npz(path, max_index=40, n=30):
 
 def test_file_source_reads_ragged_sequences_without_unsafe_pickle(tmp_path):
     path = write_sequences_npz(tmp_path / "imdb.npz")
-    data = load_dataset(DataConfig(dataset="imdb", source="file", path=str(path), num_words=50),
-                        seed=0)
+    data = load_dataset(DataConfig(dataset="imdb", source="file", path=str(path), num_words=50), seed=0)
     assert len(data.x_train) == 30 and data.x_train[0][0] == 1
     assert data.extra["num_words"] == 50
 
@@ -69,8 +68,7 @@ def test_a_crafted_npz_cannot_run_code(tmp_path, capsys):
 def test_indices_beyond_num_words_say_what_to_set(tmp_path):
     path = write_sequences_npz(tmp_path / "imdb.npz", max_index=120)
     with pytest.raises(DataError, match=r"Set --set data.num_words=\d+"):
-        load_dataset(DataConfig(dataset="imdb", source="file", path=str(path), num_words=50),
-                     seed=0)
+        load_dataset(DataConfig(dataset="imdb", source="file", path=str(path), num_words=50), seed=0)
 
 
 def test_num_words_larger_than_the_vocabulary():
@@ -91,8 +89,7 @@ def write_acl_imdb(root, per_class=6, splits=("train", "test"), polarities=("pos
 
 def test_dir_source_reads_an_acl_imdb_tree_with_vectorizer_fitted_on_train(tmp_path):
     root = write_acl_imdb(tmp_path / "aclImdb")
-    data = load_dataset(DataConfig(dataset="imdb", source="dir", path=str(root), num_words=30),
-                        seed=0)
+    data = load_dataset(DataConfig(dataset="imdb", source="dir", path=str(root), num_words=30), seed=0)
     assert len(data.x_train) == 12 and sorted(set(data.y_train.tolist())) == [0, 1]
     assert data.vocabulary[0] == "" and "great" in data.vocabulary
     assert "br" not in data.vocabulary  # line breaks are not words
@@ -100,10 +97,13 @@ def test_dir_source_reads_an_acl_imdb_tree_with_vectorizer_fitted_on_train(tmp_p
     assert "great" in [data.vocabulary[i] for i in positive]
 
 
-@pytest.mark.parametrize("layout, expected", [
-    ({"polarities": ("pos",)}, "has no train/neg/ folder"),
-    ({"splits": ("train",)}, "has no test/neg/ folder"),
-])
+@pytest.mark.parametrize(
+    "layout, expected",
+    [
+        ({"polarities": ("pos",)}, "has no train/neg/ folder"),
+        ({"splits": ("train",)}, "has no test/neg/ folder"),
+    ],
+)
 def test_dir_source_layout_errors(tmp_path, layout, expected):
     root = write_acl_imdb(tmp_path / "aclImdb", **layout)
     with pytest.raises(DataError, match=expected):
@@ -144,9 +144,21 @@ def test_text_smoke_runs_beat_chance_and_write_predictions(cli, tmp_path, name):
 
 def test_the_lstm_run_through_the_dir_source(cli, tmp_path):
     root = write_acl_imdb(tmp_path / "aclImdb", per_class=20)
-    result = cli("run", "lstm-imdb", "--epochs", "1", "--no-save", "--set", "data.source=dir",
-                 "--set", f"data.path={root}", "--set", "data.maxlen=12",
-                 "--set", "data.num_words=40")
+    result = cli(
+        "run",
+        "lstm-imdb",
+        "--epochs",
+        "1",
+        "--no-save",
+        "--set",
+        "data.source=dir",
+        "--set",
+        f"data.path={root}",
+        "--set",
+        "data.maxlen=12",
+        "--set",
+        "data.num_words=40",
+    )
     assert result.exit_code == 0, result.output
     (run,) = (tmp_path / "outputs" / "lstm-imdb").iterdir()
     assert "this film was" in (run / "predictions.txt").read_text()

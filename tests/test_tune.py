@@ -15,12 +15,21 @@ from dlab.tune.search import fingerprint_changes
 from dlab.tune.space import set_path
 
 # keras-tuner 1.4 calls threading.currentThread(): not ours to fix
-pytestmark = pytest.mark.filterwarnings("ignore:currentThread:DeprecationWarning",
-                                        "ignore:getName:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:currentThread:DeprecationWarning", "ignore:getName:DeprecationWarning"
+)
 
 # A few dozen synthetic images and one epoch per trial: a search takes seconds.
-TINY = ("--smoke", "--no-save", "--device", "cpu",
-        "--set", "data.train_samples=80", "--set", "data.test_samples=32")
+TINY = (
+    "--smoke",
+    "--no-save",
+    "--device",
+    "cpu",
+    "--set",
+    "data.train_samples=80",
+    "--set",
+    "data.test_samples=32",
+)
 
 
 def only_run(root: Path) -> Path:
@@ -43,8 +52,14 @@ def searched(tmp_path_factory):
     """One finished 2-trial search of tune-mnist-mlp, shared by the tests that only read it
     or resume it into a new run directory (the CLI path is exercised by the other tests)."""
     out = tmp_path_factory.mktemp("first")
-    result = api.tune("tune-mnist-mlp", smoke=True, save_model=False, device="cpu", out=out,
-                      sets=["data.train_samples=80", "data.test_samples=32"])
+    result = api.tune(
+        "tune-mnist-mlp",
+        smoke=True,
+        save_model=False,
+        device="cpu",
+        out=out,
+        sets=["data.train_samples=80", "data.test_samples=32"],
+    )
     assert result.status == "completed"
     return result.run_dir
 
@@ -67,32 +82,40 @@ def test_smoke_search_writes_trials_table_and_a_runnable_best_config(cli, tmp_pa
     best_config = yaml.safe_load((searched / "best-config.yaml").read_text())
     assert best_config["experiment"] == "dense_mnist"
     assert best_config["model"]["hidden"] == [best["hyperparameters"]["model.hidden.0"]]
-    assert best_config["train"]["optimizer"]["learning_rate"] == \
-        best["hyperparameters"]["train.optimizer.learning_rate"]
+    assert (
+        best_config["train"]["optimizer"]["learning_rate"]
+        == best["hyperparameters"]["train.optimizer.learning_rate"]
+    )
 
-    rerun = cli("run", str(searched / "best-config.yaml"), "--no-save", "--device", "cpu",
-                "--out", "rerun")
+    rerun = cli("run", str(searched / "best-config.yaml"), "--no-save", "--device", "cpu", "--out", "rerun")
     assert rerun.exit_code == 0, rerun.output
-    rerun_metrics = json.loads((only_run(tmp_path / "rerun" / "tune-mnist-mlp-best")
-                                / "metrics.json").read_text())
+    rerun_metrics = json.loads(
+        (only_run(tmp_path / "rerun" / "tune-mnist-mlp-best") / "metrics.json").read_text()
+    )
     assert rerun_metrics["status"] == "completed"
     assert rerun_metrics["experiment"] == "dense_mnist"
     assert rerun_metrics["params"]["total"] == metrics["params"]["total"]
 
 
-@pytest.mark.parametrize("space, expected", [
-    ("{model.hidden.0: {type: int, min: 512, max: 32}}", "min 512 is larger than max 32"),
-    ("{model.hidden.0: {type: integer, min: 32, max: 512}}",
-     "unknown type 'integer'; allowed types: int, float, choice, boolean"),
-    ("{train.optimizer.learning_rate: {type: float, min: 0.0, max: 0.1, sampling: log}}",
-     "log sampling needs min > 0"),
-    ("{model.hidden.0: {type: int, min: 32, max: 512, stp: 32}}", "did you mean 'step'"),
-    ("{model.hiden.0: {type: int, min: 32, max: 512}}", "Did you mean 'hidden'?"),
-    ("{model.hidden.4: {type: int, min: 32, max: 512}}", "indexes a list of 1 items"),
-    ("{data.train_samples: {type: int, min: 32, max: 512}}", "under model. or train."),
-    ("{model.activation: {type: choice, values: [relu, no_such_activation]}}",
-     "no_such_activation"),
-])
+@pytest.mark.parametrize(
+    "space, expected",
+    [
+        ("{model.hidden.0: {type: int, min: 512, max: 32}}", "min 512 is larger than max 32"),
+        (
+            "{model.hidden.0: {type: integer, min: 32, max: 512}}",
+            "unknown type 'integer'; allowed types: int, float, choice, boolean",
+        ),
+        (
+            "{train.optimizer.learning_rate: {type: float, min: 0.0, max: 0.1, sampling: log}}",
+            "log sampling needs min > 0",
+        ),
+        ("{model.hidden.0: {type: int, min: 32, max: 512, stp: 32}}", "did you mean 'step'"),
+        ("{model.hiden.0: {type: int, min: 32, max: 512}}", "Did you mean 'hidden'?"),
+        ("{model.hidden.4: {type: int, min: 32, max: 512}}", "indexes a list of 1 items"),
+        ("{data.train_samples: {type: int, min: 32, max: 512}}", "under model. or train."),
+        ("{model.activation: {type: choice, values: [relu, no_such_activation]}}", "no_such_activation"),
+    ],
+)
 def test_bad_search_space_exits_2_before_anything_runs(cli, tmp_path, space, expected):
     result = cli("tune", "tune-mnist-mlp", *TINY, "--set", f"model.search_space={space}")
     assert result.exit_code == 2, result.output
@@ -114,8 +137,15 @@ def test_tune_refuses_a_config_that_is_not_a_search(cli, tmp_path):
 
 
 def test_resume_with_a_changed_space_is_refused_with_what_changed(cli, tmp_path, searched):
-    result = cli("tune", "--resume", str(searched), "--out", "again", "--set",
-                 "model.search_space={model.hidden.0: {type: int, min: 32, max: 256, step: 32}}")
+    result = cli(
+        "tune",
+        "--resume",
+        str(searched),
+        "--out",
+        "again",
+        "--set",
+        "model.search_space={model.hidden.0: {type: int, min: 32, max: 256, step: 32}}",
+    )
     assert result.exit_code == 2, result.output
     assert "model.search_space.model.hidden.0.max: 512 -> 256" in result.output
     assert "train.optimizer.learning_rate" in result.output  # the entry that was dropped
@@ -184,10 +214,20 @@ def test_cnn_search_retrains_the_best_with_the_retrain_settings(cli, tmp_path):
 
 @pytest.mark.parametrize("algorithm, epochs", [("hyperband", 2), ("bayesian", 1)])
 def test_other_algorithms_search(tmp_path, algorithm, epochs):
-    result = api.tune("tune-mnist-mlp", smoke=True, save_model=False, device="cpu",
-                      out=tmp_path, epochs=epochs,
-                      sets=[f"model.algorithm={algorithm}", "model.num_initial_points=1",
-                            "data.train_samples=64", "data.test_samples=16"])
+    result = api.tune(
+        "tune-mnist-mlp",
+        smoke=True,
+        save_model=False,
+        device="cpu",
+        out=tmp_path,
+        epochs=epochs,
+        sets=[
+            f"model.algorithm={algorithm}",
+            "model.num_initial_points=1",
+            "data.train_samples=64",
+            "data.test_samples=16",
+        ],
+    )
     assert result.status == "completed"
     rows = json.loads((result.run_dir / "trials.json").read_text())
     assert rows and all(row["status"] == "COMPLETED" for row in rows)
@@ -220,22 +260,30 @@ def test_fingerprint_changes_name_each_key():
     assert fingerprint_changes(old, old) == []
 
 
-@pytest.mark.parametrize("args", [
-    ["show", "tune-mnist-mlp"],
-    ["tune", "--help"],
-    ["tune", "tune-mnist-mlp", "--set",
-     "model.search_space={model.hidden.0: {type: int, min: 512, max: 32}}"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "tune-mnist-mlp"],
+        ["tune", "--help"],
+        [
+            "tune",
+            "tune-mnist-mlp",
+            "--set",
+            "model.search_space={model.hidden.0: {type: int, min: 512, max: 32}}",
+        ],
+    ],
+)
 def test_show_help_and_a_bad_space_never_start_tensorflow(args):
     import subprocess
     import sys
 
-    code = (f"import sys\nfrom dlab.cli import app\ntry:\n    app({args!r})\n"
-            "except SystemExit:\n    pass\n"
-            "print('HEAVY=' + ','.join(m for m in ('tensorflow', 'keras', 'keras_tuner') "
-            "if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=120)
+    code = (
+        f"import sys\nfrom dlab.cli import app\ntry:\n    app({args!r})\n"
+        "except SystemExit:\n    pass\n"
+        "print('HEAVY=' + ','.join(m for m in ('tensorflow', 'keras', 'keras_tuner') "
+        "if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.splitlines()[-1] == "HEAVY=", result.stdout + result.stderr
 
 
@@ -265,11 +313,11 @@ def test_the_real_config_searches_keras_mnist(cli, tmp_path, monkeypatch):
         return (x[:100], y[:100]), (x[100:], y[100:])
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
-    result = cli("tune", "tune-mnist-mlp", "--device", "cpu", "--no-save", "--epochs", "1",
-                 "--max-trials", "1")
+    result = cli(
+        "tune", "tune-mnist-mlp", "--device", "cpu", "--no-save", "--epochs", "1", "--max-trials", "1"
+    )
     assert result.exit_code == 0, result.output
-    metrics = json.loads((only_run(tmp_path / "outputs" / "tune-mnist-mlp")
-                          / "metrics.json").read_text())
+    metrics = json.loads((only_run(tmp_path / "outputs" / "tune-mnist-mlp") / "metrics.json").read_text())
     assert metrics["data"]["source"] == "keras"
     assert (metrics["data"]["train_samples"], metrics["data"]["val_samples"]) == (80, 20)
     assert metrics["tuner"]["trials"]["completed"] == 1
@@ -279,8 +327,11 @@ def test_a_missing_tensorboard_is_named_before_the_search(cli, tmp_path, monkeyp
     import importlib.util
 
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *args: None if name == "tensorboard" else find_spec(name, *args))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "tensorboard" else find_spec(name, *args),
+    )
     result = cli("tune", "tune-mnist-mlp", *TINY)
     assert result.exit_code == 2, result.output
     assert "pip install tensorboard" in result.output

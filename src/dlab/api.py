@@ -70,21 +70,38 @@ def list_experiments() -> list[ExperimentRow]:
             family = "?"
         description = " ".join(str(data.get("description", "")).split())
         first_sentence = description.split(". ")[0].rstrip(".")
-        rows.append(ExperimentRow(name, family, str(data.get("data", {}).get("dataset", "")),
-                                  first_sentence))
+        rows.append(ExperimentRow(name, family, str(data.get("data", {}).get("dataset", "")), first_sentence))
     return rows
 
 
-def show_config(config_ref: str, *, epochs: int | None = None, batch_size: int | None = None,
-                seed: int | None = None, sets: Sequence[str] = (), smoke: bool = False) -> str:
+def show_config(
+    config_ref: str,
+    *,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int | None = None,
+    sets: Sequence[str] = (),
+    smoke: bool = False,
+) -> str:
     """The resolved config as YAML, exactly as ``run`` would use and save it."""
     return _resolve(config_ref, epochs, batch_size, seed, sets, smoke).to_yaml()
 
 
-def _resolve(config_ref: str, epochs: int | None, batch_size: int | None, seed: int | None,
-             sets: Sequence[str], smoke: bool, max_wall_time: str | float | None = None) -> RunConfig:
-    flags = {"train.epochs": epochs, "train.batch_size": batch_size, "seed": seed,
-             "train.max_wall_time": max_wall_time}
+def _resolve(
+    config_ref: str,
+    epochs: int | None,
+    batch_size: int | None,
+    seed: int | None,
+    sets: Sequence[str],
+    smoke: bool,
+    max_wall_time: str | float | None = None,
+) -> RunConfig:
+    flags = {
+        "train.epochs": epochs,
+        "train.batch_size": batch_size,
+        "seed": seed,
+        "train.max_wall_time": max_wall_time,
+    }
     return resolve_config(config_ref, flags=flags, sets=list(sets), smoke=smoke)
 
 
@@ -137,8 +154,9 @@ def run(
     from dlab.run.runtime import start as start_runtime
 
     if resume is not None and fresh:
-        raise UsageError("--resume RUN_DIR continues a run and --fresh starts a new one: give "
-                         "only one of them.")
+        raise UsageError(
+            "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
+        )
     config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke, max_wall_time)
     guard = RunGuard(config.train.max_wall_time)
     experiment = registry.get(config.experiment)()
@@ -165,11 +183,18 @@ def run(
         earlier: dict[str, Any] = {}
     else:
         run_dir = RunDir(point.path)
-        earlier = {key: point.metrics[key] for key in ("started_at", "resumed", "smoke")
-                   if key in point.metrics}  # a smoke run resumed from its config.yaml stays one
-    ctx = RunContext(config=config, run_dir=run_dir, device=runtime.device, save_model=save_model,
-                     guard=guard, history=dict(point.history) if point else {},
-                     resume=point is not None)
+        earlier = {
+            key: point.metrics[key] for key in ("started_at", "resumed", "smoke") if key in point.metrics
+        }  # a smoke run resumed from its config.yaml stays one
+    ctx = RunContext(
+        config=config,
+        run_dir=run_dir,
+        device=runtime.device,
+        save_model=save_model,
+        guard=guard,
+        history=dict(point.history) if point else {},
+        resume=point is not None,
+    )
     metrics: dict[str, Any] = {
         "schema_version": METRICS_SCHEMA_VERSION,
         "status": "running",
@@ -195,8 +220,10 @@ def run(
     started = time.perf_counter()
     with run_dir.capture_console(), guard:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
-        print(f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
-              f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}")
+        print(
+            f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
+            f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}"
+        )
         print(f"dlab: run directory {run_dir.path}")
         if point is not None:
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
@@ -208,10 +235,12 @@ def run(
             metrics["status"] = "interrupted"
             metrics["error"] = {"type": type(error).__name__, "message": str(error) or "interrupted"}
             _record_partial(ctx)
-            raise RunInterrupted(f"{config.name}: {str(error) or 'interrupted'}. The finished "
-                                 f"epochs are in {run_dir.path}; continue with `dlab run "
-                                 f"{config_ref} --resume {run_dir.path}`.",
-                                 getattr(error, "signal_number", 2)) from None
+            raise RunInterrupted(
+                f"{config.name}: {str(error) or 'interrupted'}. The finished "
+                f"epochs are in {run_dir.path}; continue with `dlab run "
+                f"{config_ref} --resume {run_dir.path}`.",
+                getattr(error, "signal_number", 2),
+            ) from None
         except BaseException as error:
             print(flush=True)  # end a progress bar's line before the error message
             metrics["status"] = "failed"
@@ -248,9 +277,15 @@ def _record_partial(ctx: RunContext) -> None:
 # compare / check / runs / report read only what runs wrote; they never start TensorFlow.
 
 
-def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str | None = None,
-            fail_if: Sequence[str] = (), curve: str | None = None,
-            curve_output: str | None = None) -> Any:
+def compare(
+    paths: Sequence[str],
+    *,
+    metrics: Sequence[str] = (),
+    baseline: str | None = None,
+    fail_if: Sequence[str] = (),
+    curve: str | None = None,
+    curve_output: str | None = None,
+) -> Any:
     """Compare saved runs (``dlab compare``); see :func:`dlab.results.compare.compare`.
 
     Returns:
@@ -259,8 +294,9 @@ def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str 
     """
     from dlab.results.compare import compare as compare_runs
 
-    return compare_runs(paths, metrics=metrics, baseline=baseline, fail_if=fail_if, curve=curve,
-                        curve_output=curve_output)
+    return compare_runs(
+        paths, metrics=metrics, baseline=baseline, fail_if=fail_if, curve=curve, curve_output=curve_output
+    )
 
 
 def check(paths: Sequence[str], *, tolerance: str = "5%", include_smoke: bool = False) -> Any:
@@ -275,8 +311,9 @@ def check(paths: Sequence[str], *, tolerance: str = "5%", include_smoke: bool = 
     return check_runs(paths, tolerance=tolerance, include_smoke=include_smoke)
 
 
-def list_runs(out: str | os.PathLike[str] = DEFAULT_OUTPUTS, *, experiment: str | None = None,
-              status: str | None = None) -> list[Any]:
+def list_runs(
+    out: str | os.PathLike[str] = DEFAULT_OUTPUTS, *, experiment: str | None = None, status: str | None = None
+) -> list[Any]:
     """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.results.runs_table`."""
     from dlab.results.runs_table import list_runs as find
 
@@ -297,8 +334,13 @@ def render_runs(rows: Sequence[Any], fmt: str) -> str:
     return render(rows, fmt)
 
 
-def report(paths: Sequence[str], output: str | os.PathLike[str] = "report.html", *,
-           metrics: Sequence[str] = (), title: str | None = None) -> Path:
+def report(
+    paths: Sequence[str],
+    output: str | os.PathLike[str] = "report.html",
+    *,
+    metrics: Sequence[str] = (),
+    title: str | None = None,
+) -> Path:
     """Write one self-contained HTML report of runs (``dlab report``) and return its path."""
     from dlab.results.report import write_report
 
@@ -350,8 +392,9 @@ def sweep(
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     plan = plan_sweep(targets, grid=grid, seeds=seeds, epochs=epochs, sets=sets, smoke=smoke)
-    settings = RunSettings(out=Path(out), device=device, smoke=smoke, epochs=epochs,
-                           sets=tuple(sets), save_model=save_model)
+    settings = RunSettings(
+        out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
+    )
     return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
 
 
@@ -384,15 +427,16 @@ def tune(
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:
         if resumed is None:
-            raise UsageError("dlab tune needs a tuner config (e.g. tune-mnist-mlp) or "
-                             "--resume RUN_DIR.")
+            raise UsageError("dlab tune needs a tuner config (e.g. tune-mnist-mlp) or --resume RUN_DIR.")
         config_ref = str(resumed / "config.yaml")
     sets = [*([f"model.max_trials={max_trials}"] if max_trials is not None else []), *sets]
     experiment = load_yaml_chain(find_config(config_ref), {}).get("experiment")
     if experiment != "keras_tuner":
-        raise UsageError(f"'{config_ref}' is not a tuner config (its experiment is "
-                         f"{experiment!r}, not keras_tuner): train it with `dlab run "
-                         f"{config_ref}`. Tuner configs: "
-                         f"{', '.join(n for n in config_names() if n.startswith('tune-'))}.")
+        raise UsageError(
+            f"'{config_ref}' is not a tuner config (its experiment is "
+            f"{experiment!r}, not keras_tuner): train it with `dlab run "
+            f"{config_ref}`. Tuner configs: "
+            f"{', '.join(n for n in config_names() if n.startswith('tune-'))}."
+        )
     with resuming(resumed):
         return run(config_ref, sets=sets, **options)

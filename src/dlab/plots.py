@@ -23,8 +23,7 @@ def curve_metrics(history: History) -> list[str]:
     return list(dict.fromkeys(name for name in names if name))
 
 
-def learning_curves(runs: Sequence[tuple[str, History]], metric: str,
-                    title: str | None = None) -> Figure:
+def learning_curves(runs: Sequence[tuple[str, History]], metric: str, title: str | None = None) -> Figure:
     """Train (dashed) and validation (solid) ``metric`` per epoch, one colour per run.
 
     Args:
@@ -62,8 +61,16 @@ def learning_curves(runs: Sequence[tuple[str, History]], metric: str,
     return figure
 
 
-def decision_boundary(predict, x, y, title: str, boundary: float = 0.5,
-                      class_names: Sequence[str] | None = None, x_test=None, y_test=None) -> Figure:
+def decision_boundary(
+    predict,
+    x,
+    y,
+    title: str,
+    boundary: float = 0.5,
+    class_names: Sequence[str] | None = None,
+    x_test=None,
+    y_test=None,
+) -> Figure:
     """A 2-D model's output over the plane, its decision line, and the data on top.
 
     Args:
@@ -78,8 +85,10 @@ def decision_boundary(predict, x, y, title: str, boundary: float = 0.5,
     points = x if x_test is None else np.concatenate([x, x_test])
     low, high = points.min(axis=0), points.max(axis=0)
     pad = 0.15 * np.maximum(high - low, 1e-6)
-    grid_x, grid_y = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], 200),
-                                 np.linspace(low[1] - pad[1], high[1] + pad[1], 200))
+    grid_x, grid_y = np.meshgrid(
+        np.linspace(low[0] - pad[0], high[0] + pad[0], 200),
+        np.linspace(low[1] - pad[1], high[1] + pad[1], 200),
+    )
     scores = np.asarray(predict(np.c_[grid_x.ravel(), grid_y.ravel()].astype(np.float32)))
 
     figure = Figure(figsize=(5.6, 5.0))
@@ -87,8 +96,9 @@ def decision_boundary(predict, x, y, title: str, boundary: float = 0.5,
     labels = np.unique(y)
     if scores.ndim == 2 and scores.shape[1] > 1:
         regions = scores.argmax(axis=1).reshape(grid_x.shape)
-        axes.contourf(grid_x, grid_y, regions, levels=np.arange(scores.shape[1] + 1) - 0.5,
-                      cmap="tab10", alpha=0.25)
+        axes.contourf(
+            grid_x, grid_y, regions, levels=np.arange(scores.shape[1] + 1) - 0.5, cmap="tab10", alpha=0.25
+        )
     else:
         surface = scores.reshape(grid_x.shape)
         filled = axes.contourf(grid_x, grid_y, surface, levels=20, cmap="RdBu", alpha=0.6)
@@ -99,12 +109,17 @@ def decision_boundary(predict, x, y, title: str, boundary: float = 0.5,
         name = class_names[int(index)] if class_names and len(class_names) == len(labels) else label
         color = f"C{index % 10}"
         mask = y == label
-        axes.scatter(x[mask, 0], x[mask, 1], color=color, edgecolor="black", s=30,
-                     label=f"train {name}")
+        axes.scatter(x[mask, 0], x[mask, 1], color=color, edgecolor="black", s=30, label=f"train {name}")
         if x_test is not None and y_test is not None:
             mask = y_test == label
-            axes.scatter(x_test[mask, 0], x_test[mask, 1], facecolor="none", edgecolor=color,
-                         s=30, label=f"test {name}")
+            axes.scatter(
+                x_test[mask, 0],
+                x_test[mask, 1],
+                facecolor="none",
+                edgecolor=color,
+                s=30,
+                label=f"test {name}",
+            )
     axes.set_xlabel("x1")
     axes.set_ylabel("x2")
     axes.set_title(title)
@@ -132,8 +147,14 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str], title: str) -> 
         threshold = counts.max() / 2 if counts.size else 0
         for i in range(k):
             for j in range(k):
-                axes.text(j, i, str(counts[i, j]), ha="center", va="center",
-                          color="white" if counts[i, j] > threshold else "black")
+                axes.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if counts[i, j] > threshold else "black",
+                )
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
@@ -163,8 +184,9 @@ def fitted_line(x, y, predict, title: str, x_test=None, y_test=None) -> Figure:
     return figure
 
 
-def prediction_grid(images, true, predicted, class_names: Sequence[str], title: str,
-                    columns: int = 5) -> Figure:
+def prediction_grid(
+    images, true, predicted, class_names: Sequence[str], title: str, columns: int = 5
+) -> Figure:
     """Images with their predicted label; wrong predictions in red with the true label."""
     import numpy as np
     from matplotlib.figure import Figure
@@ -222,8 +244,11 @@ def learning_rate_schedule(schedule, steps_per_epoch: int, epochs: int, title: s
     from matplotlib.figure import Figure
 
     epoch_starts = np.arange(epochs) * steps_per_epoch
-    rates = [float(schedule(int(step))) for step in epoch_starts] if callable(schedule) \
+    rates = (
+        [float(schedule(int(step))) for step in epoch_starts]
+        if callable(schedule)
         else [float(schedule)] * epochs
+    )
     figure = Figure(figsize=(6.4, 4.2))
     axes = figure.add_subplot()
     axes.plot(np.arange(1, epochs + 1), rates, color="C2")
@@ -235,8 +260,7 @@ def learning_rate_schedule(schedule, steps_per_epoch: int, epochs: int, title: s
     return figure
 
 
-def error_histogram(errors, labels, threshold: float, class_names: Sequence[str],
-                    title: str) -> Figure:
+def error_histogram(errors, labels, threshold: float, class_names: Sequence[str], title: str) -> Figure:
     """Reconstruction errors per class (log-spaced bins) with the threshold line."""
     import numpy as np
     from matplotlib.figure import Figure
@@ -251,8 +275,13 @@ def error_histogram(errors, labels, threshold: float, class_names: Sequence[str]
     for value, name in enumerate(class_names):
         if not (labels == value).any():
             continue
-        axes.hist(errors[labels == value], bins=bins, alpha=0.6, density=True,
-                  label=f"{name} ({int((labels == value).sum())})")
+        axes.hist(
+            errors[labels == value],
+            bins=bins,
+            alpha=0.6,
+            density=True,
+            label=f"{name} ({int((labels == value).sum())})",
+        )
     axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
     axes.set_xscale("log")
     axes.set_xlabel("reconstruction error (MSE)")
@@ -304,8 +333,14 @@ def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "d
     for index, (label, values) in enumerate(predictions.items()):
         values = np.asarray(values)
         mae = float(np.mean(np.abs(values - truth))) if len(truth) else float("nan")
-        axes.plot(hours, values, color=f"C{index}", linewidth=1.0, alpha=0.85,
-                  label=f"{label} (MAE {mae:.2f} {unit})")
+        axes.plot(
+            hours,
+            values,
+            color=f"C{index}",
+            linewidth=1.0,
+            alpha=0.85,
+            label=f"{label} (MAE {mae:.2f} {unit})",
+        )
     axes.set_xlabel("hours")
     axes.set_ylabel(unit)
     axes.set_title(title)
@@ -315,8 +350,14 @@ def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "d
     return figure
 
 
-def metric_comparison(labels: Sequence[str], values: Sequence[float], errors: Sequence[float],
-                      metric: str, goal: str = "min", threshold: float | None = None) -> Figure:
+def metric_comparison(
+    labels: Sequence[str],
+    values: Sequence[float],
+    errors: Sequence[float],
+    metric: str,
+    goal: str = "min",
+    threshold: float | None = None,
+) -> Figure:
     """One metric per run or study member as horizontal bars, best first, with error bars.
 
     Args:
@@ -334,23 +375,31 @@ def metric_comparison(labels: Sequence[str], values: Sequence[float], errors: Se
     axes = figure.add_subplot()
     positions = range(len(order))
     colors = ["C2" if rank == 0 else "C0" for rank in positions]
-    axes.barh(list(positions), [values[i] for i in order], xerr=[errors[i] for i in order],
-              color=colors, alpha=0.8, capsize=3)
+    axes.barh(
+        list(positions),
+        [values[i] for i in order],
+        xerr=[errors[i] for i in order],
+        color=colors,
+        alpha=0.8,
+        capsize=3,
+    )
     axes.set_yticks(list(positions), [labels[i] for i in order], fontsize="small")
     axes.invert_yaxis()
     if threshold is not None:
         axes.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}")
         axes.legend(loc="best", fontsize="small")
     better = "lower" if goal == "min" else "higher"
-    axes.set_xlabel(f"{metric} ({better} is better; bars: 95% interval over seeds)"
-                    if any(errors) else f"{metric} ({better} is better)")
+    axes.set_xlabel(
+        f"{metric} ({better} is better; bars: 95% interval over seeds)"
+        if any(errors)
+        else f"{metric} ({better} is better)"
+    )
     axes.grid(alpha=0.3, axis="x")
     figure.tight_layout()
     return figure
 
 
-def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequence[str],
-                       title: str) -> Figure:
+def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequence[str], title: str) -> Figure:
     """One row per image: the image, its true mask and the predicted mask, classes coloured alike.
 
     Args:
@@ -375,14 +424,22 @@ def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequenc
             if column == 0:
                 axes.imshow(picture.astype(np.uint8))
             else:
-                axes.imshow(picture.reshape(picture.shape[:2]), cmap=colours, vmin=-0.5,
-                            vmax=max(classes, 2) - 0.5, interpolation="nearest")
+                axes.imshow(
+                    picture.reshape(picture.shape[:2]),
+                    cmap=colours,
+                    vmin=-0.5,
+                    vmax=max(classes, 2) - 0.5,
+                    interpolation="nearest",
+                )
             if row == 0:
                 axes.set_title(name)
             axes.axis("off")
-    figure.legend(handles=[Patch(color=colours(i), label=label)
-                           for i, label in enumerate(class_names)],
-                  loc="lower center", ncol=min(classes, 6), frameon=False)
+    figure.legend(
+        handles=[Patch(color=colours(i), label=label) for i, label in enumerate(class_names)],
+        loc="lower center",
+        ncol=min(classes, 6),
+        frameon=False,
+    )
     figure.suptitle(title)
     figure.tight_layout(rect=(0, 0.5 / height, 1, 1))
     return figure
@@ -417,8 +474,7 @@ def trials_figure(rows: list[dict[str, Any]], objective: str, direction: str, ti
 
     figure = Figure(figsize=(6.4, 4.0))
     axes = figure.subplots()
-    done = [(index, row["score"]) for index, row in enumerate(rows, start=1)
-            if row["score"] is not None]
+    done = [(index, row["score"]) for index, row in enumerate(rows, start=1) if row["score"] is not None]
     if done:
         numbers, scores = zip(*done, strict=True)
         axes.plot(numbers, scores, "o", label="trial score")

@@ -40,14 +40,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="Print the dlab version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the dlab version and exit."
+    ),
 ) -> None:
     """dlab: classic deep-learning experiments for Keras, driven by YAML configs."""
 
 
-def call_api(function: Callable[..., T], *args: Any, show_traceback: bool = False,
-          **kwargs: Any) -> T:
+def call_api(function: Callable[..., T], *args: Any, show_traceback: bool = False, **kwargs: Any) -> T:
     """Call into the API; turn dlab errors into a message and an exit code."""
     from dlab.errors import DlabError
 
@@ -59,13 +59,16 @@ def call_api(function: Callable[..., T], *args: Any, show_traceback: bool = Fals
         typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt as error:  # Ctrl-C or SIGTERM: 130 / 143, as a shell reports them
-        typer.secho(f"interrupted: {error}" if str(error) else "interrupted",
-                    fg=typer.colors.YELLOW, err=True)
+        typer.secho(
+            f"interrupted: {error}" if str(error) else "interrupted", fg=typer.colors.YELLOW, err=True
+        )
         raise typer.Exit(getattr(error, "exit_code", 130)) from None
 
 
-def device_option(help_text: str = "auto uses a GPU when there is one; cpu hides GPUs; gpu "
-                   "fails clearly when there is none.") -> Any:
+def device_option(
+    help_text: str = "auto uses a GPU when there is one; cpu hides GPUs; gpu "
+    "fails clearly when there is none.",
+) -> Any:
     """--device, the same choice for every command that trains."""
     return typer.Option("auto", "--device", metavar="auto|cpu|gpu", help=help_text)
 
@@ -75,29 +78,32 @@ def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
     return typer.Option(False, "--debug", help=help_text)
 
 
-
 CONFIG_HELP = "A config name from `dlab list` (e.g. cnn-cifar10) or a YAML file (e.g. a run's config.yaml)."
-SET_HELP = ("Override any config key, e.g. --set train.optimizer.learning_rate=0.01 "
-             "--set data.source=synthetic. The value is parsed as YAML. Repeatable; applied last.")
+SET_HELP = (
+    "Override any config key, e.g. --set train.optimizer.learning_rate=0.01 "
+    "--set data.source=synthetic. The value is parsed as YAML. Repeatable; applied last."
+)
 
 
 def print_run_summary(result: Any) -> None:
     metrics = result.metrics
     test = metrics.get("test") or {}
-    shown = ", ".join(f"{key} {value:.4f}" for key, value in test.items()
-                      if isinstance(value, (int, float)))
+    shown = ", ".join(f"{key} {value:.4f}" for key, value in test.items() if isinstance(value, (int, float)))
     timing = metrics.get("timing") or {}
     stopped = f"  (stopped early: {metrics['stopped_early']})" if metrics.get("stopped_early") else ""
-    typer.echo(f"status: {metrics.get('status')}{stopped}  wall time: {metrics.get('wall_time_s')} s"
-               + (f"  ({timing['train_samples_per_s']} samples/s)"
-                  if timing.get("train_samples_per_s") else ""))
+    typer.echo(
+        f"status: {metrics.get('status')}{stopped}  wall time: {metrics.get('wall_time_s')} s"
+        + (f"  ({timing['train_samples_per_s']} samples/s)" if timing.get("train_samples_per_s") else "")
+    )
     if shown:
         typer.echo(f"test: {shown}")
     typer.echo(f"run directory: {result.run_dir}")
 
 
-RUNS_HELP = ("Run directories (outputs/<config>/<time>-<id>), metrics.json files, sweep directories "
-              "or folders of runs.")
+RUNS_HELP = (
+    "Run directories (outputs/<config>/<time>-<id>), metrics.json files, sweep directories "
+    "or folders of runs."
+)
 FORMAT_HELP = "Output format: table, csv, json or markdown (what a CI job posts as a comment)."
 
 
@@ -105,7 +111,6 @@ def checked_format(name: str) -> str:
     from dlab import api
 
     return call_api(api.check_format, name)
-
 
 
 def main() -> None:

@@ -13,24 +13,46 @@ from dlab.cli.app import FORMAT_HELP, RUNS_HELP, app, call_api, checked_format, 
 @app.command("compare")
 def compare_command(
     paths: list[str] = typer.Argument(..., metavar="RUN|METRICS.json|SWEEP_DIR...", help=RUNS_HELP),
-    metrics: list[str] = typer.Option([], "--metric", "-m", metavar="NAME",
-                                      help="A metric to show, by its dotted path in metrics.json "
-                                      "(test.accuracy, final.val.loss, wall_time_s) or a glob "
-                                      "(test.*). Repeatable. Default: all numeric metrics the "
-                                      "completed runs share."),
-    baseline: str | None = typer.Option(None, "--baseline", "-b", metavar="RUN",
-                                        help="Show differences from this run; 'baseline' in "
-                                        "--fail-if means its value."),
-    fail_if: list[str] = typer.Option([], "--fail-if", metavar="EXPR",
-                                      help="Exit with 1 when EXPR holds for any run, e.g. "
-                                      "\"test.accuracy < baseline - 0.01\" or "
-                                      "\"wall_time_s > 1.2 * baseline\". Metric names, numbers, "
-                                      "baseline, + - * / ( ), one of < <= > >= == !=. Repeatable."),
-    curve: str | None = typer.Option(None, "--curve", metavar="COLUMN",
-                                     help="Overlay this history column across runs (loss draws "
-                                     "train and validation, val_loss only validation)."),
-    output: str | None = typer.Option(None, "--output", "-o", metavar="FILE.png",
-                                      help="Where --curve writes its PNG (default compare-<COLUMN>.png)."),
+    metrics: list[str] = typer.Option(
+        [],
+        "--metric",
+        "-m",
+        metavar="NAME",
+        help="A metric to show, by its dotted path in metrics.json "
+        "(test.accuracy, final.val.loss, wall_time_s) or a glob "
+        "(test.*). Repeatable. Default: all numeric metrics the "
+        "completed runs share.",
+    ),
+    baseline: str | None = typer.Option(
+        None,
+        "--baseline",
+        "-b",
+        metavar="RUN",
+        help="Show differences from this run; 'baseline' in --fail-if means its value.",
+    ),
+    fail_if: list[str] = typer.Option(
+        [],
+        "--fail-if",
+        metavar="EXPR",
+        help="Exit with 1 when EXPR holds for any run, e.g. "
+        '"test.accuracy < baseline - 0.01" or '
+        '"wall_time_s > 1.2 * baseline". Metric names, numbers, '
+        "baseline, + - * / ( ), one of < <= > >= == !=. Repeatable.",
+    ),
+    curve: str | None = typer.Option(
+        None,
+        "--curve",
+        metavar="COLUMN",
+        help="Overlay this history column across runs (loss draws "
+        "train and validation, val_loss only validation).",
+    ),
+    output: str | None = typer.Option(
+        None,
+        "--output",
+        "-o",
+        metavar="FILE.png",
+        help="Where --curve writes its PNG (default compare-<COLUMN>.png).",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
@@ -49,8 +71,16 @@ def compare_command(
     from dlab import api
 
     fmt = checked_format(fmt)
-    comparison = call_api(api.compare, paths, metrics=metrics, baseline=baseline, fail_if=fail_if,
-                       curve=curve, curve_output=output, show_traceback=debug)
+    comparison = call_api(
+        api.compare,
+        paths,
+        metrics=metrics,
+        baseline=baseline,
+        fail_if=fail_if,
+        curve=curve,
+        curve_output=output,
+        show_traceback=debug,
+    )
     typer.echo(comparison.render(fmt), nl=False)
     if comparison.curve is not None:
         typer.echo(f"curve: {comparison.curve}", err=True)
@@ -66,13 +96,20 @@ def compare_command(
 @app.command("check")
 def check_command(
     paths: list[str] = typer.Argument(..., metavar="RUN...", help=RUNS_HELP),
-    tolerance: str = typer.Option("5%", "--tolerance", "-t", metavar="5%|0.01",
-                                  help="How far from the reference counts as reproduced: a "
-                                  "percentage of the reference (5%) or an absolute amount in the "
-                                  "metric's units (0.01)."),
-    include_smoke: bool = typer.Option(False, "--include-smoke",
-                                       help="Judge smoke runs (synthetic data) too instead of "
-                                       "reporting them as not comparable."),
+    tolerance: str = typer.Option(
+        "5%",
+        "--tolerance",
+        "-t",
+        metavar="5%|0.01",
+        help="How far from the reference counts as reproduced: a "
+        "percentage of the reference (5%) or an absolute amount in the "
+        "metric's units (0.01).",
+    ),
+    include_smoke: bool = typer.Option(
+        False,
+        "--include-smoke",
+        help="Judge smoke runs (synthetic data) too instead of reporting them as not comparable.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
@@ -83,8 +120,9 @@ def check_command(
     from dlab import api
 
     fmt = checked_format(fmt)
-    result = call_api(api.check, paths, tolerance=tolerance, include_smoke=include_smoke,
-                   show_traceback=debug)
+    result = call_api(
+        api.check, paths, tolerance=tolerance, include_smoke=include_smoke, show_traceback=debug
+    )
     typer.echo(result.render(fmt), nl=False)
     if result.failed:
         raise typer.Exit(1)
@@ -92,12 +130,20 @@ def check_command(
 
 @app.command("runs")
 def runs_command(
-    experiment: str | None = typer.Option(None, "--experiment", "-e", metavar="NAME",
-                                          help="Only runs of this config or experiment (a glob: "
-                                          "'mlp-imdb*')."),
-    status: str | None = typer.Option(None, "--status", "-s",
-                                      metavar="running|completed|failed|interrupted",
-                                      help="Only runs with this status."),
+    experiment: str | None = typer.Option(
+        None,
+        "--experiment",
+        "-e",
+        metavar="NAME",
+        help="Only runs of this config or experiment (a glob: 'mlp-imdb*').",
+    ),
+    status: str | None = typer.Option(
+        None,
+        "--status",
+        "-s",
+        metavar="running|completed|failed|interrupted",
+        help="Only runs with this status.",
+    ),
     out: str = typer.Option("outputs", "--out", metavar="DIR", help="The outputs root to list."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
@@ -113,10 +159,12 @@ def runs_command(
 @app.command("report")
 def report_command(
     paths: list[str] = typer.Argument(..., metavar="RUNS|SWEEP...", help=RUNS_HELP),
-    output: str = typer.Option("report.html", "--output", "-o", metavar="FILE.html",
-                               help="The HTML file to write."),
-    metrics: list[str] = typer.Option([], "--metric", "-m", metavar="NAME",
-                                      help="Metrics for the summary table (default: all shared)."),
+    output: str = typer.Option(
+        "report.html", "--output", "-o", metavar="FILE.html", help="The HTML file to write."
+    ),
+    metrics: list[str] = typer.Option(
+        [], "--metric", "-m", metavar="NAME", help="Metrics for the summary table (default: all shared)."
+    ),
     title: str | None = typer.Option(None, "--title", help="The page title."),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
@@ -125,5 +173,3 @@ def report_command(
 
     path = call_api(api.report, paths, output, metrics=metrics, title=title, show_traceback=debug)
     typer.echo(f"report: {path}")
-
-

@@ -30,8 +30,11 @@ def list_command() -> None:
     room = max(total - sum(widths) - 6, 20)
     for row in table:
         description = row[3] if len(row[3]) <= room else row[3][: room - 3] + "..."
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-                   + "  " + description)
+        typer.echo(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+            + "  "
+            + description
+        )
 
 
 @app.command("show")
@@ -47,8 +50,16 @@ def show_command(
     """Print the resolved config (defaults, YAML, `extends` and overrides applied) as YAML."""
     from dlab import api
 
-    text = call_api(api.show_config, config, epochs=epochs, batch_size=batch_size, seed=seed,
-                 sets=sets, smoke=smoke, show_traceback=debug)
+    text = call_api(
+        api.show_config,
+        config,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        sets=sets,
+        smoke=smoke,
+        show_traceback=debug,
+    )
     typer.echo(text, nl=False)
 
 
@@ -58,25 +69,36 @@ def run_command(
     epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override train.batch_size."),
     seed: int | None = typer.Option(None, "--seed", help="Override seed (Python, NumPy, backend)."),
-    out: str = typer.Option("outputs", "--out", metavar="DIR",
-                            help="Outputs root; the run goes to DIR/<config>/<time>-<id>/."),
+    out: str = typer.Option(
+        "outputs", "--out", metavar="DIR", help="Outputs root; the run goes to DIR/<config>/<time>-<id>/."
+    ),
     device: str = device_option(),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
-    smoke: bool = typer.Option(False, "--smoke",
-                               help="Offline check in seconds: synthetic data of the real shapes, "
-                               "few samples, 1 epoch unless --epochs says otherwise."),
+    smoke: bool = typer.Option(
+        False,
+        "--smoke",
+        help="Offline check in seconds: synthetic data of the real shapes, "
+        "few samples, 1 epoch unless --epochs says otherwise.",
+    ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = debug_option(),
     resume: str | None = typer.Option(
-        None, "--resume", metavar="RUN_DIR",
+        None,
+        "--resume",
+        metavar="RUN_DIR",
         help="Continue this interrupted or failed run from its last complete epoch (same "
-        "config required; Keras runs trained by one model.fit)."),
-    fresh: bool = typer.Option(False, "--fresh",
-                               help="Start a new run directory (the default; not with --resume)."),
+        "config required; Keras runs trained by one model.fit).",
+    ),
+    fresh: bool = typer.Option(
+        False, "--fresh", help="Start a new run directory (the default; not with --resume)."
+    ),
     max_wall_time: str | None = typer.Option(
-        None, "--max-wall-time", metavar="DURATION",
+        None,
+        "--max-wall-time",
+        metavar="DURATION",
         help="Stop after the epoch that crosses this wall time (seconds, or 90s, 30m, 2h); "
-        "the run still completes (stopped_early: time_limit)."),
+        "the run still completes (stopped_early: time_limit).",
+    ),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -95,19 +117,33 @@ def run_command(
     from dlab import api
 
     try:
-        result = call_api(api.run, config, epochs=epochs, batch_size=batch_size, seed=seed, out=out,
-                       device=device, sets=sets, smoke=smoke, save_model=not no_save, debug=debug,
-                       resume=resume, fresh=fresh, max_wall_time=max_wall_time,
-                       show_traceback=debug)
+        result = call_api(
+            api.run,
+            config,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            out=out,
+            device=device,
+            sets=sets,
+            smoke=smoke,
+            save_model=not no_save,
+            debug=debug,
+            resume=resume,
+            fresh=fresh,
+            max_wall_time=max_wall_time,
+            show_traceback=debug,
+        )
     except typer.Exit:
         raise
     except Exception as error:  # a failure while training: metrics.json says "failed"
         if debug:
             raise
-        typer.secho(f"error: the run failed: {type(error).__name__}: {error}\n"
-                    "(the traceback is in the run directory's run.log; --debug shows it here)",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"error: the run failed: {type(error).__name__}: {error}\n"
+            "(the traceback is in the run directory's run.log; --debug shows it here)",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(1) from None
     print_run_summary(result)
-
-

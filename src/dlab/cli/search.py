@@ -18,26 +18,47 @@ from dlab.cli.app import (
 
 @app.command("sweep")
 def sweep_command(
-    targets: list[str] = typer.Argument(..., metavar="STUDY|CONFIG|GLOB...",
-                                        help="One study (configs/studies: a name or file), or "
-                                        "configs: names, YAML files, globs ('configs/*.yaml', "
-                                        "'mnist-*')."),
-    grid: list[str] = typer.Option([], "--grid", metavar="KEY=V1,V2",
-                                   help="Run every combination of these values (repeatable), e.g. "
-                                   "--grid train.optimizer.learning_rate=0.01,0.1 "
-                                   "--grid model.hidden=[3],[3,3]."),
-    seeds: str | None = typer.Option(None, "--seeds", metavar="N|S1,S2",
-                                     help="Run each member with seeds 1..N (or these seeds); the "
-                                     "summary adds mean, std and a 95% interval per metric."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Runs at a time, each in its own process "
-                             "with its share of the CPU threads and, where there are GPUs, one GPU."),
-    fail_fast: bool = typer.Option(False, "--fail-fast",
-                                   help="Stop at the first failed run (the others are interrupted)."),
+    targets: list[str] = typer.Argument(
+        ...,
+        metavar="STUDY|CONFIG|GLOB...",
+        help="One study (configs/studies: a name or file), or "
+        "configs: names, YAML files, globs ('configs/*.yaml', "
+        "'mnist-*').",
+    ),
+    grid: list[str] = typer.Option(
+        [],
+        "--grid",
+        metavar="KEY=V1,V2",
+        help="Run every combination of these values (repeatable), e.g. "
+        "--grid train.optimizer.learning_rate=0.01,0.1 "
+        "--grid model.hidden=[3],[3,3].",
+    ),
+    seeds: str | None = typer.Option(
+        None,
+        "--seeds",
+        metavar="N|S1,S2",
+        help="Run each member with seeds 1..N (or these seeds); the "
+        "summary adds mean, std and a 95% interval per metric.",
+    ),
+    jobs: int = typer.Option(
+        1,
+        "--jobs",
+        "-j",
+        help="Runs at a time, each in its own process "
+        "with its share of the CPU threads and, where there are GPUs, one GPU.",
+    ),
+    fail_fast: bool = typer.Option(
+        False, "--fail-fast", help="Stop at the first failed run (the others are interrupted)."
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs in every run."),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
     smoke: bool = typer.Option(False, "--smoke", help="Every run in smoke mode (offline, seconds)."),
-    out: str = typer.Option("outputs", "--out", metavar="DIR",
-                            help="Outputs root: runs go to DIR/<config>/, the sweep to DIR/sweeps/."),
+    out: str = typer.Option(
+        "outputs",
+        "--out",
+        metavar="DIR",
+        help="Outputs root: runs go to DIR/<config>/, the sweep to DIR/sweeps/.",
+    ),
     device: str = device_option("The device of every run (see dlab run --help)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
     debug: bool = debug_option(),
@@ -59,33 +80,56 @@ def sweep_command(
     from dlab import api
     from dlab.cli.sweep_console import ConsoleProgress
 
-    result = call_api(api.sweep, targets, grid=grid, seeds=seeds, jobs=jobs, fail_fast=fail_fast,
-                   epochs=epochs, sets=sets, smoke=smoke, out=out, device=device,
-                   save_model=not no_save, progress=ConsoleProgress(sys.stdout),
-                   show_traceback=debug)
+    result = call_api(
+        api.sweep,
+        targets,
+        grid=grid,
+        seeds=seeds,
+        jobs=jobs,
+        fail_fast=fail_fast,
+        epochs=epochs,
+        sets=sets,
+        smoke=smoke,
+        out=out,
+        device=device,
+        save_model=not no_save,
+        progress=ConsoleProgress(sys.stdout),
+        show_traceback=debug,
+    )
     raise typer.Exit(result.exit_code)
 
 
 @app.command("tune")
 def tune_command(
-    config: str | None = typer.Argument(None, metavar="NAME|FILE",
-                                        help="A tuner config (e.g. tune-mnist-mlp) or its YAML "
-                                        "file; optional with --resume."),
-    resume: str | None = typer.Option(None, "--resume", metavar="RUN_DIR",
-                                      help="Continue the search of this run directory (in a new "
-                                      "run directory); refused if the search space changed."),
-    max_trials: int | None = typer.Option(None, "--max-trials", min=1,
-                                          help="Override model.max_trials (raise it to extend a "
-                                          "search with --resume)."),
+    config: str | None = typer.Argument(
+        None,
+        metavar="NAME|FILE",
+        help="A tuner config (e.g. tune-mnist-mlp) or its YAML file; optional with --resume.",
+    ),
+    resume: str | None = typer.Option(
+        None,
+        "--resume",
+        metavar="RUN_DIR",
+        help="Continue the search of this run directory (in a new "
+        "run directory); refused if the search space changed.",
+    ),
+    max_trials: int | None = typer.Option(
+        None,
+        "--max-trials",
+        min=1,
+        help="Override model.max_trials (raise it to extend a search with --resume).",
+    ),
     epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs (per trial)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override train.batch_size."),
     seed: int | None = typer.Option(None, "--seed", help="Override seed (tuner and trials)."),
-    out: str = typer.Option("outputs", "--out", metavar="DIR",
-                            help="Outputs root; the search goes to DIR/<config>/<time>-<id>/."),
+    out: str = typer.Option(
+        "outputs", "--out", metavar="DIR", help="Outputs root; the search goes to DIR/<config>/<time>-<id>/."
+    ),
     device: str = device_option(),
     sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
-    smoke: bool = typer.Option(False, "--smoke",
-                               help="Offline check in seconds: synthetic data, 2 trials of 1 epoch."),
+    smoke: bool = typer.Option(
+        False, "--smoke", help="Offline check in seconds: synthetic data, 2 trials of 1 epoch."
+    ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = debug_option(),
 ) -> None:
@@ -104,23 +148,39 @@ def tune_command(
     from dlab import api
 
     try:
-        result = call_api(api.tune, config, resume=resume, max_trials=max_trials, epochs=epochs,
-                       batch_size=batch_size, seed=seed, out=out, device=device, sets=sets,
-                       smoke=smoke, save_model=not no_save, debug=debug, show_traceback=debug)
+        result = call_api(
+            api.tune,
+            config,
+            resume=resume,
+            max_trials=max_trials,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            out=out,
+            device=device,
+            sets=sets,
+            smoke=smoke,
+            save_model=not no_save,
+            debug=debug,
+            show_traceback=debug,
+        )
     except typer.Exit:
         raise
     except Exception as error:  # a failure while searching: metrics.json says "failed"
         if debug:
             raise
-        typer.secho(f"error: the search failed: {type(error).__name__}: {error}\n"
-                    "(the traceback is in the run directory's run.log; --debug shows it here)",
-                    fg=typer.colors.RED, err=True)
+        typer.secho(
+            f"error: the search failed: {type(error).__name__}: {error}\n"
+            "(the traceback is in the run directory's run.log; --debug shows it here)",
+            fg=typer.colors.RED,
+            err=True,
+        )
         raise typer.Exit(1) from None
     best = (result.metrics.get("tuner") or {}).get("best") or {}
     if best:
-        typer.echo(f"best trial: #{best['trial']}  {result.metrics['tuner']['objective']} "
-                   f"{best['score']:.4f}  {best['hyperparameters']}")
+        typer.echo(
+            f"best trial: #{best['trial']}  {result.metrics['tuner']['objective']} "
+            f"{best['score']:.4f}  {best['hyperparameters']}"
+        )
         typer.echo(f"best config: {best['config']}  (dlab run FILE trains it)")
     print_run_summary(result)
-
-

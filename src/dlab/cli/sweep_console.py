@@ -41,8 +41,10 @@ class ConsoleProgress:
         self.total = len(plan.runs)
         self.metric = plan.study.compare.metric if plan.study else None
         gpus = ", ".join(info["gpus"]) or "none"
-        self._write(f"sweep {plan.name}: {self.total} runs, {info['jobs']} at a time, "
-                    f"{info['threads']} CPU thread(s) each, GPUs: {gpus}")
+        self._write(
+            f"sweep {plan.name}: {self.total} runs, {info['jobs']} at a time, "
+            f"{info['threads']} CPU thread(s) each, GPUs: {gpus}"
+        )
         self._write(f"sweep directory: {info['sweep_dir']}")
 
     def _on_launch(self, info: dict[str, Any]) -> None:
@@ -55,8 +57,10 @@ class ConsoleProgress:
         candidates = dict.fromkeys((self.metric, "test_accuracy", "test_loss", "val_loss"))
         shown = [name for name in candidates if name and name in row["metrics"]][:2]
         metrics = "  ".join(f"{name} {row['metrics'][name]:.4g}" for name in shown)
-        line = (f"[{self.done:>{width}}/{self.total}] {row['status']:<11} {info['label']}  "
-                f"{row['wall_time_s']:.1f} s" + (f"  {metrics}" if metrics else ""))
+        line = (
+            f"[{self.done:>{width}}/{self.total}] {row['status']:<11} {info['label']}  "
+            f"{row['wall_time_s']:.1f} s" + (f"  {metrics}" if metrics else "")
+        )
         if row["status"] != "completed":
             line += f"\n    {row['error']}\n    log: {row['log']}"
         self._write(line)
@@ -70,12 +74,12 @@ class ConsoleProgress:
         if not self.live:
             return
         self._last_tick = time.perf_counter()
-        failed = sum(n for status, n in counts.items()
-                     if status not in ("completed", "running", "pending"))
-        text = (f"  {counts.get('completed', 0) + failed}/{self.total} done, "
-                f"{counts.get('running', 0)} running, {failed} failed, "
-                f"{counts.get('pending', 0)} pending"
-                + (f"  ({elapsed:.0f} s)" if elapsed is not None else ""))
+        failed = sum(n for status, n in counts.items() if status not in ("completed", "running", "pending"))
+        text = (
+            f"  {counts.get('completed', 0) + failed}/{self.total} done, "
+            f"{counts.get('running', 0)} running, {failed} failed, "
+            f"{counts.get('pending', 0)} pending" + (f"  ({elapsed:.0f} s)" if elapsed is not None else "")
+        )
         self._clear()
         self.stream.write(text)
         self.stream.flush()
@@ -98,15 +102,21 @@ def seed_table(sweep_dir: Path, metric: str | None) -> str:
     summary = read_json_object(sweep_dir / "summary.json") or {}
     lines = ["across seeds (mean, 95% interval):"]
     for entry in summary.get("seed_statistics", []):
-        names = [metric] if metric and metric in entry["metrics"] else [
-            name for name in entry["metrics"] if name.startswith("test_")][:2]
+        names = (
+            [metric]
+            if metric and metric in entry["metrics"]
+            else [name for name in entry["metrics"] if name.startswith("test_")][:2]
+        )
         cells = []
         for name in names:
             stats = entry["metrics"][name]
-            interval = ("" if stats["ci95_low"] is None
-                        else f" [{stats['ci95_low']:.4g}, {stats['ci95_high']:.4g}]")
+            interval = (
+                "" if stats["ci95_low"] is None else f" [{stats['ci95_low']:.4g}, {stats['ci95_high']:.4g}]"
+            )
             cells.append(f"{name} {stats['mean']:.4g}{interval}")
         label = " ".join([entry["config"], *entry["overrides"]])
-        lines.append(f"  {label} ({entry['completed']}/{entry['runs']} seeds): "
-                     + ("; ".join(cells) or "no completed run"))
+        lines.append(
+            f"  {label} ({entry['completed']}/{entry['runs']} seeds): "
+            + ("; ".join(cells) or "no completed run")
+        )
     return "\n".join(lines)

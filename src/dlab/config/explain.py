@@ -46,12 +46,18 @@ def _origin_of(key: str, origins: dict[str, str]) -> str:
 
 def _real_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:
     """Drop what pydantic adds to an error location: list indexes and union member tags."""
-    return tuple(p for p in loc if isinstance(p, str)
-                 and "[" not in p and p not in {"int", "float", "str", "bool"})
+    return tuple(
+        p for p in loc if isinstance(p, str) and "[" not in p and p not in {"int", "float", "str", "bool"}
+    )
 
 
-def _explain(key_loc: tuple[str, ...], errors: list[dict[str, Any]], root: type[BaseModel],
-             prefix: tuple[str, ...], origins: dict[str, str]) -> str:
+def _explain(
+    key_loc: tuple[str, ...],
+    errors: list[dict[str, Any]],
+    root: type[BaseModel],
+    prefix: tuple[str, ...],
+    origins: dict[str, str],
+) -> str:
     full = ".".join((*prefix, *key_loc))
     origin = _origin_of(full, origins)
     first = errors[0]
@@ -60,8 +66,10 @@ def _explain(key_loc: tuple[str, ...], errors: list[dict[str, Any]], root: type[
         allowed = sorted(parent.model_fields) if parent else []
         section = ".".join((*prefix, *key_loc[:-1])) or "the top level"
         hint = did_you_mean(key_loc[-1], allowed)
-        return (f"Unknown key '{full}' (from {origin}). Allowed keys under '{section}': "
-                f"{', '.join(allowed) or '(none)'}.{hint}")
+        return (
+            f"Unknown key '{full}' (from {origin}). Allowed keys under '{section}': "
+            f"{', '.join(allowed) or '(none)'}.{hint}"
+        )
     if first["type"] == "missing":
         return f"Missing required key '{full}' (from {origin}). Add it to the config."
     messages = []
@@ -69,12 +77,12 @@ def _explain(key_loc: tuple[str, ...], errors: list[dict[str, Any]], root: type[
         message = error["msg"].removeprefix("Value error, ")
         if message not in messages:
             messages.append(message)
-    return (f"Invalid value for '{full}' (from {origin}): {first.get('input')!r}. "
-            f"{' or '.join(messages)}.")
+    return f"Invalid value for '{full}' (from {origin}): {first.get('input')!r}. {' or '.join(messages)}."
 
 
-def validate_section(schema: type[BaseModel], data: Any, prefix: tuple[str, ...],
-                     origins: dict[str, str]) -> BaseModel:
+def validate_section(
+    schema: type[BaseModel], data: Any, prefix: tuple[str, ...], origins: dict[str, str]
+) -> BaseModel:
     """Validate ``data`` against ``schema``; every problem becomes one ConfigError line."""
     try:
         return schema.model_validate(data if data is not None else {})
@@ -84,5 +92,3 @@ def validate_section(schema: type[BaseModel], data: Any, prefix: tuple[str, ...]
             by_key.setdefault(_real_keys(item["loc"]), []).append(item)
         lines = [_explain(key, items, schema, prefix, origins) for key, items in by_key.items()]
         raise ConfigError("\n".join(lines)) from None
-
-

@@ -37,8 +37,10 @@ def find_config(ref: str) -> Path:
         path = Path(ref).expanduser()
         if path.is_file():
             return path
-        raise ConfigError(f"Config file not found: {ref}. Give an existing .yaml file or the "
-                          "name of a packaged config (see `dlab list`).")
+        raise ConfigError(
+            f"Config file not found: {ref}. Give an existing .yaml file or the "
+            "name of a packaged config (see `dlab list`)."
+        )
     path = packaged_configs_dir() / f"{ref}.yaml"
     if path.is_file():
         return path
@@ -61,23 +63,28 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except yaml.constructor.ConstructorError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: {error.problem}. dlab reads YAML with the safe loader "
-                          "only: tags such as !!python/object that build Python objects or run "
-                          "code are refused. Write plain values (numbers, strings, lists, "
-                          "mappings).") from None
+        raise ConfigError(
+            f"{path}{where}: {error.problem}. dlab reads YAML with the safe loader "
+            "only: tags such as !!python/object that build Python objects or run "
+            "code are refused. Write plain values (numbers, strings, lists, "
+            "mappings)."
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"YAML syntax error in {path}{where}: {problem}. Fix the file and "
-                          "run again.") from error
+        raise ConfigError(
+            f"YAML syntax error in {path}{where}: {problem}. Fix the file and run again."
+        ) from error
     except OSError as error:
         raise ConfigError(f"Cannot read config file {path}: {error.strerror}.") from error
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a mapping of keys (experiment:, data:, train: ...), "
-                          f"not a {type(data).__name__}.")
+        raise ConfigError(
+            f"{path} must hold a mapping of keys (experiment:, data:, train: ...), "
+            f"not a {type(data).__name__}."
+        )
     return data
 
 
@@ -107,8 +114,7 @@ def load_yaml_chain(path: Path, origins: dict[str, str], _seen: tuple[Path, ...]
     merged: dict[str, Any] = {}
     if parent_ref is not None:
         if not isinstance(parent_ref, str):
-            raise ConfigError(f"`extends` in {path} must be a config name or a path, "
-                              f"got {parent_ref!r}.")
+            raise ConfigError(f"`extends` in {path} must be a config name or a path, got {parent_ref!r}.")
         parent_path = path.parent / parent_ref
         if not (parent_ref.endswith((".yaml", ".yml")) and parent_path.is_file()):
             parent_path = find_config(parent_ref)
@@ -117,5 +123,3 @@ def load_yaml_chain(path: Path, origins: dict[str, str], _seen: tuple[Path, ...]
     for key in flatten_keys(data):
         origins[key] = str(path)
     return deep_merge(merged, data)
-
-

@@ -11,6 +11,7 @@ from dlab.errors import ConfigError
 
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
+
 def flatten_keys(data: dict[str, Any], prefix: str = "") -> list[str]:
     keys = []
     for key, value in data.items():
@@ -44,13 +45,15 @@ def parse_set(assignment: str) -> tuple[str, Any]:
         ConfigError: no ``=``, or a key that is not a dotted name.
     """
     if "=" not in assignment:
-        raise ConfigError(f"--set expects KEY=VALUE (e.g. --set train.batch_size=64), "
-                          f"got '{assignment}': there is no '='.")
+        raise ConfigError(
+            f"--set expects KEY=VALUE (e.g. --set train.batch_size=64), got '{assignment}': there is no '='."
+        )
     key, _, text = assignment.partition("=")
     key = key.strip()
     if not _SET_KEY.match(key):
-        raise ConfigError(f"--set '{assignment}': '{key}' is not a dotted key such as "
-                          "train.optimizer.learning_rate.")
+        raise ConfigError(
+            f"--set '{assignment}': '{key}' is not a dotted key such as train.optimizer.learning_rate."
+        )
     try:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError as error:
@@ -68,9 +71,8 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             child = node[part] = {}
         if not isinstance(child, dict):
             where = ".".join(parents[: i + 1])
-            raise ConfigError(f"Cannot set '{key}': '{where}' is a value ({child!r}), not a "
-                              "section with keys.")
+            raise ConfigError(
+                f"Cannot set '{key}': '{where}' is a value ({child!r}), not a section with keys."
+            )
         node = child
     node[leaf] = value
-
-

@@ -66,49 +66,72 @@ class DataConfig(StrictModel):
         "experiments only; Keras runs always validate).",
     )
     train_samples: int | None = Field(
-        None, ge=1, description="Use only the first N training samples (the size of a "
-        "synthetic dataset); null keeps them all."
+        None,
+        ge=1,
+        description="Use only the first N training samples (the size of a "
+        "synthetic dataset); null keeps them all.",
     )
     test_samples: int | None = Field(
         None, ge=1, description="Use only the first N test samples; null keeps them all."
     )
     samples: int | None = Field(
-        None, ge=2, description="How many points a generated dataset has in all (playground, "
-        "regression); null: the dataset's default."
+        None,
+        ge=2,
+        description="How many points a generated dataset has in all (playground, "
+        "regression); null: the dataset's default.",
     )
     test_split: float = Field(
-        0.2, gt=0, lt=1, description="Fraction held out as the test split by datasets without "
-        "one of their own (CSV files, generated data)."
+        0.2,
+        gt=0,
+        lt=1,
+        description="Fraction held out as the test split by datasets without "
+        "one of their own (CSV files, generated data).",
     )
     noise: float = Field(0.0, ge=0, description="Noise level of generated datasets.")
     target: str | None = Field(None, description="Target column of a CSV file (source: file).")
-    num_words: int | None = Field(None, ge=1, description="Text: keep the N most frequent words "
-                                  "(others become out-of-vocabulary); null: the whole vocabulary.")
-    maxlen: int | None = Field(None, ge=1, description="Text: pad or truncate every document to "
-                               "this many words, keeping the last ones (sequence models).")
+    num_words: int | None = Field(
+        None,
+        ge=1,
+        description="Text: keep the N most frequent words "
+        "(others become out-of-vocabulary); null: the whole vocabulary.",
+    )
+    maxlen: int | None = Field(
+        None,
+        ge=1,
+        description="Text: pad or truncate every document to "
+        "this many words, keeping the last ones (sequence models).",
+    )
 
     image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = Field(
-        None, description="Segmentation: resize images (bilinear) and masks (nearest "
+        None,
+        description="Segmentation: resize images (bilinear) and masks (nearest "
         "neighbour) to this height and width (one number: square); null: the dataset's own "
-        "(200 for oxford_pets).")
+        "(200 for oxford_pets).",
+    )
     mask_offset: int | None = Field(
-        None, description="Segmentation: added to every mask value to get its class (Oxford "
-        "pets trimaps 1..3: -1); null: -1 for annotations/trimaps/, 0 for a masks/ folder.")
+        None,
+        description="Segmentation: added to every mask value to get its class (Oxford "
+        "pets trimaps 1..3: -1); null: -1 for annotations/trimaps/, 0 for a masks/ folder.",
+    )
     num_classes: int | None = Field(
-        None, ge=2, description="Segmentation: number of mask classes (values after the offset "
-        "must be 0..num_classes-1); null: 3 for the pets, the largest value + 1 for masks/.")
+        None,
+        ge=2,
+        description="Segmentation: number of mask classes (values after the offset "
+        "must be 0..num_classes-1); null: 3 for the pets, the largest value + 1 for masks/.",
+    )
 
     cache: str = Field(
-        "memory", description="Class-folder trees (tf.data streams): keep the decoded, resized "
+        "memory",
+        description="Class-folder trees (tf.data streams): keep the decoded, resized "
         "images after the first epoch: 'memory', 'none' (decode every epoch: trees larger than "
-        "RAM), or a file path prefix (tf.data's cache on disk).")
+        "RAM), or a file path prefix (tf.data's cache on disk).",
+    )
 
     @field_validator("validation")
     @classmethod
     def _check_validation(cls, value: Any) -> Any:
         if isinstance(value, bool):
-            raise ValueError("expected 'test', 'split', 'none', a fraction between 0 and 1, "
-                             "or a count")
+            raise ValueError("expected 'test', 'split', 'none', a fraction between 0 and 1, or a count")
         if isinstance(value, float) and not 0.0 < value < 1.0:
             raise ValueError(f"a fraction must be between 0 and 1 (exclusive), got {value}")
         if isinstance(value, int) and value < 1:
@@ -134,8 +157,11 @@ class OptimizerConfig(StrictModel):
     momentum: float | None = Field(None, ge=0, description="Momentum (sgd, rmsprop).")
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
     global_clipnorm: float | None = Field(
-        None, gt=0, description="Clip all gradients together to this global norm (d2l's "
-        "grad_clipping: one norm over every parameter).")
+        None,
+        gt=0,
+        description="Clip all gradients together to this global norm (d2l's "
+        "grad_clipping: one norm over every parameter).",
+    )
 
 
 class EarlyStoppingConfig(StrictModel):
@@ -157,8 +183,11 @@ class TrainConfig(StrictModel):
     """compile() and fit() settings."""
 
     epochs: int = Field(10, ge=1, description="Training epochs.")
-    batch_size: int | None = Field(32, ge=1, description="Samples per gradient step; null: the "
-                                   "whole training set (full-batch gradient descent).")
+    batch_size: int | None = Field(
+        32,
+        ge=1,
+        description="Samples per gradient step; null: the whole training set (full-batch gradient descent).",
+    )
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     loss: LossName = Field("sparse_categorical_crossentropy", description="Keras loss name.")
     from_logits: bool = Field(False, description="The model outputs logits, not probabilities.")
@@ -166,16 +195,27 @@ class TrainConfig(StrictModel):
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint: CheckpointConfig | None = None
     shuffle: bool = True
-    kfold: int | None = Field(None, ge=2, description="K-fold cross-validation on the training "
-                              "data, then a final model on all of it (null: one fit).")
-    final_epochs: int | None = Field(None, ge=1, description="Epochs of the final model after "
-                                     "k-fold (null: train.epochs).")
+    kfold: int | None = Field(
+        None,
+        ge=2,
+        description="K-fold cross-validation on the training "
+        "data, then a final model on all of it (null: one fit).",
+    )
+    final_epochs: int | None = Field(
+        None, ge=1, description="Epochs of the final model after k-fold (null: train.epochs)."
+    )
     steps_per_execution: int = Field(
-        1, ge=1, description="Batches per compiled call (Keras compile(steps_per_execution=...)); "
-        "raise it for tiny models, where per-step overhead dominates.")
+        1,
+        ge=1,
+        description="Batches per compiled call (Keras compile(steps_per_execution=...)); "
+        "raise it for tiny models, where per-step overhead dominates.",
+    )
     max_wall_time: float | None = Field(
-        None, gt=0, description="Wall-time budget of the run in seconds (or 90s, 30m, 2h): the "
-        "epoch that crosses it is the last (status completed, stopped_early: time_limit).")
+        None,
+        gt=0,
+        description="Wall-time budget of the run in seconds (or 90s, 30m, 2h): the "
+        "epoch that crosses it is the last (status completed, stopped_early: time_limit).",
+    )
 
     @field_validator("max_wall_time", mode="before")
     @classmethod
@@ -195,8 +235,11 @@ class ReferenceValue(StrictModel):
 class RunConfig(StrictModel):
     """One runnable config: the common sections plus the experiment's own ``model``."""
 
-    name: str = Field("", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Config name; "
-                      "names the outputs folder (letters, digits, '.', '_', '-').")
+    name: str = Field(
+        "",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Config name; names the outputs folder (letters, digits, '.', '_', '-').",
+    )
     experiment: str = Field(..., description="Registered experiment that runs this config.")
     description: str = ""
     seed: int = Field(42, ge=0, lt=2**32, description="Seeds Python, NumPy and the backend.")
@@ -204,8 +247,9 @@ class RunConfig(StrictModel):
     model: Any = Field(default_factory=dict, description="The experiment's own settings.")
     train: TrainConfig = Field(default_factory=TrainConfig)
     reference: dict[str, ReferenceValue | None] = Field(
-        default_factory=dict, description="Known results on the real data; a variant sets an "
-        "inherited entry to null to drop it.")
+        default_factory=dict,
+        description="Known results on the real data; a variant sets an inherited entry to null to drop it.",
+    )
 
     @field_validator("reference")
     @classmethod
@@ -231,7 +275,6 @@ class RunConfig(StrictModel):
         data["train"].pop("max_wall_time", None)  # a budget, not a setting of the model
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
-
 
 
 SMOKE_DEFAULTS: dict[str, Any] = {
@@ -265,8 +308,7 @@ def parse_duration(value: Any) -> float | None:
         try:
             seconds = float(number) * (factor or 1)
         except ValueError:
-            raise ValueError(f"expected seconds or a duration like 90s, 30m, 2h; got {value!r}") \
-                from None
+            raise ValueError(f"expected seconds or a duration like 90s, 30m, 2h; got {value!r}") from None
     if not math.isfinite(seconds) or seconds <= 0:
         raise ValueError(f"the wall-time limit must be a positive duration, got {value!r}")
     return seconds

@@ -87,8 +87,10 @@ class ArrayDataset:
         """Keep only the first N training / test samples (None keeps all; slices, no copies)."""
         return replace(
             self,
-            x_train=self.x_train[:train_samples], y_train=self.y_train[:train_samples],
-            x_test=self.x_test[:test_samples], y_test=self.y_test[:test_samples],
+            x_train=self.x_train[:train_samples],
+            y_train=self.y_train[:train_samples],
+            x_test=self.x_test[:test_samples],
+            y_test=self.y_test[:test_samples],
         )
 
     def map_inputs(self, encode, **changes: Any) -> ArrayDataset:
@@ -168,8 +170,11 @@ class BatchedDataset:
             "val_samples": self.val_samples,
             "test_samples": self.test_samples,
             "input_shape": list(self.input_shape),
-            "rows_per_split": {"train": rows["train_samples"], "val": rows["val_samples"],
-                               "test": rows["test_samples"]},
+            "rows_per_split": {
+                "train": rows["train_samples"],
+                "val": rows["val_samples"],
+                "test": rows["test_samples"],
+            },
             **self.extra,
         }
 
@@ -208,16 +213,17 @@ def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDat
     n = len(dataset.x_train)
     if spec == "split":
         if dataset.x_val is None:
-            raise ConfigError(f"data.validation='split' asks for the dataset's own validation "
-                              f"split (jena's next 25% of the series, the validation/ folder of "
-                              f"a class-folder tree), and {dataset.name} has none. Use 'test', a "
-                              "fraction (e.g. 0.2) or a count of training samples.")
+            raise ConfigError(
+                f"data.validation='split' asks for the dataset's own validation "
+                f"split (jena's next 25% of the series, the validation/ folder of "
+                f"a class-folder tree), and {dataset.name} has none. Use 'test', a "
+                "fraction (e.g. 0.2) or a count of training samples."
+            )
         return dataset
     if spec == "none":
         return replace(dataset, x_val=None, y_val=None, validation="none")
     if spec == "test":
-        return replace(dataset, x_val=dataset.x_test, y_val=dataset.y_test,
-                       validation="the test split")
+        return replace(dataset, x_val=dataset.x_test, y_val=dataset.y_test, validation="the test split")
     if isinstance(spec, float):
         n_val = int(round(n * spec))
         val, train = slice(n - n_val, n), slice(0, n - n_val)
@@ -249,8 +255,10 @@ def require_source(config: DataConfig, allowed: tuple[str, ...], why: str) -> No
         DataError: ``config.source`` is not in ``allowed``.
     """
     if config.source not in allowed:
-        raise DataError(f"data.source={config.source} is not available for {config.dataset} "
-                        f"({why}). Use data.source={' or '.join(allowed)}.")
+        raise DataError(
+            f"data.source={config.source} is not available for {config.dataset} "
+            f"({why}). Use data.source={' or '.join(allowed)}."
+        )
 
 
 def require_path(config: DataConfig, what: str, kind: str = "any") -> Path:
@@ -260,8 +268,7 @@ def require_path(config: DataConfig, what: str, kind: str = "any") -> Path:
         DataError: no path given, or nothing of that kind there; the message says what to give.
     """
     if not config.path:
-        raise DataError(f"data.source={config.source} needs data.path: {what}. "
-                        "Add --set data.path=...")
+        raise DataError(f"data.source={config.source} needs data.path: {what}. Add --set data.path=...")
     path = Path(config.path).expanduser()
     if not path.exists():
         raise DataError(f"data.path '{config.path}' does not exist (expected {what}).")

@@ -25,8 +25,7 @@ if TYPE_CHECKING:
     from dlab.config import DataConfig
 
 URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housing.npz"
-FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO",
-            "B", "LSTAT")
+FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT")
 
 
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
@@ -36,22 +35,31 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         import keras
 
         (x_train, y_train), (x_test, y_test) = download(
-            "boston_housing", [(URL, "boston_housing.npz")],
+            "boston_housing",
+            [(URL, "boston_housing.npz")],
             "run with --set data.source=file --set data.path=boston.npz (or a CSV with "
-            "--set data.target=COLUMN)", keras.datasets.boston_housing.load_data)
+            "--set data.target=COLUMN)",
+            keras.datasets.boston_housing.load_data,
+        )
         location = URL
     elif config.source == "file":
-        path = require_path(config, "an .npz with x_train, y_train, x_test, y_test or a CSV with "
-                            "data.target", kind="file")
+        path = require_path(
+            config, "an .npz with x_train, y_train, x_test, y_test or a CSV with data.target", kind="file"
+        )
         (x_train, y_train), (x_test, y_test) = _from_file(path, config, seed)
         location = str(path)
     else:
-        (x_train, y_train), (x_test, y_test) = synthetic_housing(config.train_samples or 404,
-                                                                 config.test_samples or 102, seed)
+        (x_train, y_train), (x_test, y_test) = synthetic_housing(
+            config.train_samples or 404, config.test_samples or 102, seed
+        )
     return ArrayDataset(
-        name=config.dataset, source=config.source, location=location,
-        x_train=np.asarray(x_train, dtype=np.float32), y_train=np.asarray(y_train, dtype=np.float32),
-        x_test=np.asarray(x_test, dtype=np.float32), y_test=np.asarray(y_test, dtype=np.float32),
+        name=config.dataset,
+        source=config.source,
+        location=location,
+        x_train=np.asarray(x_train, dtype=np.float32),
+        y_train=np.asarray(y_train, dtype=np.float32),
+        x_test=np.asarray(x_test, dtype=np.float32),
+        y_test=np.asarray(y_test, dtype=np.float32),
         extra={"task": "regression"},
     )
 
@@ -63,8 +71,9 @@ def _from_file(path: Path, config: DataConfig, seed: int):
             with np.load(path, allow_pickle=False) as archive:
                 missing = [key for key in keys if key not in archive]
                 if missing:
-                    raise DataError(f"{path} lacks {', '.join(missing)}; a boston_housing .npz "
-                                    f"needs {', '.join(keys)}.")
+                    raise DataError(
+                        f"{path} lacks {', '.join(missing)}; a boston_housing .npz needs {', '.join(keys)}."
+                    )
                 arrays = [archive[key].astype(np.float32) for key in keys]
         except (OSError, ValueError, zipfile.BadZipFile) as error:
             raise DataError(f"Cannot read {path} as an .npz of numbers ({error}).") from None
@@ -80,8 +89,14 @@ def synthetic_housing(n_train: int, n_test: int, seed: int):
 
     def make(n: int):
         z = rng.normal(size=(n, 13))
-        price = 22 + 4 * z[:, 5] - 3 * z[:, 12] + 2 * np.tanh(z[:, 0] * z[:, 7]) \
-            + 1.5 * z[:, 4] ** 2 + rng.normal(0, 1.5, n)
+        price = (
+            22
+            + 4 * z[:, 5]
+            - 3 * z[:, 12]
+            + 2 * np.tanh(z[:, 0] * z[:, 7])
+            + 1.5 * z[:, 4] ** 2
+            + rng.normal(0, 1.5, n)
+        )
         return z * scales + scales, np.clip(price, 5, 50)
 
     return make(n_train), make(n_test)

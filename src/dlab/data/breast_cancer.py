@@ -34,17 +34,22 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         features, classes = [str(f) for f in bunch.feature_names], [str(c) for c in bunch.target_names]
         location = "sklearn.datasets.load_breast_cancer"
     elif config.source == "file":
-        path = require_path(config, "a CSV with a header row and a data.target column",
-                            kind="file")
+        path = require_path(config, "a CSV with a header row and a data.target column", kind="file")
         x, y, features, classes = read_csv_table(path, config.target)
         location = str(path)
     else:
         x, y, features, classes = synthetic_table(config.train_samples or ROWS, seed)
     (x_train, y_train), (x_test, y_test) = holdout(x, y, config.test_split, seed)
     return ArrayDataset(
-        name=config.dataset, source=config.source, location=location,
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-        class_names=classes, extra={"feature_names": features},
+        name=config.dataset,
+        source=config.source,
+        location=location,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=classes,
+        extra={"feature_names": features},
     )
 
 

@@ -39,8 +39,9 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
     except OSError as error:
-        logging.getLogger("dlab.data.cache").warning("cannot create the lock file %s (%s); "
-                                                "going on without it", lock_path, error)
+        logging.getLogger("dlab.data.cache").warning(
+            "cannot create the lock file %s (%s); going on without it", lock_path, error
+        )
         yield lock_path
         return
     with handle:
@@ -68,8 +69,14 @@ def keras_cache_dir() -> Path:
     return Path(home) / "datasets"
 
 
-def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseException,
-                  local: str, cache_dir: Path | None = None, what: str = "dataset") -> DataError:
+def offline_error(
+    name: str,
+    downloads: Sequence[tuple[str, str]],
+    error: BaseException,
+    local: str,
+    cache_dir: Path | None = None,
+    what: str = "dataset",
+) -> DataError:
     """The one-paragraph explanation DESIGN.md asks for when a download fails.
 
     Args:
@@ -95,8 +102,13 @@ def offline_error(name: str, downloads: Sequence[tuple[str, str]], error: BaseEx
 T = TypeVar("T")
 
 
-def download(name: str, downloads: Sequence[tuple[str, str]], local: str, fetch: Callable[[], T],
-             lock: str | None = None) -> T:
+def download(
+    name: str,
+    downloads: Sequence[tuple[str, str]],
+    local: str,
+    fetch: Callable[[], T],
+    lock: str | None = None,
+) -> T:
     """Fetch a dataset into the Keras cache: once across concurrent runs, offline -> one paragraph.
 
     Every ``keras`` source goes through here, so that runs started together download

@@ -66,8 +66,9 @@ def decode(ids) -> str:
 # --------------------------------------------------------------------------- sampling
 
 
-def sequential_batches(corpus: np.ndarray, batch_size: int, num_steps: int,
-                       offset: int) -> tuple[np.ndarray, np.ndarray]:
+def sequential_batches(
+    corpus: np.ndarray, batch_size: int, num_steps: int, offset: int
+) -> tuple[np.ndarray, np.ndarray]:
     """d2l's ``seq_data_iter_sequential`` for one epoch, as arrays.
 
     Args:
@@ -80,8 +81,8 @@ def sequential_batches(corpus: np.ndarray, batch_size: int, num_steps: int,
     """
     corpus = np.asarray(corpus)
     num_tokens = ((len(corpus) - offset - 1) // batch_size) * batch_size
-    xs = corpus[offset: offset + num_tokens].reshape(batch_size, -1)
-    ys = corpus[offset + 1: offset + 1 + num_tokens].reshape(batch_size, -1)
+    xs = corpus[offset : offset + num_tokens].reshape(batch_size, -1)
+    ys = corpus[offset + 1 : offset + 1 + num_tokens].reshape(batch_size, -1)
     num_batches = xs.shape[1] // num_steps
     width = num_batches * num_steps
 
@@ -91,8 +92,9 @@ def sequential_batches(corpus: np.ndarray, batch_size: int, num_steps: int,
     return cut(xs), cut(ys)
 
 
-def random_batches(corpus: np.ndarray, batch_size: int, num_steps: int, offset: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_batches(
+    corpus: np.ndarray, batch_size: int, num_steps: int, offset: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """d2l's ``seq_data_iter_random`` for one epoch, as arrays.
 
     Subsequences start at ``offset + k * num_steps``; their order is shuffled and
@@ -111,8 +113,14 @@ def random_batches(corpus: np.ndarray, batch_size: int, num_steps: int, offset: 
     return corpus[positions], corpus[positions + 1]
 
 
-def epoch_batches(corpus: np.ndarray, sampling: Sampling, batch_size: int, num_steps: int,
-                  offset: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def epoch_batches(
+    corpus: np.ndarray,
+    sampling: Sampling,
+    batch_size: int,
+    num_steps: int,
+    offset: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     """One epoch of (X, Y) batches with the chosen sampling."""
     if sampling == "sequential":
         return sequential_batches(corpus, batch_size, num_steps, offset)
@@ -130,8 +138,9 @@ def min_corpus_length(batch_size: int, num_steps: int) -> int:
     return batch_size * num_steps + num_steps
 
 
-def char_batches(corpus: np.ndarray, sampling: Sampling, batch_size: int, num_steps: int,
-                 seed: int, redraw: bool = True) -> keras.utils.PyDataset:
+def char_batches(
+    corpus: np.ndarray, sampling: Sampling, batch_size: int, num_steps: int, seed: int, redraw: bool = True
+) -> keras.utils.PyDataset:
     """A :class:`CharBatches` dataset (defined on first use, so this module does not import Keras)."""
     return _char_batches_class()(corpus, sampling, batch_size, num_steps, seed, redraw)
 
@@ -166,8 +175,9 @@ def _char_batches_class() -> type:
         def _draw(self, first: bool = False) -> None:
             offset = int(self.rng.integers(0, self.num_steps)) if self.redraw else 0
             if first or self.redraw:
-                self.x, self.y = epoch_batches(self.corpus, self.sampling, self.batch_size,
-                                               self.num_steps, offset, self.rng)
+                self.x, self.y = epoch_batches(
+                    self.corpus, self.sampling, self.batch_size, self.num_steps, offset, self.rng
+                )
 
         def __len__(self) -> int:
             return self.count

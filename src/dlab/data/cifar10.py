@@ -13,13 +13,13 @@ if TYPE_CHECKING:
 SPEC = ImageDatasetSpec(
     name="cifar10",
     image_shape=(32, 32, 3),
-    class_names=("airplane", "automobile", "bird", "cat", "deer",
-                 "dog", "frog", "horse", "ship", "truck"),
+    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
     train_size=50_000,
     test_size=10_000,
     keras_module="cifar10",
-    downloads=(("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                "cifar-10-batches-py-target_archive"),),
+    downloads=(
+        ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "cifar-10-batches-py-target_archive"),
+    ),
     label_column=True,
 )
 

@@ -40,17 +40,28 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         path = require_path(config, "creditcard.csv", kind="file")
         x, y, features, classes = read_csv_table(path, config.target or "Class")
         if len(classes) != 2:
-            raise DataError(f"{path}: the {config.target or 'Class'} column must hold two values "
-                            f"(0 normal, 1 fraud); it holds {', '.join(classes)}.")
+            raise DataError(
+                f"{path}: the {config.target or 'Class'} column must hold two values "
+                f"(0 normal, 1 fraud); it holds {', '.join(classes)}."
+            )
         location = str(path)
     else:
         x, y = synthetic_transactions(config.samples or ROWS, seed)
         features = COLUMNS
     x_train, x_test, y_train, y_test = train_test_split(
-        x.astype(np.float32), y.astype(np.int64), test_size=config.test_split, random_state=seed)
-    return ArrayDataset(name=config.dataset, source=config.source, location=location,
-                        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                        class_names=["normal", "fraud"], extra={"feature_names": list(features)})
+        x.astype(np.float32), y.astype(np.int64), test_size=config.test_split, random_state=seed
+    )
+    return ArrayDataset(
+        name=config.dataset,
+        source=config.source,
+        location=location,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=["normal", "fraud"],
+        extra={"feature_names": list(features)},
+    )
 
 
 def synthetic_transactions(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,14 +14,28 @@ if TYPE_CHECKING:
     from dlab.data import ArrayDataset
 
 _BASE = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
-_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-          "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
 
 SPEC = ImageDatasetSpec(
     name="fashion_mnist",
     image_shape=(28, 28, 1),
-    class_names=("t-shirt", "trouser", "pullover", "dress", "coat",
-                 "sandal", "shirt", "sneaker", "bag", "ankle boot"),
+    class_names=(
+        "t-shirt",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle boot",
+    ),
     train_size=60_000,
     test_size=10_000,
     keras_module="fashion_mnist",

@@ -77,7 +77,7 @@ FOLDER_DATASETS: dict[str, FolderDatasetSpec] = {
         image_size=180,
         sizes={"train": 2000, "val": 1000, "test": 2000},
         where="Any class-folder tree works: DIR/train/<class>/*.jpg, DIR/validation/<class>/ "
-              "and DIR/test/<class>/ (PNG, JPEG, GIF or BMP)",
+        "and DIR/test/<class>/ (PNG, JPEG, GIF or BMP)",
     ),
 }
 
@@ -125,8 +125,9 @@ class StreamDataset:
 
         dataset = self.splits[split]
         if shuffle:
-            dataset = dataset.shuffle(min(self.sizes[split], 1024), seed=self.seed,
-                                      reshuffle_each_iteration=True)
+            dataset = dataset.shuffle(
+                min(self.sizes[split], 1024), seed=self.seed, reshuffle_each_iteration=True
+            )
         dataset = dataset.batch(batch_size)
         if target is not None:
             dataset = dataset.map(lambda x, y: (x, target(y)), num_parallel_calls=tf.data.AUTOTUNE)
@@ -157,14 +158,17 @@ def folder_spec(name: str) -> FolderDatasetSpec:
         ConfigError: a dataset that is not a class-folder tree.
     """
     if name not in FOLDER_DATASETS:
-        raise ConfigError(f"Unknown class-folder dataset '{name}' (data.dataset)."
-                          f"{did_you_mean(name, FOLDER_DATASETS)} These experiments read "
-                          f"{', '.join(FOLDER_DATASETS)} (image_folders: any class-folder tree).")
+        raise ConfigError(
+            f"Unknown class-folder dataset '{name}' (data.dataset)."
+            f"{did_you_mean(name, FOLDER_DATASETS)} These experiments read "
+            f"{', '.join(FOLDER_DATASETS)} (image_folders: any class-folder tree)."
+        )
     return FOLDER_DATASETS[name]
 
 
-def load_folder_dataset(config: DataConfig, seed: int, image_size: int | None = None,
-                        channels: int = 3) -> StreamDataset:
+def load_folder_dataset(
+    config: DataConfig, seed: int, image_size: int | None = None, channels: int = 3
+) -> StreamDataset:
     """Read a class-folder tree (or its synthetic twin) as three cached tf.data streams.
 
     Every check (layout, class folders, every image's header) runs here, before a
@@ -181,23 +185,30 @@ def load_folder_dataset(config: DataConfig, seed: int, image_size: int | None = 
     spec = folder_spec(config.dataset)
     size = image_size or spec.image_size
     if config.source not in ("dir", "synthetic"):
-        raise DataError(f"data.source={config.source} is not available for {spec.name}: it is "
-                        "read from a class-folder tree. Use data.source=dir with "
-                        "--set data.path=DIR, or data.source=synthetic (also what --smoke uses).")
+        raise DataError(
+            f"data.source={config.source} is not available for {spec.name}: it is "
+            "read from a class-folder tree. Use data.source=dir with "
+            "--set data.path=DIR, or data.source=synthetic (also what --smoke uses)."
+        )
     if isinstance(config.validation, int) and not isinstance(config.validation, float):
-        raise ConfigError(f"data.validation={config.validation!r}: a class-folder tree is "
-                          "validated on its validation/ folder ('split'), the test split "
-                          "('test') or a fraction of train/ (e.g. 0.2), not a count.")
+        raise ConfigError(
+            f"data.validation={config.validation!r}: a class-folder tree is "
+            "validated on its validation/ folder ('split'), the test split "
+            "('test') or a fraction of train/ (e.g. 0.2), not a count."
+        )
     if config.validation == "none":
-        raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
-                          "validate. Use 'split' (the validation/ folder), 'test' or a fraction (e.g. 0.2).")
+        raise ConfigError(
+            "data.validation='none' is for NumPy experiments; Keras runs always "
+            "validate. Use 'split' (the validation/ folder), 'test' or a fraction (e.g. 0.2)."
+        )
     if config.source == "dir":
         if not config.path:
-            raise DataError(f"data.source=dir needs data.path, the class-folder tree of "
-                            f"{spec.name}. {spec.where}; then run with --set data.path=DIR. "
-                            "To try the whole pipeline offline on synthetic images, add --smoke.")
-        root = require_path(config, "a folder with train/, validation/ and test/ class folders",
-                            kind="dir")
+            raise DataError(
+                f"data.source=dir needs data.path, the class-folder tree of "
+                f"{spec.name}. {spec.where}; then run with --set data.path=DIR. "
+                "To try the whole pipeline offline on synthetic images, add --smoke."
+            )
+        root = require_path(config, "a folder with train/, validation/ and test/ class folders", kind="dir")
         streams, sizes, class_names = _from_tree(root, config, seed, size, channels)
         location = str(root)
     else:
@@ -207,9 +218,18 @@ def load_folder_dataset(config: DataConfig, seed: int, image_size: int | None = 
     if config.source == "synthetic" and config.validation == "split":
         words = "the synthetic validation split"
     cached = {split: _cache(stream, config.cache, split) for split, stream in streams.items()}
-    return StreamDataset(name=spec.name, source=config.source, location=location, splits=cached,
-                         sizes=sizes, class_names=class_names, image_shape=(size, size, channels),
-                         validation=words, cache=config.cache, seed=seed)
+    return StreamDataset(
+        name=spec.name,
+        source=config.source,
+        location=location,
+        splits=cached,
+        sizes=sizes,
+        class_names=class_names,
+        image_shape=(size, size, channels),
+        validation=words,
+        cache=config.cache,
+        seed=seed,
+    )
 
 
 # --------------------------------------------------------------------------- dir
@@ -223,11 +243,14 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
     for split in wanted:
         folder = root / FOLDER_NAMES[split]
         if not folder.is_dir():
-            extra = (" (or validate on a fraction of train/: --set data.validation=0.2)"
-                     if split == "val" else "")
-            raise DataError(f"data.path '{root}' has no {FOLDER_NAMES[split]}/ folder{extra}. "
-                            f"A class-folder tree is {root}/train/<class>/*.jpg, "
-                            f"{root}/validation/<class>/ and {root}/test/<class>/.")
+            extra = (
+                " (or validate on a fraction of train/: --set data.validation=0.2)" if split == "val" else ""
+            )
+            raise DataError(
+                f"data.path '{root}' has no {FOLDER_NAMES[split]}/ folder{extra}. "
+                f"A class-folder tree is {root}/train/<class>/*.jpg, "
+                f"{root}/validation/<class>/ and {root}/test/<class>/."
+            )
         classes[split] = check_class_folders(folder)
     for split in wanted[1:]:
         if classes[split] != classes["train"]:
@@ -237,18 +260,23 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
                 "from the sorted folder names, so every split needs the same folders."
             )
     class_names = classes["train"]
-    limits = {"train": config.train_samples, "val": config.test_samples,
-              "test": config.test_samples}
+    limits = {"train": config.train_samples, "val": config.test_samples, "test": config.test_samples}
     if any(limits.values()) and config.cache == "none":
-        raise ConfigError("data.train_samples/test_samples take a subset of the tree that is "
-                          "drawn on the first pass and kept by the cache; with data.cache=none "
-                          "every epoch would draw another one. Set data.cache=memory (or a file "
-                          "prefix), or drop the sample limits.")
+        raise ConfigError(
+            "data.train_samples/test_samples take a subset of the tree that is "
+            "drawn on the first pass and kept by the cache; with data.cache=none "
+            "every epoch would draw another one. Set data.cache=memory (or a file "
+            "prefix), or drop the sample limits."
+        )
     streams, sizes = {}, {}
     for split in wanted:
         folder = root / FOLDER_NAMES[split]
-        count = sum(1 for c in class_names for f in (folder / c).rglob("*")
-                    if f.suffix.lower() in _suffixes() and f.is_file())
+        count = sum(
+            1
+            for c in class_names
+            for f in (folder / c).rglob("*")
+            if f.suffix.lower() in _suffixes() and f.is_file()
+        )
         if split == "train" and isinstance(config.validation, float):
             # Keras splits the seeded, shuffled file list: the two parts never overlap
             n_val = int(config.validation * count)
@@ -256,14 +284,22 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
                 raise ConfigError(
                     f"data.validation={config.validation!r} leaves {count - n_val} of {count} "
                     f"training images for training and {n_val} for validation; both need at "
-                    "least one. Use another fraction, 'split' (the validation/ folder) or 'test'.")
+                    "least one. Use another fraction, 'split' (the validation/ folder) or 'test'."
+                )
             streams["train"], streams["val"] = image_folder_dataset(
-                folder, class_names, (size, size), channels, shuffle=True, seed=seed,
-                validation_split=config.validation)
+                folder,
+                class_names,
+                (size, size),
+                channels,
+                shuffle=True,
+                seed=seed,
+                validation_split=config.validation,
+            )
             sizes["train"], sizes["val"] = count - n_val, n_val
         else:
-            streams[split] = image_folder_dataset(folder, class_names, (size, size), channels,
-                                                  shuffle=True, seed=seed)
+            streams[split] = image_folder_dataset(
+                folder, class_names, (size, size), channels, shuffle=True, seed=seed
+            )
             sizes[split] = count
     for split, limit in limits.items():
         if split in streams and limit and limit < sizes[split]:
@@ -288,15 +324,22 @@ def _synthetic(spec: FolderDatasetSpec, config: DataConfig, seed: int, size: int
     n_train = config.train_samples or spec.sizes["train"]
     n_test = config.test_samples or spec.sizes["test"]
     n_val = config.test_samples or spec.sizes["val"]
-    twin = ImageDatasetSpec(name=spec.name, image_shape=(size, size, channels),
-                            class_names=spec.class_names, train_size=n_train, test_size=n_test,
-                            keras_module="", downloads=())
+    twin = ImageDatasetSpec(
+        name=spec.name,
+        image_shape=(size, size, channels),
+        class_names=spec.class_names,
+        train_size=n_train,
+        test_size=n_test,
+        keras_module="",
+        downloads=(),
+    )
     # one draw, so validation shares the class prototypes with train and test
     (x_train, y_train), (x_held, y_held) = synthetic_images(twin, n_train, n_test + n_val, seed)
     x_test, y_test, x_val, y_val = x_held[:n_test], y_held[:n_test], x_held[n_test:], y_held[n_test:]
     arrays = {"train": (x_train, y_train), "val": (x_val, y_val), "test": (x_test, y_test)}
-    streams = {split: tf.data.Dataset.from_tensor_slices((x, y.astype("int32")))
-               for split, (x, y) in arrays.items()}
+    streams = {
+        split: tf.data.Dataset.from_tensor_slices((x, y.astype("int32"))) for split, (x, y) in arrays.items()
+    }
     sizes = {split: len(x) for split, (x, _) in arrays.items()}
     return streams, sizes, list(spec.class_names)
 
@@ -308,22 +351,25 @@ def _choose_validation(streams: dict, sizes: dict, validation: Any):
     if validation == "split":
         return streams, sizes, "the validation/ folder"
     if validation == "test":
-        return ({**streams, "val": streams["test"]}, {**sizes, "val": sizes["test"]},
-                "the test split")
+        return ({**streams, "val": streams["test"]}, {**sizes, "val": sizes["test"]}, "the test split")
     fraction = float(validation)
     if "val" in streams:  # a tree: Keras already split train/ (see _from_tree)
         return streams, sizes, f"{fraction:.0%} of train/ ({sizes['val']} images)"
     n_val = int(round(sizes["train"] * fraction))
     n_train = sizes["train"] - n_val
     if n_val < 1 or n_train < 1:
-        raise ConfigError(f"data.validation={validation!r} leaves {n_train} of {sizes['train']} "
-                          f"training images for training and {n_val} for validation; both "
-                          "need at least one. Use another fraction, 'split' (the validation/ "
-                          "folder) or 'test'.")
+        raise ConfigError(
+            f"data.validation={validation!r} leaves {n_train} of {sizes['train']} "
+            f"training images for training and {n_val} for validation; both "
+            "need at least one. Use another fraction, 'split' (the validation/ "
+            "folder) or 'test'."
+        )
     train = streams["train"]  # synthetic: a fixed order, so take/skip never overlap
-    return ({**streams, "train": train.take(n_train), "val": train.skip(n_train)},
-            {**sizes, "train": n_train, "val": n_val},
-            f"the last {fraction:.0%} of the training images ({n_val})")
+    return (
+        {**streams, "train": train.take(n_train), "val": train.skip(n_train)},
+        {**sizes, "train": n_train, "val": n_val},
+        f"the last {fraction:.0%} of the training images ({n_val})",
+    )
 
 
 def _cache(stream, cache: str, split: str):
@@ -333,6 +379,8 @@ def _cache(stream, cache: str, split: str):
         return stream.cache()
     prefix = Path(cache).expanduser()
     if not prefix.parent.is_dir():
-        raise DataError(f"data.cache='{cache}': the folder {prefix.parent} does not exist. "
-                        "Use 'memory', 'none' or a file prefix in an existing folder.")
+        raise DataError(
+            f"data.cache='{cache}': the folder {prefix.parent} does not exist. "
+            "Use 'memory', 'none' or a file prefix in an existing folder."
+        )
     return stream.cache(f"{prefix}-{split}")

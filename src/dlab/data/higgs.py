@@ -38,17 +38,28 @@ def read_rows(path: Path, rows: int) -> np.ndarray:
     import pandas as pd
 
     try:
-        table = pd.read_csv(path, header=None, nrows=rows, dtype=np.float32,
-                            compression="gzip" if path.suffix == ".gz" else None).to_numpy()
+        table = pd.read_csv(
+            path,
+            header=None,
+            nrows=rows,
+            dtype=np.float32,
+            compression="gzip" if path.suffix == ".gz" else None,
+        ).to_numpy()
     except (ValueError, OSError, EOFError, pd.errors.ParserError) as error:
-        raise DataError(f"{path}: cannot read HIGGS rows ({error}). Each row is the label then "
-                        f"{FEATURES} numbers, comma-separated.") from None
+        raise DataError(
+            f"{path}: cannot read HIGGS rows ({error}). Each row is the label then "
+            f"{FEATURES} numbers, comma-separated."
+        ) from None
     if table.shape[1] != FEATURES + 1:
-        raise DataError(f"{path} has {table.shape[1]} columns; HIGGS rows have {FEATURES + 1} "
-                        "(the label, then 28 features).")
+        raise DataError(
+            f"{path} has {table.shape[1]} columns; HIGGS rows have {FEATURES + 1} "
+            "(the label, then 28 features)."
+        )
     if len(table) < rows:
-        raise DataError(f"{path} has only {len(table)} rows; this run needs {rows} "
-                        "(data.train_samples + data.test_samples).")
+        raise DataError(
+            f"{path} has only {len(table)} rows; this run needs {rows} "
+            "(data.train_samples + data.test_samples)."
+        )
     return table
 
 
@@ -69,9 +80,13 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         table = read_rows(path, n_train + n_test)
     labels, features = table[:, 0], table[:, 1:]
     return ArrayDataset(
-        name=config.dataset, source=config.source, location=location,
-        x_train=features[:n_train], y_train=labels[:n_train],
-        x_test=features[n_train:], y_test=labels[n_train:],
+        name=config.dataset,
+        source=config.source,
+        location=location,
+        x_train=features[:n_train],
+        y_train=labels[:n_train],
+        x_test=features[n_train:],
+        y_test=labels[n_train:],
         class_names=["background", "signal"],
     )
 
@@ -80,10 +95,16 @@ def _download() -> Path:
     import keras
 
     # no published hash for this file: get_file can only check that it downloaded
-    return Path(download("higgs", [(URL, "HIGGS.csv.gz")],
-                         "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "
-                         "(2.6 GB; only the first rows are read)",
-                         lambda: keras.utils.get_file("HIGGS.csv.gz", URL), lock="HIGGS.csv.gz"))
+    return Path(
+        download(
+            "higgs",
+            [(URL, "HIGGS.csv.gz")],
+            "run with --set data.source=file --set data.path=/path/to/HIGGS.csv.gz "
+            "(2.6 GB; only the first rows are read)",
+            lambda: keras.utils.get_file("HIGGS.csv.gz", URL),
+            lock="HIGGS.csv.gz",
+        )
+    )
 
 
 def synthetic_higgs(rows: int, seed: int) -> np.ndarray:
@@ -93,6 +114,5 @@ def synthetic_higgs(rows: int, seed: int) -> np.ndarray:
     low = rng.normal(size=(rows, 21)).astype(np.float32)
     shift = 0.35 * (2 * label - 1)
     low[:, :4] += shift[:, None] * rng.uniform(0.5, 1.0, 4)
-    high = np.stack([np.abs(low[:, i] * low[:, i + 1]) + 0.5 * shift * (i % 2) for i in range(7)],
-                    axis=1)
+    high = np.stack([np.abs(low[:, i] * low[:, i + 1]) + 0.5 * shift * (i % 2) for i in range(7)], axis=1)
     return np.column_stack([label, low, high]).astype(np.float32)

@@ -66,8 +66,7 @@ class ImageDatasetSpec:
         return self.downloads[0][0]
 
 
-def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
-                              seed: int) -> ArrayDataset:
+def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: int) -> ArrayDataset:
     """Load ``spec``'s dataset from ``config.source`` (``load_dataset`` then keeps the first N).
 
     Raises:
@@ -91,8 +90,13 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig,
         location, class_names = None, list(spec.class_names)
 
     return ArrayDataset(
-        name=spec.name, source=config.source, location=location,
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        name=spec.name,
+        source=config.source,
+        location=location,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
         class_names=class_names,
     )
 
@@ -104,10 +108,10 @@ def _from_keras(spec: ImageDatasetSpec):
     import keras
 
     loader = getattr(keras.datasets, spec.keras_module)
-    (x_train, y_train), (x_test, y_test) = download(spec.name, spec.downloads, local_copy(spec),
-                                                    loader.load_data)
-    return ((_pixels(spec, x_train), _labels(spec, y_train)),
-            (_pixels(spec, x_test), _labels(spec, y_test)))
+    (x_train, y_train), (x_test, y_test) = download(
+        spec.name, spec.downloads, local_copy(spec), loader.load_data
+    )
+    return ((_pixels(spec, x_train), _labels(spec, y_train)), (_pixels(spec, x_test), _labels(spec, y_test)))
 
 
 def local_copy(spec: ImageDatasetSpec) -> str:
@@ -115,7 +119,8 @@ def local_copy(spec: ImageDatasetSpec) -> str:
     return (
         f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with --set "
         f"data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree with "
-        "train/ and test/ works too: --set data.source=dir --set data.path=DIR)")
+        "train/ and test/ works too: --set data.source=dir --set data.path=DIR)"
+    )
 
 
 # --------------------------------------------------------------------------- file
@@ -123,8 +128,10 @@ def local_copy(spec: ImageDatasetSpec) -> str:
 
 def _from_npz(spec: ImageDatasetSpec, path: Path):
     if not path.is_file():
-        raise DataError(f"data.path '{path}' is a folder; data.source=file expects an .npz file "
-                        f"with {', '.join(NPZ_KEYS)} (use data.source=dir for a class-folder tree).")
+        raise DataError(
+            f"data.path '{path}' is a folder; data.source=file expects an .npz file "
+            f"with {', '.join(NPZ_KEYS)} (use data.source=dir for a class-folder tree)."
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in NPZ_KEYS if key not in archive.files]
@@ -139,27 +146,36 @@ def _from_npz(spec: ImageDatasetSpec, path: Path):
     except DataError:
         raise
     except (OSError, ValueError) as error:
-        raise DataError(f"Cannot read {path} as an .npz file ({error}). data.source=file expects "
-                        f"numpy.savez output with {', '.join(NPZ_KEYS)}.") from error
+        raise DataError(
+            f"Cannot read {path} as an .npz file ({error}). data.source=file expects "
+            f"numpy.savez output with {', '.join(NPZ_KEYS)}."
+        ) from error
     for split in ("train", "test"):
         _check_split(spec, path, split, arrays[f"x_{split}"], arrays[f"y_{split}"])
-    return ((_pixels(spec, arrays["x_train"]), _labels(spec, arrays["y_train"])),
-            (_pixels(spec, arrays["x_test"]), _labels(spec, arrays["y_test"])))
+    return (
+        (_pixels(spec, arrays["x_train"]), _labels(spec, arrays["y_train"])),
+        (_pixels(spec, arrays["x_test"]), _labels(spec, arrays["y_test"])),
+    )
 
 
-def _check_split(spec: ImageDatasetSpec, path: Path, split: str, x: np.ndarray,
-                 y: np.ndarray) -> None:
+def _check_split(spec: ImageDatasetSpec, path: Path, split: str, x: np.ndarray, y: np.ndarray) -> None:
     height, width, channels = spec.image_shape
     shape_ok = x.shape[1:] == spec.image_shape or (channels == 1 and x.shape[1:] == (height, width))
     if x.ndim < 3 or not shape_ok:
-        raise DataError(f"{path}: x_{split} has shape {x.shape}; {spec.name} images must be "
-                        f"(N, {height}, {width}, {channels}).")
+        raise DataError(
+            f"{path}: x_{split} has shape {x.shape}; {spec.name} images must be "
+            f"(N, {height}, {width}, {channels})."
+        )
     if len(x) != len(y) or y.size != len(y):
-        raise DataError(f"{path}: x_{split} has {len(x)} images but y_{split} has shape "
-                        f"{y.shape}; expected one integer label per image.")
+        raise DataError(
+            f"{path}: x_{split} has {len(x)} images but y_{split} has shape "
+            f"{y.shape}; expected one integer label per image."
+        )
     if len(y) and (y.min() < 0 or y.max() >= len(spec.class_names)):
-        raise DataError(f"{path}: y_{split} holds labels from {y.min()} to {y.max()}; "
-                        f"{spec.name} labels are 0..{len(spec.class_names) - 1}.")
+        raise DataError(
+            f"{path}: y_{split} holds labels from {y.min()} to {y.max()}; "
+            f"{spec.name} labels are 0..{len(spec.class_names) - 1}."
+        )
 
 
 def _pixels(spec: ImageDatasetSpec, x: np.ndarray) -> np.ndarray:
@@ -202,8 +218,10 @@ def check_class_folders(folder: Path) -> list[str]:
     """
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     # recursive, as keras.utils.image_dataset_from_directory reads a class folder
-    images_by_class = {c: [f for f in sorted((folder / c).rglob("*"))
-                           if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()] for c in classes}
+    images_by_class = {
+        c: [f for f in sorted((folder / c).rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()]
+        for c in classes
+    }
     images = [f for files in images_by_class.values() for f in files]
     if not images:
         raise DataError(
@@ -231,22 +249,25 @@ def check_image_file(image: Path) -> None:
     with open(image, "rb") as handle:
         head = handle.read(8)
     if not head.startswith(_SIGNATURES):
-        raise DataError(f"{image} is not a PNG, JPEG, GIF or BMP image (its first bytes are "
-                        f"{head!r}). Remove or replace it.")
+        raise DataError(
+            f"{image} is not a PNG, JPEG, GIF or BMP image (its first bytes are "
+            f"{head!r}). Remove or replace it."
+        )
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(image) as opened:
             opened.verify()  # parses the header (and the PNG chunk checksums) without decoding
     except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as error:
-        raise DataError(f"{image} cannot be read as an image ({error}). Remove or replace "
-                        "it.") from None
+        raise DataError(f"{image} cannot be read as an image ({error}). Remove or replace it.") from None
 
 
 def _from_class_folders(spec: ImageDatasetSpec, root: Path):
     if not root.is_dir():
-        raise DataError(f"data.path '{root}' is a file; data.source=dir expects a folder with "
-                        "train/ and test/ class folders (use data.source=file for an .npz).")
+        raise DataError(
+            f"data.path '{root}' is a file; data.source=dir expects a folder with "
+            "train/ and test/ class folders (use data.source=file for an .npz)."
+        )
     train_classes = _class_folders(spec, root, "train")
     test_classes = _class_folders(spec, root, "test")
     if train_classes != test_classes:
@@ -271,9 +292,15 @@ def _read_image_folder(spec: ImageDatasetSpec, folder: Path, classes: list[str])
     return _pixels(spec, x), _labels(spec, np.concatenate(labels))
 
 
-def image_folder_dataset(folder: Path, classes: list[str], image_size: tuple[int, int],
-                         channels: int = 3, shuffle: bool = False, seed: int | None = None,
-                         validation_split: float | None = None):
+def image_folder_dataset(
+    folder: Path,
+    classes: list[str],
+    image_size: tuple[int, int],
+    channels: int = 3,
+    shuffle: bool = False,
+    seed: int | None = None,
+    validation_split: float | None = None,
+):
     """One split of a class-folder tree as an unbatched tf.data stream of (uint8 image, label).
 
     ``keras.utils.image_dataset_from_directory`` decodes and resizes; the images
@@ -308,8 +335,10 @@ def image_folder_dataset(folder: Path, classes: list[str], image_size: tuple[int
     )
 
     def as_uint8(stream):
-        return stream.map(lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y),
-                          num_parallel_calls=tf.data.AUTOTUNE)
+        return stream.map(
+            lambda x, y: (tf.cast(tf.clip_by_value(tf.round(x), 0, 255), tf.uint8), y),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
 
     if validation_split:
         return as_uint8(dataset[0]), as_uint8(dataset[1])
@@ -319,8 +348,7 @@ def image_folder_dataset(folder: Path, classes: list[str], image_size: tuple[int
 # --------------------------------------------------------------------------- synthetic
 
 
-def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: int,
-                     signal: float = 0.5):
+def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: int, signal: float = 0.5):
     """A deterministic twin of ``spec``: real shapes and dtypes, a learnable signal.
 
     Each class gets a random 4x4 prototype image, upsampled to full size; a sample

@@ -21,11 +21,10 @@ SPEC = TextDatasetSpec(
     train_size=25_000,
     test_size=25_000,
     vocabulary_size=88_584,
-    median_length=174,      # the real reviews: median 174 words, mean ~234
+    median_length=174,  # the real reviews: median 174 words, mean ~234
     length_spread=0.75,
     keras_module="imdb",
-    downloads=(("https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz",
-                "imdb.npz"),),
+    downloads=(("https://storage.googleapis.com/tensorflow/tf-keras-datasets/imdb.npz", "imdb.npz"),),
     has_dir_source=True,
 )
 

@@ -42,9 +42,22 @@ ARCHIVE = "jena_climate_2009_2016.csv.zip"
 CSV_NAME = "jena_climate_2009_2016.csv"
 TIME_COLUMN = "Date Time"
 TEMPERATURE = "T (degC)"
-COLUMNS = ("p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
-           "VPact (mbar)", "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)",
-           "wv (m/s)", "max. wv (m/s)", "wd (deg)")
+COLUMNS = (
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
+)
 """The 14 numeric columns of the real CSV, in its order (after ``Date Time``)."""
 ROWS = 420_551
 """Rows of the real CSV."""
@@ -69,16 +82,24 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         values, columns = synthetic_series(config.samples or ROWS, seed), list(COLUMNS)
         location = None
     else:
-        path = download_csv() if config.source == "keras" else require_path(
-            config, f"the Jena climate CSV ({CSV_NAME}, or {ARCHIVE})", kind="file")
+        path = (
+            download_csv()
+            if config.source == "keras"
+            else require_path(config, f"the Jena climate CSV ({CSV_NAME}, or {ARCHIVE})", kind="file")
+        )
         values, columns = read_csv(path)
-        values = values[:config.samples]  # data.samples: only the first N rows
+        values = values[: config.samples]  # data.samples: only the first N rows
         location = URL if config.source == "keras" else str(path)
     return split_rows(values, columns, name=config.dataset, source=config.source, location=location)
 
 
-def split_rows(values: np.ndarray, columns: list[str], name: str = "jena", source: str = "file",
-               location: str | None = None) -> ArrayDataset:
+def split_rows(
+    values: np.ndarray,
+    columns: list[str],
+    name: str = "jena",
+    source: str = "file",
+    location: str | None = None,
+) -> ArrayDataset:
     """Split rows 50/25/25 in time order and standardize them with the training rows' statistics.
 
     Args:
@@ -92,8 +113,9 @@ def split_rows(values: np.ndarray, columns: list[str], name: str = "jena", sourc
     rows = len(values)
     n_train, n_val = int(SPLITS[0] * rows), int(SPLITS[1] * rows)
     if min(n_train, n_val, rows - n_train - n_val) < 1:
-        raise DataError(f"The Jena series has {rows} rows: too few to split 50/25/25 in time "
-                        "order. Give a longer series.")
+        raise DataError(
+            f"The Jena series has {rows} rows: too few to split 50/25/25 in time order. Give a longer series."
+        )
     column = columns.index(TEMPERATURE)
     train = values[:n_train]
     mean, std = train.mean(axis=0), train.std(axis=0)
@@ -101,15 +123,30 @@ def split_rows(values: np.ndarray, columns: list[str], name: str = "jena", sourc
     scaled = ((values - mean) / std).astype(np.float32)
     temperature = values[:, column].astype(np.float32)
     cut = (slice(0, n_train), slice(n_train, n_train + n_val), slice(n_train + n_val, rows))
-    (x_train, x_val, x_test), (y_train, y_val, y_test) = ([scaled[c] for c in cut],
-                                                          [temperature[c] for c in cut])
+    (x_train, x_val, x_test), (y_train, y_val, y_test) = (
+        [scaled[c] for c in cut],
+        [temperature[c] for c in cut],
+    )
     return ArrayDataset(
-        name=name, source=source, location=location,
-        x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test,
+        name=name,
+        source=source,
+        location=location,
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        x_test=x_test,
+        y_test=y_test,
         validation=f"the next 25% of the series after the training rows ({n_val} rows)",
-        extra={"task": "forecasting", "rows": rows, "columns": list(columns),
-               "target_column": TEMPERATURE, "target_index": column,
-               "target_train_mean": float(mean[column]), "target_train_std": float(std[column])},
+        extra={
+            "task": "forecasting",
+            "rows": rows,
+            "columns": list(columns),
+            "target_column": TEMPERATURE,
+            "target_index": column,
+            "target_train_mean": float(mean[column]),
+            "target_train_std": float(std[column]),
+        },
     )
 
 
@@ -129,24 +166,29 @@ def read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
     try:
         table = pd.read_csv(path)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise DataError(f"Cannot read {path} as a CSV file with a header row ({error}). The Jena "
-                        f"climate CSV has a '{TIME_COLUMN}' column and 14 numeric ones.") from None
+        raise DataError(
+            f"Cannot read {path} as a CSV file with a header row ({error}). The Jena "
+            f"climate CSV has a '{TIME_COLUMN}' column and 14 numeric ones."
+        ) from None
     columns = [str(c) for c in table.columns]
     if TEMPERATURE not in columns:
         from dlab.errors import did_you_mean
 
-        raise DataError(f"{path} has no temperature column '{TEMPERATURE}' (the value Jena "
-                        f"forecasts).{did_you_mean(TEMPERATURE, columns)} Columns: "
-                        f"{', '.join(columns)}. Rename the temperature column to '{TEMPERATURE}'.")
+        raise DataError(
+            f"{path} has no temperature column '{TEMPERATURE}' (the value Jena "
+            f"forecasts).{did_you_mean(TEMPERATURE, columns)} Columns: "
+            f"{', '.join(columns)}. Rename the temperature column to '{TEMPERATURE}'."
+        )
     table = table.drop(columns=[TIME_COLUMN], errors="ignore")
     non_numeric = [str(c) for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     if non_numeric:
-        raise DataError(f"{path}: every column but '{TIME_COLUMN}' must hold numbers; these do "
-                        f"not: {', '.join(non_numeric)}. Convert or drop them first.")
+        raise DataError(
+            f"{path}: every column but '{TIME_COLUMN}' must hold numbers; these do "
+            f"not: {', '.join(non_numeric)}. Convert or drop them first."
+        )
     if table.isna().any().any():
         missing = [str(c) for c in table.columns if table[c].isna().any()]
-        raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop those "
-                        "rows first.")
+        raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop those rows first.")
     return table.to_numpy(dtype=np.float64), [str(c) for c in table.columns]
 
 
@@ -158,16 +200,22 @@ def download_csv() -> Path:
     """
     import keras
 
-    path = Path(download("jena", [(URL, ARCHIVE)],
-                         f"run with --set data.source=file --set data.path=/path/to/{CSV_NAME} "
-                         "(the zip works too)",
-                         lambda: keras.utils.get_file(ARCHIVE, URL, extract=True)))
+    path = Path(
+        download(
+            "jena",
+            [(URL, ARCHIVE)],
+            f"run with --set data.source=file --set data.path=/path/to/{CSV_NAME} (the zip works too)",
+            lambda: keras.utils.get_file(ARCHIVE, URL, extract=True),
+        )
+    )
     if path.is_file():
         return path
     found = sorted(p for p in path.rglob("*.csv") if "__MACOSX" not in p.parts)
     if not found:
-        raise DataError(f"The Jena archive extracted to {path} holds no CSV file. Delete that "
-                        f"folder and {ARCHIVE} next to it to download again.")
+        raise DataError(
+            f"The Jena archive extracted to {path} holds no CSV file. Delete that "
+            f"folder and {ARCHIVE} next to it to download again."
+        )
     return next((p for p in found if p.name == CSV_NAME), found[0])
 
 
@@ -193,11 +241,13 @@ def synthetic_series(rows: int, seed: int) -> np.ndarray:
     drive = lfilter([1.0], [1.0, -persistence], rng.normal(0, 0.35, rows + 36))
     anomaly = drive[36:]
     pressure_signal = drive[:rows]  # leads the temperature anomaly by 6 hours (36 rows)
-    temperature = (9 - 9 * np.cos(year) - 4 * np.cos(day - 2 * np.pi * 15 / 24) + anomaly
-                   + rng.normal(0, 0.3, rows))
+    temperature = (
+        9 - 9 * np.cos(year) - 4 * np.cos(day - 2 * np.pi * 15 / 24) + anomaly + rng.normal(0, 0.3, rows)
+    )
     pressure = 989 - 1.5 * pressure_signal + rng.normal(0, 0.5, rows)
-    humidity = np.clip(76 + 12 * np.cos(day - 2 * np.pi * 15 / 24) - 2 * anomaly
-                       + rng.normal(0, 5, rows), 12, 100)
+    humidity = np.clip(
+        76 + 12 * np.cos(day - 2 * np.pi * 15 / 24) - 2 * anomaly + rng.normal(0, 5, rows), 12, 100
+    )
     vp_max = 6.1078 * np.exp(17.27 * temperature / (temperature + 237.3))
     vp_act = vp_max * humidity / 100
     dew = 237.3 * np.log(vp_act / 6.1078) / (17.27 - np.log(vp_act / 6.1078))
@@ -279,17 +329,28 @@ def check_windows(data: ArrayDataset, windows: Windows, setting: str) -> dict[st
         counts[split] = windows.count(rows, last=last)
         if counts[split] < 1:
             needed = rows - counts[split] + 1
-            fitting = [length for length in range(windows.sequence_length - 1, 0, -1)
-                       if replace(windows, sequence_length=length).count(rows, last=last) >= 1]
-            advice = (f"sequence_length <= {fitting[0]}, a smaller sampling_rate"
-                      if fitting else "a shorter horizon_hours")
+            fitting = [
+                length
+                for length in range(windows.sequence_length - 1, 0, -1)
+                if replace(windows, sequence_length=length).count(rows, last=last) >= 1
+            ]
+            advice = (
+                f"sequence_length <= {fitting[0]}, a smaller sampling_rate"
+                if fitting
+                else "a shorter horizon_hours"
+            )
             raise ConfigError(
                 f"{setting}.sequence_length={windows.sequence_length} (every "
                 f"{windows.sampling_rate} rows, target {windows.horizon_hours} h later) does not fit "
                 f"the {split} split's {rows} rows: one window needs {needed} rows"
-                + (f" (test windows are cut from the split without its last {windows.delay} "
-                   "rows, which hold their targets, as in DLwP)" if last else "")
-                + f". Use {advice}, or more rows.")
+                + (
+                    f" (test windows are cut from the split without its last {windows.delay} "
+                    "rows, which hold their targets, as in DLwP)"
+                    if last
+                    else ""
+                )
+                + f". Use {advice}, or more rows."
+            )
     return counts
 
 
@@ -306,11 +367,17 @@ def split_arrays(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.n
     index = order.index(split)
     temperature = np.concatenate(ys[index:]) if index < 2 else ys[index]
     rows = len(xs[index]) if index < 2 else len(xs[index]) - windows.delay
-    return xs[index][:rows], temperature[windows.delay:windows.delay + rows]
+    return xs[index][:rows], temperature[windows.delay : windows.delay + rows]
 
 
-def window_dataset(data: ArrayDataset, split: str, windows: Windows, batch_size: int,
-                   shuffle: bool = False, seed: int | None = None) -> Any:
+def window_dataset(
+    data: ArrayDataset,
+    split: str,
+    windows: Windows,
+    batch_size: int,
+    shuffle: bool = False,
+    seed: int | None = None,
+) -> Any:
     """Batched ``tf.data`` (window, target) pairs of one split, cut on the fly from its rows.
 
     Window ``i`` holds rows ``i, i + rate, ..., i + span`` (standardized) and its target is
@@ -330,14 +397,17 @@ def window_dataset(data: ArrayDataset, split: str, windows: Windows, batch_size:
     starts = tf.data.Dataset.range(count)
     if shuffle:
         starts = starts.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    return (starts.batch(batch_size)
-            .map(lambda first: (tf.gather(rows, first[:, None] + offsets), tf.gather(goals, first)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))  # cut the next batches while the model trains
+    return (
+        starts.batch(batch_size)
+        .map(
+            lambda first: (tf.gather(rows, first[:, None] + offsets), tf.gather(goals, first)),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+        .prefetch(tf.data.AUTOTUNE)
+    )  # cut the next batches while the model trains
 
 
-def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.ndarray,
-                                                                                      np.ndarray]:
+def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
     """The common-sense baseline over one split's windows, vectorized (no window is built).
 
     Returns:
@@ -345,7 +415,10 @@ def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> 
     """
     inputs, targets = split_arrays(data, split, windows)
     count = len(inputs) - windows.span
-    column, mean, std = (data.extra["target_index"], data.extra["target_train_mean"],
-                         data.extra["target_train_std"])
-    last = inputs[windows.span:windows.span + count, column].astype(np.float64) * std + mean
+    column, mean, std = (
+        data.extra["target_index"],
+        data.extra["target_train_mean"],
+        data.extra["target_train_std"],
+    )
+    last = inputs[windows.span : windows.span + count, column].astype(np.float64) * std + mean
     return last, targets[:count].astype(np.float64)

@@ -22,8 +22,7 @@ SPEC = ImageDatasetSpec(
     train_size=60_000,
     test_size=10_000,
     keras_module="mnist",
-    downloads=(("https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz",
-                "mnist.npz"),),
+    downloads=(("https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz", "mnist.npz"),),
 )
 
 

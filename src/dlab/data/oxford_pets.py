@@ -31,13 +31,17 @@ if TYPE_CHECKING:
 
 NAME = "oxford_pets"
 BASE_URL = "https://thor.robots.ox.ac.uk/datasets/pets"
-DOWNLOADS = ((f"{BASE_URL}/images.tar.gz", "images.tar.gz"),
-             (f"{BASE_URL}/annotations.tar.gz", "annotations.tar.gz"))
+DOWNLOADS = (
+    (f"{BASE_URL}/images.tar.gz", "images.tar.gz"),
+    (f"{BASE_URL}/annotations.tar.gz", "annotations.tar.gz"),
+)
 CLASS_NAMES = ["pet", "background", "border"]  # trimap values 1, 2, 3 minus one
 IMAGE_SIZE = 200
 SIZE = 7_390
-LOCAL_COPY = ("extract both archives into one folder (images/ and annotations/) and run with "
-              "--set data.source=dir --set data.path=/path/to/that/folder")
+LOCAL_COPY = (
+    "extract both archives into one folder (images/ and annotations/) and run with "
+    "--set data.source=dir --set data.path=/path/to/that/folder"
+)
 
 
 def load_data(config: DataConfig, seed: int) -> StreamDataset:
@@ -53,18 +57,19 @@ def load_data(config: DataConfig, seed: int) -> StreamDataset:
         synthetic_segmentation,
     )
 
-    require_source(config, ("keras", "dir", "synthetic"), "images and masks from the Oxford "
-                   "server, a local folder, or the synthetic twin")
+    require_source(
+        config,
+        ("keras", "dir", "synthetic"),
+        "images and masks from the Oxford server, a local folder, or the synthetic twin",
+    )
     if config.source == "synthetic":
         return synthetic_segmentation(NAME, config, seed, SIZE, IMAGE_SIZE, CLASS_NAMES)
     if config.source == "dir":
-        root = require_path(config, "a folder with images/ and annotations/trimaps/ (or masks/)",
-                            kind="dir")
+        root = require_path(config, "a folder with images/ and annotations/trimaps/ (or masks/)", kind="dir")
         layout, location = find_layout(root), str(root)
     else:
         layout, location = download(NAME, DOWNLOADS, LOCAL_COPY, _fetch), BASE_URL
-    return load_segmentation_folder(NAME, layout, config, seed, location, IMAGE_SIZE,
-                                    class_names=CLASS_NAMES)
+    return load_segmentation_folder(NAME, layout, config, seed, location, IMAGE_SIZE, class_names=CLASS_NAMES)
 
 
 def _fetch() -> Layout:
@@ -80,12 +85,13 @@ def _fetch() -> Layout:
 
     from dlab.data.segmentation import trimaps_layout
 
-    folders = [Path(keras.utils.get_file(file_name, url, extract=True))
-               for url, file_name in DOWNLOADS]
+    folders = [Path(keras.utils.get_file(file_name, url, extract=True)) for url, file_name in DOWNLOADS]
     layout = trimaps_layout(folders[0] / "images", folders[1] / "annotations" / "trimaps")
     for folder, (url, file_name) in ((layout.images, DOWNLOADS[0]), (layout.masks, DOWNLOADS[1])):
         if not folder.is_dir():
-            raise DataError(f"{url} extracted without the folder {folder}. Delete the cached "
-                            f"{file_name} and its extracted folder from the Keras cache and run "
-                            "again to download it anew.")
+            raise DataError(
+                f"{url} extracted without the folder {folder}. Delete the cached "
+                f"{file_name} and its extracted folder from the Keras cache and run "
+                "again to download it anew."
+            )
     return layout

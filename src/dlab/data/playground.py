@@ -81,7 +81,14 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("builtin", "synthetic"), "it is generated from the seed")
     x, y = generate(config.dataset, config.samples or DEFAULT_SAMPLES, config.noise, seed)
     (x_train, y_train), (x_test, y_test) = holdout(x, y, config.test_split, seed)
-    return ArrayDataset(name=config.dataset, source=config.source, location=None,
-                        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                        class_names=["-1", "+1"], extra={"feature_names": ["x1", "x2"],
-                                                         "noise": config.noise})
+    return ArrayDataset(
+        name=config.dataset,
+        source=config.source,
+        location=None,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        class_names=["-1", "+1"],
+        extra={"feature_names": ["x1", "x2"], "noise": config.noise},
+    )

@@ -23,10 +23,17 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     from sklearn.datasets import make_regression
 
     require_source(config, ("builtin", "synthetic"), "it is generated from the seed")
-    x, y = make_regression(n_samples=config.samples or 200, n_features=1, noise=config.noise,
-                           random_state=seed)
+    x, y = make_regression(
+        n_samples=config.samples or 200, n_features=1, noise=config.noise, random_state=seed
+    )
     (x_train, y_train), (x_test, y_test) = holdout(x, y.astype(np.float64), config.test_split, seed)
-    return ArrayDataset(name=config.dataset, source=config.source,
-                        location="sklearn.datasets.make_regression",
-                        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
-                        extra={"feature_names": ["x"]})
+    return ArrayDataset(
+        name=config.dataset,
+        source=config.source,
+        location="sklearn.datasets.make_regression",
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        extra={"feature_names": ["x"]},
+    )

@@ -63,17 +63,20 @@ def find_layout(root: Path) -> Layout:
     Raises:
         DataError: ``root`` lacks images/ or a mask folder.
     """
-    expected = (f"{root}/images/<name>.jpg with {root}/annotations/trimaps/<name>.png (the "
-                f"Oxford pets layout) or {root}/masks/<name>.png")
+    expected = (
+        f"{root}/images/<name>.jpg with {root}/annotations/trimaps/<name>.png (the "
+        f"Oxford pets layout) or {root}/masks/<name>.png"
+    )
     if not (root / "images").is_dir():
-        raise DataError(f"data.path '{root}' has no images/ folder. A segmentation dataset needs "
-                        f"{expected}.")
+        raise DataError(f"data.path '{root}' has no images/ folder. A segmentation dataset needs {expected}.")
     if (root / "annotations" / "trimaps").is_dir():
         return trimaps_layout(root / "images", root / "annotations" / "trimaps")
     if (root / "masks").is_dir():
         return Layout(root / "images", root / "masks", 0, "images + masks")
-    raise DataError(f"data.path '{root}' has images/ but no annotations/trimaps/ or masks/ "
-                    f"folder. A segmentation dataset needs {expected}.")
+    raise DataError(
+        f"data.path '{root}' has images/ but no annotations/trimaps/ or masks/ "
+        f"folder. A segmentation dataset needs {expected}."
+    )
 
 
 def trimaps_layout(images: Path, trimaps: Path) -> Layout:
@@ -89,16 +92,21 @@ def pair_files(layout: Layout) -> tuple[list[Path], list[Path]]:
     """
     from dlab.data.images import IMAGE_SUFFIXES
 
-    images = sorted(p for p in layout.images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-                    and not p.name.startswith(".") and p.is_file())
+    images = sorted(
+        p
+        for p in layout.images.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    )
     if not images:
         raise DataError(f"{layout.images} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
     masks = [layout.masks / f"{image.stem}.png" for image in images]
     missing = [image for image, mask in zip(images, masks, strict=True) if not mask.is_file()]
     if missing:
         named = ", ".join(p.name for p in missing[:3]) + (" ..." if len(missing) > 3 else "")
-        raise DataError(f"{len(missing)} of {len(images)} images have no mask in {layout.masks} "
-                        f"({named}); every image <name>.jpg needs a mask <name>.png there.")
+        raise DataError(
+            f"{len(missing)} of {len(images)} images have no mask in {layout.masks} "
+            f"({named}); every image <name>.jpg needs a mask <name>.png there."
+        )
     return images, masks
 
 
@@ -119,25 +127,32 @@ def check_pair(image_path: Path, mask_path: Path) -> tuple[int, int]:
     try:
         with Image.open(mask_path) as mask:
             if mask.format != "PNG" or mask.mode not in MASK_MODES:
-                raise DataError(f"{mask_path} is a {mask.format} image in mode {mask.mode}; masks "
-                                "must be 8-bit grayscale (or gray palette) PNGs whose pixel "
-                                "values are the class numbers (in PIL: "
-                                "Image.fromarray(uint8_array).save(path)).")
+                raise DataError(
+                    f"{mask_path} is a {mask.format} image in mode {mask.mode}; masks "
+                    "must be 8-bit grayscale (or gray palette) PNGs whose pixel "
+                    "values are the class numbers (in PIL: "
+                    "Image.fromarray(uint8_array).save(path))."
+                )
             values = np.asarray(mask)
             if mask.mode == "P" and not np.array_equal(values, np.asarray(mask.convert("L"))):
-                raise DataError(f"{mask_path} is a palette PNG whose colours are not the gray "
-                                "levels of their class numbers, so its pixels would be read as "
-                                "colours. Save masks as 8-bit grayscale PNGs whose pixel values "
-                                "are the class numbers (in PIL: Image.fromarray(uint8_array)).")
+                raise DataError(
+                    f"{mask_path} is a palette PNG whose colours are not the gray "
+                    "levels of their class numbers, so its pixels would be read as "
+                    "colours. Save masks as 8-bit grayscale PNGs whose pixel values "
+                    "are the class numbers (in PIL: Image.fromarray(uint8_array))."
+                )
     except DataError:
         raise
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError ... on bad files
-        raise DataError(f"{mask_path} cannot be read as a PNG mask ({error}). Remove or replace "
-                        "it.") from None
+        raise DataError(
+            f"{mask_path} cannot be read as a PNG mask ({error}). Remove or replace it."
+        ) from None
     if values.shape[::-1] != size:
-        raise DataError(f"{mask_path} is {values.shape[1]}x{values.shape[0]} pixels but its image "
-                        f"{image_path} is {size[0]}x{size[1]}; a mask must have its image's size "
-                        "(one class number per pixel).")
+        raise DataError(
+            f"{mask_path} is {values.shape[1]}x{values.shape[0]} pixels but its image "
+            f"{image_path} is {size[0]}x{size[1]}; a mask must have its image's size "
+            "(one class number per pixel)."
+        )
     return int(values.min()), int(values.max())
 
 
@@ -162,10 +177,13 @@ def check_pairs(images: list[Path], masks: list[Path], offset: int, num_classes:
                     f"{mask} holds the mask value {value}, which is class {value + offset} after "
                     f"data.mask_offset={offset}; with {classes} classes the values after the "
                     f"offset must be 0..{classes - 1}. Fix the mask, or set data.mask_offset / "
-                    "data.num_classes to match the masks.")
+                    "data.num_classes to match the masks."
+                )
     if classes < 2:
-        raise DataError(f"The masks in {masks[0].parent} hold a single class after "
-                        f"data.mask_offset={offset}; segmentation needs at least two.")
+        raise DataError(
+            f"The masks in {masks[0].parent} hold a single class after "
+            f"data.mask_offset={offset}; segmentation needs at least two."
+        )
     return classes
 
 
@@ -184,20 +202,30 @@ def held_out_count(config: DataConfig, total: int) -> int:
     """
     spec = config.validation
     if isinstance(spec, str):
-        raise ConfigError(f"data.validation='{spec}': a segmentation dataset has no test or "
-                          "validation split of its own; it holds out images for validation. Use "
-                          "a count (e.g. 1000, Deep Learning with Python's) or a fraction (0.15).")
+        raise ConfigError(
+            f"data.validation='{spec}': a segmentation dataset has no test or "
+            "validation split of its own; it holds out images for validation. Use "
+            "a count (e.g. 1000, Deep Learning with Python's) or a fraction (0.15)."
+        )
     count = int(round(total * spec)) if isinstance(spec, float) else int(spec)
     if not 1 <= count < total:
-        raise ConfigError(f"data.validation={spec!r} holds out {count} of {total} images; both "
-                          "validation and training need at least one. Use a smaller count or "
-                          "fraction.")
+        raise ConfigError(
+            f"data.validation={spec!r} holds out {count} of {total} images; both "
+            "validation and training need at least one. Use a smaller count or "
+            "fraction."
+        )
     return count
 
 
-def load_segmentation_folder(name: str, layout: Layout, config: DataConfig, seed: int,
-                             location: str, default_size: int,
-                             class_names: list[str] | None = None) -> StreamDataset:
+def load_segmentation_folder(
+    name: str,
+    layout: Layout,
+    config: DataConfig,
+    seed: int,
+    location: str,
+    default_size: int,
+    class_names: list[str] | None = None,
+) -> StreamDataset:
     """Pair, check, split and stream the images and masks of ``layout`` (:func:`find_layout`).
 
     The pairs are shuffled in a fixed order (seed 1337, as Deep Learning with Python
@@ -226,15 +254,29 @@ def load_segmentation_folder(name: str, layout: Layout, config: DataConfig, seed
         import tensorflow as tf
 
         files = tf.data.Dataset.from_tensor_slices(
-            ([str(images[i]) for i in rows], [str(masks[i]) for i in rows]))
-        return files.map(lambda x, y: read_pair(x, y, size, offset),
-                         num_parallel_calls=tf.data.AUTOTUNE)  # ordered: deterministic
+            ([str(images[i]) for i in rows], [str(masks[i]) for i in rows])
+        )
+        return files.map(
+            lambda x, y: read_pair(x, y, size, offset), num_parallel_calls=tf.data.AUTOTUNE
+        )  # ordered: deterministic
 
     splits = {split: stream(rows) for split, rows in paths.items()}
     sizes = {split: len(rows) for split, rows in paths.items()}
-    return _stream_dataset(name, config, seed, location, splits, sizes, class_names, size, {
-        "layout": layout.name, "mask_offset": offset,
-        "held_out": f"the last {n_val} images of a fixed shuffle (seed {SHUFFLE_SEED})"})
+    return _stream_dataset(
+        name,
+        config,
+        seed,
+        location,
+        splits,
+        sizes,
+        class_names,
+        size,
+        {
+            "layout": layout.name,
+            "mask_offset": offset,
+            "held_out": f"the last {n_val} images of a fixed shuffle (seed {SHUFFLE_SEED})",
+        },
+    )
 
 
 def read_pair(image_path, mask_path, size: tuple[int, int], offset: int):
@@ -252,26 +294,33 @@ def read_pair(image_path, mask_path, size: tuple[int, int], offset: int):
     return image, mask
 
 
-def _stream_dataset(name, config, seed, location, splits, sizes, class_names, size,
-                    extra) -> StreamDataset:
+def _stream_dataset(name, config, seed, location, splits, sizes, class_names, size, extra) -> StreamDataset:
     from dlab.data.folders import StreamDataset, _cache
 
     # the held-out images validate every epoch and test the best epoch's model
     splits = {split: _cache(stream, config.cache, split) for split, stream in splits.items()}
     splits["test"], sizes = splits["val"], {**sizes, "test": sizes["val"]}
     return StreamDataset(
-        name=name, source=config.source, location=location, splits=splits, sizes=sizes,
-        class_names=list(class_names), image_shape=(*size, 3),
+        name=name,
+        source=config.source,
+        location=location,
+        splits=splits,
+        sizes=sizes,
+        class_names=list(class_names),
+        image_shape=(*size, 3),
         validation=f"{sizes['val']} held-out images (also the test split)",
-        cache=config.cache, seed=seed, extra={"task": "segmentation", "mask_shape": [*size, 1],
-                                              **extra})
+        cache=config.cache,
+        seed=seed,
+        extra={"task": "segmentation", "mask_shape": [*size, 1], **extra},
+    )
 
 
 # --------------------------------------------------------------------------- synthetic
 
 
-def synthetic_segmentation(name: str, config: DataConfig, seed: int, total: int,
-                           default_size: int, class_names: list[str]) -> StreamDataset:
+def synthetic_segmentation(
+    name: str, config: DataConfig, seed: int, total: int, default_size: int, class_names: list[str]
+) -> StreamDataset:
     """The synthetic twin: ``total`` shapes with matching masks, drawn from (seed, index).
 
     ``data.train_samples`` (if set) + the held-out count replaces ``total``.
@@ -282,14 +331,20 @@ def synthetic_segmentation(name: str, config: DataConfig, seed: int, total: int,
     names = class_names if classes == len(class_names) else [f"class {i}" for i in range(classes)]
     if config.train_samples:  # the held-out images come on top of the training ones
         fraction = config.validation if isinstance(config.validation, float) else None
-        total = config.train_samples + (max(1, round(config.train_samples * fraction / (1 - fraction)))
-                                        if fraction else held_out_count(config, total + 1))
+        total = config.train_samples + (
+            max(1, round(config.train_samples * fraction / (1 - fraction)))
+            if fraction
+            else held_out_count(config, total + 1)
+        )
     n_val = held_out_count(config, total)
     size = image_size(config, default_size)
     ranges = {"train": (0, total - n_val), "val": (total - n_val, total)}
-    splits = {split: tf.data.Dataset.range(start, stop).map(
-        lambda index: synthetic_pair(index, seed, size, classes),
-        num_parallel_calls=tf.data.AUTOTUNE) for split, (start, stop) in ranges.items()}
+    splits = {
+        split: tf.data.Dataset.range(start, stop).map(
+            lambda index: synthetic_pair(index, seed, size, classes), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        for split, (start, stop) in ranges.items()
+    }
     sizes = {split: stop - start for split, (start, stop) in ranges.items()}
     return _stream_dataset(name, config, seed, None, splits, sizes, names, size, {})
 
@@ -314,7 +369,7 @@ def synthetic_pair(index, seed: int, size: tuple[int, int], num_classes: int):
     cols = tf.linspace(0.0, 1.0, width)[None, :]
     dy = (rows - (0.3 + 0.4 * u[0])) / (0.12 + 0.2 * u[2])
     dx = (cols - (0.3 + 0.4 * u[1])) / (0.12 + 0.2 * u[3])
-    distance = tf.where(u[4] < 0.5, tf.sqrt(dy ** 2 + dx ** 2), tf.maximum(tf.abs(dy), tf.abs(dx)))
+    distance = tf.where(u[4] < 0.5, tf.sqrt(dy**2 + dx**2), tf.maximum(tf.abs(dy), tf.abs(dx)))
     mask = tf.where(distance <= 1.0, 0, 1)
     if num_classes >= 3:
         mask = tf.where((distance > 1.0) & (distance <= 1.25), 2, mask)
@@ -328,4 +383,3 @@ def synthetic_pair(index, seed: int, size: tuple[int, int], num_classes: int):
     image = tf.gather(colour, mask) + 60.0 * (noise - 0.5)
     image = tf.cast(tf.clip_by_value(image, 0, 255), tf.uint8)
     return image, tf.cast(mask, tf.uint8)[..., None]
-

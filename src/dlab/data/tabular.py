@@ -51,27 +51,40 @@ def read_csv_table(path: Path, target: str | None, numeric_target: bool = False)
         raise DataError(f"Cannot read {path} as a CSV file with a header row ({error}).") from None
     columns = [str(c) for c in table.columns]
     if not target:
-        raise DataError(f"data.target is not set: name the label column of {path} with "
-                        f"--set data.target=COLUMN. Columns: {', '.join(columns)}.")
+        raise DataError(
+            f"data.target is not set: name the label column of {path} with "
+            f"--set data.target=COLUMN. Columns: {', '.join(columns)}."
+        )
     if target not in table.columns:
         from dlab.errors import did_you_mean
 
-        raise DataError(f"{path} has no column '{target}' (data.target).{did_you_mean(target, columns)}"
-                        f" Columns: {', '.join(columns)}.")
+        raise DataError(
+            f"{path} has no column '{target}' (data.target).{did_you_mean(target, columns)}"
+            f" Columns: {', '.join(columns)}."
+        )
     features = table.drop(columns=[target])
     non_numeric = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
     if non_numeric:
-        raise DataError(f"{path}: feature columns must be numbers; these are not: "
-                        f"{', '.join(non_numeric)}. Encode or drop them first.")
+        raise DataError(
+            f"{path}: feature columns must be numbers; these are not: "
+            f"{', '.join(non_numeric)}. Encode or drop them first."
+        )
     if features.isna().any().any() or table[target].isna().any():
         missing = [str(c) for c in table.columns if table[c].isna().any()]
         raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop them first.")
     if numeric_target:
         if not pd.api.types.is_numeric_dtype(table[target]):
-            raise DataError(f"{path}: the target column '{target}' must hold numbers for a "
-                            "regression.")
-        return (features.to_numpy(dtype=np.float64), table[target].to_numpy(dtype=np.float64),
-                [str(c) for c in features.columns], [])
+            raise DataError(f"{path}: the target column '{target}' must hold numbers for a regression.")
+        return (
+            features.to_numpy(dtype=np.float64),
+            table[target].to_numpy(dtype=np.float64),
+            [str(c) for c in features.columns],
+            [],
+        )
     class_values, y = np.unique(table[target].to_numpy(), return_inverse=True)
-    return (features.to_numpy(dtype=np.float64), y.astype(np.int64),
-            [str(c) for c in features.columns], [str(v) for v in class_values])
+    return (
+        features.to_numpy(dtype=np.float64),
+        y.astype(np.int64),
+        [str(c) for c in features.columns],
+        [str(v) for v in class_values],
+    )

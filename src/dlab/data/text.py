@@ -84,8 +84,10 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
     require_source(config, sources, "its sources are " + ", ".join(sources))
     num_words = config.num_words or spec.vocabulary_size
     if num_words > spec.vocabulary_size + INDEX_FROM:
-        raise DataError(f"data.num_words={num_words} is larger than the {spec.name} vocabulary "
-                        f"({spec.vocabulary_size} words). Use at most {spec.vocabulary_size}.")
+        raise DataError(
+            f"data.num_words={num_words} is larger than the {spec.name} vocabulary "
+            f"({spec.vocabulary_size} words). Use at most {spec.vocabulary_size}."
+        )
     vocabulary = None
     if config.source == "keras":
         (x_train, y_train), (x_test, y_test) = _from_keras(spec, num_words)
@@ -96,18 +98,26 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
         (x_train, y_train), (x_test, y_test) = _from_npz(spec, path, num_words)
         location = str(path)
     elif config.source == "dir":
-        path = require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)",
-                            kind="dir")
+        path = require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)", kind="dir")
         (x_train, y_train), (x_test, y_test), vocabulary = _from_review_tree(path, num_words)
         location = str(path)
     else:
         (x_train, y_train), (x_test, y_test) = synthetic_corpus(
-            spec, config.train_samples or spec.train_size, config.test_samples or spec.test_size,
-            num_words, seed)
+            spec,
+            config.train_samples or spec.train_size,
+            config.test_samples or spec.test_size,
+            num_words,
+            seed,
+        )
         location = None
     return ArrayDataset(
-        name=spec.name, source=config.source, location=location,
-        x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+        name=spec.name,
+        source=config.source,
+        location=location,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
         class_names=list(spec.class_names),
         extra={"num_words": num_words},
         vocabulary=vocabulary,
@@ -120,8 +130,11 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
 def _flatten(sequences) -> tuple[np.ndarray, np.ndarray]:
     """All word indices in one array, and the document each belongs to."""
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(sequences) \
+    flat = (
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
         else np.zeros(0, np.int64)
+    )
     rows = np.repeat(np.arange(len(sequences)), lengths)
     return flat, rows
 
@@ -146,8 +159,9 @@ def pad(sequences, maxlen: int) -> np.ndarray:
     the last ``maxlen`` words of each document are kept, so a sequence model reads them last."""
     import keras
 
-    return keras.utils.pad_sequences(list(sequences), maxlen=maxlen, padding="pre",
-                                     truncating="pre", dtype="int32")
+    return keras.utils.pad_sequences(
+        list(sequences), maxlen=maxlen, padding="pre", truncating="pre", dtype="int32"
+    )
 
 
 def decode(sequence, vocabulary: list[str] | None) -> str:
@@ -173,7 +187,8 @@ def _from_keras(spec: TextDatasetSpec, num_words: int):
     if spec.has_dir_source:
         local += " (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
     (x_train, y_train), (x_test, y_test) = download(
-        spec.name, spec.downloads, local, lambda: loader.load_data(num_words=num_words))
+        spec.name, spec.downloads, local, lambda: loader.load_data(num_words=num_words)
+    )
     return (x_train, np.asarray(y_train)), (x_test, np.asarray(y_test))
 
 
@@ -201,9 +216,12 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickles NumPy arrays and lists of numbers, and refuses every other class."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
     }
 
     def find_class(self, module: str, name: str):
@@ -225,8 +243,11 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
                 with archive.open(member) as raw:
                     handle = io.BytesIO(raw.read())
                 version = np.lib.format.read_magic(handle)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
                 _, _, dtype = read_header(handle)
                 if dtype.hasobject:
                     array = _ArraysOnlyUnpickler(handle).load()
@@ -242,7 +263,10 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
         logging.getLogger("dlab.data").warning(
             "%s: read the object arrays %s (ragged word-index lists, stored with pickle) through "
             "dlab's restricted unpickler, which builds NumPy arrays and lists and refuses "
-            "anything else", path, ", ".join(pickled))
+            "anything else",
+            path,
+            ", ".join(pickled),
+        )
     return arrays
 
 
@@ -250,15 +274,16 @@ def _from_npz(spec: TextDatasetSpec, path: Path, num_words: int):
     arrays = read_npz_safely(path)
     missing = [key for key in NPZ_KEYS if key not in arrays]
     if missing:
-        raise DataError(f"{path} lacks the arrays {', '.join(missing)}; it has "
-                        f"{', '.join(arrays) or 'none'}. A {spec.name} .npz needs "
-                        f"{', '.join(NPZ_KEYS)} (the layout keras.datasets.{spec.keras_module}"
-                        ".load_data() returns).")
+        raise DataError(
+            f"{path} lacks the arrays {', '.join(missing)}; it has "
+            f"{', '.join(arrays) or 'none'}. A {spec.name} .npz needs "
+            f"{', '.join(NPZ_KEYS)} (the layout keras.datasets.{spec.keras_module}"
+            ".load_data() returns)."
+        )
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) != len(y):
-            raise DataError(f"{path}: x_{split} has {len(x)} documents but y_{split} has {len(y)} "
-                            "labels.")
+            raise DataError(f"{path}: x_{split} has {len(x)} documents but y_{split} has {len(y)} labels.")
         flat, _ = _flatten(x)
         if flat.size and flat.max() >= num_words:
             raise DataError(
@@ -268,8 +293,10 @@ def _from_npz(spec: TextDatasetSpec, path: Path, num_words: int):
             )
         if flat.size and flat.min() < 0:
             raise DataError(f"{path}: x_{split} contains negative word indices.")
-    return ((arrays["x_train"], arrays["y_train"].astype(np.int64)),
-            (arrays["x_test"], arrays["y_test"].astype(np.int64)))
+    return (
+        (arrays["x_train"], arrays["y_train"].astype(np.int64)),
+        (arrays["x_test"], arrays["y_test"].astype(np.int64)),
+    )
 
 
 # --------------------------------------------------------------------------- dir (aclImdb)
@@ -280,9 +307,11 @@ def _read_reviews(root: Path, split: str) -> tuple[list[str], np.ndarray]:
     for label, polarity in enumerate(("neg", "pos")):
         folder = root / split / polarity
         if not folder.is_dir():
-            raise DataError(f"'{root}' has no {split}/{polarity}/ folder. data.source=dir expects "
-                            "the aclImdb layout: train/pos, train/neg, test/pos, test/neg with one "
-                            ".txt review per file.")
+            raise DataError(
+                f"'{root}' has no {split}/{polarity}/ folder. data.source=dir expects "
+                "the aclImdb layout: train/pos, train/neg, test/pos, test/neg with one "
+                ".txt review per file."
+            )
         files = sorted(folder.glob("*.txt"))
         if not files:
             raise DataError(f"{folder} holds no .txt reviews.")
@@ -317,8 +346,15 @@ def _from_review_tree(root: Path, num_words: int):
 # --------------------------------------------------------------------------- synthetic
 
 
-def synthetic_corpus(spec: TextDatasetSpec, n_train: int, n_test: int, num_words: int, seed: int,
-                     signal_share: float = 0.08, signal_words: int = 30):
+def synthetic_corpus(
+    spec: TextDatasetSpec,
+    n_train: int,
+    n_test: int,
+    num_words: int,
+    seed: int,
+    signal_share: float = 0.08,
+    signal_words: int = 30,
+):
     """A twin of ``spec``: real length distribution, Zipf words, real label balance, and a
     share of every document's words drawn from a few words that belong to its class."""
     rng = np.random.default_rng(seed)
@@ -326,15 +362,16 @@ def synthetic_corpus(spec: TextDatasetSpec, n_train: int, n_test: int, num_words
     vocabulary = np.arange(INDEX_FROM, max(num_words, INDEX_FROM + 1))
     zipf = 1.0 / np.arange(1, len(vocabulary) + 1)
     zipf /= zipf.sum()
-    middle = vocabulary[len(vocabulary) // 10:] if len(vocabulary) > 10 * signal_words else vocabulary
+    middle = vocabulary[len(vocabulary) // 10 :] if len(vocabulary) > 10 * signal_words else vocabulary
     class_words = rng.choice(middle, size=(num_classes, signal_words))
     weights = np.asarray(spec.class_weights, dtype=np.float64)
     weights /= weights.sum()
 
     def make(n: int):
         labels = rng.choice(num_classes, size=n, p=weights)
-        lengths = np.clip(rng.lognormal(np.log(spec.median_length), spec.length_spread, n),
-                          10, 2500).astype(np.int64)
+        lengths = np.clip(rng.lognormal(np.log(spec.median_length), spec.length_spread, n), 10, 2500).astype(
+            np.int64
+        )
         tokens = rng.choice(vocabulary, size=int(lengths.sum()), p=zipf)
         owner = np.repeat(labels, lengths)
         signal = rng.random(tokens.size) < signal_share

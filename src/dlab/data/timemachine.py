@@ -1,4 +1,4 @@
-""""The Time Machine" (H. G. Wells) as d2l.ai packages it: a plain-text corpus.
+""" "The Time Machine" (H. G. Wells) as d2l.ai packages it: a plain-text corpus.
 
 Two readers share the text: :func:`load_text` returns it as a string (word
 models such as CBOW tokenize it themselves), and :func:`load_data` returns it
@@ -93,13 +93,20 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     text, location = load_text(config, seed, min_chars=size)
     corpus = encode(preprocess(text))
     if len(corpus) < 4:
-        raise DataError(f"{location or 'the text'} has {len(corpus)} characters after keeping only "
-                        "letters and spaces; a language model needs text with words in it.")
+        raise DataError(
+            f"{location or 'the text'} has {len(corpus)} characters after keeping only "
+            "letters and spaces; a language model needs text with words in it."
+        )
     n_test = max(2, int(round(len(corpus) * split)))
     train, test = corpus[:-n_test], corpus[-n_test:]
     return ArrayDataset(
-        name=config.dataset, source=config.source, location=location,
-        x_train=train[:-1], y_train=train[1:], x_test=test[:-1], y_test=test[1:],
+        name=config.dataset,
+        source=config.source,
+        location=location,
+        x_train=train[:-1],
+        y_train=train[1:],
+        x_test=test[:-1],
+        y_test=test[1:],
         extra={"corpus_chars": int(len(corpus)), "vocabulary_size": len(CHARACTERS)},
         vocabulary=list(CHARACTERS),
     )
@@ -108,10 +115,15 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 def _download() -> Path:
     import keras
 
-    path = Path(download("timemachine", [(URL, FILE_NAME)],
-                         "run with --set data.source=file --set data.path=/path/to/"
-                         "timemachine.txt (any UTF-8 text file works)",
-                         lambda: keras.utils.get_file(FILE_NAME, URL)))
+    path = Path(
+        download(
+            "timemachine",
+            [(URL, FILE_NAME)],
+            "run with --set data.source=file --set data.path=/path/to/"
+            "timemachine.txt (any UTF-8 text file works)",
+            lambda: keras.utils.get_file(FILE_NAME, URL),
+        )
+    )
     check_sha1(path, SHA1)
     return path
 
@@ -127,21 +139,45 @@ def check_sha1(path: Path, expected: str) -> None:
 
     actual = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
     if actual != expected:
-        raise DataError(f"{path} has SHA-1 {actual}, but d2l publishes {expected} for "
-                        f"{FILE_NAME}: the download is damaged or not the book. Delete the file "
-                        "and run again to download it anew, or read your own copy with "
-                        "--set data.source=file --set data.path=FILE.")
+        raise DataError(
+            f"{path} has SHA-1 {actual}, but d2l publishes {expected} for "
+            f"{FILE_NAME}: the download is damaged or not the book. Delete the file "
+            "and run again to download it anew, or read your own copy with "
+            "--set data.source=file --set data.path=FILE."
+        )
 
 
 # --------------------------------------------------------------------------- synthetic
 
-_SUBJECTS = ("the time traveller", "the psychologist", "the medical man", "the provincial mayor",
-             "the very young man", "filby", "weena", "the editor")
+_SUBJECTS = (
+    "the time traveller",
+    "the psychologist",
+    "the medical man",
+    "the provincial mayor",
+    "the very young man",
+    "filby",
+    "weena",
+    "the editor",
+)
 _VERBS = ("saw", "said", "found", "watched", "touched", "remembered", "feared", "followed")
-_OBJECTS = ("the machine", "the lever", "the morlocks", "the sphinx", "the garden", "the fire",
-            "the future", "the dim light")
-_TAILS = ("", " in the night", " at the laboratory", " with great care", " before the dawn",
-          " in the fourth dimension")
+_OBJECTS = (
+    "the machine",
+    "the lever",
+    "the morlocks",
+    "the sphinx",
+    "the garden",
+    "the fire",
+    "the future",
+    "the dim light",
+)
+_TAILS = (
+    "",
+    " in the night",
+    " at the laboratory",
+    " with great care",
+    " before the dawn",
+    " in the fourth dimension",
+)
 
 
 def synthetic_text(min_chars: int, seed: int) -> str:
@@ -154,8 +190,10 @@ def synthetic_text(min_chars: int, seed: int) -> str:
     shortest = min(len(s) for s in _SUBJECTS) + min(len(v) for v in _VERBS) + 14
     count = max(1, min_chars // shortest + 1)
     picks = [rng.integers(0, len(words), count) for words in (_SUBJECTS, _VERBS, _OBJECTS, _TAILS)]
-    sentences = [f"{_SUBJECTS[s].capitalize()} {_VERBS[v]} {_OBJECTS[o]}{_TAILS[t]}."
-                 for s, v, o, t in zip(*picks, strict=True)]
+    sentences = [
+        f"{_SUBJECTS[s].capitalize()} {_VERBS[v]} {_OBJECTS[o]}{_TAILS[t]}."
+        for s, v, o, t in zip(*picks, strict=True)
+    ]
     breaks = set(np.cumsum(rng.integers(3, 8, count)).tolist())
     parts, size = [], 0
     for index, sentence in enumerate(sentences):

@@ -30,8 +30,13 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("builtin", "synthetic"), "the table is built in")
     labels, class_names = TABLES[config.dataset]
     return ArrayDataset(
-        name=config.dataset, source=config.source, location=None,
-        x_train=INPUTS.copy(), y_train=labels.copy(),
-        x_test=INPUTS.copy(), y_test=labels.copy(),
-        class_names=class_names, extra={"feature_names": ["x1", "x2"]},
+        name=config.dataset,
+        source=config.source,
+        location=None,
+        x_train=INPUTS.copy(),
+        y_train=labels.copy(),
+        x_test=INPUTS.copy(),
+        y_test=labels.copy(),
+        class_names=class_names,
+        extra={"feature_names": ["x1", "x2"]},
     )

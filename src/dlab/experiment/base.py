@@ -20,7 +20,6 @@ subclass :class:`Experiment` and write their own ``run``; they report through
 the same ``ctx`` helpers, so their run directories look the same.
 """
 
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -72,5 +71,4 @@ class Experiment:
 
         Only runs trained by one ``model.fit`` with dlab's backup callback resume.
         """
-        return (f"experiment {self.name} trains with its own loop, which keeps no backup of "
-                "its training state")
+        return f"experiment {self.name} trains with its own loop, which keeps no backup of its training state"

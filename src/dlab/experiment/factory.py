@@ -79,8 +79,10 @@ def resolve_config(
 
     experiment_name = data.get("experiment")
     if not isinstance(experiment_name, str) or not experiment_name:
-        raise ConfigError(f"{path} does not say which experiment runs it: add "
-                          f"`experiment: NAME` (one of {', '.join(registry.names())}).")
+        raise ConfigError(
+            f"{path} does not say which experiment runs it: add "
+            f"`experiment: NAME` (one of {', '.join(registry.names())})."
+        )
     experiment = registry.get(experiment_name)
 
     layers: list[tuple[str, dict[str, Any]]] = []

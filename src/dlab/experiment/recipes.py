@@ -29,16 +29,17 @@ class KerasExperiment(Experiment):
         from dlab.errors import ConfigError
 
         if config.data.validation == "none":
-            raise ConfigError("data.validation='none' is for NumPy experiments; Keras runs always "
-                              "validate. Use 'test', a fraction (e.g. 0.2) or a count of samples.")
+            raise ConfigError(
+                "data.validation='none' is for NumPy experiments; Keras runs always "
+                "validate. Use 'test', a fraction (e.g. 0.2) or a count of samples."
+            )
         return load_dataset(config.data, config.seed)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         """Return the (uncompiled) Keras model for this config and data."""
         raise NotImplementedError
 
-    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
-                result: FitResult) -> None:
+    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         """Write task-specific figures; learning curves are always written."""
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
@@ -48,14 +49,18 @@ class KerasExperiment(Experiment):
         build_metrics(config.train)  # an unknown metric name fails here, not after training
         k = config.train.kfold
         if k is not None and k > len(data.x_train):
-            raise ConfigError(f"train.kfold={k} is larger than the {len(data.x_train)} training "
-                              "samples; use 2 <= k <= the number of samples.")
+            raise ConfigError(
+                f"train.kfold={k} is larger than the {len(data.x_train)} training "
+                "samples; use 2 <= k <= the number of samples."
+            )
         return self.build_model(config, data)
 
     def resume_unsupported(self, config: RunConfig) -> str | None:
         if config.train.kfold:
-            return ("k-fold runs train one model per fold and then a final model; only a single "
-                    "model.fit can be resumed")
+            return (
+                "k-fold runs train one model per fold and then a final model; only a single "
+                "model.fit can be resumed"
+            )
         return None
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
@@ -105,16 +110,19 @@ class ScratchExperiment(Experiment):
         """Write task figures; the cost curve is always written."""
 
     def resume_unsupported(self, config: RunConfig) -> str | None:
-        return ("NumPy runs keep no backup of their training state (they take seconds): start "
-                "a new run instead")
+        return (
+            "NumPy runs keep no backup of their training state (they take seconds): start a new run instead"
+        )
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> Any:
         from dlab.errors import ConfigError
 
         model = self.build_model(config, data)
         if config.train.loss != model.loss_name:
-            raise ConfigError(f"{config.name}'s model is written for {model.loss_name}; "
-                              f"train.loss is {config.train.loss}. Set train.loss={model.loss_name}.")
+            raise ConfigError(
+                f"{config.name}'s model is written for {model.loss_name}; "
+                f"train.loss is {config.train.loss}. Set train.loss={model.loss_name}."
+            )
         return model
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
@@ -129,7 +137,9 @@ class ScratchExperiment(Experiment):
         ctx.record(params={"total": int(sum(p.size for p in model.params.values()))})
         started = time.perf_counter()
         history = gradient_descent(
-            model, data.x_train, data.y_train,
+            model,
+            data.x_train,
+            data.y_train,
             epochs=config.train.epochs,
             learning_rate=config.train.optimizer.learning_rate,
             batch_size=config.train.batch_size,
@@ -146,10 +156,13 @@ class ScratchExperiment(Experiment):
         ctx.record(
             test=model.evaluate(data.x_test, data.y_test),
             final_cost=history["loss"][-1],
-            timing={"fit_seconds": round(seconds, 4),
-                    "time_per_epoch_s": round(seconds / epochs_run, 6),
-                    "train_samples_per_s": round(len(data.x_train) * epochs_run / seconds, 1)
-                    if seconds > 0 else None},
+            timing={
+                "fit_seconds": round(seconds, 4),
+                "time_per_epoch_s": round(seconds / epochs_run, 6),
+                "train_samples_per_s": round(len(data.x_train) * epochs_run / seconds, 1)
+                if seconds > 0
+                else None,
+            },
         )
         record_history(ctx, history)
         self.report(ctx, model, data, history)
@@ -165,8 +178,7 @@ class ClassifierExperiment(KerasExperiment):
 
     max_predictions: ClassVar[int] = 10_000
 
-    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset,
-                result: FitResult) -> None:
+    def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         import numpy as np
 
         from dlab.plots import confusion_matrix
@@ -177,20 +189,23 @@ class ClassifierExperiment(KerasExperiment):
         true = np.asarray(true).reshape(count, -1)
         true = true.argmax(axis=-1) if true.shape[1] > 1 else true[:, 0]
         names = data.class_names or [str(i) for i in range(int(true.max()) + 1)]
-        ctx.run_dir.save_figure(confusion_matrix(true, predicted.astype(int), names,
-                                                 title=f"{ctx.config.name}: test confusion matrix"),
-                                "confusion_matrix")
+        ctx.run_dir.save_figure(
+            confusion_matrix(
+                true, predicted.astype(int), names, title=f"{ctx.config.name}: test confusion matrix"
+            ),
+            "confusion_matrix",
+        )
         self.show_predictions(ctx, data, true, predicted.astype(int), scores, names)
 
     def test_predictions(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> tuple:
         """(true labels, model scores) of the first ``max_predictions`` test samples."""
         count = min(len(data.x_test), self.max_predictions)
-        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256,
-                               verbose=0)
+        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256, verbose=0)
         return data.y_test[:count], scores
 
-    def show_predictions(self, ctx: RunContext, data: ArrayDataset, true: Any, predicted: Any,
-                         scores: Any, names: list[str]) -> None:
+    def show_predictions(
+        self, ctx: RunContext, data: ArrayDataset, true: Any, predicted: Any, scores: Any, names: list[str]
+    ) -> None:
         """Show a person some test inputs with the model's predictions (nothing by default)."""
 
 
@@ -203,8 +218,7 @@ class ImageClassifierExperiment(ClassifierExperiment):
 
     grid_size: ClassVar[int] = 20
     # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
-    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048,
-                                                 "data.test_samples": 512}
+    smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048, "data.test_samples": 512}
 
     def display_images(self, data: ArrayDataset, count: int) -> Any:
         """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""
@@ -215,6 +229,12 @@ class ImageClassifierExperiment(ClassifierExperiment):
 
         shown = min(self.grid_size, len(true))
         ctx.run_dir.save_figure(
-            prediction_grid(self.display_images(data, shown), true[:shown], predicted[:shown],
-                            names, title=f"{ctx.config.name}: test predictions"),
-            "predictions")
+            prediction_grid(
+                self.display_images(data, shown),
+                true[:shown],
+                predicted[:shown],
+                names,
+                title=f"{ctx.config.name}: test predictions",
+            ),
+            "predictions",
+        )

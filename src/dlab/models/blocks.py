@@ -44,8 +44,9 @@ def apply_layers(x, stack: Sequence[layers.Layer]):
             if "negative" not in text and "zero" not in text:
                 raise
             detail = text.strip().splitlines()
-            reason = next((line for line in detail if "negative" in line or "size" in line),
-                          detail[0] if detail else "")
+            reason = next(
+                (line for line in detail if "negative" in line or "size" in line), detail[0] if detail else ""
+            )
             raise ModelShapeError(
                 f"The input is too small for this network: layer '{layer.name}' "
                 f"({type(layer).__name__}) would receive a feature map of shape "
@@ -66,13 +67,18 @@ def rescale_and_resize(inputs, size: int | None):
 # --------------------------------------------------------------------------- blocks
 
 
-def conv_stack(filters: Sequence[int], kernel_size: int = 3, activation: str = "relu",
-               pooling: str = "between", pool_size: int = 2, prefix: str = "conv") -> list:
+def conv_stack(
+    filters: Sequence[int],
+    kernel_size: int = 3,
+    activation: str = "relu",
+    pooling: str = "between",
+    pool_size: int = 2,
+    prefix: str = "conv",
+) -> list:
     """Conv2D layers with max-pooling: ``between`` them, ``after_each`` one, or ``none``."""
     stack: list[layers.Layer] = []
     for index, count in enumerate(filters, start=1):
-        stack.append(layers.Conv2D(count, kernel_size, activation=activation,
-                                   name=f"{prefix}{index}"))
+        stack.append(layers.Conv2D(count, kernel_size, activation=activation, name=f"{prefix}{index}"))
         last = index == len(filters)
         if pooling == "after_each" or (pooling == "between" and not last):
             stack.append(layers.MaxPooling2D(pool_size, name=f"{prefix}{index}_pool"))
@@ -91,9 +97,9 @@ def vgg_block(num_convs: int, filters: int, name: str) -> list:
 
 def inception_module(x, c1: int, c2: tuple[int, int], c3: tuple[int, int], c4: int, name: str):
     """GoogLeNet's Inception block: 1x1 | 1x1->3x3 | 1x1->5x5 | 3x3 pool->1x1, concatenated."""
+
     def conv(filters, size, tag, inputs):
-        return layers.Conv2D(filters, size, padding="same", activation="relu",
-                             name=f"{name}_{tag}")(inputs)
+        return layers.Conv2D(filters, size, padding="same", activation="relu", name=f"{name}_{tag}")(inputs)
 
     branch1 = conv(c1, 1, "b1_1x1", x)
     branch2 = conv(c2[1], 3, "b2_3x3", conv(c2[0], 1, "b2_1x1", x))
@@ -127,48 +133,59 @@ def classifier_head(x, num_classes: int, logits: bool, name: str = "predictions"
 
 def lenet(inputs, num_classes: int, logits: bool):
     """LeNet-5 as in d2l: sigmoid convolutions and average pooling (61,706 params on 28x28)."""
-    x = apply_layers(inputs, [
-        layers.Conv2D(6, 5, padding="same", activation="sigmoid", name="conv1"),
-        layers.AveragePooling2D(2, strides=2, name="pool1"),
-        layers.Conv2D(16, 5, activation="sigmoid", name="conv2"),
-        layers.AveragePooling2D(2, strides=2, name="pool2"),
-        layers.Flatten(name="flatten"),
-        layers.Dense(120, activation="sigmoid", name="fc1"),
-        layers.Dense(84, activation="sigmoid", name="fc2"),
-    ])
+    x = apply_layers(
+        inputs,
+        [
+            layers.Conv2D(6, 5, padding="same", activation="sigmoid", name="conv1"),
+            layers.AveragePooling2D(2, strides=2, name="pool1"),
+            layers.Conv2D(16, 5, activation="sigmoid", name="conv2"),
+            layers.AveragePooling2D(2, strides=2, name="pool2"),
+            layers.Flatten(name="flatten"),
+            layers.Dense(120, activation="sigmoid", name="fc1"),
+            layers.Dense(84, activation="sigmoid", name="fc2"),
+        ],
+    )
     return classifier_head(x, num_classes, logits)
 
 
 def alexnet(inputs, num_classes: int, logits: bool, width: float = 1.0, small_input: bool = False):
     """AlexNet as in d2l (for 224x224); ``width`` scales every layer, ``small_input`` swaps the
     11x11/stride-4 stem and 3x3/2 pools for 3x3 convs and 2x2 pools that fit 28x28 images."""
+
     def w(n: int) -> int:
         return max(1, int(round(n * width)))
 
     if small_input:
-        stem = [layers.Conv2D(w(96), 3, padding="same", activation="relu", name="conv1"),
-                layers.MaxPooling2D(2, name="pool1"),
-                layers.Conv2D(w(256), 3, padding="same", activation="relu", name="conv2"),
-                layers.MaxPooling2D(2, name="pool2")]
+        stem = [
+            layers.Conv2D(w(96), 3, padding="same", activation="relu", name="conv1"),
+            layers.MaxPooling2D(2, name="pool1"),
+            layers.Conv2D(w(256), 3, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(2, name="pool2"),
+        ]
         last_pool = layers.MaxPooling2D(2, name="pool3")
     else:
-        stem = [layers.Conv2D(w(96), 11, strides=4, activation="relu", name="conv1"),
-                layers.MaxPooling2D(3, strides=2, name="pool1"),
-                layers.Conv2D(w(256), 5, padding="same", activation="relu", name="conv2"),
-                layers.MaxPooling2D(3, strides=2, name="pool2")]
+        stem = [
+            layers.Conv2D(w(96), 11, strides=4, activation="relu", name="conv1"),
+            layers.MaxPooling2D(3, strides=2, name="pool1"),
+            layers.Conv2D(w(256), 5, padding="same", activation="relu", name="conv2"),
+            layers.MaxPooling2D(3, strides=2, name="pool2"),
+        ]
         last_pool = layers.MaxPooling2D(3, strides=2, name="pool3")
-    x = apply_layers(inputs, [
-        *stem,
-        layers.Conv2D(w(384), 3, padding="same", activation="relu", name="conv3"),
-        layers.Conv2D(w(384), 3, padding="same", activation="relu", name="conv4"),
-        layers.Conv2D(w(256), 3, padding="same", activation="relu", name="conv5"),
-        last_pool,
-        layers.Flatten(name="flatten"),
-        layers.Dense(w(4096), activation="relu", name="fc1"),
-        layers.Dropout(0.5, name="drop1"),
-        layers.Dense(w(4096), activation="relu", name="fc2"),
-        layers.Dropout(0.5, name="drop2"),
-    ])
+    x = apply_layers(
+        inputs,
+        [
+            *stem,
+            layers.Conv2D(w(384), 3, padding="same", activation="relu", name="conv3"),
+            layers.Conv2D(w(384), 3, padding="same", activation="relu", name="conv4"),
+            layers.Conv2D(w(256), 3, padding="same", activation="relu", name="conv5"),
+            last_pool,
+            layers.Flatten(name="flatten"),
+            layers.Dense(w(4096), activation="relu", name="fc1"),
+            layers.Dropout(0.5, name="drop1"),
+            layers.Dense(w(4096), activation="relu", name="fc2"),
+            layers.Dropout(0.5, name="drop2"),
+        ],
+    )
     return classifier_head(x, num_classes, logits)
 
 
@@ -180,46 +197,61 @@ def vgg(inputs, num_classes: int, logits: bool, architecture=VGG11):
     stack: list[layers.Layer] = []
     for index, (num_convs, filters) in enumerate(architecture, start=1):
         stack += vgg_block(num_convs, filters, name=f"block{index}")
-    stack += [layers.Flatten(name="flatten"),
-              layers.Dense(4096, activation="relu", name="fc1"), layers.Dropout(0.5, name="drop1"),
-              layers.Dense(4096, activation="relu", name="fc2"), layers.Dropout(0.5, name="drop2")]
+    stack += [
+        layers.Flatten(name="flatten"),
+        layers.Dense(4096, activation="relu", name="fc1"),
+        layers.Dropout(0.5, name="drop1"),
+        layers.Dense(4096, activation="relu", name="fc2"),
+        layers.Dropout(0.5, name="drop2"),
+    ]
     return classifier_head(apply_layers(inputs, stack), num_classes, logits)
 
 
 def googlenet(inputs, num_classes: int, logits: bool):
     """GoogLeNet as in d2l: a conv stem, nine Inception modules, global average pooling."""
-    x = apply_layers(inputs, [
-        layers.Conv2D(64, 7, strides=2, padding="same", activation="relu", name="stem_conv1"),
-        layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool1"),
-        layers.Conv2D(64, 1, activation="relu", name="stem_conv2"),
-        layers.Conv2D(192, 3, padding="same", activation="relu", name="stem_conv3"),
-        layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool2"),
-    ])
+    x = apply_layers(
+        inputs,
+        [
+            layers.Conv2D(64, 7, strides=2, padding="same", activation="relu", name="stem_conv1"),
+            layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool1"),
+            layers.Conv2D(64, 1, activation="relu", name="stem_conv2"),
+            layers.Conv2D(192, 3, padding="same", activation="relu", name="stem_conv3"),
+            layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool2"),
+        ],
+    )
     stages = (
         [(64, (96, 128), (16, 32), 32), (128, (128, 192), (32, 96), 64)],
-        [(192, (96, 208), (16, 48), 64), (160, (112, 224), (24, 64), 64),
-         (128, (128, 256), (24, 64), 64), (112, (144, 288), (32, 64), 64),
-         (256, (160, 320), (32, 128), 128)],
+        [
+            (192, (96, 208), (16, 48), 64),
+            (160, (112, 224), (24, 64), 64),
+            (128, (128, 256), (24, 64), 64),
+            (112, (144, 288), (32, 64), 64),
+            (256, (160, 320), (32, 128), 128),
+        ],
         [(256, (160, 320), (32, 128), 128), (384, (192, 384), (48, 128), 128)],
     )
     for stage, modules in enumerate(stages, start=3):
         for index, spec in enumerate(modules, start=1):
             x = inception_module(x, *spec, name=f"inception{stage}{chr(96 + index)}")
         if stage < 5:
-            x = apply_layers(x, [layers.MaxPooling2D(3, strides=2, padding="same",
-                                                     name=f"stage{stage}_pool")])
+            x = apply_layers(
+                x, [layers.MaxPooling2D(3, strides=2, padding="same", name=f"stage{stage}_pool")]
+            )
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return classifier_head(x, num_classes, logits)
 
 
 def resnet18(inputs, num_classes: int, logits: bool):
     """ResNet-18 as in d2l: 7x7 stem, four stages of two basic blocks, global average pooling."""
-    x = apply_layers(inputs, [
-        layers.Conv2D(64, 7, strides=2, padding="same", name="stem_conv"),
-        layers.BatchNormalization(name="stem_bn"),
-        layers.Activation("relu", name="stem_relu"),
-        layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool"),
-    ])
+    x = apply_layers(
+        inputs,
+        [
+            layers.Conv2D(64, 7, strides=2, padding="same", name="stem_conv"),
+            layers.BatchNormalization(name="stem_bn"),
+            layers.Activation("relu", name="stem_relu"),
+            layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool"),
+        ],
+    )
     for stage, filters in enumerate((64, 128, 256, 512), start=1):
         for block in (1, 2):
             strides = 2 if stage > 1 and block == 1 else 1
@@ -237,8 +269,14 @@ ARCHITECTURES = {
 }
 
 
-def build_classifier(architecture: str, input_shape: tuple[int, ...], num_classes: int,
-                     logits: bool, input_size: int | None = None, **options) -> keras.Model:
+def build_classifier(
+    architecture: str,
+    input_shape: tuple[int, ...],
+    num_classes: int,
+    logits: bool,
+    input_size: int | None = None,
+    **options,
+) -> keras.Model:
     """A named architecture on raw uint8 images: rescale, resize if asked, then the network."""
     inputs = keras.Input(shape=input_shape, name="images")
     x = rescale_and_resize(inputs, input_size)
@@ -253,15 +291,27 @@ def kernel_regularizer(l1: float = 0.0, l2: float = 0.0):
     return keras.regularizers.L1L2(l1=l1, l2=l2)
 
 
-def dense_stack(units: Sequence[int], activation: str, l1: float = 0.0, l2: float = 0.0,
-                dropout: float = 0.0, batchnorm: bool = False, prefix: str = "dense") -> list:
+def dense_stack(
+    units: Sequence[int],
+    activation: str,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    dropout: float = 0.0,
+    batchnorm: bool = False,
+    prefix: str = "dense",
+) -> list:
     """Dense layers with optional L1/L2 kernel penalties, batch normalization (between the
     linear part and the activation) and a Dropout after each."""
     stack: list[layers.Layer] = []
     for index, count in enumerate(units, start=1):
-        stack.append(layers.Dense(count, activation=None if batchnorm else activation,
-                                  name=f"{prefix}{index}",
-                                  kernel_regularizer=kernel_regularizer(l1, l2)))
+        stack.append(
+            layers.Dense(
+                count,
+                activation=None if batchnorm else activation,
+                name=f"{prefix}{index}",
+                kernel_regularizer=kernel_regularizer(l1, l2),
+            )
+        )
         if batchnorm:
             stack.append(layers.BatchNormalization(name=f"{prefix}{index}_bn"))
             stack.append(layers.Activation(activation, name=f"{prefix}{index}_{activation}"))

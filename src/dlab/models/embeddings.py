@@ -14,8 +14,9 @@ import numpy as np
 from dlab.errors import DataError
 
 
-def cbow_pairs(ids: np.ndarray, window: int,
-               skip_targets: Sequence[int] = (0,)) -> tuple[np.ndarray, np.ndarray]:
+def cbow_pairs(
+    ids: np.ndarray, window: int, skip_targets: Sequence[int] = (0,)
+) -> tuple[np.ndarray, np.ndarray]:
     """(context, target) pairs for continuous bag of words, built without a Python loop.
 
     Every position with ``window`` words on each side is a target; its context is
@@ -36,13 +37,15 @@ def cbow_pairs(ids: np.ndarray, window: int,
     ids = np.asarray(ids, dtype=np.int32)
     span = 2 * window + 1
     if len(ids) < span:
-        raise DataError(f"The text has {len(ids)} words; a window of {window} needs at least {span} "
-                        "(the target and window words on each side). Use a longer text or a "
-                        "smaller model.window.")
+        raise DataError(
+            f"The text has {len(ids)} words; a window of {window} needs at least {span} "
+            "(the target and window words on each side). Use a longer text or a "
+            "smaller model.window."
+        )
     windows = np.lib.stride_tricks.sliding_window_view(ids, span)
     targets = windows[:, window]
     keep = ~np.isin(targets, np.asarray(skip_targets, dtype=np.int32))
-    contexts = np.concatenate([windows[keep, :window], windows[keep, window + 1:]], axis=1)
+    contexts = np.concatenate([windows[keep, :window], windows[keep, window + 1 :]], axis=1)
     return contexts, np.ascontiguousarray(targets[keep])
 
 
@@ -89,8 +92,9 @@ def read_word2vec(path: Path) -> tuple[list[str], np.ndarray]:
     return words, np.asarray(vectors, dtype=np.float32).reshape(count, dimensions)
 
 
-def nearest_neighbours(vectors: np.ndarray, queries: Sequence[int], count: int,
-                       exclude: Sequence[int] = ()) -> list[list[tuple[int, float]]]:
+def nearest_neighbours(
+    vectors: np.ndarray, queries: Sequence[int], count: int, exclude: Sequence[int] = ()
+) -> list[list[tuple[int, float]]]:
     """The ``count`` rows most similar by cosine to each query row (itself and ``exclude`` left out).
 
     Returns:
@@ -103,7 +107,7 @@ def nearest_neighbours(vectors: np.ndarray, queries: Sequence[int], count: int,
     similarity[:, list(exclude)] = -np.inf
     similarity[np.arange(len(queries)), list(queries)] = -np.inf
     count = min(count, vectors.shape[0] - 1 - len(set(exclude) - set(queries)))
-    order = np.argsort(-similarity, axis=1, kind="stable")[:, :max(count, 0)]
+    order = np.argsort(-similarity, axis=1, kind="stable")[:, : max(count, 0)]
     return [[(int(j), float(similarity[i, j])) for j in row] for i, row in enumerate(order)]
 
 

@@ -102,8 +102,10 @@ class SigmoidNeuron(ScratchModel):
     loss_name = "binary_crossentropy"
 
     def __init__(self, n_features: int, weights: np.ndarray, bias: float) -> None:
-        self.params = {"w": np.asarray(weights, dtype=np.float64).reshape(n_features),
-                       "b": np.array(float(bias))}
+        self.params = {
+            "w": np.asarray(weights, dtype=np.float64).reshape(n_features),
+            "b": np.array(float(bias)),
+        }
 
     def predict(self, x):
         return sigmoid(x @ self.params["w"] + self.params["b"])
@@ -130,8 +132,7 @@ class SoftmaxLayer(ScratchModel):
     loss_name = "categorical_crossentropy"
 
     def __init__(self, weights: np.ndarray, bias: np.ndarray, sigmoid_first: bool = False) -> None:
-        self.params = {"W": np.asarray(weights, dtype=np.float64),
-                       "b": np.asarray(bias, dtype=np.float64)}
+        self.params = {"W": np.asarray(weights, dtype=np.float64), "b": np.asarray(bias, dtype=np.float64)}
         self.sigmoid_first = sigmoid_first
 
     def _forward(self, x):
@@ -183,8 +184,10 @@ class TwoLayerNet(ScratchModel):
         d_out = ((p - y) / len(x)).reshape(-1, 1)  # sigmoid output + BCE
         d_hidden = (d_out @ self.params["W2"].T) * self.activation_slope(hidden)
         return p, {
-            "W2": hidden.T @ d_out, "b2": d_out.sum(axis=0),
-            "W1": x.T @ d_hidden, "b1": d_hidden.sum(axis=0),
+            "W2": hidden.T @ d_out,
+            "b2": d_out.sum(axis=0),
+            "W1": x.T @ d_hidden,
+            "b1": d_hidden.sum(axis=0),
         }
 
     def metrics(self, outputs, y):
@@ -255,7 +258,7 @@ def gradient_descent(
         order = rng.permutation(n) if size < n else np.arange(n)
         totals: dict[str, float] = {}
         for start in range(0, n, size):
-            batch = order[start:start + size]
+            batch = order[start : start + size]
             outputs, grads = model.gradients(x[batch], y[batch])
             values = {"loss": model.loss(outputs, y[batch]), **model.metrics(outputs, y[batch])}
             for key, value in values.items():
@@ -266,8 +269,7 @@ def gradient_descent(
                 on_batch_end(epoch, start // size + 1, values["loss"])
         epoch_values = {key: total / n for key, total in totals.items()}
         if validation is not None:
-            epoch_values.update({f"val_{key}": value
-                                 for key, value in model.evaluate(*validation).items()})
+            epoch_values.update({f"val_{key}": value for key, value in model.evaluate(*validation).items()})
         for key, value in epoch_values.items():  # all columns at once: a whole epoch or none
             history.setdefault(key, []).append(value)
         if stop_after_epoch is not None and stop_after_epoch(epoch):
@@ -275,8 +277,7 @@ def gradient_descent(
     return history
 
 
-def numerical_gradients(model: ScratchModel, x: np.ndarray, y: np.ndarray,
-                        epsilon: float = 1e-6) -> Params:
+def numerical_gradients(model: ScratchModel, x: np.ndarray, y: np.ndarray, epsilon: float = 1e-6) -> Params:
     """Central-difference estimate of d(loss)/d(param) for every parameter element."""
     estimates: Params = {}
     for name, param in model.params.items():

@@ -53,13 +53,30 @@ class Backbone:
 
 
 BACKBONES: dict[str, Backbone] = {
-    "vgg16": Backbone("vgg16", "VGG16", "vgg16", 180, 32,
-                      _APPLICATIONS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    "resnet50": Backbone("resnet50", "ResNet50", "resnet50", 224, 32,
-                         _APPLICATIONS + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
-    "inceptionv3": Backbone("inceptionv3", "InceptionV3", "inception_v3", 299, 75,
-                            _APPLICATIONS + "inception_v3/"
-                            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+    "vgg16": Backbone(
+        "vgg16",
+        "VGG16",
+        "vgg16",
+        180,
+        32,
+        _APPLICATIONS + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
+    "resnet50": Backbone(
+        "resnet50",
+        "ResNet50",
+        "resnet50",
+        224,
+        32,
+        _APPLICATIONS + "resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
+    "inceptionv3": Backbone(
+        "inceptionv3",
+        "InceptionV3",
+        "inception_v3",
+        299,
+        75,
+        _APPLICATIONS + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    ),
 }
 
 
@@ -70,8 +87,7 @@ def backbone(name: str) -> Backbone:
         ConfigError: an unknown name; the message lists the three.
     """
     if name not in BACKBONES:
-        raise ConfigError(f"Unknown backbone '{name}' (model.backbone). Use one of "
-                          f"{', '.join(BACKBONES)}.")
+        raise ConfigError(f"Unknown backbone '{name}' (model.backbone). Use one of {', '.join(BACKBONES)}.")
     return BACKBONES[name]
 
 
@@ -86,9 +102,11 @@ def input_size(spec: Backbone, size: int | str | None) -> int:
     if size == "smallest":
         return spec.smallest
     if int(size) < spec.smallest:
-        raise ConfigError(f"model.image_size={size} is too small for {spec.name}: it needs at least "
-                          f"{spec.smallest}x{spec.smallest} images. Use a larger size, 'smallest' "
-                          f"or null ({spec.input_size}, its own size).")
+        raise ConfigError(
+            f"model.image_size={size} is too small for {spec.name}: it needs at least "
+            f"{spec.smallest}x{spec.smallest} images. Use a larger size, 'smallest' "
+            f"or null ({spec.input_size}, its own size)."
+        )
     return int(size)
 
 
@@ -127,10 +145,14 @@ def build_base(spec: Backbone, weights: str | None, size: int) -> keras.Model:
         raise
     except Exception as error:  # keras.utils.get_file raises a bare Exception on URL failures
         raise offline_error(
-            spec.name, [(spec.weights_url, spec.weights_file)], error,
+            spec.name,
+            [(spec.weights_url, spec.weights_file)],
+            error,
             "run with --set model.weights=null (random initial weights: the pipeline runs, the "
             "accuracy will be far from the reference)",
-            cache_dir=keras_cache_dir().parent / "models", what="ImageNet weights") from error
+            cache_dir=keras_cache_dir().parent / "models",
+            what="ImageNet weights",
+        ) from error
     base.trainable = False
     return base
 
@@ -146,12 +168,14 @@ def unfreeze_top(base: keras.Model, count: int) -> list[str]:
     """
     layers = base.layers[1:] if isinstance(base.layers[0], keras.layers.InputLayer) else base.layers
     if count > len(layers):
-        raise ConfigError(f"model.trainable_layers={count}, but {base.name} has only {len(layers)} "
-                          "layers. Use a smaller count (Deep Learning with Python unfreezes 4).")
+        raise ConfigError(
+            f"model.trainable_layers={count}, but {base.name} has only {len(layers)} "
+            "layers. Use a smaller count (Deep Learning with Python unfreezes 4)."
+        )
     base.trainable = count > 0
     for index, layer in enumerate(layers):
         layer.trainable = index >= len(layers) - count
-    return [layer.name for layer in layers[len(layers) - count:]] if count else []
+    return [layer.name for layer in layers[len(layers) - count :]] if count else []
 
 
 def feature_extractor(spec: Backbone, weights: str | None, size: int) -> keras.Model:
@@ -179,12 +203,14 @@ def extract_features(extractor: keras.Model, batches, keep_images: int = 0):
             kept += len(images[-1])
     shape = extractor.output_shape[1:]
     stacked = np.concatenate(features) if features else np.zeros((0, *shape), np.float32)
-    return (stacked, np.concatenate(labels) if labels else np.zeros((0,), np.int32),
-            np.concatenate(images) if images else None)
+    return (
+        stacked,
+        np.concatenate(labels) if labels else np.zeros((0,), np.int32),
+        np.concatenate(images) if images else None,
+    )
 
 
-def classifier_top(x, num_classes: int, binary: bool, dense_units: int, dropout: float,
-                   logits: bool = False):
+def classifier_top(x, num_classes: int, binary: bool, dense_units: int, dropout: float, logits: bool = False):
     """Flatten -> Dense(units, relu) -> Dropout -> the classifier (Deep Learning with Python's head)."""
     from keras import layers
 
@@ -211,12 +237,16 @@ def read_run(path: str) -> tuple[Path, dict[str, Any]]:
 
     run = Path(path).expanduser()
     if not run.is_dir():
-        raise ConfigError(f"model.init_from '{path}' is not a folder; give the run directory of "
-                          "an earlier run (outputs/vgg16-aug/<time>-<id>).")
+        raise ConfigError(
+            f"model.init_from '{path}' is not a folder; give the run directory of "
+            "an earlier run (outputs/vgg16-aug/<time>-<id>)."
+        )
     if not (run / "model.keras").is_file():
-        raise ConfigError(f"model.init_from '{path}' has no model.keras (was it run with "
-                          "--no-save, or is it not a run directory?). Run the config it should "
-                          "start from again without --no-save and point at its folder.")
+        raise ConfigError(
+            f"model.init_from '{path}' has no model.keras (was it run with "
+            "--no-save, or is it not a run directory?). Run the config it should "
+            "start from again without --no-save and point at its folder."
+        )
     config_file = run / "config.yaml"
     config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
     return run, config or {}
@@ -245,7 +275,8 @@ def copy_weights(source: keras.Model, target: keras.Model, where: str) -> int:
                 f"model.init_from '{where}' holds a model of a different architecture: layer "
                 f"'{layer.name}' needs weights {[tuple(w.shape) for w in weights]}, the run's "
                 f"model has {have}. Point at a run of the same backbone, image size and head "
-                "(e.g. a vgg16-aug run for vgg16-finetune).")
+                "(e.g. a vgg16-aug run for vgg16-finetune)."
+            )
         layer.set_weights(theirs)
         copied += len(weights)
     return copied

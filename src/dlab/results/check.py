@@ -42,7 +42,13 @@ from dlab.results.tables import csv_table, markdown_table, text_table
 DEFAULT_TOLERANCE = "5%"
 
 WITHIN, OUTSIDE, NOT_COMPARABLE, NO_METRIC, NO_REFERENCE, NOT_FINISHED = (
-    "within", "OUTSIDE", "not comparable", "no metric", "no reference", "not finished")
+    "within",
+    "OUTSIDE",
+    "not comparable",
+    "no metric",
+    "no reference",
+    "not finished",
+)
 FAILING = (OUTSIDE, NOT_FINISHED)
 
 
@@ -73,8 +79,10 @@ def parse_tolerance(text: str) -> Tolerance:
     except ValueError:
         amount = -1.0
     if not amount >= 0 or amount == float("inf"):
-        raise UsageError(f"--tolerance '{text}' is not a tolerance. Give a percentage of the "
-                         "reference (e.g. 5%) or an absolute amount in the metric's units (e.g. 0.01).")
+        raise UsageError(
+            f"--tolerance '{text}' is not a tolerance. Give a percentage of the "
+            "reference (e.g. 5%) or an absolute amount in the metric's units (e.g. 0.01)."
+        )
     return Tolerance(amount / 100 if relative else amount, relative)
 
 
@@ -113,30 +121,86 @@ class CheckReport:
 
     def render(self, fmt: str) -> str:
         if fmt == "json":
-            return json.dumps({"checks": [{
-                "run": c.run, "reference": c.reference or None, "metric": c.metric,
-                "expected": c.expected, "actual": c.actual, "difference": c.difference,
-                "tolerance": str(c.tolerance), "result": c.result, "failed": c.failed,
-                "source": c.source, "note": c.note,
-            } for c in self.checks], "failed": len(self.failed)}, indent=2) + "\n"
-        headers = ["run", "reference", "metric", "expected", "actual", "difference", "tolerance",
-                   "result", "source"]
+            return (
+                json.dumps(
+                    {
+                        "checks": [
+                            {
+                                "run": c.run,
+                                "reference": c.reference or None,
+                                "metric": c.metric,
+                                "expected": c.expected,
+                                "actual": c.actual,
+                                "difference": c.difference,
+                                "tolerance": str(c.tolerance),
+                                "result": c.result,
+                                "failed": c.failed,
+                                "source": c.source,
+                                "note": c.note,
+                            }
+                            for c in self.checks
+                        ],
+                        "failed": len(self.failed),
+                    },
+                    indent=2,
+                )
+                + "\n"
+            )
+        headers = [
+            "run",
+            "reference",
+            "metric",
+            "expected",
+            "actual",
+            "difference",
+            "tolerance",
+            "result",
+            "source",
+        ]
         if fmt == "csv":
-            return csv_table(headers, [[c.run, c.reference, c.metric, c.expected, c.actual,
-                                        c.difference, str(c.tolerance), c.result, c.source]
-                                       for c in self.checks])
-        rows = [[c.run, c.reference or "-", c.metric or "-", format_number(c.expected),
-                 format_number(c.actual), _signed(c.difference), str(c.tolerance),
-                 c.result + (f" ({c.note})" if c.note else ""), c.source] for c in self.checks]
+            return csv_table(
+                headers,
+                [
+                    [
+                        c.run,
+                        c.reference,
+                        c.metric,
+                        c.expected,
+                        c.actual,
+                        c.difference,
+                        str(c.tolerance),
+                        c.result,
+                        c.source,
+                    ]
+                    for c in self.checks
+                ],
+            )
+        rows = [
+            [
+                c.run,
+                c.reference or "-",
+                c.metric or "-",
+                format_number(c.expected),
+                format_number(c.actual),
+                _signed(c.difference),
+                str(c.tolerance),
+                c.result + (f" ({c.note})" if c.note else ""),
+                c.source,
+            ]
+            for c in self.checks
+        ]
         table = markdown_table(headers, rows) if fmt == "markdown" else text_table(headers, rows)
         within = sum(c.result == WITHIN for c in self.checks)
-        summary = (f"{within} within tolerance, {len(self.failed)} failing, "
-                   f"{len(self.checks) - within - len(self.failed)} not checked")
+        summary = (
+            f"{within} within tolerance, {len(self.failed)} failing, "
+            f"{len(self.checks) - within - len(self.failed)} not checked"
+        )
         return table + ("\n" if fmt == "markdown" else "") + f"check: {summary}\n"
 
 
-def check_runs(paths: Sequence[str], *, tolerance: str = DEFAULT_TOLERANCE,
-               include_smoke: bool = False) -> CheckReport:
+def check_runs(
+    paths: Sequence[str], *, tolerance: str = DEFAULT_TOLERANCE, include_smoke: bool = False
+) -> CheckReport:
     """Compare every run's results with the ``reference:`` block of its saved config.yaml.
 
     Args:
@@ -158,24 +222,37 @@ def check_runs(paths: Sequence[str], *, tolerance: str = DEFAULT_TOLERANCE,
 def _check_run(run: SavedRun, tolerance: Tolerance, include_smoke: bool) -> list[ReferenceCheck]:
     references = _references(run.config.get("reference"))
     if not references:
-        why = "config.yaml is missing or unreadable" if not run.config else \
-            "its config has no reference values"
+        why = (
+            "config.yaml is missing or unreadable" if not run.config else "its config has no reference values"
+        )
         return [ReferenceCheck(run.label, "", None, None, None, tolerance, NO_REFERENCE, note=why)]
     synthetic = run.smoke or (run.metrics.get("data") or {}).get("source") == "synthetic"
     checks = []
     for key, (expected, source) in references.items():
         metric, actual = resolve_reference(key, run)
-        common = dict(run=run.label, reference=key, metric=metric, expected=expected, actual=actual,
-                      tolerance=tolerance, source=source)
+        common = dict(
+            run=run.label,
+            reference=key,
+            metric=metric,
+            expected=expected,
+            actual=actual,
+            tolerance=tolerance,
+            source=source,
+        )
         if run.status != "completed":
             checks.append(ReferenceCheck(**common, result=NOT_FINISHED, note=f"status {run.status}"))
         elif synthetic and not include_smoke:
-            checks.append(ReferenceCheck(**common, result=NOT_COMPARABLE,
-                                         note="smoke run on synthetic data" if run.smoke
-                                         else "synthetic data"))
+            checks.append(
+                ReferenceCheck(
+                    **common,
+                    result=NOT_COMPARABLE,
+                    note="smoke run on synthetic data" if run.smoke else "synthetic data",
+                )
+            )
         elif actual is None:
-            checks.append(ReferenceCheck(**common, result=NO_METRIC,
-                                         note="this experiment does not record it"))
+            checks.append(
+                ReferenceCheck(**common, result=NO_METRIC, note="this experiment does not record it")
+            )
         else:
             inside = abs(actual - expected) <= tolerance.allowed(expected) + 1e-12
             checks.append(ReferenceCheck(**common, result=WITHIN if inside else OUTSIDE))
@@ -188,8 +265,11 @@ def _references(block: Any) -> dict[str, tuple[float, str]]:
         return {}
     found = {}
     for key, entry in block.items():
-        if isinstance(entry, dict) and isinstance(entry.get("value"), (int, float)) \
-                and not isinstance(entry.get("value"), bool):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("value"), (int, float))
+            and not isinstance(entry.get("value"), bool)
+        ):
             found[str(key)] = (float(entry["value"]), str(entry.get("source") or ""))
         elif isinstance(entry, (int, float)) and not isinstance(entry, bool):
             found[str(key)] = (float(entry), "")
@@ -198,8 +278,12 @@ def _references(block: Any) -> dict[str, tuple[float, str]]:
 
 _EPOCH_FIRST = re.compile(r"^epoch(\d+)_(\w+)$")
 _EPOCH_LAST = re.compile(r"^(\w+?)_at_epoch_?(\d+)$")
-_PREFIXES = (("kfold_mean_val_", "kfold.mean."), ("test_", "test."), ("val_", "final.val."),
-             ("train_", "final.train."))
+_PREFIXES = (
+    ("kfold_mean_val_", "kfold.mean."),
+    ("test_", "test."),
+    ("val_", "final.val."),
+    ("train_", "final.train."),
+)
 
 
 def resolve_reference(key: str, run: SavedRun) -> tuple[str | None, float | None]:
@@ -211,8 +295,8 @@ def resolve_reference(key: str, run: SavedRun) -> tuple[str | None, float | None
     if key in values:
         return key, values[key]
     for prefix, replacement in _PREFIXES:
-        if key.startswith(prefix) and replacement + key[len(prefix):] in values:
-            name = replacement + key[len(prefix):]
+        if key.startswith(prefix) and replacement + key[len(prefix) :] in values:
+            name = replacement + key[len(prefix) :]
             return name, values[name]
     match = _EPOCH_FIRST.match(key)
     epoch, column = (int(match.group(1)), match.group(2)) if match else (None, None)

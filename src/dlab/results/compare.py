@@ -74,8 +74,12 @@ class Comparison:
                 headers += [f"{metric}_diff" for metric in self.metrics]
             rows = []
             for run in self.runs:
-                row: list[Any] = [run.label, str(run.path), run.status,
-                                  *(run.values.get(metric) for metric in self.metrics)]
+                row: list[Any] = [
+                    run.label,
+                    str(run.path),
+                    run.status,
+                    *(run.values.get(metric) for metric in self.metrics),
+                ]
                 if self.baseline is not None:
                     row += [self.diff(run, metric) for metric in self.metrics]
                 rows.append(row)
@@ -83,12 +87,16 @@ class Comparison:
         statuses = [run.status + (" (smoke)" if run.smoke else "") for run in self.runs]
         if len(self.runs) <= COLUMN_LIMIT:  # a few runs: one column each, one row per metric
             headers = ["metric", *(self._header(run) for run in self.runs)]
-            rows = [["status", *statuses],
-                    *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics)]
+            rows = [
+                ["status", *statuses],
+                *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics),
+            ]
         else:  # a sweep: one row per run, one column per metric
             headers = ["run", "status", *self.metrics]
-            rows = [[self._header(run), status, *(self.cell(run, metric) for metric in self.metrics)]
-                    for run, status in zip(self.runs, statuses, strict=True)]
+            rows = [
+                [self._header(run), status, *(self.cell(run, metric) for metric in self.metrics)]
+                for run, status in zip(self.runs, statuses, strict=True)
+            ]
         if fmt == "markdown":
             return self._markdown(headers, rows)
         text = text_table(headers, rows)
@@ -99,18 +107,34 @@ class Comparison:
         return {
             "metrics": self.metrics,
             "baseline": self.baseline.label if self.baseline else None,
-            "runs": [{
-                "run": run.label, "run_dir": str(run.path), "status": run.status, "smoke": run.smoke,
-                "is_baseline": run is self.baseline,
-                "values": {metric: run.values.get(metric) for metric in self.metrics},
-                **({"diff": {metric: self.diff(run, metric) for metric in self.metrics}}
-                   if self.baseline is not None else {}),
-            } for run in self.runs],
-            "gates": [{
-                "run": outcome.run, "expression": outcome.gate.source, "failed": outcome.failed,
-                "left": outcome.left, "right": outcome.right, "values": outcome.values,
-                "problem": outcome.problem,
-            } for outcome in self.gates],
+            "runs": [
+                {
+                    "run": run.label,
+                    "run_dir": str(run.path),
+                    "status": run.status,
+                    "smoke": run.smoke,
+                    "is_baseline": run is self.baseline,
+                    "values": {metric: run.values.get(metric) for metric in self.metrics},
+                    **(
+                        {"diff": {metric: self.diff(run, metric) for metric in self.metrics}}
+                        if self.baseline is not None
+                        else {}
+                    ),
+                }
+                for run in self.runs
+            ],
+            "gates": [
+                {
+                    "run": outcome.run,
+                    "expression": outcome.gate.source,
+                    "failed": outcome.failed,
+                    "left": outcome.left,
+                    "right": outcome.right,
+                    "values": outcome.values,
+                    "problem": outcome.problem,
+                }
+                for outcome in self.gates
+            ],
             "curve": str(self.curve) if self.curve else None,
             "notes": self.notes,
         }
@@ -125,8 +149,11 @@ class Comparison:
         parts = [title, "", markdown_table(headers, rows).rstrip("\n")]
         if self.gates:
             failed = self.failed_gates
-            verdict = (f":x: {len(failed)} of {len(self.gates)} gate checks failed" if failed
-                       else f":white_check_mark: all {len(self.gates)} gate checks passed")
+            verdict = (
+                f":x: {len(failed)} of {len(self.gates)} gate checks failed"
+                if failed
+                else f":white_check_mark: all {len(self.gates)} gate checks passed"
+            )
             parts += ["", f"**Gates**: {verdict}"]
             parts += [f"- `{outcome.describe()}`" for outcome in failed]
         parts += [f"\n_note: {note}_" for note in self.notes]
@@ -138,13 +165,21 @@ class Comparison:
         failed = self.failed_gates
         if not failed:
             return [f"gates: all {len(self.gates)} checks passed"]
-        return [f"gates: {len(failed)} of {len(self.gates)} checks FAILED:",
-                *(f"  {outcome.describe()}" for outcome in failed)]
+        return [
+            f"gates: {len(failed)} of {len(self.gates)} checks FAILED:",
+            *(f"  {outcome.describe()}" for outcome in failed),
+        ]
 
 
-def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str | None = None,
-            fail_if: Sequence[str] = (), curve: str | None = None,
-            curve_output: str | None = None) -> Comparison:
+def compare(
+    paths: Sequence[str],
+    *,
+    metrics: Sequence[str] = (),
+    baseline: str | None = None,
+    fail_if: Sequence[str] = (),
+    curve: str | None = None,
+    curve_output: str | None = None,
+) -> Comparison:
     """Compare saved runs: choose the metrics, take differences, judge the gates, draw a curve.
 
     Args:
@@ -178,8 +213,7 @@ def compare(paths: Sequence[str], *, metrics: Sequence[str] = (), baseline: str 
     for gate in gates:
         for run in runs:
             if run is not base:
-                comparison.gates.append(gate.judge(run.label, run.values,
-                                                   base.values if base else None))
+                comparison.gates.append(gate.judge(run.label, run.values, base.values if base else None))
     if curve:
         comparison.curve = write_curve(runs, curve, Path(curve_output or f"compare-{curve}.png"))
     return comparison
@@ -191,11 +225,14 @@ def _baseline(reference: str, runs: list[SavedRun]) -> SavedRun:
     except UsageError as error:
         raise UsageError(f"--baseline: {error}") from None
     if len(found) != 1:
-        raise UsageError(f"--baseline '{reference}' holds {len(found)} runs; give one run directory "
-                         "or its metrics.json.")
+        raise UsageError(
+            f"--baseline '{reference}' holds {len(found)} runs; give one run directory or its metrics.json."
+        )
     if not found[0].values:
-        raise UsageError(f"--baseline '{reference}' is not a finished run: it has no metrics "
-                         f"({'; '.join(found[0].problems) or 'status ' + found[0].status}).")
+        raise UsageError(
+            f"--baseline '{reference}' is not a finished run: it has no metrics "
+            f"({'; '.join(found[0].problems) or 'status ' + found[0].status})."
+        )
     return found[0]
 
 
@@ -216,34 +253,54 @@ def select_metrics(requested: Sequence[str], runs: list[SavedRun], available: li
             else:
                 matches = [pattern] if pattern in available else []
             if not matches:
-                raise UsageError(f"--metric '{pattern}' matches no metric of these runs."
-                                 + did_you_mean(pattern, available) + " " + _listing(available))
+                raise UsageError(
+                    f"--metric '{pattern}' matches no metric of these runs."
+                    + did_you_mean(pattern, available)
+                    + " "
+                    + _listing(available)
+                )
             chosen.extend(name for name in matches if name not in chosen)
         return chosen
-    finished = [run for run in runs if run.status == "completed" and run.values] \
-        or [run for run in runs if run.values]
+    finished = [run for run in runs if run.status == "completed" and run.values] or [
+        run for run in runs if run.values
+    ]
     if not finished:
-        raise UsageError("None of these runs has any metrics yet: " + ", ".join(
-            f"{run.label} ({run.status}{': ' + '; '.join(run.problems) if run.problems else ''})"
-            for run in runs) + ".")
+        raise UsageError(
+            "None of these runs has any metrics yet: "
+            + ", ".join(
+                f"{run.label} ({run.status}{': ' + '; '.join(run.problems) if run.problems else ''})"
+                for run in runs
+            )
+            + "."
+        )
     shared = [name for name in finished[0].values if all(name in run.values for run in finished)]
     if not shared:
-        per_run = "; ".join(f"{run.label}: {', '.join(list(run.values)[:8])}"
-                            + (" ..." if len(run.values) > 8 else "") for run in finished)
-        raise UsageError("These runs have no metric in common, so there is nothing to compare "
-                         f"({per_run}). Compare runs of similar experiments, or name metrics "
-                         "with --metric (runs without one show '-').")
+        per_run = "; ".join(
+            f"{run.label}: {', '.join(list(run.values)[:8])}" + (" ..." if len(run.values) > 8 else "")
+            for run in finished
+        )
+        raise UsageError(
+            "These runs have no metric in common, so there is nothing to compare "
+            f"({per_run}). Compare runs of similar experiments, or name metrics "
+            "with --metric (runs without one show '-')."
+        )
     return shared
 
 
 def _check_gate(gate: Gate, available: list[str], baseline: SavedRun | None) -> None:
     for name in gate.metric_names():
         if name not in available:
-            raise UsageError(f"--fail-if \"{gate.source}\": unknown metric '{name}'."
-                             + did_you_mean(name, available) + " " + _listing(available))
+            raise UsageError(
+                f"--fail-if \"{gate.source}\": unknown metric '{name}'."
+                + did_you_mean(name, available)
+                + " "
+                + _listing(available)
+            )
     if gate.uses_baseline() and baseline is None:
-        raise UsageError(f"--fail-if \"{gate.source}\" uses 'baseline', but no --baseline RUN "
-                         "was given. Add --baseline with the run to compare against.")
+        raise UsageError(
+            f"--fail-if \"{gate.source}\" uses 'baseline', but no --baseline RUN "
+            "was given. Add --baseline with the run to compare against."
+        )
 
 
 def _listing(available: list[str]) -> str:
@@ -268,14 +325,18 @@ def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
     """
     base = curve.removeprefix("val_")
     keys = {curve} if curve.startswith("val_") else {base, f"val_{base}"}
-    drawn = [(run.label, {key: values for key, values in run.history.items() if key in keys})
-             for run in runs]
+    drawn = [(run.label, {key: values for key, values in run.history.items() if key in keys}) for run in runs]
     drawn = [(label, history) for label, history in drawn if history]
     if not drawn:
         columns = sorted({key for run in runs for key in run.history})
-        raise UsageError(f"--curve '{curve}': no run recorded it in its history. "
-                         + (f"History columns: {', '.join(columns)}." if columns
-                            else "None of these runs has a history.csv/history.json."))
+        raise UsageError(
+            f"--curve '{curve}': no run recorded it in its history. "
+            + (
+                f"History columns: {', '.join(columns)}."
+                if columns
+                else "None of these runs has a history.csv/history.json."
+            )
+        )
     if output.suffix.lower() != ".png":
         raise UsageError(f"-o '{output}': the curve is written as a PNG; use a name ending in .png.")
     from dlab.fileio import atomic_path

@@ -39,11 +39,18 @@ from dlab.errors import UsageError
 
 BASELINE = "baseline"
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-    "==": operator.eq, "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
-    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
 }
 
 
@@ -71,7 +78,7 @@ def _syntax_error(source: str, position: int, problem: str) -> GateSyntaxError:
         f"Bad --fail-if expression: {problem} at position {position + 1}:\n"
         f"  {source}\n  {' ' * position}^\n"
         "A gate compares two expressions of metric names, numbers, 'baseline', + - * / and "
-        "parentheses with one of < <= > >= == !=, e.g. \"test.accuracy < baseline - 0.01\"."
+        'parentheses with one of < <= > >= == !=, e.g. "test.accuracy < baseline - 0.01".'
     )
 
 
@@ -83,7 +90,7 @@ def tokenize(source: str) -> list[Token]:
         char = source[i]
         if char.isspace():
             i += 1
-        elif char.isdigit() or (char == "." and source[i + 1:i + 2].isdigit()):
+        elif char.isdigit() or (char == "." and source[i + 1 : i + 2].isdigit()):
             start = i
             while i < len(source) and (source[i].isdigit() or source[i] == "."):
                 i += 1
@@ -107,14 +114,18 @@ def tokenize(source: str) -> list[Token]:
             start = i
             while i < len(source) and (source[i].isalnum() or source[i] == "_"):
                 i += 1
-            while i < len(source) and source[i] == "." and i + 1 < len(source) \
-                    and (source[i + 1].isalnum() or source[i + 1] == "_"):
+            while (
+                i < len(source)
+                and source[i] == "."
+                and i + 1 < len(source)
+                and (source[i + 1].isalnum() or source[i + 1] == "_")
+            ):
                 i += 1
                 while i < len(source) and (source[i].isalnum() or source[i] == "_"):
                     i += 1
             tokens.append(Token("name", source[start:i], start))
         elif source.startswith(("<=", ">=", "==", "!="), i):
-            tokens.append(Token("cmp", source[i:i + 2], i))
+            tokens.append(Token("cmp", source[i : i + 2], i))
             i += 2
         elif char in "<>":
             tokens.append(Token("cmp", char, i))
@@ -235,14 +246,16 @@ class _Parser:
             if token.text == BASELINE:
                 return Metric("", of_baseline=True)
             if token.text.startswith(BASELINE + "."):
-                return Metric(token.text[len(BASELINE) + 1:], of_baseline=True)
+                return Metric(token.text[len(BASELINE) + 1 :], of_baseline=True)
             return Metric(token.text)
         if token.kind == "(":
             self.advance()
             node = self.expr()
             if self.current.kind != ")":
-                raise self.error(f"expected ')' to close the '(' at position {token.position + 1}, "
-                                 f"found {self._describe(self.current)}")
+                raise self.error(
+                    f"expected ')' to close the '(' at position {token.position + 1}, "
+                    f"found {self._describe(self.current)}"
+                )
             self.advance()
             return node
         raise self.error(f"expected a number, a metric name or '(', found {self._describe(token)}")
@@ -272,8 +285,10 @@ class GateOutcome:
         shown = ", ".join(f"{name} {format_number(value)}" for name, value in self.values.items())
         if self.problem:
             return f"{self.run}: {self.gate.source}: cannot be evaluated: {self.problem}"
-        return (f"{self.run}: {self.gate.source}: {format_number(self.left)} {self.gate.comparison} "
-                f"{format_number(self.right)}" + (f" ({shown})" if shown else ""))
+        return (
+            f"{self.run}: {self.gate.source}: {format_number(self.left)} {self.gate.comparison} "
+            f"{format_number(self.right)}" + (f" ({shown})" if shown else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -296,8 +311,9 @@ class Gate:
     def uses_baseline(self) -> bool:
         return any(isinstance(node, Metric) and node.of_baseline for node in _walk(self.left, self.right))
 
-    def judge(self, run: str, values: Mapping[str, float | None],
-              baseline: Mapping[str, float | None] | None = None) -> GateOutcome:
+    def judge(
+        self, run: str, values: Mapping[str, float | None], baseline: Mapping[str, float | None] | None = None
+    ) -> GateOutcome:
         """Evaluate the gate on one run's metric values (and the baseline's).
 
         Returns:
@@ -313,8 +329,13 @@ class Gate:
         holds = COMPARISONS[self.comparison](left, right)
         return GateOutcome(self, run, holds, left, right, seen)
 
-    def _value(self, node: Node, values: Mapping[str, float | None],
-               baseline: Mapping[str, float | None] | None, seen: dict[str, float]) -> float:
+    def _value(
+        self,
+        node: Node,
+        values: Mapping[str, float | None],
+        baseline: Mapping[str, float | None] | None,
+        seen: dict[str, float],
+    ) -> float:
         if isinstance(node, Number):
             return node.value
         if isinstance(node, Negate):
@@ -326,13 +347,15 @@ class Gate:
                 raise GateValueError("division by zero")
             result = _ARITHMETIC[node.op](left, right)
             if not math.isfinite(result):
-                raise GateValueError(f"{format_number(left)} {node.op} {format_number(right)} "
-                                     "is not a finite number")
+                raise GateValueError(
+                    f"{format_number(left)} {node.op} {format_number(right)} is not a finite number"
+                )
             return result
         name = node.name or self.metric_names()[0]
         source = baseline if node.of_baseline else values
-        label = f"baseline {name}" if node.of_baseline and node.name else \
-            (BASELINE if node.of_baseline else name)
+        label = (
+            f"baseline {name}" if node.of_baseline and node.name else (BASELINE if node.of_baseline else name)
+        )
         value = (source or {}).get(name)
         if value is None:
             where = "the baseline" if node.of_baseline else "this run"
@@ -351,15 +374,17 @@ def parse_gate(source: str) -> Gate:
     """
     left, comparison, right = _Parser(source).gate()
     gate = Gate(source, left, comparison, right)
-    bare = any(isinstance(node, Metric) and node.of_baseline and not node.name
-               for node in _walk(left, right))
+    bare = any(isinstance(node, Metric) and node.of_baseline and not node.name for node in _walk(left, right))
     names = gate.metric_names()
     if bare and len(names) != 1:
         what = "no metric" if not names else f"{len(names)} metrics ({', '.join(names)})"
         position = source.find(BASELINE)
-        raise _syntax_error(source, max(position, 0),
-                            f"'baseline' means the baseline's value of the gate's metric, but the "
-                            f"gate names {what}; write baseline.<metric> instead")
+        raise _syntax_error(
+            source,
+            max(position, 0),
+            f"'baseline' means the baseline's value of the gate's metric, but the "
+            f"gate names {what}; write baseline.<metric> instead",
+        )
     return gate
 
 

@@ -29,10 +29,25 @@ METRICS_FILE = "metrics.json"
 SWEEP_SUMMARIES = ("summary.json", "summary.csv")
 
 # Descriptions of the run rather than results: never offered as metrics to compare.
-NOT_METRICS = frozenset({
-    "schema_version", "status", "error", "experiment", "config", "config_hash", "seed", "smoke",
-    "data", "device", "backend", "versions", "run_dir", "started_at", "finished_at",
-})
+NOT_METRICS = frozenset(
+    {
+        "schema_version",
+        "status",
+        "error",
+        "experiment",
+        "config",
+        "config_hash",
+        "seed",
+        "smoke",
+        "data",
+        "device",
+        "backend",
+        "versions",
+        "run_dir",
+        "started_at",
+        "finished_at",
+    }
+)
 
 
 @dataclass
@@ -102,8 +117,11 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
     """Per-epoch metrics from history.json, else history.csv; ``{}`` when neither is readable."""
     data, _ = read_json(run_dir / "history.json")
     if isinstance(data, dict):
-        history = {key: _numbers(values) for key, values in data.items()
-                   if key != "epoch" and isinstance(values, list)}
+        history = {
+            key: _numbers(values)
+            for key, values in data.items()
+            if key != "epoch" and isinstance(values, list)
+        }
         if history:
             return history
     try:
@@ -145,8 +163,7 @@ def load_run(path: Path) -> SavedRun:
     if data is not None and not isinstance(data, dict):
         problems.append(f"{metrics_path.name} does not hold a JSON object")
         data = None
-    return SavedRun(path=run_dir, metrics=data or {}, label=default_label(run_dir),
-                    problems=problems)
+    return SavedRun(path=run_dir, metrics=data or {}, label=default_label(run_dir), problems=problems)
 
 
 def default_label(run_dir: Path) -> str:
@@ -196,8 +213,9 @@ def sweep_runs(sweep_dir: Path) -> list[tuple[Path, str | None]] | None:
 def _summary_rows(sweep_dir: Path) -> list[dict[str, Any]] | None:
     data, _ = read_json(sweep_dir / "summary.json")
     if isinstance(data, dict):
-        data = next((data[key] for key in ("runs", "rows", "members") if isinstance(data.get(key), list)),
-                    None)
+        data = next(
+            (data[key] for key in ("runs", "rows", "members") if isinstance(data.get(key), list)), None
+        )
     if isinstance(data, list):
         rows = [row for row in data if isinstance(row, dict)]
         if any("run_dir" in row for row in rows):
@@ -222,18 +240,23 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]], *, what: str = "run") 
             the message says what a run looks like.
     """
     if not paths:
-        raise UsageError(f"Give at least one {what}: a run directory, its metrics.json, "
-                         "or a sweep directory.")
+        raise UsageError(
+            f"Give at least one {what}: a run directory, its metrics.json, or a sweep directory."
+        )
     runs: list[SavedRun] = []
     for raw in paths:
         path = Path(raw).expanduser()
         if not path.exists():
-            raise UsageError(f"'{raw}' does not exist. Give a run directory (outputs/<config>/<time>-<id>), "
-                             "its metrics.json, or a sweep directory (outputs/sweeps/<name>-<time>-<id>).")
+            raise UsageError(
+                f"'{raw}' does not exist. Give a run directory (outputs/<config>/<time>-<id>), "
+                "its metrics.json, or a sweep directory (outputs/sweeps/<name>-<time>-<id>)."
+            )
         if path.is_file():
             if path.suffix != ".json":
-                raise UsageError(f"'{raw}' is not a run: expected a run directory, a metrics.json file "
-                                 "or a sweep directory.")
+                raise UsageError(
+                    f"'{raw}' is not a run: expected a run directory, a metrics.json file "
+                    "or a sweep directory."
+                )
             runs.append(_checked(load_run(path), raw))
             continue
         if is_run_dir(path):
@@ -248,14 +271,18 @@ def expand_paths(paths: Sequence[str | os.PathLike[str]], *, what: str = "run") 
                 run.label = label or run.label
                 runs.append(run)
             if not any(is_run_dir(run_dir) for run_dir, _ in members):
-                raise UsageError(f"'{raw}' is a sweep directory, but none of the run directories "
-                                 "its summary names exists any more.")
+                raise UsageError(
+                    f"'{raw}' is a sweep directory, but none of the run directories "
+                    "its summary names exists any more."
+                )
             continue
         below = find_runs(path)
         if not below:
-            raise UsageError(f"'{raw}' is not a run: it has no metrics.json, no sweep summary "
-                             "(summary.json / summary.csv) and no run directories below it. "
-                             "Give outputs/<config>/<time>-<id> or a sweep directory.")
+            raise UsageError(
+                f"'{raw}' is not a run: it has no metrics.json, no sweep summary "
+                "(summary.json / summary.csv) and no run directories below it. "
+                "Give outputs/<config>/<time>-<id> or a sweep directory."
+            )
         runs.extend(load_run(run_dir) for run_dir in below)
     return _unique_labels(_deduplicated(runs))
 

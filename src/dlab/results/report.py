@@ -46,8 +46,13 @@ pre { background: #f6f8fa; padding: 0.6em; overflow-x: auto; font-size: 0.85em; 
 """
 
 
-def write_report(paths: Sequence[str], output: str | Path = "report.html", *,
-                 metrics: Sequence[str] = (), title: str | None = None) -> Path:
+def write_report(
+    paths: Sequence[str],
+    output: str | Path = "report.html",
+    *,
+    metrics: Sequence[str] = (),
+    title: str | None = None,
+) -> Path:
     """Write the HTML report of the given runs and return its path.
 
     Args:
@@ -110,8 +115,15 @@ def render_report(runs: list[SavedRun], metrics: list[str], title: str) -> str:
 
 def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
     wall_column = "wall_time_s" not in metrics  # shown once, as a metric when it is one
-    headers = ["run", "experiment", "status", "data", "started",
-               *(["wall time (s)"] if wall_column else []), *metrics]
+    headers = [
+        "run",
+        "experiment",
+        "status",
+        "data",
+        "started",
+        *(["wall time (s)"] if wall_column else []),
+        *metrics,
+    ]
     rows = []
     for index, run in enumerate(runs):
         data = run.metrics.get("data") or {}
@@ -131,24 +143,35 @@ def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
 
 
 def _run_section(run: SavedRun, index: int) -> str:
-    parts = [f'<h2 id="run-{index}">{_e(run.label)}</h2>',
-             f'<p>{_status_span(run)} &middot; <code>{_e(str(run.path))}</code></p>']
+    parts = [
+        f'<h2 id="run-{index}">{_e(run.label)}</h2>',
+        f"<p>{_status_span(run)} &middot; <code>{_e(str(run.path))}</code></p>",
+    ]
     error = run.metrics.get("error")
     if error:
-        text = f"{error.get('type', 'Error')}: {error.get('message', '')}" if isinstance(error, dict) \
+        text = (
+            f"{error.get('type', 'Error')}: {error.get('message', '')}"
+            if isinstance(error, dict)
             else str(error)
+        )
         parts.append(f'<div class="error">{_e(text)}</div>')
     if run.problems:
         parts.append(f'<div class="error">{_e("; ".join(run.problems))}</div>')
     essentials = config_essentials(run)
     if essentials:
-        parts.append("<h3>Config</h3><table>" + "".join(
-            f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>" for key, value in essentials.items())
-            + "</table>")
+        parts.append(
+            "<h3>Config</h3><table>"
+            + "".join(f"<tr><th>{_e(key)}</th><td>{_e(value)}</td></tr>" for key, value in essentials.items())
+            + "</table>"
+        )
     if run.values:
-        parts.append("<h3>Metrics</h3><table>" + "".join(
-            f"<tr><th>{_e(name)}</th>{_number_cell(value)}</tr>" for name, value in run.values.items())
-            + "</table>")
+        parts.append(
+            "<h3>Metrics</h3><table>"
+            + "".join(
+                f"<tr><th>{_e(name)}</th>{_number_cell(value)}</tr>" for name, value in run.values.items()
+            )
+            + "</table>"
+        )
     plots = run.plots()
     if plots:
         parts.append("<h3>Plots</h3><div>")
@@ -177,12 +200,13 @@ def config_essentials(run: SavedRun) -> dict[str, str]:
         "experiment": config.get("experiment"),
         "seed": config.get("seed"),
         "data": f"{data.get('dataset')} from {data.get('source')}"
-                + (f" ({data.get('path')})" if data.get("path") else ""),
+        + (f" ({data.get('path')})" if data.get("path") else ""),
         "validation": data.get("validation"),
         "epochs": train.get("epochs"),
         "batch size": train.get("batch_size"),
         "optimizer": ", ".join(f"{key} {value}" for key, value in optimizer.items() if value is not None)
-        if isinstance(optimizer, dict) else optimizer,
+        if isinstance(optimizer, dict)
+        else optimizer,
         "loss": train.get("loss"),
         "model": json.dumps(config.get("model"), sort_keys=True) if config.get("model") else None,
         "device": f"{device.get('used')} ({device.get('name')})" if device else None,
@@ -204,8 +228,11 @@ def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
         names.update(dict.fromkeys(curve_metrics(run.history)))
     figures = []
     for metric in list(names)[:4]:
-        drawn = [(run.label, run.history) for run in with_history
-                 if metric in run.history or f"val_{metric}" in run.history]
+        drawn = [
+            (run.label, run.history)
+            for run in with_history
+            if metric in run.history or f"val_{metric}" in run.history
+        ]
         if len(drawn) < 2:
             continue
         figure = overlay_curves(drawn, metric, title=f"{metric.replace('_', ' ')}: {len(drawn)} runs")
@@ -217,8 +244,10 @@ def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
 
 def _figure(png: bytes, caption: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return (f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+    return (
+        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
+        f"<figcaption>{_e(caption)}</figcaption></figure>"
+    )
 
 
 def _status_span(run: SavedRun) -> str:

@@ -62,8 +62,11 @@ def key_metrics(run: SavedRun) -> dict[str, float]:
     """The few numbers that say how a run went: test metrics, else the last epoch's."""
     values = run.values
     for prefix in ("test.", "final.val.", "final.train."):
-        chosen = {name: value for name, value in values.items() if name.startswith(prefix)
-                  and name.count(".") == prefix.count(".")}
+        chosen = {
+            name: value
+            for name, value in values.items()
+            if name.startswith(prefix) and name.count(".") == prefix.count(".")
+        }
         if chosen:
             extra = {name: values[name] for name in ("final_cost", "test_loss") if name in values}
             return {**dict(list(chosen.items())[:3]), **extra}
@@ -91,8 +94,9 @@ def _ago(stamp: float | None) -> str:
     return f"{seconds:.0f} s ago"
 
 
-def list_runs(root: str | Path = "outputs", *, experiment: str | None = None,
-              status: str | None = None) -> list[RunRow]:
+def list_runs(
+    root: str | Path = "outputs", *, experiment: str | None = None, status: str | None = None
+) -> list[RunRow]:
     """The runs under ``root``, oldest first, optionally filtered.
 
     Args:
@@ -105,19 +109,24 @@ def list_runs(root: str | Path = "outputs", *, experiment: str | None = None,
         UsageError: the root does not exist, or the status is not one of those.
     """
     if status is not None and status not in STATUSES:
-        raise UsageError(f"Unknown --status '{status}'. Choose one of: {', '.join(STATUSES)}."
-                         + did_you_mean(status, STATUSES))
+        raise UsageError(
+            f"Unknown --status '{status}'. Choose one of: {', '.join(STATUSES)}."
+            + did_you_mean(status, STATUSES)
+        )
     folder = Path(root).expanduser()
     if not folder.is_dir():
-        raise UsageError(f"No outputs folder '{root}'. Runs are written under outputs/ by default "
-                         "(`dlab run --out DIR` chooses another); give that folder with --out.")
+        raise UsageError(
+            f"No outputs folder '{root}'. Runs are written under outputs/ by default "
+            "(`dlab run --out DIR` chooses another); give that folder with --out."
+        )
     rows = []
     for run_dir in find_runs(folder):
         run = load_run(run_dir)
         if status is not None and run.status != status:
             continue
         if experiment is not None and not any(
-                fnmatch.fnmatchcase(name, experiment) for name in (run.config_name, run.experiment)):
+            fnmatch.fnmatchcase(name, experiment) for name in (run.config_name, run.experiment)
+        ):
             continue
         rows.append(RunRow(run))
     rows.sort(key=lambda row: (str(row.run.metrics.get("started_at") or ""), row.run.path.name))
@@ -130,14 +139,35 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
         return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
     headers = ["run", "experiment", "status", "smoke", "started", "wall_s", "key metrics", "error"]
     if fmt == "csv":
-        return csv_table(headers, [[row.run.label, row.run.experiment, row.run.status, row.run.smoke,
-                                    row.run.metrics.get("started_at"),
-                                    row.run.metrics.get("wall_time_s"),
-                                    json.dumps(row.key_metrics), row.error] for row in rows])
-    cells = [[row.run.label, row.run.experiment, row.status, "yes" if row.run.smoke else "",
-              row.started, format_number(_number(row.run.metrics.get("wall_time_s"))),
-              ", ".join(f"{name} {format_number(value)}" for name, value in row.key_metrics.items())
-              or "-", _short(row.error)] for row in rows]
+        return csv_table(
+            headers,
+            [
+                [
+                    row.run.label,
+                    row.run.experiment,
+                    row.run.status,
+                    row.run.smoke,
+                    row.run.metrics.get("started_at"),
+                    row.run.metrics.get("wall_time_s"),
+                    json.dumps(row.key_metrics),
+                    row.error,
+                ]
+                for row in rows
+            ],
+        )
+    cells = [
+        [
+            row.run.label,
+            row.run.experiment,
+            row.status,
+            "yes" if row.run.smoke else "",
+            row.started,
+            format_number(_number(row.run.metrics.get("wall_time_s"))),
+            ", ".join(f"{name} {format_number(value)}" for name, value in row.key_metrics.items()) or "-",
+            _short(row.error),
+        ]
+        for row in rows
+    ]
     if fmt == "markdown":
         return markdown_table(headers, cells)
     return text_table(headers, cells) + f"{len(rows)} run{'s' if len(rows) != 1 else ''}\n"
@@ -145,11 +175,19 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
 
 def _as_dict(row: RunRow) -> dict[str, Any]:
     metrics = row.run.metrics
-    return {"run": row.run.label, "run_dir": str(row.run.path), "config": row.run.config_name,
-            "experiment": row.run.experiment, "status": row.run.status, "smoke": row.run.smoke,
-            "started_at": metrics.get("started_at"), "finished_at": metrics.get("finished_at"),
-            "wall_time_s": metrics.get("wall_time_s"), "key_metrics": row.key_metrics,
-            "error": row.error or None}
+    return {
+        "run": row.run.label,
+        "run_dir": str(row.run.path),
+        "config": row.run.config_name,
+        "experiment": row.run.experiment,
+        "status": row.run.status,
+        "smoke": row.run.smoke,
+        "started_at": metrics.get("started_at"),
+        "finished_at": metrics.get("finished_at"),
+        "wall_time_s": metrics.get("wall_time_s"),
+        "key_metrics": row.key_metrics,
+        "error": row.error or None,
+    }
 
 
 def _number(value: Any) -> float | None:

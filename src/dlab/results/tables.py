@@ -19,8 +19,9 @@ def check_format(name: str) -> str:
     from dlab.errors import UsageError, did_you_mean
 
     if name not in FORMATS:
-        raise UsageError(f"Unknown --format '{name}'. Choose one of: {', '.join(FORMATS)}."
-                         + did_you_mean(name, FORMATS))
+        raise UsageError(
+            f"Unknown --format '{name}'. Choose one of: {', '.join(FORMATS)}." + did_you_mean(name, FORMATS)
+        )
     return name
 
 
@@ -30,8 +31,10 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     numeric = [bool(rows) and all(_looks_numeric(row[i]) for row in rows) for i in range(len(headers))]
 
     def line(cells: Sequence[str]) -> str:
-        parts = [cell.rjust(width) if right else cell.ljust(width)
-                 for cell, width, right in zip(cells, widths, numeric, strict=True)]
+        parts = [
+            cell.rjust(width) if right else cell.ljust(width)
+            for cell, width, right in zip(cells, widths, numeric, strict=True)
+        ]
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), *(line(row) for row in rows)]) + "\n"
@@ -39,6 +42,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub-flavoured Markdown table."""
+
     def line(cells: Sequence[str]) -> str:
         return "| " + " | ".join(_markdown_cell(cell) for cell in cells) + " |"
 

@@ -44,5 +44,3 @@ class RunContext:
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""
         self.summary.update(fields)
-
-

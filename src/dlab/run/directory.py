@@ -36,7 +36,6 @@ _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # one path component, never '..'
 
 
-
 def check_writable(root: Path) -> Path:
     """Create ``root`` if needed and prove that files can be written in it.
 
@@ -89,9 +88,11 @@ class RunDir:
         the same second (even in two processes) get two folders.
         """
         if not _SAFE_NAME.match(config_name) or config_name in (".", ".."):
-            raise UsageError(f"Config name '{config_name}' cannot name a run folder: use letters, "
-                             "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
-                             f"under '{root}'.")
+            raise UsageError(
+                f"Config name '{config_name}' cannot name a run folder: use letters, "
+                "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
+                f"under '{root}'."
+            )
         return cls(new_timestamped_folder(Path(root) / config_name))
 
     # -- writers -------------------------------------------------------------------
@@ -115,8 +116,7 @@ class RunDir:
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.path / "history.csv", buffer.getvalue())
-        atomic_write_json(self.path / "history.json", {"epoch": list(range(1, epochs + 1)),
-                                                        **history})
+        atomic_write_json(self.path / "history.json", {"epoch": list(range(1, epochs + 1)), **history})
 
     def save_figure(self, figure: Any, name: str) -> Path:
         """Save a matplotlib Figure as plots/<name>.png and return the path."""

@@ -60,11 +60,13 @@ class RunGuard:
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
         if self.signal_received is not None:  # a second signal: do not wait for the batch to end
-            raise RunInterrupted(f"stopped at once by a second {signal.Signals(number).name}",
-                                 number)
+            raise RunInterrupted(f"stopped at once by a second {signal.Signals(number).name}", number)
         self.signal_received = number
-        print(f"\ndlab: {signal.Signals(number).name} received: stopping at the end of the "
-              "current batch (send it again to stop at once)", flush=True)
+        print(
+            f"\ndlab: {signal.Signals(number).name} received: stopping at the end of the "
+            "current batch (send it again to stop at once)",
+            flush=True,
+        )
 
     def check_interrupt(self, where: str = "") -> None:
         """Raise RunInterrupted if a stop signal arrived.
@@ -74,8 +76,9 @@ class RunGuard:
         """
         if self.signal_received is not None:
             name = signal.Signals(self.signal_received).name
-            raise RunInterrupted(f"interrupted by {name}" + (f" at {where}" if where else ""),
-                                 self.signal_received)
+            raise RunInterrupted(
+                f"interrupted by {name}" + (f" at {where}" if where else ""), self.signal_received
+            )
 
     # -- losses and time -----------------------------------------------------------
 
@@ -86,9 +89,11 @@ class RunGuard:
             return
         value = float(loss)
         if not math.isfinite(value):
-            raise NonFiniteLoss(f"non-finite loss at epoch {epoch} batch {batch} (loss = {value}); "
-                                "lower train.optimizer.learning_rate or add "
-                                "train.optimizer.clipnorm")
+            raise NonFiniteLoss(
+                f"non-finite loss at epoch {epoch} batch {batch} (loss = {value}); "
+                "lower train.optimizer.learning_rate or add "
+                "train.optimizer.clipnorm"
+            )
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started

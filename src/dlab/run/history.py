@@ -23,7 +23,6 @@ def maximized(metric: str) -> bool:
     return any(part in metric for part in _MAXIMIZED)
 
 
-
 def best_epoch(history: History, metric: str) -> dict[str, Any]:
     """The 1-based epoch where ``metric`` was best, and its value."""
     values = history.get(metric) or []
@@ -37,8 +36,7 @@ def best_epoch(history: History, metric: str) -> dict[str, Any]:
 def summarize_history(history: History) -> dict[str, Any]:
     """Final train/val metrics, the best epoch of each monitored metric, and epochs run."""
     final_train = {k: v[-1] for k, v in history.items() if not k.startswith("val_") and v}
-    final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items()
-                 if k.startswith("val_") and v}
+    final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_") and v}
     monitored = [k for k in history if k.startswith("val_")] or list(history)
     return {
         "epochs_run": max((len(v) for v in history.values()), default=0),
@@ -60,4 +58,3 @@ def record_history(ctx: RunContext, history: History) -> None:
     for metric in curve_metrics(history):
         figure = learning_curves([("", history)], metric, title=f"{name}: {metric.replace('_', ' ')}")
         ctx.run_dir.save_figure(figure, metric)
-

@@ -39,8 +39,9 @@ class ResumePoint:
     epoch: int
 
 
-def check_resume(run_path: str | Path, config: RunConfig, experiment: Experiment,
-                 command: str) -> ResumePoint:
+def check_resume(
+    run_path: str | Path, config: RunConfig, experiment: Experiment, command: str
+) -> ResumePoint:
     """Check that ``run_path`` can be continued with ``config``; return where it stopped.
 
     Args:
@@ -56,36 +57,45 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Experiment
     path = Path(run_path).expanduser()
     metrics_file, config_file = path / "metrics.json", path / "config.yaml"
     if not path.is_dir() or not metrics_file.is_file() or not config_file.is_file():
-        raise UsageError(f"--resume {run_path}: not a run directory (it needs metrics.json and "
-                         "config.yaml, as dlab run writes them under outputs/<config>/<run>/).")
+        raise UsageError(
+            f"--resume {run_path}: not a run directory (it needs metrics.json and "
+            "config.yaml, as dlab run writes them under outputs/<config>/<run>/)."
+        )
     try:
         metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
     reason = experiment.resume_unsupported(config)
     if reason:
-        raise UsageError(f"--resume: {config.name} cannot be resumed: {reason}. Start a new run "
-                         f"with `{command} --fresh`.")
+        raise UsageError(
+            f"--resume: {config.name} cannot be resumed: {reason}. Start a new run with `{command} --fresh`."
+        )
     status = metrics.get("status")
     if status not in RESUMABLE:
-        raise UsageError(f"--resume {run_path}: that run is {status}; only an interrupted, failed "
-                         f"or killed run can be resumed. Start a new run with `{command} --fresh`.")
+        raise UsageError(
+            f"--resume {run_path}: that run is {status}; only an interrupted, failed "
+            f"or killed run can be resumed. Start a new run with `{command} --fresh`."
+        )
     changed = config_changes(config_file, config)
     if changed or metrics.get("config_hash") != config.config_hash():
         listing = "; ".join(changed) or "the run's config_hash differs (config from another dlab?)"
-        raise UsageError(f"--resume {run_path}: this config is not the run's config "
-                         f"({listing}). Resume with the same settings (e.g. `dlab run "
-                         f"{config_file} --resume {run_path}`) or start a new run with "
-                         f"`{command} --fresh`.")
+        raise UsageError(
+            f"--resume {run_path}: this config is not the run's config "
+            f"({listing}). Resume with the same settings (e.g. `dlab run "
+            f"{config_file} --resume {run_path}`) or start a new run with "
+            f"`{command} --fresh`."
+        )
 
     metadata = read_backup_metadata(path / "backup")
     epoch = int(metadata["epoch"]) if metadata else 0
     history = _read_history(path / "history.json")
     done = max((len(values) for values in history.values()), default=0)
     if done < epoch:
-        raise UsageError(f"--resume {run_path}: its backup holds {epoch} epochs but history.json "
-                         f"only {done}; the run directory was changed by hand. Start a new run "
-                         f"with `{command} --fresh`.")
+        raise UsageError(
+            f"--resume {run_path}: its backup holds {epoch} epochs but history.json "
+            f"only {done}; the run directory was changed by hand. Start a new run "
+            f"with `{command} --fresh`."
+        )
     history = {key: values[:epoch] for key, values in history.items()} if epoch else {}
     return ResumePoint(path=path, metrics=metrics, history=history, epoch=epoch)
 
@@ -101,8 +111,9 @@ def config_changes(run_config_file: Path, config: RunConfig) -> list[str]:
         if any(key == ignored or key.startswith(ignored + ".") for ignored in IGNORED_KEYS):
             continue
         if before.get(key, "<unset>") != after.get(key, "<unset>"):
-            changes.append(f"{key}: {before.get(key, '<unset>')!r} in the run, "
-                           f"{after.get(key, '<unset>')!r} now")
+            changes.append(
+                f"{key}: {before.get(key, '<unset>')!r} in the run, {after.get(key, '<unset>')!r} now"
+            )
     return changes
 
 
@@ -119,12 +130,13 @@ def read_backup_metadata(backup_dir: Path) -> dict[str, Any] | None:
     return metadata
 
 
-
-
 def _read_history(path: Path) -> dict[str, list[float]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {key: [float("nan") if v is None else float(v) for v in values]
-            for key, values in data.items() if key != "epoch" and isinstance(values, list)}
+    return {
+        key: [float("nan") if v is None else float(v) for v in values]
+        for key, values in data.items()
+        if key != "epoch" and isinstance(values, list)
+    }

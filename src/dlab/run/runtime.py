@@ -30,8 +30,12 @@ class Runtime:
         """Versions of Python and the libraries that shape this run's results."""
         import dlab
 
-        versions = {"dlab": dlab.__version__, "python": platform.python_version(),
-                    "numpy": np.__version__, "platform": platform.platform()}
+        versions = {
+            "dlab": dlab.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+        }
         if self.backend != "numpy":
             import keras
             import tensorflow
@@ -52,8 +56,10 @@ def start(uses_keras: bool, device: str, debug: bool = False) -> Runtime:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     if not uses_keras:
         if device == "gpu":
-            raise UsageError("--device gpu: this experiment is written in NumPy and runs on the "
-                             "CPU. Use --device auto or cpu.")
+            raise UsageError(
+                "--device gpu: this experiment is written in NumPy and runs on the "
+                "CPU. Use --device auto or cpu."
+            )
         return Runtime(DeviceInfo(device, "cpu", "NumPy", 0), backend="numpy")
 
     from dlab.run.device import select_device

@@ -86,8 +86,13 @@ def visible_gpus() -> list[str]:
     if not smi:
         return []
     try:
-        listing = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=20, check=True)
+        listing = subprocess.run(
+            [smi, "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return []
     return [line.strip() for line in listing.stdout.splitlines() if line.strip().isdigit()]
@@ -100,15 +105,17 @@ def job_environment(slot: int, threads: int, gpus: Sequence[str]) -> dict[str, s
     OMP/OpenBLAS/MKL bound oneDNN's and NumPy's pools the same way.
     """
     env = dict(os.environ)
-    env.update({
-        "TF_NUM_INTRAOP_THREADS": str(threads),
-        "TF_NUM_INTEROP_THREADS": str(min(threads, 2)),
-        "OMP_NUM_THREADS": str(threads),
-        "OPENBLAS_NUM_THREADS": str(threads),
-        "MKL_NUM_THREADS": str(threads),
-        "PYTHONUNBUFFERED": "1",
-        "MPLBACKEND": "Agg",
-    })
+    env.update(
+        {
+            "TF_NUM_INTRAOP_THREADS": str(threads),
+            "TF_NUM_INTEROP_THREADS": str(min(threads, 2)),
+            "OMP_NUM_THREADS": str(threads),
+            "OPENBLAS_NUM_THREADS": str(threads),
+            "MKL_NUM_THREADS": str(threads),
+            "PYTHONUNBUFFERED": "1",
+            "MPLBACKEND": "Agg",
+        }
+    )
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = gpus[slot % len(gpus)]
     return env
@@ -130,8 +137,17 @@ class RunSettings:
 
     def argv(self, run: PlannedRun) -> list[str]:
         """The ``python -m dlab run ...`` command line of one run."""
-        argv = [sys.executable, "-m", "dlab", "run", run.config, "--out", str(self.out),
-                "--device", self.device]
+        argv = [
+            sys.executable,
+            "-m",
+            "dlab",
+            "run",
+            run.config,
+            "--out",
+            str(self.out),
+            "--device",
+            self.device,
+        ]
         if self.smoke:
             argv.append("--smoke")
         if self.epochs is not None:
@@ -163,16 +179,26 @@ def create_sweep_dir(root: Path, name: str) -> Path:
 
 
 def _row(run: PlannedRun, status: str) -> dict[str, Any]:
-    return {"index": run.index, "config": run.name, "overrides": list(run.overrides),
-            "seed": run.seed, "status": status, "exit_code": None, "error": None,
-            "wall_time_s": None, "metrics": {}, "run_dir": None, "log": None}
+    return {
+        "index": run.index,
+        "config": run.name,
+        "overrides": list(run.overrides),
+        "seed": run.seed,
+        "status": status,
+        "exit_code": None,
+        "error": None,
+        "wall_time_s": None,
+        "metrics": {},
+        "run_dir": None,
+        "log": None,
+    }
 
 
 def _error_from_log(text: str, exit_code: int) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     starts = [i for i, line in enumerate(lines) if line.startswith("error: ")]
     if starts:  # dlab's own message, possibly several lines: from its "error:" to the end
-        return " ".join(lines[starts[-1]:]).removeprefix("error: ")[:2000]
+        return " ".join(lines[starts[-1] :]).removeprefix("error: ")[:2000]
     if exit_code < 0:
         return f"killed by signal {-exit_code}" + (f"; last output: {lines[-1]}" if lines else "")
     return f"exit code {exit_code}" + (f"; last output: {lines[-1]}" if lines else "")
@@ -182,8 +208,11 @@ def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str
     """A finished run's row: status, error, metrics and run directory, read from what it wrote."""
     job.log.close()
     row = _row(job.run, "failed")
-    row.update(exit_code=exit_code, log=str(job.log_path.resolve()),
-               wall_time_s=round(time.perf_counter() - job.started, 3))
+    row.update(
+        exit_code=exit_code,
+        log=str(job.log_path.resolve()),
+        wall_time_s=round(time.perf_counter() - job.started, 3),
+    )
     text = job.log_path.read_text(encoding="utf-8", errors="replace")
     found = _RUN_DIR_LINE.search(text)
     metrics = None
@@ -209,8 +238,14 @@ def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str
     return row
 
 
-def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fast: bool = False,
-              progress: Callable[[str, dict[str, Any]], None] | None = None) -> SweepResult:
+def run_sweep(
+    plan: SweepPlan,
+    settings: RunSettings,
+    *,
+    jobs: int = 1,
+    fail_fast: bool = False,
+    progress: Callable[[str, dict[str, Any]], None] | None = None,
+) -> SweepResult:
     """Run a planned sweep and write its folder; see the module docstring.
 
     Args:
@@ -238,13 +273,25 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
     (sweep_dir / "logs").mkdir()
     extra = [plan.study.compare.metric] if plan.study else []
     header = {
-        "sweep": plan.name, "kind": plan.kind, "started_at": now_iso(), "finished_at": None,
+        "sweep": plan.name,
+        "kind": plan.kind,
+        "started_at": now_iso(),
+        "finished_at": None,
         "study": plan.study.model_dump() if plan.study else None,
-        "grid": plan.grid, "seeds": plan.seeds, "jobs": jobs, "threads_per_job": threads,
-        "gpus": gpus, "fail_fast": fail_fast,
-        "run_flags": {"out": str(settings.out), "device": settings.device, "smoke": settings.smoke,
-                      "epochs": settings.epochs, "sets": list(settings.sets),
-                      "save_model": settings.save_model},
+        "grid": plan.grid,
+        "seeds": plan.seeds,
+        "jobs": jobs,
+        "threads_per_job": threads,
+        "gpus": gpus,
+        "fail_fast": fail_fast,
+        "run_flags": {
+            "out": str(settings.out),
+            "device": settings.device,
+            "smoke": settings.smoke,
+            "epochs": settings.epochs,
+            "sets": list(settings.sets),
+            "save_model": settings.save_model,
+        },
     }
     rows = {run.index: _row(run, "pending") for run in plan.runs}
     notify = progress or (lambda event, info: None)
@@ -253,8 +300,7 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
         write_summary(sweep_dir, header, [rows[i] for i in sorted(rows)], bool(plan.seeds), extra)
 
     save()
-    notify("start", {"plan": plan, "sweep_dir": sweep_dir, "jobs": jobs, "threads": threads,
-                     "gpus": gpus})
+    notify("start", {"plan": plan, "sweep_dir": sweep_dir, "jobs": jobs, "threads": threads, "gpus": gpus})
     pending = list(plan.runs)
     running: dict[int, _Job] = {}
     started = time.perf_counter()
@@ -278,9 +324,13 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
                 slot = min(set(range(jobs)) - set(running))
                 log_path = sweep_dir / "logs" / f"{run.index:03d}-{run.name}.log"
                 log = open(log_path, "wb")  # noqa: SIM115 - closed in collect()
-                process = subprocess.Popen(settings.argv(run), stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL,
-                                           env=job_environment(slot, threads, gpus))
+                process = subprocess.Popen(
+                    settings.argv(run),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=job_environment(slot, threads, gpus),
+                )
                 running[slot] = _Job(run, slot, process, log_path, log, time.perf_counter())
                 rows[run.index] = {**_row(run, "running"), "log": str(log_path.resolve())}
                 notify("launch", {"label": run.label, "counts": _counts(rows)})
@@ -307,8 +357,9 @@ def run_sweep(plan: SweepPlan, settings: RunSettings, *, jobs: int = 1, fail_fas
     ordered = [rows[i] for i in sorted(rows)]
     if plan.study is not None:
         compare = plan.study.compare
-        figures = write_study_figures(sweep_dir, ordered, compare.metric, compare.goal,
-                                      compare.threshold, title=plan.study.study)
+        figures = write_study_figures(
+            sweep_dir, ordered, compare.metric, compare.goal, compare.threshold, title=plan.study.study
+        )
     result = SweepResult(sweep_dir, ordered, figures)
     notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
     return result

@@ -37,8 +37,8 @@ class PlannedRun:
     """One run of a sweep: a config, the overrides that make it this member, and a seed."""
 
     index: int
-    config: str                 # what ``dlab run`` is given: a packaged name or a YAML path
-    name: str                   # the config's name (its run folder)
+    config: str  # what ``dlab run`` is given: a packaged name or a YAML path
+    name: str  # the config's name (its run folder)
     overrides: tuple[str, ...]  # the member's ``key=value`` sets (grid values)
     seed: int | None
 
@@ -53,7 +53,7 @@ class SweepPlan:
     """Every run of a sweep, validated, and what the sweep is (for its name and summary)."""
 
     name: str
-    kind: str                             # study | configs | grid
+    kind: str  # study | configs | grid
     runs: list[PlannedRun]
     seeds: list[int] = field(default_factory=list)
     grid: dict[str, list[str]] = field(default_factory=dict)
@@ -105,11 +105,14 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
         if not equals:
             raise UsageError(f"--grid expects KEY=V1,V2,... ({example}), got '{spec}': there is no '='.")
         if not _KEY.match(key):
-            raise UsageError(f"--grid '{spec}': '{key}' is not a dotted key such as "
-                             f"train.optimizer.learning_rate ({example}).")
+            raise UsageError(
+                f"--grid '{spec}': '{key}' is not a dotted key such as "
+                f"train.optimizer.learning_rate ({example})."
+            )
         if key in grid:
-            raise UsageError(f"--grid '{spec}': the key '{key}' is given twice; put all its values "
-                             "in one --grid flag.")
+            raise UsageError(
+                f"--grid '{spec}': the key '{key}' is given twice; put all its values in one --grid flag."
+            )
         try:
             values = split_values(text)
         except ValueError as error:
@@ -117,8 +120,9 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
         if not text.strip():
             raise UsageError(f"--grid '{spec}': no values after '='. Give at least one ({example}).")
         if any(not value for value in values):
-            raise UsageError(f"--grid '{spec}': an empty value between commas. Give values such "
-                             f"as {key}=1,2,3.")
+            raise UsageError(
+                f"--grid '{spec}': an empty value between commas. Give values such as {key}=1,2,3."
+            )
         for value in values:
             try:
                 yaml.safe_load(value)
@@ -141,8 +145,10 @@ def parse_seeds(seeds: int | str | Sequence[int] | None) -> list[int]:
         try:
             numbers = [int(part) for part in parts]
         except ValueError:
-            raise UsageError(f"--seeds '{seeds}': give a count (--seeds 5 runs seeds 1..5) or a "
-                             "comma-separated list of integer seeds (--seeds 7,11,13).") from None
+            raise UsageError(
+                f"--seeds '{seeds}': give a count (--seeds 5 runs seeds 1..5) or a "
+                "comma-separated list of integer seeds (--seeds 7,11,13)."
+            ) from None
         seeds = numbers[0] if len(numbers) == 1 and "," not in seeds else numbers
     if isinstance(seeds, int):
         if seeds < 1:
@@ -161,8 +167,10 @@ def _is_study_file(path: Path) -> bool:
 def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
     """Targets -> (config refs, study ref); globs expanded, a study recognized."""
     if not targets:
-        raise UsageError("dlab sweep needs something to run: a study (`dlab sweep imdb-capacity`), "
-                         "configs or globs (`dlab sweep 'configs/*.yaml'`, `dlab sweep 'mnist-*'`).")
+        raise UsageError(
+            "dlab sweep needs something to run: a study (`dlab sweep imdb-capacity`), "
+            "configs or globs (`dlab sweep 'configs/*.yaml'`, `dlab sweep 'mnist-*'`)."
+        )
     configs: list[str] = []
     studies: list[str] = []
     packaged_studies = set(study_names())
@@ -175,8 +183,10 @@ def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
                 matches = fnmatch.filter(config_names(), target)
             if not matches:
                 where = "no file" if path_like else "no packaged config name (see `dlab list`)"
-                raise UsageError(f"'{target}' matches {where}. Check the pattern; packaged configs "
-                                 "also take name patterns, e.g. dlab sweep 'mnist-*'.")
+                raise UsageError(
+                    f"'{target}' matches {where}. Check the pattern; packaged configs "
+                    "also take name patterns, e.g. dlab sweep 'mnist-*'."
+                )
             for match in matches:
                 (studies if path_like and _is_study_file(Path(match)) else configs).append(match)
         elif path_like and Path(target).expanduser().is_file() and _is_study_file(Path(target)):
@@ -186,8 +196,10 @@ def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
         else:
             configs.append(target)
     if studies and (configs or len(studies) > 1):
-        raise UsageError(f"A study runs on its own: got study {', '.join(studies)} together with "
-                         f"{', '.join(configs + studies[1:])}. Run one study per sweep.")
+        raise UsageError(
+            f"A study runs on its own: got study {', '.join(studies)} together with "
+            f"{', '.join(configs + studies[1:])}. Run one study per sweep."
+        )
     for ref in configs:
         try:
             find_config(ref)
@@ -198,9 +210,15 @@ def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
     return list(dict.fromkeys(configs)), (studies[0] if studies else None)
 
 
-def plan_sweep(targets: Sequence[str], *, grid: Sequence[str] = (),
-               seeds: int | str | Sequence[int] | None = None, epochs: int | None = None,
-               sets: Sequence[str] = (), smoke: bool = False) -> SweepPlan:
+def plan_sweep(
+    targets: Sequence[str],
+    *,
+    grid: Sequence[str] = (),
+    seeds: int | str | Sequence[int] | None = None,
+    epochs: int | None = None,
+    sets: Sequence[str] = (),
+    smoke: bool = False,
+) -> SweepPlan:
     """Expand the targets into concrete runs and validate every one of them.
 
     Args:
@@ -219,13 +237,14 @@ def plan_sweep(targets: Sequence[str], *, grid: Sequence[str] = (),
     seed_list = parse_seeds(seeds)
     clash = sorted(set(grid_values) & {s.partition("=")[0].strip() for s in sets})
     if clash:
-        raise UsageError(f"{', '.join(clash)} is both a --grid axis and a --set override; "
-                         "drop one of them.")
+        raise UsageError(f"{', '.join(clash)} is both a --grid axis and a --set override; drop one of them.")
     study = None
     if study_ref is not None:
         if grid_values:
-            raise UsageError(f"Study '{study_ref}' has its own runs or grid:; --grid works on "
-                             "configs (dlab sweep CONFIG --grid KEY=V1,V2).")
+            raise UsageError(
+                f"Study '{study_ref}' has its own runs or grid:; --grid works on "
+                "configs (dlab sweep CONFIG --grid KEY=V1,V2)."
+            )
         study = load_study(study_ref)
         if seed_list:
             study = study.model_copy(update={"seeds": seed_list})
@@ -233,10 +252,13 @@ def plan_sweep(targets: Sequence[str], *, grid: Sequence[str] = (),
         name, kind, seed_list = study.study, "study", list(study.seeds)
     else:
         keys = list(grid_values)
-        combos = [tuple(f"{key}={value}" for key, value in zip(keys, values, strict=True))
-                  for values in itertools.product(*(grid_values[key] for key in keys))]
-        members = [(ref, combo, seed) for ref in config_refs for combo in combos
-                   for seed in (seed_list or [None])]
+        combos = [
+            tuple(f"{key}={value}" for key, value in zip(keys, values, strict=True))
+            for values in itertools.product(*(grid_values[key] for key in keys))
+        ]
+        members = [
+            (ref, combo, seed) for ref in config_refs for combo in combos for seed in (seed_list or [None])
+        ]
         names = [Path(ref).stem for ref in config_refs]
         name = names[0] if len(names) == 1 else "configs"
         kind = "grid" if grid_values else "configs"
@@ -245,8 +267,9 @@ def plan_sweep(targets: Sequence[str], *, grid: Sequence[str] = (),
     for index, (ref, overrides, seed) in enumerate(members, start=1):
         label = " ".join([ref, *overrides] + ([f"seed={seed}"] if seed is not None else []))
         try:
-            config = resolve_config(ref, flags={"train.epochs": epochs, "seed": seed},
-                                    sets=[*sets, *overrides], smoke=smoke)
+            config = resolve_config(
+                ref, flags={"train.epochs": epochs, "seed": seed}, sets=[*sets, *overrides], smoke=smoke
+            )
         except ConfigError as error:
             raise ConfigError(f"Sweep run {index} ({label}): {error}") from None
         runs.append(PlannedRun(index, ref, config.name, tuple(overrides), seed))

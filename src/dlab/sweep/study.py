@@ -31,8 +31,10 @@ from dlab.experiment.factory import resolve_config
 class CompareSpec(StrictModel):
     """What a study compares across its runs."""
 
-    metric: str = Field(..., description="A metrics.json field (test_loss, test.accuracy ...) "
-                        "or a history column (val_loss ...).")
+    metric: str = Field(
+        ...,
+        description="A metrics.json field (test_loss, test.accuracy ...) or a history column (val_loss ...).",
+    )
     goal: Literal["min", "max"] = Field("min", description="Whether lower or higher is better.")
     threshold: float | None = Field(None, description="A target value that counts as reached.")
 
@@ -44,8 +46,9 @@ class StudyConfig(StrictModel):
     description: str = ""
     runs: list[str] = Field(default_factory=list, description="Member configs (names or files).")
     base: str | None = Field(None, description="The config a grid varies.")
-    grid: dict[str, list[Any]] = Field(default_factory=dict,
-                                       description="Dotted key -> values; every combination runs.")
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="Dotted key -> values; every combination runs."
+    )
     seeds: list[int] = Field(default_factory=list, description="Repeat every member per seed.")
     compare: CompareSpec
 
@@ -56,8 +59,10 @@ class StudyConfig(StrictModel):
         if self.grid and not self.base:
             raise ValueError("grid: needs base: (the config it varies)")
         if self.base and not self.grid:
-            raise ValueError("base: needs a non-empty grid: {key: [values, ...]} "
-                             "(to run configs as they are, list them under runs:)")
+            raise ValueError(
+                "base: needs a non-empty grid: {key: [values, ...]} "
+                "(to run configs as they are, list them under runs:)"
+            )
         empty = [key for key, values in self.grid.items() if not values]
         if empty:
             raise ValueError(f"grid values must be non-empty lists: {', '.join(empty)}")
@@ -118,10 +123,11 @@ def expand_study(study: StudyConfig) -> list[StudyMember]:
         combos = [(name, ()) for name in study.runs]
     else:
         keys = list(study.grid)
-        combos = [(study.base, tuple(f"{k}={_yaml_value(v)}" for k, v in zip(keys, values, strict=True)))
-                  for values in itertools.product(*(study.grid[k] for k in keys))]
-    members = [StudyMember(config, sets, seed)
-               for config, sets in combos for seed in (study.seeds or [None])]
+        combos = [
+            (study.base, tuple(f"{k}={_yaml_value(v)}" for k, v in zip(keys, values, strict=True)))
+            for values in itertools.product(*(study.grid[k] for k in keys))
+        ]
+    members = [StudyMember(config, sets, seed) for config, sets in combos for seed in (study.seeds or [None])]
     for member in members:
         sets = list(member.sets) + ([f"seed={member.seed}"] if member.seed is not None else [])
         try:

@@ -23,9 +23,38 @@ from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_
 SUMMARY_SCHEMA_VERSION = 1
 
 # Student's t, 97.5% quantile (two-sided 95% interval) for 1..30 degrees of freedom.
-_T_975 = (12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-          2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-          2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423)
+_T_975 = (
+    12.7062,
+    4.3027,
+    3.1824,
+    2.7764,
+    2.5706,
+    2.4469,
+    2.3646,
+    2.3060,
+    2.2622,
+    2.2281,
+    2.2010,
+    2.1788,
+    2.1604,
+    2.1448,
+    2.1314,
+    2.1199,
+    2.1098,
+    2.1009,
+    2.0930,
+    2.0860,
+    2.0796,
+    2.0739,
+    2.0687,
+    2.0639,
+    2.0595,
+    2.0555,
+    2.0518,
+    2.0484,
+    2.0452,
+    2.0423,
+)
 # ... and beyond, interpolated linearly in 1/df (the usual table rule; exact to ~1e-4).
 _T_975_LARGE = ((30, 2.0423), (40, 2.0211), (60, 2.0003), (120, 1.9799), (math.inf, 1.9600))
 
@@ -61,8 +90,13 @@ def seed_statistics(values: Sequence[float]) -> dict[str, Any]:
         return {"n": count, "mean": mean, "std": None, "ci95_low": None, "ci95_high": None}
     std = statistics.stdev(values)
     half_width = t_quantile_975(count - 1) * std / math.sqrt(count)
-    return {"n": count, "mean": mean, "std": std,
-            "ci95_low": mean - half_width, "ci95_high": mean + half_width}
+    return {
+        "n": count,
+        "mean": mean,
+        "std": std,
+        "ci95_low": mean - half_width,
+        "ci95_high": mean + half_width,
+    }
 
 
 # --------------------------------------------------------------------------- metrics of one run
@@ -101,8 +135,11 @@ def key_metrics(metrics: dict[str, Any], extra: Iterable[str] = ()) -> dict[str,
     """
     row: dict[str, float] = {}
     final = metrics.get("final") or {}
-    for prefix, section in (("test", metrics.get("test")), ("val", final.get("val")),
-                            ("train", final.get("train"))):
+    for prefix, section in (
+        ("test", metrics.get("test")),
+        ("val", final.get("val")),
+        ("train", final.get("train")),
+    ):
         for key, value in (section or {}).items():
             if _is_number(value):
                 row[f"{prefix}_{key}"] = float(value)
@@ -114,8 +151,7 @@ def key_metrics(metrics: dict[str, Any], extra: Iterable[str] = ()) -> dict[str,
 
 
 def _is_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --------------------------------------------------------------------------- across seeds
@@ -141,16 +177,21 @@ def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for (config, overrides), members in groups.items():
         completed = [row for row in members if row["status"] == "completed"]
         names = list(dict.fromkeys(name for row in completed for name in row["metrics"]))
-        entries.append({
-            "config": config,
-            "overrides": list(overrides),
-            "seeds": [row["seed"] for row in members],
-            "runs": len(members),
-            "completed": len(completed),
-            "metrics": {name: seed_statistics([row["metrics"][name] for row in completed
-                                               if name in row["metrics"]])
-                        for name in names},
-        })
+        entries.append(
+            {
+                "config": config,
+                "overrides": list(overrides),
+                "seeds": [row["seed"] for row in members],
+                "runs": len(members),
+                "completed": len(completed),
+                "metrics": {
+                    name: seed_statistics(
+                        [row["metrics"][name] for row in completed if name in row["metrics"]]
+                    )
+                    for name in names
+                },
+            }
+        )
     return entries
 
 
@@ -167,16 +208,22 @@ def member_label(config: str, overrides: Sequence[str]) -> str:
 
 def rows_csv(rows: Sequence[dict[str, Any]], first_metrics: Sequence[str] = ()) -> str:
     """summary.csv: one line per run; every metric any run has gets a column."""
-    metric_names = list(dict.fromkeys([*first_metrics,
-                                       *sorted({name for row in rows for name in row["metrics"]})]))
+    metric_names = list(
+        dict.fromkeys([*first_metrics, *sorted({name for row in rows for name in row["metrics"]})])
+    )
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([*_ROW_COLUMNS, *metric_names, *_TAIL_COLUMNS])
     for row in rows:
-        cells = [row["index"], row["config"], " ".join(row["overrides"]),
-                 "" if row["seed"] is None else row["seed"], row["status"],
-                 "" if row["exit_code"] is None else row["exit_code"],
-                 "" if row["wall_time_s"] is None else row["wall_time_s"]]
+        cells = [
+            row["index"],
+            row["config"],
+            " ".join(row["overrides"]),
+            "" if row["seed"] is None else row["seed"],
+            row["status"],
+            "" if row["exit_code"] is None else row["exit_code"],
+            "" if row["wall_time_s"] is None else row["wall_time_s"],
+        ]
         cells += [row["metrics"].get(name, "") for name in metric_names]
         cells += ["" if row[column] is None else row[column] for column in _TAIL_COLUMNS]
         writer.writerow(cells)
@@ -189,11 +236,22 @@ def seeds_csv(entries: Sequence[dict[str, Any]]) -> str:
     statistics_columns = ("mean", "std", "ci95_low", "ci95_high")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["config", "overrides", "seeds", "completed",
-                     *(f"{name}_{part}" for name in metric_names for part in statistics_columns)])
+    writer.writerow(
+        [
+            "config",
+            "overrides",
+            "seeds",
+            "completed",
+            *(f"{name}_{part}" for name in metric_names for part in statistics_columns),
+        ]
+    )
     for entry in entries:
-        cells = [entry["config"], " ".join(entry["overrides"]),
-                 " ".join(str(seed) for seed in entry["seeds"]), entry["completed"]]
+        cells = [
+            entry["config"],
+            " ".join(entry["overrides"]),
+            " ".join(str(seed) for seed in entry["seeds"]),
+            entry["completed"],
+        ]
         for name in metric_names:
             stats = entry["metrics"].get(name) or {}
             cells += ["" if stats.get(part) is None else stats[part] for part in statistics_columns]
@@ -201,8 +259,13 @@ def seeds_csv(entries: Sequence[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def write_summary(sweep_dir: Path, header: dict[str, Any], rows: Sequence[dict[str, Any]],
-                  seeds: bool, first_metrics: Sequence[str] = ()) -> None:
+def write_summary(
+    sweep_dir: Path,
+    header: dict[str, Any],
+    rows: Sequence[dict[str, Any]],
+    seeds: bool,
+    first_metrics: Sequence[str] = (),
+) -> None:
     """Write summary.json, summary.csv and (when seeds are an axis) seeds.csv, atomically.
 
     Called after every finished run, so an interrupted sweep still leaves a true summary.
@@ -211,9 +274,16 @@ def write_summary(sweep_dir: Path, header: dict[str, Any], rows: Sequence[dict[s
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     aggregates = aggregate_seeds(rows) if seeds else []
-    atomic_write_json(sweep_dir / "summary.json", {
-        "schema_version": SUMMARY_SCHEMA_VERSION, **header, "counts": counts,
-        "runs": list(rows), "seed_statistics": aggregates})
+    atomic_write_json(
+        sweep_dir / "summary.json",
+        {
+            "schema_version": SUMMARY_SCHEMA_VERSION,
+            **header,
+            "counts": counts,
+            "runs": list(rows),
+            "seed_statistics": aggregates,
+        },
+    )
     atomic_write_text(sweep_dir / "summary.csv", rows_csv(rows, first_metrics))
     if seeds:
         atomic_write_text(sweep_dir / "seeds.csv", seeds_csv(aggregates))
@@ -232,8 +302,11 @@ def history_metric(metric: str) -> str:
 
 def mean_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[float]]:
     """Epoch-wise mean of several runs' histories (cut to the shortest run per column)."""
-    columns = [key for key in histories[0] if key != "epoch"
-               and all(isinstance(h.get(key), list) and h.get(key) for h in histories)]
+    columns = [
+        key
+        for key in histories[0]
+        if key != "epoch" and all(isinstance(h.get(key), list) and h.get(key) for h in histories)
+    ]
     mean: dict[str, list[float]] = {}
     for key in columns:
         length = min(len(h[key]) for h in histories)
@@ -243,8 +316,14 @@ def mean_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[
     return mean
 
 
-def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric: str,
-                        goal: str, threshold: float | None, title: str = "") -> list[Path]:
+def write_study_figures(
+    sweep_dir: Path,
+    rows: Sequence[dict[str, Any]],
+    metric: str,
+    goal: str,
+    threshold: float | None,
+    title: str = "",
+) -> list[Path]:
     """The study's comparison: learning curves of the compare metric, one line per member
     (the mean over seeds), and the final value per member with its 95% interval.
 
@@ -258,21 +337,26 @@ def write_study_figures(sweep_dir: Path, rows: Sequence[dict[str, Any]], metric:
     one_config = len({row["config"] for row in completed}) == 1  # a grid: its values name members
     members: dict[str, list[dict[str, Any]]] = {}
     for row in completed:
-        label = " ".join(row["overrides"]) if one_config and row["overrides"] else member_label(
-            row["config"], row["overrides"])
+        label = (
+            " ".join(row["overrides"])
+            if one_config and row["overrides"]
+            else member_label(row["config"], row["overrides"])
+        )
         members.setdefault(label, []).append(row)
     written = []
     base = history_metric(metric)
     curves = []
     for label, member_rows in members.items():
-        histories = [h for h in (read_json_object(Path(r["run_dir"]) / "history.json") for r in member_rows)
-                     if h]
+        histories = [
+            h for h in (read_json_object(Path(r["run_dir"]) / "history.json") for r in member_rows) if h
+        ]
         if histories:
             curves.append((label, mean_history(histories)))
     if any(base in h or f"val_{base}" in h for _, h in curves):
         seeds_note = " (mean over seeds)" if any(len(m) > 1 for m in members.values()) else ""
-        figure = learning_curves(curves, base, title=f"{title + ': ' if title else ''}"
-                                 f"{base.replace('_', ' ')}{seeds_note}")
+        figure = learning_curves(
+            curves, base, title=f"{title + ': ' if title else ''}{base.replace('_', ' ')}{seeds_note}"
+        )
         written.append(_save(figure, sweep_dir / f"curves_{base}.png"))
     labels, means, errors = [], [], []
     for label, member_rows in members.items():

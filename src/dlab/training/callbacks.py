@@ -1,5 +1,4 @@
-"""The callbacks of every Keras run: epoch timing, the live history, the run guard, the resumable backup.
-"""
+"""The callbacks of every Keras run: epoch timing, the live history, the run guard, the resumable backup."""
 
 from __future__ import annotations
 
@@ -49,7 +48,8 @@ class EpochTimer(keras.callbacks.Callback):
             "fit_seconds": round(sum(self.epoch_seconds), 3),
             "time_per_epoch_s": round(statistics.median(self.epoch_seconds), 4),
             "train_samples_per_s": round(samples_per_epoch * len(self.train_seconds) / train_seconds, 1)
-            if train_seconds > 0 else None,
+            if train_seconds > 0
+            else None,
         }
 
 
@@ -136,8 +136,7 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             import os
 
             try:
-                self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL",
-                                                           self.DEFAULT_INTERVAL_S))
+                self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL", self.DEFAULT_INTERVAL_S))
             except ValueError:
                 pass
         self._last_save = time.monotonic()
@@ -168,8 +167,10 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             weights_tmp = tmp.with_name(tmp.name + ".weights.h5")  # Keras wants this suffix
             self.model.save_weights(str(weights_tmp), overwrite=True)
             weights_tmp.replace(tmp)
-        atomic_write_json(self.folder / "training_metadata.json",
-                          {"epoch": self._current_epoch, "batch": 0, "weights": name})
+        atomic_write_json(
+            self.folder / "training_metadata.json",
+            {"epoch": self._current_epoch, "batch": 0, "weights": name},
+        )
         for old in self.folder.glob("epoch-*.weights.h5"):
             if old.name != name:
                 old.unlink(missing_ok=True)

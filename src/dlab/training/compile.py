@@ -23,18 +23,26 @@ def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
         return config.learning_rate
     schedule = config.schedule
     return keras.optimizers.schedules.InverseTimeDecay(
-        config.learning_rate, decay_steps=schedule.decay_epochs * steps_per_epoch,
-        decay_rate=schedule.decay_rate, staircase=schedule.staircase)
+        config.learning_rate,
+        decay_steps=schedule.decay_epochs * steps_per_epoch,
+        decay_rate=schedule.decay_rate,
+        staircase=schedule.staircase,
+    )
 
 
 def build_optimizer(config: OptimizerConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     """A Keras optimizer from ``train.optimizer``."""
     classes = {
-        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW,
-        "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop,
-        "adagrad": keras.optimizers.Adagrad, "adadelta": keras.optimizers.Adadelta,
-        "adamax": keras.optimizers.Adamax, "nadam": keras.optimizers.Nadam,
-        "ftrl": keras.optimizers.Ftrl, "lion": keras.optimizers.Lion,
+        "adam": keras.optimizers.Adam,
+        "adamw": keras.optimizers.AdamW,
+        "sgd": keras.optimizers.SGD,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad,
+        "adadelta": keras.optimizers.Adadelta,
+        "adamax": keras.optimizers.Adamax,
+        "nadam": keras.optimizers.Nadam,
+        "ftrl": keras.optimizers.Ftrl,
+        "lion": keras.optimizers.Lion,
     }
     kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
     if config.momentum is not None:
@@ -72,8 +80,10 @@ def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
     for name in config.metrics:
         if name in CLASS_METRICS:
             if num_classes is not None and num_classes < 2:
-                raise ConfigError(f"train.metrics '{name}' is computed per class and this data has "
-                                  f"{num_classes} classes; remove it from train.metrics.")
+                raise ConfigError(
+                    f"train.metrics '{name}' is computed per class and this data has "
+                    f"{num_classes} classes; remove it from train.metrics."
+                )
             if num_classes is not None:
                 metrics.append(CLASS_METRICS[name](num_classes))
             continue
@@ -83,9 +93,11 @@ def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
         try:
             keras.metrics.get(name)
         except ValueError:
-            raise ConfigError(f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
-                              "such as accuracy, mae, mse, auc, precision, recall, or "
-                              f"{', '.join([*METRICS, *CLASS_METRICS])}.") from None
+            raise ConfigError(
+                f"Unknown metric '{name}' in train.metrics. Use Keras metric names "
+                "such as accuracy, mae, mse, auc, precision, recall, or "
+                f"{', '.join([*METRICS, *CLASS_METRICS])}."
+            ) from None
         metrics.append(name)
     return metrics
 
@@ -98,12 +110,16 @@ def history_name(metric: str) -> str:
     return metric
 
 
-def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1,
-                  num_classes: int = 0) -> None:
+def compile_model(
+    model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1, num_classes: int = 0
+) -> None:
     """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics)."""
-    model.compile(optimizer=build_optimizer(config.optimizer, steps_per_epoch), loss=build_loss(config),
-                  metrics=build_metrics(config, num_classes),
-                  steps_per_execution=config.steps_per_execution)
+    model.compile(
+        optimizer=build_optimizer(config.optimizer, steps_per_epoch),
+        loss=build_loss(config),
+        metrics=build_metrics(config, num_classes),
+        steps_per_execution=config.steps_per_execution,
+    )
 
 
 # --------------------------------------------------------------------------- callbacks
@@ -116,5 +132,3 @@ def targets(labels, config: TrainConfig, num_classes: int):
     if labels.ndim == 1 and config.loss not in ("sparse_categorical_crossentropy",):
         return labels.reshape(-1, 1)
     return labels
-
-

@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from dlab.run.context import RunContext
 
 
-
-
 @dataclass
 class FitResult:
     """What fit_and_evaluate produced."""
@@ -48,8 +46,11 @@ def model_summary(model: keras.Model) -> str:
 
 def count_params(model: keras.Model) -> dict[str, int]:
     trainable = sum(int(keras.ops.size(w)) for w in model.trainable_weights)
-    return {"total": int(model.count_params()), "trainable": trainable,
-            "non_trainable": int(model.count_params()) - trainable}
+    return {
+        "total": int(model.count_params()),
+        "trainable": trainable,
+        "non_trainable": int(model.count_params()) - trainable,
+    }
 
 
 def is_stream(data) -> bool:
@@ -87,20 +88,32 @@ def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any
     batch_size = config.batch_size or train_size(data)
     if is_stream(data):
         target = stream_targets(config, data.num_classes)
-        fit = {"x": data.batches("train", batch_size, shuffle=config.shuffle, target=target),
-               "validation_data": data.batches("val", batch_size, target=target),
-               "shuffle": False}  # the stream reshuffles itself every epoch
+        fit = {
+            "x": data.batches("train", batch_size, shuffle=config.shuffle, target=target),
+            "validation_data": data.batches("val", batch_size, target=target),
+            "shuffle": False,
+        }  # the stream reshuffles itself every epoch
         return fit, {"x": data.batches("test", batch_size, target=target)}
-    y_train, y_val, y_test = (targets(y, config, data.num_classes)
-                              for y in (data.y_train, data.y_val, data.y_test))
-    fit = {"x": data.x_train, "y": y_train, "validation_data": (data.x_val, y_val),
-           "batch_size": batch_size, "shuffle": config.shuffle}
+    y_train, y_val, y_test = (
+        targets(y, config, data.num_classes) for y in (data.y_train, data.y_val, data.y_test)
+    )
+    fit = {
+        "x": data.x_train,
+        "y": y_train,
+        "validation_data": (data.x_val, y_val),
+        "batch_size": batch_size,
+        "shuffle": config.shuffle,
+    }
     return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
 
 
-def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ctx: RunContext,
-                     epochs: int | None = None,
-                     callbacks: Sequence[keras.callbacks.Callback] = ()) -> FitResult:
+def fit_and_evaluate(
+    model: keras.Model,
+    data: ArrayDataset | BatchedDataset,
+    ctx: RunContext,
+    epochs: int | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
 
     ``data`` holds the splits as arrays (batch size and shuffling from ``train``) or as
@@ -133,13 +146,19 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
     if train.early_stopping is not None:
         stop = train.early_stopping
         early_stopping = keras.callbacks.EarlyStopping(
-            monitor=stop.monitor, patience=stop.patience, min_delta=stop.min_delta,
-            restore_best_weights=stop.restore_best_weights)
+            monitor=stop.monitor,
+            patience=stop.patience,
+            min_delta=stop.min_delta,
+            restore_best_weights=stop.restore_best_weights,
+        )
         callbacks.append(early_stopping)
     checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
     if train.checkpoint is not None:
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True))
+        callbacks.append(
+            keras.callbacks.ModelCheckpoint(
+                filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True
+            )
+        )
     callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
     callbacks.append(guard)
 
@@ -158,11 +177,14 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
         best = best_epoch(history, monitor)
         ctx.record(checkpoint={"monitor": monitor, **best})
         if best["epoch"] is not None:
-            print(f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
-                  f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})")
+            print(
+                f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
+                f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})"
+            )
 
-    test_metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0,
-                                  callbacks=[*experiment_callbacks, guard])
+    test_metrics = model.evaluate(
+        **test_arguments, return_dict=True, verbose=0, callbacks=[*experiment_callbacks, guard]
+    )
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
@@ -173,11 +195,13 @@ def fit_and_evaluate(model: keras.Model, data: ArrayDataset | BatchedDataset, ct
         from dlab.plots import learning_rate_schedule
 
         schedule = learning_rate(train.optimizer, steps)
-        ctx.run_dir.save_figure(learning_rate_schedule(schedule, steps, epochs or train.epochs,
-                                                       title=f"{ctx.config.name}: learning rate"),
-                                "learning_rate")
+        ctx.run_dir.save_figure(
+            learning_rate_schedule(
+                schedule, steps, epochs or train.epochs, title=f"{ctx.config.name}: learning rate"
+            ),
+            "learning_rate",
+        )
     return FitResult(model=model, history=history, test_metrics=test_metrics)
 
 
 # --------------------------------------------------------------------------- k-fold
-

@@ -1,5 +1,4 @@
-"""K-fold cross-validation: one model per fold, the fold-averaged curve, then a final model on all data.
-"""
+"""K-fold cross-validation: one model per fold, the fold-averaged curve, then a final model on all data."""
 
 from __future__ import annotations
 
@@ -29,12 +28,12 @@ def kfold_splits(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
     if not 2 <= k <= n:
         raise ConfigError(f"train.kfold={k} needs 2 <= k <= the {n} training samples.")
     folds = np.array_split(np.arange(n), k)
-    return [(np.concatenate([f for j, f in enumerate(folds) if j != i]), folds[i])
-            for i in range(k)]
+    return [(np.concatenate([f for j, f in enumerate(folds) if j != i]), folds[i]) for i in range(k)]
 
 
-def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
-                           final_model: keras.Model) -> FitResult:
+def kfold_fit_and_evaluate(
+    build_model, data: ArrayDataset, ctx: RunContext, final_model: keras.Model
+) -> FitResult:
     """K-fold cross-validation on the training data, then the final model on all of it.
 
     Each fold gets a fresh model from ``build_model(config, fold_data)``, where
@@ -54,25 +53,40 @@ def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
 
     config, train = ctx.config, ctx.config.train
     folds = []
-    for index, (train_rows, val_rows) in enumerate(kfold_splits(len(data.x_train), train.kfold),
-                                                   start=1):
-        fold = replace(data, x_train=data.x_train[train_rows], y_train=data.y_train[train_rows],
-                       x_val=data.x_train[val_rows], y_val=data.y_train[val_rows],
-                       validation=f"fold {index} of {train.kfold}")
+    for index, (train_rows, val_rows) in enumerate(kfold_splits(len(data.x_train), train.kfold), start=1):
+        fold = replace(
+            data,
+            x_train=data.x_train[train_rows],
+            y_train=data.y_train[train_rows],
+            x_val=data.x_train[val_rows],
+            y_val=data.y_train[val_rows],
+            validation=f"fold {index} of {train.kfold}",
+        )
         keras.utils.set_random_seed(config.seed + index)
         model = build_model(config, fold)
         compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
-        fitted = model.fit(fold.x_train, targets(fold.y_train, train, fold.num_classes),
-                           validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
-                           epochs=train.epochs, batch_size=train.batch_size or len(fold.x_train),
-                           shuffle=train.shuffle, verbose=0,
-                           callbacks=[RunGuardCallback(ctx, time_limit=False)])
+        fitted = model.fit(
+            fold.x_train,
+            targets(fold.y_train, train, fold.num_classes),
+            validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
+            epochs=train.epochs,
+            batch_size=train.batch_size or len(fold.x_train),
+            shuffle=train.shuffle,
+            verbose=0,
+            callbacks=[RunGuardCallback(ctx, time_limit=False)],
+        )
         history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
         final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_")}
-        print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}"
-                                                          for k, v in final_val.items()))
-        folds.append({"fold": index, "train_samples": len(train_rows), "val_samples": len(val_rows),
-                      "val": final_val, "history": history})
+        print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}" for k, v in final_val.items()))
+        folds.append(
+            {
+                "fold": index,
+                "train_samples": len(train_rows),
+                "val_samples": len(val_rows),
+                "val": final_val,
+                "history": history,
+            }
+        )
     atomic_write_json(ctx.run_dir.path / "folds.json", folds)
 
     names = list(folds[0]["val"])
@@ -82,16 +96,26 @@ def kfold_fit_and_evaluate(build_model, data: ArrayDataset, ctx: RunContext,
         monitored = "val_loss"
     mean_curve = np.mean([f["history"][monitored] for f in folds], axis=0)
     best_mean = best_epoch({monitored: mean_curve.tolist()}, monitored)
-    ctx.record(kfold={
-        "k": train.kfold,
-        "folds": [{"fold": f["fold"], "val": f["val"]} for f in folds],
-        "mean": {name: float(values.mean()) for name, values in per_fold.items()},
-        "std": {name: float(values.std()) for name, values in per_fold.items()},
-        "mean_curve": {"metric": monitored, "best_epoch": best_mean["epoch"],
-                       "best_value": best_mean["value"]},
-    })
-    ctx.run_dir.save_figure(kfold_curve(mean_curve.tolist(), monitored,
-                                        title=f"{config.name}: {monitored} averaged over "
-                                        f"{train.kfold} folds"), f"kfold_{monitored}")
+    ctx.record(
+        kfold={
+            "k": train.kfold,
+            "folds": [{"fold": f["fold"], "val": f["val"]} for f in folds],
+            "mean": {name: float(values.mean()) for name, values in per_fold.items()},
+            "std": {name: float(values.std()) for name, values in per_fold.items()},
+            "mean_curve": {
+                "metric": monitored,
+                "best_epoch": best_mean["epoch"],
+                "best_value": best_mean["value"],
+            },
+        }
+    )
+    ctx.run_dir.save_figure(
+        kfold_curve(
+            mean_curve.tolist(),
+            monitored,
+            title=f"{config.name}: {monitored} averaged over {train.kfold} folds",
+        ),
+        f"kfold_{monitored}",
+    )
     keras.utils.set_random_seed(config.seed)
     return fit_and_evaluate(final_model, data, ctx, epochs=train.final_epochs)

@@ -48,10 +48,12 @@ class Perplexity(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        entropy = keras.losses.sparse_categorical_crossentropy(y_true, y_pred,
-                                                               from_logits=self.from_logits)
-        weight = ops.ones_like(entropy) if sample_weight is None else ops.broadcast_to(
-            ops.cast(sample_weight, entropy.dtype), ops.shape(entropy))
+        entropy = keras.losses.sparse_categorical_crossentropy(y_true, y_pred, from_logits=self.from_logits)
+        weight = (
+            ops.ones_like(entropy)
+            if sample_weight is None
+            else ops.broadcast_to(ops.cast(sample_weight, entropy.dtype), ops.shape(entropy))
+        )
         self.total.assign_add(ops.cast(ops.sum(entropy * weight), self.total.dtype))
         self.count.assign_add(ops.cast(ops.sum(weight), self.count.dtype))
 
@@ -84,7 +86,8 @@ METRICS = {
     # For a model that outputs logits (the TensorFlow overfit tutorial): cross-entropy and
     # accuracy computed on the logits, named as the tutorial's history names them.
     "logit_binary_crossentropy": lambda: keras.metrics.BinaryCrossentropy(
-        from_logits=True, name="binary_crossentropy"),
+        from_logits=True, name="binary_crossentropy"
+    ),
     "logit_accuracy": lambda: keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy"),
     # Language models (outputs: logits over the vocabulary): exp of the mean token cross-entropy.
     "perplexity": lambda: Perplexity(from_logits=True),

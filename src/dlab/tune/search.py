@@ -44,15 +44,13 @@ PROJECT_NAME = "search"
 FINGERPRINT_FILE = "dlab-search.json"
 """What the search depends on, written into the tuner directory and checked by ``--resume``."""
 BEST_CONFIG_FILE = "best-config.yaml"
-RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epochs",
-                     "retrain_batch_size")
+RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epochs", "retrain_batch_size")
 """``model:`` keys that ``--resume`` may change: they do not change the finished trials."""
 
 
 # --------------------------------------------------------------------------- fingerprint, resume
 
-_RESUME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dlab_tune_resume",
-                                                                      default=None)
+_RESUME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dlab_tune_resume", default=None)
 
 
 @contextlib.contextmanager
@@ -78,12 +76,16 @@ def check_resumable(run_dir: str | Path) -> Path:
     """
     path = Path(run_dir).expanduser()
     if not path.is_dir():
-        raise UsageError(f"--resume {run_dir}: no such folder. Give the run directory of a "
-                         "`dlab tune` search (outputs/<config>/<time>-<id>/).")
+        raise UsageError(
+            f"--resume {run_dir}: no such folder. Give the run directory of a "
+            "`dlab tune` search (outputs/<config>/<time>-<id>/)."
+        )
     if not (path / TUNER_DIR / FINGERPRINT_FILE).is_file() or not (path / "config.yaml").is_file():
-        raise UsageError(f"--resume {run_dir}: this folder holds no tuner search (expected "
-                         f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
-                         "directory that `dlab tune` printed.")
+        raise UsageError(
+            f"--resume {run_dir}: this folder holds no tuner search (expected "
+            f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
+            "directory that `dlab tune` printed."
+        )
     return path
 
 
@@ -102,8 +104,6 @@ def fingerprint(config: RunConfig) -> dict[str, Any]:
 def fingerprint_hash(print_: dict[str, Any]) -> str:
     text = json.dumps(print_, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
 
 
 def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -135,7 +135,8 @@ def check_same_search(config: RunConfig, run_dir: Path) -> None:
             f"started, so its trials do not belong to this search (keras-tuner would reload them "
             f"silently). What changed:\n  {listed}\nUndo the change to continue that search, or "
             "start a new one without --resume. (These may change: "
-            f"{', '.join('model.' + key for key in RESUMABLE_CHANGES)}.)")
+            f"{', '.join('model.' + key for key in RESUMABLE_CHANGES)}.)"
+        )
 
 
 # --------------------------------------------------------------------------- the search
@@ -144,11 +145,23 @@ def check_same_search(config: RunConfig, run_dir: Path) -> None:
 def hyperparameter(hp: Any, key: str, parameter: Any) -> Any:
     """Declare one search-space entry on a keras-tuner ``HyperParameters`` and return its value."""
     if isinstance(parameter, IntParameter):
-        return hp.Int(key, parameter.min, parameter.max, step=parameter.step,
-                      sampling=parameter.sampling, default=parameter.default)
+        return hp.Int(
+            key,
+            parameter.min,
+            parameter.max,
+            step=parameter.step,
+            sampling=parameter.sampling,
+            default=parameter.default,
+        )
     if isinstance(parameter, FloatParameter):
-        return hp.Float(key, parameter.min, parameter.max, step=parameter.step,
-                        sampling=parameter.sampling, default=parameter.default)
+        return hp.Float(
+            key,
+            parameter.min,
+            parameter.max,
+            step=parameter.step,
+            sampling=parameter.sampling,
+            default=parameter.default,
+        )
     if isinstance(parameter, ChoiceParameter):
         return hp.Choice(key, parameter.values, default=parameter.default)
     return hp.Boolean(key, default=parameter.default)
@@ -174,8 +187,10 @@ def check_objective(config: RunConfig) -> None:
     if objective not in allowed:
         from dlab.errors import did_you_mean
 
-        raise ConfigError(f"Invalid value for 'model.objective': {objective!r}. The trials' "
-                          f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}")
+        raise ConfigError(
+            f"Invalid value for 'model.objective': {objective!r}. The trials' "
+            f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}"
+        )
 
 
 def check_tensorboard() -> None:
@@ -188,9 +203,11 @@ def check_tensorboard() -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        raise UsageError("keras-tuner imports tensorboard in every trial, and it is not "
-                         "installed (TensorFlow 2.21 no longer brings it): run `pip install "
-                         "tensorboard` (dlab declares it; reinstall with `pip install -e .`).")
+        raise UsageError(
+            "keras-tuner imports tensorboard in every trial, and it is not "
+            "installed (TensorFlow 2.21 no longer brings it): run `pip install "
+            "tensorboard` (dlab declares it; reinstall with `pip install -e .`)."
+        )
 
 
 def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -> Any:
@@ -205,38 +222,47 @@ def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -
         """Builds and fits one trial with the target experiment's own model code."""
 
         def trial(self, hp: Any) -> RunConfig:
-            values = {key: hyperparameter(hp, key, parameter)
-                      for key, parameter in settings.search_space.items()}
+            values = {
+                key: hyperparameter(hp, key, parameter) for key, parameter in settings.search_space.items()
+            }
             return trial_config(config, values)
 
         def build(self, hp: Any) -> Any:
             chosen = self.trial(hp)
             model = target.build_model(chosen, data)
-            compile_model(model, chosen.train, steps_per_epoch(data, chosen.train),
-                          num_classes=data.num_classes)
+            compile_model(
+                model, chosen.train, steps_per_epoch(data, chosen.train), num_classes=data.num_classes
+            )
             return model
 
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             train = self.trial(hp).train
             kwargs.pop("batch_size", None)
             return model.fit(
-                data.x_train, targets(data.y_train, train, data.num_classes),
+                data.x_train,
+                targets(data.y_train, train, data.num_classes),
                 validation_data=(data.x_val, targets(data.y_val, train, data.num_classes)),
-                batch_size=train.batch_size or len(data.x_train), shuffle=train.shuffle,
-                **kwargs)
+                batch_size=train.batch_size or len(data.x_train),
+                shuffle=train.shuffle,
+                **kwargs,
+            )
 
     return TargetHyperModel(name=config.name.replace("-", "_"))
 
 
-def make_tuner(config: RunConfig, hypermodel: Any, directory: Path, overwrite: bool,
-               on_trial_end: Any) -> Any:
+def make_tuner(
+    config: RunConfig, hypermodel: Any, directory: Path, overwrite: bool, on_trial_end: Any
+) -> Any:
     """The keras-tuner tuner for ``model.algorithm``, reporting every finished trial."""
     import keras
     import keras_tuner
 
     settings: TuneConfig = config.model
-    classes = {"random_search": keras_tuner.RandomSearch, "hyperband": keras_tuner.Hyperband,
-               "bayesian": keras_tuner.BayesianOptimization}
+    classes = {
+        "random_search": keras_tuner.RandomSearch,
+        "hyperband": keras_tuner.Hyperband,
+        "bayesian": keras_tuner.BayesianOptimization,
+    }
 
     class ReportingTuner(classes[settings.algorithm]):
         """Seeds each trial from its id, and reports each one when it ends."""
@@ -250,8 +276,7 @@ def make_tuner(config: RunConfig, hypermodel: Any, directory: Path, overwrite: b
             on_trial_end(self, self.oracle.get_trial(trial.trial_id))
 
     common = {
-        "objective": keras_tuner.Objective(settings.objective,
-                                           objective_direction(settings.objective)),
+        "objective": keras_tuner.Objective(settings.objective, objective_direction(settings.objective)),
         "executions_per_trial": settings.executions_per_trial,
         "seed": config.seed,
         "directory": str(directory),
@@ -260,9 +285,13 @@ def make_tuner(config: RunConfig, hypermodel: Any, directory: Path, overwrite: b
         "max_consecutive_failed_trials": settings.max_consecutive_failed_trials,
     }
     if settings.algorithm == "hyperband":
-        return ReportingTuner(hypermodel, max_epochs=config.train.epochs,
-                              factor=settings.hyperband_factor,
-                              hyperband_iterations=settings.hyperband_iterations, **common)
+        return ReportingTuner(
+            hypermodel,
+            max_epochs=config.train.epochs,
+            factor=settings.hyperband_factor,
+            hyperband_iterations=settings.hyperband_iterations,
+            **common,
+        )
     extra = {}
     if settings.algorithm == "bayesian" and settings.num_initial_points is not None:
         extra["num_initial_points"] = settings.num_initial_points
@@ -276,15 +305,17 @@ def trial_rows(tuner: Any, settings: TuneConfig) -> list[dict[str, Any]]:
         trial = tuner.oracle.trials[trial_id]
         values = trial.hyperparameters.values
         error = (trial.message or "").strip().splitlines()
-        rows.append({
-            "trial": int(trial_id) + 1,  # keras-tuner's "Trial #N"
-            "trial_id": trial_id,  # its folder: tuner/search/trial_<id>
-            "status": str(trial.status),
-            "score": None if trial.score is None else float(trial.score),
-            "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
-            **{key: values.get(key) for key in settings.search_space},
-            "error": error[-1] if error and str(trial.status) != "COMPLETED" else None,
-        })
+        rows.append(
+            {
+                "trial": int(trial_id) + 1,  # keras-tuner's "Trial #N"
+                "trial_id": trial_id,  # its folder: tuner/search/trial_<id>
+                "status": str(trial.status),
+                "score": None if trial.score is None else float(trial.score),
+                "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
+                **{key: values.get(key) for key in settings.search_space},
+                "error": error[-1] if error and str(trial.status) != "COMPLETED" else None,
+            }
+        )
     return rows
 
 
@@ -319,8 +350,7 @@ def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
     from dlab.fileio import atomic_write_json
 
     print_ = fingerprint(config)
-    atomic_write_json(tuner_dir / FINGERPRINT_FILE,
-                      {"hash": fingerprint_hash(print_), "fingerprint": print_})
+    atomic_write_json(tuner_dir / FINGERPRINT_FILE, {"hash": fingerprint_hash(print_), "fingerprint": print_})
 
 
 def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
@@ -348,16 +378,25 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     write_fingerprint(config, tuner_dir)
 
     hypermodel = make_hypermodel(config, target, data)
-    tuner = make_tuner(config, hypermodel, tuner_dir, overwrite=resumed is None,
-                       on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial))
+    tuner = make_tuner(
+        config,
+        hypermodel,
+        tuner_dir,
+        overwrite=resumed is None,
+        on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial),
+    )
     summary = search(ctx, tuner, resumed)
     best_trial, best_config = write_best_config(ctx, tuner, summary)
     best_ctx = dataclasses.replace(ctx, config=best_config)  # same summary: one metrics.json
-    result = evaluate_best(best_ctx, target, tuner, best_trial, data,
-                           retrained=config.model.retrain_epochs is not None
-                           or config.model.retrain_batch_size is not None)
-    ctx.record(timing={"search_seconds": summary["search_seconds"],
-                       **(ctx.summary.get("timing") or {})})
+    result = evaluate_best(
+        best_ctx,
+        target,
+        tuner,
+        best_trial,
+        data,
+        retrained=config.model.retrain_epochs is not None or config.model.retrain_batch_size is not None,
+    )
+    ctx.record(timing={"search_seconds": summary["search_seconds"], **(ctx.summary.get("timing") or {})})
     target.figures(best_ctx, result.model, data, result)
 
 
@@ -371,8 +410,7 @@ def report_trial(ctx: RunContext, tuner: Any, trial: Any) -> None:
     message = (trial.message or "").strip()
     last = message.splitlines()[-1] if message else "no error message"
     number = int(trial.trial_id) + 1
-    print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error "
-          "in trials.csv)")
+    print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error in trials.csv)")
     ctx.run_dir.append_log(f"trial {number} traceback:\n{message}\n")
 
 
@@ -403,16 +441,21 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     rows = trial_rows(tuner, settings)
     write_trials(ctx.run_dir.path, rows)
     direction = objective_direction(settings.objective)
-    ctx.run_dir.save_figure(trials_figure(rows, settings.objective, direction,
-                                          f"{config.name}: {settings.objective} per trial"),
-                            "trials")
+    ctx.run_dir.save_figure(
+        trials_figure(rows, settings.objective, direction, f"{config.name}: {settings.objective} per trial"),
+        "trials",
+    )
     completed = [row for row in rows if row["status"] == "COMPLETED"]
     failed = [row for row in rows if row["status"] in ("FAILED", "INVALID")]
     summary = {
-        "algorithm": settings.algorithm, "objective": settings.objective, "direction": direction,
-        "max_trials": settings.max_trials, "executions_per_trial": settings.executions_per_trial,
+        "algorithm": settings.algorithm,
+        "objective": settings.objective,
+        "direction": direction,
+        "max_trials": settings.max_trials,
+        "executions_per_trial": settings.executions_per_trial,
         "trials": {"total": len(rows), "completed": len(completed), "failed": len(failed)},
-        "search_seconds": round(search_seconds, 3), "tuner_dir": str(tuner.directory),
+        "search_seconds": round(search_seconds, 3),
+        "tuner_dir": str(tuner.directory),
         "resumed_from": str(resumed) if resumed else None,
         "fingerprint": fingerprint_hash(fingerprint(config)),
     }
@@ -420,9 +463,11 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     stopped = f"keras-tuner: {str(search_error).splitlines()[0]}" if search_error else ""
     if not completed:
         first = failed[0]["error"] if failed else "no trial ran"
-        raise RuntimeError(f"no trial completed ({len(failed)} failed); first error: {first}. "
-                           "trials.csv lists every trial's error and run.log has the "
-                           f"tracebacks. {stopped}".rstrip())
+        raise RuntimeError(
+            f"no trial completed ({len(failed)} failed); first error: {first}. "
+            "trials.csv lists every trial's error and run.log has the "
+            f"tracebacks. {stopped}".rstrip()
+        )
     if search_error is not None:
         print(f"dlab: the search stopped early: {stopped}")
     return summary
@@ -438,26 +483,38 @@ def write_best_config(ctx: RunContext, tuner: Any, summary: dict[str, Any]) -> t
     best_trial = tuner.oracle.get_best_trials(1)[0]
     number, score = int(best_trial.trial_id) + 1, float(best_trial.score)
     values = {key: best_trial.hyperparameters.values[key] for key in settings.search_space}
-    retrain = {key: value for key, value in (("train.epochs", settings.retrain_epochs),
-                                             ("train.batch_size", settings.retrain_batch_size))
-               if value is not None}
+    retrain = {
+        key: value
+        for key, value in (
+            ("train.epochs", settings.retrain_epochs),
+            ("train.batch_size", settings.retrain_batch_size),
+        )
+        if value is not None
+    }
     best_config = trial_config(config, values, **retrain)
     path = ctx.run_dir.path / BEST_CONFIG_FILE
-    best_config = best_config.model_copy(update={"description": (
-        f"The best trial (#{number}, {settings.objective} {score:.4f}) of the {config.name} "
-        f"search in {ctx.run_dir.path}: {json.dumps(values)}"
-        + (f"; retrained with {json.dumps(retrain)}" if retrain else ""))})
+    best_config = best_config.model_copy(
+        update={
+            "description": (
+                f"The best trial (#{number}, {settings.objective} {score:.4f}) of the {config.name} "
+                f"search in {ctx.run_dir.path}: {json.dumps(values)}"
+                + (f"; retrained with {json.dumps(retrain)}" if retrain else "")
+            )
+        }
+    )
     atomic_write_text(path, best_config.to_yaml())
-    summary["best"] = {"trial": number, "score": score, "hyperparameters": values,
-                       "config": str(path)}
+    summary["best"] = {"trial": number, "score": score, "hyperparameters": values, "config": str(path)}
     ctx.record(tuner=summary, best_trial=number, best_score=score)
-    print(f"dlab: best trial {number}: {settings.objective} {score:.4f} with "
-          f"{json.dumps(values)}; config: {path}")
+    print(
+        f"dlab: best trial {number}: {settings.objective} {score:.4f} with "
+        f"{json.dumps(values)}; config: {path}"
+    )
     return best_trial, best_config
 
 
-def evaluate_best(best_ctx: RunContext, target: Experiment, tuner: Any, best_trial: Any,
-                  data: ArrayDataset, retrained: bool) -> Any:
+def evaluate_best(
+    best_ctx: RunContext, target: Experiment, tuner: Any, best_trial: Any, data: ArrayDataset, retrained: bool
+) -> Any:
     """The best model on the test split, reported like any run (history, test, params, model).
 
     ``retrained``: train the best config from scratch through
@@ -475,8 +532,7 @@ def evaluate_best(best_ctx: RunContext, target: Experiment, tuner: Any, best_tri
     best_config = best_ctx.config
     train = best_config.train
     if retrained:
-        print(f"dlab: retraining the best hyperparameters: {train.epochs} epochs, batch "
-              f"{train.batch_size}")
+        print(f"dlab: retraining the best hyperparameters: {train.epochs} epochs, batch {train.batch_size}")
         keras.utils.set_random_seed(best_config.seed)
         result = fit_and_evaluate(target.build_model(best_config, data), data, best_ctx)
         best_ctx.record(retrain={"epochs": train.epochs, "batch_size": train.batch_size})
@@ -484,9 +540,13 @@ def evaluate_best(best_ctx: RunContext, target: Experiment, tuner: Any, best_tri
     with warnings.catch_warnings():  # the trial checkpoints hold weights, not optimizer state
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         model = tuner.get_best_models(1)[0]
-    test = model.evaluate(data.x_test, targets(data.y_test, train, data.num_classes),
-                          batch_size=train.batch_size or len(data.x_test), return_dict=True,
-                          verbose=0)
+    test = model.evaluate(
+        data.x_test,
+        targets(data.y_test, train, data.num_classes),
+        batch_size=train.batch_size or len(data.x_test),
+        return_dict=True,
+        verbose=0,
+    )
     test = {key: float(value) for key, value in test.items()}
     history = trial_history(best_trial)
     best_ctx.run_dir.write_summary(model_summary(model))

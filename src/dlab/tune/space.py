@@ -38,8 +38,9 @@ class IntParameter(StrictModel):
     type: Literal["int"] = "int"
     min: int = Field(..., description="Smallest value (inclusive).")
     max: int = Field(..., description="Largest value (inclusive).")
-    step: int | None = Field(None, ge=1, description="Spacing of the values (a factor under "
-                             "log sampling); null: every integer.")
+    step: int | None = Field(
+        None, ge=1, description="Spacing of the values (a factor under log sampling); null: every integer."
+    )
     sampling: Literal["linear", "log", "reverse_log"] = "linear"
     default: int | None = Field(None, description="The value of the first trial (null: min).")
 
@@ -59,8 +60,9 @@ class ChoiceParameter(StrictModel):
     """One of a list: ``{type: choice, values: [0.01, 0.001, 0.0001]}``."""
 
     type: Literal["choice"] = "choice"
-    values: list[bool | int | float | str] = Field(..., min_length=1,
-                                                   description="The values to choose from.")
+    values: list[bool | int | float | str] = Field(
+        ..., min_length=1, description="The values to choose from."
+    )
     default: bool | int | float | str | None = Field(None, description="The first trial's value.")
 
     @field_validator("values")
@@ -70,8 +72,10 @@ class ChoiceParameter(StrictModel):
         if kinds == {int, float}:  # 1 and 0.5: keras-tuner wants one type, numbers are floats
             return [float(value) for value in values]
         if len(kinds) > 1:
-            raise ValueError(f"all values must have one type (numbers, strings or booleans), got "
-                             f"{values!r}; quote numbers that are meant as strings")
+            raise ValueError(
+                f"all values must have one type (numbers, strings or booleans), got "
+                f"{values!r}; quote numbers that are meant as strings"
+            )
         if len(set(values)) != len(values):
             raise ValueError(f"values must be distinct, got {values!r}")
         return values
@@ -84,62 +88,95 @@ class BooleanParameter(StrictModel):
     default: bool = False
 
 
-Parameter = Annotated[IntParameter | FloatParameter | ChoiceParameter | BooleanParameter,
-                      Field(discriminator="type")]
+Parameter = Annotated[
+    IntParameter | FloatParameter | ChoiceParameter | BooleanParameter, Field(discriminator="type")
+]
 
 
 def _check_range(key: str, parameter: Any) -> None:
     """min <= max, a positive range under log sampling, a default inside the range."""
     if not isinstance(parameter, (IntParameter, FloatParameter)):
-        if isinstance(parameter, ChoiceParameter) and parameter.default is not None \
-                and parameter.default not in parameter.values:
-            raise ValueError(f"search_space '{key}': default {parameter.default!r} is not one of "
-                             f"the values {parameter.values!r}")
+        if (
+            isinstance(parameter, ChoiceParameter)
+            and parameter.default is not None
+            and parameter.default not in parameter.values
+        ):
+            raise ValueError(
+                f"search_space '{key}': default {parameter.default!r} is not one of "
+                f"the values {parameter.values!r}"
+            )
         return
     if parameter.min > parameter.max:
-        raise ValueError(f"search_space '{key}': min {parameter.min} is larger than max "
-                         f"{parameter.max}; give min <= max")
+        raise ValueError(
+            f"search_space '{key}': min {parameter.min} is larger than max {parameter.max}; give min <= max"
+        )
     if parameter.sampling != "linear" and parameter.min <= 0:
-        raise ValueError(f"search_space '{key}': {parameter.sampling} sampling needs min > 0, "
-                         f"got min {parameter.min}")
+        raise ValueError(
+            f"search_space '{key}': {parameter.sampling} sampling needs min > 0, got min {parameter.min}"
+        )
     if parameter.default is not None and not parameter.min <= parameter.default <= parameter.max:
-        raise ValueError(f"search_space '{key}': default {parameter.default} is outside "
-                         f"[{parameter.min}, {parameter.max}]")
+        raise ValueError(
+            f"search_space '{key}': default {parameter.default} is outside [{parameter.min}, {parameter.max}]"
+        )
 
 
 class TuneConfig(StrictModel):
     """The ``model:`` section of a tuner config: what is searched, how, and on which model."""
 
-    target: str = Field(..., description="The registered experiment whose model is tuned "
-                        "(e.g. dense_mnist, convnet); every trial is one of its configs.")
-    base_model: dict[str, Any] = Field(default_factory=dict, description="The target's `model:` "
-                                       "section that the search space changes.")
+    target: str = Field(
+        ...,
+        description="The registered experiment whose model is tuned "
+        "(e.g. dense_mnist, convnet); every trial is one of its configs.",
+    )
+    base_model: dict[str, Any] = Field(
+        default_factory=dict, description="The target's `model:` section that the search space changes."
+    )
     search_space: dict[str, Parameter] = Field(
-        ..., min_length=1, description="Dotted keys of the target config (model.* or train.*; a "
-        "list item by its index, model.hidden.0) -> {type: int|float|choice|boolean, ...}.")
+        ...,
+        min_length=1,
+        description="Dotted keys of the target config (model.* or train.*; a "
+        "list item by its index, model.hidden.0) -> {type: int|float|choice|boolean, ...}.",
+    )
     algorithm: Literal["random_search", "hyperband", "bayesian"] = Field(
-        "random_search", description="keras-tuner's RandomSearch, Hyperband or "
-        "BayesianOptimization.")
-    objective: str = Field("val_loss", description="The history metric to optimize (val_loss, "
-                           "val_accuracy ...); maximized for accuracy-like metrics.")
-    max_trials: int = Field(10, ge=1, description="Trials in all (RandomSearch, Bayesian); "
-                            "raising it and resuming extends a search. Hyperband decides its "
-                            "own count from train.epochs and hyperband_factor.")
-    executions_per_trial: int = Field(1, ge=1, description="Models trained per trial; the "
-                                      "score is their average.")
+        "random_search", description="keras-tuner's RandomSearch, Hyperband or BayesianOptimization."
+    )
+    objective: str = Field(
+        "val_loss",
+        description="The history metric to optimize (val_loss, "
+        "val_accuracy ...); maximized for accuracy-like metrics.",
+    )
+    max_trials: int = Field(
+        10,
+        ge=1,
+        description="Trials in all (RandomSearch, Bayesian); "
+        "raising it and resuming extends a search. Hyperband decides its "
+        "own count from train.epochs and hyperband_factor.",
+    )
+    executions_per_trial: int = Field(
+        1, ge=1, description="Models trained per trial; the score is their average."
+    )
     hyperband_factor: int = Field(3, ge=2, description="Hyperband: the reduction factor.")
-    hyperband_iterations: int = Field(1, ge=1, description="Hyperband: brackets are run this "
-                                      "many times.")
-    num_initial_points: int | None = Field(None, ge=1, description="Bayesian: random trials "
-                                           "before the Gaussian process (null: keras-tuner's "
-                                           "3 x the number of hyperparameters).")
-    max_consecutive_failed_trials: int = Field(3, ge=1, description="Stop the search after "
-                                               "this many failed trials in a row.")
-    retrain_epochs: int | None = Field(None, ge=1, description="Retrain the best hyperparameters "
-                                       "from scratch for this many epochs and evaluate that "
-                                       "model on test (null: evaluate the best trial's model).")
-    retrain_batch_size: int | None = Field(None, ge=1, description="Batch size of the retrain "
-                                           "(null: the best trial's).")
+    hyperband_iterations: int = Field(1, ge=1, description="Hyperband: brackets are run this many times.")
+    num_initial_points: int | None = Field(
+        None,
+        ge=1,
+        description="Bayesian: random trials "
+        "before the Gaussian process (null: keras-tuner's "
+        "3 x the number of hyperparameters).",
+    )
+    max_consecutive_failed_trials: int = Field(
+        3, ge=1, description="Stop the search after this many failed trials in a row."
+    )
+    retrain_epochs: int | None = Field(
+        None,
+        ge=1,
+        description="Retrain the best hyperparameters "
+        "from scratch for this many epochs and evaluate that "
+        "model on test (null: evaluate the best trial's model).",
+    )
+    retrain_batch_size: int | None = Field(
+        None, ge=1, description="Batch size of the retrain (null: the best trial's)."
+    )
 
     @field_validator("search_space", mode="before")
     @classmethod
@@ -164,16 +201,19 @@ def parse_parameter(key: str, parameter: Any) -> Any:
     where = f"search_space '{key}'"
     section = key.split(".")[0]
     if section not in TUNABLE_SECTIONS or "." not in key:
-        raise ValueError(f"{where}: keys are dotted keys of the target config under model. or "
-                         "train. (e.g. model.hidden.0, train.optimizer.learning_rate)")
+        raise ValueError(
+            f"{where}: keys are dotted keys of the target config under model. or "
+            "train. (e.g. model.hidden.0, train.optimizer.learning_rate)"
+        )
     if key in ("train.epochs", "train.final_epochs"):
-        raise ValueError(f"{where}: the epochs are the tuner's budget (train.epochs), not a "
-                         "hyperparameter")
+        raise ValueError(f"{where}: the epochs are the tuner's budget (train.epochs), not a hyperparameter")
     kind = parameter.get("type") if isinstance(parameter, dict) else None
     if kind not in PARAMETER_TYPES:
-        raise ValueError(f"{where}: unknown type {kind!r}; allowed types: "
-                         f"{', '.join(PARAMETER_TYPES)} (e.g. {{type: int, min: 32, max: 512, "
-                         "step: 32})")
+        raise ValueError(
+            f"{where}: unknown type {kind!r}; allowed types: "
+            f"{', '.join(PARAMETER_TYPES)} (e.g. {{type: int, min: 32, max: 512, "
+            "step: 32})"
+        )
     schema = PARAMETER_MODELS[kind]
     try:
         parsed = schema.model_validate(parameter)
@@ -184,9 +224,11 @@ def parse_parameter(key: str, parameter: Any) -> Any:
             if item["type"] == "extra_forbidden":
                 allowed = list(schema.model_fields)
                 hint = did_you_mean(field, allowed).strip()
-                problems.append(f"unknown field '{field}' for type {kind}"
-                                + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
-                                + f"; allowed: {', '.join(allowed)}")
+                problems.append(
+                    f"unknown field '{field}' for type {kind}"
+                    + (f" ({hint[0].lower()}{hint[1:]})" if hint else "")
+                    + f"; allowed: {', '.join(allowed)}"
+                )
             elif item["type"] == "missing":
                 problems.append(f"missing '{field}'")
             elif item["type"] == "value_error":
@@ -199,7 +241,9 @@ def parse_parameter(key: str, parameter: Any) -> Any:
 
 
 PARAMETER_MODELS: dict[str, type[StrictModel]] = {
-    "int": IntParameter, "float": FloatParameter, "choice": ChoiceParameter,
+    "int": IntParameter,
+    "float": FloatParameter,
+    "choice": ChoiceParameter,
     "boolean": BooleanParameter,
 }
 
@@ -220,9 +264,11 @@ def set_path(data: dict[str, Any], key: str, value: Any) -> None:
         where = ".".join(key.split(".")[: depth + 1])
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"search_space '{key}': '{where}' indexes a list of {len(node)} "
-                                  f"items ({node!r}); use an index from 0 to {len(node) - 1}, and "
-                                  "give base_model a list long enough.")
+                raise ConfigError(
+                    f"search_space '{key}': '{where}' indexes a list of {len(node)} "
+                    f"items ({node!r}); use an index from 0 to {len(node) - 1}, and "
+                    "give base_model a list long enough."
+                )
             index = int(part)
             if last:
                 node[index] = value
@@ -234,11 +280,14 @@ def set_path(data: dict[str, Any], key: str, value: Any) -> None:
             else:
                 node = node.setdefault(part, {})
                 if node is None:
-                    raise ConfigError(f"search_space '{key}': '{where}' is null in the config; "
-                                      "set it to a section before searching inside it.")
+                    raise ConfigError(
+                        f"search_space '{key}': '{where}' is null in the config; "
+                        "set it to a section before searching inside it."
+                    )
         else:
-            raise ConfigError(f"search_space '{key}': '{where}' is a value ({node!r}), not a "
-                              "section or a list.")
+            raise ConfigError(
+                f"search_space '{key}': '{where}' is a value ({node!r}), not a section or a list."
+            )
 
 
 def target_dict(config: RunConfig) -> dict[str, Any]:
