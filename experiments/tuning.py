@@ -64,7 +64,7 @@ class KerasTunerSearch(Experiment):
         return self.target(config).load_data(base)
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
-        from dlab.tune.search import check_objective, check_same_search, check_tensorboard, resume_source
+        from dlab.tune.search import check_objective, check_tensorboard
         from dlab.tune.space import extreme_values, trial_config
 
         target = self.target(config)
@@ -73,9 +73,6 @@ class KerasTunerSearch(Experiment):
         for values in extreme_values(config.model):
             chosen = trial_config(config, values)
             target.prepare(chosen, data)  # builds the model: a value it cannot use fails here
-        resumed = resume_source()
-        if resumed is not None:
-            check_same_search(config, resumed)
         return None
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:

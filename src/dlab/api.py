@@ -16,19 +16,16 @@ is created or trained.
 from __future__ import annotations
 
 import os
-import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dlab.config import RunConfig, config_names, find_config, load_yaml_chain
-from dlab.errors import DlabError, RunFailed, RunInterrupted, UsageError
+from dlab.errors import DlabError, UsageError
 from dlab.experiment import registry
 from dlab.experiment.factory import resolve_config
-from dlab.run.context import RunContext
-from dlab.run.directory import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
+from dlab.run.directory import RunDir, check_writable, now_iso
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -148,77 +145,64 @@ def run(
         Exception: anything raised while training; metrics.json then says "failed"
             and run.log holds the traceback.
     """
-    from dlab.run.guard import RunGuard
-    from dlab.run.resume import check_resume
-    from dlab.run.runtime import seed_everything
-    from dlab.run.runtime import start as start_runtime
-
     if resume is not None and fresh:
         raise UsageError(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
         )
-    config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke, max_wall_time)
-    guard = RunGuard(config.train.max_wall_time)
+    return _run(
+        config_ref,
+        overrides=(epochs, batch_size, seed, sets, smoke, max_wall_time),
+        out=out,
+        device=device,
+        save_model=save_model,
+        debug=debug,
+        resume=resume,
+    )
+
+
+def _run(
+    config_ref: str,
+    *,
+    overrides: tuple[Any, ...],
+    out: str | os.PathLike[str] = DEFAULT_OUTPUTS,
+    device: str = "auto",
+    save_model: bool = True,
+    debug: bool = False,
+    resume: str | os.PathLike[str] | None = None,
+    resumed_search: Path | None = None,
+) -> RunResult:
+    """:func:`run`, read as resolve, check, start, execute (``resumed_search``: see :func:`tune`)."""
+    from dlab.run.context import RunContext
+    from dlab.run.guard import RunGuard
+    from dlab.run.lifecycle import tracked_run
+    from dlab.run.resume import check_resume
+    from dlab.run.runtime import start as start_runtime
+
+    config = _resolve(config_ref, *overrides)
+    smoke = overrides[4]
     experiment = registry.get(config.experiment)()
     point = None
     if resume is not None:
         point = check_resume(resume, config, experiment, command=f"dlab run {config_ref}")
-        root = check_writable(point.path)
-    else:
-        root = check_writable(Path(out))
+    root = check_writable(point.path if point is not None else Path(out))
     runtime = start_runtime(experiment.uses_keras, device, debug)
-    try:
-        seed_everything(config.seed, runtime)
-        data = experiment.load_data(config)
-        seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
-        model = experiment.prepare(config, data)
-    except DlabError:
-        raise
-    except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
-        raise UsageError(f"{config.name}: this config cannot be built: {error}") from error
+    data, model = _load_and_prepare(experiment, config, runtime)
 
+    run_dir = RunDir(point.path) if point is not None else RunDir.create(root, config.name)
     if point is None:
-        run_dir = RunDir.create(root, config.name)
         run_dir.write_config(config.to_yaml())
-        earlier: dict[str, Any] = {}
-    else:
-        run_dir = RunDir(point.path)
-        earlier = {
-            key: point.metrics[key] for key in ("started_at", "resumed", "smoke") if key in point.metrics
-        }  # a smoke run resumed from its config.yaml stays one
     ctx = RunContext(
         config=config,
         run_dir=run_dir,
         device=runtime.device,
         save_model=save_model,
-        guard=guard,
+        guard=RunGuard(config.train.max_wall_time),
         history=dict(point.history) if point else {},
         resume=point is not None,
+        resumed_search=resumed_search,
     )
-    metrics: dict[str, Any] = {
-        "schema_version": METRICS_SCHEMA_VERSION,
-        "status": "running",
-        "error": None,
-        "experiment": config.experiment,
-        "config": config.name,
-        "config_hash": config.config_hash(),
-        "seed": config.seed,
-        "smoke": smoke,
-        "data": data.describe() if hasattr(data, "describe") else {},
-        "started_at": now_iso(),
-        "device": runtime.device.to_dict(),
-        "backend": runtime.backend,
-        "versions": runtime.versions(),
-        "run_dir": str(run_dir.path),
-        "stopped_early": None,
-        **earlier,
-    }
-    if point is not None:  # every resume, in order: when, and from which finished epoch
-        metrics["resumed"] = [*metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
-    run_dir.write_metrics(metrics)
-
-    started = time.perf_counter()
-    with run_dir.capture_console(), guard:
+    header = _header(config, smoke, data, runtime, run_dir, point)
+    with tracked_run(ctx, header, f"dlab run {config_ref} --resume {run_dir.path}") as metrics:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(
             f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
@@ -227,50 +211,47 @@ def run(
         print(f"dlab: run directory {run_dir.path}")
         if point is not None:
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
-        try:
-            experiment.run(ctx, data, model)
-            guard.check_interrupt("the end of the run")  # a signal during the last steps
-            metrics["status"] = "completed"
-        except KeyboardInterrupt as error:
-            metrics["status"] = "interrupted"
-            metrics["error"] = {"type": type(error).__name__, "message": str(error) or "interrupted"}
-            _record_partial(ctx)
-            raise RunInterrupted(
-                f"{config.name}: {str(error) or 'interrupted'}. The finished "
-                f"epochs are in {run_dir.path}; continue with `dlab run "
-                f"{config_ref} --resume {run_dir.path}`.",
-                getattr(error, "signal_number", 2),
-            ) from None
-        except BaseException as error:
-            print(flush=True)  # end a progress bar's line before the error message
-            metrics["status"] = "failed"
-            metrics["error"] = {"type": type(error).__name__, "message": str(error)}
-            run_dir.append_log(traceback.format_exc())
-            _record_partial(ctx)
-            if isinstance(error, DlabError):  # the run directory exists: it is a failed run now
-                raise RunFailed(f"{error} (run directory: {run_dir.path})") from error
-            raise
-        finally:
-            metrics.update(ctx.summary)
-            metrics["finished_at"] = now_iso()
-            metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
-            run_dir.write_metrics(metrics)
+        experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
-def _record_partial(ctx: RunContext) -> None:
-    """After an interrupt or a failure: the finished epochs' history, curves and summary.
+def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, Any]:
+    """Load and check the data, then build the model: everything that can fail before the run exists."""
+    from dlab.run.runtime import seed_everything
 
-    Never raises: a plotting error here must not hide why the run stopped.
-    """
-    if "epochs_run" in ctx.summary:  # the experiment already reported its history
-        return
     try:
-        from dlab.run.history import record_history
+        seed_everything(config.seed, runtime)
+        data = experiment.load_data(config)
+        seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
+        return data, experiment.prepare(config, data)
+    except DlabError:
+        raise
+    except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
+        raise UsageError(f"{config.name}: this config cannot be built: {error}") from error
 
-        record_history(ctx, ctx.history)
-    except Exception:  # noqa: BLE001 - reported in run.log, the original error wins
-        ctx.run_dir.append_log("while writing the partial history:\n" + traceback.format_exc())
+
+def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: Any, point: Any) -> Any:
+    """metrics.json's header; a resumed run keeps its first start, its smoke flag and its resumes."""
+    from dlab.run.header import MetricsHeader
+
+    header = MetricsHeader(
+        experiment=config.experiment,
+        config=config.name,
+        config_hash=config.config_hash(),
+        seed=config.seed,
+        smoke=smoke,
+        data=data.describe() if hasattr(data, "describe") else {},
+        device=runtime.device.to_dict(),
+        backend=runtime.backend,
+        versions=runtime.versions(),
+        run_dir=str(run_dir.path),
+        started_at=now_iso(),
+    )
+    if point is not None:  # a smoke run resumed from its config.yaml stays one
+        header.started_at = point.metrics.get("started_at", header.started_at)
+        header.smoke = point.metrics.get("smoke", header.smoke)
+        header.resumed = [*point.metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
+    return header
 
 
 # --------------------------------------------------------------------------- saved runs
@@ -422,7 +403,7 @@ def tune(
     Raises:
         UsageError: not a tuner config, nothing to resume, or a changed search.
     """
-    from dlab.tune.search import check_resumable, resuming
+    from dlab.tune.search import check_resumable, check_same_search
 
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:
@@ -438,5 +419,16 @@ def tune(
             f"{config_ref}`. Tuner configs: "
             f"{', '.join(n for n in config_names() if n.startswith('tune-'))}."
         )
-    with resuming(resumed):
-        return run(config_ref, sets=sets, **options)
+    flags = {"epochs": None, "batch_size": None, "seed": None, "smoke": False, "max_wall_time": None}
+    flags.update({key: options.pop(key) for key in list(options) if key in flags})
+    overrides = (
+        flags["epochs"],
+        flags["batch_size"],
+        flags["seed"],
+        sets,
+        flags["smoke"],
+        flags["max_wall_time"],
+    )
+    if resumed is not None:  # before anything is created: the search must be the same one
+        check_same_search(_resolve(config_ref, *overrides), resumed)
+    return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)

@@ -24,30 +24,11 @@ from typing import Any
 
 from dlab.errors import UsageError
 from dlab.fileio import read_json
+from dlab.run.header import HEADER_KEYS
 
 METRICS_FILE = "metrics.json"
 SWEEP_SUMMARIES = ("summary.json", "summary.csv")
 
-# Descriptions of the run rather than results: never offered as metrics to compare.
-NOT_METRICS = frozenset(
-    {
-        "schema_version",
-        "status",
-        "error",
-        "experiment",
-        "config",
-        "config_hash",
-        "seed",
-        "smoke",
-        "data",
-        "device",
-        "backend",
-        "versions",
-        "run_dir",
-        "started_at",
-        "finished_at",
-    }
-)
 
 
 @dataclass
@@ -102,7 +83,7 @@ def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, floa
     """
     flat: dict[str, float] = {}
     for key, value in metrics.items():
-        if not prefix and key in NOT_METRICS:
+        if not prefix and key in HEADER_KEYS:
             continue
         name = f"{prefix}{key}"
         if isinstance(value, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.run.guard import RunGuard
@@ -30,6 +31,8 @@ class RunContext:
             (a resumed run starts with the epochs it already has).
         resume: True when ``--resume`` continues this run directory (Keras's
             BackupAndRestore restores the model from ``run_dir/backup``).
+        resumed_search: a tuner search's earlier run directory whose trials this run
+            continues (``dlab tune --resume``); None otherwise.
     """
 
     config: RunConfig
@@ -40,6 +43,7 @@ class RunContext:
     guard: RunGuard = field(default_factory=RunGuard)
     history: dict[str, list[float]] = field(default_factory=dict)
     resume: bool = False
+    resumed_search: Path | None = None
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""

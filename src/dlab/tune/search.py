@@ -19,11 +19,8 @@ Keras and keras-tuner are imported inside the functions that search.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,23 +46,6 @@ RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epo
 
 
 # --------------------------------------------------------------------------- fingerprint, resume
-
-_RESUME: contextvars.ContextVar[Path | None] = contextvars.ContextVar("dlab_tune_resume", default=None)
-
-
-@contextlib.contextmanager
-def resuming(run_dir: Path | None) -> Iterator[None]:
-    """Within the block, a tuner run continues the search of ``run_dir`` (None: a new search)."""
-    token = _RESUME.set(run_dir)
-    try:
-        yield
-    finally:
-        _RESUME.reset(token)
-
-
-def resume_source() -> Path | None:
-    """The run directory being resumed, if any (see :func:`resuming`)."""
-    return _RESUME.get()
 
 
 def check_resumable(run_dir: str | Path) -> Path:
@@ -369,7 +349,7 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
 
     config = ctx.config
     tuner_dir = ctx.run_dir.path / TUNER_DIR
-    resumed = resume_source()
+    resumed = ctx.resumed_search
     if resumed is not None:
         shutil.copytree(resumed / TUNER_DIR, tuner_dir)
         print(f"dlab: resuming the search of {resumed} (its trials are copied into this run)")

@@ -1,0 +1,91 @@
+"""The run lifecycle: status, failure record and the final write of metrics.json, in one place.
+
+:func:`tracked_run` wraps an experiment's training. Whatever happens inside it,
+metrics.json ends with a status (completed, interrupted or failed), the error
+that stopped the run, the experiment's recorded fields, the finish time and the
+wall time; an interrupted or failed run also keeps the history of its finished
+epochs. Console output is copied into run.log, and stop signals are handled
+(:class:`~dlab.run.guard.RunGuard`) for as long as the block runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Iterator
+from typing import Any
+
+from dlab.errors import DlabError, RunFailed, RunInterrupted
+from dlab.run.context import RunContext
+from dlab.run.directory import now_iso
+from dlab.run.header import MetricsHeader
+
+
+@contextlib.contextmanager
+def tracked_run(ctx: RunContext, header: MetricsHeader, resume_command: str) -> Iterator[dict[str, Any]]:
+    """Write metrics.json as ``running``, run the block, and record how it ended.
+
+    Args:
+        ctx: the run's context (its directory, guard, history and recorded fields).
+        header: the descriptive part of metrics.json.
+        resume_command: the command that continues this run, for the interrupt message.
+
+    Yields:
+        The metrics dict that is written to metrics.json at the end.
+
+    Raises:
+        RunInterrupted: SIGINT/SIGTERM stopped the run (status ``interrupted``).
+        RunFailed: a dlab error stopped the run after its directory existed (status ``failed``).
+        Exception: anything else the block raised (status ``failed``, traceback in run.log).
+    """
+    metrics = header.to_dict()
+    run_dir = ctx.run_dir
+    run_dir.write_metrics(metrics)
+    started = time.perf_counter()
+    with run_dir.capture_console(), ctx.guard:
+        try:
+            yield metrics
+            ctx.guard.check_interrupt("the end of the run")  # a signal during the last steps
+            metrics["status"] = "completed"
+        except KeyboardInterrupt as error:
+            _record_failure(ctx, metrics, "interrupted", error)
+            raise RunInterrupted(
+                f"{ctx.config.name}: {str(error) or 'interrupted'}. The finished epochs are in "
+                f"{run_dir.path}; continue with `{resume_command}`.",
+                getattr(error, "signal_number", 2),
+            ) from None
+        except BaseException as error:
+            print(flush=True)  # end a progress bar's line before the error message
+            run_dir.append_log(traceback.format_exc())
+            _record_failure(ctx, metrics, "failed", error)
+            if isinstance(error, DlabError):  # the run directory exists: it is a failed run now
+                raise RunFailed(f"{error} (run directory: {run_dir.path})") from error
+            raise
+        finally:
+            metrics.update(ctx.summary)
+            metrics["finished_at"] = now_iso()
+            metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
+            run_dir.write_metrics(metrics)
+
+
+def _record_failure(ctx: RunContext, metrics: dict[str, Any], status: str, error: BaseException) -> None:
+    metrics["status"] = status
+    message = str(error) or "interrupted" if status == "interrupted" else str(error)
+    metrics["error"] = {"type": type(error).__name__, "message": message}
+    _record_partial_history(ctx)
+
+
+def _record_partial_history(ctx: RunContext) -> None:
+    """After an interrupt or a failure: the finished epochs' history, curves and summary.
+
+    Never raises: a plotting error here must not hide why the run stopped.
+    """
+    if "epochs_run" in ctx.summary:  # the experiment already reported its history
+        return
+    try:
+        from dlab.run.history import record_history
+
+        record_history(ctx, ctx.history)
+    except Exception:  # noqa: BLE001 - reported in run.log, the original error wins
+        ctx.run_dir.append_log("while writing the partial history:\n" + traceback.format_exc())
