@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.base import Experiment
+from dlab.experiment.recipes import KerasExperiment
 from dlab.experiment.registry import register
 
 if TYPE_CHECKING:
@@ -84,10 +84,12 @@ def stream(x, y):
 
 
 @register("char_language_model")
-class CharLanguageModel(Experiment):
+class CharLanguageModel(KerasExperiment):
     """d2l's character RNN/GRU/LSTM with SGD and gradient clipping, reported in perplexity."""
 
     family = "language models"
+    supports_kfold = False
+    kfold_unsupported_because = "a language model is trained on one text in order"
     ModelConfig = CharLanguageModelConfig
     # Three batches of 32 x 35 characters and one validation batch: seconds, not minutes.
     smoke_overrides = {"data.train_samples": 3500, "data.test_samples": 1200}
@@ -105,11 +107,6 @@ class CharLanguageModel(Experiment):
         if config.train.batch_size is None:
             raise ConfigError(
                 f"{config.name} trains on batches of subsequences: set train.batch_size (d2l: 32)."
-            )
-        if config.train.kfold:
-            raise ConfigError(
-                f"train.kfold is not available for {config.name} (a language model "
-                "is trained on one text in order). Remove train.kfold."
             )
         if config.train.checkpoint is not None:
             raise ConfigError(
@@ -135,12 +132,6 @@ class CharLanguageModel(Experiment):
                 )
         return data
 
-    def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
-        from dlab.training import build_metrics
-
-        build_metrics(config.train)  # an unknown metric name fails here, not after training
-        return self.build_model(config, data)
-
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         settings: CharLanguageModelConfig = config.model
         stateful = settings.sampling == "sequential"
@@ -151,6 +142,12 @@ class CharLanguageModel(Experiment):
             settings.num_steps,
             stateful,
             name=config.name.replace("-", "_"),
+        )
+
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        return (
+            "the batches' random offsets are drawn from a generator the backup does not hold, so a "
+            "resumed run would not continue the same sampling: start a new run instead"
         )
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
+    from dlab.run.context import RunContext
 
 
 class DenseConfig(StrictModel):
@@ -70,11 +71,11 @@ class DenseMnist(ImageClassifierExperiment):
             extra={**data.extra, "extra_channels": kind, "image_shape": list(data.x_train.shape[1:])},
         )
 
-    def display_images(self, data: ArrayDataset, count: int) -> np.ndarray:
+    def display_images(self, ctx: RunContext, data: ArrayDataset, count: int) -> np.ndarray:
         import numpy as np
 
         if "extra_channels" not in data.extra:
-            return super().display_images(data, count)
+            return super().display_images(ctx, data, count)
         shape = data.extra["image_shape"]
         pixels = data.x_test[:count, : int(np.prod(shape))] * 255.0  # the image part of each row
         return pixels.reshape(len(pixels), *shape).astype(np.uint8)

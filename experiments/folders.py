@@ -69,6 +69,8 @@ class FolderClassifier(ImageClassifierExperiment):
     """
 
     family = "images from folders"
+    supports_kfold = False
+    kfold_unsupported_because = "class-folder trees are streamed, not held as arrays"
 
     def image_size(self, config: RunConfig) -> int:
         """The square size every image is resized to when it is read."""
@@ -76,27 +78,18 @@ class FolderClassifier(ImageClassifierExperiment):
 
     def load_data(self, config: RunConfig) -> StreamDataset:
         from dlab.data.folders import load_folder_dataset
-        from dlab.errors import ConfigError
 
-        if config.train.kfold:
-            raise ConfigError(
-                f"train.kfold is not available for {config.name}: class-folder "
-                "trees are streamed, not held as arrays. Set train.kfold=null."
-            )
         return load_folder_dataset(config.data, config.seed, image_size=self.image_size(config))
 
-    def prepare(self, config: RunConfig, data: StreamDataset) -> keras.Model:
+    def check(self, config: RunConfig, data: StreamDataset) -> None:
         from dlab.errors import ConfigError
-        from dlab.training import build_metrics
 
-        build_metrics(config.train)
         if config.train.loss == "binary_crossentropy" and data.num_classes != 2:
             raise ConfigError(
                 f"{data.location or data.name} has {data.num_classes} classes "
                 f"({', '.join(data.class_names)}); train.loss=binary_crossentropy needs exactly 2. "
                 "Set train.loss=sparse_categorical_crossentropy for more classes."
             )
-        return self.build_model(config, data)
 
     @staticmethod
     def binary(config: RunConfig) -> bool:
@@ -119,11 +112,11 @@ class FolderClassifier(ImageClassifierExperiment):
             if kept < self.grid_size:
                 shown.append(np.asarray(x[: self.grid_size - kept]))
                 kept += len(shown[-1])
-        self._shown = np.concatenate(shown)
+        ctx.state["shown_images"] = np.concatenate(shown)
         return np.concatenate(labels), np.concatenate(scores)
 
-    def display_images(self, data: Any, count: int) -> Any:
-        return self._shown[:count]
+    def display_images(self, ctx: RunContext, data: Any, count: int) -> Any:
+        return ctx.state["shown_images"][:count]
 
 
 # --------------------------------------------------------------------------- from scratch
@@ -251,7 +244,7 @@ class Transfer(FolderClassifier):
 
         return input_size(backbone(config.model.backbone), config.model.image_size)
 
-    def prepare(self, config: RunConfig, data: StreamDataset) -> keras.Model:
+    def check(self, config: RunConfig, data: StreamDataset) -> None:
         from dlab.errors import ConfigError
 
         settings: TransferConfig = config.model
@@ -269,7 +262,7 @@ class Transfer(FolderClassifier):
             )
         if settings.mode == "finetune" and settings.init_from:
             self._check_init_run(config)
-        return super().prepare(config, data)
+        super().check(config, data)
 
     def _check_init_run(self, config: RunConfig) -> None:
         from dlab.errors import ConfigError
@@ -394,7 +387,7 @@ class Transfer(FolderClassifier):
         seconds = time.perf_counter() - started
         self.backbone_record["feature_seconds"] = round(seconds, 3)
         ctx.record(backbone=self.backbone_record)
-        self._shown = arrays["test"][2]
+        ctx.state["shown_images"] = arrays["test"][2]
         features = ArrayDataset(
             name=data.name,
             source=data.source,

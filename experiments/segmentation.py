@@ -48,6 +48,8 @@ class Segmentation(KerasExperiment):
     """Per-pixel classification with a strided-conv encoder and a transposed-conv decoder."""
 
     family = "image segmentation"
+    supports_kfold = False
+    kfold_unsupported_because = "images and masks are streamed, not held as arrays"
     ModelConfig = SegmentationConfig
     # 32x32 pictures (divisible by 2^3), 48 + 16 of them: one epoch in a few seconds on 1 core.
     smoke_overrides: ClassVar[dict[str, Any]] = {
@@ -56,9 +58,8 @@ class Segmentation(KerasExperiment):
         "data.validation": 16,
     }
 
-    def prepare(self, config: RunConfig, data: StreamDataset) -> keras.Model:
+    def check(self, config: RunConfig, data: StreamDataset) -> None:
         from dlab.errors import ConfigError
-        from dlab.training import build_metrics
 
         if getattr(data, "extra", {}).get("task") != "segmentation":
             raise ConfigError(
@@ -66,17 +67,11 @@ class Segmentation(KerasExperiment):
                 f"{config.data.dataset} has none. Use data.dataset: oxford_pets "
                 "(data.source=dir reads any images/ + masks/ folder)."
             )
-        if config.train.kfold:
-            raise ConfigError(
-                f"train.kfold is not available for {config.name}: images and masks "
-                "are streamed, not held as arrays. Set train.kfold=null."
-            )
         if config.train.loss != "sparse_categorical_crossentropy":
             raise ConfigError(
                 f"train.loss={config.train.loss}: the masks hold class numbers per "
                 "pixel. Use train.loss=sparse_categorical_crossentropy."
             )
-        build_metrics(config.train, data.num_classes)  # a bad metric fails here, not after training
         levels = len(config.model.filters)
         factor = 2**levels
         height, width = data.image_shape[:2]
@@ -87,7 +82,6 @@ class Segmentation(KerasExperiment):
                 f"masks would not line up. Use multiples of {factor} (e.g. "
                 f"{max(factor, round(height / factor) * factor)})."
             )
-        return self.build_model(config, data)
 
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras

@@ -79,6 +79,8 @@ class JenaForecast(KerasExperiment):
     """Forecast the Jena temperature 24 h ahead from a 5-day window; MAE in degC vs the baseline."""
 
     family = "time series"
+    supports_kfold = False
+    kfold_unsupported_because = "k-fold would validate on the past with a model trained on the future"
     ModelConfig = ForecastConfig
     # 2,400 synthetic rows (about 17 days), hourly windows of 24 rows (a day) and, for
     # conv1d, kernels that fit them: 1,062 training, 462 validation and 180 test windows.
@@ -109,12 +111,6 @@ class JenaForecast(KerasExperiment):
                 "data.train_samples / data.test_samples would break the rows apart. "
                 "Use data.samples=N to keep only the first N rows."
             )
-        if config.train.kfold:
-            raise ConfigError(
-                f"train.kfold={config.train.kfold}: k-fold would validate on "
-                "the past with a model trained on the future; forecasting "
-                f"configs ({config.name}) do not support it. Remove train.kfold."
-            )
         rows = load_dataset(data_config, config.seed)
         settings: ForecastConfig = config.model
         windows = Windows(**settings.window.model_dump())
@@ -135,14 +131,13 @@ class JenaForecast(KerasExperiment):
         )
 
     def prepare(self, config: RunConfig, data: BatchedDataset) -> keras.Model | None:
-        from dlab.training import build_metrics
-
         if config.model.architecture == "last_value":
-            return None
-        build_metrics(config.train)
+            return None  # the baseline trains nothing
+        return super().prepare(config, data)
+
+    def check(self, config: RunConfig, data: BatchedDataset) -> None:
         if config.model.architecture == "conv1d":
             check_conv_stack(config.model.window.sequence_length, config.model.kernel_sizes)
-        return self.build_model(config, data)
 
     def build_model(self, config: RunConfig, data: BatchedDataset) -> keras.Model:
         import keras

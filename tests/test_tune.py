@@ -11,7 +11,7 @@ import yaml
 
 from dlab import api
 from dlab.errors import ConfigError, UsageError
-from dlab.tune.search import fingerprint_changes
+from dlab.tune.resume import fingerprint_changes
 from dlab.tune.space import set_path
 
 # keras-tuner 1.4 calls threading.currentThread(): not ours to fix

@@ -221,6 +221,7 @@ def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple
 
     try:
         seed_everything(config.seed, runtime)
+        experiment.check_config(config)
         data = experiment.load_data(config)
         seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
         return data, experiment.prepare(config, data)
@@ -403,7 +404,7 @@ def tune(
     Raises:
         UsageError: not a tuner config, nothing to resume, or a changed search.
     """
-    from dlab.tune.search import check_resumable, check_same_search
+    from dlab.tune.resume import check_resumable, check_same_search
 
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:

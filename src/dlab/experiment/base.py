@@ -42,6 +42,8 @@ class Experiment:
         ModelConfig: pydantic model of the config's ``model`` section.
         smoke_overrides: extra dotted-key settings applied by ``--smoke``.
         uses_keras: False for NumPy experiments: the run then never imports TensorFlow.
+        supports_kfold: whether ``train.kfold`` can split this experiment's data.
+        kfold_unsupported_because: why not, for the error message (when it cannot).
     """
 
     name: ClassVar[str] = ""
@@ -49,6 +51,18 @@ class Experiment:
     family: ClassVar[str] = "other"
     ModelConfig: ClassVar[type[BaseModel]] = EmptyModelConfig
     smoke_overrides: ClassVar[dict[str, Any]] = {}
+    supports_kfold: ClassVar[bool] = False
+    kfold_unsupported_because: ClassVar[str] = "it does not train with model.fit on arrays"
+
+    def check_config(self, config: RunConfig) -> None:
+        """Refuse settings this experiment cannot honour, before any data is read."""
+        from dlab.errors import ConfigError
+
+        if config.train.kfold and not self.supports_kfold:
+            raise ConfigError(
+                f"train.kfold is not available for {config.name}: {self.kfold_unsupported_because}. "
+                "Remove train.kfold."
+            )
 
     def load_data(self, config: RunConfig) -> Any:
         """Read and check the data, before the run directory is created."""

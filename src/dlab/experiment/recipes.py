@@ -22,7 +22,14 @@ if TYPE_CHECKING:
 
 
 class KerasExperiment(Experiment):
-    """An experiment trained with ``model.fit`` on an :class:`ArrayDataset`."""
+    """An experiment trained with ``model.fit`` on an :class:`ArrayDataset`.
+
+    ``prepare`` builds the metrics once (an unknown metric name fails before the run
+    exists), runs the experiment's own :meth:`check` and builds the model; a subclass
+    writes ``build_model`` and, where it has more to check, ``check``.
+    """
+
+    supports_kfold = True
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import load_dataset
@@ -43,17 +50,22 @@ class KerasExperiment(Experiment):
         """Write task-specific figures; learning curves are always written."""
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
-        from dlab.errors import ConfigError
         from dlab.training import build_metrics
 
-        build_metrics(config.train)  # an unknown metric name fails here, not after training
+        build_metrics(config.train, getattr(data, "num_classes", None))  # fails here, not after training
+        self.check(config, data)
+        return self.build_model(config, data)
+
+    def check(self, config: RunConfig, data: ArrayDataset) -> None:
+        """Check the config against the loaded data (k-fold needs enough samples)."""
+        from dlab.errors import ConfigError
+
         k = config.train.kfold
         if k is not None and k > len(data.x_train):
             raise ConfigError(
                 f"train.kfold={k} is larger than the {len(data.x_train)} training "
                 "samples; use 2 <= k <= the number of samples."
             )
-        return self.build_model(config, data)
 
     def resume_unsupported(self, config: RunConfig) -> str | None:
         if config.train.kfold:
@@ -220,7 +232,7 @@ class ImageClassifierExperiment(ClassifierExperiment):
     # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
     smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048, "data.test_samples": 512}
 
-    def display_images(self, data: ArrayDataset, count: int) -> Any:
+    def display_images(self, ctx: RunContext, data: ArrayDataset, count: int) -> Any:
         """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""
         return data.x_test[:count]
 
@@ -230,7 +242,7 @@ class ImageClassifierExperiment(ClassifierExperiment):
         shown = min(self.grid_size, len(true))
         ctx.run_dir.save_figure(
             prediction_grid(
-                self.display_images(data, shown),
+                self.display_images(ctx, data, shown),
                 true[:shown],
                 predicted[:shown],
                 names,

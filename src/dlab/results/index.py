@@ -30,7 +30,6 @@ METRICS_FILE = "metrics.json"
 SWEEP_SUMMARIES = ("summary.json", "summary.csv")
 
 
-
 @dataclass
 class SavedRun:
     """One run directory read back from disk (or a lone metrics.json)."""

@@ -33,6 +33,8 @@ class RunContext:
             BackupAndRestore restores the model from ``run_dir/backup``).
         resumed_search: a tuner search's earlier run directory whose trials this run
             continues (``dlab tune --resume``); None otherwise.
+        state: what an experiment keeps between the steps of this run (e.g. the test
+            images it showed), so that nothing of one run lingers on the experiment.
     """
 
     config: RunConfig
@@ -44,6 +46,7 @@ class RunContext:
     history: dict[str, list[float]] = field(default_factory=dict)
     resume: bool = False
     resumed_search: Path | None = None
+    state: dict[str, Any] = field(default_factory=dict)
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""

@@ -19,104 +19,29 @@ Keras and keras-tuner are imported inside the functions that search.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlab.config import flatten_dotted
 from dlab.errors import ConfigError, UsageError
 from dlab.plots import trials_figure
-from dlab.tune.space import ChoiceParameter, FloatParameter, IntParameter, TuneConfig, trial_config
+from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
+from dlab.tune.resume import fingerprint, fingerprint_hash, write_fingerprint
+from dlab.tune.space import (
+    ChoiceParameter,
+    FloatParameter,
+    IntParameter,
+    TuneConfig,
+    objective_direction,
+    trial_config,
+)
+from dlab.tune.trials import report_trial, trial_history, trial_rows, write_trials
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
     from dlab.experiment.base import Experiment
     from dlab.run.context import RunContext
-
-TUNER_DIR = "tuner"
-"""The keras-tuner directory inside a run directory (its project is ``search``)."""
-PROJECT_NAME = "search"
-FINGERPRINT_FILE = "dlab-search.json"
-"""What the search depends on, written into the tuner directory and checked by ``--resume``."""
-BEST_CONFIG_FILE = "best-config.yaml"
-RESUMABLE_CHANGES = ("max_trials", "max_consecutive_failed_trials", "retrain_epochs", "retrain_batch_size")
-"""``model:`` keys that ``--resume`` may change: they do not change the finished trials."""
-
-
-# --------------------------------------------------------------------------- fingerprint, resume
-
-
-def check_resumable(run_dir: str | Path) -> Path:
-    """A run directory of a tuner search that ``--resume`` can continue.
-
-    Raises:
-        UsageError: not a folder, or no tuner search in it.
-    """
-    path = Path(run_dir).expanduser()
-    if not path.is_dir():
-        raise UsageError(
-            f"--resume {run_dir}: no such folder. Give the run directory of a "
-            "`dlab tune` search (outputs/<config>/<time>-<id>/)."
-        )
-    if not (path / TUNER_DIR / FINGERPRINT_FILE).is_file() or not (path / "config.yaml").is_file():
-        raise UsageError(
-            f"--resume {run_dir}: this folder holds no tuner search (expected "
-            f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
-            "directory that `dlab tune` printed."
-        )
-    return path
-
-
-def fingerprint(config: RunConfig) -> dict[str, Any]:
-    """Everything that changes a search's trials: the config without name, description,
-    reference, and the settings that only act after the trials or on how many there are
-    (raising max_trials is how a search is extended)."""
-    data = config.to_dict()
-    for key in ("name", "description", "reference"):
-        data.pop(key, None)
-    for key in RESUMABLE_CHANGES:
-        data["model"].pop(key, None)
-    return data
-
-
-def fingerprint_hash(print_: dict[str, Any]) -> str:
-    text = json.dumps(print_, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def fingerprint_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """One line per dotted key whose value differs: ``key: old -> new``."""
-    old_flat, new_flat = flatten_dotted(old), flatten_dotted(new)
-    missing = object()
-    lines = []
-    for key in sorted(set(old_flat) | set(new_flat)):
-        before, after = old_flat.get(key, missing), new_flat.get(key, missing)
-        if before != after:
-            show = lambda value: "(absent)" if value is missing else json.dumps(value)  # noqa: E731
-            lines.append(f"{key}: {show(before)} -> {show(after)}")
-    return lines
-
-
-def check_same_search(config: RunConfig, run_dir: Path) -> None:
-    """Refuse to resume ``run_dir`` under a config whose search differs from the saved one.
-
-    Raises:
-        ConfigError: the search space or a setting that changes results differs; the
-            message lists each changed key with its old and new value.
-    """
-    saved = json.loads((run_dir / TUNER_DIR / FINGERPRINT_FILE).read_text(encoding="utf-8"))
-    changes = fingerprint_changes(saved["fingerprint"], fingerprint(config))
-    if changes:
-        listed = "\n  ".join(changes)
-        raise ConfigError(
-            f"--resume {run_dir}: the search space or settings changed since that search "
-            f"started, so its trials do not belong to this search (keras-tuner would reload them "
-            f"silently). What changed:\n  {listed}\nUndo the change to continue that search, or "
-            "start a new one without --resume. (These may change: "
-            f"{', '.join('model.' + key for key in RESUMABLE_CHANGES)}.)"
-        )
 
 
 # --------------------------------------------------------------------------- the search
@@ -145,12 +70,6 @@ def hyperparameter(hp: Any, key: str, parameter: Any) -> Any:
     if isinstance(parameter, ChoiceParameter):
         return hp.Choice(key, parameter.values, default=parameter.default)
     return hp.Boolean(key, default=parameter.default)
-
-
-def objective_direction(objective: str) -> str:
-    from dlab.run.history import maximized
-
-    return "max" if maximized(objective) else "min"
 
 
 def check_objective(config: RunConfig) -> None:
@@ -278,61 +197,6 @@ def make_tuner(
     return ReportingTuner(hypermodel, max_trials=settings.max_trials, **extra, **common)
 
 
-def trial_rows(tuner: Any, settings: TuneConfig) -> list[dict[str, Any]]:
-    """One row per trial, in the order they were created: id, status, score, values, error."""
-    rows = []
-    for trial_id in sorted(tuner.oracle.trials, key=int):
-        trial = tuner.oracle.trials[trial_id]
-        values = trial.hyperparameters.values
-        error = (trial.message or "").strip().splitlines()
-        rows.append(
-            {
-                "trial": int(trial_id) + 1,  # keras-tuner's "Trial #N"
-                "trial_id": trial_id,  # its folder: tuner/search/trial_<id>
-                "status": str(trial.status),
-                "score": None if trial.score is None else float(trial.score),
-                "best_epoch": None if trial.best_step is None else int(trial.best_step) + 1,
-                **{key: values.get(key) for key in settings.search_space},
-                "error": error[-1] if error and str(trial.status) != "COMPLETED" else None,
-            }
-        )
-    return rows
-
-
-def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> None:
-    """Write trials.csv and trials.json atomically (a reader never sees half a table)."""
-    import csv
-    import io
-
-    from dlab.fileio import atomic_write_json, atomic_write_text
-
-    atomic_write_json(run_dir / "trials.json", rows)
-    if not rows:
-        return
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    atomic_write_text(run_dir / "trials.csv", buffer.getvalue())
-
-
-def trial_history(trial: Any) -> dict[str, list[float]]:
-    """A trial's per-epoch metrics as a history (the epochs keras-tuner recorded)."""
-    history = {}
-    for name, tracker in trial.metrics.metrics.items():
-        observations = sorted(tracker.get_history(), key=lambda observation: observation.step)
-        history[name] = [float(observation.mean()) for observation in observations]
-    length = min((len(values) for values in history.values()), default=0)
-    return {name: values[:length] for name, values in history.items()}
-
-
-def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
-    from dlab.fileio import atomic_write_json
-
-    print_ = fingerprint(config)
-    atomic_write_json(tuner_dir / FINGERPRINT_FILE, {"hash": fingerprint_hash(print_), "fingerprint": print_})
-
-
 def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     """Search, write the trials table and best-config.yaml, then evaluate the best model.
 
@@ -378,20 +242,6 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     )
     ctx.record(timing={"search_seconds": summary["search_seconds"], **(ctx.summary.get("timing") or {})})
     target.figures(best_ctx, result.model, data, result)
-
-
-def report_trial(ctx: RunContext, tuner: Any, trial: Any) -> None:
-    """After each trial: rewrite the trials table; print a failed trial's error and log its
-    traceback (keras-tuner 1.4 would only keep it in its own trial.json)."""
-    write_trials(ctx.run_dir.path, trial_rows(tuner, ctx.config.model))
-    status = str(trial.status)
-    if status == "COMPLETED":
-        return
-    message = (trial.message or "").strip()
-    last = message.splitlines()[-1] if message else "no error message"
-    number = int(trial.trial_id) + 1
-    print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error in trials.csv)")
-    ctx.run_dir.append_log(f"trial {number} traceback:\n{message}\n")
 
 
 def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:

@@ -370,3 +370,9 @@ def extreme_values(settings: TuneConfig) -> list[dict[str, Any]]:
             candidates = [False, True]
         sets.extend({**sets[0], key: value} for value in candidates)
     return sets
+
+
+def objective_direction(objective: str) -> str:
+    from dlab.run.history import maximized
+
+    return "max" if maximized(objective) else "min"
