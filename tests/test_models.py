@@ -1,4 +1,4 @@
-"""Parameter counts stated in EXPERIMENTS.md, checked by building each model (no training)."""
+"""Parameter counts stated in docs/experiments.md, checked by building each model (no training)."""
 
 from __future__ import annotations
 

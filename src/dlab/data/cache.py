@@ -77,7 +77,7 @@ def offline_error(
     cache_dir: Path | None = None,
     what: str = "dataset",
 ) -> DataError:
-    """The one-paragraph explanation DESIGN.md asks for when a download fails.
+    """The one-paragraph explanation a user gets when a download fails: what, where, how to go offline.
 
     Args:
         name: the dataset.

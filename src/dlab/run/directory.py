@@ -1,6 +1,6 @@
 """The run directory: one folder per run, never overwritten, every file written atomically.
 
-Layout (DESIGN.md)::
+Layout::
 
     outputs/<config-name>/<YYYYmmdd-HHMMSS>-<short-id>/
       config.yaml    the resolved config (``dlab run`` accepts it back)
