@@ -260,6 +260,7 @@ def test_fingerprint_changes_name_each_key():
     assert fingerprint_changes(old, old) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args",
     [
