@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from dlab.errors import UsageError
-from dlab.results.gates import format_number
 from dlab.results.index import SavedRun, expand_paths
 from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.vocabulary import format_number, lookup, signed
 
 DEFAULT_TOLERANCE = "5%"
 
@@ -182,7 +182,7 @@ class CheckReport:
                 c.metric or "-",
                 format_number(c.expected),
                 format_number(c.actual),
-                _signed(c.difference),
+                signed(c.difference),
                 str(c.tolerance),
                 c.result + (f" ({c.note})" if c.note else ""),
                 c.source,
@@ -278,12 +278,6 @@ def _references(block: Any) -> dict[str, tuple[float, str]]:
 
 _EPOCH_FIRST = re.compile(r"^epoch(\d+)_(\w+)$")
 _EPOCH_LAST = re.compile(r"^(\w+?)_at_epoch_?(\d+)$")
-_PREFIXES = (
-    ("kfold_mean_val_", "kfold.mean."),
-    ("test_", "test."),
-    ("val_", "final.val."),
-    ("train_", "final.train."),
-)
 
 
 def resolve_reference(key: str, run: SavedRun) -> tuple[str | None, float | None]:
@@ -291,13 +285,9 @@ def resolve_reference(key: str, run: SavedRun) -> tuple[str | None, float | None
 
     The rules are listed in this module's docstring.
     """
-    values = run.values
-    if key in values:
-        return key, values[key]
-    for prefix, replacement in _PREFIXES:
-        if key.startswith(prefix) and replacement + key[len(prefix) :] in values:
-            name = replacement + key[len(prefix) :]
-            return name, values[name]
+    path, value = lookup(run.values, key)
+    if path is not None:
+        return path, value
     match = _EPOCH_FIRST.match(key)
     epoch, column = (int(match.group(1)), match.group(2)) if match else (None, None)
     match = _EPOCH_LAST.match(key)
@@ -309,8 +299,3 @@ def resolve_reference(key: str, run: SavedRun) -> tuple[str | None, float | None
         if 1 <= epoch <= len(series) and series[epoch - 1] == series[epoch - 1]:
             return f"history {column} at epoch {epoch}", series[epoch - 1]
     return None, None
-
-
-def _signed(value: float | None) -> str:
-    text = format_number(value)
-    return text if value is None or text.startswith("-") else f"+{text}"

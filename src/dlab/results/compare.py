@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError, did_you_mean
-from dlab.results.gates import Gate, GateOutcome, format_number, parse_gate
+from dlab.results.gates import Gate, GateOutcome, parse_gate
 from dlab.results.index import SavedRun, expand_paths
 from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.vocabulary import format_number, signed
 
 COLUMN_LIMIT = 6  # up to this many runs, the console and Markdown tables give each run a column
 
@@ -62,7 +63,7 @@ class Comparison:
             return f"{text} (same)"
         base = self.baseline.values[metric] if self.baseline else 0
         relative = f", {100 * difference / abs(base):+.1f}%" if base else ""
-        return f"{text} ({_signed(difference)}{relative})"
+        return f"{text} ({signed(difference)}{relative})"
 
     def render(self, fmt: str) -> str:
         """The comparison as ``table``, ``csv``, ``json`` or ``markdown`` text."""
@@ -307,11 +308,6 @@ def _listing(available: list[str]) -> str:
     if not available:
         return "These runs have no numeric metrics."
     return "Available metrics: " + ", ".join(available) + "."
-
-
-def _signed(value: float) -> str:
-    text = format_number(value)
-    return text if text.startswith("-") else f"+{text}"
 
 
 def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:

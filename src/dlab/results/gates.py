@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from dlab.errors import UsageError
+from dlab.results.vocabulary import format_number
 
 BASELINE = "baseline"
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {
@@ -395,16 +396,3 @@ def _walk(*nodes: Node):
             yield from _walk(node.operand)
         elif isinstance(node, Binary):
             yield from _walk(node.left, node.right)
-
-
-def format_number(value: float | None) -> str:
-    """A compact, readable number: 0.7143, 12.35, 11054.6; '-' for a missing value."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
-        return str(int(value))
-    if abs(value) >= 1000:
-        return f"{value:.1f}"
-    return f"{value:.4g}"

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError
-from dlab.results.gates import format_number
 from dlab.results.index import SavedRun, expand_paths
+from dlab.results.vocabulary import format_number
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;

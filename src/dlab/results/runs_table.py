@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError, did_you_mean
-from dlab.results.gates import format_number
 from dlab.results.index import SavedRun, find_runs, load_run
 from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.vocabulary import format_number
 
 STATUSES = ("running", "completed", "failed", "interrupted", "unknown")
 

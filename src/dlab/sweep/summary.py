@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_json_object
+from dlab.results.index import flatten_metrics
+from dlab.results.vocabulary import is_number, lookup, short_name
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -103,55 +105,32 @@ def seed_statistics(values: Sequence[float]) -> dict[str, Any]:
 
 
 def metric_value(metrics: dict[str, Any], name: str) -> float | None:
-    """One number from a run's metrics.json, by the names studies use.
+    """One number from a run's metrics.json by any name of the metric vocabulary, else None.
 
-    ``test.accuracy`` / ``params.total``: a dotted path; ``test_loss``: ``test.loss``;
-    ``val_accuracy``: the last epoch's ``final.val.accuracy``; ``loss``: ``final.train.loss``;
-    else a top-level field (``wall_time_s``, ``final_cost``). None when absent or not a number.
+    See :func:`dlab.results.vocabulary.candidate_paths` (``test_loss`` is ``test.loss``,
+    ``val_accuracy`` the last epoch's ``final.val.accuracy``, ``wall_time_s`` itself ...).
     """
-    if "." in name:
-        candidates = [name.split(".")]
-    else:
-        candidates = [[name]]
-        if name.startswith("test_"):
-            candidates.append(["test", name.removeprefix("test_")])
-        if name.startswith("val_"):
-            candidates.append(["final", "val", name.removeprefix("val_")])
-        candidates.append(["final", "train", name])
-    for path in candidates:
-        node: Any = metrics
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        if _is_number(node):
-            return float(node)
-    return None
+    return lookup(flatten_metrics(metrics), name)[1]
 
 
 def key_metrics(metrics: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, float]:
     """The numbers a sweep row shows: test metrics, last-epoch train/val metrics, ``extra``.
 
-    Named ``test_<m>``, ``val_<m>`` and ``train_<m>`` (the names of history columns and
-    of ``dlab run``'s summary), plus each ``extra`` name (a study's compare metric) as given.
+    Named by their short names (``test_<m>``, ``val_<m>``, ``train_<m>``: the names of history
+    columns and of ``dlab run``'s summary), plus each ``extra`` name (a study's compare metric).
     """
-    row: dict[str, float] = {}
-    final = metrics.get("final") or {}
-    for prefix, section in (
-        ("test", metrics.get("test")),
-        ("val", final.get("val")),
-        ("train", final.get("train")),
-    ):
-        for key, value in (section or {}).items():
-            if _is_number(value):
-                row[f"{prefix}_{key}"] = float(value)
+    values = flatten_metrics(metrics)
+    row = {
+        short_name(path): float(value)
+        for section in ("test.", "final.val.", "final.train.")
+        for path, value in values.items()
+        if path.startswith(section) and "." not in path[len(section) :]
+    }
     for name in extra:
         value = metric_value(metrics, name)
         if value is not None:
             row.setdefault(name, value)
     return row
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 # --------------------------------------------------------------------------- across seeds
@@ -311,7 +290,7 @@ def mean_history(histories: Sequence[dict[str, list[float]]]) -> dict[str, list[
     for key in columns:
         length = min(len(h[key]) for h in histories)
         values = [[h[key][i] for h in histories] for i in range(length)]
-        if all(all(_is_number(v) for v in epoch) for epoch in values):
+        if all(all(is_number(v) for v in epoch) for epoch in values):
             mean[key] = [statistics.fmean(epoch) for epoch in values]
     return mean
 

@@ -1,0 +1,80 @@
+"""One metric vocabulary: the names people and configs use for a run's numbers, and their paths.
+
+metrics.json nests its numbers (``test.accuracy``, ``final.val.loss``,
+``kfold.mean.mae``); flattened, those dotted paths are what ``dlab compare``
+shows and gates. Configs' references, studies and sweep rows use the short names
+of Keras history columns instead (``test_accuracy``, ``val_loss``). This module is
+the one translation between the two, so every command resolves a name the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+SHORT_PREFIXES = (
+    ("kfold_mean_val_", "kfold.mean."),
+    ("test_", "test."),
+    ("val_", "final.val."),
+    ("train_", "final.train."),
+)
+"""Short-name prefix -> metrics.json path prefix, most specific first."""
+
+
+def candidate_paths(name: str) -> list[str]:
+    """The dotted paths a metric name may mean, in the order they are tried.
+
+    A dotted name or a top-level field means itself; ``test_<m>`` also means
+    ``test.<m>``, ``val_<m>`` the last epoch's ``final.val.<m>``, ``train_<m>`` and
+    a bare history column such as ``loss`` the last epoch's ``final.train.<m>``.
+    """
+    paths = [name]
+    if "." in name:
+        return paths
+    for prefix, path in SHORT_PREFIXES:
+        if name.startswith(prefix):
+            paths.append(path + name[len(prefix) :])
+            break
+    else:
+        paths.append(f"final.train.{name}")
+    return paths
+
+
+def lookup(values: dict[str, float], name: str) -> tuple[str | None, float | None]:
+    """``(path, value)`` of a metric name in a run's flattened values, or ``(None, None)``."""
+    for path in candidate_paths(name):
+        if path in values:
+            return path, values[path]
+    return None, None
+
+
+def short_name(path: str) -> str:
+    """The short name of a metrics.json path: ``final.val.loss`` -> ``val_loss``."""
+    for prefix, dotted in SHORT_PREFIXES:
+        if path.startswith(dotted) and "." not in path[len(dotted) :]:
+            return prefix + path[len(dotted) :]
+    return path
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool): what can be compared, gated and averaged."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def format_number(value: float | None) -> str:
+    """A compact, readable number: 0.7143, 12.35, 11054.6; '-' for a missing value."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) < 1e15):
+        return str(int(value))
+    if abs(value) >= 1000:
+        return f"{value:.1f}"
+    return f"{value:.4g}"
+
+
+def signed(value: float | None) -> str:
+    """A difference with its sign (``+0.012``, ``-0.3``); ``-`` for a missing value."""
+    text = format_number(value)
+    return text if value is None or text.startswith("-") else f"+{text}"
