@@ -241,7 +241,7 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
         config_hash=config.config_hash(),
         seed=config.seed,
         smoke=smoke,
-        data=data.describe() if hasattr(data, "describe") else {},
+        data=data.describe(),
         device=runtime.device.to_dict(),
         backend=runtime.backend,
         versions=runtime.versions(),

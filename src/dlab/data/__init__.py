@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dlab.errors import ConfigError, DataError, did_you_mean
 
@@ -44,6 +44,35 @@ DATASETS: dict[str, str] = {
     "oxford_pets": "oxford_pets",
 }
 """Dataset name -> the module ``dlab.data.<module>`` whose ``load_data(config, seed)`` loads it."""
+
+
+class Dataset(Protocol):
+    """What every dataset gives an experiment, whatever holds it (arrays or tf.data streams)."""
+
+    name: str
+    source: str
+
+    def describe(self) -> dict[str, Any]:
+        """Source, location and split sizes, for metrics.json."""
+        ...
+
+
+@runtime_checkable
+class Streamed(Protocol):
+    """A dataset held as tf.data streams rather than arrays (Jena windows, folder trees, masks).
+
+    It reports its split sizes and gives the batches of a split; the training recipe and
+    :func:`load_dataset` read it through this protocol instead of asking for arrays.
+    """
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Samples per split (``train``, ``val``, ``test``)."""
+        ...
+
+    def batches(self, split: str, batch_size: int, shuffle: bool = False, target: Any = None) -> Any:
+        """The split as batches (a ``tf.data.Dataset``)."""
+        ...
 
 
 @dataclass
@@ -150,7 +179,7 @@ class BatchedDataset:
 
     @property
     def sizes(self) -> dict[str, int]:
-        """Samples per split, as every stream dataset reports them (see dlab.training.is_stream)."""
+        """Samples per split, as every :class:`Streamed` dataset reports them."""
         return {"train": self.train_samples, "val": self.val_samples, "test": self.test_samples}
 
     def batches(self, split: str, batch_size: int, shuffle: bool = False, target: Any = None) -> Any:
@@ -193,7 +222,7 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
         )
     module = importlib.import_module(f"dlab.data.{DATASETS[config.dataset]}")
     dataset: ArrayDataset = module.load_data(config, seed)
-    if hasattr(dataset, "batches"):  # a tf.data stream applies its own limits and validation
+    if isinstance(dataset, Streamed):  # a tf.data stream applies its own limits and validation
         return dataset
     dataset = dataset.first(config.train_samples, config.test_samples)
     return split_validation(dataset, config.validation)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
-from dlab.data import BatchedDataset
+from dlab.data import BatchedDataset, Streamed
 from dlab.run.history import History, best_epoch, record_history
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
 from dlab.training.compile import compile_model, learning_rate, targets
@@ -54,9 +54,8 @@ def count_params(model: keras.Model) -> dict[str, int]:
 
 
 def is_stream(data) -> bool:
-    """True for datasets held as tf.data streams: they report ``sizes`` and give ``batches()``
-    (:class:`dlab.data.folders.StreamDataset`, :class:`dlab.data.BatchedDataset`)."""
-    return hasattr(data, "batches")
+    """True for datasets held as tf.data streams (the :class:`dlab.data.Streamed` protocol)."""
+    return isinstance(data, Streamed)
 
 
 def train_size(data) -> int:
