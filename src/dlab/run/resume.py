@@ -14,19 +14,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dlab.errors import UsageError
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
-    from dlab.experiment.base import Experiment
 
 RESUMABLE = ("interrupted", "failed", "running")
 """Statuses a run can be resumed from ("running": the process was killed without a word)."""
 
 IGNORED_KEYS = ("name", "description", "reference", "train.max_wall_time")
 """Config keys that do not change results, so they may differ on resume."""
+
+
+class Resumable(Protocol):
+    """What resuming asks of an experiment (the run package knows experiments only by this)."""
+
+    def resume_unsupported(self, config: RunConfig) -> str | None:
+        """Why ``--resume`` cannot continue this config (None: it can)."""
+        ...
 
 
 @dataclass
@@ -39,9 +46,7 @@ class ResumePoint:
     epoch: int
 
 
-def check_resume(
-    run_path: str | Path, config: RunConfig, experiment: Experiment, command: str
-) -> ResumePoint:
+def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable, command: str) -> ResumePoint:
     """Check that ``run_path`` can be continued with ``config``; return where it stopped.
 
     Args:
