@@ -25,7 +25,7 @@ from dlab.errors import UsageError
 from dlab.fileio import atomic_write_text
 from dlab.run.directory import RunDir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ENV = {
     **os.environ,
     "CUDA_VISIBLE_DEVICES": "",
