@@ -65,6 +65,30 @@ def call_api(function: Callable[..., T], *args: Any, show_traceback: bool = Fals
         raise typer.Exit(getattr(error, "exit_code", 130)) from None
 
 
+def call_training(
+    what: str, function: Callable[..., T], *args: Any, show_traceback: bool = False, **kwargs: Any
+) -> T:
+    """:func:`call_api` for commands that train: a failure while training is exit 1, not a traceback.
+
+    Args:
+        what: what failed, in words ("run", "search").
+    """
+    try:
+        return call_api(function, *args, show_traceback=show_traceback, **kwargs)
+    except typer.Exit:
+        raise
+    except Exception as error:  # a failure while training: metrics.json says "failed"
+        if show_traceback:
+            raise
+        typer.secho(
+            f"error: the {what} failed: {type(error).__name__}: {error}\n"
+            "(the traceback is in the run directory's run.log; --debug shows it here)",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
 def device_option(
     help_text: str = "auto uses a GPU when there is one; cpu hides GPUs; gpu "
     "fails clearly when there is none.",

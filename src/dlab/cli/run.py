@@ -11,6 +11,7 @@ from dlab.cli.app import (
     SET_HELP,
     app,
     call_api,
+    call_training,
     debug_option,
     device_option,
     print_run_summary,
@@ -116,34 +117,22 @@ def run_command(
     """
     from dlab import api
 
-    try:
-        result = call_api(
-            api.run,
-            config,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            out=out,
-            device=device,
-            sets=sets,
-            smoke=smoke,
-            save_model=not no_save,
-            debug=debug,
-            resume=resume,
-            fresh=fresh,
-            max_wall_time=max_wall_time,
-            show_traceback=debug,
-        )
-    except typer.Exit:
-        raise
-    except Exception as error:  # a failure while training: metrics.json says "failed"
-        if debug:
-            raise
-        typer.secho(
-            f"error: the run failed: {type(error).__name__}: {error}\n"
-            "(the traceback is in the run directory's run.log; --debug shows it here)",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(1) from None
+    result = call_training(
+        "run",
+        api.run,
+        config,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        out=out,
+        device=device,
+        sets=sets,
+        smoke=smoke,
+        save_model=not no_save,
+        debug=debug,
+        resume=resume,
+        fresh=fresh,
+        max_wall_time=max_wall_time,
+        show_traceback=debug,
+    )
     print_run_summary(result)

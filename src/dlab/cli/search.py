@@ -10,6 +10,7 @@ from dlab.cli.app import (
     SET_HELP,
     app,
     call_api,
+    call_training,
     debug_option,
     device_option,
     print_run_summary,
@@ -147,35 +148,23 @@ def tune_command(
     """
     from dlab import api
 
-    try:
-        result = call_api(
-            api.tune,
-            config,
-            resume=resume,
-            max_trials=max_trials,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            out=out,
-            device=device,
-            sets=sets,
-            smoke=smoke,
-            save_model=not no_save,
-            debug=debug,
-            show_traceback=debug,
-        )
-    except typer.Exit:
-        raise
-    except Exception as error:  # a failure while searching: metrics.json says "failed"
-        if debug:
-            raise
-        typer.secho(
-            f"error: the search failed: {type(error).__name__}: {error}\n"
-            "(the traceback is in the run directory's run.log; --debug shows it here)",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(1) from None
+    result = call_training(
+        "search",
+        api.tune,
+        config,
+        resume=resume,
+        max_trials=max_trials,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+        out=out,
+        device=device,
+        sets=sets,
+        smoke=smoke,
+        save_model=not no_save,
+        debug=debug,
+        show_traceback=debug,
+    )
     best = (result.metrics.get("tuner") or {}).get("best") or {}
     if best:
         typer.echo(
