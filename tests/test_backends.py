@@ -185,7 +185,7 @@ def test_an_explicit_steps_per_execution_wins(tmp_path):
 
 @pytest.mark.slow
 def test_a_nan_run_still_fails_with_a_batch_number_with_many_steps_per_execution(tmp_path):
-    settings = ["--set", "train.optimizer.learning_rate=1e12", "--set", "train.steps_per_execution=4"]
+    settings = ["--set", "train.optimizer.learning_rate=1e30", "--set", "train.steps_per_execution=4"]
     done = dlab_run(
         tmp_path, "mnist-lr-too-high", "--smoke", "--backend", "tensorflow", "--out", "out", *settings
     )
