@@ -61,6 +61,7 @@ class Cbow(KerasExperiment):
     """Continuous bag of words: learn word vectors by predicting a word from its neighbours."""
 
     family = "word embeddings"
+    compute_family = "embedding"
     ModelConfig = CbowConfig
     # A few thousand pairs: one epoch in a second or two, and the files are all written.
     smoke_overrides = {"data.train_samples": 4096, "data.test_samples": 512}

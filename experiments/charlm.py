@@ -88,6 +88,7 @@ class CharLanguageModel(KerasExperiment):
     """d2l's character RNN/GRU/LSTM with SGD and gradient clipping, reported in perplexity."""
 
     family = "language models"
+    compute_family = "recurrent"
     supports_kfold = False
     kfold_unsupported_because = "a language model is trained on one text in order"
     ModelConfig = CharLanguageModelConfig

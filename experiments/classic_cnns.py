@@ -46,6 +46,7 @@ class ClassicCnn(ImageClassifierExperiment):
     """A named classic architecture on small grayscale images, resized in the pipeline."""
 
     family = "classic architectures"
+    compute_family = "convolutional"
     ModelConfig = ClassicCnnConfig
     # The big ones are slow on a CPU even for a smoke run: a handful of images suffices.
     smoke_overrides = {"data.train_samples": 32, "data.test_samples": 16, "train.batch_size": 16}

@@ -47,6 +47,7 @@ class ConvNet(ImageClassifierExperiment):
     """A small convolutional classifier on 28x28 or 32x32 images."""
 
     family = "convolutional networks"
+    compute_family = "convolutional"
     ModelConfig = ConvNetConfig
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:

@@ -69,6 +69,7 @@ class FolderClassifier(ImageClassifierExperiment):
     """
 
     family = "images from folders"
+    compute_family = "convolutional"
     supports_kfold = False
     kfold_unsupported_because = "class-folder trees are streamed, not held as arrays"
 
@@ -229,6 +230,7 @@ class Transfer(FolderClassifier):
     """A pretrained backbone as feature extractor, frozen inside the model, or fine-tuned."""
 
     ModelConfig = TransferConfig
+    compute_family = "transfer"
     # VGG16 on a CPU is slow: random weights (no download), the backbone's smallest images.
     smoke_overrides: ClassVar[dict[str, Any]] = {
         "model.weights": None,

@@ -48,6 +48,7 @@ class Segmentation(KerasExperiment):
     """Per-pixel classification with a strided-conv encoder and a transposed-conv decoder."""
 
     family = "image segmentation"
+    compute_family = "convolutional"
     supports_kfold = False
     kfold_unsupported_because = "images and masks are streamed, not held as arrays"
     ModelConfig = SegmentationConfig

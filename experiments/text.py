@@ -121,6 +121,7 @@ class TextLstm(TextClassifier):
     """Embedding -> LSTM -> sigmoid over documents padded at the front."""
 
     ModelConfig = TextLstmConfig
+    compute_family = "recurrent"
 
     def encode(self, config, data, sequences):
         from dlab.data.text import pad

@@ -79,6 +79,7 @@ class JenaForecast(KerasExperiment):
     """Forecast the Jena temperature 24 h ahead from a 5-day window; MAE in degC vs the baseline."""
 
     family = "time series"
+    compute_family = "recurrent"
     supports_kfold = False
     kfold_unsupported_because = "k-fold would validate on the past with a model trained on the future"
     ModelConfig = ForecastConfig

@@ -29,6 +29,9 @@ class KerasTunerSearch(Experiment):
     """A keras-tuner search whose trials are configs of the ``target`` experiment."""
 
     family = "hyperparameter search"
+    # keras-tuner's trials run under TensorFlow's summary writers and its distributed oracle
+    # (gRPC) is only tested with TensorFlow here
+    requires_tensorflow = "keras-tuner searches (trial callbacks, distributed oracle) run on TensorFlow"
     ModelConfig = TuneConfig
     # Two one-epoch trials on a few hundred synthetic images: the whole pipeline in seconds.
     smoke_overrides: ClassVar[dict[str, Any]] = {

@@ -117,6 +117,7 @@ def run(
     resume: str | os.PathLike[str] | None = None,
     fresh: bool = False,
     max_wall_time: str | float | None = None,
+    backend: str | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -135,6 +136,8 @@ def run(
         fresh: start a new run directory (the default; it cannot be combined with ``resume``).
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
+        backend: the Keras backend (tensorflow, jax, torch or auto); overrides
+            ``train.backend`` (see :mod:`dlab.run.backend`).
 
     Returns:
         The run directory and the metrics written to metrics.json.
@@ -149,6 +152,10 @@ def run(
         raise UsageError(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
         )
+    if backend is not None:
+        from dlab.run.backend import check_backend_name
+
+        sets = [*sets, f"train.backend={check_backend_name(backend)}"]
     return _run(
         config_ref,
         overrides=(epochs, batch_size, seed, sets, smoke, max_wall_time),
@@ -185,7 +192,7 @@ def _run(
     if resume is not None:
         point = check_resume(resume, config, experiment, command=f"dlab run {config_ref}")
     root = check_writable(point.path if point is not None else Path(out))
-    runtime = start_runtime(experiment.uses_keras, device, debug)
+    runtime = start_runtime(experiment.uses_keras, device, debug, backend=_backend(experiment, config, point))
     data, model = _load_and_prepare(experiment, config, runtime)
 
     run_dir = RunDir(point.path) if point is not None else RunDir.create(root, config.name)
@@ -201,6 +208,8 @@ def _run(
         resume=point is not None,
         resumed_search=resumed_search,
     )
+    if runtime.backend != "numpy":
+        ctx.record(execution=runtime.execution())
     header = _header(config, smoke, data, runtime, run_dir, point)
     with tracked_run(ctx, header, f"dlab run {config_ref} --resume {run_dir.path}") as metrics:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
@@ -213,6 +222,24 @@ def _run(
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
         experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
+    """The Keras backend of this run (None for NumPy experiments); see :mod:`dlab.run.backend`."""
+    from dlab.run.backend import choose_backend
+    from dlab.run.resume import resume_backend
+
+    if not experiment.uses_keras:
+        return None
+    requested = config.train.backend
+    if point is not None:
+        requested = resume_backend(point.metrics, requested)
+    return choose_backend(
+        requested,
+        family=experiment.compute_family,
+        requires_tensorflow=experiment.requires_tensorflow,
+        experiment=config.experiment,
+    )
 
 
 def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, Any]:

@@ -97,6 +97,17 @@ def device_option(
     return typer.Option("auto", "--device", metavar="auto|cpu|gpu", help=help_text)
 
 
+def backend_option() -> Any:
+    """--backend: the Keras 3 backend of a run (None keeps the config's train.backend)."""
+    return typer.Option(
+        None,
+        "--backend",
+        metavar="tensorflow|jax|torch|auto",
+        help="Keras backend (overrides train.backend, default tensorflow); auto: the fastest "
+        "installed backend for this model family, from dlab's measured speed table.",
+    )
+
+
 def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
     """--debug: every command turns dlab errors into one line unless it is given."""
     return typer.Option(False, "--debug", help=help_text)

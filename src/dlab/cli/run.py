@@ -10,6 +10,7 @@ from dlab.cli.app import (
     CONFIG_HELP,
     SET_HELP,
     app,
+    backend_option,
     call_api,
     call_training,
     debug_option,
@@ -100,6 +101,7 @@ def run_command(
         help="Stop after the epoch that crosses this wall time (seconds, or 90s, 30m, 2h); "
         "the run still completes (stopped_early: time_limit).",
     ),
+    backend: str | None = backend_option(),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -133,6 +135,7 @@ def run_command(
         resume=resume,
         fresh=fresh,
         max_wall_time=max_wall_time,
+        backend=backend,
         show_traceback=debug,
     )
     print_run_summary(result)

@@ -51,13 +51,33 @@ def find_config(ref: str) -> Path:
     )
 
 
+_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+"""Parsed files by (path, mtime, size): ``dlab list`` reads a parent once, not once per variant."""
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
-    """Parse one YAML config file into a dict.
+    """Parse one YAML config file into a dict (a fresh copy; an unchanged file is parsed once).
 
     Raises:
         ConfigError: a syntax error (with file, line and column) or a top level that is
             not a mapping.
     """
+    import copy
+
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key in _PARSED:
+        return copy.deepcopy(_PARSED[key])
+    data = _parse_yaml(path)
+    if key is not None:
+        _PARSED[key] = copy.deepcopy(data)
+    return data
+
+
+def _parse_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.constructor.ConstructorError as error:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
@@ -40,6 +40,7 @@ LossName = Literal[
     "huber",
     "half_squared_error",
 ]
+BackendName = Literal["auto", "tensorflow", "jax", "torch"]
 DataSource = Literal["keras", "builtin", "file", "dir", "synthetic"]
 
 
@@ -204,11 +205,17 @@ class TrainConfig(StrictModel):
     final_epochs: int | None = Field(
         None, ge=1, description="Epochs of the final model after k-fold (null: train.epochs)."
     )
-    steps_per_execution: int = Field(
-        1,
-        ge=1,
+    steps_per_execution: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        "auto",
         description="Batches per compiled call (Keras compile(steps_per_execution=...)); "
-        "raise it for tiny models, where per-step overhead dominates.",
+        "auto: the fastest setting measured for this backend and model family, at most "
+        "the steps of one epoch; a number (>= 1) is used as given.",
+    )
+    backend: BackendName = Field(
+        "tensorflow",
+        description="Keras 3 backend: tensorflow (the default), jax, torch, or auto (the fastest "
+        "installed backend for this experiment's model family, from dlab's measured speed table; "
+        "opt-in until every family's losses match TensorFlow's within tolerance).",
     )
     max_wall_time: float | None = Field(
         None,
@@ -273,6 +280,9 @@ class RunConfig(StrictModel):
         for key in ("name", "description", "reference"):
             data.pop(key, None)
         data["train"].pop("max_wall_time", None)  # a budget, not a setting of the model
+        # how it executes, not what it computes: same math on every backend and call size
+        data["train"].pop("backend", None)
+        data["train"].pop("steps_per_execution", None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

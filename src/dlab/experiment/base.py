@@ -44,6 +44,10 @@ class Experiment:
         uses_keras: False for NumPy experiments: the run then never imports TensorFlow.
         supports_kfold: whether ``train.kfold`` can split this experiment's data.
         kfold_unsupported_because: why not, for the error message (when it cannot).
+        compute_family: what dominates its training step (dense, convolutional, recurrent,
+            embedding, transfer): the row of the speed table that ``train.backend: auto`` reads.
+        requires_tensorflow: why it needs TensorFlow itself rather than pure Keras (None: it
+            runs on every Keras backend); another ``--backend`` is then refused.
     """
 
     name: ClassVar[str] = ""
@@ -53,6 +57,8 @@ class Experiment:
     smoke_overrides: ClassVar[dict[str, Any]] = {}
     supports_kfold: ClassVar[bool] = False
     kfold_unsupported_because: ClassVar[str] = "it does not train with model.fit on arrays"
+    compute_family: ClassVar[str] = "dense"
+    requires_tensorflow: ClassVar[str | None] = None
 
     def check_config(self, config: RunConfig) -> None:
         """Refuse settings this experiment cannot honour, before any data is read."""

@@ -77,3 +77,36 @@ def select_device(requested: str) -> DeviceInfo:
     import platform
 
     return DeviceInfo(requested, "cpu", platform.processor() or platform.machine(), gpus_visible)
+
+
+def select_device_for(backend: str, requested: str) -> DeviceInfo:
+    """:func:`select_device` for the JAX and PyTorch backends (TensorFlow is never imported for it).
+
+    Raises:
+        UsageError: ``gpu`` where the backend sees none.
+    """
+    import platform
+
+    if requested not in DEVICE_CHOICES:
+        raise UsageError(f"Invalid --device '{requested}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
+    if requested == "cpu":
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    if backend == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        gpu_name = gpus[0].device_kind if gpus else ""
+    else:
+        import torch
+
+        gpus = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        gpu_name = torch.cuda.get_device_name(0) if gpus else ""
+    if requested == "gpu" and not gpus:
+        raise UsageError(
+            f"--device gpu: {backend} sees no GPU on this machine (dlab's {backend} extra is the CPU "
+            f"build). Install {backend}'s GPU build, or run with --device auto or --device cpu."
+        )
+    if requested != "cpu" and gpus:
+        return DeviceInfo(requested, "gpu", gpu_name, len(gpus))
+    return DeviceInfo(requested, "cpu", platform.processor() or platform.machine(), len(gpus))

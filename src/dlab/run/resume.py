@@ -24,7 +24,14 @@ if TYPE_CHECKING:
 RESUMABLE = ("interrupted", "failed", "running")
 """Statuses a run can be resumed from ("running": the process was killed without a word)."""
 
-IGNORED_KEYS = ("name", "description", "reference", "train.max_wall_time")
+IGNORED_KEYS = (
+    "name",
+    "description",
+    "reference",
+    "train.max_wall_time",
+    "train.steps_per_execution",
+    "train.backend",  # checked on its own: the backup must be resumed on the backend that wrote it
+)
 """Config keys that do not change results, so they may differ on resume."""
 
 
@@ -70,6 +77,7 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
         metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
+    check_same_backend(run_path, metrics, config.train.backend, command)
     reason = experiment.resume_unsupported(config)
     if reason:
         raise UsageError(
@@ -103,6 +111,34 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
         )
     history = {key: values[:epoch] for key, values in history.items()} if epoch else {}
     return ResumePoint(path=path, metrics=metrics, history=history, epoch=epoch)
+
+
+def check_same_backend(run_path: str | Path, metrics: dict[str, Any], requested: str, command: str) -> None:
+    """Refuse to resume on another Keras backend than the one that wrote the backup.
+
+    The backup holds the optimizer's state as that backend laid it out, and a run whose
+    epochs came from two backends would not be one run. ``auto`` resumes on the run's own
+    backend (see :func:`resume_backend`).
+
+    Raises:
+        UsageError: ``requested`` names another backend than metrics.json's.
+    """
+    recorded = metrics.get("backend")
+    if requested in ("auto", recorded) or recorded in (None, "numpy"):
+        return
+    raise UsageError(
+        f"--resume {run_path}: that run trained on the {recorded} backend and its backup "
+        f"belongs to {recorded}; it cannot continue on {requested}. Resume with --backend "
+        f"{recorded} (or auto), or start a new run on {requested} with `{command} --fresh`."
+    )
+
+
+def resume_backend(metrics: dict[str, Any], requested: str) -> str:
+    """The backend a resumed run uses: the run's own when ``auto`` is asked for."""
+    recorded = metrics.get("backend")
+    if requested == "auto" and recorded not in (None, "numpy"):
+        return str(recorded)
+    return requested
 
 
 def config_changes(run_config_file: Path, config: RunConfig) -> list[str]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlab.errors import UsageError
+from dlab.run.backend import BackendChoice
 from dlab.run.device import DeviceInfo
 
 
@@ -25,6 +26,7 @@ class Runtime:
     device: DeviceInfo
     backend: str
     native_log: list[str] = field(default_factory=list)
+    choice: BackendChoice | None = None
 
     def versions(self) -> dict[str, str]:
         """Versions of Python and the libraries that shape this run's results."""
@@ -38,14 +40,37 @@ class Runtime:
         }
         if self.backend != "numpy":
             import keras
-            import tensorflow
 
-            versions.update(tensorflow=tensorflow.__version__, keras=keras.__version__)
+            from dlab.run.backend import library_version
+
+            versions["keras"] = keras.__version__
+            # TensorFlow is named when it trains or feeds a tf.data pipeline; never imported for this
+            for library in ("tensorflow", "jax", "torch"):
+                if library == self.backend or library in sys.modules:
+                    versions[library] = library_version(library) or "unknown"
         return versions
 
+    def execution(self) -> dict[str, str | None]:
+        """The backend, its version and how it was chosen (metrics.json ``execution``)."""
+        from dlab.run.backend import library_version
 
-def start(uses_keras: bool, device: str, debug: bool = False) -> Runtime:
-    """Start TensorFlow on the requested device, or nothing for a NumPy experiment.
+        choice = self.choice
+        return {
+            "backend": self.backend,
+            "backend_version": library_version(self.backend),
+            "requested": choice.requested if choice else None,
+            "reason": choice.reason if choice else None,
+        }
+
+
+def start(
+    uses_keras: bool, device: str, debug: bool = False, backend: BackendChoice | None = None
+) -> Runtime:
+    """Start Keras on the chosen backend and device, or nothing for a NumPy experiment.
+
+    Args:
+        backend: the Keras backend (:func:`dlab.run.backend.choose_backend`); None: TensorFlow
+            unless ``KERAS_BACKEND`` says otherwise.
 
     Raises:
         UsageError: an impossible device request (see :func:`dlab.run.device.select_device`).
@@ -62,20 +87,27 @@ def start(uses_keras: bool, device: str, debug: bool = False) -> Runtime:
             )
         return Runtime(DeviceInfo(device, "cpu", "NumPy", 0), backend="numpy")
 
-    from dlab.run.device import select_device
+    from dlab.run.backend import activate
+    from dlab.run.device import select_device, select_device_for
     from dlab.run.tfenv import captured_native_stderr, prepare_environment
 
+    if backend is not None:
+        activate(backend)
     prepare_environment()
+    name = backend.name if backend is not None else None
     native_log: list[str] = []
     try:
         with captured_native_stderr(native_log):
-            device_info = select_device(device)
+            if name in (None, "tensorflow"):
+                device_info = select_device(device)
+            else:
+                device_info = select_device_for(name, device)
+            import keras
     finally:
         if debug and native_log:
             print("\n".join(native_log), file=sys.stderr)
-    import keras
 
-    return Runtime(device_info, backend=keras.backend.backend(), native_log=native_log)
+    return Runtime(device_info, backend=keras.backend.backend(), native_log=native_log, choice=backend)
 
 
 def seed_everything(seed: int, runtime: Runtime) -> None:

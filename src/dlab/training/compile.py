@@ -113,13 +113,21 @@ def history_name(metric: str) -> str:
 def compile_model(
     model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1, num_classes: int = 0
 ) -> None:
-    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics)."""
+    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics).
+
+    ``train.steps_per_execution: auto`` is resolved here (:mod:`dlab.training.execution`);
+    the model keeps the resolution as ``model.dlab_execution`` for metrics.json.
+    """
+    from dlab.training.execution import resolve_execution
+
+    execution = resolve_execution(config, model, steps_per_epoch)
     model.compile(
         optimizer=build_optimizer(config.optimizer, steps_per_epoch),
         loss=build_loss(config),
         metrics=build_metrics(config, num_classes),
-        steps_per_execution=config.steps_per_execution,
+        steps_per_execution=execution.steps_per_execution,
     )
+    model.dlab_execution = execution
 
 
 # --------------------------------------------------------------------------- callbacks

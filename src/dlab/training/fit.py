@@ -70,10 +70,12 @@ def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
 
 def stream_targets(config: TrainConfig, num_classes: int):
     """:func:`targets` for a batch of labels inside a tf.data pipeline."""
+    import tensorflow as tf  # inside tf.data every backend's pipeline is TensorFlow
+
     if config.loss == "categorical_crossentropy" and num_classes:
-        return lambda y: keras.ops.one_hot(y, num_classes)
+        return lambda y: tf.one_hot(y, num_classes)
     if config.loss != "sparse_categorical_crossentropy":
-        return lambda y: keras.ops.reshape(y, (-1, 1))
+        return lambda y: tf.reshape(y, (-1, 1))
     return None
 
 
@@ -130,6 +132,7 @@ def fit_and_evaluate(
     train = ctx.config.train
     steps = steps_per_epoch(data, train)
     compile_model(model, train, steps, data.num_classes)
+    ctx.summary.setdefault("execution", {}).update(model.dlab_execution.to_dict())
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
 

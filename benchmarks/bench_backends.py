@@ -1,0 +1,162 @@
+"""The speed table that ``train.backend: auto`` and ``train.steps_per_execution: auto`` read.
+
+Trains one small model of each compute family (dense, convolutional, recurrent,
+embedding, transfer) on the same synthetic data, on every installed Keras backend
+and several steps-per-execution settings, and writes training samples/s to
+``src/dlab/run/speed_table.json`` (``--write``) or prints it. Each backend runs in
+its own subprocess (Keras fixes its backend at import); settings are interleaved
+within a backend, and the median of ``--repeats`` timed epochs is kept.
+
+    .venv/bin/python benchmarks/bench_backends.py --write
+    .venv/bin/python benchmarks/bench_backends.py --backends tensorflow,jax --steps 1,8,32
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TABLE = Path(__file__).resolve().parents[1] / "src" / "dlab" / "run" / "speed_table.json"
+FAMILIES = ("dense", "convolutional", "recurrent", "embedding", "transfer")
+
+
+def build(family: str):
+    """(model, x, y) of a family, on fixed synthetic data (the same on every backend)."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    layers = keras.layers
+    if family == "dense":  # the MNIST MLP of the lab reports
+        x, y = rng.random((6400, 28, 28), dtype="float32"), rng.integers(0, 10, 6400)
+        model = keras.Sequential(
+            [keras.Input((28, 28)), layers.Flatten(), layers.Dense(128, "relu"), layers.Dense(10)]
+        )
+    elif family == "convolutional":  # the CIFAR-10 CNN of the lab reports
+        x, y = rng.random((1280, 32, 32, 3), dtype="float32"), rng.integers(0, 10, 1280)
+        model = keras.Sequential(
+            [keras.Input((32, 32, 3)), layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+             layers.Conv2D(64, 3, activation="relu"), layers.MaxPooling2D(),
+             layers.Conv2D(64, 3, activation="relu"), layers.Flatten(), layers.Dense(64, "relu"),
+             layers.Dense(10)]
+        )  # fmt: skip
+    elif family == "recurrent":  # the IMDB LSTM
+        x, y = rng.integers(1, 10000, (1280, 200)), rng.integers(0, 2, 1280)
+        model = keras.Sequential(
+            [keras.Input((200,)), layers.Embedding(10000, 32), layers.LSTM(32), layers.Dense(10)]
+        )
+    elif family == "embedding":  # bag of embeddings
+        x, y = rng.integers(1, 10000, (6400, 100)), rng.integers(0, 10, 6400)
+        model = keras.Sequential(
+            [
+                keras.Input((100,)),
+                layers.Embedding(10000, 16),
+                layers.GlobalAveragePooling1D(),
+                layers.Dense(10),
+            ]
+        )
+    else:  # a frozen convolutional backbone under a trainable head
+        x, y = rng.random((1280, 32, 32, 3), dtype="float32"), rng.integers(0, 10, 1280)
+        backbone = keras.Sequential(
+            [keras.Input((32, 32, 3)), layers.Conv2D(32, 3, activation="relu"), layers.MaxPooling2D(),
+             layers.Conv2D(64, 3, activation="relu"), layers.GlobalAveragePooling2D()]
+        )  # fmt: skip
+        backbone.trainable = False
+        model = keras.Sequential(
+            [keras.Input((32, 32, 3)), backbone, layers.Dense(64, "relu"), layers.Dense(10)]
+        )
+    return model, x, y
+
+
+def measure(family: str, steps: int, repeats: int) -> float:
+    """Median training samples/s of ``repeats`` timed epochs after one warm-up epoch."""
+    import keras
+
+    model, x, y = build(family)
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        steps_per_execution=steps,
+    )
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+        rates.append(len(x) / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def worker(steps: list[int], repeats: int, families: list[str]) -> None:
+    """One backend (already set in KERAS_BACKEND): print {family: {steps: samples/s}} as JSON."""
+    import keras
+
+    result: dict[str, dict[str, float]] = {}
+    for family in families:
+        result[family] = {}
+        for setting in steps:
+            keras.utils.set_random_seed(0)
+            result[family][str(setting)] = round(measure(family, setting, repeats), 1)
+            print(f"# {keras.backend.backend()} {family} spe={setting}: {result[family][str(setting)]}",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backends", default="tensorflow,jax,torch")
+    parser.add_argument("--steps", default="1,4,16,64")
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help=f"write {TABLE}")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    steps = [int(value) for value in args.steps.split(",")]
+    families = args.families.split(",")
+    if args.worker:
+        worker(steps, args.repeats, families)
+        return
+    table: dict[str, dict[str, dict[str, float]]] = {family: {} for family in families}
+    for backend in args.backends.split(","):
+        if importlib.util.find_spec(backend) is None:
+            print(f"{backend}: not installed, skipped")
+            continue
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
+        command = [sys.executable, __file__, "--worker", "--steps", args.steps, "--families", args.families,
+                   "--repeats", str(args.repeats)]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+        for family, speeds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            table[family][backend] = speeds
+    print(f"{'family':<14} {'backend':<11} " + " ".join(f"spe={s:<6}" for s in steps))
+    baseline = {family: table[family].get("tensorflow", {}).get("1") for family in families}
+    for family in families:
+        for backend, speeds in table[family].items():
+            cells = []
+            for setting in steps:
+                value = speeds.get(str(setting))
+                ratio = f"{value / baseline[family]:.1f}x" if value and baseline[family] else "-"
+                cells.append(f"{value:>8.0f} {ratio:<5}" if value else "-")
+            print(f"{family:<14} {backend:<11} " + " ".join(cells))
+    if args.write:
+        document = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or '?'}",
+            "measured_at": time.strftime("%Y-%m-%d"),
+            "batch_size": 32,
+            "unit": "training samples per second (median of timed epochs)",
+            "samples_per_s": table,
+        }
+        TABLE.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {TABLE}")
+
+
+if __name__ == "__main__":
+    main()

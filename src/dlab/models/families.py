@@ -1,0 +1,45 @@
+"""The compute family of a built Keras model: which row of dlab's speed table describes it.
+
+What dominates a training step's cost decides the fastest execution settings: a
+recurrent layer's sequential loop, a convolution's kernels, an embedding lookup, or
+(for everything else) dense matrix products, where the per-step host overhead is
+most of the time. The family is read from the layers themselves, so an experiment
+never has to declare it for ``train.steps_per_execution: auto``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_RECURRENT = ("RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "ConvLSTM")
+_CONVOLUTIONAL = ("Conv",)
+_EMBEDDING = ("Embedding",)
+
+
+def _layers(model: Any) -> list[Any]:
+    """Every layer, nested models included (a transfer backbone is a layer of its model)."""
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found.extend(_layers(layer))
+    return found
+
+
+def model_family(model: Any) -> str:
+    """``transfer``, ``recurrent``, ``convolutional``, ``embedding`` or ``dense``.
+
+    A nested model with frozen weights is a transfer backbone; otherwise the most
+    expensive kind of layer present decides (recurrent over convolutional over
+    embedding over dense).
+    """
+    layers = _layers(model)
+    names = [type(layer).__name__ for layer in layers]
+    if any(hasattr(layer, "layers") and not layer.trainable for layer in layers):
+        return "transfer"
+    if any(name.endswith(_RECURRENT) or name in _RECURRENT for name in names):
+        return "recurrent"
+    if any(any(part in name for part in _CONVOLUTIONAL) for name in names):
+        return "convolutional"
+    if any(name in _EMBEDDING for name in names):
+        return "embedding"
+    return "dense"

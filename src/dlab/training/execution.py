@@ -1,0 +1,47 @@
+"""``train.steps_per_execution``: how many batches one compiled call of fit runs.
+
+Every compiled call costs a fixed host overhead (a Python callback round, a
+dispatch, a device sync); on a small model that is most of a step. Running N
+batches per call divides it by N without changing the math: the same batches go
+through the same updates in the same order. ``auto`` reads the measured fastest
+setting for this backend and model family (:mod:`dlab.run.speed`), bounded by
+the steps of one epoch; an explicit number is used as given.
+
+Batch-level checks then see every N-th batch: the interrupt flag, the NaN check
+and the progress bar run between compiled calls, so "batch B" in their messages
+is the last batch of the call in which it happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlab.config import TrainConfig
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The resolved setting, for compile() and metrics.json's ``execution`` block."""
+
+    steps_per_execution: int
+    source: str  # "config" or "auto"
+    model_family: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_execution(config: TrainConfig, model: Any, steps_per_epoch: int) -> Execution:
+    """The steps per execution this model trains with on the running backend."""
+    import keras
+
+    from dlab.models.families import model_family
+    from dlab.run.speed import best_steps_per_execution
+
+    family = model_family(model)
+    if config.steps_per_execution != "auto":
+        return Execution(int(config.steps_per_execution), "config", family)
+    steps = best_steps_per_execution(keras.backend.backend(), family, steps_per_epoch)
+    return Execution(steps, "auto", family)
