@@ -115,8 +115,7 @@ def test_passing_gates_exit_0_and_failing_gates_exit_1_with_the_comparisons(cli,
     assert failing.exit_code == 1, failing.output
     assert "gates: 2 of 3 checks FAILED" in failing.output
     assert (
-        "bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 "
-        "(test.accuracy 0.7, baseline 0.714)"
+        "bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 (test.accuracy 0.7, baseline 0.714)"
     ) in failing.output
     assert "wall_time_s > 1.2 * baseline: 130 > 120" in failing.output
     assert "test.loss > 5" not in failing.output.split("FAILED")[1]
@@ -166,9 +165,7 @@ def test_markdown_is_a_table_a_ci_job_can_post(cli, two_runs):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == (
-        "| metric | aaaaaa (baseline) | bbbbbb |"
-    )
+    assert table[0] == ("| metric | aaaaaa (baseline) | bbbbbb |")
     assert set(table[1].replace("|", "")) <= set("-:")
     assert all(line.count("|") == table[0].count("|") for line in table)
     assert any(line.startswith("| test.accuracy | 0.714 | 0.7 (-0.014, -2.0%) |") for line in table)
