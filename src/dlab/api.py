@@ -294,6 +294,7 @@ def compare(
     fail_if: Sequence[str] = (),
     curve: str | None = None,
     curve_output: str | None = None,
+    params: Sequence[str] = (),
 ) -> Any:
     """Compare saved runs (``dlab compare``); see :func:`dlab.results.compare.compare`.
 
@@ -304,7 +305,13 @@ def compare(
     from dlab.results.compare import compare as compare_runs
 
     return compare_runs(
-        paths, metrics=metrics, baseline=baseline, fail_if=fail_if, curve=curve, curve_output=curve_output
+        paths,
+        metrics=metrics,
+        baseline=baseline,
+        fail_if=fail_if,
+        curve=curve,
+        curve_output=curve_output,
+        params=params,
     )
 
 
@@ -349,11 +356,12 @@ def report(
     *,
     metrics: Sequence[str] = (),
     title: str | None = None,
+    params: Sequence[str] = (),
 ) -> Path:
     """Write one self-contained HTML report of runs (``dlab report``) and return its path."""
     from dlab.results.report import write_report
 
-    return write_report(paths, output, metrics=metrics, title=title)
+    return write_report(paths, output, metrics=metrics, title=title, params=params)
 
 
 def sweep(
@@ -460,3 +468,49 @@ def tune(
     if resumed is not None:  # before anything is created: the search must be the same one
         check_same_search(_resolve(config_ref, *overrides), resumed)
     return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+
+
+def diff(left: str, right: str) -> Any:
+    """Compare two configs or runs key by key (``dlab diff A B``); for two runs, also their metrics.
+
+    Each side is a config name (``xor-mlp``), a YAML file, or a run directory (or its
+    metrics.json). Configs are resolved exactly as ``dlab run`` would (defaults, the
+    ``extends`` chain); a run's saved config.yaml is used as it is.
+
+    Returns:
+        A :class:`dlab.results.diff.ConfigDiff`: ``render(fmt)`` gives the text.
+
+    Raises:
+        UsageError: a run or file that does not exist, an unknown config name.
+    """
+    from dlab.results.diff import diff_sides
+
+    return diff_sides(_diff_side(left), _diff_side(right))
+
+
+def _diff_side(ref: str) -> Any:
+    """One side of :func:`diff`: a run directory read from disk, or a config resolved with its origins."""
+    from dlab.results.diff import DiffSide
+    from dlab.results.index import expand_paths, is_run_dir
+
+    path = Path(ref).expanduser()
+    if path.is_dir() or path.suffix == ".json":
+        if not path.exists() or (path.is_dir() and not is_run_dir(path)):
+            raise UsageError(
+                f"dlab diff: '{ref}' is not a run: "
+                + ("it does not exist" if not path.exists() else "it has no metrics.json")
+                + ". Give two run directories (outputs/<config>/<time>-<id>), config names "
+                "(see `dlab list`) or YAML files."
+            )
+        run = expand_paths([ref])[0]
+        return DiffSide(run.label, run.config, run=run, default_origin="run config.yaml")
+    looks_like_run = "/" in ref and not ref.endswith((".yaml", ".yml"))
+    if looks_like_run and not path.exists():
+        raise UsageError(
+            f"dlab diff: '{ref}' does not exist. Give two run directories "
+            "(outputs/<config>/<time>-<id>), config names (see `dlab list`) or YAML files."
+        )
+    config = resolve_config(ref)
+    origins: dict[str, str] = {}
+    load_yaml_chain(find_config(ref), origins)
+    return DiffSide(config.name or ref, config.to_dict(), origins=origins)

@@ -45,8 +45,8 @@ def test_default_table_shows_every_shared_metric_one_row_each(cli, two_runs):
     lines = result.output.splitlines()
     assert lines[0].split() == [
         "metric",
-        "cnn-cifar10/20261122-100000-aaaaaa",
-        "cnn-cifar10/20261122-110000-bbbbbb",
+        "aaaaaa",
+        "bbbbbb",
     ]
     rows = {line.split()[0]: line.split()[1:] for line in lines[1:]}
     assert rows["test.accuracy"] == ["0.714", "0.7"]
@@ -115,8 +115,7 @@ def test_passing_gates_exit_0_and_failing_gates_exit_1_with_the_comparisons(cli,
     assert failing.exit_code == 1, failing.output
     assert "gates: 2 of 3 checks FAILED" in failing.output
     assert (
-        "cnn-cifar10/20261122-110000-bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 "
-        "(test.accuracy 0.7, baseline 0.714)"
+        "bbbbbb: test.accuracy < baseline - 0.01: 0.7 < 0.704 (test.accuracy 0.7, baseline 0.714)"
     ) in failing.output
     assert "wall_time_s > 1.2 * baseline: 130 > 120" in failing.output
     assert "test.loss > 5" not in failing.output.split("FAILED")[1]
@@ -125,7 +124,7 @@ def test_passing_gates_exit_0_and_failing_gates_exit_1_with_the_comparisons(cli,
 def test_gates_without_a_baseline_judge_every_run(cli, two_runs):
     result = cli("compare", *map(str, two_runs), "--fail-if", "test.accuracy < 0.71")
     assert result.exit_code == 1
-    assert "1 of 2 checks FAILED" in result.output and "110000-bbbbbb: test.accuracy < 0.71" in result.output
+    assert "1 of 2 checks FAILED" in result.output and "bbbbbb: test.accuracy < 0.71" in result.output
 
 
 def test_a_failed_run_fails_a_gate_on_its_missing_metric(cli, tmp_path, two_runs):
@@ -166,14 +165,12 @@ def test_markdown_is_a_table_a_ci_job_can_post(cli, two_runs):
     assert result.exit_code == 1
     lines = result.output.splitlines()
     table = [line for line in lines if line.startswith("|")]
-    assert table[0] == (
-        "| metric | cnn-cifar10/20261122-100000-aaaaaa (baseline) | cnn-cifar10/20261122-110000-bbbbbb |"
-    )
+    assert table[0] == ("| metric | aaaaaa (baseline) | bbbbbb |")
     assert set(table[1].replace("|", "")) <= set("-:")
     assert all(line.count("|") == table[0].count("|") for line in table)
     assert any(line.startswith("| test.accuracy | 0.714 | 0.7 (-0.014, -2.0%) |") for line in table)
     assert "**Gates**: :x: 1 of 1 gate checks failed" in result.output
-    assert "- `cnn-cifar10/20261122-110000-bbbbbb: test.accuracy < baseline - 0.01" in result.output
+    assert "- `bbbbbb: test.accuracy < baseline - 0.01" in result.output
 
 
 def test_csv_has_one_row_per_run_and_parses(cli, two_runs):
@@ -194,8 +191,8 @@ def test_csv_has_one_row_per_run_and_parses(cli, two_runs):
     assert result.exit_code == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [row["run"] for row in rows] == [
-        "cnn-cifar10/20261122-100000-aaaaaa",
-        "cnn-cifar10/20261122-110000-bbbbbb",
+        "aaaaaa",
+        "bbbbbb",
     ]
     assert float(rows[1]["test.accuracy"]) == 0.7
     assert float(rows[1]["test.accuracy_diff"]) == pytest.approx(-0.014)
@@ -218,13 +215,13 @@ def test_json_parses_and_holds_values_differences_and_gates(cli, two_runs):
     )
     assert result.exit_code == 1
     data = json.loads(result.stdout)
-    assert data["baseline"] == "cnn-cifar10/20261122-100000-aaaaaa"
+    assert data["baseline"] == "aaaaaa"
     by_run = {run["run"]: run for run in data["runs"]}
     assert by_run[data["baseline"]]["is_baseline"] is True
-    assert by_run["cnn-cifar10/20261122-110000-bbbbbb"]["diff"]["wall_time_s"] == 30
+    assert by_run["bbbbbb"]["diff"]["wall_time_s"] == 30
     assert data["gates"] == [
         {
-            "run": "cnn-cifar10/20261122-110000-bbbbbb",
+            "run": "bbbbbb",
             "expression": "wall_time_s > 1.2 * baseline",
             "failed": True,
             "left": 130.0,
@@ -369,9 +366,9 @@ def test_more_than_six_runs_get_one_row_each(cli, tmp_path):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0].split() == ["run", "status", "test.accuracy", "wall_time_s"]
-    assert lines[7].split() == ["cnn-cifar10/20261122-100006-aaaaa6", "completed", "0.66", "100"]
+    assert lines[7].split() == ["aaaaa6", "completed", "0.66", "100"]  # nothing differs: the short id
     markdown = cli("compare", "outputs", "-m", "test.accuracy", "-f", "markdown").output
-    assert "| cnn-cifar10/20261122-100003-aaaaa3 | completed | 0.63 |" in markdown
+    assert "| aaaaa3 | completed | 0.63 |" in markdown
 
 
 @pytest.mark.parametrize("command", ["compare", "check", "runs", "report"])

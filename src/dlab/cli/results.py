@@ -53,6 +53,14 @@ def compare_command(
         metavar="FILE.png",
         help="Where --curve writes its PNG (default compare-<COLUMN>.png).",
     ),
+    params: list[str] = typer.Option(
+        [],
+        "--params",
+        "-p",
+        metavar="KEY",
+        help="A config key to show as a column (model.hidden, train.optimizer.learning_rate); "
+        "repeatable or comma-separated. The keys whose values differ are always shown.",
+    ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
@@ -79,6 +87,7 @@ def compare_command(
         fail_if=fail_if,
         curve=curve,
         curve_output=output,
+        params=params,
         show_traceback=debug,
     )
     typer.echo(comparison.render(fmt), nl=False)
@@ -166,10 +175,45 @@ def report_command(
         [], "--metric", "-m", metavar="NAME", help="Metrics for the summary table (default: all shared)."
     ),
     title: str | None = typer.Option(None, "--title", help="The page title."),
+    params: list[str] = typer.Option(
+        [],
+        "--params",
+        "-p",
+        metavar="KEY",
+        help="A config key to show as a column (model.hidden, train.optimizer.learning_rate); "
+        "repeatable or comma-separated. The keys whose values differ are always shown.",
+    ),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
     """Write one self-contained HTML file (plots embedded) that summarizes runs."""
     from dlab import api
 
-    path = call_api(api.report, paths, output, metrics=metrics, title=title, show_traceback=debug)
+    path = call_api(
+        api.report, paths, output, metrics=metrics, title=title, params=params, show_traceback=debug
+    )
     typer.echo(f"report: {path}")
+
+
+@app.command("diff")
+def diff_command(
+    left: str = typer.Argument(..., metavar="A", help="A config name, a YAML file or a run directory."),
+    right: str = typer.Argument(..., metavar="B", help="The same kinds as A."),
+    fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
+    debug: bool = debug_option("Show tracebacks."),
+) -> None:
+    """Compare two configs or runs key by key: only the differences, with where each value came from.
+
+    For two runs, their metrics follow side by side. Exit code 0 whether they differ or not
+    (2 on bad input).
+
+    Examples:
+
+      dlab diff xor-mlp xor-mlp-tanh
+
+      dlab diff outputs/playground-mlp/20261122-101500-259c2a outputs/playground-mlp/20261122-101502-8f4e48
+    """
+    from dlab import api
+
+    fmt = checked_format(fmt)
+    result = call_api(api.diff, left, right, show_traceback=debug)
+    typer.echo(result.render(fmt), nl=False)

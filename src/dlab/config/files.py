@@ -142,4 +142,9 @@ def load_yaml_chain(path: Path, origins: dict[str, str], _seen: tuple[Path, ...]
         merged.pop("name", None)
     for key in flatten_keys(data):
         origins[key] = str(path)
-    return deep_merge(merged, data)
+    combined = deep_merge(merged, data)
+    if isinstance(data.get("reference"), dict) and isinstance(combined.get("reference"), dict):
+        # a variant's reference entry replaces its parent's whole entry: a band must not
+        # inherit the parent's point value (one entry, one kind)
+        combined["reference"].update(copy.deepcopy(data["reference"]))
+    return combined

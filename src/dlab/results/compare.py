@@ -23,8 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError, did_you_mean
+from dlab.results.curves import write_curve
 from dlab.results.gates import Gate, GateOutcome, parse_gate
-from dlab.results.index import SavedRun, expand_paths
+from dlab.results.index import SavedRun, default_label, expand_paths
+from dlab.results.labels import label_runs, parameter_columns, parameter_value
+from dlab.results.seeds_view import seed_groups, seed_lines
 from dlab.results.tables import csv_table, markdown_table, text_table
 from dlab.results.vocabulary import format_number, signed
 
@@ -41,6 +44,7 @@ class Comparison:
     gates: list[GateOutcome] = field(default_factory=list)
     curve: Path | None = None
     notes: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)  # config keys shown beside the metrics
 
     @property
     def failed_gates(self) -> list[GateOutcome]:
@@ -70,7 +74,7 @@ class Comparison:
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2) + "\n"
         if fmt == "csv":
-            headers = ["run", "run_dir", "status", *self.metrics]
+            headers = ["run", "run_dir", "status", *self.params, *self.metrics]
             if self.baseline is not None:
                 headers += [f"{metric}_diff" for metric in self.metrics]
             rows = []
@@ -79,6 +83,7 @@ class Comparison:
                     run.label,
                     str(run.path),
                     run.status,
+                    *(parameter_value(run, key) for key in self.params),
                     *(run.values.get(metric) for metric in self.metrics),
                 ]
                 if self.baseline is not None:
@@ -90,30 +95,39 @@ class Comparison:
             headers = ["metric", *(self._header(run) for run in self.runs)]
             rows = [
                 ["status", *statuses],
+                *([key, *(parameter_value(run, key) for run in self.runs)] for key in self.params),
                 *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics),
             ]
         else:  # a sweep: one row per run, one column per metric
-            headers = ["run", "status", *self.metrics]
+            headers = ["run", "status", *self.params, *self.metrics]
             rows = [
-                [self._header(run), status, *(self.cell(run, metric) for metric in self.metrics)]
+                [
+                    self._header(run),
+                    status,
+                    *(parameter_value(run, key) for key in self.params),
+                    *(self.cell(run, metric) for metric in self.metrics),
+                ]
                 for run, status in zip(self.runs, statuses, strict=True)
             ]
         if fmt == "markdown":
             return self._markdown(headers, rows)
-        text = text_table(headers, rows)
+        text = text_table(headers, rows) + seed_lines(self.runs, self.metrics)
         lines = [*(f"note: {note}" for note in self.notes), *self._gate_lines()]
         return text + "".join(f"{line}\n" for line in lines)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics,
+            "params": self.params,
             "baseline": self.baseline.label if self.baseline else None,
             "runs": [
                 {
                     "run": run.label,
+                    "id": default_label(run.path),
                     "run_dir": str(run.path),
                     "status": run.status,
                     "smoke": run.smoke,
+                    "params": {key: parameter_value(run, key) for key in self.params},
                     "is_baseline": run is self.baseline,
                     "values": {metric: run.values.get(metric) for metric in self.metrics},
                     **(
@@ -138,6 +152,7 @@ class Comparison:
             ],
             "curve": str(self.curve) if self.curve else None,
             "notes": self.notes,
+            "seeds": seed_groups(self.runs, self.metrics),
         }
 
     def _header(self, run: SavedRun) -> str:
@@ -180,6 +195,7 @@ def compare(
     fail_if: Sequence[str] = (),
     curve: str | None = None,
     curve_output: str | None = None,
+    params: Sequence[str] = (),
 ) -> Comparison:
     """Compare saved runs: choose the metrics, take differences, judge the gates, draw a curve.
 
@@ -193,6 +209,8 @@ def compare(
             the baseline.
         curve: a history column (``loss``, ``val_loss``) to overlay across runs as a PNG.
         curve_output: where to write that PNG (default ``compare-<curve>.png``).
+        params: config keys to show beside the metrics (``--params``); the keys whose
+            values differ across the runs are always shown, and name the runs.
 
     Raises:
         UsageError: bad paths, baseline, metric names, gate syntax or curve (nothing written).
@@ -204,13 +222,15 @@ def compare(
         runs.insert(0, base)
     elif base is not None:
         base = next(run for run in runs if run.path.resolve() == base.path.resolve())
+    columns = parameter_columns(runs, params)
+    label_runs(runs)
     notes = [f"{run.label}: {'; '.join(run.problems)}" for run in runs if run.problems]
 
     available = available_metrics(runs)
     chosen = select_metrics(metrics, runs, available)
     for gate in gates:
         _check_gate(gate, available, base)
-    comparison = Comparison(runs=runs, metrics=chosen, baseline=base, notes=notes)
+    comparison = Comparison(runs=runs, metrics=chosen, baseline=base, notes=notes, params=columns)
     for gate in gates:
         for run in runs:
             if run is not base:
@@ -308,60 +328,3 @@ def _listing(available: list[str]) -> str:
     if not available:
         return "These runs have no numeric metrics."
     return "Available metrics: " + ", ".join(available) + "."
-
-
-def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
-    """Overlay one history column across runs (``--curve``) and save it as a PNG.
-
-    ``loss`` draws each run's training (dashed) and validation (solid) loss;
-    ``val_loss`` only the validation curve.
-
-    Raises:
-        UsageError: no run recorded that history column (the message lists those that exist).
-    """
-    base = curve.removeprefix("val_")
-    keys = {curve} if curve.startswith("val_") else {base, f"val_{base}"}
-    drawn = [(run.label, {key: values for key, values in run.history.items() if key in keys}) for run in runs]
-    drawn = [(label, history) for label, history in drawn if history]
-    if not drawn:
-        columns = sorted({key for run in runs for key in run.history})
-        raise UsageError(
-            f"--curve '{curve}': no run recorded it in its history. "
-            + (
-                f"History columns: {', '.join(columns)}."
-                if columns
-                else "None of these runs has a history.csv/history.json."
-            )
-        )
-    if output.suffix.lower() != ".png":
-        raise UsageError(f"-o '{output}': the curve is written as a PNG; use a name ending in .png.")
-    from dlab.fileio import atomic_path
-
-    figure = overlay_curves(drawn, base, title=f"{curve.replace('_', ' ')} across {len(drawn)} runs")
-    with atomic_path(output) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return output
-
-
-LEGEND_LIMIT = 12
-
-
-def overlay_curves(runs: list[tuple[str, dict[str, list[float]]]], metric: str, title: str) -> Any:
-    """``plots.learning_curves`` for many runs; past a dozen runs the legend is dropped.
-
-    With 50 runs a legend would cover the plot (and matplotlib warns that the layout
-    cannot fit it); the curves still show the spread, and the table names the runs.
-    """
-    import warnings
-
-    from dlab.plots import learning_curves
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "Tight layout not applied" for huge legends
-        figure = learning_curves(runs, metric, title=title)
-        if len(runs) > LEGEND_LIMIT:
-            for axes in figure.axes:
-                if axes.get_legend() is not None:
-                    axes.get_legend().remove()
-            figure.tight_layout()
-    return figure

@@ -6,15 +6,19 @@ inline, and there are no scripts, fonts or links to anything outside the file.
 Every piece of text that came from a run (labels, config values, error messages)
 is HTML-escaped, so a config description cannot inject markup.
 
-The file holds: a table of the runs and their shared metrics, overlaid learning
-curves when there are several runs, and per run its config essentials, all its
-metrics and its plots.
+The file holds, in reading order: the key metrics of every run (a narrow table
+that fits the page: long parameter columns go to a details table below it), the
+statistics of grid points run with several seeds, a study's compared metric as a
+bar chart with its threshold line, the learning curves of all runs (seed means
+with bands), and per run its config essentials, all its metrics and its plots.
+Each run has one colour, the same in every chart and beside its name; the
+legends sit outside the data; smoke runs (synthetic data) are marked wherever
+they appear, because their numbers say nothing about the real data.
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import json
 import time
@@ -24,7 +28,21 @@ from typing import Any
 
 from dlab.errors import UsageError
 from dlab.results.index import SavedRun, expand_paths
-from dlab.results.vocabulary import format_number
+from dlab.results.labels import label_runs, parameter_columns
+from dlab.results.report_parts import (
+    details_table,
+    escape,
+    key_metrics_of,
+    key_table,
+    number_cell,
+    report_colors,
+    seeds_table,
+    smoke_banner,
+    status_span,
+    study_block,
+    study_chart,
+    swatch,
+)
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -33,14 +51,23 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ccc; padding-bottom:
 .meta { color: #666; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.9em; }
+table.key { width: 100%; table-layout: fixed; }
+table.key td, table.key th { overflow-wrap: anywhere; }
+table.key col.label { width: 34%; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.swatch { display: inline-block; width: 0.9em; height: 0.9em; border-radius: 2px; margin-right: 0.4em;
+          vertical-align: -0.1em; border: 1px solid rgba(0,0,0,0.3); }
 .status-completed { color: #1a7f37; } .status-failed, .status-interrupted { color: #cf222e; }
 .status-running { color: #9a6700; }
+.smoke { background: #fff4ce; color: #6b4f00; border: 1px solid #e0c060; border-radius: 3px;
+         padding: 0 0.3em; font-size: 0.85em; white-space: nowrap; }
+.banner { background: #fff4ce; border-left: 4px solid #e0a800; padding: 0.5em 1em; }
 .error { background: #fff0f0; border-left: 4px solid #cf222e; padding: 0.5em 1em; white-space: pre-wrap; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 560px; border: 1px solid #eee; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; max-width: 100%; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figure.run img { max-width: 560px; }
 figcaption { text-align: center; color: #555; font-size: 0.85em; }
 pre { background: #f6f8fa; padding: 0.6em; overflow-x: auto; font-size: 0.85em; }
 """
@@ -52,6 +79,7 @@ def write_report(
     *,
     metrics: Sequence[str] = (),
     title: str | None = None,
+    params: Sequence[str] = (),
 ) -> Path:
     """Write the HTML report of the given runs and return its path.
 
@@ -60,16 +88,22 @@ def write_report(
         output: the HTML file to write (atomically).
         metrics: metrics for the summary table (default: every metric the finished runs share).
         title: the page title (default: "dlab report: N runs").
+        params: config keys shown in the details table besides those that differ.
 
     Raises:
-        UsageError: bad paths, an output name that is not .html, an unknown metric.
+        UsageError: bad paths, an output name that is not .html, an unknown metric or --params key.
     """
     target = Path(output).expanduser()
     if target.suffix.lower() not in (".html", ".htm"):
         raise UsageError(f"-o '{output}': the report is one HTML file; use a name ending in .html.")
     runs = expand_paths(paths)
+    columns = parameter_columns(runs, params)
+    label_runs(runs)
     chosen = _summary_metrics(runs, metrics)
-    page = render_report(runs, chosen, title or f"dlab report: {len(runs)} run{'s' * (len(runs) != 1)}")
+    study = study_block(paths)
+    page = render_report(
+        runs, chosen, title or f"dlab report: {len(runs)} run{'s' * (len(runs) != 1)}", columns, study
+    )
     from dlab.fileio import atomic_write_text
 
     atomic_write_text(target, page)
@@ -87,10 +121,19 @@ def _summary_metrics(runs: list[SavedRun], requested: Sequence[str]) -> list[str
         return []  # nothing shared (or nothing finished): the per-run sections still tell it all
 
 
-def render_report(runs: list[SavedRun], metrics: list[str], title: str) -> str:
+def render_report(
+    runs: list[SavedRun],
+    metrics: list[str],
+    title: str,
+    params: Sequence[str] = (),
+    study: dict[str, Any] | None = None,
+) -> str:
     """The whole HTML page as a string."""
     from dlab import __version__
 
+    colors = report_colors(runs)
+    chart = study_chart(runs, study, colors)  # also finds the study metric's name in metrics.json
+    key = key_metrics_of(metrics, study)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -99,52 +142,28 @@ def render_report(runs: list[SavedRun], metrics: list[str], title: str) -> str:
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Written by dlab {_e(__version__)} on {_e(time.strftime("%Y-%m-%d %H:%M:%S %Z"))} '
         f"from {len(runs)} run director{'ies' if len(runs) != 1 else 'y'}.</p>",
+        smoke_banner(runs),
         "<h2>Summary</h2>",
-        _summary_table(runs, metrics),
+        key_table(runs, key, colors),
+        seeds_table(runs, key),
     ]
-    overlays = _overlays(runs)
+    if chart:
+        parts += ["<h2>Compared metric</h2>", _figure(*chart)]
+    overlays = _overlays(runs, colors)
     if overlays:
         parts.append("<h2>Learning curves, all runs</h2><div>")
         parts.extend(_figure(png, caption) for caption, png in overlays)
         parts.append("</div>")
+    parts += ["<h2>Details</h2>", details_table(runs, metrics, key, params)]
     for index, run in enumerate(runs):
-        parts.append(_run_section(run, index))
+        parts.append(_run_section(run, index, colors))
     parts.append("</body></html>\n")
-    return "\n".join(parts)
+    return "\n".join(part for part in parts if part)
 
 
-def _summary_table(runs: list[SavedRun], metrics: list[str]) -> str:
-    wall_column = "wall_time_s" not in metrics  # shown once, as a metric when it is one
-    headers = [
-        "run",
-        "experiment",
-        "status",
-        "data",
-        "started",
-        *(["wall time (s)"] if wall_column else []),
-        *metrics,
-    ]
-    rows = []
-    for index, run in enumerate(runs):
-        data = run.metrics.get("data") or {}
-        cells = [
-            f'<td><a href="#run-{index}">{_e(run.label)}</a></td>',
-            f"<td>{_e(run.experiment)}</td>",
-            _status_cell(run),
-            f"<td>{_e(str(data.get('dataset') or '-'))} ({_e(str(data.get('source') or '-'))})"
-            f"{' smoke' if run.smoke else ''}</td>",
-            f"<td>{_e(str(run.metrics.get('started_at') or '-'))}</td>",
-            *([_number_cell(run.metrics.get("wall_time_s"))] if wall_column else []),
-            *(_number_cell(run.values.get(metric)) for metric in metrics),
-        ]
-        rows.append("<tr>" + "".join(cells) + "</tr>")
-    head = "".join(f"<th>{_e(header)}</th>" for header in headers)
-    return f'<div class="scroll"><table><tr>{head}</tr>{"".join(rows)}</table></div>'
-
-
-def _run_section(run: SavedRun, index: int) -> str:
+def _run_section(run: SavedRun, index: int, colors: dict[str, str]) -> str:
     parts = [
-        f'<h2 id="run-{index}">{_e(run.label)}</h2>',
+        f'<h2 id="run-{index}">{swatch(run, colors)}{_e(run.label)}</h2>',
         f"<p>{_status_span(run)} &middot; <code>{_e(str(run.path))}</code></p>",
     ]
     error = run.metrics.get("error")
@@ -180,7 +199,7 @@ def _run_section(run: SavedRun, index: int) -> str:
                 png = plot.read_bytes()
             except OSError:
                 continue
-            parts.append(_figure(png, plot.name))
+            parts.append(_figure(png, plot.name, css="run"))
         parts.append("</div>")
     return "\n".join(parts)
 
@@ -215,55 +234,42 @@ def config_essentials(run: SavedRun) -> dict[str, str]:
     return {key: str(value) for key, value in rows.items() if value not in (None, "", {})}
 
 
-def _overlays(runs: list[SavedRun]) -> list[tuple[str, bytes]]:
-    """Every run's loss/accuracy curves on one figure each (when there are several runs)."""
+def _overlays(runs: list[SavedRun], colors: dict[str, str]) -> list[tuple[str, bytes]]:
+    """Every run's loss/accuracy curves on one figure each (when there are several runs).
+
+    Grid points with several seeds are drawn as their mean with a band; each run (or
+    grid point) in its report colour.
+    """
     with_history = [run for run in runs if run.history]
     if len(with_history) < 2:
         return []
     from dlab.plots import curve_metrics
-    from dlab.results.compare import overlay_curves
+    from dlab.results.curves import runs_figure
 
     names: dict[str, None] = {}
     for run in with_history:
         names.update(dict.fromkeys(curve_metrics(run.history)))
     figures = []
     for metric in list(names)[:4]:
-        drawn = [
-            (run.label, run.history)
-            for run in with_history
-            if metric in run.history or f"val_{metric}" in run.history
-        ]
+        drawn = [run for run in with_history if metric in run.history or f"val_{metric}" in run.history]
         if len(drawn) < 2:
             continue
-        figure = overlay_curves(drawn, metric, title=f"{metric.replace('_', ' ')}: {len(drawn)} runs")
+        title = f"{metric.replace('_', ' ')}: {len(drawn)} runs"
+        figure = runs_figure(drawn, metric, title, colors=colors)
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
         figures.append((f"{metric} (train dashed, validation solid)", buffer.getvalue()))
     return figures
 
 
-def _figure(png: bytes, caption: str) -> str:
+def _figure(png: bytes, caption: str, css: str = "") -> str:
     data = base64.b64encode(png).decode("ascii")
     return (
-        f'<figure><img alt="{_e(caption)}" src="data:image/png;base64,{data}">'
-        f"<figcaption>{_e(caption)}</figcaption></figure>"
+        f'<figure{f" class={chr(34)}{css}{chr(34)}" if css else ""}><img alt="{_e(caption)}" '
+        f'src="data:image/png;base64,{data}"><figcaption>{_e(caption)}</figcaption></figure>'
     )
 
 
-def _status_span(run: SavedRun) -> str:
-    status = run.status
-    smoke = " (smoke: synthetic data)" if run.smoke else ""
-    return f'<span class="status-{_e(status)}">{_e(status)}</span>{smoke}'
-
-
-def _status_cell(run: SavedRun) -> str:
-    return f"<td>{_status_span(run)}</td>"
-
-
-def _number_cell(value: Any) -> str:
-    shown = format_number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
-    return f'<td class="num">{_e(shown)}</td>'
-
-
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+_e = escape
+_number_cell = number_cell
+_status_span = status_span

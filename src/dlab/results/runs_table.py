@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError, did_you_mean
-from dlab.results.index import SavedRun, find_runs, load_run
+from dlab.results.index import SavedRun, default_label, find_runs, load_run
+from dlab.results.labels import label_runs
 from dlab.results.tables import csv_table, markdown_table, text_table
 from dlab.results.vocabulary import format_number
 
@@ -130,6 +131,7 @@ def list_runs(
             continue
         rows.append(RunRow(run))
     rows.sort(key=lambda row: (str(row.run.metrics.get("started_at") or ""), row.run.path.name))
+    label_runs([row.run for row in rows])  # the config, then what differs within it, then the short id
     return rows
 
 
@@ -137,7 +139,7 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
     """The run list as ``table``, ``csv``, ``json`` or ``markdown``."""
     if fmt == "json":
         return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
-    headers = ["run", "experiment", "status", "smoke", "started", "wall_s", "key metrics", "error"]
+    headers = ["run", "experiment", "status", "smoke", "started", "wall_s", "key metrics", "error", "folder"]
     if fmt == "csv":
         return csv_table(
             headers,
@@ -151,6 +153,7 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
                     row.run.metrics.get("wall_time_s"),
                     json.dumps(row.key_metrics),
                     row.error,
+                    default_label(row.run.path),
                 ]
                 for row in rows
             ],
@@ -165,6 +168,7 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
             format_number(_number(row.run.metrics.get("wall_time_s"))),
             ", ".join(f"{name} {format_number(value)}" for name, value in row.key_metrics.items()) or "-",
             _short(row.error),
+            row.run.path.name,
         ]
         for row in rows
     ]
@@ -177,6 +181,7 @@ def _as_dict(row: RunRow) -> dict[str, Any]:
     metrics = row.run.metrics
     return {
         "run": row.run.label,
+        "id": default_label(row.run.path),
         "run_dir": str(row.run.path),
         "config": row.run.config_name,
         "experiment": row.run.experiment,

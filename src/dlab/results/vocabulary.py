@@ -5,11 +5,17 @@ metrics.json nests its numbers (``test.accuracy``, ``final.val.loss``,
 shows and gates. Configs' references, studies and sweep rows use the short names
 of Keras history columns instead (``test_accuracy``, ``val_loss``). This module is
 the one translation between the two, so every command resolves a name the same way.
+
+It also knows the range a metric's values can take: an interval over two seeds of
+an accuracy computed as mean +- t * std / sqrt(n) can reach below 0 or above 1, and
+printing ``[0.91, 1.04]`` for an accuracy says something impossible, so interval
+code asks here for the bounds and clips to them (and says so).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 SHORT_PREFIXES = (
@@ -78,3 +84,39 @@ def signed(value: float | None) -> str:
     """A difference with its sign (``+0.012``, ``-0.3``); ``-`` for a missing value."""
     text = format_number(value)
     return text if value is None or text.startswith("-") else f"+{text}"
+
+
+UNIT_INTERVAL = ("accuracy", "auc", "iou", "precision", "recall", "f1")
+"""Metrics that are fractions: their values lie in [0, 1]."""
+
+NON_NEGATIVE = ("loss", "mae", "mse", "rmse", "perplexity", "cost", "error", "time", "seconds")
+"""Metrics that cannot be negative (errors, losses, times)."""
+
+
+def _words(name: str) -> list[str]:
+    last = name.split(".")[-1].lower()
+    return [word for word in re.split(r"[_\W]+", last) if word]
+
+
+def metric_bounds(name: str) -> tuple[float | None, float | None]:
+    """``(low, high)`` the metric's values must lie in; None where unbounded.
+
+    Examples:
+        >>> metric_bounds("test.accuracy")
+        (0.0, 1.0)
+        >>> metric_bounds("test_loss")
+        (0.0, None)
+        >>> metric_bounds("kfold.mean.r2")
+        (None, None)
+    """
+    words = _words(name)
+    if any(word in UNIT_INTERVAL or word.endswith("accuracy") for word in words):
+        return 0.0, 1.0
+    if any(word in NON_NEGATIVE for word in words) or name.endswith("_s"):
+        return 0.0, None
+    return None, None
+
+
+def is_fraction(name: str) -> bool:
+    """Whether the metric lies in [0, 1] (accuracy, AUC, IoU, precision, recall, F1)."""
+    return metric_bounds(name) == (0.0, 1.0)

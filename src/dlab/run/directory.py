@@ -95,6 +95,19 @@ class RunDir:
             )
         return cls(new_timestamped_folder(Path(root) / config_name))
 
+    def synthetic_data(self) -> bool:
+        """Whether this run's saved config.yaml says its data is synthetic (smoke runs)."""
+        if not hasattr(self, "_synthetic"):
+            import yaml
+
+            try:
+                config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                return False  # not written yet: ask again at the next figure
+            data = config.get("data") if isinstance(config, dict) else None
+            self._synthetic = isinstance(data, dict) and data.get("source") == "synthetic"
+        return self._synthetic
+
     # -- writers -------------------------------------------------------------------
 
     def write_config(self, config_yaml: str) -> None:
@@ -119,7 +132,15 @@ class RunDir:
         atomic_write_json(self.path / "history.json", {"epoch": list(range(1, epochs + 1)), **history})
 
     def save_figure(self, figure: Any, name: str) -> Path:
-        """Save a matplotlib Figure as plots/<name>.png and return the path."""
+        """Save a matplotlib Figure as plots/<name>.png and return the path.
+
+        A run on synthetic data (``--smoke``) gets "smoke (synthetic data)" in every
+        figure's title: a confusion matrix titled "accuracy 1.000" must not pass for a result.
+        """
+        if self.synthetic_data():
+            from dlab.plots import mark_smoke
+
+            mark_smoke(figure)
         target = self.plots_dir / f"{name}.png"
         with atomic_path(target) as tmp:
             figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")

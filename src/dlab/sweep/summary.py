@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
-import math
 import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -20,86 +18,11 @@ from typing import Any
 
 from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_json_object
 from dlab.results.index import flatten_metrics
+from dlab.results.seeds import seed_statistics
+from dlab.results.seeds import t_quantile_975 as t_quantile_975  # re-exported: statistics live in results
 from dlab.results.vocabulary import is_number, lookup, short_name
 
 SUMMARY_SCHEMA_VERSION = 1
-
-# Student's t, 97.5% quantile (two-sided 95% interval) for 1..30 degrees of freedom.
-_T_975 = (
-    12.7062,
-    4.3027,
-    3.1824,
-    2.7764,
-    2.5706,
-    2.4469,
-    2.3646,
-    2.3060,
-    2.2622,
-    2.2281,
-    2.2010,
-    2.1788,
-    2.1604,
-    2.1448,
-    2.1314,
-    2.1199,
-    2.1098,
-    2.1009,
-    2.0930,
-    2.0860,
-    2.0796,
-    2.0739,
-    2.0687,
-    2.0639,
-    2.0595,
-    2.0555,
-    2.0518,
-    2.0484,
-    2.0452,
-    2.0423,
-)
-# ... and beyond, interpolated linearly in 1/df (the usual table rule; exact to ~1e-4).
-_T_975_LARGE = ((30, 2.0423), (40, 2.0211), (60, 2.0003), (120, 1.9799), (math.inf, 1.9600))
-
-
-def t_quantile_975(degrees_of_freedom: int) -> float:
-    """The 97.5% quantile of Student's t (SciPy is not a dependency, so from a table).
-
-    Args:
-        degrees_of_freedom: n - 1 for n samples; at least 1.
-
-    Returns:
-        t such that mean +- t * std / sqrt(n) is a two-sided 95% interval.
-    """
-    if degrees_of_freedom < 1:
-        raise ValueError(f"degrees of freedom must be >= 1, got {degrees_of_freedom}")
-    if degrees_of_freedom <= len(_T_975):
-        return _T_975[degrees_of_freedom - 1]
-    for (low_df, low_t), (high_df, high_t) in itertools.pairwise(_T_975_LARGE):
-        if degrees_of_freedom <= high_df:
-            position = (1 / low_df - 1 / degrees_of_freedom) / (1 / low_df - 1 / high_df)
-            return low_t + position * (high_t - low_t)
-    return 1.96  # unreachable: the last bound is infinite
-
-
-def seed_statistics(values: Sequence[float]) -> dict[str, Any]:
-    """Mean, sample standard deviation and t-based 95% interval of one metric over seeds.
-
-    With one value the spread is unknown: ``std`` and the interval are None.
-    """
-    count = len(values)
-    mean = statistics.fmean(values) if values else None
-    if count < 2:
-        return {"n": count, "mean": mean, "std": None, "ci95_low": None, "ci95_high": None}
-    std = statistics.stdev(values)
-    half_width = t_quantile_975(count - 1) * std / math.sqrt(count)
-    return {
-        "n": count,
-        "mean": mean,
-        "std": std,
-        "ci95_low": mean - half_width,
-        "ci95_high": mean + half_width,
-    }
-
 
 # --------------------------------------------------------------------------- metrics of one run
 
@@ -165,7 +88,7 @@ def aggregate_seeds(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "completed": len(completed),
                 "metrics": {
                     name: seed_statistics(
-                        [row["metrics"][name] for row in completed if name in row["metrics"]]
+                        [row["metrics"][name] for row in completed if name in row["metrics"]], name
                     )
                     for name in names
                 },

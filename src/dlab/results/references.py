@@ -1,0 +1,169 @@
+"""The kinds of ``reference:`` entries, read back from a run's saved config and judged.
+
+A source states a number in one of four ways, and judging it any other way gives
+false alarms: a point it measured (``value``, within a tolerance), a threshold it
+went below (``max``) or above (``min``), or a range it gives (``low``/``high``).
+``seed_dependent`` marks a number one report measured with one random init (an
+initial cost, a first-epoch accuracy): it is shown, never failed, because another
+init cannot be expected to repeat it.
+
+The saved config.yaml may come from any dlab version, so this module reads it
+defensively (an old ``{value, source}`` entry is a point) and does not import the
+config schema (the results package reads run directories only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dlab.errors import UsageError
+from dlab.results.gates import format_number
+
+POINT, MAX, MIN, BAND = "point", "max", "min", "band"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a result may be from a point reference: relative (a fraction of it) or absolute."""
+
+    amount: float
+    relative: bool
+
+    def allowed(self, reference: float) -> float:
+        return self.amount * abs(reference) if self.relative else self.amount
+
+    def __str__(self) -> str:
+        return f"{format_number(self.amount * 100)}%" if self.relative else format_number(self.amount)
+
+
+def parse_tolerance(text: str | float, *, what: str = "--tolerance") -> Tolerance:
+    """``"5%"`` -> 5% of the reference; ``"0.01"`` -> 0.01 in the metric's units.
+
+    Raises:
+        UsageError: not a non-negative number, with or without a percent sign.
+    """
+    raw = str(text).strip()
+    relative = raw.endswith("%")
+    try:
+        amount = float(raw.removesuffix("%"))
+    except ValueError:
+        amount = -1.0
+    if isinstance(text, bool) or not amount >= 0 or amount == float("inf"):
+        raise UsageError(
+            f"{what} '{text}' is not a tolerance. Give a percentage of the "
+            "reference (e.g. 5%) or an absolute amount in the metric's units (e.g. 0.01)."
+        )
+    return Tolerance(amount / 100 if relative else amount, relative)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One entry of a config's ``reference:`` block."""
+
+    key: str
+    kind: str
+    value: float | None = None  # the point, or the bound of max/min
+    low: float | None = None
+    high: float | None = None
+    tolerance: Tolerance | None = None  # a point's own tolerance (else the command's)
+    source: str = ""
+    seed_dependent: bool = False
+
+    def expected_text(self, default: Tolerance) -> str:
+        """What the source expects, in words a reader takes in at a glance."""
+        if self.kind == MAX:
+            return f"<= {format_number(self.value)}"
+        if self.kind == MIN:
+            return f">= {format_number(self.value)}"
+        if self.kind == BAND:
+            return f"{format_number(self.low)} to {format_number(self.high)}"
+        return format_number(self.value)
+
+    def tolerance_text(self, default: Tolerance) -> str:
+        return str(self.tolerance or default) if self.kind == POINT else "-"
+
+    def judge(self, actual: float, default: Tolerance) -> tuple[bool, str]:
+        """``(passes, why)``: whether ``actual`` meets this reference, and the reason in words."""
+        shown = format_number(actual)
+        if self.kind == MAX:
+            bound = float(self.value or 0.0)
+            if actual <= bound + 1e-12:
+                return True, f"{shown} <= {format_number(bound)}: at most the bound"
+            return (
+                False,
+                f"{shown} > {format_number(bound)}: above the bound by {format_number(actual - bound)}",
+            )
+        if self.kind == MIN:
+            bound = float(self.value or 0.0)
+            if actual >= bound - 1e-12:
+                return True, f"{shown} >= {format_number(bound)}: at least the bound"
+            return (
+                False,
+                f"{shown} < {format_number(bound)}: below the bound by {format_number(bound - actual)}",
+            )
+        if self.kind == BAND:
+            low, high = float(self.low or 0.0), float(self.high or 0.0)
+            if actual < low - 1e-12:
+                return False, f"{shown} is below the band by {format_number(low - actual)}"
+            if actual > high + 1e-12:
+                return False, f"{shown} is above the band by {format_number(actual - high)}"
+            return True, f"{shown} is inside {format_number(low)} to {format_number(high)}"
+        return self._judge_point(actual, self.tolerance or default)
+
+    def _judge_point(self, actual: float, tolerance: Tolerance) -> tuple[bool, str]:
+        value = float(self.value or 0.0)
+        difference = actual - value
+        allowed = tolerance.allowed(value)
+        relative = f" ({100 * difference / abs(value):+.1f}%)" if value else ""
+        side = "off" if difference == 0 else ("above" if difference > 0 else "below")
+        distance = f"{format_number(abs(difference))}{relative} {side}" if difference else "exactly"
+        inside = abs(difference) <= allowed + 1e-12
+        verdict = "within" if inside else "outside"
+        return inside, f"{distance} {format_number(value)}, {verdict} +-{tolerance}"
+
+
+def read_references(block: Any) -> list[Reference]:
+    """The entries of a saved config's ``reference:`` block; nulls and unreadable entries are skipped.
+
+    A run's config.yaml holds every field of the schema (``value: null, max: 0.177, ...``);
+    an older one holds ``{value, source}``; a bare number is a point.
+    """
+    if not isinstance(block, dict):
+        return []
+    found = []
+    for key, entry in block.items():
+        if _number(entry) is not None:
+            found.append(Reference(str(key), POINT, value=_number(entry)))
+            continue
+        if not isinstance(entry, dict):
+            continue
+        common = {
+            "source": str(entry.get("source") or ""),
+            "seed_dependent": entry.get("seed_dependent") is True,
+        }
+        low, high = _number(entry.get("low")), _number(entry.get("high"))
+        if _number(entry.get("value")) is not None:
+            tolerance = entry.get("tolerance")
+            parsed = None
+            if tolerance is not None:
+                try:
+                    parsed = parse_tolerance(tolerance, what=f"reference '{key}' tolerance")
+                except UsageError:
+                    parsed = None  # an unreadable saved tolerance falls back to the command's
+            found.append(
+                Reference(str(key), POINT, value=_number(entry["value"]), tolerance=parsed, **common)
+            )
+        elif _number(entry.get("max")) is not None:
+            found.append(Reference(str(key), MAX, value=_number(entry["max"]), **common))
+        elif _number(entry.get("min")) is not None:
+            found.append(Reference(str(key), MIN, value=_number(entry["min"]), **common))
+        elif low is not None and high is not None:
+            found.append(Reference(str(key), BAND, low=low, high=high, **common))
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
