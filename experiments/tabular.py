@@ -130,6 +130,7 @@ class FraudData(ArrayDataset):
     threshold_x: Any = field(default=None, repr=False)
     threshold_labels: Any = field(default=None, repr=False)
     test_labels: Any = field(default=None, repr=False)
+    split_labels: Any = field(default=None, repr=False)  # the split check counts these classes
 
 
 def scale_transactions(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -173,10 +174,14 @@ class AutoencoderFraud(KerasExperiment):
                 f"autoencoder-fraud validates on a fraction of the training split; "
                 f"data.validation={share!r} is not one. Use e.g. 0.2."
             )
+        from dlab.data.splits import stratified_indices
+
         rows = len(data.x_train)
-        n_val = max(1, int(rows * share))  # the last rows of the training split
-        x_fit, x_val = data.x_train[:-n_val], data.x_train[-n_val:]
-        y_fit, y_val = data.y_train[:-n_val], data.y_train[-n_val:]
+        n_val = max(1, int(rows * share))  # a random share of the training split, frauds in proportion
+        is_val = np.zeros(rows, dtype=bool)
+        is_val[stratified_indices(data.y_train, n_val, config.seed)] = True
+        x_fit, x_val = data.x_train[~is_val], data.x_train[is_val]
+        y_fit, y_val = data.y_train[~is_val], data.y_train[is_val]
         x_fit, x_val, x_test = scale_transactions(x_fit, x_val, data.x_test)
         threshold = config.model.threshold
         if threshold.strategy == "best_f1" and not (y_val == 1).any() and not threshold.fallback:
@@ -200,8 +205,8 @@ class AutoencoderFraud(KerasExperiment):
             x_test=x_test,
             y_test=x_test,
             class_names=data.class_names,
-            validation=f"the last {share:.0%} of the training split ({n_val} rows, "
-            f"{int((y_val == 1).sum())} frauds) for loss and threshold",
+            validation=f"a random {share:.0%} of the training split ({n_val} rows, "
+            f"{int((y_val == 1).sum())} frauds, stratified) for loss and threshold",
             extra={
                 "frauds_in_train_split": int((y_fit == 1).sum()),
                 "frauds_in_validation": int((y_val == 1).sum()),
@@ -210,6 +215,11 @@ class AutoencoderFraud(KerasExperiment):
             threshold_x=x_val,
             threshold_labels=np.asarray(y_val),
             test_labels=np.asarray(data.y_test),
+            split_labels={
+                "train": np.asarray(y_fit),
+                "val": np.asarray(y_val),
+                "test": np.asarray(data.y_test),
+            },
         )
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:

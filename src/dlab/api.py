@@ -193,7 +193,7 @@ def _run(
         point = check_resume(resume, config, experiment, command=f"dlab run {config_ref}")
     root = check_writable(point.path if point is not None else Path(out))
     runtime = start_runtime(experiment.uses_keras, device, debug, backend=_backend(experiment, config, point))
-    data, model = _load_and_prepare(experiment, config, runtime)
+    data, split_check, model = _load_and_prepare(experiment, config, runtime)
 
     run_dir = RunDir(point.path) if point is not None else RunDir.create(root, config.name)
     if point is None:
@@ -211,6 +211,7 @@ def _run(
     if runtime.backend != "numpy":
         ctx.record(execution=runtime.execution())
     header = _header(config, smoke, data, runtime, run_dir, point)
+    header.data.update(split_check)  # class counts per split (or target summaries), order, layout
     with tracked_run(ctx, header, f"dlab run {config_ref} --resume {run_dir.path}") as metrics:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(
@@ -242,16 +243,19 @@ def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
     )
 
 
-def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, Any]:
-    """Load and check the data, then build the model: everything that can fail before the run exists."""
+def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, dict[str, Any], Any]:
+    """Load and check the data and its splits, then build the model: everything that can fail
+    before the run exists. Returns the data, the split check's record and the model."""
+    from dlab.data.health import check_splits
     from dlab.run.runtime import seed_everything
 
     try:
         seed_everything(config.seed, runtime)
         experiment.check_config(config)
         data = experiment.load_data(config)
+        split_check = check_splits(data, config.data)  # a degenerate split stops here (exit 2)
         seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
-        return data, experiment.prepare(config, data)
+        return data, split_check, experiment.prepare(config, data)
     except DlabError:
         raise
     except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist

@@ -173,13 +173,30 @@ def make(n: int) -> ArrayDataset:
     return ArrayDataset("toy", "synthetic", None, x, x, x[:3], x[:3])
 
 
-def test_split_validation_first_n_last_fraction_and_test():
+def test_split_validation_first_n_random_fraction_and_test():
     first = split_validation(make(10), 4)
     assert list(first.x_val) == [0, 1, 2, 3] and list(first.x_train) == [4, 5, 6, 7, 8, 9]
-    last = split_validation(make(10), 0.2)
-    assert list(last.x_val) == [8, 9] and len(last.x_train) == 8
+    random = split_validation(make(10), 0.2, seed=3)
+    assert len(random.x_val) == 2 and len(random.x_train) == 8
+    assert sorted([*random.x_val, *random.x_train]) == list(range(10))  # no overlap, none lost
+    assert list(split_validation(make(10), 0.2, seed=3).x_val) == list(random.x_val)  # seeded
+    assert "random 20%" in random.validation
     test = split_validation(make(10), "test")
     assert test.x_val is test.x_test and len(test.x_train) == 10
+
+
+def test_an_ordered_series_validates_on_its_last_part_and_refuses_a_count():
+    from dataclasses import replace
+
+    series = replace(make(10), ordered=True, order="time order, kept on purpose")
+    last = split_validation(series, 0.2, seed=3)
+    assert list(last.x_val) == [8, 9] and list(last.x_train) == list(range(8))
+    with pytest.raises(
+        ConfigError,
+        match=r"data.validation=4 takes the first 4 .* keeps its "
+        r"order on purpose \(time order",
+    ):
+        split_validation(series, 4)
 
 
 def test_split_validation_refuses_to_leave_nothing():

@@ -457,9 +457,10 @@ def test_data_validation_split_on_an_array_dataset_without_one():
         )
 
 
-def test_sample_limits_need_a_cache(tree):
-    with pytest.raises(ConfigError, match="data.cache"):
-        load_folder_dataset(folder_data(tree, train_samples=4, cache="none"), seed=0)
+def test_sample_limits_keep_the_same_images_without_a_cache(tree):
+    data = load_folder_dataset(folder_data(tree, train_samples=4, cache="none"), seed=0, image_size=16)
+    first = sorted(all_images(data.splits["train"]))
+    assert len(first) == 4 and sorted(all_images(data.splits["train"])) == first
 
 
 def test_a_dir_path_that_is_a_file(tmp_path):

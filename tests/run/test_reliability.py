@@ -535,6 +535,7 @@ def test_the_source_never_evaluates_text_or_loads_unsafely():
     pattern = re.compile(
         r"\beval\(|\bexec\(|yaml\.load\((?!.*Loader=_SAFE_LOADER)|"
         r"yaml\.unsafe_load|allow_pickle=True|safe_mode=False|layers\.Lambda|"
+        r"\bpickle\.loads?\(|\bpickle\.Unpickler\(|"
         r"\bload_model\((?![^)]*safe_mode=True)(?!self)"
     )
     offenders = []

@@ -60,11 +60,17 @@ class DataConfig(StrictModel):
     validation: Literal["test", "none", "split"] | int | float = Field(
         "test",
         description="Validation data during fit: 'test' (the test split, as the lab reports "
-        "did), a fraction of the training data (0 < f < 1, the last part, like Keras's "
-        "validation_split), a count N (the first N training samples), 'split' (the dataset's "
-        "own validation split: jena's next 25% of the series, the validation/ folder of a "
-        "class-folder tree), or 'none' (NumPy "
+        "did), a fraction of the training data (0 < f < 1: a random subset drawn with the "
+        "seed, stratified by class; the last part for data kept in order, such as a text), a "
+        "count N (the first N training samples; refused for data kept in order), 'split' (the "
+        "dataset's own validation split: jena's next 25% of the series, the validation/ folder "
+        "of a class-folder tree), or 'none' (NumPy "
         "experiments only; Keras runs always validate).",
+    )
+    allow_degenerate_split: bool = Field(
+        False,
+        description="Train even when a split holds a single class or lacks a class the "
+        "other splits have (the split check before training stops the run otherwise).",
     )
     train_samples: int | None = Field(
         None,

@@ -91,6 +91,9 @@ class ArrayDataset:
         vocabulary: for text, index -> word, to decode documents for people.
         test_documents: for text, the first raw test documents (word indices), kept
             after encoding so that predictions.txt can show them.
+        order: how the examples were ordered when they were read, in words (metrics.json).
+        ordered: True when that order is kept on purpose (a time series, a text read in
+            sequence): a validation count is then refused and a fraction is the last part.
     """
 
     name: str
@@ -107,6 +110,8 @@ class ArrayDataset:
     extra: dict[str, Any] = field(default_factory=dict)
     vocabulary: list[str] | None = field(default=None, repr=False)
     test_documents: Any = field(default=None, repr=False)
+    order: str = "random"
+    ordered: bool = False
 
     @property
     def num_classes(self) -> int:
@@ -138,6 +143,7 @@ class ArrayDataset:
             "source": self.source,
             "location": self.location,
             "validation": self.validation,
+            "order": self.order,
             "train_samples": int(len(self.x_train)),
             "val_samples": int(len(self.x_val)) if self.x_val is not None else 0,
             "test_samples": int(len(self.x_test)),
@@ -225,56 +231,14 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
     if isinstance(dataset, Streamed):  # a tf.data stream applies its own limits and validation
         return dataset
     dataset = dataset.first(config.train_samples, config.test_samples)
-    return split_validation(dataset, config.validation)
+    return split_validation(dataset, config.validation, seed)
 
 
-def split_validation(dataset: ArrayDataset, spec: str | int | float) -> ArrayDataset:
-    """Choose the validation data given to fit, as ``data.validation`` says.
+def split_validation(dataset: ArrayDataset, spec: str | int | float, seed: int = 0) -> ArrayDataset:
+    """Choose the validation data given to fit (see :func:`dlab.data.splits.split_validation`)."""
+    from dlab.data.splits import split_validation as choose
 
-    ``"test"`` validates on the test split (no copy); a fraction takes the last part
-    of the training data (as Keras's ``validation_split`` does); a count N takes the
-    first N training samples (as the IMDB examples do); ``"split"`` keeps the validation
-    split the dataset module made (a time series' next rows); ``"none"`` fits without.
-
-    Raises:
-        ConfigError: the split leaves no training data, or ``"split"`` for a dataset without one.
-    """
-    n = len(dataset.x_train)
-    if spec == "split":
-        if dataset.x_val is None:
-            raise ConfigError(
-                f"data.validation='split' asks for the dataset's own validation "
-                f"split (jena's next 25% of the series, the validation/ folder of "
-                f"a class-folder tree), and {dataset.name} has none. Use 'test', a "
-                "fraction (e.g. 0.2) or a count of training samples."
-            )
-        return dataset
-    if spec == "none":
-        return replace(dataset, x_val=None, y_val=None, validation="none")
-    if spec == "test":
-        return replace(dataset, x_val=dataset.x_test, y_val=dataset.y_test, validation="the test split")
-    if isinstance(spec, float):
-        n_val = int(round(n * spec))
-        val, train = slice(n - n_val, n), slice(0, n - n_val)
-        words = f"the last {spec:.0%} of the training data ({n_val} samples)"
-    else:
-        n_val = int(spec)
-        val, train = slice(0, n_val), slice(n_val, n)
-        words = f"the first {n_val} training samples"
-    if n_val < 1 or n_val >= n:
-        raise ConfigError(
-            f"data.validation={spec!r} leaves {n - n_val} of {n} training samples for training "
-            f"and {n_val} for validation; both need at least one. Use a smaller count or "
-            "fraction, or 'test'."
-        )
-    return replace(
-        dataset,
-        x_train=dataset.x_train[train],
-        y_train=dataset.y_train[train],
-        x_val=dataset.x_train[val],
-        y_val=dataset.y_train[val],
-        validation=words,
-    )
+    return choose(dataset, spec, seed)
 
 
 def require_source(config: DataConfig, allowed: tuple[str, ...], why: str) -> None:

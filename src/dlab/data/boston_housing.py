@@ -1,8 +1,10 @@
 """Boston housing prices: 506 suburbs, 13 features, median value in $1000s (404 train, 102 test).
 
-Sources: ``keras`` (``keras.datasets.boston_housing``, the 404/102 split it
-ships); ``file``: an ``.npz`` with x_train/y_train/x_test/y_test, or a CSV with
-a header and a ``data.target`` column (``data.test_split`` held out);
+Sources: ``keras`` (``keras.datasets.boston_housing``: the 506 rows permuted with
+seed 113, the last ``data.test_split`` = 0.2 held out: 404/102); ``file``: the
+``boston_housing.npz`` Keras downloads (``x`` and ``y``, split exactly as Keras
+splits them), an ``.npz`` with x_train/y_train/x_test/y_test, or a CSV with
+a header and a ``data.target`` column (``data.test_split`` held out at random);
 ``synthetic``: 404/102 x 13 with a target that is partly linear, partly not.
 Features are returned raw: models standardize them with a ``Normalization``
 layer adapted on the training data they are fitted on (per fold in k-fold).
@@ -10,7 +12,6 @@ layer adapted on the training data they are fitted on (per fold in k-fold).
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,6 @@ import numpy as np
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.cache import download
 from dlab.data.tabular import holdout, read_csv_table
-from dlab.errors import DataError
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -31,23 +31,30 @@ FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TA
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("keras", "file", "synthetic"), "no built-in copy exists")
     location: str | None = None
+    extra: dict = {"task": "regression"}
+    order = "random"
     if config.source == "keras":
         import keras
+
+        from dlab.data.keras_files import KERAS_ORDER
 
         (x_train, y_train), (x_test, y_test) = download(
             "boston_housing",
             [(URL, "boston_housing.npz")],
-            "run with --set data.source=file --set data.path=boston.npz (or a CSV with "
-            "--set data.target=COLUMN)",
-            keras.datasets.boston_housing.load_data,
+            "run with --set data.source=file --set data.path=boston_housing.npz (the file "
+            "Keras downloads; or a CSV with --set data.target=COLUMN)",
+            lambda: keras.datasets.boston_housing.load_data(test_split=config.test_split),
         )
-        location = URL
+        location, order = URL, KERAS_ORDER
     elif config.source == "file":
         path = require_path(
-            config, "an .npz with x_train, y_train, x_test, y_test or a CSV with data.target", kind="file"
+            config,
+            "boston_housing.npz (x and y, as Keras downloads it), an .npz "
+            "with x_train, y_train, x_test, y_test, or a CSV with data.target",
+            kind="file",
         )
-        (x_train, y_train), (x_test, y_test) = _from_file(path, config, seed)
-        location = str(path)
+        (x_train, y_train), (x_test, y_test), layout, order = _from_file(path, config, seed)
+        location, extra = str(path), {**extra, "layout": layout}
     else:
         (x_train, y_train), (x_test, y_test) = synthetic_housing(
             config.train_samples or 404, config.test_samples or 102, seed
@@ -60,26 +67,26 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         y_train=np.asarray(y_train, dtype=np.float32),
         x_test=np.asarray(x_test, dtype=np.float32),
         y_test=np.asarray(y_test, dtype=np.float32),
-        extra={"task": "regression"},
+        extra=extra,
+        order=order,
     )
 
 
 def _from_file(path: Path, config: DataConfig, seed: int):
-    keys = ("x_train", "y_train", "x_test", "y_test")
+    """(train, test, layout, order) from an .npz (either Keras layout) or a CSV."""
     if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                missing = [key for key in keys if key not in archive]
-                if missing:
-                    raise DataError(
-                        f"{path} lacks {', '.join(missing)}; a boston_housing .npz needs {', '.join(keys)}."
-                    )
-                arrays = [archive[key].astype(np.float32) for key in keys]
-        except (OSError, ValueError, zipfile.BadZipFile) as error:
-            raise DataError(f"Cannot read {path} as an .npz of numbers ({error}).") from None
-        return (arrays[0], arrays[1]), (arrays[2], arrays[3])
+        from dlab.data.keras_files import read_boston_npz
+
+        loaded = read_boston_npz(path, config.test_split)
+        return loaded.train, loaded.test, loaded.layout, loaded.order
     x, y, _, _ = read_csv_table(path, config.target, numeric_target=True)
-    return holdout(x, y, config.test_split, seed)
+    train, test = holdout(x, y, config.test_split, seed)
+    return (
+        train,
+        test,
+        f"{path.name}: a CSV table, target column {config.target}",
+        "the rows permuted with the run's seed, then the test split held out",
+    )
 
 
 def synthetic_housing(n_train: int, n_test: int, seed: int):

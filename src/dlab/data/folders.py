@@ -108,6 +108,7 @@ class StreamDataset:
     cache: str = "memory"
     seed: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    split_labels: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def num_classes(self) -> int:
@@ -209,14 +210,18 @@ def load_folder_dataset(
                 "To try the whole pipeline offline on synthetic images, add --smoke."
             )
         root = require_path(config, "a folder with train/, validation/ and test/ class folders", kind="dir")
-        streams, sizes, class_names = _from_tree(root, config, seed, size, channels)
+        streams, sizes, class_names, labels = _from_tree(root, config, seed, size, channels)
         location = str(root)
     else:
-        streams, sizes, class_names = _synthetic(spec, config, seed, size, channels)
+        streams, sizes, class_names, labels = _synthetic(spec, config, seed, size, channels)
         location = None
     streams, sizes, words = _choose_validation(streams, sizes, config.validation)
     if config.source == "synthetic" and config.validation == "split":
         words = "the synthetic validation split"
+    if config.validation == "test":
+        labels["val"] = labels["test"]
+    elif "val" not in labels:  # synthetic: the last part of the generated training images
+        labels["train"], labels["val"] = labels["train"][: sizes["train"]], labels["train"][sizes["train"] :]
     cached = {split: _cache(stream, config.cache, split) for split, stream in streams.items()}
     return StreamDataset(
         name=spec.name,
@@ -229,6 +234,12 @@ def load_folder_dataset(
         validation=words,
         cache=config.cache,
         seed=seed,
+        split_labels=labels,
+        extra={
+            "order": "each split's file list permuted with the run's seed"
+            if config.source == "dir"
+            else "random (generated from the seed)"
+        },
     )
 
 
@@ -236,7 +247,7 @@ def load_folder_dataset(
 
 
 def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: int):
-    from dlab.data.images import check_class_folders, image_folder_dataset
+    from dlab.data.images import check_class_folders
 
     wanted = ["train", "test"] + (["val"] if config.validation == "split" else [])
     classes: dict[str, list[str]] = {}
@@ -260,57 +271,24 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
                 "from the sorted folder names, so every split needs the same folders."
             )
     class_names = classes["train"]
+    # sample limits keep the first N of each seeded file list: the same images every epoch,
+    # with or without a cache
     limits = {"train": config.train_samples, "val": config.test_samples, "test": config.test_samples}
-    if any(limits.values()) and config.cache == "none":
-        raise ConfigError(
-            "data.train_samples/test_samples take a subset of the tree that is "
-            "drawn on the first pass and kept by the cache; with data.cache=none "
-            "every epoch would draw another one. Set data.cache=memory (or a file "
-            "prefix), or drop the sample limits."
-        )
-    streams, sizes = {}, {}
-    for split in wanted:
-        folder = root / FOLDER_NAMES[split]
-        count = sum(
-            1
-            for c in class_names
-            for f in (folder / c).rglob("*")
-            if f.suffix.lower() in _suffixes() and f.is_file()
-        )
-        if split == "train" and isinstance(config.validation, float):
-            # Keras splits the seeded, shuffled file list: the two parts never overlap
-            n_val = int(config.validation * count)
-            if n_val < 1 or n_val >= count:
-                raise ConfigError(
-                    f"data.validation={config.validation!r} leaves {count - n_val} of {count} "
-                    f"training images for training and {n_val} for validation; both need at "
-                    "least one. Use another fraction, 'split' (the validation/ folder) or 'test'."
-                )
-            streams["train"], streams["val"] = image_folder_dataset(
-                folder,
-                class_names,
-                (size, size),
-                channels,
-                shuffle=True,
-                seed=seed,
-                validation_split=config.validation,
-            )
-            sizes["train"], sizes["val"] = count - n_val, n_val
-        else:
-            streams[split] = image_folder_dataset(
-                folder, class_names, (size, size), channels, shuffle=True, seed=seed
-            )
-            sizes[split] = count
+    from dlab.data.file_lists import class_files, image_stream, shuffled, split_off_validation
+
+    lists = {}
+    for split in wanted:  # each split's file list, permuted with the seed: the classes mixed
+        lists[split] = shuffled(*class_files(root / FOLDER_NAMES[split], class_names), seed)
+    if isinstance(config.validation, float):  # a random share of train/, stratified by class
+        lists["train"], lists["val"] = split_off_validation(*lists["train"], config.validation, seed)
     for split, limit in limits.items():
-        if split in streams and limit and limit < sizes[split]:
-            streams[split], sizes[split] = streams[split].take(limit), limit
-    return streams, sizes, class_names
-
-
-def _suffixes() -> tuple[str, ...]:
-    from dlab.data.images import IMAGE_SUFFIXES
-
-    return IMAGE_SUFFIXES
+        if split in lists and limit:  # the first N of a shuffled list: a random subset
+            lists[split] = (lists[split][0][:limit], lists[split][1][:limit])
+    streams = {
+        split: image_stream(paths, labels, (size, size), channels) for split, (paths, labels) in lists.items()
+    }
+    sizes = {split: len(labels) for split, (_, labels) in lists.items()}
+    return streams, sizes, class_names, {split: labels for split, (_, labels) in lists.items()}
 
 
 # --------------------------------------------------------------------------- synthetic
@@ -341,7 +319,10 @@ def _synthetic(spec: FolderDatasetSpec, config: DataConfig, seed: int, size: int
         split: tf.data.Dataset.from_tensor_slices((x, y.astype("int32"))) for split, (x, y) in arrays.items()
     }
     sizes = {split: len(x) for split, (x, _) in arrays.items()}
-    return streams, sizes, list(spec.class_names)
+    labels = {split: y.reshape(-1) for split, (_, y) in arrays.items()}
+    if config.validation != "split":  # the validation images are taken from train (or test)
+        del labels["val"]
+    return streams, sizes, list(spec.class_names), labels
 
 
 # --------------------------------------------------------------------------- validation, cache
@@ -353,8 +334,12 @@ def _choose_validation(streams: dict, sizes: dict, validation: Any):
     if validation == "test":
         return ({**streams, "val": streams["test"]}, {**sizes, "val": sizes["test"]}, "the test split")
     fraction = float(validation)
-    if "val" in streams:  # a tree: Keras already split train/ (see _from_tree)
-        return streams, sizes, f"{fraction:.0%} of train/ ({sizes['val']} images)"
+    if "val" in streams:  # a tree: train/ was already split, stratified (see _from_tree)
+        return (
+            streams,
+            sizes,
+            (f"a random {fraction:.0%} of train/ ({sizes['val']} images, stratified by class)"),
+        )
     n_val = int(round(sizes["train"] * fraction))
     n_train = sizes["train"] - n_val
     if n_val < 1 or n_train < 1:

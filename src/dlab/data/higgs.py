@@ -1,9 +1,10 @@
 """The HIGGS dataset (UCI): 11 million collisions, 28 features, signal or background.
 
 The real file is a 2.6 GB gzip'ed CSV (label first, then 28 features). dlab
-reads it as a stream and stops after the rows it needs (train + test), so a
-run touches a few megabytes of it (``pandas.read_csv(nrows=...)`` decompresses
-and parses block by block and stops there; benchmarks/bench_higgs_reader.py
+reads it as a stream and stops after the rows it needs (train + test), so a run
+touches a few megabytes of it, and permutes those rows with the run's seed before
+they are split (the file's order never decides a split). ``pandas.read_csv(nrows=...)``
+decompresses and parses block by block and stops there; benchmarks/bench_higgs_reader.py
 measured it 2.4x faster than ``np.loadtxt`` over ``itertools.islice`` and 4.2x
 faster than the tutorial's ``tf.data`` CsvDataset). Sources: ``keras`` (downloaded with
 ``keras.utils.get_file`` and cached), ``file`` (a local .csv or .csv.gz),
@@ -78,6 +79,8 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
             path = require_path(config, "HIGGS.csv or HIGGS.csv.gz", kind="file")
             location = str(path)
         table = read_rows(path, n_train + n_test)
+    # the file's order must not decide the splits: the rows read are permuted with the seed
+    table = table[np.random.default_rng(seed).permutation(len(table))]
     labels, features = table[:, 0], table[:, 1:]
     return ArrayDataset(
         name=config.dataset,
@@ -88,6 +91,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         x_test=features[n_train:],
         y_test=labels[n_train:],
         class_names=["background", "signal"],
+        order=f"the file's first {n_train + n_test} rows, permuted with the run's seed",
     )
 
 

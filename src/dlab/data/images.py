@@ -72,18 +72,24 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
     Raises:
         DataError: a missing or malformed file/folder, or a failed download.
     """
+    from dlab.data import keras_images
+
+    layout, order = None, "as published (Keras's order)"
     if config.source == "keras":
         (x_train, y_train), (x_test, y_test) = _from_keras(spec)
         location, class_names = spec.url, list(spec.class_names)
     elif config.source == "file":
-        path = require_path(config, "an .npz file with " + ", ".join(NPZ_KEYS), kind="file")
-        (x_train, y_train), (x_test, y_test) = _from_npz(spec, path)
+        path = require_path(config, keras_images.file_layouts(spec), kind="file")
+        (x_train, y_train), (x_test, y_test), layout, order = keras_images.image_file(spec, path, seed)
         location, class_names = str(path), list(spec.class_names)
     elif config.source == "dir":
-        path = require_path(config, "a folder with train/ and test/ class folders", kind="dir")
-        (x_train, y_train), (x_test, y_test), class_names = _from_class_folders(spec, path)
+        path = require_path(config, keras_images.dir_layouts(spec), kind="dir")
+        (x_train, y_train), (x_test, y_test), class_names, layout, order = keras_images.image_dir(
+            spec, path, seed
+        )
         location = str(path)
     else:
+        order = "random (generated from the seed)"
         n_train = config.train_samples or spec.train_size
         n_test = config.test_samples or spec.test_size
         (x_train, y_train), (x_test, y_test) = synthetic_images(spec, n_train, n_test, seed)
@@ -98,6 +104,8 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
         x_test=x_test,
         y_test=y_test,
         class_names=class_names,
+        order=order,
+        extra={"layout": layout} if layout else {},
     )
 
 
@@ -116,10 +124,12 @@ def _from_keras(spec: ImageDatasetSpec):
 
 def local_copy(spec: ImageDatasetSpec) -> str:
     """How to read a local copy of an image dataset, for the offline paragraph."""
+    from dlab.data.keras_images import local_files
+
     return (
-        f"save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run with --set "
-        f"data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder tree with "
-        "train/ and test/ works too: --set data.source=dir --set data.path=DIR)"
+        f"{local_files(spec)}, or save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run "
+        f"with --set data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder "
+        "tree with train/ and test/ works too: --set data.source=dir --set data.path=DIR)"
     )
 
 
@@ -352,7 +362,8 @@ def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: in
     """A deterministic twin of ``spec``: real shapes and dtypes, a learnable signal.
 
     Each class gets a random 4x4 prototype image, upsampled to full size; a sample
-    is ``signal * prototype + (1 - signal) * uniform noise``, as uint8. Train and
+    is ``signal * prototype + (1 - signal) * uniform noise``, as uint8. Every class
+    appears equally often (give or take one), in random order. Train and
     test share the prototypes, so what is learned on one transfers to the other.
 
     Returns:
@@ -367,7 +378,9 @@ def synthetic_images(spec: ImageDatasetSpec, n_train: int, n_test: int, seed: in
     prototypes = coarse[:, rows][:, :, cols]
 
     def make(n: int) -> tuple[np.ndarray, np.ndarray]:
-        labels = rng.integers(0, n_classes, size=n)
+        # every class equally often (in random order), so that even a smoke run's tiny
+        # splits hold every class and pass the split check
+        labels = rng.permutation(np.resize(np.arange(n_classes), n))
         images = np.empty((n, height, width, channels), dtype=np.uint8)
         for start in range(0, n, 4096):  # bounded float32 scratch memory
             stop = min(start + 4096, n)

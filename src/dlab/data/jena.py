@@ -138,6 +138,9 @@ def split_rows(
         x_test=x_test,
         y_test=y_test,
         validation=f"the next 25% of the series after the training rows ({n_val} rows)",
+        order="time order, kept on purpose: train, validation and test are consecutive "
+        "stretches of the series",
+        ordered=True,
         extra={
             "task": "forecasting",
             "rows": rows,

@@ -8,12 +8,15 @@ A dataset module describes its data with a :class:`TextDatasetSpec` and calls
 
 Sources:
 - ``keras``: ``keras.datasets.<name>.load_data(num_words=...)`` (downloads and caches).
-- ``file``: an ``.npz`` in the Keras layout. Ragged sequences are stored as object
+- ``file``: the ``.npz`` Keras downloads (imdb.npz, reuters.npz), split and encoded
+  exactly as the Keras loader does (:mod:`dlab.data.keras_files`), or an ``.npz`` of
+  what ``load_data()`` returns. Ragged sequences are stored as object
   arrays, which NumPy can only read with pickle; dlab reads them with an
   unpickler that accepts nothing but arrays and lists, so a crafted file cannot
   run code.
 - ``dir`` (IMDB): the original aclImdb tree (train/pos, train/neg, test/pos,
-  test/neg of .txt reviews), tokenized by a Keras ``TextVectorization`` layer
+  test/neg of .txt reviews), put in Keras's seed-113 order (the files come one
+  class after the other), tokenized by a Keras ``TextVectorization`` layer
   fitted on the training text only.
 - ``synthetic``: documents with the real length distribution, a Zipf
   vocabulary, the real label balance, and words that carry the label.
@@ -36,6 +39,7 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.cache import download
+from dlab.data.keras_files import KERAS_ORDER
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -43,6 +47,10 @@ if TYPE_CHECKING:
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 START, OOV, INDEX_FROM = 1, 2, 3
+TREE_ORDER = (
+    "the files read class by class, then train and test each permuted with "
+    "np.random.RandomState(113), as keras.datasets.imdb permutes imdb.npz"
+)
 
 
 @dataclass(frozen=True)
@@ -88,19 +96,24 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
             f"data.num_words={num_words} is larger than the {spec.name} vocabulary "
             f"({spec.vocabulary_size} words). Use at most {spec.vocabulary_size}."
         )
-    vocabulary = None
+    vocabulary, layout, order = None, None, "random"
     if config.source == "keras":
-        (x_train, y_train), (x_test, y_test) = _from_keras(spec, num_words)
-        location = spec.downloads[0][0]
+        (x_train, y_train), (x_test, y_test) = _from_keras(spec, num_words, config.test_split)
+        location, order = spec.downloads[0][0], KERAS_ORDER
         vocabulary = keras_vocabulary(spec)  # to decode predictions.txt (None if it cannot be had)
     elif config.source == "file":
-        path = require_path(config, "an .npz with " + ", ".join(NPZ_KEYS), kind="file")
-        (x_train, y_train), (x_test, y_test) = _from_npz(spec, path, num_words)
-        location = str(path)
+        from dlab.data.keras_files import read_text_npz
+
+        path = require_path(
+            config, f"an .npz as Keras keeps it ({spec.name}.npz) or with " + ", ".join(NPZ_KEYS), kind="file"
+        )
+        loaded = read_text_npz(spec, path, num_words, config.test_split, seed)
+        (x_train, y_train), (x_test, y_test) = loaded.train, loaded.test
+        location, vocabulary, layout, order = str(path), loaded.vocabulary, loaded.layout, loaded.order
     elif config.source == "dir":
         path = require_path(config, "an aclImdb folder with train/ and test/ (pos/ and neg/)", kind="dir")
         (x_train, y_train), (x_test, y_test), vocabulary = _from_review_tree(path, num_words)
-        location = str(path)
+        location, order = str(path), TREE_ORDER
     else:
         (x_train, y_train), (x_test, y_test) = synthetic_corpus(
             spec,
@@ -119,8 +132,9 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
         x_test=x_test,
         y_test=y_test,
         class_names=list(spec.class_names),
-        extra={"num_words": num_words},
+        extra={"num_words": num_words, **({"layout": layout} if layout else {})},
         vocabulary=vocabulary,
+        order=order,
     )
 
 
@@ -179,15 +193,24 @@ def decode(sequence, vocabulary: list[str] | None) -> str:
 # --------------------------------------------------------------------------- keras
 
 
-def _from_keras(spec: TextDatasetSpec, num_words: int):
+def _from_keras(spec: TextDatasetSpec, num_words: int, test_split: float):
     import keras
 
     loader = getattr(keras.datasets, spec.keras_module)
-    local = f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz"
+    local = (
+        f"run with --set data.source=file --set data.path=/path/to/{spec.name}.npz (the "
+        f"file Keras downloads; `dlab data import {spec.name} FILE` puts it in the Keras "
+        "cache)"
+    )
     if spec.has_dir_source:
         local += " (an aclImdb review tree works too: --set data.source=dir --set data.path=DIR)"
+    # Reuters is one x/y array that Keras splits with test_split; IMDB ships its own split
+    options = {
+        "num_words": num_words,
+        **({"test_split": test_split} if spec.keras_module == "reuters" else {}),
+    }
     (x_train, y_train), (x_test, y_test) = download(
-        spec.name, spec.downloads, local, lambda: loader.load_data(num_words=num_words)
+        spec.name, spec.downloads, local, lambda: loader.load_data(**options)
     )
     return (x_train, np.asarray(y_train)), (x_test, np.asarray(y_test))
 
@@ -197,16 +220,14 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
     import keras
 
     from dlab.data.cache import dataset_lock
+    from dlab.data.keras_files import vocabulary_from_word_index
 
     try:
         with dataset_lock(f"{spec.name}_word_index"):
             word_index = getattr(keras.datasets, spec.keras_module).get_word_index()
     except Exception:
         return None
-    vocabulary = ["<pad>", "<start>", "<oov>"] + [""] * (max(word_index.values()) + 1)
-    for word, index in word_index.items():
-        vocabulary[index + INDEX_FROM - 1 + 1] = word
-    return vocabulary
+    return vocabulary_from_word_index(word_index, INDEX_FROM)
 
 
 # --------------------------------------------------------------------------- file
@@ -270,33 +291,21 @@ def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _from_npz(spec: TextDatasetSpec, path: Path, num_words: int):
-    arrays = read_npz_safely(path)
-    missing = [key for key in NPZ_KEYS if key not in arrays]
-    if missing:
+def check_word_indices(path: Path, split: str, x, num_words: int) -> None:
+    """Refuse word indices outside 0..num_words-1 in an already encoded file, saying what to set.
+
+    Raises:
+        DataError: naming the file, the split and the largest index.
+    """
+    flat, _ = _flatten(x)
+    if flat.size and flat.max() >= num_words:
         raise DataError(
-            f"{path} lacks the arrays {', '.join(missing)}; it has "
-            f"{', '.join(arrays) or 'none'}. A {spec.name} .npz needs "
-            f"{', '.join(NPZ_KEYS)} (the layout keras.datasets.{spec.keras_module}"
-            ".load_data() returns)."
+            f"{path}: x_{split} contains word index {int(flat.max())}, but data.num_words is "
+            f"{num_words}. Set --set data.num_words={int(flat.max()) + 1} (or more), or "
+            "re-encode the file with fewer words."
         )
-    for split in ("train", "test"):
-        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
-        if len(x) != len(y):
-            raise DataError(f"{path}: x_{split} has {len(x)} documents but y_{split} has {len(y)} labels.")
-        flat, _ = _flatten(x)
-        if flat.size and flat.max() >= num_words:
-            raise DataError(
-                f"{path}: x_{split} contains word index {int(flat.max())}, but data.num_words is "
-                f"{num_words}. Set --set data.num_words={int(flat.max()) + 1} (or more), or "
-                "re-encode the file with fewer words."
-            )
-        if flat.size and flat.min() < 0:
-            raise DataError(f"{path}: x_{split} contains negative word indices.")
-    return (
-        (arrays["x_train"], arrays["y_train"].astype(np.int64)),
-        (arrays["x_test"], arrays["y_test"].astype(np.int64)),
-    )
+    if flat.size and flat.min() < 0:
+        raise DataError(f"{path}: x_{split} contains negative word indices.")
 
 
 # --------------------------------------------------------------------------- dir (aclImdb)
@@ -327,8 +336,15 @@ def _read_reviews(root: Path, split: str) -> tuple[list[str], np.ndarray]:
 def _from_review_tree(root: Path, num_words: int):
     import keras
 
+    from dlab.data.splits import keras_permutation
+
     train_texts, y_train = _read_reviews(root, "train")
     test_texts, y_test = _read_reviews(root, "test")
+    # the files come negative, then positive: Keras's own permutation mixes them
+    rng = np.random.RandomState(113)
+    train_order, test_order = keras_permutation(len(y_train), rng), keras_permutation(len(y_test), rng)
+    train_texts, y_train = [train_texts[i] for i in train_order], y_train[train_order]
+    test_texts, y_test = [test_texts[i] for i in test_order], y_test[test_order]
     vectorizer = keras.layers.TextVectorization(max_tokens=num_words, output_mode="int")
     vectorizer.adapt(train_texts, batch_size=1024)  # the training text only: no test leakage
 

@@ -109,6 +109,8 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
         y_test=test[1:],
         extra={"corpus_chars": int(len(corpus)), "vocabulary_size": len(CHARACTERS)},
         vocabulary=list(CHARACTERS),
+        order="the text's order, kept on purpose: a language model reads it in sequence",
+        ordered=True,
     )
 
 
