@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 from conftest import write_cifar_npz
-from test_text import write_acl_imdb
+from trees import write_acl_imdb
 
 from dlab.config import DataConfig
 from dlab.data import ArrayDataset, load_dataset
@@ -209,7 +209,7 @@ def test_a_class_missing_where_chance_cannot_explain_it_is_an_error():
 
 
 def test_a_tree_validation_fraction_is_stratified_and_counted(tmp_path):
-    from test_folders import write_tree
+    from trees import write_tree
 
     from dlab.data.folders import load_folder_dataset
 

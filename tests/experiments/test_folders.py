@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from trees import write_tree
 
 from dlab.config import DataConfig
 from dlab.data.folders import load_folder_dataset
@@ -21,30 +22,6 @@ FOLDER_CONFIGS = [
     "vgg16-aug",
     "vgg16-finetune",
 ]
-
-
-def write_tree(
-    root: Path,
-    classes=("cat", "dog"),
-    per_class: int = 6,
-    size: int = 48,
-    splits=("train", "validation", "test"),
-) -> Path:
-    """root/<split>/<class>/ with PNG and JPEG images (alternating); class i is drawn bright/dark
-    so a model can tell them apart."""
-    from PIL import Image
-
-    rng = np.random.default_rng(3)
-    for split in splits:
-        for index, name in enumerate(classes):
-            folder = root / split / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_class):
-                base = 40 + 160 * index / max(1, len(classes) - 1)
-                pixels = np.clip(base + rng.normal(0, 20, (size, size + 8, 3)), 0, 255)
-                image = Image.fromarray(pixels.astype(np.uint8))
-                image.save(folder / (f"{i}.png" if i % 2 else f"{i}.jpg"))
-    return root
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from trees import write_acl_imdb
 
 from dlab.config import DataConfig
 from dlab.data import load_dataset
@@ -74,17 +75,6 @@ def test_indices_beyond_num_words_say_what_to_set(tmp_path):
 def test_num_words_larger_than_the_vocabulary():
     with pytest.raises(DataError, match="larger than the reuters vocabulary"):
         load_dataset(DataConfig(dataset="reuters", source="synthetic", num_words=10**6), seed=0)
-
-
-def write_acl_imdb(root, per_class=6, splits=("train", "test"), polarities=("pos", "neg")):
-    words = {"pos": "great wonderful superb loved", "neg": "awful boring terrible hated"}
-    for split in splits:
-        for polarity in polarities:
-            folder = root / split / polarity
-            folder.mkdir(parents=True, exist_ok=True)
-            for i in range(per_class):
-                (folder / f"{i}_7.txt").write_text(f"This film was {words[polarity]}.<br />Take {i}.")
-    return root
 
 
 def test_dir_source_reads_an_acl_imdb_tree_with_vectorizer_fitted_on_train(tmp_path):

@@ -64,8 +64,14 @@ def dataset_lock(entry: str) -> contextlib.AbstractContextManager[Path]:
 
 
 def keras_cache_dir() -> Path:
-    """Where ``keras.utils.get_file`` caches datasets (``$KERAS_HOME/datasets``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    """Where ``keras.utils.get_file`` caches datasets: ``$KERAS_HOME/datasets``, where a run sets
+    ``KERAS_HOME`` from ``DLAB_DATA_DIR`` when it is not set (see :mod:`dlab.run.tfenv`)."""
+    data_dir = os.environ.get("DLAB_DATA_DIR")
+    home = (
+        os.environ.get("KERAS_HOME")
+        or (os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None)
+        or os.path.join(os.path.expanduser("~"), ".keras")
+    )
     return Path(home) / "datasets"
 
 

@@ -134,9 +134,7 @@ def cache_root() -> Path:
     """The folder Keras keeps datasets in (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``;
     ``DLAB_DATA_DIR`` sets ``KERAS_HOME`` for dlab's runs, so it counts here too)."""
     from dlab.data.cache import keras_cache_dir
-    from dlab.run.tfenv import prepare_environment
 
-    prepare_environment()
     return keras_cache_dir()
 
 
