@@ -1,0 +1,62 @@
+"""Sweeps: many runs as separate processes (``dlab sweep``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dlab.api.runs import DEFAULT_OUTPUTS
+from dlab.errors import UsageError
+
+
+def sweep(
+    targets: Sequence[str],
+    *,
+    grid: Sequence[str] = (),
+    seeds: int | str | Sequence[int] | None = None,
+    jobs: int = 1,
+    fail_fast: bool = False,
+    epochs: int | None = None,
+    sets: Sequence[str] = (),
+    smoke: bool = False,
+    out: str | os.PathLike[str] = DEFAULT_OUTPUTS,
+    device: str = "auto",
+    save_model: bool = True,
+    progress: Any = None,
+) -> Any:
+    """Run many configs (a study, configs/globs, a grid, seeds) in parallel processes.
+
+    Every run is planned and validated first (bad input: nothing runs); each then runs as
+    ``dlab run`` in its own process. See :mod:`dlab.sweep`.
+
+    Args:
+        targets: one study (name or file), or config names, YAML files and globs.
+        grid: ``key=v1,v2`` specs; every combination runs.
+        seeds: a count (seeds 1..N) or a list of seeds; each member runs once per seed.
+        jobs: runs at a time (each gets its share of CPU threads and, where there are GPUs, one).
+        fail_fast: stop at the first failed run.
+        epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
+        progress: ``progress(event, info)`` callback, e.g. :class:`dlab.cli.sweep_console.ConsoleProgress`.
+
+    Returns:
+        A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
+        exit code (0 when every run completed, else 1).
+
+    Raises:
+        UsageError: bad input of any kind, before any run starts.
+    """
+    from dlab.run.device import DEVICE_CHOICES
+    from dlab.sweep.execute import RunSettings, run_sweep
+    from dlab.sweep.plan import plan_sweep
+
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
+    if device not in DEVICE_CHOICES:
+        raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
+    plan = plan_sweep(targets, grid=grid, seeds=seeds, epochs=epochs, sets=sets, smoke=smoke)
+    settings = RunSettings(
+        out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
+    )
+    return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
