@@ -30,6 +30,8 @@ class RunContext:
             (a resumed run starts with the epochs it already has).
         resume: True when ``--resume`` continues this run directory (Keras's
             BackupAndRestore restores the model from ``run_dir/backup``).
+        verbose: Keras's ``verbose`` for fit and search (0 silent, 1 progress bar, 2 a line
+            per epoch; :mod:`dlab.run.console` picks it); NumPy loops print at 1 and 2.
     """
 
     config: RunConfig
@@ -40,6 +42,7 @@ class RunContext:
     guard: RunGuard = field(default_factory=RunGuard)
     history: dict[str, list[float]] = field(default_factory=dict)
     resume: bool = False
+    verbose: int = 2
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""
