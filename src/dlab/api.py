@@ -24,11 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from dlab.config import RunConfig, config_names, find_config, load_yaml_chain
+from dlab.config.completion import complete_configs, complete_studies  # noqa: F401 - shell completion
 from dlab.errors import DlabError, RunFailed, RunInterrupted, UsageError
 from dlab.experiment import registry
 from dlab.experiment.factory import resolve_config
+from dlab.results.completion import complete_run_dirs  # noqa: F401 - shell completion
 from dlab.run.context import RunContext
 from dlab.run.directory import METRICS_SCHEMA_VERSION, RunDir, check_writable, now_iso
+from dlab.tracking.session import mlflow_tracker
+from dlab.tracking.tensorboard import serve as tensorboard_serve  # noqa: F401 - dlab tensorboard PATH
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -120,6 +124,11 @@ def run(
     resume: str | os.PathLike[str] | None = None,
     fresh: bool = False,
     max_wall_time: str | float | None = None,
+    verbose: int | None = None,
+    quiet: bool = False,
+    tensorboard: bool = False,
+    mlflow: bool = False,
+    mlflow_uri: str | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -138,6 +147,13 @@ def run(
         fresh: start a new run directory (the default; it cannot be combined with ``resume``).
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
+        verbose: Keras's ``verbose`` (0, 1 progress bar, 2 a line per epoch); None: 1 on a
+            terminal, 2 otherwise (:mod:`dlab.run.console`).
+        quiet: print nothing while training (run.log still gets everything).
+        tensorboard: write TensorBoard event files into ``RUN/tensorboard`` (``train.tensorboard``).
+        mlflow: log the finished run to MLflow (any status); the store is checked first.
+        mlflow_uri: the tracking URI (else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
+            beside ``out``).
 
     Returns:
         The run directory and the metrics written to metrics.json.
@@ -157,7 +173,14 @@ def run(
         raise UsageError(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
         )
+    from dlab.run.console import resolve_verbose
+    from dlab.tracking import tensorboard as tensorboard_files
+
+    verbosity = resolve_verbose(verbose, quiet)
     config = _resolve(config_ref, epochs, batch_size, seed, sets, smoke, max_wall_time)
+    if tensorboard or (resume is not None and tensorboard_files.run_log_dir(Path(resume)).is_dir()):
+        config = tensorboard_files.enable(config)  # a resumed run continues its event files
+    tracker = mlflow_tracker(mlflow, mlflow_uri, out if resume is None else Path(resume).parent.parent)
     guard = RunGuard(config.train.max_wall_time)
     experiment = registry.get(config.experiment)()
     point = None
@@ -194,6 +217,7 @@ def run(
         guard=guard,
         history=dict(point.history) if point else {},
         resume=point is not None,
+        verbose=verbosity,
     )
     metrics: dict[str, Any] = {
         "schema_version": METRICS_SCHEMA_VERSION,
@@ -218,7 +242,7 @@ def run(
     run_dir.write_metrics(metrics)
 
     started = time.perf_counter()
-    with run_dir.capture_console(), guard:
+    with run_dir.capture_console(console=not quiet), guard:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(
             f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
@@ -255,6 +279,8 @@ def run(
             metrics["finished_at"] = now_iso()
             metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
             run_dir.write_metrics(metrics)
+            if tracker is not None:  # every outcome is logged: FINISHED, FAILED or KILLED
+                tracker.log_run(run_dir.path)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -361,6 +387,10 @@ def sweep(
     device: str = "auto",
     save_model: bool = True,
     progress: Any = None,
+    verbose: int | None = None,
+    tensorboard: bool = False,
+    mlflow: bool = False,
+    mlflow_uri: str | None = None,
 ) -> Any:
     """Run many configs (a study, configs/globs, a grid, seeds) in parallel processes.
 
@@ -375,6 +405,10 @@ def sweep(
         fail_fast: stop at the first failed run.
         epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
         progress: ``progress(event, info)`` callback, e.g. :class:`dlab.cli.sweep_console.ConsoleProgress`.
+        verbose: Keras's ``verbose`` of every run (their logs; None: 2, one line per epoch).
+        tensorboard: every run writes event files; the sweep writes HParams summaries
+            comparing the members in ``SWEEP/tensorboard``.
+        mlflow, mlflow_uri: a parent MLflow run for the sweep, each member nested under it.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -391,11 +425,26 @@ def sweep(
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
+    from dlab.run.console import resolve_verbose
+
+    if verbose is not None:
+        resolve_verbose(verbose)  # refuse a level Keras does not have before anything runs
+    tracker = mlflow_tracker(mlflow, mlflow_uri, out)
     plan = plan_sweep(targets, grid=grid, seeds=seeds, epochs=epochs, sets=sets, smoke=smoke)
     settings = RunSettings(
         out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
     )
-    return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+    settings.tensorboard, settings.verbose = tensorboard, verbose
+    if not (tensorboard or tracker):
+        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+    from dlab.tracking.session import SweepTracking
+
+    tracking = SweepTracking(progress, tracker, tensorboard)
+    try:
+        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=tracking)
+    except BaseException:
+        tracking.close("KILLED")  # interrupted: the parent run says so
+        raise
 
 
 def tune(
@@ -440,3 +489,28 @@ def tune(
         )
     with resuming(resumed):
         return run(config_ref, sets=sets, **options)
+
+
+# --------------------------------------------------------------------------- the ecosystem
+# dlab tensorboard PATH (tensorboard_serve) and shell completion are re-exported at the top.
+
+
+def mlflow_sync(
+    paths: Sequence[str], *, mlflow_uri: str | None = None, out: str | os.PathLike[str] = DEFAULT_OUTPUTS
+) -> list[tuple[Path, str, bool]]:
+    """Log runs trained without ``--mlflow`` (run, sweep or outputs folders), each at most once.
+
+    Returns (run directory, MLflow run id, True when logged now / False when it already was).
+    """
+    from dlab.results.index import expand_paths
+    from dlab.tracking.session import mlflow_tracker, sync
+
+    runs = expand_paths(paths)
+    return sync(mlflow_tracker(True, mlflow_uri, out), [run.path for run in runs])
+
+
+def experiments_listing(family: str | None = None, fmt: str = "table", width: int | None = None) -> str:
+    """``dlab list``: configs grouped by family (a table wrapped to ``width``, json or names)."""
+    from dlab.experiment.listing import render_listing
+
+    return render_listing(list_experiments(), family=family, fmt=fmt, width=width)

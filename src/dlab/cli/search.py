@@ -10,9 +10,16 @@ from dlab.cli.app import (
     SET_HELP,
     app,
     call_api,
+    complete_config,
+    complete_sweep_target,
     debug_option,
     device_option,
+    mlflow_option,
+    mlflow_uri_option,
     print_run_summary,
+    quiet_option,
+    tensorboard_option,
+    verbose_option,
 )
 
 
@@ -24,6 +31,7 @@ def sweep_command(
         help="One study (configs/studies: a name or file), or "
         "configs: names, YAML files, globs ('configs/*.yaml', "
         "'mnist-*').",
+        autocompletion=complete_sweep_target,
     ),
     grid: list[str] = typer.Option(
         [],
@@ -62,6 +70,11 @@ def sweep_command(
     device: str = device_option("The device of every run (see dlab run --help)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
     debug: bool = debug_option(),
+    verbose: int | None = verbose_option(),
+    quiet: bool = quiet_option(),
+    tensorboard: bool = tensorboard_option(),
+    mlflow: bool = mlflow_option(),
+    mlflow_uri: str | None = mlflow_uri_option(),
 ) -> None:
     """Run many configs, several at a time; write summary.csv/json (and study figures).
 
@@ -93,7 +106,11 @@ def sweep_command(
         out=out,
         device=device,
         save_model=not no_save,
-        progress=ConsoleProgress(sys.stdout),
+        progress=ConsoleProgress(sys.stdout, quiet=quiet),
+        verbose=verbose,
+        tensorboard=tensorboard,
+        mlflow=mlflow,
+        mlflow_uri=mlflow_uri,
         show_traceback=debug,
     )
     raise typer.Exit(result.exit_code)
@@ -105,6 +122,7 @@ def tune_command(
         None,
         metavar="NAME|FILE",
         help="A tuner config (e.g. tune-mnist-mlp) or its YAML file; optional with --resume.",
+        autocompletion=complete_config,
     ),
     resume: str | None = typer.Option(
         None,
@@ -132,6 +150,11 @@ def tune_command(
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = debug_option(),
+    verbose: int | None = verbose_option(),
+    quiet: bool = quiet_option(),
+    tensorboard: bool = tensorboard_option(),
+    mlflow: bool = mlflow_option(),
+    mlflow_uri: str | None = mlflow_uri_option(),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 
@@ -162,6 +185,11 @@ def tune_command(
             smoke=smoke,
             save_model=not no_save,
             debug=debug,
+            verbose=verbose,
+            quiet=quiet,
+            tensorboard=tensorboard,
+            mlflow=mlflow,
+            mlflow_uri=mlflow_uri,
             show_traceback=debug,
         )
     except typer.Exit:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 RESUMABLE = ("interrupted", "failed", "running")
 """Statuses a run can be resumed from ("running": the process was killed without a word)."""
 
-IGNORED_KEYS = ("name", "description", "reference", "train.max_wall_time")
+IGNORED_KEYS = ("name", "description", "reference", "train.max_wall_time", "train.tensorboard")
 """Config keys that do not change results, so they may differ on resume."""
 
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from dlab.config import flatten_dotted
 from dlab.errors import ConfigError, UsageError
 from dlab.plots import trials_figure
+from dlab.tracking.tensorboard import tuner_callbacks
 from dlab.tune.space import ChoiceParameter, FloatParameter, IntParameter, TuneConfig, trial_config
 
 if TYPE_CHECKING:
@@ -432,7 +433,7 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # checkpoints hold weights only (Hyperband reloads them)
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            tuner.search(epochs=config.train.epochs, verbose=1)
+            tuner.search(epochs=config.train.epochs, verbose=ctx.verbose, callbacks=tuner_callbacks(ctx))
     except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
         search_error = error
         ctx.run_dir.append_log(traceback.format_exc())
