@@ -267,3 +267,34 @@ def test_a_sweep_writes_hparams_and_nests_its_runs(tmp_path):
     assert parent.info.status == "FINISHED" and len(children) == 2
     rates = sorted(child.data.params["train.optimizer.learning_rate"] for child in children)
     assert rates == ["0.01", "0.1"]
+
+
+@pytest.mark.slow
+def test_a_search_writes_hparams_of_its_space_and_nests_its_trials(tmp_path):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    result = api.tune(
+        "tune-mnist-mlp",
+        smoke=True,
+        out=tmp_path / "out",
+        device="cpu",
+        tensorboard=True,
+        mlflow=True,
+        mlflow_uri=uri,
+    )
+    events = accumulator(result.run_dir / "tensorboard")
+    content = events.PluginTagToContent("hparams")["_hparams_/experiment"]
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content).experiment
+    assert {info.name for info in experiment.hparam_infos} == {
+        "model.hidden.0",
+        "train.optimizer.learning_rate",
+    }
+    assert list((result.run_dir / "tensorboard").glob("*/execution0/validation/events.out.tfevents.*"))
+    client = client_for(uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    runs = client.search_runs(ids)
+    (search,) = [run for run in runs if "dlab.run_id" in run.data.tags]
+    trials = [run for run in runs if run.data.tags.get("mlflow.parentRunId") == search.info.run_id]
+    assert len(trials) == result.metrics["tuner"]["trials"]["total"] == 2
+    assert all("train.optimizer.learning_rate" in trial.data.params for trial in trials)
