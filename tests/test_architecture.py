@@ -25,6 +25,9 @@ LAYERS = [
     "dlab.data",
     "dlab.models",
     "dlab.run",
+    # TensorBoard/MLflow writers: they read run directories and settings (run, config) and the
+    # training loop adds their Keras callback, so they sit between the two
+    "dlab.tracking",
     "dlab.training",
     "dlab.experiment",
     "dlab.tune",

@@ -10,7 +10,8 @@ A run goes: resolve and validate the config -> check the output folder ->
 choose the device -> load and check the data -> build the model -> only then
 create the run directory and train. Bad input therefore stops before anything
 is created or trained. One module per command group: :mod:`.runs`,
-:mod:`.search`, :mod:`.results`, :mod:`.data`.
+:mod:`.search`, :mod:`.results`, :mod:`.data`, :mod:`.tracking` (and
+shell completion, re-exported from the packages that know the names).
 """
 
 from dlab.api.data import data_import, data_info
@@ -19,14 +20,24 @@ from dlab.api.runs import (
     DEFAULT_OUTPUTS,
     ExperimentRow,
     RunResult,
+    experiments_listing,
     list_experiments,
     run,
     show_config,
     tune,
 )
 from dlab.api.search import sweep
+from dlab.api.tracking import mlflow_sync, tensorboard_serve
+from dlab.config.completion import complete_configs, complete_studies
+from dlab.results.completion import complete_run_dirs
 
 __all__ = [
+    "complete_configs",
+    "complete_run_dirs",
+    "complete_studies",
+    "experiments_listing",
+    "mlflow_sync",
+    "tensorboard_serve",
     "DEFAULT_OUTPUTS",
     "ExperimentRow",
     "RunResult",

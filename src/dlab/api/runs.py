@@ -118,6 +118,11 @@ def run(
     fresh: bool = False,
     max_wall_time: str | float | None = None,
     backend: str | None = None,
+    verbose: int | None = None,
+    quiet: bool = False,
+    tensorboard: bool = False,
+    mlflow: bool = False,
+    mlflow_uri: str | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -136,6 +141,13 @@ def run(
         fresh: start a new run directory (the default; it cannot be combined with ``resume``).
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
+        verbose: Keras's ``verbose`` (0, 1 progress bar, 2 a line per epoch); None: 1 on a
+            terminal, 2 otherwise (:mod:`dlab.run.console`).
+        quiet: print nothing while training (run.log still gets everything).
+        tensorboard: write TensorBoard event files into ``RUN/tensorboard`` (``train.tensorboard``).
+        mlflow: log the finished run to MLflow (any status); the store is checked first.
+        mlflow_uri: the tracking URI (else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
+            beside ``out``).
         backend: the Keras backend (tensorflow, jax, torch or auto); overrides
             ``train.backend`` (see :mod:`dlab.run.backend`).
 
@@ -164,7 +176,22 @@ def run(
         save_model=save_model,
         debug=debug,
         resume=resume,
+        reporting=Reporting(verbose, quiet, tensorboard, mlflow, mlflow_uri),
     )
+
+
+@dataclass
+class Reporting:
+    """How a run reports while and after it trains: console verbosity, TensorBoard, MLflow."""
+
+    verbose: int | None = None
+    quiet: bool = False
+    tensorboard: bool = False
+    mlflow: bool = False
+    mlflow_uri: str | None = None
+
+
+REPORTING_KEYS = ("verbose", "quiet", "tensorboard", "mlflow", "mlflow_uri")
 
 
 def _run(
@@ -177,15 +204,23 @@ def _run(
     debug: bool = False,
     resume: str | os.PathLike[str] | None = None,
     resumed_search: Path | None = None,
+    reporting: Reporting | None = None,
 ) -> RunResult:
     """:func:`run`, read as resolve, check, start, execute (``resumed_search``: see :func:`tune`)."""
+    from dlab.run.console import resolve_verbose
     from dlab.run.context import RunContext
     from dlab.run.guard import RunGuard
     from dlab.run.lifecycle import tracked_run
     from dlab.run.resume import check_resume
     from dlab.run.runtime import start as start_runtime
+    from dlab.tracking.session import mlflow_tracker
 
-    config = _resolve(config_ref, *overrides)
+    reporting = reporting or Reporting()
+    verbosity = resolve_verbose(reporting.verbose, reporting.quiet)
+    config = _with_tensorboard(_resolve(config_ref, *overrides), reporting.tensorboard, resume)
+    tracker = mlflow_tracker(
+        reporting.mlflow, reporting.mlflow_uri, out if resume is None else Path(resume).parent.parent
+    )
     smoke = overrides[4]
     experiment = registry.get(config.experiment)()
     point = None
@@ -207,12 +242,15 @@ def _run(
         history=dict(point.history) if point else {},
         resume=point is not None,
         resumed_search=resumed_search,
+        verbose=verbosity,
     )
     if runtime.backend != "numpy":
         ctx.record(execution=runtime.execution())
     header = _header(config, smoke, data, runtime, run_dir, point)
     header.data.update(split_check)  # class counts per split (or target summaries), order, layout
-    with tracked_run(ctx, header, f"dlab run {config_ref} --resume {run_dir.path}") as metrics:
+    resume_command = f"dlab run {config_ref} --resume {run_dir.path}"
+    on_end = tracker.log_run if tracker is not None else None
+    with tracked_run(ctx, header, resume_command, console=not reporting.quiet, on_end=on_end) as metrics:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(
             f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
@@ -223,6 +261,15 @@ def _run(
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
         experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def _with_tensorboard(config: RunConfig, requested: bool, resume: Any) -> RunConfig:
+    """``--tensorboard`` turns ``train.tensorboard`` on; a resumed run continues its event files."""
+    from dlab.tracking import tensorboard as tensorboard_files
+
+    if requested or (resume is not None and tensorboard_files.run_log_dir(Path(resume)).is_dir()):
+        return tensorboard_files.enable(config)
+    return config
 
 
 def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
@@ -338,4 +385,12 @@ def tune(
     )
     if resumed is not None:  # before anything is created: the search must be the same one
         check_same_search(_resolve(config_ref, *overrides), resumed)
-    return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+    reporting = Reporting(**{key: options.pop(key) for key in list(options) if key in REPORTING_KEYS})
+    return _run(config_ref, overrides=overrides, resumed_search=resumed, reporting=reporting, **options)
+
+
+def experiments_listing(family: str | None = None, fmt: str = "table", width: int | None = None) -> str:
+    """``dlab list``: configs grouped by family (a table wrapped to ``width``, json or names)."""
+    from dlab.experiment.listing import render_listing
+
+    return render_listing(list_experiments(), family=family, fmt=fmt, width=width)

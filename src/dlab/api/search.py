@@ -25,6 +25,10 @@ def sweep(
     device: str = "auto",
     save_model: bool = True,
     progress: Any = None,
+    verbose: int | None = None,
+    tensorboard: bool = False,
+    mlflow: bool = False,
+    mlflow_uri: str | None = None,
 ) -> Any:
     """Run many configs (a study, configs/globs, a grid, seeds) in parallel processes.
 
@@ -39,6 +43,10 @@ def sweep(
         fail_fast: stop at the first failed run.
         epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
         progress: ``progress(event, info)`` callback, e.g. :class:`dlab.cli.sweep_console.ConsoleProgress`.
+        verbose: Keras's ``verbose`` of every run (their logs; None: 2, one line per epoch).
+        tensorboard: every run writes event files; the sweep writes HParams summaries
+            comparing the members in ``SWEEP/tensorboard``.
+        mlflow, mlflow_uri: a parent MLflow run for the sweep, each member nested under it.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -55,8 +63,24 @@ def sweep(
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
+    from dlab.run.console import resolve_verbose
+    from dlab.tracking.session import mlflow_tracker
+
+    if verbose is not None:
+        resolve_verbose(verbose)  # refuse a level Keras does not have before anything runs
+    tracker = mlflow_tracker(mlflow, mlflow_uri, out)
     plan = plan_sweep(targets, grid=grid, seeds=seeds, epochs=epochs, sets=sets, smoke=smoke)
     settings = RunSettings(
         out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
     )
-    return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+    settings.tensorboard, settings.verbose = tensorboard, verbose
+    if not (tensorboard or tracker):
+        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+    from dlab.tracking.session import SweepTracking
+
+    tracking = SweepTracking(progress, tracker, tensorboard)
+    try:
+        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=tracking)
+    except BaseException:
+        tracking.close("KILLED")  # interrupted: the parent run says so
+        raise

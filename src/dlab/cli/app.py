@@ -15,10 +15,33 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from dlab import __version__
 
 T = TypeVar("T")
+
+
+class _Group(TyperGroup):
+    """The dlab command group: flags show no ``<bool>`` type after their name (a flag takes no value,
+    so a type there reads as if one were expected)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _no_flag_types([*command.params, command.get_help_option(ctx)])
+        return command
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_types(super().get_params(ctx))
+
+
+def _no_flag_types(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
 
 app = typer.Typer(
     name="dlab",
@@ -26,7 +49,7 @@ app = typer.Typer(
     "Start with `dlab list`, look at a config with `dlab show NAME`, and train with "
     "`dlab run NAME` (add --smoke to try it offline in seconds on synthetic data).",
     no_args_is_help=True,
-    add_completion=False,
+    cls=_Group,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -111,6 +134,69 @@ def backend_option() -> Any:
 def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
     """--debug: every command turns dlab errors into one line unless it is given."""
     return typer.Option(False, "--debug", help=help_text)
+
+
+def verbose_option() -> Any:
+    """--verbose 0|1|2: Keras's levels; the default follows where stdout goes."""
+    return typer.Option(
+        None,
+        "--verbose",
+        "-v",
+        metavar="0|1|2",
+        help="Keras's verbose: 0 silent, 1 progress bar, 2 one line per epoch. Default: 1 on a "
+        "terminal, 2 in a pipe or a log (CI), so logs hold no progress-bar redraws.",
+    )
+
+
+def quiet_option() -> Any:
+    return typer.Option(
+        False, "--quiet", "-q", help="Print only the final summary lines (run.log still has everything)."
+    )
+
+
+def tensorboard_option() -> Any:
+    return typer.Option(
+        False,
+        "--tensorboard",
+        help="Write TensorBoard event files into the run directory's tensorboard/ "
+        "(train.tensorboard: true); see them with `dlab tensorboard PATH`.",
+    )
+
+
+def mlflow_option() -> Any:
+    return typer.Option(
+        False,
+        "--mlflow",
+        help="Log the run to MLflow: params, per-epoch metrics, tags, artifacts (the mlflow extra).",
+    )
+
+
+def mlflow_uri_option() -> Any:
+    return typer.Option(
+        None,
+        "--mlflow-uri",
+        metavar="URI",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db beside --out).",
+    )
+
+
+def complete_config(incomplete: str) -> list[str]:
+    """Shell completion of a config name or YAML file."""
+    from dlab import api
+
+    return api.complete_configs(incomplete)
+
+
+def complete_sweep_target(incomplete: str) -> list[str]:
+    from dlab import api
+
+    return api.complete_studies(incomplete) + api.complete_configs(incomplete)
+
+
+def complete_run_dir(incomplete: str) -> list[str]:
+    from dlab import api
+
+    return api.complete_run_dirs(incomplete)
 
 
 CONFIG_HELP = "A config name from `dlab list` (e.g. cnn-cifar10) or a YAML file (e.g. a run's config.yaml)."

@@ -13,30 +13,30 @@ from dlab.cli.app import (
     backend_option,
     call_api,
     call_training,
+    complete_config,
     debug_option,
     device_option,
+    mlflow_option,
+    mlflow_uri_option,
     print_run_summary,
+    quiet_option,
+    tensorboard_option,
+    verbose_option,
 )
 
 
 @app.command("list")
-def list_command() -> None:
-    """List the runnable configs: name, family, dataset and what each one shows."""
+def list_command(
+    family: str | None = typer.Option(
+        None, "--family", metavar="NAME", help="Only this family (e.g. 'text', 'dense networks')."
+    ),
+    fmt: str = typer.Option("table", "--format", metavar="table|json|names", help="Output format."),
+) -> None:
+    """List the runnable configs by family: name, dataset and what each one shows."""
     from dlab import api
 
-    rows = call_api(api.list_experiments)
-    headers = ("NAME", "FAMILY", "DATASET", "DESCRIPTION")
-    table = [headers, *((r.name, r.family, r.dataset, r.description) for r in rows)]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    total = shutil.get_terminal_size((120, 20)).columns
-    room = max(total - sum(widths) - 6, 20)
-    for row in table:
-        description = row[3] if len(row[3]) <= room else row[3][: room - 3] + "..."
-        typer.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-            + "  "
-            + description
-        )
+    width = shutil.get_terminal_size((100, 20)).columns
+    typer.echo(call_api(api.experiments_listing, family=family, fmt=fmt, width=width), nl=False)
 
 
 @app.command("show")
@@ -67,7 +67,7 @@ def show_command(
 
 @app.command("run")
 def run_command(
-    config: str = typer.Argument(..., metavar="NAME|FILE", help=CONFIG_HELP),
+    config: str = typer.Argument(..., metavar="NAME|FILE", help=CONFIG_HELP, autocompletion=complete_config),
     epochs: int | None = typer.Option(None, "--epochs", help="Override train.epochs."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Override train.batch_size."),
     seed: int | None = typer.Option(None, "--seed", help="Override seed (Python, NumPy, backend)."),
@@ -102,6 +102,11 @@ def run_command(
         "the run still completes (stopped_early: time_limit).",
     ),
     backend: str | None = backend_option(),
+    verbose: int | None = verbose_option(),
+    quiet: bool = quiet_option(),
+    tensorboard: bool = tensorboard_option(),
+    mlflow: bool = mlflow_option(),
+    mlflow_uri: str | None = mlflow_uri_option(),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -136,6 +141,11 @@ def run_command(
         fresh=fresh,
         max_wall_time=max_wall_time,
         backend=backend,
+        verbose=verbose,
+        quiet=quiet,
+        tensorboard=tensorboard,
+        mlflow=mlflow,
+        mlflow_uri=mlflow_uri,
         show_traceback=debug,
     )
     print_run_summary(result)

@@ -11,9 +11,16 @@ from dlab.cli.app import (
     app,
     call_api,
     call_training,
+    complete_config,
+    complete_sweep_target,
     debug_option,
     device_option,
+    mlflow_option,
+    mlflow_uri_option,
     print_run_summary,
+    quiet_option,
+    tensorboard_option,
+    verbose_option,
 )
 
 
@@ -25,6 +32,7 @@ def sweep_command(
         help="One study (configs/studies: a name or file), or "
         "configs: names, YAML files, globs ('configs/*.yaml', "
         "'mnist-*').",
+        autocompletion=complete_sweep_target,
     ),
     grid: list[str] = typer.Option(
         [],
@@ -63,6 +71,11 @@ def sweep_command(
     device: str = device_option("The device of every run (see dlab run --help)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
     debug: bool = debug_option(),
+    verbose: int | None = verbose_option(),
+    quiet: bool = quiet_option(),
+    tensorboard: bool = tensorboard_option(),
+    mlflow: bool = mlflow_option(),
+    mlflow_uri: str | None = mlflow_uri_option(),
 ) -> None:
     """Run many configs, several at a time; write summary.csv/json (and study figures).
 
@@ -94,7 +107,11 @@ def sweep_command(
         out=out,
         device=device,
         save_model=not no_save,
-        progress=ConsoleProgress(sys.stdout),
+        progress=ConsoleProgress(sys.stdout, quiet=quiet),
+        verbose=verbose,
+        tensorboard=tensorboard,
+        mlflow=mlflow,
+        mlflow_uri=mlflow_uri,
         show_traceback=debug,
     )
     raise typer.Exit(result.exit_code)
@@ -106,6 +123,7 @@ def tune_command(
         None,
         metavar="NAME|FILE",
         help="A tuner config (e.g. tune-mnist-mlp) or its YAML file; optional with --resume.",
+        autocompletion=complete_config,
     ),
     resume: str | None = typer.Option(
         None,
@@ -133,6 +151,11 @@ def tune_command(
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = debug_option(),
+    verbose: int | None = verbose_option(),
+    quiet: bool = quiet_option(),
+    tensorboard: bool = tensorboard_option(),
+    mlflow: bool = mlflow_option(),
+    mlflow_uri: str | None = mlflow_uri_option(),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 
@@ -163,6 +186,11 @@ def tune_command(
         smoke=smoke,
         save_model=not no_save,
         debug=debug,
+        verbose=verbose,
+        quiet=quiet,
+        tensorboard=tensorboard,
+        mlflow=mlflow,
+        mlflow_uri=mlflow_uri,
         show_traceback=debug,
     )
     best = (result.metrics.get("tuner") or {}).get("best") or {}

@@ -14,8 +14,9 @@ class ConsoleProgress:
     """The console view of a sweep: one line per finished run, and on a terminal a status
     line (done / running / failed / pending, elapsed time) rewritten in place."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    def __init__(self, stream: IO[str] | None = None, quiet: bool = False) -> None:
         self.stream = stream or sys.stdout
+        self.quiet = quiet  # --quiet: the final summary only
         self.live = bool(getattr(self.stream, "isatty", lambda: False)())
         self.total = 0
         self.done = 0
@@ -24,6 +25,11 @@ class ConsoleProgress:
         self._last_tick = 0.0
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if self.quiet and event not in ("start", "end"):
+            return
+        if self.quiet and event == "start":  # the end needs the compared metric
+            self.metric = info["plan"].study.compare.metric if info["plan"].study else None
+            return
         getattr(self, f"_on_{event}")(info)
 
     def _write(self, text: str) -> None:

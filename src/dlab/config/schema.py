@@ -186,6 +186,15 @@ class CheckpointConfig(StrictModel):
     monitor: str = "val_loss"
 
 
+class TensorBoardConfig(StrictModel):
+    """keras.callbacks.TensorBoard settings: event files in the run's tensorboard/ folder."""
+
+    histogram_freq: int = Field(
+        0, ge=0, description="Weight histograms every N epochs (0: none; they cost time on big models)."
+    )
+    write_graph: bool = Field(True, description="Write the model graph where the backend supports it.")
+
+
 class TrainConfig(StrictModel):
     """compile() and fit() settings."""
 
@@ -229,6 +238,17 @@ class TrainConfig(StrictModel):
         description="Wall-time budget of the run in seconds (or 90s, 30m, 2h): the "
         "epoch that crosses it is the last (status completed, stopped_early: time_limit).",
     )
+
+    tensorboard: TensorBoardConfig | None = Field(
+        None,
+        description="Write TensorBoard event files into the run's tensorboard/ (true, or "
+        "{histogram_freq: N}); --tensorboard sets it.",
+    )
+
+    @field_validator("tensorboard", mode="before")
+    @classmethod
+    def _tensorboard_switch(cls, value: Any) -> Any:
+        return {} if value is True else (None if value is False else value)
 
     @field_validator("max_wall_time", mode="before")
     @classmethod
@@ -393,6 +413,7 @@ class RunConfig(StrictModel):
         # how it executes, not what it computes: same math on every backend and call size
         data["train"].pop("backend", None)
         data["train"].pop("steps_per_execution", None)
+        data["train"].pop("tensorboard", None)  # what is logged, not what is learned
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 

@@ -160,6 +160,7 @@ class ScratchExperiment(Experiment):
             history=ctx.history,
             on_batch_end=ctx.guard.check_batch,
             stop_after_epoch=lambda epoch: ctx.guard.time_is_up(),
+            on_epoch_end=_epoch_printer(ctx.verbose, config.train.epochs),
         )
         seconds = time.perf_counter() - started
         epochs_run = len(history["loss"])
@@ -179,6 +180,16 @@ class ScratchExperiment(Experiment):
         record_history(ctx, history)
         self.report(ctx, model, data, history)
         self.figures(ctx, model, data)
+
+
+def _epoch_printer(verbose: int, epochs: int):
+    """Print each NumPy epoch the way Keras's ``verbose=2`` does (nothing at 0): the cost per epoch
+    is what these workshop experiments are about."""
+    if not verbose:
+        return None
+    from dlab.run.console import epoch_line
+
+    return lambda epoch, values: print(epoch_line(epoch, epochs, values), flush=True)
 
 
 class ClassifierExperiment(KerasExperiment):

@@ -233,6 +233,7 @@ def gradient_descent(
     history: History | None = None,
     on_batch_end: Callable[[int, int, float], None] | None = None,
     stop_after_epoch: Callable[[int], bool] | None = None,
+    on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
     """Train ``model`` in place: ``param -= learning_rate * gradient`` for every batch.
 
@@ -245,6 +246,7 @@ def gradient_descent(
         on_batch_end: called with (epoch, batch, batch loss), counted from 1, after
             each update; it may raise to stop training (a stop signal, a NaN loss).
         stop_after_epoch: called with the finished epoch (from 1); True ends training.
+        on_epoch_end: called with the finished epoch (from 1) and its values (to print them).
 
     Returns:
         Per-epoch history: ``loss`` and the model's metrics (averaged over the
@@ -272,6 +274,8 @@ def gradient_descent(
             epoch_values.update({f"val_{key}": value for key, value in model.evaluate(*validation).items()})
         for key, value in epoch_values.items():  # all columns at once: a whole epoch or none
             history.setdefault(key, []).append(value)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, epoch_values)
         if stop_after_epoch is not None and stop_after_epoch(epoch):
             break
     return history

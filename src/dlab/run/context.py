@@ -35,6 +35,8 @@ class RunContext:
             continues (``dlab tune --resume``); None otherwise.
         state: what an experiment keeps between the steps of this run (e.g. the test
             images it showed), so that nothing of one run lingers on the experiment.
+        verbose: Keras's ``verbose`` for fit and search (0 silent, 1 progress bar, 2 a line
+            per epoch; :mod:`dlab.run.console` picks it); NumPy loops print at 1 and 2.
     """
 
     config: RunConfig
@@ -47,6 +49,7 @@ class RunContext:
     resume: bool = False
     resumed_search: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    verbose: int = 2
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""

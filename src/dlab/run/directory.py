@@ -162,11 +162,16 @@ class RunDir:
     # -- console capture -----------------------------------------------------------
 
     @contextmanager
-    def capture_console(self) -> Iterator[None]:
-        """Copy what the console shows into run.log while the block runs."""
-        with open(self.path / "run.log", "a", encoding="utf-8") as log:
+    def capture_console(self, console: bool = True) -> Iterator[None]:
+        """Copy what the console shows into run.log while the block runs.
+
+        Args:
+            console: False (``--quiet``): stdout goes to run.log only; errors still reach
+                the console, since a quiet run must still say why it stopped.
+        """
+        with open(self.path / "run.log", "a", encoding="utf-8") as log, open(os.devnull, "w") as null:
             out, err = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = _Tee(out, log), _Tee(err, log)
+            sys.stdout, sys.stderr = _Tee(out if console else null, log), _Tee(err, log)
             handler = logging.StreamHandler(_LineLog(log))
             handler.setLevel(logging.WARNING)
             handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

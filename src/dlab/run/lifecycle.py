@@ -13,7 +13,8 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 from dlab.errors import DlabError, RunFailed, RunInterrupted
@@ -23,13 +24,23 @@ from dlab.run.header import MetricsHeader
 
 
 @contextlib.contextmanager
-def tracked_run(ctx: RunContext, header: MetricsHeader, resume_command: str) -> Iterator[dict[str, Any]]:
+def tracked_run(
+    ctx: RunContext,
+    header: MetricsHeader,
+    resume_command: str,
+    *,
+    console: bool = True,
+    on_end: Callable[[Path], None] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Write metrics.json as ``running``, run the block, and record how it ended.
 
     Args:
         ctx: the run's context (its directory, guard, history and recorded fields).
         header: the descriptive part of metrics.json.
         resume_command: the command that continues this run, for the interrupt message.
+        console: False (``--quiet``): what the run prints goes to run.log only.
+        on_end: called with the run directory once the final metrics.json is written,
+            whatever the outcome (e.g. to log the run to MLflow).
 
     Yields:
         The metrics dict that is written to metrics.json at the end.
@@ -43,7 +54,7 @@ def tracked_run(ctx: RunContext, header: MetricsHeader, resume_command: str) -> 
     run_dir = ctx.run_dir
     run_dir.write_metrics(metrics)
     started = time.perf_counter()
-    with run_dir.capture_console(), ctx.guard:
+    with run_dir.capture_console(console=console), ctx.guard:
         try:
             yield metrics
             ctx.guard.check_interrupt("the end of the run")  # a signal during the last steps
@@ -67,6 +78,8 @@ def tracked_run(ctx: RunContext, header: MetricsHeader, resume_command: str) -> 
             metrics["finished_at"] = now_iso()
             metrics["wall_time_s"] = round(time.perf_counter() - started, 3)
             run_dir.write_metrics(metrics)
+            if on_end is not None:  # every outcome: completed, failed or interrupted
+                on_end(run_dir.path)
 
 
 def _record_failure(ctx: RunContext, metrics: dict[str, Any], status: str, error: BaseException) -> None:

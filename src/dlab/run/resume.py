@@ -30,6 +30,7 @@ IGNORED_KEYS = (
     "reference",
     "train.max_wall_time",
     "train.steps_per_execution",
+    "train.tensorboard",
     "train.backend",  # checked on its own: the backup must be resumed on the backend that wrote it
 )
 """Config keys that do not change results, so they may differ on resume."""

@@ -134,6 +134,8 @@ class RunSettings:
     epochs: int | None = None
     sets: tuple[str, ...] = ()
     save_model: bool = True
+    tensorboard: bool = False
+    verbose: int | None = None
 
     def argv(self, run: PlannedRun) -> list[str]:
         """The ``python -m dlab run ...`` command line of one run."""
@@ -158,6 +160,10 @@ class RunSettings:
             argv += ["--set", assignment]
         if not self.save_model:
             argv.append("--no-save")
+        if self.tensorboard:
+            argv.append("--tensorboard")
+        if self.verbose is not None:  # else each run picks 2: its output goes to a log file
+            argv += ["--verbose", str(self.verbose)]
         return argv
 
 

@@ -161,11 +161,15 @@ def fit_and_evaluate(
                 filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True
             )
         )
+    if train.tensorboard is not None:  # before the backup: a resume continues the event files
+        from dlab.tracking.tensorboard import tensorboard_callback
+
+        callbacks.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
     callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
     callbacks.append(guard)
 
     fit_arguments, test_arguments = fit_inputs(data, train)
-    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=callbacks, verbose=1)
+    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=callbacks, verbose=ctx.verbose)
     history = writer.history
     if guard.stopped_for_time:
         ctx.record(stopped_early="time_limit")

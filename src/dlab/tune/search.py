@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from dlab.errors import ConfigError, UsageError
 from dlab.plots import trials_figure
+from dlab.tracking.tensorboard import tuner_callbacks
 from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
 from dlab.tune.resume import fingerprint, fingerprint_hash, write_fingerprint
 from dlab.tune.space import (
@@ -262,7 +263,7 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     try:
         with warnings.catch_warnings():  # checkpoints hold weights only (Hyperband reloads them)
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-            tuner.search(epochs=config.train.epochs, verbose=1)
+            tuner.search(epochs=config.train.epochs, verbose=ctx.verbose, callbacks=tuner_callbacks(ctx))
     except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
         search_error = error
         ctx.run_dir.append_log(traceback.format_exc())

@@ -1,0 +1,68 @@
+"""``dlab tensorboard`` and ``dlab mlflow-sync``: open runs in the tools Keras users and teams already use."""
+
+from __future__ import annotations
+
+import typer
+
+from dlab.cli.app import app, call_api, complete_run_dir, debug_option, mlflow_uri_option
+
+
+@app.command("tensorboard")
+def tensorboard_command(
+    path: str = typer.Argument(
+        ...,
+        metavar="PATH",
+        help="A run directory, a sweep directory or an outputs folder with event files (--tensorboard).",
+        autocompletion=complete_run_dir,
+    ),
+    port: int = typer.Option(6006, "--port", min=0, max=65535, help="Port to serve on (0: a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (0.0.0.0: every interface)."),
+    debug: bool = debug_option(),
+) -> None:
+    """Start TensorBoard on runs written with --tensorboard; print its URL; Ctrl-C stops it.
+
+    Examples:
+
+      dlab tensorboard outputs/cnn-cifar10/20261121-120000-ab12cd
+
+      dlab tensorboard outputs/sweeps/mnist-capacity-20261121-120000-ab12cd   (HParams dashboard)
+
+      dlab tensorboard outputs --port 6007
+    """
+    from dlab import api
+
+    code = call_api(
+        api.tensorboard_serve, path, port=port, host=host, announce=typer.echo, show_traceback=debug
+    )
+    raise typer.Exit(0 if code in (0, None) else 1)
+
+
+@app.command("mlflow-sync")
+def mlflow_sync_command(
+    paths: list[str] = typer.Argument(
+        ...,
+        metavar="PATHS...",
+        help="Run directories, sweep directories or folders of runs (e.g. outputs).",
+        autocompletion=complete_run_dir,
+    ),
+    mlflow_uri: str | None = mlflow_uri_option(),
+    out: str = typer.Option(
+        "outputs", "--out", metavar="DIR", help="Places the default store: sqlite:///mlflow.db beside DIR."
+    ),
+    debug: bool = debug_option(),
+) -> None:
+    """Log runs trained without --mlflow to MLflow; a run already logged (by its run directory) is skipped.
+
+    Examples:
+
+      dlab mlflow-sync outputs
+
+      dlab mlflow-sync outputs/sweeps/imdb-capacity-20261121-120000-ab12cd --mlflow-uri http://127.0.0.1:5000
+    """
+    from dlab import api
+
+    logged = call_api(api.mlflow_sync, paths, mlflow_uri=mlflow_uri, out=out, show_traceback=debug)
+    for run_dir, run_id, new in logged:
+        typer.echo(f"{'logged ' if new else 'already'}  {run_id}  {run_dir}")
+    fresh = sum(1 for _, _, new in logged if new)
+    typer.echo(f"{fresh} run(s) logged, {len(logged) - fresh} already in MLflow")
