@@ -89,6 +89,12 @@ class Segmentation(KerasExperiment):
             )
         return self.build_model(config, data)
 
+    def inference_spec(self, config: RunConfig, data: StreamDataset) -> dict:
+        """Images resized to the run's size; the answer is a class per pixel (a mask PNG)."""
+        from dlab.experiment.inference import image_spec
+
+        return image_spec(config, data.image_shape, data.class_names, "segmentation")
+
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
         from keras import layers
