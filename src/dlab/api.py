@@ -440,3 +440,70 @@ def tune(
         )
     with resuming(resumed):
         return run(config_ref, sets=sets, **options)
+
+
+# --------------------------------------------------------------------------- use a trained model
+# Each reads a saved run through dlab.use, which starts TensorFlow itself (device, debug).
+
+
+def predict(
+    run_dir: str, inputs: Sequence[str], *, output: str | None = None, top: int = 3, **runtime: Any
+) -> Any:
+    """``dlab predict``: a saved run's model on raw inputs; see :func:`dlab.use.predict.predict`."""
+    from dlab.use.predict import predict as use
+
+    return use(run_dir, list(inputs), output=output, top=top, **runtime)
+
+
+def generate(run_dir: str, prompt: str, *, length: int = 200, temperature: float | None = None,
+             seed: int | None = None, **runtime: Any) -> Any:  # fmt: skip
+    """``dlab generate``: continue a prompt with a character language model; see :mod:`dlab.use.generate`."""
+    from dlab.use.generate import generate as use
+
+    return use(run_dir, prompt, length=length, temperature=temperature, seed=seed, **runtime)
+
+
+def neighbours(run_dir: str, words: Sequence[str], *, count: int = 5) -> Any:
+    """``dlab neighbours``: nearest words in a CBOW run's vectors (no TensorFlow)."""
+    from dlab.use.generate import neighbours as use
+
+    return use(run_dir, list(words), count=count)
+
+
+def evaluate(run_dir: str, *, sets: Sequence[str] = (), batch_size: int | None = None, **runtime: Any) -> Any:
+    """``dlab evaluate``: a run's model on another copy of its data; see :mod:`dlab.use.evaluate`."""
+    from dlab.use.evaluate import evaluate as use
+
+    return use(run_dir, sets=list(sets), batch_size=batch_size, **runtime)
+
+
+def export(run_dir: str, fmt: str, *, output: str | None = None, **runtime: Any) -> Any:
+    """``dlab export``: export, reload in its runtime, compare with Keras; see :mod:`dlab.use.export`."""
+    from dlab.use.export import export as use
+
+    return use(run_dir, fmt, output=output, **runtime)
+
+
+def data_info(config_ref: str, *, sets: Sequence[str] = (), smoke: bool = False, plot: str | None = None,
+              debug: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``dlab data info``: the dataset a config loads, without training; see :mod:`dlab.data.describe`."""
+    from dlab.data.describe import describe_to
+    from dlab.run.runtime import start
+
+    config = _resolve(config_ref, None, None, None, sets, smoke)
+    start(True, "cpu", debug)  # TensorFlow's start-up lines stay out of the report
+    return describe_to(config.data, config.seed, plot=plot)
+
+
+def render_data_info(report: dict[str, Any]) -> str:
+    """The report of :func:`data_info` as console text."""
+    from dlab.data.describe import render
+
+    return render(report)
+
+
+def doctor() -> Any:
+    """``dlab doctor``: the environment as a list of checks; see :mod:`dlab.doctor`."""
+    from dlab.doctor import doctor as use
+
+    return use()
