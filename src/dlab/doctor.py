@@ -23,12 +23,41 @@ REQUIRED = ["tensorflow", "keras", "keras-tuner", "tensorboard", "numpy", "panda
             "matplotlib", "pillow", "typer", "pyyaml", "pydantic"]  # fmt: skip
 """Distributions dlab depends on (pyproject's dependencies)."""
 
-EXTRAS = {
-    "export": ["tf2onnx", "onnx", "onnxruntime", "ai-edge-litert"],
-    "mlflow": ["mlflow"],
-    "ray": ["ray"],
-}
-"""Optional extras and the distributions each one installs."""
+
+def extras() -> dict[str, list[str]]:
+    """Optional extras of the installed dlab (its metadata, so a new extra shows up by itself) and the
+    distributions each one needs; ``pkg[extra]`` requirements expand into what that extra pulls in."""
+    from packaging.requirements import Requirement
+
+    try:
+        lines = importlib.metadata.requires("dlab") or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    found: dict[str, list[str]] = {}
+    for line in lines:
+        requirement = Requirement(line)
+        marker = str(requirement.marker or "")
+        if "extra ==" not in marker:
+            continue
+        extra = marker.split("extra ==", 1)[1].strip().strip("\"'")
+        if extra == "dev" or requirement.name == "dlab":
+            continue
+        names = found.setdefault(extra, [])
+        names.append(requirement.name)
+        for inner in sorted(requirement.extras):  # e.g. tensorflow[and-cuda]: the CUDA wheels
+            names += _extra_requirements(requirement.name, inner)
+    return found
+
+
+def _extra_requirements(distribution: str, extra: str) -> list[str]:
+    from packaging.requirements import Requirement
+
+    try:
+        lines = importlib.metadata.requires(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    wanted = [Requirement(line) for line in lines]
+    return [r.name for r in wanted if r.marker is not None and f'extra == "{extra}"' in str(r.marker)]
 
 
 @dataclass
@@ -55,6 +84,8 @@ def _version(distribution: str) -> str | None:
         version = importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
+    if distribution.startswith("nvidia-"):  # CUDA wheels: shared libraries under nvidia/, no module
+        return version
     module = MODULES.get(distribution, distribution.replace("-", "_"))
     try:
         found = importlib.util.find_spec(module) is not None
@@ -77,14 +108,13 @@ def package_checks() -> list[Check]:
         checks.append(
             Check(name, version or "not installed (pip install -e .)", "ok" if version else "broken")
         )
-    for extra, names in EXTRAS.items():
+    for extra, names in extras().items():
         versions = {name: _version(name) for name in names}
         missing = [name for name, version in versions.items() if version is None]
         shown = ", ".join(f"{n} {v}" for n, v in versions.items() if v)
         if missing:
-            value = f"missing {', '.join(missing)} (pip install 'dlab[{extra}]')" + (
-                f"; has {shown}" if shown else ""
-            )
+            listed = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+            value = f"missing {listed} (pip install 'dlab[{extra}]')" + (f"; has {shown}" if shown else "")
             checks.append(Check(f"extra [{extra}]", value, "missing"))
         else:
             checks.append(Check(f"extra [{extra}]", shown, "ok"))

@@ -160,13 +160,14 @@ def word_ids(text: str, scheme: str, index: dict[str, int], num_words: int) -> l
     tokens = _WORD.findall(text.replace("<br />", " ").lower())
     if scheme == "vectorizer":
         return [index.get(token, 1) for token in tokens]
-    ids = [START]
+    ids = [] if tokens[:1] == [f"#{START}"] else [START]  # a decoded document keeps its own start mark
     for token in tokens:
         if token.startswith("#"):
             number = int(token[1:])
+            ids.append(number if 0 < number < num_words else OOV)
         else:
             number = index.get(token, OOV)
-        ids.append(number if INDEX_FROM <= number < num_words else OOV)
+            ids.append(number if INDEX_FROM <= number < num_words else OOV)
     return ids
 
 
