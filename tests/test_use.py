@@ -127,7 +127,8 @@ def test_predict_csv_rows_by_column_name_match_the_regressor(runs, cli, tmp_path
 @pytest.mark.parametrize("fmt", ["saved_model", "litert", "onnx"])
 def test_export_round_trips_within_1e_4(runs, name, fmt, tmp_path):
     run_dir = runs(name, *SMALL) if name == "cnn-cifar10" else runs(name)
-    result = api.export(run_dir, fmt, output=tmp_path / f"model-{fmt}")
+    suffix = {"saved_model": "", "litert": ".tflite", "onnx": ".onnx"}[fmt]
+    result = api.export(run_dir, fmt, output=tmp_path / f"model-{fmt}{suffix}")
     assert result.passed and result.max_abs_diff <= 1e-4
     assert result.samples == 32 and result.path.exists()
 
@@ -136,6 +137,8 @@ def test_bad_input_is_refused_with_exit_2(runs, cli, tmp_path, monkeypatch):
     run_dir = runs("cnn-cifar10", *SMALL)
     unknown = cli("export", str(run_dir), "--format", "tflite")
     assert unknown.exit_code == 2 and "Did you mean 'litert'?" in unknown.output
+    wrong_name = cli("export", str(run_dir), "--format", "litert", "-o", "model.bin")
+    assert wrong_name.exit_code == 2 and ".tflite" in wrong_name.output
     assert cli("predict", str(run_dir), "x.png", "--top", "0").exit_code == 2
 
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if the export extra were not installed

@@ -108,6 +108,22 @@ def refuse_unsupported(model: Any, fmt: str) -> None:
         )
 
 
+def embed_statistics(model: Any) -> None:
+    """Make adapted ``Normalization`` statistics NumPy constants of the in-memory model (for ONNX).
+
+    Keras keeps an adapted layer's mean and variance as eager tensors; tf2onnx turns such
+    captured tensors into extra graph *inputs* (``.../Sub/y:0``), so the ONNX model cannot run
+    on the features alone. NumPy arrays are traced as constants instead. Only the model being
+    exported changes; model.keras is untouched.
+    """
+    import keras
+
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.Normalization) and getattr(layer, "mean", None) is not None:
+            object.__setattr__(layer, "mean", np.asarray(layer.mean))  # bypasses Keras's state lock
+            object.__setattr__(layer, "variance", np.asarray(layer.variance))
+
+
 def test_batch(run: SavedRun, model: Any, count: int = 32) -> np.ndarray:
     """The first ``count`` inputs of the run's test split, loaded as the run loaded its data.
 
@@ -147,6 +163,8 @@ def export(
         ExportMismatch: the artifact's outputs differ by more than ``tolerance``.
     """
     check_format(fmt)
+    if fmt == "litert" and output is not None and Path(output).suffix != ".tflite":
+        raise UsageError(f"--output {output}: a LiteRT model is one file whose name ends in .tflite.")
     run = open_run(run_path, command="dlab export")
     start_keras(device, debug)
     model = run.load_model()
@@ -159,6 +177,8 @@ def export(
     target.parent.mkdir(parents=True, exist_ok=True)
     x = test_batch(run, model)
     expected = np.asarray(model.predict(x, verbose=0))
+    if fmt == "onnx":
+        embed_statistics(model)
     started = time.perf_counter()
     log: list[str] = []  # the converters' native log lines (MLIR, XNNPACK): only under --debug
     try:
