@@ -39,7 +39,7 @@ def model_and_test_split(run_dir: Path):
     """The run's model and its test split as the run encoded it (the same synthetic twin)."""
     run = open_run(run_dir)
     data = registry.get(run.config.experiment)().load_data(run.config)
-    return run, run.load_model(), data
+    return run, run.keras_model(), data
 
 
 def read_csv(path: Path) -> list[dict]:

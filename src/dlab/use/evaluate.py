@@ -67,7 +67,7 @@ def evaluate(
     start_keras(device, debug)
     experiment = registry.get(config.experiment)()
     data = experiment.load_data(config)
-    model = run.load_model()
+    model = run.keras_model()
     train = config.train.model_copy(update={"batch_size": batch_size or config.train.batch_size})
     compile_model(model, train, 1, data.num_classes)  # the run's own metrics, by the run's names
     _, test_arguments = fit_inputs(data, train)

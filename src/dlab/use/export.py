@@ -167,7 +167,7 @@ def export(
         raise UsageError(f"--output {output}: a LiteRT model is one file whose name ends in .tflite.")
     run = open_run(run_path, command="dlab export")
     start_keras(device, debug)
-    model = run.load_model()
+    model = run.keras_model()
     refuse_unsupported(model, fmt)
     target = Path(output).expanduser() if output is not None else run.path / "export" / DEFAULT_NAMES[fmt]
     if target.is_dir():

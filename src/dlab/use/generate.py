@@ -88,7 +88,7 @@ def _step_model(run):
     """The run's model rebuilt with batch 1, any length and a stateful layer, holding its weights."""
     from dlab.experiments.charlm import char_model
 
-    trained = run.load_model()
+    trained = run.keras_model()
     vocabulary = run.spec["characters"]["vocabulary"]
     step = char_model(run.config.model, len(vocabulary), 1, None, stateful=True, name="generator")
     step.set_weights(trained.get_weights())

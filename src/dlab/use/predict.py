@@ -111,7 +111,7 @@ def predict(
         batch = read_text(inputs, spec["text"], run.path)
     else:
         batch = read_table(inputs, spec["table"]["features"])
-    model = run.load_model()
+    model = run.keras_model()
     scores = np.asarray(model.predict(batch.x, verbose=0)) if len(batch.names) else np.zeros((0, 1))
     if run.task == "segmentation":
         return _masks(run, batch, scores, output)
@@ -201,7 +201,7 @@ def _forecast(run: SavedRun, inputs: list[str], output: str | Path | None) -> Pr
         names.append(item)
     rows_out = []
     if windows:
-        values = np.asarray(run.load_model().predict(np.stack(windows), verbose=0))[:, 0]
+        values = np.asarray(run.keras_model().predict(np.stack(windows), verbose=0))[:, 0]
         hours = series["horizon_hours"]
         rows_out = [
             {"input": n, "forecast": round(float(v), 4), "hours_ahead": hours}

@@ -44,7 +44,7 @@ class SavedRun:
     def model_file(self) -> Path:
         return self.path / "model.keras"
 
-    def load_model(self) -> keras.Model:
+    def keras_model(self) -> keras.Model:
         """``model.keras`` in safe mode, with dlab's own layers, losses and metrics registered."""
         return load_safely(self.model_file)
 
