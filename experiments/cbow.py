@@ -133,6 +133,10 @@ class Cbow(KerasExperiment):
         )
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
+    def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
+        """The word vectors are vectors.txt (word2vec text format); `dlab neighbours` reads them."""
+        return {"task": "embedding", "input": "words", "words": {"vectors": "vectors.txt"}}
+
     def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         import numpy as np
 

@@ -199,6 +199,19 @@ class CharLanguageModel(KerasExperiment):
             tokens_per_epoch=subsequences.train_samples * steps,
         )
         self.sample(ctx, result.model, data)
+        self.save_inference(ctx, data)
+
+    def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
+        """The character vocabulary (id = position) and how the text was cleaned before it."""
+        return {
+            "task": "language_model",
+            "input": "characters",
+            "characters": {
+                "vocabulary": list(data.vocabulary),
+                "unknown": 0,
+                "preprocess": "lowercase; every run of non-letters becomes one space",
+            },
+        }
 
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
         """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""

@@ -411,3 +411,4 @@ class Transfer(FolderClassifier):
         if ctx.save_model:
             ctx.run_dir.save_model(full)
         self.figures(ctx, result.model, features, result)
+        self.save_inference(ctx, data)

@@ -84,6 +84,12 @@ class Segmentation(KerasExperiment):
                 f"{max(factor, round(height / factor) * factor)})."
             )
 
+    def inference_spec(self, config: RunConfig, data: StreamDataset) -> dict:
+        """Images resized to the run's size; the answer is a class per pixel (a mask PNG)."""
+        from dlab.experiment.inference import image_spec
+
+        return image_spec(config, data.image_shape, data.class_names, "segmentation")
+
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
         from keras import layers

@@ -89,6 +89,17 @@ class TabularMlp(KerasExperiment):
         outputs = layers.Dense(1, activation="sigmoid" if probability else None, name="output")(x)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
+    def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
+        """Rows by feature name; the Normalization layer inside the model standardizes them."""
+        from dlab.experiment.inference import table_spec
+
+        names = None
+        if data.name == "boston_housing" and data.x_train.shape[1] == 13:
+            from dlab.data.boston_housing import FEATURES
+
+            names = list(FEATURES)
+        return table_spec(config, data, names)
+
 
 # --------------------------------------------------------------------------- fraud autoencoder
 

@@ -77,6 +77,13 @@ class TextClassifier(ClassifierExperiment):
     def encode(self, config: RunConfig, data: ArrayDataset, sequences):
         raise NotImplementedError
 
+    def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
+        """How a raw document becomes this model's input: word ids, then multi-hot or padded."""
+        from dlab.experiment.inference import text_spec
+
+        encoding = "sequence" if isinstance(self, TextLstm) else "multi_hot"
+        return text_spec(config, data, encoding, config.data.maxlen, data.class_names)
+
     def load_data(self, config: RunConfig) -> ArrayDataset:
         data = super().load_data(config)
         return data.map_inputs(

@@ -170,6 +170,21 @@ class JenaForecast(KerasExperiment):
         outputs = layers.Dense(1, name="temperature")(x)
         return keras.Model(inputs, outputs, name=config.name.replace("-", "_"))
 
+    def inference_spec(self, config: RunConfig, data: BatchedDataset) -> dict:
+        """A raw CSV window is standardized with the training rows' statistics, kept here."""
+        extra = data.rows.extra
+        return {
+            "task": "forecast",
+            "input": "series",
+            "series": {
+                "columns": extra["columns"],
+                "mean": extra["feature_mean"],
+                "std": extra["feature_std"],
+                "target_column": extra["target_column"],
+                **config.model.window.model_dump(),
+            },
+        }
+
     def run(self, ctx: RunContext, data: BatchedDataset, model: keras.Model | None) -> None:
         """Train and evaluate a network (the shared recipe), or score the baseline."""
         if model is not None:

@@ -28,10 +28,14 @@ LAYERS = [
     # TensorBoard/MLflow writers: they read run directories and settings (run, config) and the
     # training loop adds their Keras callback, so they sit between the two
     "dlab.tracking",
+    "dlab.doctor",  # the environment report: reads the dataset cache location (data), starts TF quietly (run)
     "dlab.training",
     "dlab.experiment",
     "dlab.tune",
     "dlab.experiments",
+    # using a saved run: evaluation reloads data through the run's experiment, generation rebuilds
+    # the character model of dlab.experiments.charlm, so it sits above the experiment modules
+    "dlab.use",
     "dlab.sweep",
     "dlab.api",
     "dlab.cli",

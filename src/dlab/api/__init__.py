@@ -10,11 +10,11 @@ A run goes: resolve and validate the config -> check the output folder ->
 choose the device -> load and check the data -> build the model -> only then
 create the run directory and train. Bad input therefore stops before anything
 is created or trained. One module per command group: :mod:`.runs`,
-:mod:`.search`, :mod:`.results`, :mod:`.data`, :mod:`.tracking` (and
+:mod:`.search`, :mod:`.results`, :mod:`.data`, :mod:`.tracking` (:mod:`.use` (and
 shell completion, re-exported from the packages that know the names).
 """
 
-from dlab.api.data import data_import, data_info
+from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
 from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
 from dlab.api.runs import (
     DEFAULT_OUTPUTS,
@@ -28,10 +28,20 @@ from dlab.api.runs import (
 )
 from dlab.api.search import sweep
 from dlab.api.tracking import mlflow_sync, tensorboard_serve
+from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
 from dlab.config.completion import complete_configs, complete_studies
 from dlab.results.completion import complete_run_dirs
 
 __all__ = [
+    "data_layout",
+    "doctor",
+    "evaluate",
+    "export",
+    "generate",
+    "is_dataset_path",
+    "neighbours",
+    "predict",
+    "render_data_info",
     "complete_configs",
     "complete_run_dirs",
     "complete_studies",

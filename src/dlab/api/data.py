@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 
-def data_info(path: str | os.PathLike[str]) -> dict[str, str]:
+def is_dataset_path(target: str) -> bool:
+    """Whether ``dlab data info TARGET`` names a dataset file or folder rather than a config."""
+    return Path(target).expanduser().exists() and not target.endswith((".yaml", ".yml"))
+
+
+def data_layout(path: str | os.PathLike[str]) -> dict[str, str]:
     """Which on-disk layout ``path`` is and how dlab reads it (see :mod:`dlab.data.layouts`)."""
     from dlab.data.layouts import describe
 
@@ -28,3 +34,22 @@ def data_import(
     from dlab.data.keras_cache import import_files
 
     return import_files(name, Path(path), Path(cache_dir).expanduser() if cache_dir else None)
+
+
+def data_info(config_ref: str, *, sets: Sequence[str] = (), smoke: bool = False, plot: str | None = None,
+              debug: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``dlab data info``: the dataset a config loads, without training; see :mod:`dlab.data.describe`."""
+    from dlab.api.runs import _resolve
+    from dlab.data.describe import describe_to
+    from dlab.run.runtime import start
+
+    config = _resolve(config_ref, None, None, None, sets, smoke)
+    start(True, "cpu", debug)  # TensorFlow's start-up lines stay out of the report
+    return describe_to(config.data, config.seed, plot=plot)
+
+
+def render_data_info(report: dict[str, Any]) -> str:
+    """The report of :func:`data_info` as console text."""
+    from dlab.data.describe import render
+
+    return render(report)

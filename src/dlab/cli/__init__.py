@@ -7,7 +7,8 @@ app, its shared options and the error handling live in :mod:`.app`. Exit codes:
 before anything is trained; 130/143 interrupted.
 """
 
-from dlab.cli import data, ecosystem, results, run, search  # noqa: F401 - registers the commands on the app
+# each module registers its commands on the app (use: predict, generate, neighbours, evaluate, export)
+from dlab.cli import data, doctor, ecosystem, results, run, search, use  # noqa: F401
 from dlab.cli.app import app, main
 
 __all__ = ["app", "main"]

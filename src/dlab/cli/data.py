@@ -1,43 +1,72 @@
-"""``dlab data``: what dlab recognizes in a dataset file, and importing Keras downloads offline.
+"""``dlab data``: look at a dataset before training on it, and import Keras downloads for offline runs.
 
 Each command parses its arguments and makes one call into :mod:`dlab.api`.
 """
 
 from __future__ import annotations
 
+import json
+
 import typer
 
-from dlab.cli.app import app, call_api, debug_option
+from dlab.cli.app import CONFIG_HELP, SET_HELP, app, call_api, debug_option
 
 data_app = typer.Typer(
-    help="Dataset files: which layout dlab recognizes, and copying Keras downloads into the "
-    "Keras cache for offline runs.",
+    name="data",
+    help="Look at datasets before training on them; copy Keras downloads into the Keras cache.",
     no_args_is_help=True,
+    add_completion=False,
 )
+app.add_typer(data_app, name="data")
 
 
 @data_app.command("info")
 def info_command(
-    path: str = typer.Argument(..., metavar="PATH", help="A dataset file or folder."),
-    debug: bool = debug_option("Show tracebacks."),
+    config: str = typer.Argument(
+        ...,
+        metavar="NAME|CONFIG|PATH",
+        help=f"{CONFIG_HELP} Or a dataset file or folder: which on-disk layout dlab recognizes in it.",
+    ),
+    sets: list[str] = typer.Option([], "--set", metavar="KEY=VALUE", help=SET_HELP),
+    smoke: bool = typer.Option(False, "--smoke", help="The --smoke twin: synthetic data of the real shapes."),
+    plot: str | None = typer.Option(
+        None,
+        "--plot",
+        metavar="FILE.png",
+        help="A figure: sample grid (images), lines (text) or class balance.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    debug: bool = debug_option(),
 ) -> None:
-    """Show which on-disk layout PATH is and how dlab reads, orders and splits it.
+    """The dataset a config would load, without training: sizes, shapes, ranges, class balance.
 
-    A Keras cache file (and whether its hash is Keras's), a CIFAR-10 batches folder, idx
-    files, an aclImdb tree, a class-folder tree ...
+    Given a dataset file or folder instead, which layout dlab recognizes in it (a Keras cache
+    file and whether its hash is Keras's, a CIFAR-10 batches folder, an aclImdb tree ...) and
+    how dlab reads, orders and splits it.
 
     Examples:
 
-      dlab data info ~/.keras/datasets/reuters.npz
+      dlab data info cnn-cifar10 --smoke --plot cifar.png
 
-      dlab data info ~/data/aclImdb
+      dlab data info mlp-imdb --set data.source=dir --set data.path=~/data/aclImdb
+
+      dlab data info ~/.keras/datasets/reuters.npz
     """
     from dlab import api
 
-    info = call_api(api.data_info, path, show_traceback=debug)
-    width = max(len(key) for key in info)
-    for key, value in info.items():
-        typer.echo(f"{key.ljust(width)}  {value}")
+    if api.is_dataset_path(config):
+        layout = call_api(api.data_layout, config, show_traceback=debug)
+        width = max(len(key) for key in layout)
+        for key, value in layout.items():
+            typer.echo(f"{key.ljust(width)}  {value}")
+        return
+
+    report = call_api(
+        api.data_info, config, sets=sets, smoke=smoke, plot=plot, debug=debug, show_traceback=debug
+    )
+    typer.echo(json.dumps(report, indent=2) if as_json else api.render_data_info(report), nl=not not as_json)
+    if plot and not as_json:
+        typer.echo(f"figure: {report['plot']}")
 
 
 @data_app.command("import")
@@ -73,6 +102,3 @@ def import_command(
         verb = "copied" if done.copied else "already in the cache"
         typer.echo(f"{done.source} -> {done.destination}: {verb} ({done.check})")
     typer.echo(f"data.source=keras now finds {name} without downloading.")
-
-
-app.add_typer(data_app, name="data")

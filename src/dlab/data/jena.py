@@ -149,6 +149,9 @@ def split_rows(
             "target_index": column,
             "target_train_mean": float(mean[column]),
             "target_train_std": float(std[column]),
+            # every column's training statistics: what `dlab predict` standardizes a raw window with
+            "feature_mean": [float(v) for v in mean],
+            "feature_std": [float(v) for v in std],
         },
     )
 

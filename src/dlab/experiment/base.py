@@ -86,6 +86,21 @@ class Experiment:
         """Train and evaluate; write history, figures and results through ``ctx``."""
         raise NotImplementedError
 
+    def inference_spec(self, config: RunConfig, data: Any) -> dict[str, Any] | None:
+        """What turns raw input into this model's input and its output into answers, beyond the
+        model itself (class names, a vocabulary, standardization statistics ...); None: nothing
+        can be predicted from raw input. Saved as the run's ``inference.json`` (see
+        :mod:`dlab.experiment.inference`) so that ``dlab predict`` never needs the training data.
+        """
+        return None
+
+    def save_inference(self, ctx: RunContext, data: Any) -> None:
+        """Write ``inference.json`` beside ``model.keras`` (not under ``--no-save``)."""
+        from dlab.experiment.inference import write_inference
+
+        if ctx.save_model:
+            write_inference(ctx.run_dir.path, self.inference_spec(ctx.config, data))
+
     def resume_unsupported(self, config: RunConfig) -> str | None:
         """Why ``--resume`` cannot continue this config (None: it can).
 

@@ -83,6 +83,7 @@ class KerasExperiment(Experiment):
         else:
             result = training.fit_and_evaluate(model, data, ctx)
         self.figures(ctx, result.model, data, result)
+        self.save_inference(ctx, data)
 
 
 class ScratchExperiment(Experiment):
@@ -242,6 +243,15 @@ class ImageClassifierExperiment(ClassifierExperiment):
     grid_size: ClassVar[int] = 20
     # Enough synthetic images for one epoch to move well above chance (1/10) in seconds.
     smoke_overrides: ClassVar[dict[str, Any]] = {"data.train_samples": 2048, "data.test_samples": 512}
+
+    def inference_spec(self, config: RunConfig, data: Any) -> dict[str, Any] | None:
+        """Raw images are resized to the run's image size; the model rescales them itself."""
+        from dlab.experiment.inference import image_spec
+
+        shape = data.image_shape if hasattr(data, "image_shape") else data.x_train.shape[1:]
+        if len(shape) != 3:  # e.g. MNIST with noise columns appended: not an image any more
+            return None
+        return image_spec(config, shape, data.class_names, "classification")
 
     def display_images(self, ctx: RunContext, data: ArrayDataset, count: int) -> Any:
         """The first ``count`` test images as uint8 (N, H, W, C) for the prediction grid."""

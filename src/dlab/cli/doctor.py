@@ -1,0 +1,25 @@
+"""``dlab doctor``: the environment in one table; exit 1 when something dlab needs is broken."""
+
+from __future__ import annotations
+
+import typer
+
+from dlab.cli.app import app, call_api
+
+
+@app.command("doctor")
+def doctor_command() -> None:
+    """Python, dlab, TensorFlow, Keras and its backend, keras-tuner, optional extras, GPUs, the
+    dataset cache and its free disk: one table. Missing extras are reported, not errors."""
+    from dlab import api
+
+    checks = call_api(api.doctor)
+    width = max(len(check.item) for check in checks)
+    typer.echo(f"{'CHECK'.ljust(width)}  STATUS   VALUE")
+    for check in checks:
+        colour = {"broken": typer.colors.RED, "missing": typer.colors.YELLOW}.get(check.status)
+        typer.secho(f"{check.item.ljust(width)}  {check.status.ljust(7)}  {check.value}", fg=colour)
+    broken = [check.item for check in checks if check.broken]
+    if broken:
+        typer.secho(f"broken: {', '.join(broken)}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,92 @@
+"""``dlab evaluate``: a saved run's model on another copy of its dataset.
+
+The data comes from the same sources as ``dlab run`` (``--set data.path=...``,
+``data.source=...``), loaded by the run's own experiment, so it is encoded exactly as
+the run's data was; only keys under ``data.`` may change (anything else would be a
+different model). The result goes to ``evaluations/<time>.json`` in the run
+directory, beside the run's own test metrics it is shown with.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlab.errors import UsageError
+from dlab.fileio import atomic_write_json
+from dlab.use.runs import open_run, require_task
+from dlab.use.runtime import start_keras
+
+
+@dataclass
+class Evaluation:
+    """The metrics on the new data next to the run's own test metrics."""
+
+    run_dir: Path
+    path: Path
+    data: dict[str, Any]
+    metrics: dict[str, float]
+    run_test: dict[str, Any]
+
+
+def evaluate(
+    run_path: str | Path,
+    *,
+    sets: list[str] | tuple[str, ...] = (),
+    batch_size: int | None = None,
+    device: str = "auto",
+    debug: bool = False,
+) -> Evaluation:
+    """Evaluate a run's model on the test split of the data that ``sets`` describe.
+
+    Raises:
+        UsageError: not a usable run, a ``--set`` outside ``data.``, data that cannot be loaded.
+    """
+    from dlab.experiment import registry
+    from dlab.experiment.factory import resolve_config
+    from dlab.run.directory import new_timestamped_folder, now_iso
+    from dlab.training.compile import compile_model
+    from dlab.training.fit import fit_inputs
+
+    wrong = [item for item in sets if not item.split("=", 1)[0].strip().startswith("data.")]
+    if wrong:
+        raise UsageError(
+            f"dlab evaluate changes only the data (--set data.KEY=VALUE); {', '.join(wrong)} would "
+            "describe another model. Train that with `dlab run`."
+        )
+    run = open_run(run_path, command="dlab evaluate")
+    require_task(
+        run,
+        ("classification", "regression", "segmentation", "forecast"),
+        "dlab evaluate",
+        "Language models and word vectors are evaluated by their own runs (perplexity, neighbours).",
+    )
+    config = resolve_config(str(run.path / "config.yaml"), sets=list(sets))
+    start_keras(device, debug)
+    experiment = registry.get(config.experiment)()
+    data = experiment.load_data(config)
+    model = run.keras_model()
+    train = config.train.model_copy(update={"batch_size": batch_size or config.train.batch_size})
+    compile_model(model, train, 1, data.num_classes)  # the run's own metrics, by the run's names
+    _, test_arguments = fit_inputs(data, train)
+    started = time.perf_counter()
+    metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0)
+    metrics = {key: float(value) for key, value in metrics.items()}
+    described = data.describe() if hasattr(data, "describe") else {}
+    folder = run.path / "evaluations"
+    folder.mkdir(exist_ok=True)
+    stamp = new_timestamped_folder(folder)  # a unique name; the folder itself only reserves it
+    target = stamp.with_suffix(".json")
+    stamp.rmdir()
+    record = {
+        "evaluated_at": now_iso(),
+        "seconds": round(time.perf_counter() - started, 3),
+        "sets": list(sets),
+        "data": described,
+        "test": metrics,
+        "run_test": run.metrics.get("test") or {},
+    }
+    atomic_write_json(target, record)
+    return Evaluation(run.path, target, described, metrics, record["run_test"])
