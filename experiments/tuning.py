@@ -19,6 +19,8 @@ from dlab.experiment.registry import register
 from dlab.tune.space import TuneConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
     from dlab.run.context import RunContext
@@ -77,6 +79,14 @@ class KerasTunerSearch(Experiment):
             chosen = trial_config(config, values)
             target.prepare(chosen, data)  # builds the model: a value it cannot use fails here
         return None
+
+    def resume_hint(self, config: RunConfig, config_ref: str, run_dir: Path, overridden: bool) -> str:
+        """A search continues with ``dlab tune --resume`` (into a new run directory)."""
+        name = "" if overridden else f" {config_ref}"
+        return (
+            f"continue the search with `dlab tune{name} --resume {run_dir}` (the "
+            "interrupted trial runs again)"
+        )
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
         from dlab.tune.search import run_search

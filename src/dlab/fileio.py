@@ -102,12 +102,17 @@ def _finite(value: Any) -> Any:
 
 
 def read_json(path: Path) -> tuple[Any, str | None]:
-    """A JSON file's content, or ``(None, why not)`` (missing, unreadable, not JSON)."""
+    """A JSON file's content, or ``(None, why not)``: regular files only (a FIFO would
+    block), and nothing nested too deeply to walk (see :mod:`dlab.saferead`)."""
+    from dlab.saferead import load_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8")), None
+        return load_json(path), None
     except FileNotFoundError:
         return None, f"{path.name} is missing"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except OSError as error:  # a FIFO, a folder, no permission
+        return None, f"{path.name} cannot be read ({error.strerror or error})"
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, nested too deeply
         return None, f"{path.name} cannot be read ({error})"
 
 

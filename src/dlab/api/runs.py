@@ -26,6 +26,7 @@ from dlab.errors import DlabError, UsageError
 from dlab.experiment import registry
 from dlab.experiment.factory import resolve_config
 from dlab.run.directory import RunDir, check_writable, now_iso
+from dlab.run.lock import RunLock
 
 DEFAULT_OUTPUTS = "outputs"
 
@@ -243,14 +244,19 @@ def _run(
         resume=point is not None,
         resumed_search=resumed_search,
         verbose=verbosity,
+        backup=point.backup if point else None,
     )
+    lock = RunLock.acquire(run_dir.path, f"--resume {run_dir.path}")  # held until the run ends
     if runtime.backend != "numpy":
         ctx.record(execution=runtime.execution())
     header = _header(config, smoke, data, runtime, run_dir, point)
     header.data.update(split_check)  # class counts per split (or target summaries), order, layout
-    resume_command = f"dlab run {config_ref} --resume {run_dir.path}"
+    header.process = lock.owner  # pid and host: who holds the run lock while it runs
+    epochs, batch_size, seed, sets, smoke, _ = overrides
+    overridden = bool(sets or smoke or epochs or batch_size or seed is not None)  # only config.yaml has it
+    hint = experiment.resume_hint(config, config_ref, run_dir.path, overridden)
     on_end = tracker.log_run if tracker is not None else None
-    with tracked_run(ctx, header, resume_command, console=not reporting.quiet, on_end=on_end) as metrics:
+    with lock, tracked_run(ctx, header, hint, console=not reporting.quiet, on_end=on_end) as metrics:
         run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         print(
             f"dlab: {config.name} (experiment {config.experiment}) on {runtime.device.used} "
@@ -258,7 +264,8 @@ def _run(
         )
         print(f"dlab: run directory {run_dir.path}")
         if point is not None:
-            print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
+            done = " (training had finished: evaluating)" if (point.backup or {}).get("complete") else ""
+            print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}{done}")
         experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
@@ -329,6 +336,7 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
     if point is not None:  # a smoke run resumed from its config.yaml stays one
         header.started_at = point.metrics.get("started_at", header.started_at)
         header.smoke = point.metrics.get("smoke", header.smoke)
+        header.stopped_early = point.metrics.get("stopped_early")
         header.resumed = [*point.metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
     return header
 

@@ -74,13 +74,14 @@ def sweep(
         out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
     )
     settings.tensorboard, settings.verbose = tensorboard, verbose
-    if not (tensorboard or tracker):
-        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
+    from dlab.run.processes import stop_signals_interrupt
     from dlab.tracking.session import SweepTracking
 
-    tracking = SweepTracking(progress, tracker, tensorboard)
+    tracking = SweepTracking(progress, tracker, tensorboard) if (tensorboard or tracker) else None
     try:
-        return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=tracking)
+        with stop_signals_interrupt():  # SIGTERM / SIGHUP stop the sweep the way Ctrl-C does
+            return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=tracking or progress)
     except BaseException:
-        tracking.close("KILLED")  # interrupted: the parent run says so
+        if tracking is not None:
+            tracking.close("KILLED")  # interrupted: the parent run says so
         raise

@@ -103,13 +103,22 @@ def call_training(
     except Exception as error:  # a failure while training: metrics.json says "failed"
         if show_traceback:
             raise
-        typer.secho(
-            f"error: the {what} failed: {type(error).__name__}: {error}\n"
-            "(the traceback is in the run directory's run.log; --debug shows it here)",
-            fg=typer.colors.RED,
-            err=True,
-        )
+        typer.secho(unexpected_error(error, what), fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+
+
+def unexpected_error(error: BaseException, what: str) -> str:
+    """The one-line report of an unexpected error: where its traceback is, if anywhere."""
+    log = getattr(error, "dlab_run_log", None)  # set by api.run once the run directory exists
+    if log is None:
+        return (
+            f"error: the {what} could not start: {type(error).__name__}: {error}\n(no run "
+            "directory was created, so there is no run.log; --debug shows the traceback)"
+        )
+    return (
+        f"error: the {what} failed: {type(error).__name__}: {error}\n(the traceback is in "
+        f"{log}; --debug shows it here)"
+    )
 
 
 def device_option(
@@ -236,6 +245,9 @@ def checked_format(name: str) -> str:
 
 def main() -> None:
     """Console-script entry point."""
+    from dlab.cli.streams import protect_console
+
+    protect_console()  # `dlab run ... | head` must not break the run (dlab.cli.streams)
     try:
         app()
     except KeyboardInterrupt as error:

@@ -9,6 +9,7 @@ from typing import Any, Union
 
 from pydantic import BaseModel, ValidationError
 
+from dlab.config.yamlload import clip
 from dlab.errors import ConfigError, did_you_mean
 
 # --------------------------------------------------------------------------- validation
@@ -77,7 +78,10 @@ def _explain(
         message = error["msg"].removeprefix("Value error, ")
         if message not in messages:
             messages.append(message)
-    return f"Invalid value for '{full}' (from {origin}): {first.get('input')!r}. {' or '.join(messages)}."
+    return (
+        f"Invalid value for '{full}' (from {origin}): {clip(repr(first.get('input')))}. "
+        f"{' or '.join(clip(message) for message in messages)}."
+    )
 
 
 def validate_section(

@@ -10,10 +10,10 @@ from typing import Any
 import yaml
 
 from dlab.config.overrides import flatten_keys
+from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, did_you_mean
 
 # libyaml's safe loader parses the packaged configs ~7x faster than the pure-Python one
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def packaged_configs_dir() -> Path:
@@ -79,7 +79,7 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def _parse_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))  # bounded: alias bombs, repeated keys
     except yaml.constructor.ConstructorError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from dlab.config.yamlload import clip, load_yaml
 from dlab.errors import ConfigError
 
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -46,18 +47,22 @@ def parse_set(assignment: str) -> tuple[str, Any]:
     """
     if "=" not in assignment:
         raise ConfigError(
-            f"--set expects KEY=VALUE (e.g. --set train.batch_size=64), got '{assignment}': there is no '='."
+            f"--set expects KEY=VALUE (e.g. --set train.batch_size=64), "
+            f"got '{clip(assignment)}': there is no '='."
         )
     key, _, text = assignment.partition("=")
     key = key.strip()
     if not _SET_KEY.match(key):
         raise ConfigError(
-            f"--set '{assignment}': '{key}' is not a dotted key such as train.optimizer.learning_rate."
+            f"--set '{clip(assignment)}': '{clip(key, 80)}' is not a dotted key such as "
+            "train.optimizer.learning_rate."
         )
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = load_yaml(text, f"--set {key}") if text.strip() else None
     except yaml.YAMLError as error:
-        raise ConfigError(f"--set '{assignment}': the value is not valid YAML ({error}).") from error
+        raise ConfigError(
+            f"--set '{clip(assignment)}': the value is not valid YAML ({clip(error)})."
+        ) from None
     return key, value
 
 
@@ -72,7 +77,7 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
         if not isinstance(child, dict):
             where = ".".join(parents[: i + 1])
             raise ConfigError(
-                f"Cannot set '{key}': '{where}' is a value ({child!r}), not a section with keys."
+                f"Cannot set '{key}': '{where}' is a value ({clip(repr(child))}), not a section with keys."
             )
         node = child
     node[leaf] = value

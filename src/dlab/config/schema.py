@@ -19,9 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 
 class StrictModel(BaseModel):
-    """A config section: every field has a default, unknown keys are errors."""
+    """A config section: every field has a default, unknown keys are errors, and numbers are
+    finite (``.inf`` or ``.nan`` as a learning rate, clipnorm or noise would train garbage)."""
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
 
 
 class EmptyModelConfig(StrictModel):

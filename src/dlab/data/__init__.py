@@ -231,7 +231,11 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
     if isinstance(dataset, Streamed):  # a tf.data stream applies its own limits and validation
         return dataset
     dataset = dataset.first(config.train_samples, config.test_samples)
-    return split_validation(dataset, config.validation, seed)
+    dataset = split_validation(dataset, config.validation, seed)
+    from dlab.data.values import check_not_empty
+
+    check_not_empty(dataset.location or dataset.name, dataset.x_train)
+    return dataset
 
 
 def split_validation(dataset: ArrayDataset, spec: str | int | float, seed: int = 0) -> ArrayDataset:

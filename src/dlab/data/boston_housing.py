@@ -78,6 +78,12 @@ def _from_file(path: Path, config: DataConfig, seed: int):
         from dlab.data.keras_files import read_boston_npz
 
         loaded = read_boston_npz(path, config.test_split)
+        from dlab.data.values import check_finite
+
+        for name, array in zip(
+            ("x_train", "y_train", "x_test", "y_test"), (*loaded.train, *loaded.test), strict=True
+        ):
+            check_finite(path, name, array)
         return loaded.train, loaded.test, loaded.layout, loaded.order
     x, y, _, _ = read_csv_table(path, config.target, numeric_target=True)
     train, test = holdout(x, y, config.test_split, seed)

@@ -181,6 +181,10 @@ def _check_split(spec: ImageDatasetSpec, path: Path, split: str, x: np.ndarray, 
             f"{path}: x_{split} has {len(x)} images but y_{split} has shape "
             f"{y.shape}; expected one integer label per image."
         )
+    from dlab.data.values import check_finite, check_labels
+
+    check_labels(path, f"y_{split}", y)  # before the cast to uint8 below hides NaN and 3.7
+    check_finite(path, f"x_{split}", x)
     if len(y) and (y.min() < 0 or y.max() >= len(spec.class_names)):
         raise DataError(
             f"{path}: y_{split} holds labels from {y.min()} to {y.max()}; "

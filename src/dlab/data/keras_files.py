@@ -218,7 +218,11 @@ def _encoded(
 
     notes = []
     splits = {}
+    from dlab.data.values import check_labels
+
     for split in ("train", "test"):
+        check_same_length(path, arrays[f"x_{split}"], arrays[f"y_{split}"], f"x_{split}", f"y_{split}")
+        check_labels(path, f"y_{split}", arrays[f"y_{split}"])  # before the cast to int64 below
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"].astype(np.int64)
         check_word_indices(path, split, x, num_words)
         x, y, note = shuffle_if_grouped(x, y, seed + (split == "test"), split)

@@ -72,6 +72,10 @@ def read_csv_table(path: Path, target: str | None, numeric_target: bool = False)
     if features.isna().any().any() or table[target].isna().any():
         missing = [str(c) for c in table.columns if table[c].isna().any()]
         raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop them first.")
+    from dlab.data.values import check_columns_finite
+
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+    check_columns_finite(path, table, numeric)  # inf, 1e400: features and a numeric target
     if numeric_target:
         if not pd.api.types.is_numeric_dtype(table[target]):
             raise DataError(f"{path}: the target column '{target}' must hold numbers for a regression.")

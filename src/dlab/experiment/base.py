@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dlab.config import EmptyModelConfig
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pydantic import BaseModel
 
     from dlab.config import RunConfig
@@ -107,3 +109,18 @@ class Experiment:
         Only runs trained by one ``model.fit`` with dlab's backup callback resume.
         """
         return f"experiment {self.name} trains with its own loop, which keeps no backup of its training state"
+
+    def resume_hint(self, config: RunConfig, config_ref: str, run_dir: Path, overridden: bool) -> str:
+        """What an interrupted run's message suggests: how to continue it, or to start again.
+
+        Args:
+            config_ref: the config as the command named it.
+            run_dir: the interrupted run's directory.
+            overridden: the command changed the config (flags, ``--set``, ``--smoke``): then
+                only the run's saved config.yaml reproduces it.
+        """
+        source = str(run_dir / "config.yaml") if overridden else config_ref
+        reason = self.resume_unsupported(config)
+        if reason:
+            return f"this run cannot be resumed: {reason} (`dlab run {source}` starts it again)"
+        return f"continue with `dlab run {source} --resume {run_dir}`"

@@ -139,6 +139,7 @@ class ScratchExperiment(Experiment):
         return model
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
+        import functools
         import time
 
         import numpy as np
@@ -159,7 +160,13 @@ class ScratchExperiment(Experiment):
             rng=np.random.default_rng(config.seed),
             validation=(data.x_val, data.y_val) if data.x_val is not None else None,
             history=ctx.history,
-            on_batch_end=ctx.guard.check_batch,
+            on_batch_end=functools.partial(
+                ctx.guard.check_batch,
+                hint=(
+                    "lower train.optimizer.learning_rate (NumPy runs train with plain gradient "
+                    "descent, without clipping)"
+                ),
+            ),
             stop_after_epoch=lambda epoch: ctx.guard.time_is_up(),
             on_epoch_end=_epoch_printer(ctx.verbose, config.train.epochs),
         )

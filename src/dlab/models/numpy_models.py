@@ -231,7 +231,7 @@ def gradient_descent(
     rng: np.random.Generator | None = None,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     history: History | None = None,
-    on_batch_end: Callable[[int, int, float], None] | None = None,
+    on_batch_end: Callable[..., None] | None = None,
     stop_after_epoch: Callable[[int], bool] | None = None,
     on_epoch_end: Callable[[int, dict[str, float]], None] | None = None,
 ) -> History:
@@ -243,8 +243,9 @@ def gradient_descent(
         validation: ``(x_val, y_val)`` evaluated after each epoch as ``val_*``.
         history: the dict to fill (the caller keeps the finished epochs if
             training raises); a new one by default.
-        on_batch_end: called with (epoch, batch, batch loss), counted from 1, after
-            each update; it may raise to stop training (a stop signal, a NaN loss).
+        on_batch_end: called as ``on_batch_end(loss=..., epoch=..., batch=...)`` (keywords:
+            the batch loss, epoch and batch counted from 1) after each update; it may raise
+            to stop training (a stop signal, a NaN loss).
         stop_after_epoch: called with the finished epoch (from 1); True ends training.
         on_epoch_end: called with the finished epoch (from 1) and its values (to print them).
 
@@ -268,7 +269,7 @@ def gradient_descent(
             for name, grad in grads.items():
                 model.params[name] -= learning_rate * grad
             if on_batch_end is not None:
-                on_batch_end(epoch, start // size + 1, values["loss"])
+                on_batch_end(loss=values["loss"], epoch=epoch, batch=start // size + 1)
         epoch_values = {key: total / n for key, total in totals.items()}
         if validation is not None:
             epoch_values.update({f"val_{key}": value for key, value in model.evaluate(*validation).items()})

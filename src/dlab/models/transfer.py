@@ -233,7 +233,7 @@ def read_run(path: str) -> tuple[Path, dict[str, Any]]:
     Raises:
         ConfigError: not a run directory, or one without model.keras.
     """
-    import yaml
+    from dlab.config.yamlload import load_yaml
 
     run = Path(path).expanduser()
     if not run.is_dir():
@@ -248,7 +248,9 @@ def read_run(path: str) -> tuple[Path, dict[str, Any]]:
             "start from again without --no-save and point at its folder."
         )
     config_file = run / "config.yaml"
-    config = yaml.safe_load(config_file.read_text(encoding="utf-8")) if config_file.is_file() else {}
+    config = (
+        load_yaml(config_file.read_text(encoding="utf-8"), str(config_file)) if config_file.is_file() else {}
+    )
     return run, config or {}
 
 

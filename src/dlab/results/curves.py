@@ -49,8 +49,15 @@ def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
     with_history = [run for run in runs if any(key in run.history for key in keys)]
     title = f"{curve.replace('_', ' ')} across {len(drawn)} runs"
     figure = runs_figure(with_history, base, title, only=sorted(keys))
-    with atomic_path(output) as tmp:
-        figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    try:
+        with atomic_path(output) as tmp:
+            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    except OSError as error:  # a read-only folder, a file where a folder should be, a full disk
+        raise UsageError(
+            f"-o '{output}': cannot write the curve there "
+            f"({error.strerror or error}). Choose a writable path with "
+            "-o FILE.png."
+        ) from None
     return output
 
 

@@ -26,6 +26,11 @@ Python's ``eval`` / ``ast`` are never involved.
 Why a gate that cannot be evaluated (a metric missing from a run, a division
 by zero) counts as failed: a CI gate that silently passes on missing data
 would let a broken run through.
+
+A gate is bounded: at most :data:`MAX_LENGTH` characters, :data:`MAX_OPERATORS`
+arithmetic operators and :data:`MAX_DEPTH` levels of parentheses or signs, and no
+number that overflows to infinity. Anything beyond is a syntax error (exit 2), never
+a RecursionError that CI could not tell from a failed gate (exit 1).
 """
 
 from __future__ import annotations
@@ -53,6 +58,12 @@ _ARITHMETIC: dict[str, Callable[[float, float], float]] = {
     "*": operator.mul,
     "/": operator.truediv,
 }
+MAX_LENGTH = 500
+"""Characters in one gate (real gates are under a hundred)."""
+MAX_OPERATORS = 50
+"""Arithmetic operators (+ - * /) in one gate."""
+MAX_DEPTH = 32
+"""Nested parentheses and unary signs in one gate."""
 
 
 class GateSyntaxError(UsageError):
@@ -85,6 +96,12 @@ def _syntax_error(source: str, position: int, problem: str) -> GateSyntaxError:
 
 def tokenize(source: str) -> list[Token]:
     """Split a gate into tokens; anything outside the grammar is a syntax error with a caret."""
+    if len(source) > MAX_LENGTH:
+        raise GateSyntaxError(
+            f"Bad --fail-if expression: it is {len(source):,} characters long (at most "
+            f"{MAX_LENGTH}): {source[:80]!r}... A gate compares two short expressions, e.g. "
+            '"test.accuracy < baseline - 0.01"; use several --fail-if for several checks.'
+        )
     tokens: list[Token] = []
     i = 0
     while i < len(source):
@@ -105,9 +122,11 @@ def tokenize(source: str) -> list[Token]:
                         i += 1
             text = source[start:i]
             try:
-                float(text)
+                number = float(text)
             except ValueError:
                 raise _syntax_error(source, start, f"'{text}' is not a number") from None
+            if not math.isfinite(number):
+                raise _syntax_error(source, start, f"'{text}' is too large: it overflows to infinity")
             if i < len(source) and (source[i].isalpha() or source[i] == "_"):
                 raise _syntax_error(source, i, f"unexpected '{source[i]}' after the number {text}")
             tokens.append(Token("number", text, start))
@@ -134,6 +153,10 @@ def tokenize(source: str) -> list[Token]:
         elif char in "+-*/":
             if source.startswith("**", i):
                 raise _syntax_error(source, i, "'**' is not allowed (only + - * /)")
+            if sum(token.kind == "op" for token in tokens) >= MAX_OPERATORS:
+                raise _syntax_error(
+                    source, i, f"more than {MAX_OPERATORS} operators; a gate compares two short expressions"
+                )
             tokens.append(Token("op", char, i))
             i += 1
         elif char in "()":
@@ -185,6 +208,12 @@ class _Parser:
         self.source = source
         self.tokens = tokenize(source)
         self.index = 0
+        self.depth = 0  # nested parentheses and signs, bounded by MAX_DEPTH
+
+    def deeper(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"nested more than {MAX_DEPTH} levels deep (parentheses or signs)")
 
     @property
     def current(self) -> Token:
@@ -231,7 +260,9 @@ class _Parser:
     def unary(self) -> Node:
         if self.current.kind == "op" and self.current.text in "+-":
             op = self.advance().text
+            self.deeper()
             operand = self.unary()
+            self.depth -= 1
             return Negate(operand) if op == "-" else operand
         return self.atom()
 
@@ -251,7 +282,9 @@ class _Parser:
             return Metric(token.text)
         if token.kind == "(":
             self.advance()
+            self.deeper()
             node = self.expr()
+            self.depth -= 1
             if self.current.kind != ")":
                 raise self.error(
                     f"expected ')' to close the '(' at position {token.position + 1}, "

@@ -15,6 +15,7 @@ numbers count (not booleans, not lists).
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -104,9 +105,10 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
         }
         if history:
             return history
+    from dlab.saferead import read_regular_text
+
     try:
-        with open(run_dir / "history.csv", encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle))
+        rows = list(csv.DictReader(io.StringIO(read_regular_text(run_dir / "history.csv"), newline="")))
     except (OSError, csv.Error, UnicodeDecodeError):
         return {}
     columns = [c for c in (rows[0].keys() if rows else []) if c and c != "epoch"]
@@ -127,9 +129,12 @@ def read_config(run_dir: Path) -> dict[str, Any]:
     """The run's saved config.yaml as a mapping; ``{}`` when missing or unreadable."""
     import yaml
 
+    from dlab.config.yamlload import load_yaml
+    from dlab.saferead import read_regular_text
+
     try:
-        data = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml(read_regular_text(run_dir / "config.yaml"), "config.yaml")
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, UsageError):  # bombs, repeated keys too
         return {}
     return data if isinstance(data, dict) else {}
 

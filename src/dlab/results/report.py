@@ -21,6 +21,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import stat
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -106,7 +108,14 @@ def write_report(
     )
     from dlab.fileio import atomic_write_text
 
-    atomic_write_text(target, page)
+    try:
+        atomic_write_text(target, page)
+    except OSError as error:  # a read-only folder, a file where a folder should be, a full disk
+        raise UsageError(
+            f"-o '{output}': cannot write the report there "
+            f"({error.strerror or error}). Choose a writable path with "
+            "-o FILE.html."
+        ) from None
     return target
 
 
@@ -194,14 +203,46 @@ def _run_section(run: SavedRun, index: int, colors: dict[str, str]) -> str:
     plots = run.plots()
     if plots:
         parts.append("<h3>Plots</h3><div>")
+        skipped = []
         for plot in plots:
-            try:
-                png = plot.read_bytes()
-            except OSError:
+            png, why = read_plot(run.path, plot)
+            if png is None:
+                skipped.append(f"plots/{plot.name} ({why})")
+                print(f"dlab report: skipped {plot}: {why}", file=sys.stderr)
                 continue
             parts.append(_figure(png, plot.name, css="run"))
         parts.append("</div>")
+        if skipped:
+            parts.append(f'<div class="error">{_e("not embedded: " + "; ".join(skipped))}</div>')
     return "\n".join(parts)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_PLOT_BYTES = 50 * 2**20
+
+
+def read_plot(run_dir: Path, plot: Path) -> tuple[bytes | None, str | None]:
+    """A plot's PNG bytes, or ``(None, why not)``: only regular files inside the run
+    directory that start with the PNG signature are embedded, so a ``plots/*.png`` link to
+    ``~/.ssh/id_rsa`` (or a FIFO, or a huge file) never ends up in a report."""
+    try:
+        root, real = run_dir.resolve(strict=True), plot.resolve(strict=True)
+    except (OSError, RuntimeError) as error:
+        return None, f"cannot be read: {getattr(error, 'strerror', None) or error}"
+    if not real.is_relative_to(root):
+        return None, "a link that leads outside the run directory"
+    try:
+        info = real.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, "not a regular file"
+        if info.st_size > MAX_PLOT_BYTES:
+            return None, f"larger than {MAX_PLOT_BYTES // 2**20} MB"
+        data = real.read_bytes()
+    except OSError as error:
+        return None, f"cannot be read: {error.strerror or error}"
+    if not data.startswith(PNG_SIGNATURE):
+        return None, "not a PNG image"
+    return data, None
 
 
 def config_essentials(run: SavedRun) -> dict[str, str]:

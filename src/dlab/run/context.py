@@ -31,6 +31,8 @@ class RunContext:
             (a resumed run starts with the epochs it already has).
         resume: True when ``--resume`` continues this run directory (Keras's
             BackupAndRestore restores the model from ``run_dir/backup``).
+        backup: under ``--resume``, the backup metadata that :func:`dlab.run.resume.check_resume`
+            read (the epoch the history was cut to); the model is restored from exactly it.
         resumed_search: a tuner search's earlier run directory whose trials this run
             continues (``dlab tune --resume``); None otherwise.
         state: what an experiment keeps between the steps of this run (e.g. the test
@@ -47,6 +49,7 @@ class RunContext:
     guard: RunGuard = field(default_factory=RunGuard)
     history: dict[str, list[float]] = field(default_factory=dict)
     resume: bool = False
+    backup: dict[str, Any] | None = None
     resumed_search: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     verbose: int = 2

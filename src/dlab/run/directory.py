@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from dlab.errors import UsageError
+from dlab.errors import RunFailed, UsageError
 from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text
 
 METRICS_SCHEMA_VERSION = 1
@@ -43,11 +43,13 @@ def check_writable(root: Path) -> Path:
         UsageError: the folder cannot be created or written (read-only, no permission,
             disk full), with what to do about it.
     """
+    probe = root / f".dlab-write-test-{secrets.token_hex(4)}"
     try:
         root.mkdir(parents=True, exist_ok=True)
-        probe = root / f".dlab-write-test-{secrets.token_hex(4)}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        try:
+            probe.write_bytes(b"ok")
+        finally:  # a full disk creates the file and then refuses its bytes: remove it anyway
+            probe.unlink(missing_ok=True)
     except OSError as error:
         raise UsageError(
             f"Cannot write run outputs under '{root}': {error.strerror or error}. "
@@ -73,8 +75,17 @@ def new_timestamped_folder(parent: Path, prefix: str = "") -> Path:
         return path
 
 
+class RunDirGone(RunFailed):
+    """The run directory was deleted while the run was writing to it."""
+
+
 class RunDir:
-    """Writes the files of one run. Create one with :meth:`RunDir.create`."""
+    """Writes the files of one run. Create one with :meth:`RunDir.create`.
+
+    Every writer first checks that the run directory still exists: a folder deleted
+    under a live run fails the run with that reason (:class:`RunDirGone`) instead of
+    being silently recreated with half a run in it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -110,17 +121,29 @@ class RunDir:
 
     # -- writers -------------------------------------------------------------------
 
+    def _check_alive(self) -> None:
+        if not self.path.is_dir():
+            raise RunDirGone(
+                f"the run directory {self.path} was deleted while the run was going "
+                "on; nothing more can be recorded there (dlab does not recreate "
+                "it). Start the run again."
+            )
+
     def write_config(self, config_yaml: str) -> None:
+        self._check_alive()
         atomic_write_text(self.path / "config.yaml", config_yaml)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
+        self._check_alive()
         atomic_write_json(self.path / "metrics.json", metrics)
 
     def write_summary(self, text: str) -> None:
+        self._check_alive()
         atomic_write_text(self.path / "summary.txt", text)
 
     def write_history(self, history: dict[str, list[float]]) -> None:
         """Write per-epoch metrics as history.csv and history.json (epochs count from 1)."""
+        self._check_alive()
         columns = list(history)
         epochs = len(next(iter(history.values()), []))
         rows = [{"epoch": i + 1, **{c: history[c][i] for c in columns}} for i in range(epochs)]
@@ -137,6 +160,7 @@ class RunDir:
         A run on synthetic data (``--smoke``) gets "smoke (synthetic data)" in every
         figure's title: a confusion matrix titled "accuracy 1.000" must not pass for a result.
         """
+        self._check_alive()
         if self.synthetic_data():
             from dlab.plots import mark_smoke
 
@@ -148,6 +172,7 @@ class RunDir:
 
     def save_model(self, model: Any) -> Path:
         """Save a Keras model as model.keras (atomically)."""
+        self._check_alive()
         target = self.path / "model.keras"
         with atomic_path(target) as tmp:
             model.save(tmp)
@@ -155,6 +180,7 @@ class RunDir:
 
     def append_log(self, text: str) -> None:
         """Append text to run.log (used for the native TensorFlow log and tracebacks)."""
+        self._check_alive()
         if text:
             with open(self.path / "run.log", "a", encoding="utf-8") as log:
                 log.write(text)
@@ -216,7 +242,10 @@ class _Tee(io.TextIOBase):
         self._line = ""
 
     def write(self, text: str) -> int:
-        self._console.write(text)
+        try:
+            self._console.write(text)
+        except (OSError, ValueError):  # a closed console (`| head`) must not stop the run
+            pass
         for char_run in _split_keep(text):
             if char_run == "\n":
                 self._log.write(self._line + "\n")
@@ -228,7 +257,10 @@ class _Tee(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._console.flush()
+        try:
+            self._console.flush()
+        except (OSError, ValueError):
+            pass
         self._log.flush()
 
     def isatty(self) -> bool:

@@ -4,10 +4,10 @@ A :class:`RunGuard` lives in the run's context and is consulted by the training
 loops at every batch and epoch boundary (the Keras callback in
 :mod:`dlab.training`, the NumPy loop in :mod:`dlab.models.numpy_models`):
 
-- SIGINT (Ctrl-C) or SIGTERM while training only sets a flag; the loop raises
+- SIGINT (Ctrl-C), SIGTERM or SIGHUP while training only sets a flag; the loop raises
   :class:`~dlab.errors.RunInterrupted` at the next batch boundary, so the
   history of the finished epochs, the plots and metrics.json ("interrupted")
-  are written and the process exits 130 / 143. A second signal stops at once.
+  are written and the process exits 130 / 143 / 129. A second signal stops at once.
 - A NaN or infinite batch loss raises :class:`~dlab.errors.NonFiniteLoss`
   ("non-finite loss at epoch E batch B"); the run ends "failed" with its outputs.
 - ``train.max_wall_time`` (``--max-wall-time``): the epoch that crosses it is the last.
@@ -26,7 +26,8 @@ from typing import Any
 
 from dlab.errors import NonFiniteLoss, RunInterrupted
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+"""Ctrl-C, a scheduler's or kill's SIGTERM, and SIGHUP (the terminal or SSH session closed)."""
 
 
 class RunGuard:
@@ -83,16 +84,19 @@ class RunGuard:
     # -- losses and time -----------------------------------------------------------
 
     @staticmethod
-    def check_loss(loss: Any, epoch: int, batch: int) -> None:
-        """Raise NonFiniteLoss when ``loss`` is NaN or infinite (epoch and batch count from 1)."""
+    def check_loss(loss: Any, epoch: int, batch: int, hint: str | None = None) -> None:
+        """Raise NonFiniteLoss when ``loss`` is NaN or infinite (epoch and batch count from 1).
+
+        Args:
+            hint: what to do about it (default: a lower learning rate or gradient clipping).
+        """
         if loss is None:
             return
         value = float(loss)
         if not math.isfinite(value):
             raise NonFiniteLoss(
                 f"non-finite loss at epoch {epoch} batch {batch} (loss = {value}); "
-                "lower train.optimizer.learning_rate or add "
-                "train.optimizer.clipnorm"
+                + (hint or "lower train.optimizer.learning_rate or add train.optimizer.clipnorm")
             )
 
     def elapsed(self) -> float:
@@ -104,7 +108,11 @@ class RunGuard:
             self.time_limit_reached = True
         return self.time_limit_reached
 
-    def check_batch(self, loss: Any, epoch: int, batch: int) -> None:
-        """The batch-boundary check of every training loop (epoch and batch count from 1)."""
+    def check_batch(self, loss: Any, epoch: int, batch: int, hint: str | None = None) -> None:
+        """The batch-boundary check of every training loop (epoch and batch count from 1).
+
+        Loops call it with keywords (``loss=``, ``epoch=``, ``batch=``): the order is easy to
+        get wrong, and a loss taken for a batch number is never checked for NaN.
+        """
         self.check_interrupt(f"epoch {epoch} batch {batch}")
-        self.check_loss(loss, epoch, batch)
+        self.check_loss(loss, epoch, batch, hint)

@@ -36,6 +36,7 @@ class MetricsHeader:
         stopped_early: why training stopped before the last epoch (early_stopping, time_limit).
         finished_at: ISO time of the end (None while running).
         resumed: every ``--resume``: when, and from which finished epoch.
+        process: pid and host of the process that holds the run's lock while it trains.
         schema_version: the layout of metrics.json.
     """
 
@@ -55,6 +56,7 @@ class MetricsHeader:
     stopped_early: str | None = None
     finished_at: str | None = None
     resumed: list[dict[str, Any]] = field(default_factory=list)
+    process: dict[str, Any] | None = None
     schema_version: int = METRICS_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:

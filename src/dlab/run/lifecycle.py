@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import DlabError, RunFailed, RunInterrupted
+from dlab.run.backupfile import remove_resume_state
 from dlab.run.context import RunContext
 from dlab.run.directory import now_iso
 from dlab.run.header import MetricsHeader
@@ -27,7 +28,7 @@ from dlab.run.header import MetricsHeader
 def tracked_run(
     ctx: RunContext,
     header: MetricsHeader,
-    resume_command: str,
+    resume_hint: str,
     *,
     console: bool = True,
     on_end: Callable[[Path], None] | None = None,
@@ -37,7 +38,7 @@ def tracked_run(
     Args:
         ctx: the run's context (its directory, guard, history and recorded fields).
         header: the descriptive part of metrics.json.
-        resume_command: the command that continues this run, for the interrupt message.
+        resume_hint: what the interrupt message suggests (how to continue, or to start again).
         console: False (``--quiet``): what the run prints goes to run.log only.
         on_end: called with the run directory once the final metrics.json is written,
             whatever the outcome (e.g. to log the run to MLflow).
@@ -59,11 +60,12 @@ def tracked_run(
             yield metrics
             ctx.guard.check_interrupt("the end of the run")  # a signal during the last steps
             metrics["status"] = "completed"
+            remove_resume_state(run_dir.path)  # kept until now: a resume would evaluate again
         except KeyboardInterrupt as error:
             _record_failure(ctx, metrics, "interrupted", error)
             raise RunInterrupted(
                 f"{ctx.config.name}: {str(error) or 'interrupted'}. The finished epochs are in "
-                f"{run_dir.path}; continue with `{resume_command}`.",
+                f"{run_dir.path}; {resume_hint}.",
                 getattr(error, "signal_number", 2),
             ) from None
         except BaseException as error:
@@ -72,6 +74,7 @@ def tracked_run(
             _record_failure(ctx, metrics, "failed", error)
             if isinstance(error, DlabError):  # the run directory exists: it is a failed run now
                 raise RunFailed(f"{error} (run directory: {run_dir.path})") from error
+            _mark_run_log(error, run_dir.path)
             raise
         finally:
             metrics.update(ctx.summary)
@@ -102,3 +105,11 @@ def _record_partial_history(ctx: RunContext) -> None:
         record_history(ctx, ctx.history)
     except Exception:  # noqa: BLE001 - reported in run.log, the original error wins
         ctx.run_dir.append_log("while writing the partial history:\n" + traceback.format_exc())
+
+
+def _mark_run_log(error: BaseException, run_dir: Path) -> None:
+    """Tell the CLI where this error's traceback is (an error before the folder existed has none)."""
+    try:
+        error.dlab_run_log = run_dir / "run.log"  # type: ignore[attr-defined]
+    except (AttributeError, TypeError):
+        pass

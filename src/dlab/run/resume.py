@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from dlab.config import RunConfig
 
 RESUMABLE = ("interrupted", "failed", "running")
-"""Statuses a run can be resumed from ("running": the process was killed without a word)."""
+"""Statuses a run can be resumed from ("running": the process was killed without a word;
+a run whose process still lives holds its run lock and is refused, see :mod:`dlab.run.lock`)."""
 
 IGNORED_KEYS = (
     "name",
@@ -52,6 +53,8 @@ class ResumePoint:
     metrics: dict[str, Any]
     history: dict[str, list[float]]
     epoch: int
+    backup: dict[str, Any] | None = None
+    """The backup's metadata, read once: the epoch the history is cut to is the one restored."""
 
 
 def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable, command: str) -> ResumePoint:
@@ -64,8 +67,9 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
         command: how to start a new run instead (for the messages).
 
     Raises:
-        UsageError: not a run directory, an unsupported experiment, a run that
-            completed, or a config that differs from the run's (the keys are listed).
+        UsageError: not a run directory, a run still running in another process, an
+            unsupported experiment, a run that completed, or a config that differs from
+            the run's (the keys are listed).
     """
     path = Path(run_path).expanduser()
     metrics_file, config_file = path / "metrics.json", path / "config.yaml"
@@ -74,11 +78,16 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
             f"--resume {run_path}: not a run directory (it needs metrics.json and "
             "config.yaml, as dlab run writes them under outputs/<config>/<run>/)."
         )
+    from dlab.saferead import load_json
+
     try:
-        metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
+        metrics = load_json(metrics_file)
     except (OSError, ValueError) as error:
         raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
     check_same_backend(run_path, metrics, config.train.backend, command)
+    from dlab.run.lock import check_not_running
+
+    check_not_running(path, f"--resume {run_path}")  # a live process still trains in it
     reason = experiment.resume_unsupported(config)
     if reason:
         raise UsageError(
@@ -111,7 +120,7 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
             f"with `{command} --fresh`."
         )
     history = {key: values[:epoch] for key, values in history.items()} if epoch else {}
-    return ResumePoint(path=path, metrics=metrics, history=history, epoch=epoch)
+    return ResumePoint(path=path, metrics=metrics, history=history, epoch=epoch, backup=metadata)
 
 
 def check_same_backend(run_path: str | Path, metrics: dict[str, Any], requested: str, command: str) -> None:

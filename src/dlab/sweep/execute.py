@@ -35,10 +35,18 @@ from typing import IO, Any
 from dlab.errors import UsageError
 from dlab.fileio import read_json_object
 from dlab.run.directory import check_writable, now_iso
+from dlab.run.processes import child_options
 from dlab.sweep.plan import PlannedRun, SweepPlan
 from dlab.sweep.summary import key_metrics, write_study_figures, write_summary
 
 _RUN_DIR_LINE = re.compile(r"^dlab: run directory (.+)$", re.MULTILINE)
+_STOPPED = {
+    code
+    for name in ("SIGINT", "SIGTERM", "SIGHUP")
+    if hasattr(signal, name)
+    for code in (128 + getattr(signal, name), -getattr(signal, name))
+}
+"""Exit codes of a run stopped by a signal (handled: 130 / 143 / 129; or killed by it)."""
 
 
 @dataclass
@@ -233,7 +241,9 @@ def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str
             row["error"] = f"{metrics['error'].get('type')}: {metrics['error'].get('message')}"
     if row["status"] == "running":  # killed before it could write its final metrics.json
         row["status"] = "failed"
-    if exit_code in (130, -signal.SIGINT) and row["status"] != "completed":
+    if row["run_dir"] is None and text.rstrip().endswith("KeyboardInterrupt"):
+        row["status"] = "interrupted"  # stopped while Python was still starting: never a run
+    if exit_code in _STOPPED and row["status"] != "completed":
         row["status"] = "interrupted"
     if exit_code != 0 and row["status"] == "completed":
         row["status"] = "failed"
@@ -334,11 +344,12 @@ def run_sweep(
                     settings.argv(run),
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=job_environment(slot, threads, gpus),
+                    stdin=subprocess.DEVNULL,  # and it dies with the sweep:
+                    **child_options(job_environment(slot, threads, gpus)),
                 )
                 running[slot] = _Job(run, slot, process, log_path, log, time.perf_counter())
                 rows[run.index] = {**_row(run, "running"), "log": str(log_path.resolve())}
+                save()  # a sweep killed outright still shows what was running
                 notify("launch", {"label": run.label, "counts": _counts(rows)})
             for slot, job in list(running.items()):
                 exit_code = job.process.poll()
@@ -348,8 +359,8 @@ def run_sweep(
                 break
             notify("tick", {"counts": _counts(rows), "elapsed": time.perf_counter() - started})
             time.sleep(0.1)
-    except KeyboardInterrupt:
-        _interrupt(running.values())
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.run.processes)
+        _interrupt(running.values(), getattr(error, "signal_number", signal.SIGINT))
         for slot, job in list(running.items()):
             finish(slot, _wait(job.process))
         _skip_unstarted(rows)
@@ -385,12 +396,13 @@ def _counts(rows: dict[int, dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _interrupt(jobs: Any) -> None:
-    """Ask running runs to stop the way Ctrl-C does (each marks itself interrupted)."""
+def _interrupt(jobs: Any, number: int = signal.SIGINT) -> None:
+    """Forward a stop signal (Ctrl-C's by default) to running runs; each marks itself
+    interrupted. They run in their own process groups, so this is the one they get."""
     for job in jobs:
         if job.process.poll() is None:
             try:
-                job.process.send_signal(signal.SIGINT)
+                job.process.send_signal(number)
             except OSError:
                 pass
 

@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from dlab.config import config_names, find_config, read_yaml
+from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, UsageError, did_you_mean
 from dlab.experiment.factory import resolve_config
 from dlab.sweep.study import StudyConfig, expand_study, load_study, study_names
@@ -125,7 +126,7 @@ def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
             )
         for value in values:
             try:
-                yaml.safe_load(value)
+                load_yaml(value, f"--grid {key}")
             except yaml.YAMLError:
                 raise UsageError(f"--grid '{spec}': the value '{value}' is not valid YAML.") from None
         grid[key] = values
@@ -153,11 +154,28 @@ def parse_seeds(seeds: int | str | Sequence[int] | None) -> list[int]:
     if isinstance(seeds, int):
         if seeds < 1:
             raise UsageError(f"--seeds {seeds}: the number of seeds must be at least 1.")
+        _check_seed_count(seeds)
         return list(range(1, seeds + 1))
     seeds = list(seeds)
+    _check_seed_count(len(seeds))
     if len(set(seeds)) != len(seeds):
         raise UsageError(f"--seeds {','.join(map(str, seeds))}: a seed is repeated.")
     return seeds
+
+
+MAX_SEEDS = 1000
+"""Seeds per member: each one is a whole training run (1e9 of them would not even fit in
+memory as a plan)."""
+
+
+def _check_seed_count(count: int) -> None:
+    if count > MAX_SEEDS:
+        raise UsageError(
+            f"--seeds: {count:,} seeds is more than the {MAX_SEEDS:,} allowed; each "
+            "seed is one more training run of every member, so the sweep would "
+            "never finish (and its plan alone would not fit in memory). A few "
+            "seeds (--seeds 5) give the mean and a 95% interval."
+        )
 
 
 def _is_study_file(path: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -88,15 +88,26 @@ class RunGuardCallback(keras.callbacks.Callback):
         self.time_limit = time_limit
         self.stopped_for_time = False
         self._epoch = 1
+        self._fitting = False  # test batches inside fit are validation; after it, the test split
+
+    def on_train_begin(self, logs=None):
+        self._fitting = True
+
+    def on_train_end(self, logs=None):
+        self._fitting = False
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch + 1
 
     def on_train_batch_end(self, batch, logs=None):
-        self.guard.check_batch((logs or {}).get("loss"), self._epoch, batch + 1)
+        self.guard.check_batch(loss=(logs or {}).get("loss"), epoch=self._epoch, batch=batch + 1)
 
     def on_test_batch_end(self, batch, logs=None):
-        self.guard.check_interrupt(f"epoch {self._epoch} (validation)")
+        self.guard.check_interrupt(
+            f"epoch {self._epoch} (validation)"
+            if self._fitting
+            else "the test evaluation (training had finished)"
+        )
 
     def on_predict_batch_end(self, batch, logs=None):
         self.guard.check_interrupt("prediction")
@@ -123,14 +134,25 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     is written after an epoch only when ``min_interval_s`` (``$DLAB_BACKUP_INTERVAL``,
     default 5 s) have passed since the last one: every epoch of a real run, while a
     tiny model with 30 ms epochs pays at most ~1% and a resume repeats at most
-    those seconds. The last epoch writes none (fit deletes the backup right after).
+    those seconds. When fit ends, the final model is backed up marked ``complete``
+    and kept until the run completes (:func:`dlab.run.backupfile.remove_resume_state`):
+    a run stopped while evaluating or plotting resumes by evaluating, not by training
+    again.
     """
 
     DEFAULT_INTERVAL_S = 5.0
+    READ = "read"
+    """``restore=READ``: read the metadata from the folder when training begins."""
 
-    def __init__(self, backup_dir: Path, min_interval_s: float | None = None) -> None:
+    def __init__(
+        self,
+        backup_dir: Path,
+        min_interval_s: float | None = None,
+        restore: dict[str, Any] | None | str = READ,
+    ) -> None:
         super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=True)
         self.folder = Path(backup_dir)
+        self.restore = restore  # the metadata --resume read (None: a new run restores nothing)
         self.min_interval_s = self.DEFAULT_INTERVAL_S if min_interval_s is None else min_interval_s
         if min_interval_s is None:
             import os
@@ -144,33 +166,29 @@ class RunBackup(keras.callbacks.BackupAndRestore):
     def on_epoch_end(self, epoch, logs=None):
         self._current_epoch = epoch + 1
         if epoch + 1 >= self.params.get("epochs", 0):
-            return
+            return  # on_train_end backs the final epoch up
         if time.monotonic() - self._last_save >= self.min_interval_s:
             self._save_model()
             self._last_save = time.monotonic()
 
+    def on_train_end(self, logs=None):  # Keras's would delete the backup here
+        if self._current_epoch > 0:  # epochs ran in this fit (none when it resumed a complete one)
+            from dlab.run.backupfile import save_backup
+
+            save_backup(self.model, self.folder, self._current_epoch, complete=True)
+
     def _load_model(self):
-        metadata = read_backup_metadata(self.folder)
+        metadata = read_backup_metadata(self.folder) if self.restore == self.READ else self.restore
         if not metadata:
             return
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(str(self.folder / metadata["weights"]))
         self.model._initial_epoch = int(metadata["epoch"])
+        if metadata.get("complete"):  # training had finished (maybe early): evaluate only
+            self.model._initial_epoch = max(int(metadata["epoch"]), self.params.get("epochs", 0))
 
     def _save_model(self):
-        from dlab.fileio import atomic_path, atomic_write_json
+        from dlab.run.backupfile import save_backup  # a full disk fails cleanly, see there
 
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"epoch-{self._current_epoch}.weights.h5"
-        with atomic_path(self.folder / name) as tmp:
-            weights_tmp = tmp.with_name(tmp.name + ".weights.h5")  # Keras wants this suffix
-            self.model.save_weights(str(weights_tmp), overwrite=True)
-            weights_tmp.replace(tmp)
-        atomic_write_json(
-            self.folder / "training_metadata.json",
-            {"epoch": self._current_epoch, "batch": 0, "weights": name},
-        )
-        for old in self.folder.glob("epoch-*.weights.h5"):
-            if old.name != name:
-                old.unlink(missing_ok=True)
+        save_backup(self.model, self.folder, self._current_epoch)

@@ -165,7 +165,12 @@ def fit_and_evaluate(
         from dlab.tracking.tensorboard import tensorboard_callback
 
         callbacks.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
-    callbacks.append(RunBackup(ctx.run_dir.path / "backup"))  # what --resume restores
+    callbacks.append(
+        RunBackup(
+            ctx.run_dir.path / "backup",  # what --resume restores
+            restore=ctx.backup if ctx.resume else None,
+        )
+    )
     callbacks.append(guard)
 
     fit_arguments, test_arguments = fit_inputs(data, train)
@@ -177,8 +182,8 @@ def fit_and_evaluate(
         ctx.record(stopped_early="early_stopping")
 
     if train.checkpoint is not None and checkpoint_path.exists():
-        model = keras.models.load_model(checkpoint_path, safe_mode=True)
-        checkpoint_path.unlink()
+        model = keras.models.load_model(checkpoint_path, safe_mode=True)  # removed when the
+        # run completes (dlab.run.backupfile.remove_resume_state): a resume evaluates it again
         monitor = train.checkpoint.monitor
         best = best_epoch(history, monitor)
         ctx.record(checkpoint={"monitor": monitor, **best})

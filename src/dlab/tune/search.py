@@ -110,11 +110,15 @@ def check_tensorboard() -> None:
         )
 
 
-def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -> Any:
-    """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`)."""
+def make_hypermodel(
+    config: RunConfig, target: Experiment, data: ArrayDataset, ctx: RunContext | None = None
+) -> Any:
+    """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`);
+    with the run's ``ctx``, each trial's fit stops at a batch boundary on a stop signal."""
     import keras_tuner
 
     from dlab.training import compile_model, steps_per_epoch, targets
+    from dlab.tune.interrupt import guard_callbacks
 
     settings: TuneConfig = config.model
 
@@ -138,6 +142,7 @@ def make_hypermodel(config: RunConfig, target: Experiment, data: ArrayDataset) -
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             train = self.trial(hp).train
             kwargs.pop("batch_size", None)
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *guard_callbacks(ctx)]
             return model.fit(
                 data.x_train,
                 targets(data.y_train, train, data.num_classes),
@@ -222,7 +227,7 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         tuner_dir.mkdir()
     write_fingerprint(config, tuner_dir)
 
-    hypermodel = make_hypermodel(config, target, data)
+    hypermodel = make_hypermodel(config, target, data, ctx)
     tuner = make_tuner(
         config,
         hypermodel,
@@ -267,6 +272,11 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row
         search_error = error
         ctx.run_dir.append_log(traceback.format_exc())
+    except KeyboardInterrupt as error:  # a stop signal ended the running trial
+        from dlab.tune.interrupt import record_interrupted_search
+
+        record_interrupted_search(ctx, tuner, error)
+        raise
     search_seconds = time.perf_counter() - started
 
     rows = trial_rows(tuner, settings)

@@ -1,0 +1,72 @@
+"""Reading files that runs wrote, when a run directory may hold anything.
+
+``dlab runs``, ``compare``, ``check``, ``report`` and ``--resume`` read metrics.json,
+history and config.yaml from folders that crashed runs, other tools or other people
+left behind. Two things must not happen there:
+
+- **a hang**: a FIFO (or a device) named metrics.json blocks ``open`` until someone
+  writes to it, so only regular files are read (opened without blocking, then
+  checked with ``fstat``);
+- **a RecursionError traceback**: JSON nested thousands of levels deep overflows the
+  parser or anything that walks it, so such a file counts as unreadable, with a note.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+MAX_JSON_DEPTH = 100
+"""Nesting a metrics or history file may have (dlab writes fewer than ten levels)."""
+
+
+def read_regular_text(path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of ``path`` if it is a regular file.
+
+    Raises:
+        OSError: missing, unreadable, or not a regular file (a FIFO, a device, a folder).
+        UnicodeDecodeError: not UTF-8.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    finally:
+        os.close(fd)
+    return data.decode("utf-8")
+
+
+def load_json(path: str | os.PathLike[str]) -> Any:
+    """Parse a regular JSON file that is nested at most :data:`MAX_JSON_DEPTH` levels.
+
+    Raises:
+        OSError: see :func:`read_regular_text`.
+        ValueError: not JSON (``json.JSONDecodeError``), not UTF-8, or nested too deeply.
+    """
+    text = read_regular_text(path)
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ValueError(f"{Path(path).name} is nested too deeply to read") from None
+    if _depth_exceeds(data, MAX_JSON_DEPTH):
+        raise ValueError(f"{Path(path).name} is nested more than {MAX_JSON_DEPTH} levels deep")
+    return data
+
+
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            if depth > limit:
+                return True
+            stack.extend((item, depth + 1) for item in value)
+    return False
