@@ -17,8 +17,9 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "dlab"
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
-BASE = {"dlab", "dlab.errors", "dlab.fileio", "dlab.plots"}
-"""Shared foundations every layer may use: errors, atomic file I/O, figures. They import no layer."""
+BASE = {"dlab", "dlab.errors", "dlab.fileio", "dlab.saferead", "dlab.plots"}
+"""Shared foundations every layer may use: errors, atomic file I/O and bounded reads of untrusted
+files (regular files only, JSON nesting bounded), figures. They import no layer."""
 
 LAYERS = [
     "dlab.config",
@@ -42,9 +43,10 @@ LAYERS = [
 ]
 """Bottom to top: a package may import the packages below it, never one above."""
 
-RESULTS_MAY_IMPORT = BASE | {"dlab.results", "dlab.run.header"}
+RESULTS_MAY_IMPORT = BASE | {"dlab.results", "dlab.run.header", "dlab.config"}
 """The results package reads run directories from disk: it imports no layer that trains, only the
-typed metrics.json header that the run writes."""
+typed metrics.json header that the run writes and the config leaf (its bounded YAML reader for a
+run's config.yaml)."""
 
 CLI_MAY_IMPORT = BASE | {"dlab.cli", "dlab.api"}
 
@@ -101,8 +103,8 @@ def allowed(importer: str, imported: str) -> bool:
     source, target = package_of(importer), package_of(imported)
     if source == "dlab.config":  # the leaf: nothing of dlab but its errors
         return target in {"dlab.config", "dlab.errors"}
-    if source == "dlab.__main__":
-        return target == "dlab.cli"
+    if source == "dlab.__main__":  # the process entry: the CLI, and the sweep child's parent watchdog
+        return target in {"dlab.cli", "dlab.run"}
     if target == source or target in BASE:
         return True
     if target == "dlab.run.header":  # the run package's module that results may read too

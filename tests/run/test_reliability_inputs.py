@@ -306,3 +306,20 @@ def test_a_huge_seed_count_is_refused_with_the_reason(cli, tmp_path):
     assert "--seeds: 1,000,000,000 seeds is more than the 1,000 allowed" in result.output
     assert "one more training run of every member" in result.output
     assert time.perf_counter() - started < 10 and not (tmp_path / "outputs").exists()
+
+
+def test_tune_resume_of_a_search_that_is_still_running_is_refused(cli, tmp_path):
+    import os
+    import socket
+
+    from dlab.run.lock import RunLock
+
+    search = tmp_path / "outputs" / "tune-mnist-mlp" / "20261122-100000-aaaaaa"
+    (search / "tuner").mkdir(parents=True)
+    (search / "tuner" / "dlab-search.json").write_text("{}")
+    (search / "config.yaml").write_text("experiment: keras_tuner\n")
+    with RunLock.acquire(search):  # a live search holds its run's lock
+        result = cli("tune", "--resume", str(search))
+    assert result.exit_code == 2, result.output
+    assert f"still running (pid {os.getpid()} on {socket.gethostname()})" in result.output
+    assert not (search / ".dlab-run.lock").exists()

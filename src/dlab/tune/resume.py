@@ -26,7 +26,7 @@ def check_resumable(run_dir: str | Path) -> Path:
     """A run directory of a tuner search that ``--resume`` can continue.
 
     Raises:
-        UsageError: not a folder, or no tuner search in it.
+        UsageError: not a folder, no tuner search in it, or a search still running.
     """
     path = Path(run_dir).expanduser()
     if not path.is_dir():
@@ -40,6 +40,9 @@ def check_resumable(run_dir: str | Path) -> Path:
             f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
             "directory that `dlab tune` printed."
         )
+    from dlab.run.lock import check_not_running
+
+    check_not_running(path, f"--resume {run_dir}")  # its tuner folder is still being written
     return path
 
 
