@@ -117,6 +117,9 @@ def run(
     resume: str | os.PathLike[str] | None = None,
     fresh: bool = False,
     max_wall_time: str | float | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    jit: str | bool | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -135,6 +138,9 @@ def run(
         fresh: start a new run directory (the default; it cannot be combined with ``resume``).
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
+        strategy, precision, jit: override ``train.strategy`` (default|mirrored),
+            ``train.precision`` (float32|mixed_float16|mixed_bfloat16) and ``train.jit_compile``
+            (auto|true|false); see :mod:`dlab.run.scaling`.
 
     Returns:
         The run directory and the metrics written to metrics.json.
@@ -149,6 +155,7 @@ def run(
         raise UsageError(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
         )
+    sets = [*scaling_sets(strategy, precision, jit), *sets]  # named flags come before --set
     return _run(
         config_ref,
         overrides=(epochs, batch_size, seed, sets, smoke, max_wall_time),
@@ -158,6 +165,12 @@ def run(
         debug=debug,
         resume=resume,
     )
+
+
+def scaling_sets(strategy: str | None, precision: str | None, jit: str | bool | None) -> list[str]:
+    """``--strategy``, ``--precision`` and ``--jit`` as ``--set`` overrides (None: keep the config's)."""
+    named = {"train.strategy": strategy, "train.precision": precision, "train.jit_compile": jit}
+    return [f"{key}={str(value).lower()}" for key, value in named.items() if value is not None]
 
 
 def _run(
@@ -177,6 +190,7 @@ def _run(
     from dlab.run.lifecycle import tracked_run
     from dlab.run.resume import check_resume
     from dlab.run.runtime import start as start_runtime
+    from dlab.run.scaling import scaled
 
     config = _resolve(config_ref, *overrides)
     smoke = overrides[4]
@@ -211,20 +225,24 @@ def _run(
         print(f"dlab: run directory {run_dir.path}")
         if point is not None:
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}")
-        experiment.run(ctx, data, model)
+        with scaled(runtime.scaling):
+            experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
 def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, Any]:
     """Load and check the data, then build the model: everything that can fail before the run exists."""
     from dlab.run.runtime import seed_everything
+    from dlab.run.scaling import for_run, scaled
 
     try:
         seed_everything(config.seed, runtime)
         experiment.check_config(config)
+        runtime.scaling = for_run(config.train, runtime.backend, runtime.device)
         data = experiment.load_data(config)
         seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
-        return data, experiment.prepare(config, data)
+        with scaled(runtime.scaling):
+            return data, experiment.prepare(config, data)
     except DlabError:
         raise
     except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
@@ -247,6 +265,7 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
         versions=runtime.versions(),
         run_dir=str(run_dir.path),
         started_at=now_iso(),
+        scaling=runtime.scaling.to_dict() if getattr(runtime, "scaling", None) else None,
     )
     if point is not None:  # a smoke run resumed from its config.yaml stays one
         header.started_at = point.metrics.get("started_at", header.started_at)

@@ -99,6 +99,21 @@ def run_command(
         help="Stop after the epoch that crosses this wall time (seconds, or 90s, 30m, 2h); "
         "the run still completes (stopped_early: time_limit).",
     ),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        metavar="default|mirrored",
+        help="Override train.strategy: mirrored trains on every visible GPU (batch size stays global).",
+    ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        metavar="float32|mixed_float16|mixed_bfloat16",
+        help="Override train.precision (Keras dtype policy; mixed_float16 needs a GPU).",
+    ),
+    jit: str | None = typer.Option(
+        None, "--jit", metavar="auto|true|false", help="Override train.jit_compile (XLA)."
+    ),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -132,6 +147,9 @@ def run_command(
             resume=resume,
             fresh=fresh,
             max_wall_time=max_wall_time,
+            strategy=strategy,
+            precision=precision,
+            jit=jit,
             show_traceback=debug,
         )
     except typer.Exit:

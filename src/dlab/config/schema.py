@@ -224,6 +224,41 @@ class TrainConfig(StrictModel):
 
         return parse_duration(value)
 
+    strategy: str = Field(
+        "default",
+        description="default: one device; mirrored: tf.distribute.MirroredStrategy over the visible "
+        "GPUs (one run, several GPUs; batch_size stays the global batch, split across replicas).",
+    )
+    precision: str = Field(
+        "float32",
+        description="Keras dtype policy: float32, mixed_float16 (GPUs of compute capability 7.0+) "
+        "or mixed_bfloat16; the model's last layer always computes in float32.",
+    )
+    jit_compile: bool | Literal["auto"] = Field(
+        "auto", description="XLA compilation of the train step: auto (Keras decides), true, false."
+    )
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _check_strategy(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_strategy
+
+        return check_strategy(value)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _check_precision(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_precision
+
+        return check_precision(value)
+
+    @field_validator("jit_compile", mode="before")
+    @classmethod
+    def _check_jit(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_jit
+
+        return check_jit(value)
+
 
 class ReferenceValue(StrictModel):
     """A result this config is known to reach on the real data, with its provenance."""
@@ -273,9 +308,15 @@ class RunConfig(StrictModel):
         for key in ("name", "description", "reference"):
             data.pop(key, None)
         data["train"].pop("max_wall_time", None)  # a budget, not a setting of the model
+        for key, default in SCALING_DEFAULTS.items():  # unchanged hashes for runs from before these keys
+            if data["train"].get(key) == default:
+                data["train"].pop(key, None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+
+SCALING_DEFAULTS: dict[str, Any] = {"strategy": "default", "precision": "float32", "jit_compile": "auto"}
+"""The scale-up keys at their defaults: left out of the config hash, so older runs keep theirs."""
 
 SMOKE_DEFAULTS: dict[str, Any] = {
     "data.source": "synthetic",

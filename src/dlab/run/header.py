@@ -36,6 +36,7 @@ class MetricsHeader:
         stopped_early: why training stopped before the last epoch (early_stopping, time_limit).
         finished_at: ISO time of the end (None while running).
         resumed: every ``--resume``: when, and from which finished epoch.
+        scaling: strategy, replicas, devices, dtype policy and jit_compile (Keras runs; None for NumPy).
         schema_version: the layout of metrics.json.
     """
 
@@ -55,13 +56,14 @@ class MetricsHeader:
     stopped_early: str | None = None
     finished_at: str | None = None
     resumed: list[dict[str, Any]] = field(default_factory=list)
+    scaling: dict[str, Any] | None = None
     schema_version: int = METRICS_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The header as metrics.json's first keys (schema version and status first)."""
         data = asdict(self)
         ordered = {"schema_version": data.pop("schema_version"), "status": data.pop("status"), **data}
-        for key in ("resumed", "finished_at"):  # written once there is something to say
+        for key in ("resumed", "finished_at", "scaling"):  # written once there is something to say
             if not ordered[key]:
                 del ordered[key]
         return ordered

@@ -11,6 +11,7 @@ import platform
 import random
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +26,7 @@ class Runtime:
     device: DeviceInfo
     backend: str
     native_log: list[str] = field(default_factory=list)
+    scaling: Any = None  # dlab.run.scaling.Scaling of a Keras run, once its config is known
 
     def versions(self) -> dict[str, str]:
         """Versions of Python and the libraries that shape this run's results."""

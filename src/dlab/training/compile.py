@@ -113,8 +113,17 @@ def history_name(metric: str) -> str:
 def compile_model(
     model: keras.Model, config: TrainConfig, steps_per_epoch: int = 1, num_classes: int = 0
 ) -> None:
-    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics)."""
+    """compile() with the configured optimizer, loss and metrics (``num_classes``: see build_metrics).
+
+    Under a mixed dtype policy the last layer is switched to float32 first (stable softmax/logits);
+    ``train.jit_compile`` goes to Keras as is (``auto`` lets Keras decide).
+    """
+    if config.precision != "float32":
+        from dlab.run.scaling import keep_output_float32
+
+        keep_output_float32(model)
     model.compile(
+        jit_compile=config.jit_compile,
         optimizer=build_optimizer(config.optimizer, steps_per_epoch),
         loss=build_loss(config),
         metrics=build_metrics(config, num_classes),

@@ -132,6 +132,7 @@ def fit_and_evaluate(
     compile_model(model, train, steps, data.num_classes)
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
+    ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
     timer = EpochTimer()
     guard = RunGuardCallback(ctx)
