@@ -425,6 +425,10 @@ def tune(
     """
     from dlab.tune.resume import check_resumable, check_same_search
 
+    distributed = {key: options.pop(key) for key in DISTRIBUTED_TUNE_OPTIONS if key in options}
+    if distributed.get("worker") is not None or distributed.get("chief_address") is not None:
+        return _tune_worker(config_ref, max_trials, sets, distributed, options)  # type: ignore[return-value]
+    role = _chief_role(distributed)
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:
         if resumed is None:
@@ -451,4 +455,70 @@ def tune(
     )
     if resumed is not None:  # before anything is created: the search must be the same one
         check_same_search(_resolve(config_ref, *overrides), resumed)
-    return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+    from dlab.tune.distributed import tuner_environment
+
+    with tuner_environment(role):  # a chief: keras-tuner serves the oracle and waits for workers
+        return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+
+
+DISTRIBUTED_TUNE_OPTIONS = ("chief", "port", "bind", "worker", "chief_address", "connect_timeout")
+""":func:`tune`'s keyword arguments for a distributed search (``dlab tune --chief`` / ``--worker``)."""
+
+
+def _chief_role(distributed: dict[str, Any]) -> Any:
+    """``--chief [--port P] [--bind HOST]`` as a keras-tuner role (None: a local search)."""
+    from dlab.tune.distributed import DEFAULT_PORT, chief_role
+
+    if not distributed.get("chief"):
+        if distributed.get("port") is not None:
+            raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
+        return None
+    port = distributed.get("port")
+    return chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
+
+
+def _tune_worker(
+    config_ref: str | None,
+    max_trials: int | None,
+    sets: Sequence[str],
+    distributed: dict[str, Any],
+    options: dict[str, Any],
+) -> Any:
+    """``dlab tune NAME --worker ID --chief-address HOST:PORT``: run the chief's trials, write nothing.
+
+    Returns:
+        A :class:`dlab.tune.worker.WorkerResult` (the trials this worker ran).
+    """
+    from dlab.run.runtime import start as start_runtime
+    from dlab.tune.distributed import Role, check_worker_id, parse_address, wait_for_chief
+    from dlab.tune.worker import run_worker
+
+    if distributed.get("chief"):
+        raise UsageError("--chief and --worker are different processes: give only one of them.")
+    if distributed.get("worker") is None:
+        raise UsageError("--chief-address is for workers: add --worker ID (e.g. --worker 1).")
+    if distributed.get("chief_address") is None:
+        raise UsageError(
+            "--worker needs --chief-address HOST:PORT: the address of the machine running "
+            "`dlab tune NAME --chief --port PORT`."
+        )
+    if config_ref is None or options.get("resume") is not None:
+        raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
+    worker_id = check_worker_id(distributed["worker"])
+    host, port = parse_address(distributed["chief_address"])
+    sets = [*([f"model.max_trials={max_trials}"] if max_trials is not None else []), *sets]
+    config = _resolve(
+        config_ref,
+        options.get("epochs"),
+        options.get("batch_size"),
+        options.get("seed"),
+        sets,
+        bool(options.get("smoke")),
+    )
+    experiment = registry.get(config.experiment)()
+    if config.experiment != "keras_tuner":
+        raise UsageError(f"'{config_ref}' is not a tuner config: workers run keras-tuner searches.")
+    wait_for_chief(host, port, float(distributed.get("connect_timeout") or 30))
+    runtime = start_runtime(True, options.get("device", "auto"), bool(options.get("debug")))
+    data, _ = _load_and_prepare(experiment, config, runtime)
+    return run_worker(config, experiment.target(config), data, Role(worker_id, host, port))

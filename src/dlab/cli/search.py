@@ -132,6 +132,22 @@ def tune_command(
     ),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras."),
     debug: bool = debug_option(),
+    chief: bool = typer.Option(
+        False, "--chief", help="Serve the search to workers (keras-tuner's chief) and wait for them."
+    ),
+    port: int | None = typer.Option(None, "--port", help="The chief's port (default 8000)."),
+    bind: str = typer.Option(
+        "0.0.0.0", "--bind", metavar="HOST", help="The chief listens here (127.0.0.1: this machine only)."
+    ),
+    worker: str | None = typer.Option(
+        None, "--worker", metavar="ID", help="Run trials for a chief as worker ID (needs --chief-address)."
+    ),
+    chief_address: str | None = typer.Option(
+        None, "--chief-address", metavar="HOST:PORT", help="Where the chief listens (workers)."
+    ),
+    connect_timeout: float = typer.Option(
+        30.0, "--connect-timeout", metavar="SECONDS", help="How long a worker waits for the chief."
+    ),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 
@@ -144,6 +160,10 @@ def tune_command(
       dlab tune --resume outputs/tune-mnist-mlp/20261122-120000-ab12cd --max-trials 10
 
       dlab run outputs/tune-mnist-mlp/20261122-120000-ab12cd/best-config.yaml
+
+      dlab tune tune-mnist-mlp --chief --port 8000          (then, on each worker machine:)
+
+      dlab tune tune-mnist-mlp --worker 1 --chief-address chief-host:8000
     """
     from dlab import api
 
@@ -162,6 +182,12 @@ def tune_command(
             smoke=smoke,
             save_model=not no_save,
             debug=debug,
+            chief=chief,
+            port=port,
+            bind=bind,
+            worker=worker,
+            chief_address=chief_address,
+            connect_timeout=connect_timeout,
             show_traceback=debug,
         )
     except typer.Exit:
@@ -176,6 +202,10 @@ def tune_command(
             err=True,
         )
         raise typer.Exit(1) from None
+    if worker is not None:  # a worker writes no run directory: it says what it ran
+        ran = len(result.trials)
+        typer.echo(f"worker {result.worker}: {ran} trial(s) for {result.chief} in {result.seconds} s")
+        raise typer.Exit(result.exit_code)
     best = (result.metrics.get("tuner") or {}).get("best") or {}
     if best:
         typer.echo(
