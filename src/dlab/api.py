@@ -362,6 +362,11 @@ def sweep(
     device: str = "auto",
     save_model: bool = True,
     progress: Any = None,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_run: float = 1,
+    gpus_per_run: float = 0,
+    shared_fs: bool = False,
 ) -> Any:
     """Run many configs (a study, configs/globs, a grid, seeds) in parallel processes.
 
@@ -376,6 +381,8 @@ def sweep(
         fail_fast: stop at the first failed run.
         epochs, sets, smoke, out, device, save_model: passed to every run, as ``dlab run`` takes them.
         progress: ``progress(event, info)`` callback, e.g. :class:`dlab.cli.sweep_console.ConsoleProgress`.
+        backend: ``local`` (``jobs`` processes here) or ``ray`` (one Ray task per run, see
+            :mod:`dlab.sweep.ray_backend`); address, cpus_per_run, gpus_per_run, shared_fs: Ray's.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -390,12 +397,23 @@ def sweep(
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend {backend!r}: allowed: local (--jobs N on this machine), ray.")
+    if backend == "ray":
+        from dlab.sweep.ray_backend import import_ray
+
+        import_ray()  # a missing extra is bad input: say so before planning anything
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     plan = plan_sweep(targets, grid=grid, seeds=seeds, epochs=epochs, sets=sets, smoke=smoke)
     settings = RunSettings(
         out=Path(out), device=device, smoke=smoke, epochs=epochs, sets=tuple(sets), save_model=save_model
     )
+    if backend == "ray":
+        from dlab.sweep.ray_backend import RayOptions, run_ray_sweep
+
+        options = RayOptions(address, cpus_per_run, gpus_per_run, shared_fs)
+        return run_ray_sweep(plan, settings, options, fail_fast=fail_fast, progress=progress)
     return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=progress)
 
 

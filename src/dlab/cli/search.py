@@ -62,6 +62,25 @@ def sweep_command(
     device: str = device_option("The device of every run (see dlab run --help)."),
     no_save: bool = typer.Option(False, "--no-save", help="Do not write model.keras files."),
     debug: bool = debug_option(),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        metavar="local|ray",
+        help="local: --jobs processes here; ray: one Ray task per run.",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="Ray cluster to join (default: Ray on this machine).",
+    ),
+    cpus_per_run: float = typer.Option(1, "--cpus-per-run", help="Ray: CPUs each run reserves."),
+    gpus_per_run: float = typer.Option(
+        0, "--gpus-per-run", help="Ray: GPUs each run reserves (never shared)."
+    ),
+    shared_fs: bool = typer.Option(
+        False, "--shared-fs", help="Ray: every node sees --out, so runs write there (no copy back)."
+    ),
 ) -> None:
     """Run many configs, several at a time; write summary.csv/json (and study figures).
 
@@ -76,6 +95,8 @@ def sweep_command(
       dlab sweep 'configs/*.yaml' --smoke --jobs 2
 
       dlab sweep playground-mlp --grid model.hidden=[2],[3] --seeds 5
+
+      dlab sweep mnist-capacity --backend ray --address auto --gpus-per-run 1
     """
     from dlab import api
     from dlab.cli.sweep_console import ConsoleProgress
@@ -94,6 +115,11 @@ def sweep_command(
         device=device,
         save_model=not no_save,
         progress=ConsoleProgress(sys.stdout),
+        backend=backend,
+        address=address,
+        cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
+        shared_fs=shared_fs,
         show_traceback=debug,
     )
     raise typer.Exit(result.exit_code)
