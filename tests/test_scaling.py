@@ -145,7 +145,13 @@ def test_bfloat16_smoke_run_of_every_keras_family(tmp_path, config):
         bf16 = ["train.precision=mixed_bfloat16"]
         result = api.tune(config, smoke=True, out=tmp_path, save_model=False, sets=bf16)
     else:
-        tiny = ["data.train_samples=128", "data.test_samples=64"]  # bfloat16 is emulated on most CPUs
+        from dlab.experiment import registry
+        from dlab.experiment.factory import resolve_config
+
+        experiment = registry.get(resolve_config(config, flags={}, sets=[], smoke=True).experiment)
+        big = experiment.smoke_overrides.get("data.train_samples", 0) > 512  # the image smoke sets
+        # bfloat16 is emulated on most CPUs: cut the big smoke sets down; the others need their sizes
+        tiny = ["data.train_samples=128", "data.test_samples=64"] if big else []
         result = api.run(
             config, smoke=True, out=tmp_path, save_model=False, precision="mixed_bfloat16", sets=tiny
         )
