@@ -140,12 +140,15 @@ def keep_output_float32(model: Any) -> None:
     """Make the model's last layer compute in float32 under a mixed policy (Keras's advice).
 
     Float16 softmax outputs saturate and float16 logits overflow in the loss; casting the last
-    layer's inputs to float32 costs one small layer and keeps the loss and metrics exact.
+    layer's inputs to float32 costs one small layer and keeps the loss and metrics exact. Layers
+    with an activity regularizer stay float32 too: Keras 3 adds their penalty, computed in the
+    layer's dtype, to the float32 loss, which fails with a dtype mismatch (the fraud autoencoder).
     """
     import keras
 
     if not isinstance(model, keras.Model) or not model.layers:
         return
-    last = model.layers[-1]
-    if last.dtype_policy.compute_dtype != "float32":
-        last.dtype_policy = keras.dtype_policies.DTypePolicy("float32")
+    float32 = [model.layers[-1], *(layer for layer in model.layers if layer.activity_regularizer is not None)]
+    for layer in float32:
+        if layer.dtype_policy.compute_dtype != "float32":
+            layer.dtype_policy = keras.dtype_policies.DTypePolicy("float32")
