@@ -152,3 +152,34 @@ def test_a_chief_port_in_use_is_refused():
         busy.listen()
         with pytest.raises(UsageError, match="cannot listen"):
             api.tune("tune-mnist-mlp", smoke=True, chief=True, port=busy.getsockname()[1], bind="127.0.0.1")
+
+
+@pytest.mark.slow
+def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_path):
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    result = api.tune(
+        "tune-mnist-mlp",
+        smoke=True,
+        max_trials=4,
+        device="cpu",
+        save_model=False,
+        out=tmp_path,
+        backend="ray",
+        workers=2,
+        port=free_port(),
+    )
+    assert result.status == "completed"
+    rows = list(csv.DictReader((result.run_dir / "trials.csv").open()))
+    assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
+    assert (result.run_dir / "best-config.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_distributed_search_resumes_with_its_trials(tmp_path):
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    common = dict(smoke=True, device="cpu", save_model=False, out=tmp_path, backend="ray", workers=1)
+    first = api.tune("tune-mnist-mlp", max_trials=2, port=free_port(), **common)
+    resumed = api.tune(resume=str(first.run_dir), max_trials=3, port=free_port(), **common)
+    rows = list(csv.DictReader((resumed.run_dir / "trials.csv").open()))
+    earlier = list(csv.DictReader((first.run_dir / "trials.csv").open()))
+    assert len(rows) == 3 and rows[:2] == earlier  # the first two trials were kept, one more ran

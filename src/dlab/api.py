@@ -400,7 +400,7 @@ def sweep(
     if backend not in ("local", "ray"):
         raise UsageError(f"--backend {backend!r}: allowed: local (--jobs N on this machine), ray.")
     if backend == "ray":
-        from dlab.sweep.ray_backend import import_ray
+        from dlab.run.cluster import import_ray
 
         import_ray()  # a missing extra is bad input: say so before planning anything
     if device not in DEVICE_CHOICES:
@@ -475,11 +475,51 @@ def tune(
         check_same_search(_resolve(config_ref, *overrides), resumed)
     from dlab.tune.distributed import tuner_environment
 
+    if distributed.get("backend", "local") == "ray":
+        return _tune_on_ray(config_ref, overrides, resumed, max_trials, distributed, options)
     with tuner_environment(role):  # a chief: keras-tuner serves the oracle and waits for workers
         return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
 
 
-DISTRIBUTED_TUNE_OPTIONS = ("chief", "port", "bind", "worker", "chief_address", "connect_timeout")
+def _tune_on_ray(config_ref, overrides, resumed, max_trials, distributed, options) -> RunResult:
+    """``dlab tune --backend ray --workers N``: serve as the chief here, N workers as Ray tasks."""
+    from dlab.tune.distributed import DEFAULT_PORT, chief_role, tuner_environment
+    from dlab.tune.ray_workers import start_workers
+
+    epochs, batch_size, seed, sets, smoke, _ = overrides
+    flags = [*(["--smoke"] if smoke else []), "--device", options.get("device", "auto")]
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--seed", seed)):
+        flags += [flag, str(value)] if value is not None else []
+    for assignment in sets:  # max_trials is already among them
+        flags += ["--set", assignment]
+    port = distributed.get("port") or DEFAULT_PORT
+    ray, refs, started, host = start_workers(
+        int(distributed.get("workers") or 1), config_ref, flags, port, distributed.get("address"), 1
+    )
+    try:
+        role = chief_role(port, "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0")
+        with tuner_environment(role):
+            result = _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+        for done in ray.get(refs):
+            if done["exit_code"] != 0:
+                print(f"dlab: a Ray worker ended with exit code {done['exit_code']}: {done['log'][-500:]}")
+        return result
+    finally:
+        if started:
+            ray.shutdown()
+
+
+DISTRIBUTED_TUNE_OPTIONS = (
+    "chief",
+    "port",
+    "bind",
+    "worker",
+    "chief_address",
+    "connect_timeout",
+    "backend",
+    "workers",
+    "address",
+)
 """:func:`tune`'s keyword arguments for a distributed search (``dlab tune --chief`` / ``--worker``)."""
 
 
@@ -487,8 +527,10 @@ def _chief_role(distributed: dict[str, Any]) -> Any:
     """``--chief [--port P] [--bind HOST]`` as a keras-tuner role (None: a local search)."""
     from dlab.tune.distributed import DEFAULT_PORT, chief_role
 
+    if distributed.get("backend", "local") not in ("local", "ray"):
+        raise UsageError(f"--backend {distributed['backend']!r}: allowed: local, ray (with --workers N).")
     if not distributed.get("chief"):
-        if distributed.get("port") is not None:
+        if distributed.get("port") is not None and distributed.get("backend") != "ray":
             raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
         return None
     port = distributed.get("port")

@@ -174,6 +174,16 @@ def tune_command(
     connect_timeout: float = typer.Option(
         30.0, "--connect-timeout", metavar="SECONDS", help="How long a worker waits for the chief."
     ),
+    backend: str = typer.Option(
+        "local", "--backend", metavar="local|ray", help="ray: serve as the chief, run --workers as Ray tasks."
+    ),
+    workers: int = typer.Option(2, "--workers", help="With --backend ray: keras-tuner workers to start."),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="With --backend ray: the cluster (default: local Ray).",
+    ),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 
@@ -214,6 +224,9 @@ def tune_command(
             worker=worker,
             chief_address=chief_address,
             connect_timeout=connect_timeout,
+            backend=backend,
+            workers=workers,
+            address=address,
             show_traceback=debug,
         )
     except typer.Exit:

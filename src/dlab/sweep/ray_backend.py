@@ -19,11 +19,10 @@ from __future__ import annotations
 import re
 import socket
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlab.errors import UsageError
+from dlab.run.cluster import RayOptions, connect, import_ray
 from dlab.run.directory import check_writable, now_iso
 from dlab.sweep.execute import (
     RunSettings,
@@ -39,92 +38,6 @@ from dlab.sweep.plan import SweepPlan
 from dlab.sweep.summary import write_study_figures, write_summary
 
 RUN_DIR_LINE = re.compile(r"^dlab: run directory (.+)$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class RayOptions:
-    """Where the cluster is and what each member gets from it."""
-
-    address: str | None = None  # None: a local Ray on this machine; "auto" or HOST:PORT: a running cluster
-    cpus_per_run: float = 1
-    gpus_per_run: float = 0
-    shared_fs: bool = False
-    connect_timeout: float = 10.0
-
-
-def import_ray() -> Any:
-    """Ray, or a message saying which extra installs it.
-
-    Raises:
-        UsageError: Ray is not installed.
-    """
-    try:
-        import ray
-    except ImportError:
-        raise UsageError(
-            "--backend ray needs Ray, which is not installed: pip install 'dlab[ray]' (or "
-            "pip install -e '.[ray]' in a checkout); or use --backend local (--jobs N)."
-        ) from None
-    return ray
-
-
-def connect(options: RayOptions) -> Any:
-    """Connect to (or start) Ray and check the cluster can hold one member; returns ``ray``.
-
-    Raises:
-        UsageError: Ray missing, an unreachable ``--address`` (within ``connect_timeout``),
-            or resources per run the cluster does not have (before anything is queued).
-    """
-    ray = import_ray()
-    if options.cpus_per_run <= 0 or options.gpus_per_run < 0:
-        raise UsageError("--cpus-per-run must be above 0 and --gpus-per-run at least 0.")
-    address = options.address
-    if address not in (None, "auto"):
-        _probe(address, options.connect_timeout)
-    if not ray.is_initialized():
-        try:
-            if address is None:
-                ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except (ConnectionError, RuntimeError) as error:
-            raise UsageError(
-                f"--address {address}: no Ray cluster to join ({str(error).splitlines()[0]}). Start one "
-                "with `ray start --head`, give its HOST:PORT, or leave --address out to run Ray on this "
-                "machine only; nothing was started."
-            ) from None
-    resources = ray.cluster_resources()
-    for name, wanted, flag in (
-        ("CPU", options.cpus_per_run, "--cpus-per-run"),
-        ("GPU", options.gpus_per_run, "--gpus-per-run"),
-    ):
-        have = float(resources.get(name, 0))
-        if wanted > have:
-            raise UsageError(
-                f"{flag} {wanted:g}: the Ray cluster has {have:g} {name}(s) in all, so no member "
-                f"could ever start. Use {flag} {int(have)} or less, or add nodes with {name}s; "
-                "nothing was queued."
-            )
-    return ray
-
-
-def _probe(address: str, timeout: float) -> None:
-    host, _, port = address.rpartition(":")
-    if not host or not port.isdigit():
-        raise UsageError(f"--address {address!r}: expected auto or HOST:PORT (the head node's GCS port).")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection((host, int(port)), timeout=3):
-                return
-        except OSError as error:
-            if time.monotonic() >= deadline:
-                raise UsageError(
-                    f"--address {address}: nothing answers there after {timeout:.0f} s "
-                    f"({error.strerror or error}). Check the head node (`ray status` on it) and its "
-                    "port (6379 by default); nothing was started."
-                ) from None
-        time.sleep(0.5)
 
 
 def train_member(argv: list[str], env: dict[str, str], scratch: bool) -> dict[str, Any]:

@@ -1,0 +1,59 @@
+"""``dlab tune NAME --backend ray --workers N``: the chief here, N keras-tuner workers as Ray tasks.
+
+For people who already have a Ray cluster: instead of logging into N machines to start
+``dlab tune --worker``, the driver serves the search as the chief and asks Ray for N
+tasks, each of which runs ``python -m dlab tune NAME --worker ray-K --chief-address
+DRIVER:PORT`` with the same flags. The config must be a packaged name or a file every
+node can read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dlab.errors import UsageError
+
+
+def worker_task(argv: list[str]) -> dict[str, Any]:
+    """The Ray task: one ``dlab tune --worker`` process; returns its exit code and output."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+    )
+    return {"exit_code": done.returncode, "log": done.stdout.decode("utf-8", errors="replace")[-4000:]}
+
+
+def start_workers(
+    workers: int, config_ref: str, flags: list[str], port: int, address: str | None, cpus_per_worker: float
+) -> tuple[Any, list[Any], bool, str]:
+    """Connect to Ray and start the worker tasks (they wait for the chief to answer).
+
+    Returns:
+        (ray, task refs, whether this call started Ray, the host the chief must listen on).
+
+    Raises:
+        UsageError: Ray missing, an unreachable address, or ``workers`` < 1.
+    """
+    from dlab.run.cluster import RayOptions, connect, import_ray
+
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: a Ray search needs at least one worker.")
+    started = not import_ray().is_initialized()
+    ray = connect(RayOptions(address=address, cpus_per_run=cpus_per_worker))
+    host = "127.0.0.1" if address is None else ray.util.get_node_ip_address()
+    task = ray.remote(num_cpus=cpus_per_worker, max_retries=0)(worker_task)
+    argv = [
+        "-m",
+        "dlab",
+        "tune",
+        config_ref,
+        *flags,
+        "--chief-address",
+        f"{host}:{port}",
+        "--connect-timeout",
+        "300",
+    ]
+    refs = [task.remote([*argv, "--worker", f"ray-{n}"]) for n in range(1, workers + 1)]
+    return ray, refs, started, host
