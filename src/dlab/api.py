@@ -446,7 +446,9 @@ def tune(
     distributed = {key: options.pop(key) for key in DISTRIBUTED_TUNE_OPTIONS if key in options}
     if distributed.get("worker") is not None or distributed.get("chief_address") is not None:
         return _tune_worker(config_ref, max_trials, sets, distributed, options)  # type: ignore[return-value]
-    role = _chief_role(distributed)
+    from dlab.tune.distributed import chief_from_flags, tuner_environment
+
+    role = chief_from_flags(distributed)  # --chief: keras-tuner serves the oracle and waits for workers
     resumed = check_resumable(resume) if resume is not None else None
     if config_ref is None:
         if resumed is None:
@@ -473,112 +475,45 @@ def tune(
     )
     if resumed is not None:  # before anything is created: the search must be the same one
         check_same_search(_resolve(config_ref, *overrides), resumed)
-    from dlab.tune.distributed import tuner_environment
-
     if distributed.get("backend", "local") == "ray":
         return _tune_on_ray(config_ref, overrides, resumed, max_trials, distributed, options)
-    with tuner_environment(role):  # a chief: keras-tuner serves the oracle and waits for workers
+    with tuner_environment(role):
         return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+
+
+DISTRIBUTED_TUNE_OPTIONS = ("chief", "port", "bind", "worker", "chief_address", "connect_timeout")
+DISTRIBUTED_TUNE_OPTIONS += ("backend", "workers", "address")
+""":func:`tune`'s keyword arguments for a distributed search (see :mod:`dlab.tune.distributed`)."""
 
 
 def _tune_on_ray(config_ref, overrides, resumed, max_trials, distributed, options) -> RunResult:
     """``dlab tune --backend ray --workers N``: serve as the chief here, N workers as Ray tasks."""
-    from dlab.tune.distributed import DEFAULT_PORT, chief_role, tuner_environment
-    from dlab.tune.ray_workers import start_workers
+    from dlab.tune.ray_workers import run_with_ray_workers
 
-    epochs, batch_size, seed, sets, smoke, _ = overrides
-    flags = [*(["--smoke"] if smoke else []), "--device", options.get("device", "auto")]
-    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--seed", seed)):
-        flags += [flag, str(value)] if value is not None else []
-    for assignment in sets:  # max_trials is already among them
-        flags += ["--set", assignment]
-    port = distributed.get("port") or DEFAULT_PORT
-    ray, refs, started, host = start_workers(
-        int(distributed.get("workers") or 1), config_ref, flags, port, distributed.get("address"), 1
-    )
-    try:
-        role = chief_role(port, "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0")
-        with tuner_environment(role):
-            result = _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
-        for done in ray.get(refs):
-            if done["exit_code"] != 0:
-                print(f"dlab: a Ray worker ended with exit code {done['exit_code']}: {done['log'][-500:]}")
-        return result
-    finally:
-        if started:
-            ray.shutdown()
+    def run_chief() -> RunResult:
+        return _run(config_ref, overrides=overrides, resumed_search=resumed, **options)
+
+    return run_with_ray_workers(config_ref, overrides, distributed, options.get("device", "auto"), run_chief)
 
 
-DISTRIBUTED_TUNE_OPTIONS = (
-    "chief",
-    "port",
-    "bind",
-    "worker",
-    "chief_address",
-    "connect_timeout",
-    "backend",
-    "workers",
-    "address",
-)
-""":func:`tune`'s keyword arguments for a distributed search (``dlab tune --chief`` / ``--worker``)."""
-
-
-def _chief_role(distributed: dict[str, Any]) -> Any:
-    """``--chief [--port P] [--bind HOST]`` as a keras-tuner role (None: a local search)."""
-    from dlab.tune.distributed import DEFAULT_PORT, chief_role
-
-    if distributed.get("backend", "local") not in ("local", "ray"):
-        raise UsageError(f"--backend {distributed['backend']!r}: allowed: local, ray (with --workers N).")
-    if not distributed.get("chief"):
-        if distributed.get("port") is not None and distributed.get("backend") != "ray":
-            raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
-        return None
-    port = distributed.get("port")
-    return chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
-
-
-def _tune_worker(
-    config_ref: str | None,
-    max_trials: int | None,
-    sets: Sequence[str],
-    distributed: dict[str, Any],
-    options: dict[str, Any],
-) -> Any:
+def _tune_worker(config_ref, max_trials, sets, distributed, options) -> Any:
     """``dlab tune NAME --worker ID --chief-address HOST:PORT``: run the chief's trials, write nothing.
 
     Returns:
         A :class:`dlab.tune.worker.WorkerResult` (the trials this worker ran).
     """
     from dlab.run.runtime import start as start_runtime
-    from dlab.tune.distributed import Role, check_worker_id, parse_address, wait_for_chief
+    from dlab.tune.distributed import wait_for_chief, worker_from_flags
     from dlab.tune.worker import run_worker
 
-    if distributed.get("chief"):
-        raise UsageError("--chief and --worker are different processes: give only one of them.")
-    if distributed.get("worker") is None:
-        raise UsageError("--chief-address is for workers: add --worker ID (e.g. --worker 1).")
-    if distributed.get("chief_address") is None:
-        raise UsageError(
-            "--worker needs --chief-address HOST:PORT: the address of the machine running "
-            "`dlab tune NAME --chief --port PORT`."
-        )
-    if config_ref is None or options.get("resume") is not None:
-        raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
-    worker_id = check_worker_id(distributed["worker"])
-    host, port = parse_address(distributed["chief_address"])
+    role = worker_from_flags(config_ref, distributed, options)
     sets = [*([f"model.max_trials={max_trials}"] if max_trials is not None else []), *sets]
-    config = _resolve(
-        config_ref,
-        options.get("epochs"),
-        options.get("batch_size"),
-        options.get("seed"),
-        sets,
-        bool(options.get("smoke")),
-    )
-    experiment = registry.get(config.experiment)()
+    flags = [options.get(key) for key in ("epochs", "batch_size", "seed")]
+    config = _resolve(str(config_ref), *flags, sets, bool(options.get("smoke")))
     if config.experiment != "keras_tuner":
         raise UsageError(f"'{config_ref}' is not a tuner config: workers run keras-tuner searches.")
-    wait_for_chief(host, port, float(distributed.get("connect_timeout") or 30))
+    experiment = registry.get(config.experiment)()
+    wait_for_chief(role.host, role.port, float(distributed.get("connect_timeout") or 30))
     runtime = start_runtime(True, options.get("device", "auto"), bool(options.get("debug")))
     data, _ = _load_and_prepare(experiment, config, runtime)
-    return run_worker(config, experiment.target(config), data, Role(worker_id, host, port))
+    return run_worker(config, experiment.target(config), data, role)

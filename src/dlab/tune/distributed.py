@@ -170,3 +170,42 @@ def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
         if (project_dir / f"{other}.json").exists():
             shutil.copyfile(project_dir / f"{other}.json", wanted)
             return
+
+
+def chief_from_flags(distributed: dict) -> Role | None:
+    """``--chief [--port P] [--bind HOST]`` (and ``--backend``) checked; None for a local search.
+
+    Raises:
+        UsageError: an unknown backend, ``--port`` without ``--chief``, or a port that is taken.
+    """
+    backend = distributed.get("backend", "local")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend {backend!r}: allowed: local, ray (with --workers N).")
+    if not distributed.get("chief"):
+        if distributed.get("port") is not None and backend != "ray":
+            raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
+        return None
+    port = distributed.get("port")
+    return chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
+
+
+def worker_from_flags(config_ref: str | None, distributed: dict, options: dict) -> Role:
+    """``--worker ID --chief-address HOST:PORT`` checked, before anything loads.
+
+    Raises:
+        UsageError: a missing half of the pair, ``--chief`` too, no config, ``--resume``, a bad id or address.
+    """
+    if distributed.get("chief"):
+        raise UsageError("--chief and --worker are different processes: give only one of them.")
+    if distributed.get("worker") is None:
+        raise UsageError("--chief-address is for workers: add --worker ID (e.g. --worker 1).")
+    if distributed.get("chief_address") is None:
+        raise UsageError(
+            "--worker needs --chief-address HOST:PORT: the address of the machine running "
+            "`dlab tune NAME --chief --port PORT`."
+        )
+    if config_ref is None or options.get("resume") is not None:
+        raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
+    worker_id = check_worker_id(distributed["worker"])
+    host, port = parse_address(distributed["chief_address"])
+    return Role(worker_id, host, port)

@@ -9,6 +9,7 @@ node can read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dlab.errors import UsageError
@@ -57,3 +58,35 @@ def start_workers(
     ]
     refs = [task.remote([*argv, "--worker", f"ray-{n}"]) for n in range(1, workers + 1)]
     return ray, refs, started, host
+
+
+def run_with_ray_workers(
+    config_ref: str, overrides: tuple, distributed: dict, device: str, run_chief: Callable[[], Any]
+) -> Any:
+    """Start the workers on Ray, serve the search as the chief (``run_chief``), then collect them.
+
+    ``overrides`` is :func:`dlab.api.tune`'s (epochs, batch size, seed, sets, smoke, wall time):
+    the workers get the same flags, so their trials are the chief's configs.
+    """
+    from dlab.tune.distributed import DEFAULT_PORT, chief_role, tuner_environment
+
+    epochs, batch_size, seed, sets, smoke, _ = overrides
+    flags = [*(["--smoke"] if smoke else []), "--device", device]
+    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--seed", seed)):
+        flags += [flag, str(value)] if value is not None else []
+    for assignment in sets:  # max_trials is already among them
+        flags += ["--set", assignment]
+    port = distributed.get("port") or DEFAULT_PORT
+    workers = int(distributed.get("workers") or 1)
+    ray, refs, started, host = start_workers(workers, config_ref, flags, port, distributed.get("address"), 1)
+    try:
+        role = chief_role(port, "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0")
+        with tuner_environment(role):
+            result = run_chief()
+        for done in ray.get(refs):
+            if done["exit_code"] != 0:
+                print(f"dlab: a Ray worker ended with exit code {done['exit_code']}: {done['log'][-500:]}")
+        return result
+    finally:
+        if started:
+            ray.shutdown()
