@@ -40,10 +40,14 @@ def run_files(out: Path) -> dict[str, dict]:
 
 @pytest.mark.slow
 def test_ray_sweep_writes_what_a_local_sweep_writes(tmp_path):
+    import builtins
+
+    before = builtins.print
     local = api.sweep(MEMBERS, jobs=2, out=tmp_path / "local")
     copied = api.sweep(MEMBERS, backend="ray", cpus_per_run=1, out=tmp_path / "ray")
     shared = api.sweep(MEMBERS, backend="ray", cpus_per_run=1, shared_fs=True, out=tmp_path / "shared")
     assert local.exit_code == copied.exit_code == shared.exit_code == 0
+    assert builtins.print is before  # Ray's print replacement does not outlive the sweep
     expected = run_files(tmp_path / "local")
     assert sorted(expected) == sorted(MEMBERS)
     for result, root in ((copied, "ray"), (shared, "shared")):

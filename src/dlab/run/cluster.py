@@ -100,3 +100,16 @@ def _probe(address: str, timeout: float) -> None:
                     "port (6379 by default); nothing was started."
                 ) from None
         time.sleep(0.5)
+
+
+def shutdown(ray: Any, saved_print: Any) -> None:
+    """Stop the Ray this process started, and undo what Ray changed in the process.
+
+    Ray's progress-bar support replaces ``builtins.print`` with its own when the driver
+    connects, and leaves it there after ``ray.shutdown()``; a process that goes on working
+    after a sweep (a notebook, the tests, a script) gets its ``print`` back.
+    """
+    import builtins
+
+    ray.shutdown()
+    builtins.print = saved_print

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlab.run.cluster import RayOptions, connect, import_ray
+from dlab.run.cluster import RayOptions, connect, import_ray, shutdown
 from dlab.run.directory import check_writable, now_iso
 from dlab.sweep.execute import (
     RunSettings,
@@ -124,13 +124,16 @@ def run_ray_sweep(
         KeyboardInterrupt: after cancelling the outstanding tasks and writing the summary.
     """
     root = check_writable(Path(settings.out))
+    import builtins
+
+    saved_print = builtins.print  # Ray replaces it while connected (see dlab.run.cluster.shutdown)
     started_ray = not import_ray().is_initialized()
     ray = connect(options)
     try:
         return _run_on_ray(ray, plan, settings, options, root, fail_fast, progress)
     finally:
         if started_ray:  # leave a Ray the caller started alone; stop the one this sweep started
-            ray.shutdown()
+            shutdown(ray, saved_print)
 
 
 def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> SweepResult:

@@ -78,6 +78,11 @@ def run_with_ray_workers(
         flags += ["--set", assignment]
     port = distributed.get("port") or DEFAULT_PORT
     workers = int(distributed.get("workers") or 1)
+    import builtins
+
+    from dlab.run.cluster import shutdown
+
+    saved_print = builtins.print  # Ray replaces it while connected
     ray, refs, started, host = start_workers(workers, config_ref, flags, port, distributed.get("address"), 1)
     try:
         role = chief_role(port, "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0")
@@ -89,4 +94,4 @@ def run_with_ray_workers(
         return result
     finally:
         if started:
-            ray.shutdown()
+            shutdown(ray, saved_print)
