@@ -127,7 +127,9 @@ def test_sigint_stops_a_tune_trial_at_a_batch_and_records_it(tmp_path):
     run = trial.parents[3]
     metrics = read_metrics(run)
     assert metrics["status"] == "interrupted"
-    assert re.match(r"interrupted by SIGINT at epoch \d+ (batch \d+|\(validation\))", metrics["error"]["message"])
+    assert re.match(
+        r"interrupted by SIGINT at epoch \d+ (batch \d+|\(validation\))", metrics["error"]["message"]
+    )
     assert metrics["tuner"]["trials"] == {"total": 1, "completed": 0, "failed": 0, "interrupted": 1}
     with open(run / "trials.csv", newline="") as handle:
         (row,) = list(csv.DictReader(handle))

@@ -24,10 +24,10 @@ from dlab.api.runs import (
     list_experiments,
     run,
     show_config,
-    tune,
 )
 from dlab.api.search import sweep
 from dlab.api.tracking import mlflow_sync, tensorboard_serve
+from dlab.api.tune import tune
 from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
 from dlab.config.completion import complete_configs, complete_studies
 from dlab.results.completion import complete_run_dirs

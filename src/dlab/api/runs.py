@@ -124,6 +124,9 @@ def run(
     tensorboard: bool = False,
     mlflow: bool = False,
     mlflow_uri: str | None = None,
+    strategy: str | None = None,
+    precision: str | None = None,
+    jit: str | bool | None = None,
 ) -> RunResult:
     """Run one config and write its run directory.
 
@@ -151,6 +154,9 @@ def run(
             beside ``out``).
         backend: the Keras backend (tensorflow, jax, torch or auto); overrides
             ``train.backend`` (see :mod:`dlab.run.backend`).
+        strategy, precision, jit: override ``train.strategy`` (default|mirrored),
+            ``train.precision`` (float32|mixed_float16|mixed_bfloat16) and ``train.jit_compile``
+            (auto|true|false); see :mod:`dlab.run.scaling`.
 
     Returns:
         The run directory and the metrics written to metrics.json.
@@ -169,6 +175,7 @@ def run(
         from dlab.run.backend import check_backend_name
 
         sets = [*sets, f"train.backend={check_backend_name(backend)}"]
+    sets = [*scaling_sets(strategy, precision, jit), *sets]  # named flags come before --set
     return _run(
         config_ref,
         overrides=(epochs, batch_size, seed, sets, smoke, max_wall_time),
@@ -195,6 +202,12 @@ class Reporting:
 REPORTING_KEYS = ("verbose", "quiet", "tensorboard", "mlflow", "mlflow_uri")
 
 
+def scaling_sets(strategy: str | None, precision: str | None, jit: str | bool | None) -> list[str]:
+    """``--strategy``, ``--precision`` and ``--jit`` as ``--set`` overrides (None: keep the config's)."""
+    named = {"train.strategy": strategy, "train.precision": precision, "train.jit_compile": jit}
+    return [f"{key}={str(value).lower()}" for key, value in named.items() if value is not None]
+
+
 def _run(
     config_ref: str,
     *,
@@ -214,6 +227,7 @@ def _run(
     from dlab.run.lifecycle import tracked_run
     from dlab.run.resume import check_resume
     from dlab.run.runtime import start as start_runtime
+    from dlab.run.scaling import scaled
     from dlab.tracking.session import mlflow_tracker
 
     reporting = reporting or Reporting()
@@ -266,7 +280,8 @@ def _run(
         if point is not None:
             done = " (training had finished: evaluating)" if (point.backup or {}).get("complete") else ""
             print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}{done}")
-        experiment.run(ctx, data, model)
+        with scaled(runtime.scaling):
+            experiment.run(ctx, data, model)
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -302,14 +317,17 @@ def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple
     before the run exists. Returns the data, the split check's record and the model."""
     from dlab.data.health import check_splits
     from dlab.run.runtime import seed_everything
+    from dlab.run.scaling import for_run, scaled
 
     try:
         seed_everything(config.seed, runtime)
         experiment.check_config(config)
+        runtime.scaling = for_run(config.train, runtime.backend, runtime.device)
         data = experiment.load_data(config)
         split_check = check_splits(data, config.data)  # a degenerate split stops here (exit 2)
         seed_everything(config.seed, runtime)  # loading data must not shift the initial weights
-        return data, split_check, experiment.prepare(config, data)
+        with scaled(runtime.scaling):
+            return data, split_check, experiment.prepare(config, data)
     except DlabError:
         raise
     except (ValueError, TypeError) as error:  # e.g. a Keras activation name that does not exist
@@ -332,6 +350,7 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
         versions=runtime.versions(),
         run_dir=str(run_dir.path),
         started_at=now_iso(),
+        scaling=runtime.scaling.to_dict() if getattr(runtime, "scaling", None) else None,
     )
     if point is not None:  # a smoke run resumed from its config.yaml stays one
         header.started_at = point.metrics.get("started_at", header.started_at)
@@ -339,62 +358,6 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
         header.stopped_early = point.metrics.get("stopped_early")
         header.resumed = [*point.metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
     return header
-
-
-def tune(
-    config_ref: str | None = None,
-    *,
-    resume: str | os.PathLike[str] | None = None,
-    max_trials: int | None = None,
-    sets: Sequence[str] = (),
-    **options: Any,
-) -> RunResult:
-    """Run a keras-tuner search config (``tune-mnist-mlp`` ...), or continue one.
-
-    The search is a run like any other (its run directory also holds trials.csv,
-    best-config.yaml and the tuner's own folder); see :mod:`dlab.tune`.
-
-    Args:
-        config_ref: a tuner config name or YAML file; with ``resume`` it may be left out
-            (the resumed run's config.yaml is used).
-        resume: the run directory of an earlier search to continue in a new run
-            directory; refused when the search space or settings differ.
-        max_trials: override ``model.max_trials`` (before ``sets``).
-        sets, options: as for :func:`run` (epochs, seed, out, device, smoke ...).
-
-    Raises:
-        UsageError: not a tuner config, nothing to resume, or a changed search.
-    """
-    from dlab.tune.resume import check_resumable, check_same_search
-
-    resumed = check_resumable(resume) if resume is not None else None
-    if config_ref is None:
-        if resumed is None:
-            raise UsageError("dlab tune needs a tuner config (e.g. tune-mnist-mlp) or --resume RUN_DIR.")
-        config_ref = str(resumed / "config.yaml")
-    sets = [*([f"model.max_trials={max_trials}"] if max_trials is not None else []), *sets]
-    experiment = load_yaml_chain(find_config(config_ref), {}).get("experiment")
-    if experiment != "keras_tuner":
-        raise UsageError(
-            f"'{config_ref}' is not a tuner config (its experiment is "
-            f"{experiment!r}, not keras_tuner): train it with `dlab run "
-            f"{config_ref}`. Tuner configs: "
-            f"{', '.join(n for n in config_names() if n.startswith('tune-'))}."
-        )
-    flags = {"epochs": None, "batch_size": None, "seed": None, "smoke": False, "max_wall_time": None}
-    flags.update({key: options.pop(key) for key in list(options) if key in flags})
-    overrides = (
-        flags["epochs"],
-        flags["batch_size"],
-        flags["seed"],
-        sets,
-        flags["smoke"],
-        flags["max_wall_time"],
-    )
-    if resumed is not None:  # before anything is created: the search must be the same one
-        check_same_search(_resolve(config_ref, *overrides), resumed)
-    reporting = Reporting(**{key: options.pop(key) for key in list(options) if key in REPORTING_KEYS})
-    return _run(config_ref, overrides=overrides, resumed_search=resumed, reporting=reporting, **options)
 
 
 def experiments_listing(family: str | None = None, fmt: str = "table", width: int | None = None) -> str:

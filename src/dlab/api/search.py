@@ -29,6 +29,11 @@ def sweep(
     tensorboard: bool = False,
     mlflow: bool = False,
     mlflow_uri: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    cpus_per_run: float = 1,
+    gpus_per_run: float = 0,
+    shared_fs: bool = False,
 ) -> Any:
     """Run many configs (a study, configs/globs, a grid, seeds) in parallel processes.
 
@@ -47,6 +52,8 @@ def sweep(
         tensorboard: every run writes event files; the sweep writes HParams summaries
             comparing the members in ``SWEEP/tensorboard``.
         mlflow, mlflow_uri: a parent MLflow run for the sweep, each member nested under it.
+        backend: ``local`` (``jobs`` processes here) or ``ray`` (one Ray task per run, see
+            :mod:`dlab.sweep.ray_backend`); address, cpus_per_run, gpus_per_run, shared_fs: Ray's.
 
     Returns:
         A :class:`dlab.sweep.SweepResult`: the sweep folder, one row per run, and the
@@ -61,6 +68,12 @@ def sweep(
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend {backend!r}: allowed: local (--jobs N on this machine), ray.")
+    if backend == "ray":
+        from dlab.run.cluster import import_ray
+
+        import_ray()  # a missing extra is bad input: say so before planning anything
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     from dlab.run.console import resolve_verbose
@@ -80,6 +93,13 @@ def sweep(
     tracking = SweepTracking(progress, tracker, tensorboard) if (tensorboard or tracker) else None
     try:
         with stop_signals_interrupt():  # SIGTERM / SIGHUP stop the sweep the way Ctrl-C does
+            if backend == "ray":
+                from dlab.sweep.ray_backend import RayOptions, run_ray_sweep
+
+                options = RayOptions(address, cpus_per_run, gpus_per_run, shared_fs)
+                return run_ray_sweep(
+                    plan, settings, options, fail_fast=fail_fast, progress=tracking or progress
+                )
             return run_sweep(plan, settings, jobs=jobs, fail_fast=fail_fast, progress=tracking or progress)
     except BaseException:
         if tracking is not None:

@@ -107,6 +107,21 @@ def run_command(
     tensorboard: bool = tensorboard_option(),
     mlflow: bool = mlflow_option(),
     mlflow_uri: str | None = mlflow_uri_option(),
+    strategy: str | None = typer.Option(
+        None,
+        "--strategy",
+        metavar="default|mirrored",
+        help="Override train.strategy: mirrored trains on every visible GPU (batch size stays global).",
+    ),
+    precision: str | None = typer.Option(
+        None,
+        "--precision",
+        metavar="float32|mixed_float16|mixed_bfloat16",
+        help="Override train.precision (Keras dtype policy; mixed_float16 needs a GPU).",
+    ),
+    jit: str | None = typer.Option(
+        None, "--jit", metavar="auto|true|false", help="Override train.jit_compile (XLA)."
+    ),
 ) -> None:
     """Train and evaluate one config; write history, plots, metrics.json and the model.
 
@@ -146,6 +161,9 @@ def run_command(
         tensorboard=tensorboard,
         mlflow=mlflow,
         mlflow_uri=mlflow_uri,
+        strategy=strategy,
+        precision=precision,
+        jit=jit,
         show_traceback=debug,
     )
     print_run_summary(result)

@@ -76,6 +76,25 @@ def sweep_command(
     tensorboard: bool = tensorboard_option(),
     mlflow: bool = mlflow_option(),
     mlflow_uri: str | None = mlflow_uri_option(),
+    backend: str = typer.Option(
+        "local",
+        "--backend",
+        metavar="local|ray",
+        help="local: --jobs processes here; ray: one Ray task per run.",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="Ray cluster to join (default: Ray on this machine).",
+    ),
+    cpus_per_run: float = typer.Option(1, "--cpus-per-run", help="Ray: CPUs each run reserves."),
+    gpus_per_run: float = typer.Option(
+        0, "--gpus-per-run", help="Ray: GPUs each run reserves (never shared)."
+    ),
+    shared_fs: bool = typer.Option(
+        False, "--shared-fs", help="Ray: every node sees --out, so runs write there (no copy back)."
+    ),
 ) -> None:
     """Run many configs, several at a time; write summary.csv/json (and study figures).
 
@@ -90,6 +109,8 @@ def sweep_command(
       dlab sweep 'configs/*.yaml' --smoke --jobs 2
 
       dlab sweep playground-mlp --grid model.hidden=[2],[3] --seeds 5
+
+      dlab sweep mnist-capacity --backend ray --address auto --gpus-per-run 1
     """
     from dlab import api
     from dlab.cli.sweep_console import ConsoleProgress
@@ -112,6 +133,11 @@ def sweep_command(
         tensorboard=tensorboard,
         mlflow=mlflow,
         mlflow_uri=mlflow_uri,
+        backend=backend,
+        address=address,
+        cpus_per_run=cpus_per_run,
+        gpus_per_run=gpus_per_run,
+        shared_fs=shared_fs,
         show_traceback=debug,
     )
     raise typer.Exit(result.exit_code)
@@ -156,6 +182,32 @@ def tune_command(
     tensorboard: bool = tensorboard_option(),
     mlflow: bool = mlflow_option(),
     mlflow_uri: str | None = mlflow_uri_option(),
+    chief: bool = typer.Option(
+        False, "--chief", help="Serve the search to workers (keras-tuner's chief) and wait for them."
+    ),
+    port: int | None = typer.Option(None, "--port", help="The chief's port (default 8000)."),
+    bind: str = typer.Option(
+        "0.0.0.0", "--bind", metavar="HOST", help="The chief listens here (127.0.0.1: this machine only)."
+    ),
+    worker: str | None = typer.Option(
+        None, "--worker", metavar="ID", help="Run trials for a chief as worker ID (needs --chief-address)."
+    ),
+    chief_address: str | None = typer.Option(
+        None, "--chief-address", metavar="HOST:PORT", help="Where the chief listens (workers)."
+    ),
+    connect_timeout: float = typer.Option(
+        30.0, "--connect-timeout", metavar="SECONDS", help="How long a worker waits for the chief."
+    ),
+    backend: str = typer.Option(
+        "local", "--backend", metavar="local|ray", help="ray: serve as the chief, run --workers as Ray tasks."
+    ),
+    workers: int = typer.Option(2, "--workers", help="With --backend ray: keras-tuner workers to start."),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="With --backend ray: the cluster (default: local Ray).",
+    ),
 ) -> None:
     """Search hyperparameters with keras-tuner; write trials.csv and best-config.yaml.
 
@@ -168,6 +220,10 @@ def tune_command(
       dlab tune --resume outputs/tune-mnist-mlp/20261122-120000-ab12cd --max-trials 10
 
       dlab run outputs/tune-mnist-mlp/20261122-120000-ab12cd/best-config.yaml
+
+      dlab tune tune-mnist-mlp --chief --port 8000          (then, on each worker machine:)
+
+      dlab tune tune-mnist-mlp --worker 1 --chief-address chief-host:8000
     """
     from dlab import api
 
@@ -191,8 +247,21 @@ def tune_command(
         tensorboard=tensorboard,
         mlflow=mlflow,
         mlflow_uri=mlflow_uri,
+        chief=chief,
+        port=port,
+        bind=bind,
+        worker=worker,
+        chief_address=chief_address,
+        connect_timeout=connect_timeout,
+        backend=backend,
+        workers=workers,
+        address=address,
         show_traceback=debug,
     )
+    if worker is not None:  # a worker writes no run directory: it says what it ran
+        ran = len(result.trials)
+        typer.echo(f"worker {result.worker}: {ran} trial(s) for {result.chief} in {result.seconds} s")
+        raise typer.Exit(result.exit_code)
     best = (result.metrics.get("tuner") or {}).get("best") or {}
     if best:
         typer.echo(

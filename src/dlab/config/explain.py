@@ -80,7 +80,7 @@ def _explain(
             messages.append(message)
     return (
         f"Invalid value for '{full}' (from {origin}): {clip(repr(first.get('input')))}. "
-        f"{' or '.join(clip(message) for message in messages)}."
+        f"{' or '.join(clip(message, 2000) for message in messages)}."
     )
 
 

@@ -258,6 +258,41 @@ class TrainConfig(StrictModel):
 
         return parse_duration(value)
 
+    strategy: str = Field(
+        "default",
+        description="default: one device; mirrored: tf.distribute.MirroredStrategy over the visible "
+        "GPUs (one run, several GPUs; batch_size stays the global batch, split across replicas).",
+    )
+    precision: str = Field(
+        "float32",
+        description="Keras dtype policy: float32, mixed_float16 (GPUs of compute capability 7.0+) "
+        "or mixed_bfloat16; the model's last layer always computes in float32.",
+    )
+    jit_compile: bool | Literal["auto"] = Field(
+        "auto", description="XLA compilation of the train step: auto (Keras decides), true, false."
+    )
+
+    @field_validator("strategy", mode="before")
+    @classmethod
+    def _check_strategy(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_strategy
+
+        return check_strategy(value)
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _check_precision(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_precision
+
+        return check_precision(value)
+
+    @field_validator("jit_compile", mode="before")
+    @classmethod
+    def _check_jit(cls, value: Any) -> Any:
+        from dlab.config.scaling import check_jit
+
+        return check_jit(value)
+
 
 REFERENCE_KINDS = (
     "a point (value, optional tolerance: 5% or 0.01)",
@@ -415,9 +450,15 @@ class RunConfig(StrictModel):
         data["train"].pop("backend", None)
         data["train"].pop("steps_per_execution", None)
         data["train"].pop("tensorboard", None)  # what is logged, not what is learned
+        for key, default in SCALING_DEFAULTS.items():  # unchanged hashes for runs from before these keys
+            if data["train"].get(key) == default:
+                data["train"].pop(key, None)
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
+
+SCALING_DEFAULTS: dict[str, Any] = {"strategy": "default", "precision": "float32", "jit_compile": "auto"}
+"""The scale-up keys at their defaults: left out of the config hash, so older runs keep theirs."""
 
 SMOKE_DEFAULTS: dict[str, Any] = {
     "data.source": "synthetic",

@@ -37,6 +37,7 @@ class MetricsHeader:
         finished_at: ISO time of the end (None while running).
         resumed: every ``--resume``: when, and from which finished epoch.
         process: pid and host of the process that holds the run's lock while it trains.
+        scaling: strategy, replicas, devices, dtype policy and jit_compile (Keras runs; None for NumPy).
         schema_version: the layout of metrics.json.
     """
 
@@ -57,13 +58,14 @@ class MetricsHeader:
     finished_at: str | None = None
     resumed: list[dict[str, Any]] = field(default_factory=list)
     process: dict[str, Any] | None = None
+    scaling: dict[str, Any] | None = None
     schema_version: int = METRICS_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The header as metrics.json's first keys (schema version and status first)."""
         data = asdict(self)
         ordered = {"schema_version": data.pop("schema_version"), "status": data.pop("status"), **data}
-        for key in ("resumed", "finished_at"):  # written once there is something to say
+        for key in ("resumed", "finished_at", "scaling"):  # written once there is something to say
             if not ordered[key]:
                 del ordered[key]
         return ordered

@@ -11,6 +11,7 @@ import platform
 import random
 import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -27,6 +28,7 @@ class Runtime:
     backend: str
     native_log: list[str] = field(default_factory=list)
     choice: BackendChoice | None = None
+    scaling: Any = None  # dlab.run.scaling.Scaling of a Keras run, once its config is known
 
     def versions(self) -> dict[str, str]:
         """Versions of Python and the libraries that shape this run's results."""

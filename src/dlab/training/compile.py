@@ -117,11 +117,18 @@ def compile_model(
 
     ``train.steps_per_execution: auto`` is resolved here (:mod:`dlab.training.execution`);
     the model keeps the resolution as ``model.dlab_execution`` for metrics.json.
+    Under a mixed dtype policy the last layer is switched to float32 first (stable softmax/logits);
+    ``train.jit_compile`` goes to Keras as is (``auto`` lets Keras decide).
     """
+    if config.precision != "float32":
+        from dlab.run.scaling import keep_output_float32
+
+        keep_output_float32(model)
     from dlab.training.execution import resolve_execution
 
     execution = resolve_execution(config, model, steps_per_epoch)
     model.compile(
+        jit_compile=config.jit_compile,
         optimizer=build_optimizer(config.optimizer, steps_per_epoch),
         loss=build_loss(config),
         metrics=build_metrics(config, num_classes),

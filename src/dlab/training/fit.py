@@ -135,6 +135,7 @@ def fit_and_evaluate(
     ctx.summary.setdefault("execution", {}).update(model.dlab_execution.to_dict())
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
+    ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
     timer = EpochTimer()
     guard = RunGuardCallback(ctx)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from dlab.errors import ConfigError, UsageError
 from dlab.plots import trials_figure
 from dlab.tracking.tensorboard import tuner_callbacks
+from dlab.tune.distributed import Role, current_role
 from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
 from dlab.tune.resume import fingerprint, fingerprint_hash, write_fingerprint
 from dlab.tune.space import (
@@ -222,6 +223,9 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     resumed = ctx.resumed_search
     if resumed is not None:
         shutil.copytree(resumed / TUNER_DIR, tuner_dir)
+        from dlab.tune.distributed import adopt_tuner_state
+
+        adopt_tuner_state(tuner_dir / PROJECT_NAME, (current_role() or Role("tuner0", "", 0)).tuner_id)
         print(f"dlab: resuming the search of {resumed} (its trials are copied into this run)")
     else:
         tuner_dir.mkdir()
@@ -235,6 +239,13 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         overwrite=resumed is None,
         on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial),
     )
+    role = current_role()
+    if role is not None:
+        print(
+            f"dlab: chief: serving the search on {role.host}:{role.port}; start workers with "
+            f"`dlab tune {config.name} --worker ID --chief-address HOST:{role.port}` (same flags)",
+            flush=True,
+        )
     summary = search(ctx, tuner, resumed)
     best_trial, best_config = write_best_config(ctx, tuner, summary)
     best_ctx = dataclasses.replace(ctx, config=best_config)  # same summary: one metrics.json
@@ -244,7 +255,10 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         tuner,
         best_trial,
         data,
-        retrained=config.model.retrain_epochs is not None or config.model.retrain_batch_size is not None,
+        # a chief holds no checkpoints (they stay with the workers): it retrains the best config
+        retrained=config.model.retrain_epochs is not None
+        or config.model.retrain_batch_size is not None
+        or current_role() is not None,
     )
     ctx.record(timing={"search_seconds": summary["search_seconds"], **(ctx.summary.get("timing") or {})})
     target.figures(best_ctx, result.model, data, result)

@@ -1,0 +1,154 @@
+"""One run on more hardware: the distribution strategy, the dtype policy and XLA, set up for a run.
+
+``train.strategy: mirrored`` builds and compiles the model under
+``tf.distribute.MirroredStrategy`` over the visible GPUs (on a machine without
+GPUs, over the logical CPUs, which is how the tests get two replicas);
+``train.batch_size`` stays the *global* batch, split across the replicas, so a
+mirrored run takes the same steps as a default one. ``train.precision`` picks a
+Keras dtype policy; the model's last layer keeps computing in float32 so its
+softmax or logits stay stable (:func:`keep_output_float32`). ``train.jit_compile``
+goes to ``compile()``.
+
+The policy is global Keras state, so :func:`scaled` sets it for the block and
+restores the previous one afterwards: two runs in one process (the tests, a
+sweep's members, a tuner's trials) do not leak settings into each other.
+Multi-worker training is refused when the config is validated
+(:mod:`dlab.config.scaling` says why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dlab.config import TrainConfig
+    from dlab.run.device import DeviceInfo
+
+MIXED_FLOAT16_MIN_CAPABILITY = (7, 0)
+"""Tensor cores (Volta and later): below this, float16 is slower than float32, and Keras warns."""
+
+
+@dataclass
+class Scaling:
+    """How a run uses its hardware; ``to_dict`` is metrics.json's ``scaling``."""
+
+    strategy: str = "default"
+    precision: str = "float32"
+    jit_compile: bool | str = "auto"
+    devices: list[str] = field(default_factory=list)
+    distribute: Any = None  # the tf.distribute strategy (None: Keras's default, one device)
+
+    @property
+    def replicas(self) -> int:
+        return int(self.distribute.num_replicas_in_sync) if self.distribute is not None else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.strategy,
+            "replicas": self.replicas,
+            "devices": list(self.devices),
+            "precision": self.precision,
+            "jit_compile": self.jit_compile,
+        }
+
+
+def for_run(train: TrainConfig, backend: str, device: DeviceInfo) -> Scaling | None:
+    """The run's :class:`Scaling` (None for a NumPy experiment, which must keep the defaults).
+
+    Raises:
+        ConfigError: scale-up settings on a NumPy experiment, or ones this machine cannot honour.
+    """
+    if backend == "numpy":
+        changed = [
+            f"train.{key}={getattr(train, key)}"
+            for key, default in (("strategy", "default"), ("precision", "float32"))
+            if getattr(train, key) != default
+        ]
+        if changed:
+            raise ConfigError(
+                f"{', '.join(changed)}: this experiment is written in NumPy and trains on one CPU "
+                "in float64; strategies and dtype policies apply to Keras experiments. Remove the setting."
+            )
+        return None
+    return plan_scaling(train, device)
+
+
+def plan_scaling(train: TrainConfig, device: DeviceInfo) -> Scaling:
+    """Check the scale-up settings against this machine and make the strategy.
+
+    Raises:
+        ConfigError: ``mixed_float16`` without a GPU of compute capability 7.0 or later.
+    """
+    import tensorflow as tf
+
+    if train.precision == "mixed_float16":
+        _check_float16_gpu(tf, device)
+    scaling = Scaling(strategy=train.strategy, precision=train.precision, jit_compile=train.jit_compile)
+    if train.strategy == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU") if device.used == "gpu" else []
+        devices = [d.name for d in gpus] or [d.name for d in tf.config.list_logical_devices("CPU")]
+        scaling.devices = devices
+        scaling.distribute = tf.distribute.MirroredStrategy(devices=devices)
+    else:
+        scaling.devices = [tf.config.list_logical_devices("GPU" if device.used == "gpu" else "CPU")[0].name]
+    return scaling
+
+
+def _check_float16_gpu(tf: Any, device: DeviceInfo) -> None:
+    gpus = tf.config.list_physical_devices("GPU") if device.used == "gpu" else []
+    capable = []
+    for gpu in gpus:
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability") or (0, 0)
+        if tuple(capability) >= MIXED_FLOAT16_MIN_CAPABILITY:
+            capable.append(gpu)
+    if not capable:
+        where = "on the CPU" if not gpus else "on GPUs older than compute capability 7.0"
+        raise ConfigError(
+            f"train.precision 'mixed_float16' runs {where}, where float16 is slower than float32 "
+            "(no tensor cores) and loses precision for nothing. Use mixed_bfloat16 (runs on CPUs "
+            "and recent GPUs) or float32, or run on an NVIDIA GPU of compute capability 7.0+ "
+            "(V100, T4, A100, H100 ...)."
+        )
+
+
+@contextmanager
+def scaled(scaling: Scaling | None) -> Iterator[None]:
+    """Inside the block, new models use the run's dtype policy and distribution strategy."""
+    if scaling is None or (scaling.distribute is None and scaling.precision == "float32"):
+        yield
+        return
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(scaling.precision)
+    try:
+        if scaling.distribute is None:
+            yield
+        else:
+            with scaling.distribute.scope():
+                yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def keep_output_float32(model: Any) -> None:
+    """Make the model's last layer compute in float32 under a mixed policy (Keras's advice).
+
+    Float16 softmax outputs saturate and float16 logits overflow in the loss; casting the last
+    layer's inputs to float32 costs one small layer and keeps the loss and metrics exact. Layers
+    with an activity regularizer stay float32 too: Keras 3 adds their penalty, computed in the
+    layer's dtype, to the float32 loss, which fails with a dtype mismatch (the fraud autoencoder).
+    """
+    import keras
+
+    if not isinstance(model, keras.Model) or not model.layers:
+        return
+    float32 = [model.layers[-1], *(layer for layer in model.layers if layer.activity_regularizer is not None)]
+    for layer in float32:
+        if layer.dtype_policy.compute_dtype != "float32":
+            layer.dtype_policy = keras.dtype_policies.DTypePolicy("float32")

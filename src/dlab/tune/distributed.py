@@ -1,0 +1,211 @@
+"""Distributed keras-tuner: one chief serves the oracle over gRPC, workers run its trials.
+
+keras-tuner has its own chief/worker mode: a process whose ``KERASTUNER_TUNER_ID``
+contains ``chief`` serves the oracle at ``KERASTUNER_ORACLE_IP:KERASTUNER_ORACLE_PORT``
+and blocks until the search is over; every other process with those variables
+asks it for trials, trains them and reports their metrics back. dlab sets the
+three variables (users never do) and adds what keras-tuner leaves out:
+
+* the chief is an ordinary ``dlab tune`` run: its run directory gets trials.csv,
+  best-config.yaml and metrics.json exactly as a local search does, and
+  ``--resume`` continues it (the oracle's state lives on the chief);
+* workers need no shared filesystem: they train in a scratch folder that is
+  deleted when they finish, since everything the chief needs travels over gRPC
+  (which is also why the chief retrains the best config rather than loading a
+  worker's checkpoint);
+* a worker checks that the chief answers before loading any data, and says so
+  within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from dlab.errors import UsageError
+
+ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+DEFAULT_PORT = 8000
+"""keras-tuner's documented example port."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """This process's part in a distributed search."""
+
+    tuner_id: str
+    host: str
+    port: int
+
+    @property
+    def is_chief(self) -> bool:
+        return self.tuner_id == "chief"
+
+    def describe(self) -> str:
+        return f"{self.tuner_id} ({self.host}:{self.port})"
+
+
+def parse_address(text: str, flag: str = "--chief-address") -> tuple[str, int]:
+    """``HOST:PORT`` checked.
+
+    Raises:
+        UsageError: no port, a port that is not a number in 1..65535, or no host.
+    """
+    host, sep, port_text = str(text).strip().rpartition(":")
+    if not sep or not host:
+        raise UsageError(f"{flag} {text!r}: expected HOST:PORT, e.g. 10.0.0.5:8000 or 127.0.0.1:8000.")
+    try:
+        port = int(port_text)
+    except ValueError:
+        port = -1
+    if not 1 <= port <= 65535:
+        raise UsageError(f"{flag} {text!r}: the port must be a number from 1 to 65535.")
+    return host.strip("[]"), port
+
+
+def check_worker_id(worker_id: str) -> str:
+    """A worker id keras-tuner will not mistake for the chief (any id containing 'chief' is one).
+
+    Raises:
+        UsageError: an empty id, one containing 'chief', or one with characters unsafe in a file name.
+    """
+    text = str(worker_id).strip()
+    if not text or "chief" in text.lower() or not all(c.isalnum() or c in "-_." for c in text):
+        raise UsageError(
+            f"--worker {worker_id!r}: use a short id of letters, digits, '-', '_' or '.' (e.g. 1, "
+            "gpu-node-3) that does not contain 'chief' (keras-tuner treats such a tuner as the chief)."
+        )
+    return text if not text.isdigit() else f"worker{text}"
+
+
+def chief_role(port: int, bind: str) -> Role:
+    """The chief's role, after checking that it can listen on ``bind:port``.
+
+    Raises:
+        UsageError: a port outside 1..65535, or one another process already uses.
+    """
+    if not 1 <= int(port) <= 65535:
+        raise UsageError(f"--port {port}: the port must be a number from 1 to 65535.")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((bind, int(port)))
+        except OSError as error:
+            raise UsageError(
+                f"--chief cannot listen on {bind}:{port}: {error.strerror or error}. Choose another "
+                "--port (and give the workers the same one), or stop what is using it."
+            ) from None
+    return Role("chief", bind, int(port))
+
+
+def wait_for_chief(host: str, port: int, timeout: float) -> None:
+    """Return once a TCP connection to the chief succeeds; retry until ``timeout`` seconds.
+
+    Raises:
+        UsageError: the chief did not answer in time (nothing was started).
+    """
+    deadline = time.monotonic() + timeout
+    last_error = "no answer"
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(3.0, max(timeout, 0.1))):
+                return
+        except OSError as error:
+            last_error = error.strerror or str(error)
+        if time.monotonic() >= deadline:
+            raise UsageError(
+                f"--chief-address {host}:{port}: no chief answers there after {timeout:.0f} s "
+                f"({last_error}). Start it first with `dlab tune NAME --chief --port {port}` on that "
+                "machine, check the host name and that the port is open between the machines; "
+                "nothing was started here."
+            )
+        time.sleep(0.5)
+
+
+@contextmanager
+def tuner_environment(role: Role | None) -> Iterator[None]:
+    """keras-tuner's three variables for the block (restored afterwards); nothing for a local search."""
+    if role is None:
+        yield
+        return
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    values = (role.tuner_id, role.host, str(role.port))
+    os.environ.update(dict(zip(ENV_KEYS, values, strict=True)))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def current_role() -> Role | None:
+    """The role the environment gives this process (set by :func:`tuner_environment`)."""
+    if "KERASTUNER_ORACLE_IP" not in os.environ:
+        return None
+    return Role(
+        os.environ.get("KERASTUNER_TUNER_ID", "tuner0"),
+        os.environ["KERASTUNER_ORACLE_IP"],
+        int(os.environ.get("KERASTUNER_ORACLE_PORT", "0")),
+    )
+
+
+def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
+    """Let a resumed search reload its state whatever ran it before (a local tuner or a chief).
+
+    keras-tuner keeps a tuner's state in ``<project>/<tuner id>.json`` (``tuner0`` locally,
+    ``chief`` for a chief) and reloads the oracle's trials only when that file exists.
+    """
+    wanted = project_dir / f"{tuner_id}.json"
+    if wanted.exists():
+        return
+    for other in ("tuner0", "chief"):
+        if (project_dir / f"{other}.json").exists():
+            shutil.copyfile(project_dir / f"{other}.json", wanted)
+            return
+
+
+def chief_from_flags(distributed: dict) -> Role | None:
+    """``--chief [--port P] [--bind HOST]`` (and ``--backend``) checked; None for a local search.
+
+    Raises:
+        UsageError: an unknown backend, ``--port`` without ``--chief``, or a port that is taken.
+    """
+    backend = distributed.get("backend", "local")
+    if backend not in ("local", "ray"):
+        raise UsageError(f"--backend {backend!r}: allowed: local, ray (with --workers N).")
+    if not distributed.get("chief"):
+        if distributed.get("port") is not None and backend != "ray":
+            raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
+        return None
+    port = distributed.get("port")
+    return chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
+
+
+def worker_from_flags(config_ref: str | None, distributed: dict, options: dict) -> Role:
+    """``--worker ID --chief-address HOST:PORT`` checked, before anything loads.
+
+    Raises:
+        UsageError: a missing half of the pair, ``--chief`` too, no config, ``--resume``, a bad id or address.
+    """
+    if distributed.get("chief"):
+        raise UsageError("--chief and --worker are different processes: give only one of them.")
+    if distributed.get("worker") is None:
+        raise UsageError("--chief-address is for workers: add --worker ID (e.g. --worker 1).")
+    if distributed.get("chief_address") is None:
+        raise UsageError(
+            "--worker needs --chief-address HOST:PORT: the address of the machine running "
+            "`dlab tune NAME --chief --port PORT`."
+        )
+    if config_ref is None or options.get("resume") is not None:
+        raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
+    worker_id = check_worker_id(distributed["worker"])
+    host, port = parse_address(distributed["chief_address"])
+    return Role(worker_id, host, port)

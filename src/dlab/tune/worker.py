@@ -1,0 +1,77 @@
+"""A keras-tuner worker: runs the chief's trials until the chief says the search is over.
+
+The worker builds the same hypermodel and tuner as a local search (so every trial
+is the same target config, seeded from its trial id), but keras-tuner replaces
+its oracle with a client of the chief's; its checkpoints go to a scratch folder
+that is removed at the end, because the chief keeps everything that matters.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dlab.tune.distributed import Role, tuner_environment
+
+if TYPE_CHECKING:
+    from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
+    from dlab.experiment.base import Experiment
+
+
+@dataclass
+class WorkerResult:
+    """What one worker did: the trials it ran (keras-tuner ids, 0-based) and their statuses."""
+
+    worker: str
+    chief: str
+    trials: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 unless every trial this worker ran failed."""
+        statuses = [trial["status"] for trial in self.trials]
+        return 1 if statuses and all(status != "COMPLETED" for status in statuses) else 0
+
+
+def run_worker(config: RunConfig, target: Experiment, data: ArrayDataset, role: Role) -> WorkerResult:
+    """Ask the chief for trials, train them, report their metrics; return when the chief stops.
+
+    Args:
+        config: the tuner config (the same one the chief runs: same file, flags and overrides).
+        target: the experiment whose models are tuned.
+        data: the target's data, loaded here (workers share no filesystem with the chief).
+        role: this worker's id and the chief's address.
+    """
+    from dlab.tune.search import make_hypermodel, make_tuner
+
+    result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
+    scratch = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-"))
+
+    def on_trial_end(tuner: Any, trial: Any) -> None:
+        row = {
+            "trial": int(trial.trial_id) + 1,
+            "trial_id": trial.trial_id,
+            "status": str(trial.status),
+            "score": None if trial.score is None else float(trial.score),
+        }
+        result.trials.append(row)
+        score = "-" if row["score"] is None else f"{row['score']:.4f}"
+        print(f"dlab: worker {role.tuner_id}: trial {row['trial']} {row['status']} (score {score})")
+
+    started = time.perf_counter()
+    print(f"dlab: worker {role.tuner_id}: asking {result.chief} for trials", flush=True)
+    try:
+        with tuner_environment(role):
+            tuner = make_tuner(config, make_hypermodel(config, target, data), scratch, True, on_trial_end)
+            tuner.search(epochs=config.train.epochs, verbose=1)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        result.seconds = round(time.perf_counter() - started, 3)
+    print(f"dlab: worker {role.tuner_id}: the chief ended the search; {len(result.trials)} trial(s) run here")
+    return result

@@ -1,0 +1,185 @@
+"""Distributed keras-tuner: a real chief and two real workers on 127.0.0.1, as subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dlab import api
+from dlab.errors import UsageError
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def dlab(*args: str, out: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "TF_NUM_INTRAOP_THREADS": "1",
+        "TF_NUM_INTEROP_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = open(out, "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "dlab", *args], stdout=log, stderr=subprocess.STDOUT, env=env
+    )
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+SEARCH = ("tune-mnist-mlp", "--smoke", "--max-trials", "4", "--device", "cpu", "--no-save")
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
+    port = free_port()
+    out = tmp_path / "out"
+    chief = dlab(
+        "tune",
+        *SEARCH,
+        "--out",
+        str(out),
+        "--chief",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        out=tmp_path / "chief.log",
+    )
+    address = f"127.0.0.1:{port}"
+    processes = [chief]
+    try:
+        deadline = time.monotonic() + 240  # the chief loads and checks the search before serving it
+        while "serving the search" not in (tmp_path / "chief.log").read_text() and chief.poll() is None:
+            assert time.monotonic() < deadline, (tmp_path / "chief.log").read_text()[-2000:]
+            time.sleep(0.5)
+        processes += [
+            dlab(
+                "tune",
+                *SEARCH,
+                "--worker",
+                str(n),
+                "--chief-address",
+                address,
+                "--connect-timeout",
+                "120",
+                out=tmp_path / f"worker{n}.log",
+            )
+            for n in (1, 2)
+        ]
+        deadline = time.monotonic() + 420
+        while any(p.poll() is None for p in processes) and time.monotonic() < deadline:
+            time.sleep(1)
+        logs = {
+            p: (tmp_path / name).read_text(errors="replace")
+            for p, name in zip(processes, ["chief.log", "worker1.log", "worker2.log"], strict=True)
+        }
+        for process in processes:
+            assert process.returncode == 0, logs[process][-3000:]
+    finally:
+        stop(processes)
+    ran = []
+    for name in ("worker1.log", "worker2.log"):
+        ran += [
+            line.split("trial ")[1].split()[0]
+            for line in (tmp_path / name).read_text().splitlines()
+            if line.startswith("dlab: worker") and " trial " in line and "COMPLETED" in line
+        ]
+    assert sorted(ran) == ["1", "2", "3", "4"]  # every trial ran once, on one of the workers
+    run_dir = next(out.glob("tune-mnist-mlp/*/"))
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
+    assert all(row["status"] == "COMPLETED" for row in rows)
+    assert (run_dir / "best-config.yaml").exists()
+    best = api.run(str(run_dir / "best-config.yaml"), smoke=True, out=tmp_path / "best", save_model=False)
+    assert best.status == "completed"
+
+
+def test_a_worker_without_a_chief_address_exits_2(cli):
+    result = cli("tune", "tune-mnist-mlp", "--smoke", "--worker", "1")
+    assert result.exit_code == 2 and "--chief-address HOST:PORT" in result.output
+
+
+def test_an_unreachable_chief_is_reported_quickly_and_starts_nothing(cli):
+    started = time.monotonic()
+    result = cli(
+        "tune",
+        "tune-mnist-mlp",
+        "--smoke",
+        "--worker",
+        "1",
+        "--chief-address",
+        f"127.0.0.1:{free_port()}",
+        "--connect-timeout",
+        "2",
+    )
+    assert result.exit_code == 2, result.output
+    assert "no chief answers" in result.output and time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"worker": "chief-1", "chief_address": "127.0.0.1:8000"}, "does not contain 'chief'"),
+        ({"worker": "1", "chief_address": "nohost"}, "expected HOST:PORT"),
+        ({"worker": "1", "chief_address": "h:99999"}, "1 to 65535"),
+        ({"port": 8000}, "add --chief"),
+    ],
+)
+def test_bad_distributed_flags(options, expected):
+    with pytest.raises(UsageError, match=expected):
+        api.tune("tune-mnist-mlp", smoke=True, **options)
+
+
+def test_a_chief_port_in_use_is_refused():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(UsageError, match="cannot listen"):
+            api.tune("tune-mnist-mlp", smoke=True, chief=True, port=busy.getsockname()[1], bind="127.0.0.1")
+
+
+@pytest.mark.slow
+def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_path):
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    result = api.tune(
+        "tune-mnist-mlp",
+        smoke=True,
+        max_trials=4,
+        device="cpu",
+        save_model=False,
+        out=tmp_path,
+        backend="ray",
+        workers=2,
+        port=free_port(),
+    )
+    assert result.status == "completed"
+    rows = list(csv.DictReader((result.run_dir / "trials.csv").open()))
+    assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
+    assert (result.run_dir / "best-config.yaml").exists()
+
+
+@pytest.mark.slow
+def test_a_distributed_search_resumes_with_its_trials(tmp_path):
+    pytest.importorskip("ray", reason="the [ray] extra is not installed")
+    common = dict(smoke=True, device="cpu", save_model=False, out=tmp_path, backend="ray", workers=1)
+    first = api.tune("tune-mnist-mlp", max_trials=2, port=free_port(), **common)
+    resumed = api.tune(resume=str(first.run_dir), max_trials=3, port=free_port(), **common)
+    rows = list(csv.DictReader((resumed.run_dir / "trials.csv").open()))
+    earlier = list(csv.DictReader((first.run_dir / "trials.csv").open()))
+    assert len(rows) == 3 and rows[:2] == earlier  # the first two trials were kept, one more ran
