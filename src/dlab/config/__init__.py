@@ -16,20 +16,19 @@ from dlab.config.files import (
     read_yaml,
 )
 from dlab.config.overrides import flatten_dotted, flatten_keys, parse_set, set_dotted
+from dlab.config.references import ReferenceValue
 from dlab.config.schema import (
     SMOKE_DEFAULTS,
     CheckpointConfig,
     DataConfig,
     EarlyStoppingConfig,
-    EmptyModelConfig,
     OptimizerConfig,
-    ReferenceValue,
     RunConfig,
     ScheduleConfig,
-    StrictModel,
     TrainConfig,
     parse_duration,
 )
+from dlab.config.strict import EmptyModelConfig, StrictModel
 
 __all__ = [
     "SMOKE_DEFAULTS",
