@@ -145,6 +145,17 @@ class RunSettings:
     tensorboard: bool = False
     verbose: int | None = None
 
+    def summary(self) -> dict[str, Any]:
+        """The flags as the sweep's summary.json records them (``run_flags``)."""
+        return {
+            "out": str(self.out),
+            "device": self.device,
+            "smoke": self.smoke,
+            "epochs": self.epochs,
+            "sets": list(self.sets),
+            "save_model": self.save_model,
+        }
+
     def argv(self, run: PlannedRun) -> list[str]:
         """The ``python -m dlab run ...`` command line of one run."""
         argv = [
@@ -300,14 +311,7 @@ def run_sweep(
         "threads_per_job": threads,
         "gpus": gpus,
         "fail_fast": fail_fast,
-        "run_flags": {
-            "out": str(settings.out),
-            "device": settings.device,
-            "smoke": settings.smoke,
-            "epochs": settings.epochs,
-            "sets": list(settings.sets),
-            "save_model": settings.save_model,
-        },
+        "run_flags": settings.summary(),
     }
     rows = {run.index: _row(run, "pending") for run in plan.runs}
     notify = progress or (lambda event, info: None)

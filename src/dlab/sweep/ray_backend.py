@@ -161,14 +161,7 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
             "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
         },
         "fail_fast": fail_fast,
-        "run_flags": {
-            "out": str(settings.out),
-            "device": settings.device,
-            "smoke": settings.smoke,
-            "epochs": settings.epochs,
-            "sets": list(settings.sets),
-            "save_model": settings.save_model,
-        },
+        "run_flags": settings.summary(),
     }
     rows = {run.index: _row(run, "pending") for run in plan.runs}
     notify = progress or (lambda event, info: None)
