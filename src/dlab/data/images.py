@@ -7,9 +7,8 @@ source, so the datasets share one implementation instead of one copy each:
 - ``keras``: ``keras.datasets.<name>.load_data()``, which downloads and caches.
 - ``file``: an ``.npz`` with ``x_train``, ``y_train``, ``x_test``, ``y_test`` (the
   layout ``keras.datasets`` returns), loaded without pickle.
-- ``dir``: a class-folder tree ``train/<class>/*.png`` and ``test/<class>/*.png``
-  read with ``keras.utils.image_dataset_from_directory`` and resized to the
-  dataset's image size.
+- ``dir``: a class-folder tree ``train/<class>/*.png`` and ``test/<class>/*.png``,
+  resized to the dataset's image size (or the Keras cache's own folder layouts).
 - ``synthetic``: one low-resolution random prototype per class, upsampled and
   blended with noise: the real shapes, dtypes and labels, learnable in an epoch.
 
@@ -19,9 +18,10 @@ graph, which keeps the arrays four times smaller than float32 copies.
 
 from __future__ import annotations
 
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -80,13 +80,11 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
         location, class_names = spec.url, list(spec.class_names)
     elif config.source == "file":
         path = require_path(config, keras_images.file_layouts(spec), kind="file")
-        (x_train, y_train), (x_test, y_test), layout, order = keras_images.image_file(spec, path, seed)
+        (x_train, y_train), (x_test, y_test), layout, order = _from_file(spec, path, seed)
         location, class_names = str(path), list(spec.class_names)
     elif config.source == "dir":
         path = require_path(config, keras_images.dir_layouts(spec), kind="dir")
-        (x_train, y_train), (x_test, y_test), class_names, layout, order = keras_images.image_dir(
-            spec, path, seed
-        )
+        (x_train, y_train), (x_test, y_test), class_names, layout, order = _from_dir(spec, path, seed)
         location = str(path)
     else:
         order = "random (generated from the seed)"
@@ -110,6 +108,62 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
 
 
 # --------------------------------------------------------------------------- keras
+
+
+def _from_file(spec: Any, path: Path, seed: int):
+    """(train, test, layout, order) of data.source=file: a CIFAR archive or an .npz."""
+    from dlab.data import keras_images
+    from dlab.data.splits import shuffle_if_grouped
+
+    if spec.name == "cifar10" and tarfile.is_tarfile(path):
+        (x_train, y_train), (x_test, y_test) = keras_images.read_cifar_archive(path)
+        return (
+            (x_train, y_train),
+            (x_test, y_test),
+            f"{path.name}: CIFAR-10's python archive, read as keras.datasets.cifar10 reads it",
+            "as published (Keras's order)",
+        )
+    (x_train, y_train), (x_test, y_test) = _from_npz(spec, path)
+    x_train, y_train, train_note = shuffle_if_grouped(x_train, y_train, seed, "training")
+    x_test, y_test, test_note = shuffle_if_grouped(x_test, y_test, seed + 1, "test")
+    notes = [note for note in (train_note, test_note) if note]
+    return (
+        (x_train, y_train),
+        (x_test, y_test),
+        f"{path.name}: x_train, y_train, x_test, y_test",
+        "; ".join(notes) or "the file's order (as keras.datasets.mnist keeps mnist.npz)",
+    )
+
+
+def _from_dir(spec: Any, path: Path, seed: int):
+    """(train, test, class names, layout, order) of data.source=dir: a Keras folder or a tree."""
+
+    from dlab.data import keras_images
+
+    names = list(spec.class_names)
+    cifar = keras_images.find_cifar_folder(path) if spec.name == "cifar10" else None
+    if cifar is not None:
+        train, test = keras_images.read_cifar_folder(cifar)
+        return train, test, names, f"{cifar.name}/: CIFAR-10's python batches", "as published (Keras's order)"
+    if spec.name in ("mnist", "fashion_mnist") and keras_images.is_idx_folder(path):
+        (x_train, y_train), (x_test, y_test) = keras_images.read_idx_folder(path)
+        return (
+            (_pixels(spec, x_train), _labels(spec, y_train)),
+            (_pixels(spec, x_test), _labels(spec, y_test)),
+            names,
+            f"{path.name}/: the four idx .gz files",
+            "as published (Keras's order)",
+        )
+    (x_train, y_train), (x_test, y_test), classes = _from_class_folders(spec, path)
+    rng = np.random.default_rng(seed)  # the files were read class by class
+    train, test = rng.permutation(len(y_train)), rng.permutation(len(y_test))
+    return (
+        (x_train[train], y_train[train]),
+        (x_test[test], y_test[test]),
+        classes,
+        f"{path.name}/: train/ and test/ class folders",
+        "the files read class by class, then permuted with the run's seed",
+    )
 
 
 def _from_keras(spec: ImageDatasetSpec):

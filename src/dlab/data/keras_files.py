@@ -25,15 +25,12 @@ import json
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from dlab.data.splits import keras_permutation, keras_train_count, shuffle_if_grouped
 from dlab.errors import DataError
-
-if TYPE_CHECKING:
-    from dlab.data.text import TextDatasetSpec
 
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
 XY_KEYS = ("x", "y")
@@ -158,14 +155,14 @@ def _starts_encoded(documents: Any) -> bool:
     return all(len(d) == 0 or d[0] == START_CHAR for d in documents)
 
 
-def read_text_npz(spec: TextDatasetSpec, path: Path, num_words: int, test_split: float, seed: int) -> Loaded:
+def read_text_npz(spec: Any, path: Path, num_words: int, test_split: float, seed: int) -> Loaded:
     """An IMDB/Reuters .npz in any layout Keras writes or returns, split as Keras splits it.
 
     Raises:
         DataError: missing arrays, x and y of different lengths, an unsafe pickle,
             word indices past ``num_words`` in an already encoded file.
     """
-    from dlab.data.text import read_npz_safely
+    from dlab.data.npz_text import read_npz_safely
 
     arrays = read_npz_safely(path)
     vocabulary = word_index_vocabulary(path.parent / f"{spec.name}_word_index.json")
@@ -207,14 +204,14 @@ def read_text_npz(spec: TextDatasetSpec, path: Path, num_words: int, test_split:
 
 
 def _encoded(
-    spec: TextDatasetSpec,
+    spec: Any,
     path: Path,
     arrays: dict[str, Any],
     num_words: int,
     seed: int,
     vocabulary: list[str] | None,
 ) -> Loaded:
-    from dlab.data.text import check_word_indices
+    from dlab.data.npz_text import check_word_indices
 
     notes = []
     splits = {}

@@ -27,10 +27,6 @@ an out-of-vocabulary word; for the ``dir`` source 1 is the OOV token.
 
 from __future__ import annotations
 
-import io
-import logging
-import pickle
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,6 +36,7 @@ import numpy as np
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.cache import download
 from dlab.data.keras_files import KERAS_ORDER
+from dlab.data.npz_text import check_word_indices, flatten_sequences, read_npz_safely  # noqa: F401
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -141,18 +138,6 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
 # --------------------------------------------------------------------------- encodings
 
 
-def _flatten(sequences) -> tuple[np.ndarray, np.ndarray]:
-    """All word indices in one array, and the document each belongs to."""
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    flat = (
-        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
-        if len(sequences)
-        else np.zeros(0, np.int64)
-    )
-    rows = np.repeat(np.arange(len(sequences)), lengths)
-    return flat, rows
-
-
 def multi_hot(sequences, num_words: int) -> np.ndarray:
     """One row per document, 1 in the column of every word index it contains.
 
@@ -161,7 +146,7 @@ def multi_hot(sequences, num_words: int) -> np.ndarray:
     words). The matrix is uint8, a quarter of float32 and an eighth of the
     float64 that ``np.zeros`` gives by default; Keras casts each batch.
     """
-    flat, rows = _flatten(sequences)
+    flat, rows = flatten_sequences(sequences)
     keep = flat < num_words
     matrix = np.zeros((len(sequences), num_words), dtype=np.uint8)
     matrix[rows[keep], flat[keep]] = 1
@@ -231,84 +216,6 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
 
 
 # --------------------------------------------------------------------------- file
-
-
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    """Unpickles NumPy arrays and lists of numbers, and refuses every other class."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a data file")
-
-
-def read_npz_safely(path: Path) -> dict[str, np.ndarray]:
-    """Read every array of an .npz; object arrays (ragged sequences) only through an
-    unpickler that builds arrays and lists and nothing else."""
-    arrays: dict[str, np.ndarray] = {}
-    pickled: list[str] = []
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                if not member.endswith(".npy"):
-                    continue
-                with archive.open(member) as raw:
-                    handle = io.BytesIO(raw.read())
-                version = np.lib.format.read_magic(handle)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                _, _, dtype = read_header(handle)
-                if dtype.hasobject:
-                    array = _ArraysOnlyUnpickler(handle).load()
-                else:
-                    handle.seek(0)
-                    array = np.lib.format.read_array(handle, allow_pickle=False)
-                arrays[member[:-4]] = np.asarray(array, dtype=object) if dtype.hasobject else array
-                if dtype.hasobject:
-                    pickled.append(member[:-4])
-    except (zipfile.BadZipFile, ValueError, pickle.UnpicklingError, EOFError) as error:
-        raise DataError(f"Cannot read {path} as an .npz of word-index sequences ({error}).") from None
-    if pickled:  # say so: pickle is the one format here that could run code if read carelessly
-        logging.getLogger("dlab.data").warning(
-            "%s: read the object arrays %s (ragged word-index lists, stored with pickle) through "
-            "dlab's restricted unpickler, which builds NumPy arrays and lists and refuses "
-            "anything else",
-            path,
-            ", ".join(pickled),
-        )
-    return arrays
-
-
-def check_word_indices(path: Path, split: str, x, num_words: int) -> None:
-    """Refuse word indices outside 0..num_words-1 in an already encoded file, saying what to set.
-
-    Raises:
-        DataError: naming the file, the split and the largest index.
-    """
-    flat, _ = _flatten(x)
-    if flat.size and flat.max() >= num_words:
-        raise DataError(
-            f"{path}: x_{split} contains word index {int(flat.max())}, but data.num_words is "
-            f"{num_words}. Set --set data.num_words={int(flat.max()) + 1} (or more), or "
-            "re-encode the file with fewer words."
-        )
-    if flat.size and flat.min() < 0:
-        raise DataError(f"{path}: x_{split} contains negative word indices.")
-
-
-# --------------------------------------------------------------------------- dir (aclImdb)
 
 
 def _read_reviews(root: Path, split: str) -> tuple[list[str], np.ndarray]:
