@@ -172,3 +172,33 @@ def test_every_package_says_what_it_owns():
     for init in SRC.rglob("__init__.py"):
         docstring = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
         assert docstring, f"{init} has no docstring"
+
+
+def test_no_module_imports_itself_through_others():
+    """No import circle, not even inside a package (imports inside functions count)."""
+    graph: dict[str, set[str]] = {}
+    names = {name for name, _ in modules()}
+    for name, path in modules():
+        targets = set()
+        for _, imported in imports_of(path, name):
+            # `from dlab.data import x` may name a module or a name in dlab/data/__init__.py
+            targets.add(imported if imported in names else imported.rsplit(".", 1)[0])
+        graph[name] = {target for target in targets if target in names and target != name}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            raise AssertionError(" -> ".join(cycle))

@@ -245,8 +245,6 @@ class TrainConfig(StrictModel):
     @field_validator("max_wall_time", mode="before")
     @classmethod
     def _parse_wall_time(cls, value: Any) -> Any:
-        from dlab.config import parse_duration
-
         return parse_duration(value)
 
     strategy: str = Field(
