@@ -43,5 +43,9 @@ def resolve_execution(config: TrainConfig, model: Any, steps_per_epoch: int) -> 
     family = model_family(model)
     if config.steps_per_execution != "auto":
         return Execution(int(config.steps_per_execution), "config", family)
+    if getattr(config, "strategy", "default") != "default":
+        # Keras's multi-step loop fails under tf.distribute (an unfed placeholder in its
+        # while loop, Keras 3.15): a mirrored run calls one step at a time unless told otherwise
+        return Execution(1, "auto (one step per call under a distribution strategy)", family)
     steps = best_steps_per_execution(keras.backend.backend(), family, steps_per_epoch)
     return Execution(steps, "auto", family)
