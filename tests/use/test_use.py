@@ -179,8 +179,8 @@ def test_evaluate_on_another_copy_writes_an_evaluation(runs, cli, tmp_path):
     result = cli("evaluate", str(run_dir), "--set", "data.source=file", "--set", f"data.path={npz}")
     assert result.exit_code == 0, result.output
     assert "run's test" in result.output
-    written = sorted((run_dir / "evaluations").glob("*.json"))
-    record = json.loads(written[-1].read_text())
+    written = sorted((run_dir / "evaluations").glob("*.json"), key=lambda path: path.stat().st_mtime_ns)
+    record = json.loads(written[-1].read_text())  # the newest: names made in one second need not sort
     assert record["data"]["source"] == "file" and record["data"]["test_samples"] == 20
     assert cli("evaluate", str(run_dir), "--set", "train.epochs=3").exit_code == 2
 

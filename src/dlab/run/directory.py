@@ -214,11 +214,37 @@ class RunDir:
                 sys.stdout, sys.stderr = out, err
 
 
+class _SafeLog:
+    """The log file, written so that a signal handler's message cannot break the run.
+
+    A stop signal's handler prints while the main thread may be inside a write to the
+    same buffered file; Python then raises "reentrant call". The interrupting text is
+    kept and written with the next write instead.
+    """
+
+    def __init__(self, log: IO[str]) -> None:
+        self._log = log
+        self._pending = ""
+
+    def write(self, text: str) -> None:
+        try:
+            if self._pending:
+                self._log.write(self._pending)
+                self._pending = ""
+            self._log.write(text)
+        except RuntimeError:  # reentrant call from a signal handler: keep it for the next write
+            self._pending += text
+
+    def flush(self) -> None:
+        self.write("")
+        self._log.flush()
+
+
 class _LineLog(io.TextIOBase):
     """A text stream that appends to the log file (used by the logging handler)."""
 
     def __init__(self, log: IO[str]) -> None:
-        self._log = log
+        self._log = _SafeLog(log)
 
     def write(self, text: str) -> int:
         self._log.write(text)
@@ -238,7 +264,7 @@ class _Tee(io.TextIOBase):
 
     def __init__(self, console: IO[str], log: IO[str]) -> None:
         self._console = console
-        self._log = log
+        self._log = _SafeLog(log)
         self._line = ""
 
     def write(self, text: str) -> int:
