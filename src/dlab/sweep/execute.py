@@ -265,6 +265,24 @@ def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str
     return row
 
 
+def open_sweep(root: Path, plan: SweepPlan) -> tuple[Path, list[str], dict[str, Any]]:
+    """The sweep folder (with logs/), the study's compared metric, and the summary header every
+    executor starts from (local processes or Ray tasks add how they run)."""
+    sweep_dir = create_sweep_dir(root, re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.name))
+    (sweep_dir / "logs").mkdir()
+    extra = [plan.study.compare.metric] if plan.study else []
+    header = {
+        "sweep": plan.name,
+        "kind": plan.kind,
+        "started_at": now_iso(),
+        "finished_at": None,
+        "study": plan.study.model_dump() if plan.study else None,
+        "grid": plan.grid,
+        "seeds": plan.seeds,
+    }
+    return sweep_dir, extra, header
+
+
 def run_sweep(
     plan: SweepPlan,
     settings: RunSettings,
@@ -296,23 +314,16 @@ def run_sweep(
     root = check_writable(Path(settings.out))
     threads = max(1, cpu_count() // jobs)
     gpus = [] if settings.device == "cpu" else visible_gpus()
-    sweep_dir = create_sweep_dir(root, re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.name))
-    (sweep_dir / "logs").mkdir()
-    extra = [plan.study.compare.metric] if plan.study else []
-    header = {
-        "sweep": plan.name,
-        "kind": plan.kind,
-        "started_at": now_iso(),
-        "finished_at": None,
-        "study": plan.study.model_dump() if plan.study else None,
-        "grid": plan.grid,
-        "seeds": plan.seeds,
-        "jobs": jobs,
-        "threads_per_job": threads,
-        "gpus": gpus,
-        "fail_fast": fail_fast,
-        "run_flags": settings.summary(),
-    }
+    sweep_dir, extra, header = open_sweep(root, plan)
+    header.update(
+        {
+            "jobs": jobs,
+            "threads_per_job": threads,
+            "gpus": gpus,
+            "fail_fast": fail_fast,
+            "run_flags": settings.summary(),
+        }
+    )
     rows = {run.index: _row(run, "pending") for run in plan.runs}
     notify = progress or (lambda event, info: None)
 

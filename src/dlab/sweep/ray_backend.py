@@ -32,7 +32,7 @@ from dlab.sweep.execute import (
     _row,
     _skip_unstarted,
     collect,
-    create_sweep_dir,
+    open_sweep,
 )
 from dlab.sweep.plan import SweepPlan
 from dlab.sweep.summary import write_study_figures, write_summary
@@ -141,28 +141,21 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
     task = ray.remote(num_cpus=options.cpus_per_run, num_gpus=options.gpus_per_run, max_retries=1)(
         train_member
     )
-    sweep_dir = create_sweep_dir(root, re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.name))
-    (sweep_dir / "logs").mkdir()
-    extra = [plan.study.compare.metric] if plan.study else []
-    header = {
-        "sweep": plan.name,
-        "kind": plan.kind,
-        "started_at": now_iso(),
-        "finished_at": None,
-        "study": plan.study.model_dump() if plan.study else None,
-        "grid": plan.grid,
-        "seeds": plan.seeds,
-        "backend": "ray",
-        "ray": {
-            "address": options.address,
-            "cpus_per_run": options.cpus_per_run,
-            "gpus_per_run": options.gpus_per_run,
-            "shared_fs": options.shared_fs,
-            "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
-        },
-        "fail_fast": fail_fast,
-        "run_flags": settings.summary(),
-    }
+    sweep_dir, extra, header = open_sweep(root, plan)
+    header.update(
+        {
+            "backend": "ray",
+            "ray": {
+                "address": options.address,
+                "cpus_per_run": options.cpus_per_run,
+                "gpus_per_run": options.gpus_per_run,
+                "shared_fs": options.shared_fs,
+                "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
+            },
+            "fail_fast": fail_fast,
+            "run_flags": settings.summary(),
+        }
+    )
     rows = {run.index: _row(run, "pending") for run in plan.runs}
     notify = progress or (lambda event, info: None)
 
