@@ -93,7 +93,7 @@ def test_sigterm_names_the_numpy_batch_and_suggests_a_new_run_not_resume(tmp_pat
 # --------------------------------------------------------------------------- tune
 
 
-def test_sigint_stops_a_tune_trial_at_a_batch_and_records_it(tmp_path):
+def test_sigint_stops_a_tune_trial_mid_training_and_records_it(tmp_path):
     args = [
         "tune-mnist-mlp",
         "--smoke",
@@ -127,9 +127,12 @@ def test_sigint_stops_a_tune_trial_at_a_batch_and_records_it(tmp_path):
     run = trial.parents[3]
     metrics = read_metrics(run)
     assert metrics["status"] == "interrupted"
-    assert re.match(
-        r"interrupted by SIGINT at epoch \d+ (batch \d+|\(validation\))", metrics["error"]["message"]
-    )
+    # With 256 samples an epoch is a few compiled calls, so the signal may land between
+    # epochs as well as inside one; all three places are an honest stop.
+    assert re.fullmatch(
+        r"interrupted by SIGINT (at epoch \d+ (batch \d+|\(validation\))|at the end of epoch \d+)",
+        metrics["error"]["message"],
+    ), metrics["error"]["message"]
     assert metrics["tuner"]["trials"] == {"total": 1, "completed": 0, "failed": 0, "interrupted": 1}
     with open(run / "trials.csv", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
