@@ -13,7 +13,10 @@ that fill the file-system cache. Reported: the median per command, the ratio
 median(import tensorflow) / median(command), and the CPU-seconds that other
 processes used meanwhile (from /proc/stat), since other work skews the numbers.
 
-Target: every dlab command median < 0.5 s and >= 5x faster than importing TensorFlow.
+Target: every dlab command median < 0.5 s (`dlab list` < 0.3 s, from its catalogue
+cache; the cache is warmed by the warm-up round) and >= 5x faster than importing
+TensorFlow. ``dlab list (no cache)`` lists with the cache switched off (a fresh,
+empty ``XDG_CACHE_HOME`` per call) to show what the cache saves; it has no target.
 The script only reports; it always exits 0 (a failing command is a warning).
 
     .venv/bin/python benchmarks/bench_startup.py [--repeats 7] [--warmup 1]
@@ -30,7 +33,9 @@ import time
 from bench_common import busy_cpu_seconds, children_cpu_seconds, dlab_command, timed
 
 TARGET_SECONDS = 0.5
+TARGET_SECONDS_BY_COMMAND = {"dlab list": 0.3}
 TARGET_RATIO = 5.0
+NO_TARGET = "dlab list (no cache)"
 
 
 def main() -> None:
@@ -44,6 +49,7 @@ def main() -> None:
     cases = {
         "dlab --help": [*dlab, "--help"],
         "dlab list": [*dlab, "list"],
+        NO_TARGET: ["env", "XDG_CACHE_HOME=/dev/null/none", *dlab, "list"],
         f"dlab show {args.config}": [*dlab, "show", args.config],
         "import tensorflow": [sys.executable, "-c", "import tensorflow"],
     }
@@ -67,17 +73,19 @@ def main() -> None:
     print(f"{'command':<24} {'median s':>9} {'min s':>7} {'max s':>7} {'TF/cmd':>7}  target")
     for name, median in medians.items():
         ratio = tf_median / median
-        met = median < TARGET_SECONDS and ratio >= TARGET_RATIO
+        target = TARGET_SECONDS_BY_COMMAND.get(name, TARGET_SECONDS)
+        met = median < target and ratio >= TARGET_RATIO
+        verdict = "-" if name == NO_TARGET else f"< {target} s: {'met' if met else 'MISSED'}"
         print(
             f"{name:<24} {median:>9.3f} {min(times[name]):>7.3f} {max(times[name]):>7.3f} "
-            f"{ratio:>6.1f}x  {'met' if met else 'MISSED'}"
+            f"{ratio:>6.1f}x  {verdict}"
         )
     tf_times = times["import tensorflow"]
     print(
         f"{'import tensorflow':<24} {tf_median:>9.3f} {min(tf_times):>7.3f} {max(tf_times):>7.3f} {'1.0x':>7}"
     )
     print(
-        f"target: each dlab command median < {TARGET_SECONDS} s and >= {TARGET_RATIO:.0f}x "
+        f"target: each dlab command median under its limit and >= {TARGET_RATIO:.0f}x "
         "faster than `import tensorflow`"
     )
     print(

@@ -9,60 +9,114 @@ Anything the CLI does can be scripted or tested without a shell::
 A run goes: resolve and validate the config -> check the output folder ->
 choose the device -> load and check the data -> build the model -> only then
 create the run directory and train. Bad input therefore stops before anything
-is created or trained. One module per command group: :mod:`.runs`,
-:mod:`.search`, :mod:`.results`, :mod:`.data`, :mod:`.tracking` (:mod:`.use` (and
-shell completion, re-exported from the packages that know the names).
+is created or trained. One module per command group: :mod:`.runs`, :mod:`.listing`,
+:mod:`.search`, :mod:`.tune`, :mod:`.results`, :mod:`.data`, :mod:`.tracking`, :mod:`.use`
+(and shell completion, re-exported from the packages that know the names).
+
+The names are imported on first use (PEP 562): ``dlab list`` or a completion
+must not pay for pydantic, the run machinery and the result readers that other
+commands need.
 """
 
-from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
-from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
-from dlab.api.runs import (
-    DEFAULT_OUTPUTS,
-    ExperimentRow,
-    RunResult,
-    experiments_listing,
-    list_experiments,
-    run,
-    show_config,
-)
-from dlab.api.search import sweep
-from dlab.api.tracking import mlflow_sync, tensorboard_serve
-from dlab.api.tune import tune
-from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
-from dlab.config.completion import complete_configs, complete_studies
-from dlab.results.completion import complete_run_dirs
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
+    from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
+    from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
+    from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, run, show_config
+    from dlab.api.search import sweep
+    from dlab.api.tracking import mlflow_sync, tensorboard_serve
+    from dlab.api.tune import tune
+    from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
+    from dlab.config.completion import complete_configs, complete_studies
+    from dlab.results.completion import complete_run_dirs
+
+_HOMES: dict[str, str] = {
+    "data_import": "dlab.api.data",
+    "data_info": "dlab.api.data",
+    "data_layout": "dlab.api.data",
+    "is_dataset_path": "dlab.api.data",
+    "render_data_info": "dlab.api.data",
+    "ExperimentRow": "dlab.api.listing",
+    "experiments_listing": "dlab.api.listing",
+    "list_experiments": "dlab.api.listing",
+    "check": "dlab.api.results",
+    "check_format": "dlab.api.results",
+    "compare": "dlab.api.results",
+    "diff": "dlab.api.results",
+    "list_runs": "dlab.api.results",
+    "render_runs": "dlab.api.results",
+    "report": "dlab.api.results",
+    "DEFAULT_OUTPUTS": "dlab.api.runs",
+    "RunResult": "dlab.api.runs",
+    "run": "dlab.api.runs",
+    "show_config": "dlab.api.runs",
+    "sweep": "dlab.api.search",
+    "mlflow_sync": "dlab.api.tracking",
+    "tensorboard_serve": "dlab.api.tracking",
+    "tune": "dlab.api.tune",
+    "doctor": "dlab.api.use",
+    "evaluate": "dlab.api.use",
+    "export": "dlab.api.use",
+    "generate": "dlab.api.use",
+    "neighbours": "dlab.api.use",
+    "predict": "dlab.api.use",
+    "complete_configs": "dlab.config.completion",
+    "complete_studies": "dlab.config.completion",
+    "complete_run_dirs": "dlab.results.completion",
+}
+"""Each public name and the module that defines it."""
 
 __all__ = [
-    "data_layout",
-    "doctor",
-    "evaluate",
-    "export",
-    "generate",
-    "is_dataset_path",
-    "neighbours",
-    "predict",
-    "render_data_info",
-    "complete_configs",
-    "complete_run_dirs",
-    "complete_studies",
-    "experiments_listing",
-    "mlflow_sync",
-    "tensorboard_serve",
     "DEFAULT_OUTPUTS",
     "ExperimentRow",
     "RunResult",
     "check",
     "check_format",
     "compare",
+    "complete_configs",
+    "complete_run_dirs",
+    "complete_studies",
     "data_import",
     "data_info",
+    "data_layout",
     "diff",
+    "doctor",
+    "evaluate",
+    "experiments_listing",
+    "export",
+    "generate",
+    "is_dataset_path",
     "list_experiments",
     "list_runs",
+    "mlflow_sync",
+    "neighbours",
+    "predict",
+    "render_data_info",
     "render_runs",
     "report",
     "run",
     "show_config",
     "sweep",
+    "tensorboard_serve",
     "tune",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its home module the first time it is asked for."""
+    try:
+        home = _HOMES[name]
+    except KeyError:
+        raise AttributeError(f"module 'dlab.api' has no attribute '{name}'") from None
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

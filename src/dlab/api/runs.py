@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dlab.config import RunConfig, config_names, find_config, load_yaml_chain
+from dlab.config import RunConfig
 from dlab.errors import DlabError, UsageError
 from dlab.experiment import registry
 from dlab.experiment.factory import resolve_config
@@ -41,35 +41,6 @@ class RunResult:
     @property
     def status(self) -> str:
         return str(self.metrics.get("status"))
-
-
-@dataclass
-class ExperimentRow:
-    """One line of ``dlab list``."""
-
-    name: str
-    family: str
-    dataset: str
-    description: str
-
-
-def list_experiments() -> list[ExperimentRow]:
-    """Every packaged config with its family, dataset and one-line description."""
-    rows = []
-    for name in config_names():
-        try:
-            data = load_yaml_chain(find_config(name), {})
-        except DlabError as error:  # one broken file must not hide the others
-            rows.append(ExperimentRow(name, "?", "?", f"(invalid config: {error})"))
-            continue
-        try:
-            family = registry.get(str(data.get("experiment"))).family
-        except DlabError:
-            family = "?"
-        description = " ".join(str(data.get("description", "")).split())
-        first_sentence = description.split(". ")[0].rstrip(".")
-        rows.append(ExperimentRow(name, family, str(data.get("data", {}).get("dataset", "")), first_sentence))
-    return rows
 
 
 def show_config(
@@ -358,10 +329,3 @@ def _header(config: RunConfig, smoke: bool, data: Any, runtime: Any, run_dir: An
         header.stopped_early = point.metrics.get("stopped_early")
         header.resumed = [*point.metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
     return header
-
-
-def experiments_listing(family: str | None = None, fmt: str = "table", width: int | None = None) -> str:
-    """``dlab list``: configs grouped by family (a table wrapped to ``width``, json or names)."""
-    from dlab.experiment.listing import render_listing
-
-    return render_listing(list_experiments(), family=family, fmt=fmt, width=width)
