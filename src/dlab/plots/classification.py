@@ -49,15 +49,29 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str], title: str) -> 
 def prediction_grid(
     images, true, predicted, class_names: Sequence[str], title: str, columns: int = 5
 ) -> Figure:
-    """Images with their predicted label; wrong predictions in red with the true label."""
+    """Images with their predicted label; wrong predictions in red with the true label.
+
+    The cells are placed on a fixed grid (room for two title lines above each image)
+    instead of by ``tight_layout``: with 20 small axes its extra full draw cost about
+    as much as rendering the figure itself, on every classifier run.
+    """
     import numpy as np
     from matplotlib.figure import Figure
 
     count = len(images)
     rows = max(1, int(np.ceil(count / columns)))
-    figure = Figure(figsize=(2.0 * columns, 2.2 * rows))
-    for index in range(count):
-        axes = figure.add_subplot(rows, columns, index + 1)
+    height = 2.2 * rows + 0.5  # 0.5 in for the figure title
+    figure = Figure(figsize=(2.0 * columns, height))
+    grid = figure.subplots(
+        rows,
+        columns,
+        squeeze=False,
+        gridspec_kw={"left": 0.01, "right": 0.99, "bottom": 0.01, "top": 1 - 0.9 / height, "hspace": 0.4},
+    )
+    for index, axes in enumerate(grid.flat):
+        axes.set_axis_off()
+        if index >= count:
+            continue
         image = np.asarray(images[index])
         if image.ndim == 3 and image.shape[-1] == 1:
             axes.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
@@ -68,9 +82,7 @@ def prediction_grid(
         if not right:
             label += f"\n(true: {class_names[int(true[index])]})"
         axes.set_title(label, fontsize=9, color="black" if right else "red")
-        axes.axis("off")
-    figure.suptitle(title)
-    figure.tight_layout()
+    figure.suptitle(title, y=1 - 0.1 / height)
     return figure
 
 
