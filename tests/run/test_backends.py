@@ -265,3 +265,34 @@ def test_the_same_backend_twice_gives_identical_histories(tmp_path, backend):
         assert done.returncode == 0, done.stderr
         histories.append(json.loads((only_run(tmp_path / attempt) / "history.json").read_text()))
     assert histories[0] == histories[1]
+
+
+@pytest.mark.slow
+def test_sigint_stops_within_one_compiled_call_with_many_steps_per_execution(tmp_path):
+    import re
+    import signal
+
+    from test_reliability import ENV, read_metrics, wait_for_epochs
+
+    settings = ["--set", "data.train_samples=4096", "--set", "train.steps_per_execution=8"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dlab", "run", "mlp-mnist", "--smoke", "--backend", "tensorflow",
+         "--epochs", "3000", "--out", "out", *settings],
+        cwd=tmp_path, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        run = wait_for_epochs(tmp_path / "out", 2, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    metrics = read_metrics(run)
+    assert metrics["execution"]["steps_per_execution"] == 8
+    message = metrics["error"]["message"]
+    found = re.fullmatch(r"interrupted by SIGINT at epoch \d+ batch (\d+)", message)
+    if found:  # 128 batches per epoch: the signal is seen at the end of the compiled call
+        assert int(found.group(1)) % 8 == 0, message
+    else:  # or it landed in the validation pass or between epochs
+        elsewhere = r"interrupted by SIGINT at (epoch \d+ \(validation\)|the end of epoch \d+)"
+        assert re.fullmatch(elsewhere, message), message
