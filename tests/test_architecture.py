@@ -17,9 +17,9 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "dlab"
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 
-BASE = {"dlab", "dlab.errors", "dlab.fileio", "dlab.saferead", "dlab.plots"}
-"""Shared foundations every layer may use: errors, atomic file I/O and bounded reads of untrusted
-files (regular files only, JSON nesting bounded), figures. They import no layer."""
+BASE = {"dlab", "dlab.errors", "dlab.fileio", "dlab.lazy", "dlab.saferead", "dlab.plots"}
+"""Shared foundations every layer may use: errors, atomic file I/O, lazy package facades, bounded
+reads of untrusted files (regular files only, JSON nesting bounded), figures. They import no layer."""
 
 LAYERS = [
     "dlab.config",
@@ -101,8 +101,8 @@ def modules() -> list[tuple[str, Path]]:
 
 def allowed(importer: str, imported: str) -> bool:
     source, target = package_of(importer), package_of(imported)
-    if source == "dlab.config":  # the leaf: nothing of dlab but its errors
-        return target in {"dlab.config", "dlab.errors"}
+    if source == "dlab.config":  # the leaf: nothing of dlab but its errors (and the lazy facade)
+        return target in {"dlab.config", "dlab.errors", "dlab.lazy"}
     if source == "dlab.__main__":  # the process entry: the CLI, and the sweep child's parent watchdog
         return target in {"dlab.cli", "dlab.run"}
     if target == source or target in BASE:
@@ -161,12 +161,13 @@ def test_an_import_up_a_layer_is_refused(importer, imported):
 def test_importing_the_config_package_loads_no_other_layer():
     code = (
         "import importlib, pkgutil, sys, dlab.config; "
-        "[importlib.import_module(f'dlab.config.{m.name}') for m in pkgutil.iter_modules(dlab.config.__path__)]; "
+        "names = [m.name for m in pkgutil.iter_modules(dlab.config.__path__)]; "
+        "[importlib.import_module(f'dlab.config.{name}') for name in names]; "
         "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('dlab.')}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['config', 'errors']"
+    assert result.stdout.strip() == "['config', 'errors', 'lazy']"
 
 
 def test_every_package_says_what_it_owns():

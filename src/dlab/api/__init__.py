@@ -20,8 +20,9 @@ commands need.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dlab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
@@ -106,17 +107,4 @@ __all__ = [
     "tune",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module the first time it is asked for."""
-    try:
-        home = _HOMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'dlab.api' has no attribute '{name}'") from None
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())

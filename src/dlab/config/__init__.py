@@ -11,8 +11,9 @@ The names are imported on first use (PEP 562), so that reading a config file
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dlab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dlab.config.explain import validate_section
@@ -92,17 +93,4 @@ _HOMES: dict[str, str] = {
 }
 """Each public name and the module that defines it."""
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its home module the first time it is asked for."""
-    try:
-        home = _HOMES[name]
-    except KeyError:
-        raise AttributeError(f"module 'dlab.config' has no attribute '{name}'") from None
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
