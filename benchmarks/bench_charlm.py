@@ -156,7 +156,7 @@ def in_process(config: str, rounds: int) -> None:
     from dlab.data.characters import char_batches
     from dlab.experiment.factory import resolve_config
     from dlab.models.sequences import state_resetter
-    from dlab.training import _EpochTimer, compile_model
+    from dlab.training import EpochTimer, compile_model
 
     keras.utils.set_random_seed(SEED)
     (x_train, y_train), (x_val, y_val), (train, test) = plain_data()
@@ -165,7 +165,7 @@ def in_process(config: str, rounds: int) -> None:
     batches = char_batches(train, "sequential", BATCH, STEPS, SEED)
     validation = char_batches(test, "sequential", BATCH, STEPS, SEED + 1, redraw=False)
     compile_model(dlab_model, run_config.train, len(batches))
-    dlab_timer = _EpochTimer()
+    dlab_timer = EpochTimer()
     model, timer = plain_model(config), plain_timer()
     rates: dict[str, list[float]] = {"dlab": [], "plain": []}
     for round_ in range(rounds + 1):  # round 0 traces both and is not counted
