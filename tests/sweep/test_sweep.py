@@ -415,6 +415,28 @@ def test_the_console_shows_done_running_failed_on_a_terminal(tmp_path):
     assert text.endswith("1/2 done, 1 running, 1 failed, 0 pending")
 
 
+def test_the_console_header_of_a_ray_sweep_says_where_it_runs_not_how_many_at_once(tmp_path):
+    import io
+
+    from dlab.cli.sweep_console import ConsoleProgress
+
+    plan = plan_sweep(["xor-mlp", "perceptron-and"])
+    lines = []
+    for address, cluster in ((None, {"CPU": 2.0}), ("10.0.0.5:6379", {"CPU": 64.0, "GPU": 8.0})):
+        stream = io.StringIO()
+        ray = {"address": address, "cpus_per_run": 2, "gpus_per_run": 0.5, "cluster": cluster}
+        info = {"plan": plan, "sweep_dir": tmp_path, "jobs": 2, "threads": 2, "gpus": [], "ray": ray}
+        ConsoleProgress(stream)("start", info)
+        lines.append(stream.getvalue().splitlines()[0])
+    assert lines == [
+        "sweep configs: 2 runs on a local Ray (this machine) (cluster: 2 CPU(s), 0 GPU(s)), "
+        "2 CPU(s) / 0.5 GPU(s) per run; the cluster decides how many run at once",
+        "sweep configs: 2 runs on Ray at 10.0.0.5:6379 (cluster: 64 CPU(s), 8 GPU(s)), "
+        "2 CPU(s) / 0.5 GPU(s) per run; the cluster decides how many run at once",
+    ]
+    assert all("at a time" not in line for line in lines)
+
+
 @pytest.mark.slow
 def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_path):
     from dlab import api

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -111,6 +112,106 @@ def test_a_member_whose_task_dies_is_retried_once_then_recorded(tmp_path):
     lost = statuses["slow-member"]
     assert lost["status"] == "failed" and "after one retry" in lost["error"]
     assert result.exit_code == 1
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _in_group(pgid: int) -> list[int]:
+    """Live processes of a process group (the driver's: Ray's raylet, GCS and workers start in it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _alive(int(entry.name)):
+            try:
+                if os.getpgid(int(entry.name)) == pgid:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+def _training_run_of(marker: str) -> Path | None:
+    """The metrics.json of a member training in its Ray task's scratch folder, once it has one."""
+    for pid, _ in _dlab_runs_of(marker):
+        try:
+            argv = (Path(f"/proc/{pid}") / "cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            continue
+        if "--out" in argv:
+            found = sorted(Path(argv[argv.index("--out") + 1]).glob("*/*/metrics.json"))
+            if found:
+                return found[0]
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["driver", "terminal"])  # kill -INT on the driver; Ctrl-C at a terminal
+def test_ctrl_c_on_a_ray_sweep_cancels_its_tasks_and_leaves_the_summary(tmp_path, target):
+    """The finished member is kept, the training one is interrupted (its files come back), the
+    queued one never starts; exit 130, and nothing of Ray or of the runs is left running."""
+    configs = []
+    for name in ("slow-a", "slow-b"):
+        configs.append(tmp_path / f"{name}.yaml")
+        configs[-1].write_text(
+            f"extends: logreg-scratch\nname: {name}\ntrain: {{epochs: 1000000, batch_size: 1}}\n"
+        )
+    marker = str(tmp_path)
+    driver = subprocess.Popen(
+        [sys.executable, "-m", "dlab", "sweep", "perceptron-and", *map(str, configs), "--backend", "ray"]
+        + ["--cpus-per-run", "2", "--out", "out"],  # a 2-CPU Ray: one member at a time
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own group, as a shell gives a foreground job
+    )
+    try:
+        deadline = time.monotonic() + 180
+        training = None
+        while time.monotonic() < deadline and driver.poll() is None:
+            summaries = list((tmp_path / "out" / "sweeps").glob("*/summary.json"))
+            rows = json.loads(summaries[0].read_text())["runs"] if summaries else []
+            done = any(row["config"] == "perceptron-and" and row["status"] == "completed" for row in rows)
+            training = _training_run_of(marker)
+            if done and training is not None:
+                break
+            time.sleep(0.2)
+        assert training is not None and driver.poll() is None, "no member training in time"
+        time.sleep(1)  # well into its epochs
+        if target == "driver":
+            os.kill(driver.pid, signal.SIGINT)
+        else:
+            os.killpg(driver.pid, signal.SIGINT)
+        stdout, stderr = driver.communicate(timeout=90)
+        assert driver.returncode == 130, stdout + stderr
+        (summary,) = (tmp_path / "out" / "sweeps").glob("*/summary.json")
+        rows = {row["config"]: row for row in json.loads(summary.read_text())["runs"]}
+        assert rows["perceptron-and"]["status"] == "completed"
+        assert Path(rows["perceptron-and"]["run_dir"], "metrics.json").is_file()
+        stopped = training.parts[-3]  # the member that was training
+        queued = ({"slow-a", "slow-b"} - {stopped}).pop()
+        assert rows[stopped]["status"] == "interrupted", rows[stopped]
+        metrics = json.loads(Path(rows[stopped]["run_dir"], "metrics.json").read_text())  # copied back
+        assert Path(rows[stopped]["run_dir"]).is_relative_to(tmp_path / "out")
+        assert metrics["status"] == "interrupted" and "SIGINT" in metrics["error"]["message"]
+        assert rows[queued]["status"] == "skipped" and "before it started" in rows[queued]["error"]
+        assert "interrupted" in stdout and "skipped" not in stdout  # a run that never started is no line
+        deadline = time.monotonic() + 30  # nothing keeps training, and the Ray it started is gone
+        while (_dlab_runs_of(marker) or _in_group(driver.pid)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _dlab_runs_of(marker) and not _alive(metrics["process"]["pid"])
+        assert not _in_group(driver.pid)
+    finally:
+        for pid in [driver.pid, *_in_group(driver.pid), *(pid for pid, _ in _dlab_runs_of(marker))]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        driver.communicate()
 
 
 def test_ray_backend_without_ray_says_which_extra(monkeypatch, cli, tmp_path):

@@ -46,11 +46,14 @@ class ConsoleProgress:
         plan = info["plan"]
         self.total = len(plan.runs)
         self.metric = plan.study.compare.metric if plan.study else None
-        gpus = ", ".join(info["gpus"]) or "none"
-        self._write(
-            f"sweep {plan.name}: {self.total} runs, {info['jobs']} at a time, "
-            f"{info['threads']} CPU thread(s) each, GPUs: {gpus}"
-        )
+        if "ray" in info:  # the cluster decides how many run at once
+            self._write(f"sweep {plan.name}: {self.total} runs {ray_placement(info['ray'])}")
+        else:
+            gpus = ", ".join(info["gpus"]) or "none"
+            self._write(
+                f"sweep {plan.name}: {self.total} runs, {info['jobs']} at a time, "
+                f"{info['threads']} CPU thread(s) each, GPUs: {gpus}"
+            )
         self._write(f"sweep directory: {info['sweep_dir']}")
 
     def _on_launch(self, info: dict[str, Any]) -> None:
@@ -101,6 +104,21 @@ class ConsoleProgress:
         for figure in result.figures:
             self._write(f"figure: {figure}")
         self._write(f"summary: {result.sweep_dir / 'summary.csv'}")
+
+
+def ray_placement(ray: dict[str, Any]) -> str:
+    """Where a Ray sweep runs and what each member asks for: ``on Ray at ADDRESS (cluster: ...),
+    C CPU(s) / G GPU(s) per run``."""
+    address = ray.get("address")
+    where = {None: "on a local Ray (this machine)", "auto": "on the Ray cluster this machine is in"}.get(
+        address, f"on Ray at {address}"
+    )
+    cluster = ray.get("cluster") or {}
+    total = f"{cluster.get('CPU', 0):g} CPU(s), {cluster.get('GPU', 0):g} GPU(s)"
+    return (
+        f"{where} (cluster: {total}), {ray['cpus_per_run']:g} CPU(s) / {ray['gpus_per_run']:g} GPU(s) "
+        "per run; the cluster decides how many run at once"
+    )
 
 
 def seed_table(sweep_dir: Path, metric: str | None) -> str:

@@ -37,6 +37,7 @@ MODE_ENV = "DLAB_CHILD_WATCH"
 PR_SET_PDEATHSIG = 1
 
 _pipe: tuple[int, int] | None = None
+_STOP_SIGNALS = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
 
 
 def _prctl() -> Callable[..., int] | None:
@@ -67,7 +68,7 @@ def child_options(env: dict[str, str]) -> dict[str, Any]:
     if prctl is not None:
 
         def die_with_parent() -> None:  # runs in the child, between fork and exec
-            os.setpgid(0, 0)
+            _own_group()
             prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
             if os.getppid() != parent:  # the parent died before prctl took effect
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -83,6 +84,10 @@ def child_options(env: dict[str, str]) -> dict[str, Any]:
 
 def _own_group() -> None:
     os.setpgid(0, 0)
+    # A blocked signal stays blocked across exec: a Ray worker blocks SIGINT, and a run it
+    # started would never see the Ctrl-C its task forwards.
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
 
 def watch_parent() -> None:

@@ -10,8 +10,10 @@ trains straight into ``--out`` instead, for storage every node sees). The rows,
 summary, figures and ``--fail-fast`` are those of :mod:`dlab.sweep.execute`.
 
 A task whose worker process or node dies is retried once by Ray (``max_retries=1``)
-and then recorded as failed with Ray's reason; Ctrl-C cancels what is outstanding and
-still writes the summary of what finished.
+and then recorded as failed with Ray's reason. Ctrl-C (and ``--fail-fast``) cancels what
+is outstanding (:meth:`_RaySweep.stop`): a queued task never starts, a running one
+forwards the Ctrl-C to its run and returns what it wrote, and the summary still lists
+what finished.
 """
 
 from __future__ import annotations
@@ -40,34 +42,62 @@ from dlab.sweep.summary import write_study_figures, write_summary
 RUN_DIR_LINE = re.compile(r"^dlab: run directory (.+)$", re.MULTILINE)
 
 
-def train_member(argv: list[str], env: dict[str, str], scratch: bool) -> dict[str, Any]:
-    """The Ray task: run one member as ``dlab run`` and return its log (and files, without a shared fs)."""
+def train_member(
+    argv: list[str], env: dict[str, str], scratch: bool, grace_s: float = 30.0
+) -> dict[str, Any]:
+    """The Ray task: run one member as ``dlab run`` and return its log (and files, without a shared fs).
+
+    The run is a child that dies with this worker (:func:`dlab.run.processes.child_options`).
+    ``ray.cancel`` (Ctrl-C on the driver, or ``--fail-fast``) raises KeyboardInterrupt here:
+    the run gets one SIGINT, stops at a batch boundary and records itself interrupted, and the
+    task still returns what it wrote (a second cancel, or ``grace_s``, kills it).
+    """
     import os
     import shutil
+    import signal
     import subprocess
     import sys
     import tempfile
+
+    from dlab.run.processes import child_options
 
     argv = [sys.executable, *argv[1:]]  # this node's Python, where dlab is installed
     folder = tempfile.mkdtemp(prefix="dlab-ray-") if scratch else None
     if folder is not None:
         argv = [*argv[: argv.index("--out") + 1], folder, *argv[argv.index("--out") + 2 :]]
-    done = subprocess.run(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **env},
-        check=False,
-    )
+    cancelled = False
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            **child_options({**os.environ, **env}),
+        )
+        try:
+            exit_code = _wait(process, None)  # polls, so that ray.cancel's KeyboardInterrupt lands
+        except KeyboardInterrupt:
+            cancelled = True
+            try:
+                process.send_signal(signal.SIGINT)
+            except OSError:
+                pass
+            try:
+                exit_code = _wait(process, grace_s)
+            except (KeyboardInterrupt, subprocess.TimeoutExpired):
+                process.kill()
+                exit_code = process.wait()
+        log.seek(0)
+        output = log.read()
     result: dict[str, Any] = {
-        "exit_code": done.returncode,
-        "log": done.stdout,
+        "exit_code": exit_code,
+        "log": output,
         "files": None,
         "node": socket.gethostname(),
         "run_dir": None,
+        "cancelled": cancelled,
     }
-    found = RUN_DIR_LINE.search(done.stdout.decode("utf-8", errors="replace"))
+    found = RUN_DIR_LINE.search(output.decode("utf-8", errors="replace"))
     if found:
         result["run_dir"] = found.group(1).strip()
     if folder is not None:
@@ -81,6 +111,23 @@ def train_member(argv: list[str], env: dict[str, str], scratch: bool) -> dict[st
             result["relative"] = str(run_dir.relative_to(folder))
         shutil.rmtree(folder, ignore_errors=True)
     return result
+
+
+def _wait(process: Any, timeout: float | None) -> int:
+    """``process.wait`` in short steps (a blocking wait would not see ``ray.cancel``).
+
+    Raises:
+        subprocess.TimeoutExpired: still running after ``timeout`` seconds.
+    """
+    import subprocess
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        try:
+            return process.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise
 
 
 def _member_env(options: RayOptions) -> dict[str, str]:
@@ -142,6 +189,7 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
         train_member
     )
     sweep_dir, extra, header = open_sweep(root, plan)
+    cluster = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
     header.update(
         {
             "backend": "ray",
@@ -150,20 +198,15 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
                 "cpus_per_run": options.cpus_per_run,
                 "gpus_per_run": options.gpus_per_run,
                 "shared_fs": options.shared_fs,
-                "cluster": {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")},
+                "cluster": cluster,
             },
             "fail_fast": fail_fast,
             "run_flags": settings.summary(),
         }
     )
-    rows = {run.index: _row(run, "pending") for run in plan.runs}
-    notify = progress or (lambda event, info: None)
-
-    def save() -> None:
-        write_summary(sweep_dir, header, [rows[i] for i in sorted(rows)], bool(plan.seeds), extra)
-
-    save()
-    notify(
+    sweep = _RaySweep(ray, plan, settings, sweep_dir, extra, header, progress)
+    sweep.save()
+    sweep.notify(
         "start",
         {
             "plan": plan,
@@ -171,32 +214,30 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
             "jobs": len(plan.runs),
             "threads": int(options.cpus_per_run),
             "gpus": [],
+            "ray": {
+                "address": options.address,
+                "cpus_per_run": options.cpus_per_run,
+                "gpus_per_run": options.gpus_per_run,
+                "cluster": cluster,
+            },
         },
     )
-    started = time.perf_counter()
-    outstanding: dict[Any, tuple[Any, float]] = {}
     for run in plan.runs:
         argv = settings.argv(run)
         if not options.shared_fs:
             argv[argv.index("--out") + 1] = "SCRATCH"
-        outstanding[task.remote(argv, _member_env(options), not options.shared_fs)] = (
-            run,
-            time.perf_counter(),
-        )
-        rows[run.index] = _row(run, "running")
-        notify("launch", {"label": run.label, "counts": _counts(rows)})
+        ref = task.remote(argv, _member_env(options), not options.shared_fs, STOP_GRACE_S)
+        sweep.outstanding[ref] = (run, time.perf_counter())
+        sweep.rows[run.index] = _row(run, "running")
+        sweep.notify("launch", {"label": run.label, "counts": _counts(sweep.rows)})
     try:
-        _drain(ray, outstanding, rows, sweep_dir, settings, extra, fail_fast, save, notify, started)
-    except KeyboardInterrupt:
-        _cancel(ray, outstanding)
-        _skip_unstarted(rows)
-        header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
-        save()
+        sweep.drain(fail_fast)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.run.processes)
+        sweep.stop()
+        sweep.close()
         raise
-    _skip_unstarted(rows)
-    header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
-    save()
-    ordered = [rows[i] for i in sorted(rows)]
+    sweep.close()
+    ordered = [sweep.rows[i] for i in sorted(sweep.rows)]
     figures = []
     if plan.study is not None:
         compare = plan.study.compare
@@ -204,45 +245,106 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
             sweep_dir, ordered, compare.metric, compare.goal, compare.threshold, title=plan.study.study
         )
     result = SweepResult(sweep_dir, ordered, figures)
-    notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
+    sweep.notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
     return result
 
 
-def _drain(ray, outstanding, rows, sweep_dir, settings, extra, fail_fast, save, notify, started) -> None:
-    """Collect tasks as they finish; at the first failure under ``fail_fast``, cancel the rest."""
-    while outstanding:
-        ready, _ = ray.wait(list(outstanding), num_returns=1, timeout=0.5)
-        for ref in ready:
-            run, submitted = outstanding.pop(ref)
-            log_path = sweep_dir / "logs" / f"{run.index:03d}-{run.name}.log"
-            try:
-                result = ray.get(ref)
-            except Exception as error:  # the task died twice with its worker or node, or was cancelled
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                log_path.write_text(f"[ray] {type(error).__name__}: {error}\n", encoding="utf-8")
-                row = {
-                    **_row(run, "failed"),
-                    "log": str(log_path.resolve()),
-                    "error": f"Ray task lost after one retry: {type(error).__name__}: {reason}"[:2000],
-                    "wall_time_s": round(time.perf_counter() - submitted, 3),
-                }
-            else:
-                _land(result, settings, log_path)
-                job = _Job(run, 0, None, log_path, open(log_path, "rb"), submitted)  # noqa: SIM115
-                row = collect(job, result["exit_code"], extra)
-            rows[run.index] = row
-            save()
-            notify("finish", {"row": row, "label": run.label, "counts": _counts(rows)})
-            if fail_fast and row["status"] != "completed":
-                _cancel(ray, outstanding)
-                return
-        notify("tick", {"counts": _counts(rows), "elapsed": time.perf_counter() - started})
+STOP_GRACE_S = 30.0
+"""How long a cancelled member has to stop at a batch boundary and write its files."""
 
 
-def _cancel(ray: Any, outstanding: dict[Any, Any]) -> None:
-    for ref in list(outstanding):
+class _RaySweep:
+    """The driver's state while tasks run: what is outstanding, one row per member."""
+
+    def __init__(self, ray, plan, settings, sweep_dir, extra, header, progress) -> None:
+        self.ray = ray
+        self.plan = plan
+        self.settings = settings
+        self.sweep_dir = sweep_dir
+        self.extra = extra
+        self.header = header
+        self.notify = progress or (lambda event, info: None)
+        self.rows = {run.index: _row(run, "pending") for run in plan.runs}
+        self.outstanding: dict[Any, tuple[Any, float]] = {}
+        self.started = time.perf_counter()
+
+    def save(self) -> None:
+        rows = [self.rows[i] for i in sorted(self.rows)]
+        write_summary(self.sweep_dir, self.header, rows, bool(self.plan.seeds), self.extra)
+
+    def close(self) -> None:
+        _skip_unstarted(self.rows)
+        self.header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - self.started, 3))
+        self.save()
+
+    def drain(self, fail_fast: bool) -> None:
+        """Collect tasks as they finish; at the first failure under ``fail_fast``, stop the rest."""
+        while self.outstanding:
+            ready, _ = self.ray.wait(list(self.outstanding), num_returns=1, timeout=0.5)
+            for ref in ready:
+                row = self.finish(ref)
+                if fail_fast and row["status"] != "completed":
+                    self.stop()
+                    return
+            self.notify("tick", {"counts": _counts(self.rows), "elapsed": time.perf_counter() - self.started})
+
+    def finish(self, ref: Any) -> dict[str, Any]:
+        """Record a task that returned, failed for good, or was cancelled before it started."""
+        run, submitted = self.outstanding.pop(ref)
+        log_path = self.sweep_dir / "logs" / f"{run.index:03d}-{run.name}.log"
         try:
-            ray.cancel(ref, force=True)
-        except Exception:  # already finished or gone: nothing to cancel
+            result = self.ray.get(ref)
+        except self.ray.exceptions.TaskCancelledError:  # still queued when the sweep stopped
+            row = {**_row(run, "skipped"), "error": "cancelled before it started (the sweep was stopped)"}
+        except Exception as error:  # the task died twice with its worker or node
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            log_path.write_text(f"[ray] {type(error).__name__}: {error}\n", encoding="utf-8")
+            row = {
+                **_row(run, "failed"),
+                "log": str(log_path.resolve()),
+                "error": f"Ray task lost after one retry: {type(error).__name__}: {reason}"[:2000],
+                "wall_time_s": round(time.perf_counter() - submitted, 3),
+            }
+        else:
+            _land(result, self.settings, log_path)
+            job = _Job(run, 0, None, log_path, open(log_path, "rb"), submitted)  # noqa: SIM115
+            row = collect(job, result["exit_code"], self.extra)
+        self.rows[run.index] = row
+        self.save()
+        if row["status"] != "skipped":  # as in a local sweep, a run that never started is no line
+            self.notify("finish", {"row": row, "label": run.label, "counts": _counts(self.rows)})
+        return row
+
+    def stop(self, grace_s: float = STOP_GRACE_S + 10) -> None:
+        """Cancel what is outstanding, as Ctrl-C stops a local sweep.
+
+        A queued task never starts (``skipped``); a running one interrupts its run, which
+        stops at a batch boundary and records itself ``interrupted``, and its files land
+        here as a finished member's would. A second Ctrl-C, or ``grace_s``, stops waiting:
+        what is left is force-cancelled (its worker killed, the run with it) and recorded.
+        """
+        for ref in list(self.outstanding):
+            try:
+                self.ray.cancel(ref, force=False)
+            except Exception:  # already finished or gone: collected below
+                pass
+        deadline = time.monotonic() + grace_s
+        try:
+            while self.outstanding and time.monotonic() < deadline:
+                ready, _ = self.ray.wait(list(self.outstanding), num_returns=1, timeout=0.5)
+                for ref in ready:
+                    self.finish(ref)
+        except KeyboardInterrupt:
             pass
-    outstanding.clear()
+        for ref, (run, submitted) in list(self.outstanding.items()):
+            try:
+                self.ray.cancel(ref, force=True)
+            except Exception:
+                pass
+            self.rows[run.index] = {
+                **_row(run, "interrupted"),
+                "error": "killed: its Ray task did not stop in time after the sweep was stopped",
+                "wall_time_s": round(time.perf_counter() - submitted, 3),
+            }
+        self.outstanding.clear()
+        self.save()

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dlab.errors import UsageError
 
@@ -155,6 +156,40 @@ def current_role() -> Role | None:
         os.environ["KERASTUNER_ORACLE_IP"],
         int(os.environ.get("KERASTUNER_ORACLE_PORT", "0")),
     )
+
+
+CHIEF_POLL_S = 0.2
+"""How often the chief checks whether the search is over (keras-tuner's own loop: 1 s, then 20 s)."""
+
+
+def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
+    """Serve ``oracle`` to the workers over gRPC until the search is over, as keras-tuner's
+    ``oracle_chief.start_server`` does, but checking every ``poll_s`` seconds.
+
+    keras-tuner's loop sleeps 1 s, and once the first worker has been told to stop, 20 s
+    between checks that the others' last trials have ended: with two workers the chief sat
+    idle for up to 20 s at the end of every search (longer than a smoke search's trials).
+    The server keeps answering after this returns (as keras-tuner's does), so a worker
+    that comes late is told the search is over instead of finding no chief.
+    """
+    try:
+        import grpc
+        from keras_tuner.src import protos
+        from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
+    except ImportError:  # another keras-tuner layout: its own loop is slower, not wrong
+        from keras_tuner.src.distribute import oracle_chief
+
+        oracle_chief.start_server(oracle)
+        return
+    from concurrent import futures
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    servicer = OracleServicer(oracle)
+    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
+    server.add_insecure_port(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
+    server.start()
+    while not (servicer.stop_triggered and exit_chief(oracle)):
+        time.sleep(poll_s)
 
 
 def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
