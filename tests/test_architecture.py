@@ -161,7 +161,8 @@ def test_an_import_up_a_layer_is_refused(importer, imported):
 def test_importing_the_config_package_loads_no_other_layer():
     code = (
         "import importlib, pkgutil, sys, dlab.config; "
-        "[importlib.import_module(f'dlab.config.{m.name}') for m in pkgutil.iter_modules(dlab.config.__path__)]; "
+        "[importlib.import_module(f'dlab.config.{m.name}') "
+        "for m in pkgutil.iter_modules(dlab.config.__path__)]; "
         "print(sorted({m.split('.')[1] for m in sys.modules if m.startswith('dlab.')}))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
