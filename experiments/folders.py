@@ -108,6 +108,7 @@ class FolderClassifier(ImageClassifierExperiment):
         labels, scores, shown = [], [], []
         kept = 0
         for x, y in data.batches("test", ctx.config.train.batch_size or 32):
+            x = np.asarray(x)  # a tf.data tensor: JAX's predict_on_batch takes arrays, not tf tensors
             scores.append(np.asarray(model.predict_on_batch(x)))
             labels.append(np.asarray(y))
             if kept < self.grid_size:
