@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
+    from dlab.data import ArrayDataset
     from dlab.data.folders import StreamDataset
     from dlab.run.context import RunContext
 
@@ -108,6 +109,7 @@ class FolderClassifier(ImageClassifierExperiment):
         labels, scores, shown = [], [], []
         kept = 0
         for x, y in data.batches("test", ctx.config.train.batch_size or 32):
+            x = np.asarray(x)  # a tf.data tensor: JAX's predict_on_batch takes arrays, not tf tensors
             scores.append(np.asarray(model.predict_on_batch(x)))
             labels.append(np.asarray(y))
             if kept < self.grid_size:
@@ -365,15 +367,35 @@ class Transfer(FolderClassifier):
 
     def _run_on_features(self, ctx: RunContext, data: StreamDataset, head: keras.Model) -> None:
         """Extract features once per split, train the head on them, save base + head as one model."""
-        import time
-
         import keras
 
         from dlab import training
+
+        features, ctx.state["shown_images"] = self.feature_dataset(data, ctx.config.train.batch_size or 32)
+        ctx.record(backbone=self.backbone_record)
+        result = training.fit_and_evaluate(head, features, replace(ctx, save_model=False))
+        images = keras.Input(data.image_shape, name="images")
+        full = keras.Model(
+            images, result.model(self.extractor(images)), name=ctx.config.name.replace("-", "_")
+        )
+        if ctx.save_model:
+            ctx.run_dir.save_model(full)
+        self.figures(ctx, result.model, features, result)
+        self.save_inference(ctx, data)
+
+    def feature_dataset(self, data: StreamDataset, batch_size: int) -> tuple[ArrayDataset, Any]:
+        """What the head of ``model.mode=features`` trains on: the frozen base (``self.extractor``,
+        built by :meth:`build_model`) run once over each split, in the stream's order.
+
+        Returns:
+            (the features and labels of every split, the first test images for the prediction
+            grid); the extraction's time goes to ``backbone_record["feature_seconds"]``.
+        """
+        import time
+
         from dlab.data import ArrayDataset
         from dlab.models.transfer import extract_features
 
-        batch_size = ctx.config.train.batch_size or 32
         arrays: dict[str, Any] = {}
         started = time.perf_counter()
         splits = ["train", "test"] if data.validation == "the test split" else ["train", "val", "test"]
@@ -388,8 +410,6 @@ class Transfer(FolderClassifier):
             arrays["val"] = arrays["test"]
         seconds = time.perf_counter() - started
         self.backbone_record["feature_seconds"] = round(seconds, 3)
-        ctx.record(backbone=self.backbone_record)
-        ctx.state["shown_images"] = arrays["test"][2]
         features = ArrayDataset(
             name=data.name,
             source=data.source,
@@ -403,12 +423,4 @@ class Transfer(FolderClassifier):
             class_names=data.class_names,
             validation=data.validation,
         )
-        result = training.fit_and_evaluate(head, features, replace(ctx, save_model=False))
-        images = keras.Input(data.image_shape, name="images")
-        full = keras.Model(
-            images, result.model(self.extractor(images)), name=ctx.config.name.replace("-", "_")
-        )
-        if ctx.save_model:
-            ctx.run_dir.save_model(full)
-        self.figures(ctx, result.model, features, result)
-        self.save_inference(ctx, data)
+        return features, arrays["test"][2]

@@ -138,7 +138,7 @@ class Segmentation(KerasExperiment):
 
         count = min(ctx.config.model.figure_images, data.sizes["val"])
         images, masks = next(iter(data.batches("val", count)))
-        scores = np.asarray(model.predict_on_batch(images))
+        scores = np.asarray(model.predict_on_batch(np.asarray(images)))  # JAX refuses tf tensors
         ctx.run_dir.save_figure(
             segmentation_masks(
                 np.asarray(images),

@@ -226,6 +226,32 @@ def test_feature_extraction_runs_the_base_once_per_split(cli, tmp_path, tree, mo
     assert sum(seen) >= 3 * (12 + 12) + 12
 
 
+class NumpyOnly:
+    """A model as JAX's predict_on_batch takes its input: a tf.Tensor is refused there (TypeError)."""
+
+    output_shape = (None, 2)
+
+    def predict_on_batch(self, x):
+        assert isinstance(x, np.ndarray), f"predict_on_batch got a {type(x).__name__}"
+        return np.zeros((len(x), 2), np.float32)
+
+
+def test_streamed_batches_reach_predict_on_batch_as_numpy_arrays(tree):
+    """Every folder experiment failed on --backend jax: feature extraction and the test predictions
+    handed tf.data's tensors to predict_on_batch, which JAX's trainer cannot trace."""
+    from types import SimpleNamespace
+
+    from dlab.experiment import registry
+    from dlab.models.transfer import extract_features
+
+    data = load_folder_dataset(folder_data(tree), seed=0, image_size=32)
+    features, labels, images = extract_features(NumpyOnly(), data.batches("train", 5), keep_images=3)
+    assert features.shape == (12, 2) and labels.shape == (12,) and images.shape == (3, 32, 32, 3)
+    ctx = SimpleNamespace(config=SimpleNamespace(train=SimpleNamespace(batch_size=5)), state={})
+    true, scores = registry.get("transfer")().test_predictions(ctx, NumpyOnly(), data)
+    assert true.shape == (12,) and scores.shape == (12, 2)
+
+
 def build(name: str, *sets: str):
     from dlab.experiment import registry
 

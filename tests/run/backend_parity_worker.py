@@ -6,6 +6,10 @@ Usage: python backend_parity_worker.py CONFIG WEIGHTS save|load EPOCHS
 the backends draw initial weights from different random generators, so parity of the
 math is tested from the same starting point. Dropout is switched off (its masks come
 from the backend's generator too) and batches are not shuffled. Prints the history as JSON.
+
+The model is trained on what the experiment's own ``run`` trains it on: for transfer in
+``model.mode=features`` that is the head on the frozen base's features (its
+``feature_dataset``), and the base's weights (random in --smoke) travel with the head's.
 """
 
 from __future__ import annotations
@@ -30,10 +34,17 @@ def main(name: str, weights: str, mode: str, epochs: int) -> None:
     for layer in model._flatten_layers():
         if isinstance(layer, keras.layers.Dropout):
             layer.rate = 0.0
-    if mode == "save":
-        model.save_weights(weights)
-    else:
-        model.load_weights(weights)
+    extractor = getattr(experiment, "extractor", None)  # transfer features: the frozen base
+    models = {weights: model}
+    if extractor is not None:
+        models[weights.replace(".weights.h5", ".extractor.weights.h5")] = extractor
+    for path, part in models.items():
+        if mode == "save":
+            part.save_weights(path)
+        else:
+            part.load_weights(path)
+    if extractor is not None:
+        data, _ = experiment.feature_dataset(data, config.train.batch_size)
     compile_model(model, config.train, steps_per_epoch(data, config.train), data.num_classes)
     fit_arguments, _ = fit_inputs(data, config.train)
     history = model.fit(**fit_arguments, epochs=epochs, verbose=0)

@@ -196,6 +196,7 @@ def extract_features(extractor: keras.Model, batches, keep_images: int = 0):
     features, labels, images = [], [], []
     kept = 0
     for x, y in batches:
+        x = np.asarray(x)  # a tf.data tensor: JAX's predict_on_batch takes arrays, not tf tensors
         features.append(np.asarray(extractor.predict_on_batch(x)))
         labels.append(np.asarray(y))
         if kept < keep_images:
