@@ -76,24 +76,34 @@ def build(family: str):
     return model, x, y
 
 
-def measure(family: str, steps: int, repeats: int) -> float:
-    """Median training samples/s of ``repeats`` timed epochs after one warm-up epoch."""
+def measure(family: str, settings: list[int], repeats: int) -> dict[int, float]:
+    """Median training samples/s per steps-per-execution setting, the settings interleaved.
+
+    One model per setting, each warmed up by one epoch (tracing, kernel selection); then
+    ``repeats`` rounds time one epoch of every setting in turn, so that drift on a shared
+    machine (and the first-model costs of a family) hits all settings alike.
+    """
     import keras
 
-    model, x, y = build(family)
-    model.compile(
-        optimizer=keras.optimizers.SGD(0.01),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-        steps_per_execution=steps,
-    )
-    model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
-    rates = []
+    models = {}
+    for setting in settings:
+        keras.utils.set_random_seed(0)
+        model, x, y = build(family)
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+            steps_per_execution=setting,
+        )
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
+        models[setting] = model
+    rates: dict[int, list[float]] = {setting: [] for setting in settings}
     for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
-        rates.append(len(x) / (time.perf_counter() - start))
-    return statistics.median(rates)
+        for setting, model in models.items():
+            start = time.perf_counter()
+            model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+            rates[setting].append(len(x) / (time.perf_counter() - start))
+    return {setting: statistics.median(values) for setting, values in rates.items()}
 
 
 def worker(steps: list[int], repeats: int, families: list[str]) -> None:
@@ -102,13 +112,22 @@ def worker(steps: list[int], repeats: int, families: list[str]) -> None:
 
     result: dict[str, dict[str, float]] = {}
     for family in families:
-        result[family] = {}
-        for setting in steps:
-            keras.utils.set_random_seed(0)
-            result[family][str(setting)] = round(measure(family, setting, repeats), 1)
-            print(f"# {keras.backend.backend()} {family} spe={setting}: {result[family][str(setting)]}",
-                  file=sys.stderr, flush=True)  # fmt: skip
+        rates = measure(family, steps, repeats)
+        result[family] = {str(setting): round(rate, 1) for setting, rate in rates.items()}
+        print(f"# {keras.backend.backend()} {family}: {result[family]}", file=sys.stderr, flush=True)
     print(json.dumps(result))
+
+
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else what platform knows."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
 
 
 def main() -> None:
@@ -148,7 +167,7 @@ def main() -> None:
             print(f"{family:<14} {backend:<11} " + " ".join(cells))
     if args.write:
         document = {
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.processor() or '?'}",
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {cpu_model()}",
             "measured_at": time.strftime("%Y-%m-%d"),
             "batch_size": 32,
             "unit": "training samples per second (median of timed epochs)",
