@@ -286,6 +286,16 @@ MODELS = {
 }
 
 
+def steady_rate(samples: int, train_seconds: list[float]) -> float | None:
+    """Samples/s of the median epoch after the first (which also traces), as dlab's timing."""
+    later = sorted(train_seconds[1:])
+    if not later:
+        return None
+    middle = len(later) // 2
+    median = later[middle] if len(later) % 2 else (later[middle - 1] + later[middle]) / 2
+    return round(samples / median, 1)
+
+
 class TrainTimer(keras.callbacks.Callback):
     """Seconds from on_epoch_begin to the first on_test_begin of each epoch (no validation)."""
 
@@ -342,6 +352,7 @@ def main() -> None:
         json.dumps(
             {
                 "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
+                "steady_samples_per_s": steady_rate(len(x_train), timer.train_seconds),
                 "train_seconds": [round(s, 3) for s in timer.train_seconds],
                 "params": int(model.count_params()),
                 "train_samples": len(x_train),

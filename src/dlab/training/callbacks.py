@@ -40,16 +40,28 @@ class EpochTimer(keras.callbacks.Callback):
         self.epoch_seconds.append(end - self._epoch_start)
 
     def summary(self, samples_per_epoch: int) -> dict[str, float | None]:
-        """The ``timing`` block of metrics.json; samples/s counts training steps only."""
+        """The ``timing`` block of metrics.json; samples/s counts training steps only.
+
+        ``train_samples_per_s`` averages over every epoch, the first included (it also
+        traces and compiles the training step); ``steady_train_samples_per_s`` is the rate
+        of the median later epoch, what a longer run settles at (None with one epoch).
+        """
         if not self.epoch_seconds:
-            return {"fit_seconds": 0.0, "time_per_epoch_s": None, "train_samples_per_s": None}
+            return {
+                "fit_seconds": 0.0,
+                "time_per_epoch_s": None,
+                "train_samples_per_s": None,
+                "steady_train_samples_per_s": None,
+            }
         train_seconds = sum(self.train_seconds)
+        later = statistics.median(self.train_seconds[1:]) if len(self.train_seconds) > 1 else 0.0
         return {
             "fit_seconds": round(sum(self.epoch_seconds), 3),
             "time_per_epoch_s": round(statistics.median(self.epoch_seconds), 4),
             "train_samples_per_s": round(samples_per_epoch * len(self.train_seconds) / train_seconds, 1)
             if train_seconds > 0
             else None,
+            "steady_train_samples_per_s": round(samples_per_epoch / later, 1) if later > 0 else None,
         }
 
 
