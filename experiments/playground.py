@@ -83,9 +83,10 @@ class PlaygroundMlp(KerasExperiment):
         import numpy as np
 
         from dlab.plots import decision_boundary
+        from dlab.training.outputs import outputs_in_batches
 
         def predict(points):
-            return model.predict(points, batch_size=4096, verbose=0).reshape(-1)
+            return outputs_in_batches(model, points, 4096).reshape(-1)
 
         test_output = predict(data.x_test)
         ctx.record(

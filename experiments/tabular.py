@@ -255,9 +255,10 @@ class AutoencoderFraud(KerasExperiment):
         import numpy as np
 
         from dlab import plots
+        from dlab.training.outputs import outputs_in_batches
 
         def errors(x):
-            reconstruction = model.predict(x, batch_size=4096, verbose=0)
+            reconstruction = outputs_in_batches(model, x, 4096)
             return np.mean((reconstruction - x) ** 2, axis=1)
 
         val_errors = errors(data.threshold_x)

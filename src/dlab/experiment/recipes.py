@@ -230,8 +230,10 @@ class ClassifierExperiment(KerasExperiment):
 
     def test_predictions(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> tuple:
         """(true labels, model scores) of the first ``max_predictions`` test samples."""
+        from dlab.training.outputs import outputs_in_batches
+
         count = min(len(data.x_test), self.max_predictions)
-        scores = model.predict(data.x_test[:count], batch_size=ctx.config.train.batch_size or 256, verbose=0)
+        scores = outputs_in_batches(model, data.x_test[:count], ctx.config.train.batch_size or 256)
         return data.y_test[:count], scores
 
     def show_predictions(
