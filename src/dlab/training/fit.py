@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -137,83 +138,103 @@ def fit_and_evaluate(
     ctx.record(params=count_params(model))
     ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
-    timer = EpochTimer()
-    guard = RunGuardCallback(ctx)
-    writer = HistoryWriter(ctx)
-    # order matters: the history is written before the backup, so a backup never holds an
-    # epoch the history lacks (a resume cuts the history to the backup's epoch); the guard
-    # comes last, so a stop signal at an epoch's end keeps that finished epoch
-    experiment_callbacks = list(callbacks)
-    callbacks = [timer, writer, *experiment_callbacks]
-    early_stopping = None
-    if train.early_stopping is not None:
-        stop = train.early_stopping
-        early_stopping = keras.callbacks.EarlyStopping(
-            monitor=stop.monitor,
-            patience=stop.patience,
-            min_delta=stop.min_delta,
-            restore_best_weights=stop.restore_best_weights,
-        )
-        callbacks.append(early_stopping)
-    checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
-    if train.checkpoint is not None:
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True
-            )
-        )
-    if train.tensorboard is not None:  # before the backup: a resume continues the event files
-        from dlab.tracking.tensorboard import tensorboard_callback
-
-        callbacks.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
-    callbacks.append(
-        RunBackup(
-            ctx.run_dir.path / "backup",  # what --resume restores
-            restore=ctx.backup if ctx.resume else None,
-        )
-    )
-    callbacks.append(guard)
-
+    standard = _StandardCallbacks.for_run(ctx, list(callbacks))
     fit_arguments, test_arguments = fit_inputs(data, train)
-    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=callbacks, verbose=ctx.verbose)
-    history = writer.history
-    if guard.stopped_for_time:
+    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=standard.all, verbose=ctx.verbose)
+    history = standard.writer.history
+    if standard.guard.stopped_for_time:
         ctx.record(stopped_early="time_limit")
-    elif early_stopping is not None and early_stopping.stopped_epoch > 0:
+    elif standard.early_stopping is not None and standard.early_stopping.stopped_epoch > 0:
         ctx.record(stopped_early="early_stopping")
-
-    if train.checkpoint is not None and checkpoint_path.exists():
-        model = keras.models.load_model(checkpoint_path, safe_mode=True)  # removed when the
-        # run completes (dlab.run.backupfile.remove_resume_state): a resume evaluates it again
-        monitor = train.checkpoint.monitor
-        best = best_epoch(history, monitor)
-        ctx.record(checkpoint={"monitor": monitor, **best})
-        if best["epoch"] is not None:
-            print(
-                f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
-                f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})"
-            )
+    if train.checkpoint is not None and standard.checkpoint_path.exists():
+        model = _best_checkpoint(ctx, history, standard.checkpoint_path)
 
     test_metrics = model.evaluate(
-        **test_arguments, return_dict=True, verbose=0, callbacks=[*experiment_callbacks, guard]
+        **test_arguments, return_dict=True, verbose=0, callbacks=[*standard.experiment, standard.guard]
     )
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
         ctx.run_dir.save_model(model)
 
-    ctx.record(test=test_metrics, timing=timer.summary(samples_per_epoch=train_size(data)))
+    ctx.record(test=test_metrics, timing=standard.timer.summary(samples_per_epoch=train_size(data)))
     record_history(ctx, history)
     if train.optimizer.schedule is not None:
-        from dlab.plots import learning_rate_schedule
-
-        schedule = learning_rate(train.optimizer, steps)
-        ctx.run_dir.save_figure(
-            learning_rate_schedule(
-                schedule, steps, epochs or train.epochs, title=f"{ctx.config.name}: learning rate"
-            ),
-            "learning_rate",
-        )
+        _save_learning_rate_figure(ctx, steps, epochs or train.epochs)
     return FitResult(model=model, history=history, test_metrics=test_metrics)
+
+
+@dataclass
+class _StandardCallbacks:
+    """The callbacks every Keras run trains with, in the order they must run.
+
+    The history is written before the backup, so a backup never holds an epoch the
+    history lacks (a resume cuts the history to the backup's epoch); the guard comes
+    last, so a stop signal at an epoch's end keeps that finished epoch.
+    """
+
+    all: list[keras.callbacks.Callback]
+    experiment: list[keras.callbacks.Callback]
+    timer: EpochTimer
+    writer: HistoryWriter
+    guard: RunGuardCallback
+    early_stopping: keras.callbacks.EarlyStopping | None
+    checkpoint_path: Path
+
+    @classmethod
+    def for_run(cls, ctx: RunContext, experiment: list[keras.callbacks.Callback]) -> _StandardCallbacks:
+        train = ctx.config.train
+        timer, writer, guard = EpochTimer(), HistoryWriter(ctx), RunGuardCallback(ctx)
+        chain: list[keras.callbacks.Callback] = [timer, writer, *experiment]
+        early_stopping = None
+        if train.early_stopping is not None:
+            stop = train.early_stopping
+            early_stopping = keras.callbacks.EarlyStopping(
+                monitor=stop.monitor,
+                patience=stop.patience,
+                min_delta=stop.min_delta,
+                restore_best_weights=stop.restore_best_weights,
+            )
+            chain.append(early_stopping)
+        checkpoint_path = ctx.run_dir.path / "checkpoint-best.keras"
+        if train.checkpoint is not None:
+            chain.append(
+                keras.callbacks.ModelCheckpoint(
+                    filepath=str(checkpoint_path), monitor=train.checkpoint.monitor, save_best_only=True
+                )
+            )
+        if train.tensorboard is not None:  # before the backup: a resume continues the event files
+            from dlab.tracking.tensorboard import tensorboard_callback
+
+            chain.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
+        # what --resume restores
+        chain.append(RunBackup(ctx.run_dir.path / "backup", restore=ctx.backup if ctx.resume else None))
+        chain.append(guard)
+        return cls(chain, experiment, timer, writer, guard, early_stopping, checkpoint_path)
+
+
+def _best_checkpoint(ctx: RunContext, history: History, path: Path) -> keras.Model:
+    """The best checkpoint's model, to evaluate instead of the last epoch's (and say which epoch)."""
+    model = keras.models.load_model(path, safe_mode=True)  # removed when the run completes
+    # (dlab.run.backupfile.remove_resume_state): a resume evaluates it again
+    monitor = ctx.config.train.checkpoint.monitor
+    best = best_epoch(history, monitor)
+    ctx.record(checkpoint={"monitor": monitor, **best})
+    if best["epoch"] is not None:
+        print(
+            f"dlab: evaluating the best checkpoint: epoch {best['epoch']} of "
+            f"{len(history.get(monitor, []))} ({monitor} {best['value']:.4f})"
+        )
+    return model
+
+
+def _save_learning_rate_figure(ctx: RunContext, steps: int, epochs: int) -> None:
+    from dlab.plots import learning_rate_schedule
+
+    schedule = learning_rate(ctx.config.train.optimizer, steps)
+    ctx.run_dir.save_figure(
+        learning_rate_schedule(schedule, steps, epochs, title=f"{ctx.config.name}: learning rate"),
+        "learning_rate",
+    )
 
 
 # --------------------------------------------------------------------------- k-fold
