@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -46,49 +46,61 @@ def kfold_fit_and_evaluate(
     final model trains ``train.final_epochs`` on all training data and is
     evaluated on the test split like any run.
     """
+    from dlab.fileio import atomic_write_json
+
+    config, train = ctx.config, ctx.config.train
+    splits = kfold_splits(len(data.x_train), train.kfold)
+    folds = [_fit_fold(build_model, data, ctx, index, rows) for index, rows in enumerate(splits, start=1)]
+    atomic_write_json(ctx.run_dir.path / "folds.json", folds)
+    _record_folds(ctx, folds)
+    keras.utils.set_random_seed(config.seed)
+    return fit_and_evaluate(final_model, data, ctx, epochs=train.final_epochs)
+
+
+def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows: tuple) -> dict[str, Any]:
+    """Train a fresh model on one fold's training rows; its final validation metrics and history."""
     from dataclasses import replace
 
-    from dlab.fileio import atomic_write_json
+    config, train = ctx.config, ctx.config.train
+    train_rows, val_rows = rows
+    fold = replace(
+        data,
+        x_train=data.x_train[train_rows],
+        y_train=data.y_train[train_rows],
+        x_val=data.x_train[val_rows],
+        y_val=data.y_train[val_rows],
+        validation=f"fold {index} of {train.kfold}",
+    )
+    keras.utils.set_random_seed(config.seed + index)
+    model = build_model(config, fold)
+    compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
+    fitted = model.fit(
+        fold.x_train,
+        targets(fold.y_train, train, fold.num_classes),
+        validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
+        epochs=train.epochs,
+        batch_size=train.batch_size or len(fold.x_train),
+        shuffle=train.shuffle,
+        verbose=0,
+        callbacks=[RunGuardCallback(ctx, time_limit=False)],
+    )
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_")}
+    print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}" for k, v in final_val.items()))
+    return {
+        "fold": index,
+        "train_samples": len(train_rows),
+        "val_samples": len(val_rows),
+        "val": final_val,
+        "history": history,
+    }
+
+
+def _record_folds(ctx: RunContext, folds: list[dict[str, Any]]) -> None:
+    """Per-fold and mean validation metrics in metrics.json, and the fold-averaged curve's figure."""
     from dlab.plots import kfold_curve
 
     config, train = ctx.config, ctx.config.train
-    folds = []
-    for index, (train_rows, val_rows) in enumerate(kfold_splits(len(data.x_train), train.kfold), start=1):
-        fold = replace(
-            data,
-            x_train=data.x_train[train_rows],
-            y_train=data.y_train[train_rows],
-            x_val=data.x_train[val_rows],
-            y_val=data.y_train[val_rows],
-            validation=f"fold {index} of {train.kfold}",
-        )
-        keras.utils.set_random_seed(config.seed + index)
-        model = build_model(config, fold)
-        compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
-        fitted = model.fit(
-            fold.x_train,
-            targets(fold.y_train, train, fold.num_classes),
-            validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
-            epochs=train.epochs,
-            batch_size=train.batch_size or len(fold.x_train),
-            shuffle=train.shuffle,
-            verbose=0,
-            callbacks=[RunGuardCallback(ctx, time_limit=False)],
-        )
-        history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
-        final_val = {k.removeprefix("val_"): v[-1] for k, v in history.items() if k.startswith("val_")}
-        print(f"fold {index}/{train.kfold}: " + ", ".join(f"val {k} {v:.4f}" for k, v in final_val.items()))
-        folds.append(
-            {
-                "fold": index,
-                "train_samples": len(train_rows),
-                "val_samples": len(val_rows),
-                "val": final_val,
-                "history": history,
-            }
-        )
-    atomic_write_json(ctx.run_dir.path / "folds.json", folds)
-
     names = list(folds[0]["val"])
     per_fold = {name: np.array([f["val"][name] for f in folds]) for name in names}
     monitored = f"val_{history_name(train.metrics[0])}" if train.metrics else "val_loss"
@@ -117,5 +129,3 @@ def kfold_fit_and_evaluate(
         ),
         f"kfold_{monitored}",
     )
-    keras.utils.set_random_seed(config.seed)
-    return fit_and_evaluate(final_model, data, ctx, epochs=train.final_epochs)
