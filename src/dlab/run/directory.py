@@ -217,9 +217,10 @@ class RunDir:
 class _SafeLog:
     """The log file, written so that a signal handler's message cannot break the run.
 
-    A stop signal's handler prints while the main thread may be inside a write to the
-    same buffered file; Python then raises "reentrant call". The interrupting text is
-    kept and written with the next write instead.
+    A stop signal's handler prints while the main thread may be inside a write or a
+    flush of the same buffered file; Python then raises "reentrant call". The
+    interrupting text is kept and written with the next write instead, and an
+    interrupting flush is skipped: the interrupted one finishes after the handler.
     """
 
     def __init__(self, log: IO[str]) -> None:
@@ -237,7 +238,10 @@ class _SafeLog:
 
     def flush(self) -> None:
         self.write("")
-        self._log.flush()
+        try:
+            self._log.flush()
+        except RuntimeError:  # reentrant call from a signal handler: the outer flush completes
+            pass
 
 
 class _LineLog(io.TextIOBase):
