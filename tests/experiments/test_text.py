@@ -130,6 +130,37 @@ def test_text_smoke_runs_beat_chance_and_write_predictions(cli, tmp_path, name):
     predictions = (run / "predictions.txt").read_text()
     assert predictions.count("predicted") == 8 and "#" in predictions
     assert (run / "plots" / "confusion_matrix.png").is_file()
+    assert metrics["execution"]["sparse_inputs"] is (name != "lstm-imdb")  # multi-hot: sparse batches
+
+
+def test_sparse_and_dense_multi_hot_batches_train_the_same_model(cli, tmp_path):
+    """Unshuffled, model.sparse_inputs changes how the batches travel, not what is learned."""
+    finals = {}
+    for sparse in ("true", "false"):
+        out = f"out-{sparse}"
+        sets = ["--set", f"model.sparse_inputs={sparse}", "--set", "train.shuffle=false"]
+        result = cli("run", "mlp-reuters", "--smoke", "--no-save", "--epochs", "2", *sets, "--out", out)
+        assert result.exit_code == 0, result.output
+        (run,) = (tmp_path / out / "mlp-reuters").iterdir()
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert metrics["execution"]["sparse_inputs"] is (sparse == "true")
+        final = metrics["final"]
+        finals[sparse] = [final["train"]["loss"], final["val"]["loss"], metrics["test"]["loss"]]
+    np.testing.assert_allclose(finals["true"], finals["false"], rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_on_jax_the_multi_hot_batches_stay_dense(tmp_path):
+    """JAX would compile its train step again for every batch's number of ones (see sparse_rows)."""
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "dlab", "run", "mlp-imdb", "--smoke", "--backend", "jax", "--no-save"]
+    done = subprocess.run([*argv, "--out", "out"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (metrics,) = (tmp_path / "out").glob("*/*/metrics.json")
+    execution = json.loads(metrics.read_text())["execution"]
+    assert execution["backend"] == "jax" and execution["sparse_inputs"] is False
 
 
 def test_the_lstm_run_through_the_dir_source(cli, tmp_path):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from dlab.data import BatchedDataset, Streamed
+from dlab.data.sparse_rows import reads_sparse_inputs
 from dlab.run.history import History, best_epoch, record_history
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
 from dlab.training.compile import compile_model, learning_rate, targets
@@ -80,9 +81,13 @@ def stream_targets(config: TrainConfig, num_classes: int):
     return None
 
 
-def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+def fit_inputs(data, config: TrainConfig, sparse: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
     prefetched by the stream itself).
+
+    Args:
+        sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.sparse_rows`), for a
+            model whose input is declared sparse (:func:`~dlab.data.sparse_rows.reads_sparse_inputs`).
 
     Returns:
         (fit keyword arguments, evaluate keyword arguments).
@@ -99,6 +104,15 @@ def fit_inputs(data, config: TrainConfig) -> tuple[dict[str, Any], dict[str, Any
     y_train, y_val, y_test = (
         targets(y, config, data.num_classes) for y in (data.y_train, data.y_val, data.y_test)
     )
+    if sparse:
+        from dlab.data.sparse_rows import sparse_batches
+
+        fit = {
+            "x": sparse_batches(data.x_train, y_train, batch_size, shuffle=config.shuffle),
+            "validation_data": sparse_batches(data.x_val, y_val, batch_size),
+            "shuffle": False,
+        }
+        return fit, {"x": sparse_batches(data.x_test, y_test, batch_size)}
     fit = {
         "x": data.x_train,
         "y": y_train,
@@ -133,13 +147,14 @@ def fit_and_evaluate(
     train = ctx.config.train
     steps = steps_per_epoch(data, train)
     compile_model(model, train, steps, data.num_classes)
-    ctx.summary.setdefault("execution", {}).update(model.dlab_execution.to_dict())
+    sparse = reads_sparse_inputs(model)
+    ctx.summary.setdefault("execution", {}).update(model.dlab_execution.to_dict(), sparse_inputs=sparse)
     ctx.run_dir.write_summary(model_summary(model))
     ctx.record(params=count_params(model))
     ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
     standard = _StandardCallbacks.for_run(ctx, list(callbacks))
-    fit_arguments, test_arguments = fit_inputs(data, train)
+    fit_arguments, test_arguments = fit_inputs(data, train, sparse=sparse)
     model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=standard.all, verbose=ctx.verbose)
     history = standard.writer.history
     if standard.guard.stopped_for_time:
