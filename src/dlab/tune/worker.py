@@ -54,7 +54,7 @@ def run_worker(
             (a chief still loading answers on it; one that exited does not).
     """
     from dlab.tune.distributed import wait_for_oracle
-    from dlab.tune.search import make_hypermodel, make_tuner
+    from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
 
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
     scratch = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-"))
@@ -81,7 +81,8 @@ def run_worker(
                 lambda: print(f"dlab: worker {role.tuner_id}: ready; the chief is still loading", flush=True),
             )
             print(f"dlab: worker {role.tuner_id}: asking {result.chief} for trials", flush=True)
-            tuner.search(epochs=config.train.epochs, verbose=1)
+            with startup_objects_frozen():
+                tuner.search(epochs=config.train.epochs, verbose=1)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
