@@ -154,6 +154,51 @@ def test_a_chief_port_in_use_is_refused():
             api.tune("tune-mnist-mlp", smoke=True, chief=True, port=busy.getsockname()[1], bind="127.0.0.1")
 
 
+def test_a_chief_answers_on_its_port_while_loading_and_hands_it_to_the_grpc_server():
+    """Workers started with the chief load while it loads: its port answers before the
+    oracle is served, and a worker waits for the real gRPC server after that."""
+    import threading
+    from concurrent import futures
+
+    import grpc
+
+    from dlab.tune.distributed import (
+        chief_role,
+        release_chief_port,
+        tuner_environment,
+        wait_for_chief,
+        wait_for_oracle,
+    )
+
+    role = chief_role(free_port(), "127.0.0.1")
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    served = threading.Event()
+
+    def serve_later() -> None:
+        waited.wait()  # the worker has found the chief still loading
+        release_chief_port()
+        server.add_insecure_port(f"127.0.0.1:{role.port}")
+        server.start()
+        served.set()
+
+    waited = threading.Event()
+    try:
+        with tuner_environment(role):
+            wait_for_chief("127.0.0.1", role.port, 10)  # nothing serves yet: the chief's port answers
+            threading.Thread(target=serve_later, daemon=True).start()
+            wait_for_oracle("127.0.0.1", role.port, 30, waiting=waited.set)
+            assert waited.is_set() and served.is_set()
+    finally:
+        server.stop(None)
+
+
+def test_a_worker_reports_a_chief_that_stopped_answering_before_serving():
+    from dlab.tune.distributed import wait_for_oracle
+
+    with pytest.raises(UsageError, match="stopped answering"):
+        wait_for_oracle("127.0.0.1", free_port(), 1)
+
+
 @pytest.mark.slow
 def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")

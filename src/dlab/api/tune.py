@@ -111,7 +111,9 @@ def _tune_worker(config_ref, max_trials, sets, distributed, options) -> Any:
     if config.experiment != "keras_tuner":
         raise UsageError(f"'{config_ref}' is not a tuner config: workers run keras-tuner searches.")
     experiment = registry.get(config.experiment)()
-    wait_for_chief(role.host, role.port, float(distributed.get("connect_timeout") or 30))
+    connect_timeout = float(distributed.get("connect_timeout") or 30)
+    # the chief's process answers from its start: load only once it does, but while it loads
+    wait_for_chief(role.host, role.port, connect_timeout)
     runtime = start_runtime(True, options.get("device", "auto"), bool(options.get("debug")))
     data, _, _ = _load_and_prepare(experiment, config, runtime)
-    return run_worker(config, experiment.target(config), data, role)
+    return run_worker(config, experiment.target(config), data, role, connect_timeout)

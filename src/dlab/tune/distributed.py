@@ -14,7 +14,12 @@ three variables (users never do) and adds what keras-tuner leaves out:
   (which is also why the chief retrains the best config rather than loading a
   worker's checkpoint);
 * a worker checks that the chief answers before loading any data, and says so
-  within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait.
+  within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait;
+* the chief answers on its port from its first second (:func:`tuner_environment`), long
+  before keras-tuner's gRPC server exists, so that workers started with it import
+  TensorFlow and load their data while the chief does the same, instead of after it:
+  a worker then waits for the server itself (:func:`wait_for_oracle`) only once it is
+  ready to train.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,11 +103,15 @@ def chief_role(port: int, bind: str) -> Role:
         try:
             probe.bind((bind, int(port)))
         except OSError as error:
-            raise UsageError(
-                f"--chief cannot listen on {bind}:{port}: {error.strerror or error}. Choose another "
-                "--port (and give the workers the same one), or stop what is using it."
-            ) from None
+            raise _cannot_listen(bind, int(port), error) from None
     return Role("chief", bind, int(port))
+
+
+def _cannot_listen(host: str, port: int, error: OSError) -> UsageError:
+    return UsageError(
+        f"--chief cannot listen on {host}:{port}: {error.strerror or error}. Choose another "
+        "--port (and give the workers the same one), or stop what is using it."
+    )
 
 
 def wait_for_chief(host: str, port: int, timeout: float) -> None:
@@ -128,18 +138,135 @@ def wait_for_chief(host: str, port: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
+def wait_for_oracle(host: str, port: int, timeout: float, waiting: Callable[[], None] | None = None) -> None:
+    """Return once the chief's gRPC server answers, however long the chief takes to load,
+    as long as something answers on its port (``waiting`` is called once if it does not
+    answer at once).
+
+    A worker gets here after loading its data. keras-tuner's own calls wait for the server
+    too, but with gRPC's default reconnection backoff (1 s, growing to 2 min), so a worker
+    that asked while the chief was still loading would find the server late; this channel
+    retries every 0.2 s, and keras-tuner's first call then connects at once.
+
+    Raises:
+        UsageError: nothing answered on the port for ``timeout`` seconds (the chief exited).
+    """
+    import grpc
+
+    backoff = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.min_reconnect_backoff_ms", 200)]
+    backoff += [("grpc.max_reconnect_backoff_ms", 500)]
+    channel = grpc.insecure_channel(f"{host}:{port}", options=backoff)
+    ready = grpc.channel_ready_future(channel)
+    silent_since: float | None = None
+    try:
+        try:
+            ready.result(timeout=0.5)
+            return
+        except grpc.FutureTimeoutError:
+            if waiting is not None:
+                waiting()
+        while True:
+            try:
+                ready.result(timeout=1.0)
+                return
+            except grpc.FutureTimeoutError:
+                pass
+            if _answers(host, port):
+                silent_since = None
+            elif silent_since is None:
+                silent_since = time.monotonic()
+            elif time.monotonic() - silent_since >= timeout:
+                raise UsageError(
+                    f"--chief-address {host}:{port}: the chief stopped answering before it served "
+                    f"the search (nothing there for {timeout:.0f} s); its own output says why."
+                )
+    finally:
+        ready.cancel()
+        channel.close()
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+class _EarlyPort:
+    """The chief's port, listened on and answered (accept, close) by a thread until
+    :func:`serve_oracle` hands it to keras-tuner's gRPC server.
+
+    Accepting matters: a connection left in the listen queue would hold a gRPC client in
+    its handshake for 20 s; a closed one makes it retry at its own pace.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # the connections it accepts inherit this, and linger on the port after they close:
+        # without it, gRPC (which sets it too) could not bind the port for a minute
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self.socket.bind((host, port))
+        except OSError as error:
+            self.socket.close()
+            raise _cannot_listen(host, port, error) from None
+        self.socket.listen(64)
+        self.socket.settimeout(0.2)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._answer, name="dlab-chief-port", daemon=True)
+        self.thread.start()
+
+    def _answer(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connection.close()
+
+    def release(self) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.socket.close()
+
+
+_early_port: _EarlyPort | None = None
+"""This process's chief port while nothing serves it yet (see :func:`release_chief_port`)."""
+
+
+def release_chief_port() -> None:
+    """Stop answering on the chief's port, so that the gRPC server can listen on it."""
+    global _early_port
+    if _early_port is not None:
+        _early_port.release()
+        _early_port = None
+
+
 @contextmanager
 def tuner_environment(role: Role | None) -> Iterator[None]:
-    """keras-tuner's three variables for the block (restored afterwards); nothing for a local search."""
+    """keras-tuner's three variables for the block (restored afterwards); nothing for a local search.
+
+    A chief also answers on its port from here on (:class:`_EarlyPort`): a worker started
+    with it sees a chief at once and loads while the chief loads.
+    """
+    global _early_port
     if role is None:
         yield
         return
     saved = {key: os.environ.get(key) for key in ENV_KEYS}
     values = (role.tuner_id, role.host, str(role.port))
+    if role.is_chief:
+        release_chief_port()
+        _early_port = _EarlyPort(role.host, role.port)
     os.environ.update(dict(zip(ENV_KEYS, values, strict=True)))
     try:
         yield
     finally:
+        if role.is_chief:
+            release_chief_port()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -179,14 +306,19 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
     except ImportError:  # another keras-tuner layout: its own loop is slower, not wrong
         from keras_tuner.src.distribute import oracle_chief
 
+        release_chief_port()
         oracle_chief.start_server(oracle)
         return
     from concurrent import futures
 
+    release_chief_port()
+
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    server.add_insecure_port(f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}")
+    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
+    if not server.add_insecure_port(address):  # gRPC only logs the failure and serves nothing
+        raise RuntimeError(f"the chief could not listen on {address} (see the gRPC error above)")
     server.start()
     while not (servicer.stop_triggered and exit_chief(oracle)):
         time.sleep(poll_s)

@@ -20,6 +20,8 @@ Keras and keras-tuner are imported inside the functions that search.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,6 +156,28 @@ def make_hypermodel(
             )
 
     return TargetHyperModel(name=config.name.replace("-", "_"))
+
+
+@contextmanager
+def startup_objects_frozen() -> Iterator[None]:
+    """For the block (the trials), keep every object alive at its start (TensorFlow's,
+    Keras's, the data's) out of the cyclic garbage collector's reach.
+
+    keras-tuner runs ``gc.collect()`` twice per trial (itself, and in
+    ``keras.backend.clear_session()``), and with TensorFlow imported each collection walks
+    about half a million long-lived objects: 0.3 s each on a 2-core machine, about 0.6 s of
+    every trial. Frozen objects are still freed when their last reference goes; they are
+    handed back to the collector afterwards, so a process that goes on (a test session,
+    a notebook) keeps collecting the cycles among them.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def make_tuner(
@@ -292,7 +316,8 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     started = time.perf_counter()
     search_error: BaseException | None = None
     try:
-        with warnings.catch_warnings():  # checkpoints hold weights only (Hyperband reloads them)
+        with warnings.catch_warnings(), startup_objects_frozen():
+            # checkpoints hold weights only (Hyperband reloads them)
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
             tuner.search(epochs=config.train.epochs, verbose=ctx.verbose, callbacks=tuner_callbacks(ctx))
     except RuntimeError as error:  # keras-tuner stops after too many failed trials in a row

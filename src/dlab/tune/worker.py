@@ -39,16 +39,22 @@ class WorkerResult:
         return 1 if statuses and all(status != "COMPLETED" for status in statuses) else 0
 
 
-def run_worker(config: RunConfig, target: Experiment, data: ArrayDataset, role: Role) -> WorkerResult:
-    """Ask the chief for trials, train them, report their metrics; return when the chief stops.
+def run_worker(
+    config: RunConfig, target: Experiment, data: ArrayDataset, role: Role, connect_timeout: float = 30.0
+) -> WorkerResult:
+    """Wait for the chief to serve the search, then ask it for trials, train them and report
+    their metrics; return when the chief stops.
 
     Args:
         config: the tuner config (the same one the chief runs: same file, flags and overrides).
         target: the experiment whose models are tuned.
         data: the target's data, loaded here (workers share no filesystem with the chief).
         role: this worker's id and the chief's address.
+        connect_timeout: how long the chief's port may stay silent before the worker gives up
+            (a chief still loading answers on it; one that exited does not).
     """
-    from dlab.tune.search import make_hypermodel, make_tuner
+    from dlab.tune.distributed import wait_for_oracle
+    from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
 
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
     scratch = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-"))
@@ -65,11 +71,18 @@ def run_worker(config: RunConfig, target: Experiment, data: ArrayDataset, role: 
         print(f"dlab: worker {role.tuner_id}: trial {row['trial']} {row['status']} (score {score})")
 
     started = time.perf_counter()
-    print(f"dlab: worker {role.tuner_id}: asking {result.chief} for trials", flush=True)
     try:
         with tuner_environment(role):
             tuner = make_tuner(config, make_hypermodel(config, target, data), scratch, True, on_trial_end)
-            tuner.search(epochs=config.train.epochs, verbose=1)
+            wait_for_oracle(
+                role.host,
+                role.port,
+                connect_timeout,
+                lambda: print(f"dlab: worker {role.tuner_id}: ready; the chief is still loading", flush=True),
+            )
+            print(f"dlab: worker {role.tuner_id}: asking {result.chief} for trials", flush=True)
+            with startup_objects_frozen():
+                tuner.search(epochs=config.train.epochs, verbose=1)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
