@@ -199,6 +199,15 @@ def test_a_worker_reports_a_chief_that_stopped_answering_before_serving():
         wait_for_oracle("127.0.0.1", free_port(), 1)
 
 
+def test_a_worker_gives_up_on_a_chief_that_answers_but_never_serves():
+    """A chief hung while loading keeps answering on its port; the worker still stops waiting."""
+    from dlab.tune.distributed import chief_role, tuner_environment, wait_for_oracle
+
+    role = chief_role(free_port(), "127.0.0.1")
+    with tuner_environment(role), pytest.raises(UsageError, match="did not serve the search within 2 s"):
+        wait_for_oracle("127.0.0.1", role.port, 30, longest=2)
+
+
 @pytest.mark.slow
 def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")

@@ -138,9 +138,21 @@ def wait_for_chief(host: str, port: int, timeout: float) -> None:
         time.sleep(0.5)
 
 
-def wait_for_oracle(host: str, port: int, timeout: float, waiting: Callable[[], None] | None = None) -> None:
-    """Return once the chief's gRPC server answers, however long the chief takes to load,
-    as long as something answers on its port (``waiting`` is called once if it does not
+ORACLE_WAIT_S = 3600.0
+"""How long a worker waits for a chief that answers on its port but never serves the search
+(keras-tuner's own calls give up after an hour too): a chief hung while loading does not hold
+its workers forever."""
+
+
+def wait_for_oracle(
+    host: str,
+    port: int,
+    timeout: float,
+    waiting: Callable[[], None] | None = None,
+    longest: float = ORACLE_WAIT_S,
+) -> None:
+    """Return once the chief's gRPC server answers, for up to ``longest`` seconds while the chief
+    loads, as long as something answers on its port (``waiting`` is called once if it does not
     answer at once).
 
     A worker gets here after loading its data. keras-tuner's own calls wait for the server
@@ -149,7 +161,8 @@ def wait_for_oracle(host: str, port: int, timeout: float, waiting: Callable[[], 
     retries every 0.2 s, and keras-tuner's first call then connects at once.
 
     Raises:
-        UsageError: nothing answered on the port for ``timeout`` seconds (the chief exited).
+        UsageError: nothing answered on the port for ``timeout`` seconds (the chief exited), or
+            the chief answered but did not serve the search within ``longest`` seconds.
     """
     import grpc
 
@@ -158,6 +171,7 @@ def wait_for_oracle(host: str, port: int, timeout: float, waiting: Callable[[], 
     channel = grpc.insecure_channel(f"{host}:{port}", options=backoff)
     ready = grpc.channel_ready_future(channel)
     silent_since: float | None = None
+    started = time.monotonic()
     try:
         try:
             ready.result(timeout=0.5)
@@ -179,6 +193,12 @@ def wait_for_oracle(host: str, port: int, timeout: float, waiting: Callable[[], 
                 raise UsageError(
                     f"--chief-address {host}:{port}: the chief stopped answering before it served "
                     f"the search (nothing there for {timeout:.0f} s); its own output says why."
+                )
+            if time.monotonic() - started >= longest:
+                raise UsageError(
+                    f"--chief-address {host}:{port}: the chief answered but did not serve the search "
+                    f"within {longest:.0f} s; its own output says where it stopped. Restart it, then "
+                    "the workers."
                 )
     finally:
         ready.cancel()
