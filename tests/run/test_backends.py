@@ -56,8 +56,12 @@ def test_an_unknown_backend_is_refused_with_the_choices():
 
 def test_a_backend_that_is_not_installed_names_its_extra(monkeypatch):
     monkeypatch.setattr(backends, "is_installed", lambda name: name == "tensorflow")
-    with pytest.raises(UsageError, match=r"torch is not installed.*pip install -e '\.\[torch\]'"):
+    with pytest.raises(
+        UsageError, match=r"torch is not installed.*whl/cpu, then pip install -e '\.\[torch\]'"
+    ):
         backends.choose_backend("torch", family="dense", requires_tensorflow=None, experiment="x")
+    with pytest.raises(UsageError, match=r"jax is not installed. Install it with pip install -e '\.\[jax\]'"):
+        backends.choose_backend("jax", family="dense", requires_tensorflow=None, experiment="x")
 
 
 def test_an_experiment_that_needs_tensorflow_refuses_another_backend():
@@ -276,16 +280,30 @@ PARITY_CONFIGS = {
 }
 PARITY_RTOL, PARITY_ATOL = 1e-3, 1e-5
 """TensorFlow against JAX or PyTorch from the same initial weights and batches: per-epoch losses
-agree to 0.1% (float32 kernels differ in summation order; measured differences are around 1e-6
-relative on JAX and PyTorch alike)."""
+agree to 0.1% (float32 kernels differ in summation order; measured 2026-11-30: at most 1e-7
+relative on JAX, and on PyTorch 0 to 8e-8 for dense, recurrent, embedding and transfer)."""
+
+PARITY_FLOATX = {
+    ("torch", "convolutional"): "float64",
+}
+"""Cases compared in float64, and why. PyTorch's CPU convolutions (oneDNN) sum in another order
+than the Eigen kernels TensorFlow and XLA:CPU share, and cnn-mnist's 64 SGD-momentum steps
+amplify that float32 rounding: measured 2026-11-30, epoch 1 loss 1.36069 vs 1.36057 (9e-5),
+epoch 2 loss 0.3% and epoch 1 val_loss 2% apart. In float64 all three backends agree to 5e-8
+(the float32 loss tracker's rounding), so the math is the same and the float32 gap is rounding:
+PyTorch's convolutional results are not within 0.1% of TensorFlow's in float32."""
 
 WORKER = Path(__file__).with_name("backend_parity_worker.py")
 
 
-def parity_history(backend: str, config: str, weights: Path, mode: str) -> dict[str, list[float]]:
+def parity_history(
+    backend: str, config: str, weights: Path, mode: str, floatx: str = "float32"
+) -> dict[str, list[float]]:
     env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "-1"}
+    if floatx == "float64":
+        env["JAX_ENABLE_X64"] = "1"
     done = subprocess.run(
-        [sys.executable, str(WORKER), config, str(weights), mode, "2"],
+        [sys.executable, str(WORKER), config, str(weights), mode, "2", floatx],
         capture_output=True,
         text=True,
         timeout=600,
@@ -295,17 +313,18 @@ def parity_history(backend: str, config: str, weights: Path, mode: str) -> dict[
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-_TENSORFLOW_RUNS: dict[str, tuple[Path, dict[str, list[float]]]] = {}
+_TENSORFLOW_RUNS: dict[tuple[str, str], tuple[Path, dict[str, list[float]]]] = {}
 
 
-def tensorflow_reference(family: str, tmp_path_factory) -> tuple[Path, dict[str, list[float]]]:
+def tensorflow_reference(family: str, floatx: str, tmp_path_factory) -> tuple[Path, dict[str, list[float]]]:
     """TensorFlow's history of the family's config and the initial weights it started from,
     trained once per session however many backends are compared with it."""
-    if family not in _TENSORFLOW_RUNS:
-        weights = tmp_path_factory.mktemp(f"parity-{family}") / "initial.weights.h5"
-        history = parity_history("tensorflow", PARITY_CONFIGS[family], weights, "save")
-        _TENSORFLOW_RUNS[family] = (weights, history)
-    return _TENSORFLOW_RUNS[family]
+    key = (family, floatx)
+    if key not in _TENSORFLOW_RUNS:
+        weights = tmp_path_factory.mktemp(f"parity-{family}-{floatx}") / "initial.weights.h5"
+        history = parity_history("tensorflow", PARITY_CONFIGS[family], weights, "save", floatx)
+        _TENSORFLOW_RUNS[key] = (weights, history)
+    return _TENSORFLOW_RUNS[key]
 
 
 PARITY_OPEN: dict[tuple[str, str], str] = {}
@@ -330,8 +349,9 @@ def test_tensorflow_jax_and_torch_compute_the_same_losses(tmp_path_factory, back
     import numpy as np
 
     requires_backend(backend)
-    weights, tensorflow = tensorflow_reference(family, tmp_path_factory)
-    other = parity_history(backend, PARITY_CONFIGS[family], weights, "load")
+    floatx = PARITY_FLOATX.get((backend, family), "float32")
+    weights, tensorflow = tensorflow_reference(family, floatx, tmp_path_factory)
+    other = parity_history(backend, PARITY_CONFIGS[family], weights, "load", floatx)
     for key in ("loss", "val_loss"):
         np.testing.assert_allclose(
             other[key], tensorflow[key], rtol=PARITY_RTOL, atol=PARITY_ATOL, err_msg=key
