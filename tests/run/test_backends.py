@@ -176,8 +176,7 @@ def requires_backend(backend: str) -> None:
     """Skip when ``backend``'s library is not installed: the JAX and PyTorch extras are optional
     (``dev`` installs JAX; CI installs PyTorch's CPU wheel where it can, see README "Tests")."""
     if not backends.is_installed(backend):
-        extra = backends.EXTRAS[backend]
-        pytest.skip(f"{backend} is not installed (pip install -e '.[{extra}]', CPU build)")
+        pytest.skip(f"{backend} is not installed ({backends.install_command(backend)})")
 
 
 @pytest.mark.slow
