@@ -2,9 +2,9 @@
 
 The parity test (test_backends.py) checks the math of one model per compute family; these
 check that the experiments' own machinery (stateful character batches, tf.data windows,
-text encoding, k-fold with a Normalization layer, an anomaly detector's figures) runs end to
-end on another backend and says so in metrics.json. PyTorch's cases skip where its CPU wheel
-is not installed.
+text encoding, k-fold with a Normalization layer, an anomaly detector's figures, a per-pixel
+softmax with its best checkpoint reloaded) runs end to end on another backend and says so in
+metrics.json. PyTorch's cases skip where its CPU wheel is not installed.
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ from test_backends import dlab_run, only_run, requires_backend
 
 pytestmark = pytest.mark.slow
 
-CONFIGS = ["chargru-timemachine", "lstm-jena", "lstm-imdb", "kfold-boston", "autoencoder-fraud"]
+CONFIGS = [
+    "chargru-timemachine",
+    "lstm-jena",
+    "lstm-imdb",
+    "kfold-boston",
+    "autoencoder-fraud",
+    "segmentation-pets",
+]
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])
