@@ -110,6 +110,10 @@ def worker(steps: list[int], repeats: int, families: list[str]) -> None:
     """One backend (already set in KERAS_BACKEND): print {family: {steps: samples/s}} as JSON."""
     import keras
 
+    from dlab.training.execution import ONE_STEP_BACKENDS
+
+    if keras.backend.backend() in ONE_STEP_BACKENDS:  # PyTorch: Keras refuses more than 1 per call
+        steps = [1]
     result: dict[str, dict[str, float]] = {}
     for family in families:
         rates = measure(family, steps, repeats)

@@ -66,12 +66,17 @@ def char_model(
     import keras
     from keras import layers
 
+    from dlab.models.sequences import stateful_layer_options
+
     inputs = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="characters")
     x = layers.Embedding(
         vocabulary_size, vocabulary_size, embeddings_initializer="identity", trainable=False, name="one_hot"
     )(inputs)
-    recurrent = getattr(layers, CELLS[settings.cell])
-    x = recurrent(settings.units, return_sequences=True, stateful=stateful, name=settings.cell)(x)
+    layer = CELLS[settings.cell]
+    options = stateful_layer_options(layer, stateful)
+    x = getattr(layers, layer)(
+        settings.units, return_sequences=True, stateful=stateful, name=settings.cell, **options
+    )(x)
     outputs = layers.Dense(vocabulary_size, name="logits")(x)
     return keras.Model(inputs, outputs, name=name)
 

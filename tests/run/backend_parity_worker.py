@@ -1,11 +1,13 @@
 """Train one smoke config for the backend parity test (run as a subprocess; KERAS_BACKEND is set).
 
-Usage: python backend_parity_worker.py CONFIG WEIGHTS save|load EPOCHS
+Usage: python backend_parity_worker.py CONFIG WEIGHTS save|load EPOCHS [FLOATX]
 
 ``save`` writes the freshly built model's initial weights, ``load`` starts from them:
 the backends draw initial weights from different random generators, so parity of the
 math is tested from the same starting point. Dropout is switched off (its masks come
 from the backend's generator too) and batches are not shuffled. Prints the history as JSON.
+``FLOATX`` (default float32) is Keras's float type for the weights and the math: float64
+separates a difference in the math from float32 rounding done in another order.
 
 The model is trained on what the experiment's own ``run`` trains it on: for transfer in
 ``model.mode=features`` that is the head on the frozen base's features (its
@@ -18,8 +20,10 @@ import json
 import sys
 
 
-def main(name: str, weights: str, mode: str, epochs: int) -> None:
+def main(name: str, weights: str, mode: str, epochs: int, floatx: str = "float32") -> None:
     import keras
+
+    keras.config.set_floatx(floatx)
 
     from dlab.experiment import registry
     from dlab.experiment.factory import resolve_config
@@ -52,4 +56,4 @@ def main(name: str, weights: str, mode: str, epochs: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), *sys.argv[5:])

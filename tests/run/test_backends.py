@@ -56,8 +56,12 @@ def test_an_unknown_backend_is_refused_with_the_choices():
 
 def test_a_backend_that_is_not_installed_names_its_extra(monkeypatch):
     monkeypatch.setattr(backends, "is_installed", lambda name: name == "tensorflow")
-    with pytest.raises(UsageError, match=r"torch is not installed.*pip install -e '\.\[torch\]'"):
+    with pytest.raises(
+        UsageError, match=r"torch is not installed.*whl/cpu, then pip install -e '\.\[torch\]'"
+    ):
         backends.choose_backend("torch", family="dense", requires_tensorflow=None, experiment="x")
+    with pytest.raises(UsageError, match=r"jax is not installed. Install it with pip install -e '\.\[jax\]'"):
+        backends.choose_backend("jax", family="dense", requires_tensorflow=None, experiment="x")
 
 
 def test_an_experiment_that_needs_tensorflow_refuses_another_backend():
@@ -104,6 +108,13 @@ def test_cli_refuses_jax_for_a_tensorflow_experiment_with_exit_2(cli):
 def test_cli_refuses_an_unknown_backend_with_exit_2(cli):
     result = cli("run", "mlp-mnist", "--smoke", "--backend", "theano", "--out", "out")
     assert result.exit_code == 2 and "Allowed: auto, tensorflow, jax, torch" in result.output
+
+
+def test_a_mirrored_strategy_keeps_the_run_on_tensorflow(cli):
+    result = cli("run", "mlp-mnist", "--smoke", "--backend", "jax", "--strategy", "mirrored", "--out", "out")
+    assert result.exit_code == 2, result.output
+    assert "train.strategy mirrored is tf.distribute" in result.output and "Traceback" not in result.output
+    assert not list(Path("out").glob("*/*"))
 
 
 def test_resume_refuses_another_backend():
@@ -161,6 +172,13 @@ def only_run(root: Path) -> Path:
     return run.parent
 
 
+def requires_backend(backend: str) -> None:
+    """Skip when ``backend``'s library is not installed: the JAX and PyTorch extras are optional
+    (``dev`` installs JAX; CI installs PyTorch's CPU wheel where it can, see README "Tests")."""
+    if not backends.is_installed(backend):
+        pytest.skip(f"{backend} is not installed ({backends.install_command(backend)})")
+
+
 @pytest.mark.slow
 def test_auto_resolves_to_a_concrete_backend_and_steps_recorded_in_metrics(tmp_path):
     done = dlab_run(
@@ -185,19 +203,37 @@ def test_an_explicit_steps_per_execution_wins(tmp_path):
     assert execution["steps_per_execution"] == 3 and execution["source"] == "config"
 
 
-@pytest.mark.slow
-def test_a_nan_run_still_fails_with_a_batch_number_with_many_steps_per_execution(tmp_path):
+def nan_run(tmp_path: Path, backend: str) -> dict:
+    """metrics.json of mnist-lr-too-high at a diverging learning rate, 4 steps per execution asked."""
     settings = ["--set", "train.optimizer.learning_rate=1e30", "--set", "train.steps_per_execution=4"]
-    done = dlab_run(
-        tmp_path, "mnist-lr-too-high", "--smoke", "--backend", "tensorflow", "--out", "out", *settings
-    )
+    done = dlab_run(tmp_path, "mnist-lr-too-high", "--smoke", "--backend", backend, "--out", "out", *settings)
     assert done.returncode == 1, done.stderr
     metrics = json.loads((only_run(tmp_path / "out") / "metrics.json").read_text())
     assert metrics["status"] == "failed"
-    message = metrics["error"]["message"]
-    assert "non-finite loss at epoch 1 batch" in message
-    batch = int(message.split("batch ")[1].split()[0])
+    assert "non-finite loss at epoch 1 batch" in metrics["error"]["message"]
+    return metrics
+
+
+def nan_batch(metrics: dict) -> int:
+    return int(metrics["error"]["message"].split("batch ")[1].split()[0])
+
+
+@pytest.mark.slow
+def test_a_nan_run_still_fails_with_a_batch_number_with_many_steps_per_execution(tmp_path):
+    batch = nan_batch(nan_run(tmp_path, "tensorflow"))
     assert batch % 4 == 0  # the last batch of the compiled call that produced it
+
+
+@pytest.mark.slow
+def test_torch_runs_one_batch_per_call_so_a_nan_names_its_own_batch(tmp_path):
+    """Keras's PyTorch trainer refuses steps_per_execution > 1: the run takes 1 (and says why)
+    instead of failing inside fit, and the NaN check sees every batch."""
+    requires_backend("torch")
+    metrics = nan_run(tmp_path, "torch")
+    execution = metrics["execution"]
+    assert execution["steps_per_execution"] == 1 and execution["source"].startswith("config 4; ")
+    assert "PyTorch" in execution["source"]
+    assert nan_batch(metrics) >= 1
 
 
 def test_an_embedding_row_looked_up_k_times_takes_one_adam_step_not_sqrt_k_on_tensorflow():
@@ -242,16 +278,31 @@ PARITY_CONFIGS = {
     "transfer": "vgg16-features",
 }
 PARITY_RTOL, PARITY_ATOL = 1e-3, 1e-5
-"""TensorFlow and JAX from the same initial weights and batches: per-epoch losses agree to 0.1%
-(float32 kernels differ in summation order; measured differences are around 1e-6 relative)."""
+"""TensorFlow against JAX or PyTorch from the same initial weights and batches: per-epoch losses
+agree to 0.1% (float32 kernels differ in summation order; measured 2026-11-30: at most 1e-7
+relative on JAX, and on PyTorch 0 to 8e-8 for dense, recurrent, embedding and transfer)."""
+
+PARITY_FLOATX = {
+    ("torch", "convolutional"): "float64",
+}
+"""Cases compared in float64, and why. PyTorch's CPU convolutions (oneDNN) sum in another order
+than the Eigen kernels TensorFlow and XLA:CPU share, and cnn-mnist's 64 SGD-momentum steps
+amplify that float32 rounding: measured 2026-11-30, epoch 1 loss 1.36069 vs 1.36057 (9e-5),
+epoch 2 loss 0.3% and epoch 1 val_loss 2% apart. In float64 all three backends agree to 5e-8
+(the float32 loss tracker's rounding), so the math is the same and the float32 gap is rounding:
+PyTorch's convolutional results are not within 0.1% of TensorFlow's in float32."""
 
 WORKER = Path(__file__).with_name("backend_parity_worker.py")
 
 
-def parity_history(backend: str, config: str, weights: Path, mode: str) -> dict[str, list[float]]:
+def parity_history(
+    backend: str, config: str, weights: Path, mode: str, floatx: str = "float32"
+) -> dict[str, list[float]]:
     env = {**os.environ, "KERAS_BACKEND": backend, "JAX_PLATFORMS": "cpu", "CUDA_VISIBLE_DEVICES": "-1"}
+    if floatx == "float64":
+        env["JAX_ENABLE_X64"] = "1"
     done = subprocess.run(
-        [sys.executable, str(WORKER), config, str(weights), mode, "2"],
+        [sys.executable, str(WORKER), config, str(weights), mode, "2", floatx],
         capture_output=True,
         text=True,
         timeout=600,
@@ -261,37 +312,55 @@ def parity_history(backend: str, config: str, weights: Path, mode: str) -> dict[
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-PARITY_OPEN: dict[str, str] = {}
-"""Parity cases that do not pass yet, with what is known (open work, not accepted behaviour).
-Closed in issue 20: embedding and recurrent (TensorFlow's Adam on repeated embedding rows, see
-dlab.training.compile.sum_repeated_rows), transfer (the worker now trains the head on the
-experiment's own features)."""
+_TENSORFLOW_RUNS: dict[tuple[str, str], tuple[Path, dict[str, list[float]]]] = {}
+
+
+def tensorflow_reference(family: str, floatx: str, tmp_path_factory) -> tuple[Path, dict[str, list[float]]]:
+    """TensorFlow's history of the family's config and the initial weights it started from,
+    trained once per session however many backends are compared with it."""
+    key = (family, floatx)
+    if key not in _TENSORFLOW_RUNS:
+        weights = tmp_path_factory.mktemp(f"parity-{family}-{floatx}") / "initial.weights.h5"
+        history = parity_history("tensorflow", PARITY_CONFIGS[family], weights, "save", floatx)
+        _TENSORFLOW_RUNS[key] = (weights, history)
+    return _TENSORFLOW_RUNS[key]
+
+
+PARITY_OPEN: dict[tuple[str, str], str] = {}
+"""Parity cases (backend, family) that do not pass yet, with what is known (open work, not
+accepted behaviour). Closed in issue 20: embedding and recurrent on JAX (TensorFlow's Adam on
+repeated embedding rows, see dlab.training.compile.sum_repeated_rows), transfer (the worker now
+trains the head on the experiment's own features)."""
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "family",
+    ("backend", "family"),
     [
-        pytest.param(family, marks=pytest.mark.xfail(reason=PARITY_OPEN[family], strict=False))
-        if family in PARITY_OPEN
-        else family
+        pytest.param(backend, family, marks=pytest.mark.xfail(reason=PARITY_OPEN[case], strict=False))
+        if (case := (backend, family)) in PARITY_OPEN
+        else (backend, family)
+        for backend in ("jax", "torch")
         for family in sorted(PARITY_CONFIGS)
     ],
 )
-def test_tensorflow_and_jax_compute_the_same_losses(tmp_path, family):
+def test_tensorflow_jax_and_torch_compute_the_same_losses(tmp_path_factory, backend, family):
     import numpy as np
 
-    config = PARITY_CONFIGS[family]
-    weights = tmp_path / "initial.weights.h5"
-    tensorflow = parity_history("tensorflow", config, weights, "save")
-    jax = parity_history("jax", config, weights, "load")
+    requires_backend(backend)
+    floatx = PARITY_FLOATX.get((backend, family), "float32")
+    weights, tensorflow = tensorflow_reference(family, floatx, tmp_path_factory)
+    other = parity_history(backend, PARITY_CONFIGS[family], weights, "load", floatx)
     for key in ("loss", "val_loss"):
-        np.testing.assert_allclose(jax[key], tensorflow[key], rtol=PARITY_RTOL, atol=PARITY_ATOL, err_msg=key)
+        np.testing.assert_allclose(
+            other[key], tensorflow[key], rtol=PARITY_RTOL, atol=PARITY_ATOL, err_msg=key
+        )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+@pytest.mark.parametrize("backend", backends.BACKENDS)
 def test_the_same_backend_twice_gives_identical_histories(tmp_path, backend):
+    requires_backend(backend)
     histories = []
     for attempt in ("a", "b"):
         done = dlab_run(tmp_path, "mlp-mnist", "--smoke", "--backend", backend, "--out", attempt)

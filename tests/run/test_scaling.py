@@ -161,3 +161,23 @@ def test_bfloat16_smoke_run_of_every_keras_family(tmp_path, config):
         )
     assert result.status == "completed"
     assert result.metrics["scaling"]["precision"] == "mixed_bfloat16"
+
+
+def test_off_tensorflow_the_plan_names_the_backends_device_and_refuses_tf_distribute():
+    """JAX and PyTorch runs import TensorFlow for tf.data only: its device list is not theirs,
+    and a MirroredStrategy scope around their model would mean nothing."""
+    from dlab.errors import ConfigError
+    from dlab.experiment.factory import resolve_config
+    from dlab.run.device import DeviceInfo
+    from dlab.run.scaling import plan_scaling
+
+    cpu = DeviceInfo("cpu", "cpu", "x86_64", 0)
+    train = resolve_config("mlp-mnist", flags={}, sets=["train.precision=mixed_bfloat16"], smoke=True).train
+    plan = plan_scaling(train, cpu, "torch")
+    assert plan.devices == ["torch:cpu:0"] and plan.precision == "mixed_bfloat16" and plan.replicas == 1
+    mirrored = resolve_config("mlp-mnist", flags={}, sets=["train.strategy=mirrored"], smoke=True).train
+    with pytest.raises(ConfigError, match="tf.distribute"):
+        plan_scaling(mirrored, cpu, "jax")
+    float16 = resolve_config("mlp-mnist", flags={}, sets=["train.precision=mixed_float16"], smoke=True).train
+    with pytest.raises(ConfigError, match="on the CPU"):
+        plan_scaling(float16, cpu, "torch")

@@ -275,10 +275,13 @@ def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
     requested = config.train.backend
     if point is not None:
         requested = resume_backend(point.metrics, requested)
+    requires_tensorflow = experiment.requires_tensorflow
+    if config.train.strategy != "default":  # tf.distribute: see dlab.run.scaling
+        requires_tensorflow = f"train.strategy {config.train.strategy} is tf.distribute"
     return choose_backend(
         requested,
         family=experiment.compute_family,
-        requires_tensorflow=experiment.requires_tensorflow,
+        requires_tensorflow=requires_tensorflow,
         experiment=config.experiment,
     )
 

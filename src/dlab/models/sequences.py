@@ -22,6 +22,24 @@ def reset_states(model: keras.Model) -> None:
             layer.reset_state()
 
 
+def stateful_layer_options(layer: str, stateful: bool) -> dict[str, object]:
+    """Extra arguments for a recurrent layer named ``layer`` (``GRU``, ``LSTM``, ``SimpleRNN``).
+
+    On PyTorch, Keras 3.15's GRU and LSTM hand a stateful layer's state variable straight to
+    their fused loop (``keras/src/backend/torch/rnn.py``, the CPU fallback included), then
+    overwrite the variable in place at the end of the forward pass, so ``backward()`` finds a
+    tensor it saved modified and fails (keras-team/keras#23462, fixed by #23464 after 3.15.1).
+    ``use_cudnn=False`` takes Keras's generic loop, which copies the state first; the math is
+    the same recurrence, and PyTorch on the CPU runs a Python loop either way. Elsewhere the
+    layer keeps Keras's default (cuDNN on a TensorFlow GPU).
+    """
+    import keras
+
+    if stateful and layer in ("GRU", "LSTM") and keras.backend.backend() == "torch":
+        return {"use_cudnn": False}
+    return {}
+
+
 def state_resetter() -> keras.callbacks.Callback:
     """A callback that starts every epoch, and every validation pass, from a zero state."""
     import keras
@@ -52,10 +70,21 @@ def generate(step_model: keras.Model, prefix: str, count: int) -> str:
     text = preprocess(prefix) or " "
     ids = encode(text)
     reset_states(step_model)
-    logits = np.asarray(step_model(ids[None, :], training=False))
+    logits = _next_logits(step_model, ids[None, :])
     predicted: list[int] = []
     for _ in range(count):
         token = int(logits[0, -1].argmax())
         predicted.append(token)
-        logits = np.asarray(step_model(np.array([[token]], dtype=np.int32), training=False))
+        logits = _next_logits(step_model, np.array([[token]], dtype=np.int32))
     return text + decode(predicted)
+
+
+def _next_logits(step_model: keras.Model, ids: np.ndarray) -> np.ndarray:
+    """One call of the step model, as NumPy on every backend.
+
+    ``np.asarray`` of the output works on TensorFlow and JAX, but a PyTorch output still
+    carries its autograd graph and refuses; ``keras.ops.convert_to_numpy`` detaches it.
+    """
+    import keras
+
+    return keras.ops.convert_to_numpy(step_model(ids, training=False))

@@ -29,6 +29,13 @@ BACKEND_CHOICES = ("auto", *BACKENDS)
 EXTRAS = {"tensorflow": None, "jax": "jax", "torch": "torch"}
 """The pyproject extra that installs each backend (TensorFlow is a base dependency)."""
 
+TORCH_CPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+"""PyTorch's CPU wheel (about 200 MB). PyPI's Linux ``torch`` is the CUDA build and pulls
+gigabytes of nvidia-* wheels, so the ``torch`` extra alone would install that; with the CPU
+wheel installed first, the extra finds it satisfied. README "Tests" and .ci/run use this index."""
+
+_INSTALL_FIRST = {"torch": TORCH_CPU_INSTALL}
+
 _DISTRIBUTIONS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
 
@@ -69,6 +76,12 @@ def is_installed(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
         return False
+
+
+def install_command(name: str) -> str:
+    """The commands that install a backend's CPU build into dlab's environment."""
+    first = f"{_INSTALL_FIRST[name]}, then " if name in _INSTALL_FIRST else ""
+    return f"{first}pip install -e '.[{EXTRAS[name]}]'"
 
 
 def library_version(name: str) -> str | None:
@@ -117,7 +130,7 @@ def choose_backend(
     if requested != "auto" and not is_installed(requested):
         raise UsageError(
             f"--backend {requested}: {requested} is not installed. Install it with "
-            f"pip install -e '.[{EXTRAS[requested]}]' (CPU build), or choose --backend tensorflow or auto."
+            f"{install_command(requested)} (CPU build), or choose --backend tensorflow or auto."
         )
     loaded = loaded_backend()
     if loaded is not None:

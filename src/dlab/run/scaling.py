@@ -75,15 +75,22 @@ def for_run(train: TrainConfig, backend: str, device: DeviceInfo) -> Scaling | N
                 "in float64; strategies and dtype policies apply to Keras experiments. Remove the setting."
             )
         return None
-    return plan_scaling(train, device)
+    return plan_scaling(train, device, backend)
 
 
-def plan_scaling(train: TrainConfig, device: DeviceInfo) -> Scaling:
+def plan_scaling(train: TrainConfig, device: DeviceInfo, backend: str = "tensorflow") -> Scaling:
     """Check the scale-up settings against this machine and make the strategy.
 
+    The devices and GPU checks are asked of the backend that trains: on JAX and PyTorch
+    TensorFlow may be imported for tf.data, but its device list says nothing about theirs.
+
     Raises:
-        ConfigError: ``mixed_float16`` without a GPU of compute capability 7.0 or later.
+        ConfigError: ``mixed_float16`` without a GPU of compute capability 7.0 or later, or
+            ``mirrored`` off TensorFlow (it is ``tf.distribute``; :func:`dlab.api.runs` keeps
+            ``auto`` on TensorFlow for it, so only a direct caller gets here).
     """
+    if backend != "tensorflow":
+        return _plan_off_tensorflow(train, device, backend)
     import tensorflow as tf
 
     if train.precision == "mixed_float16":
@@ -99,6 +106,29 @@ def plan_scaling(train: TrainConfig, device: DeviceInfo) -> Scaling:
     return scaling
 
 
+def _plan_off_tensorflow(train: TrainConfig, device: DeviceInfo, backend: str) -> Scaling:
+    """:func:`plan_scaling` on JAX or PyTorch: one device, the dtype policy and jit as asked."""
+    if train.strategy != "default":
+        raise ConfigError(
+            f"train.strategy '{train.strategy}' is tf.distribute, which trains on the TensorFlow "
+            f"backend only; this run is on {backend}. Run it with --backend tensorflow."
+        )
+    if train.precision == "mixed_float16":
+        if device.used != "gpu":
+            _refuse_float16(has_gpu=False)
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.get_device_capability(0) < MIXED_FLOAT16_MIN_CAPABILITY:
+                _refuse_float16(has_gpu=True)
+    return Scaling(
+        strategy=train.strategy,
+        precision=train.precision,
+        jit_compile=train.jit_compile,
+        devices=[f"{backend}:{device.used}:0"],
+    )
+
+
 def _check_float16_gpu(tf: Any, device: DeviceInfo) -> None:
     gpus = tf.config.list_physical_devices("GPU") if device.used == "gpu" else []
     capable = []
@@ -107,13 +137,18 @@ def _check_float16_gpu(tf: Any, device: DeviceInfo) -> None:
         if tuple(capability) >= MIXED_FLOAT16_MIN_CAPABILITY:
             capable.append(gpu)
     if not capable:
-        where = "on the CPU" if not gpus else "on GPUs older than compute capability 7.0"
-        raise ConfigError(
-            f"train.precision 'mixed_float16' runs {where}, where float16 is slower than float32 "
-            "(no tensor cores) and loses precision for nothing. Use mixed_bfloat16 (runs on CPUs "
-            "and recent GPUs) or float32, or run on an NVIDIA GPU of compute capability 7.0+ "
-            "(V100, T4, A100, H100 ...)."
-        )
+        _refuse_float16(has_gpu=bool(gpus))
+
+
+def _refuse_float16(has_gpu: bool) -> None:
+    """Raise the ``mixed_float16`` refusal: on the CPU, or on GPUs without tensor cores."""
+    where = "on GPUs older than compute capability 7.0" if has_gpu else "on the CPU"
+    raise ConfigError(
+        f"train.precision 'mixed_float16' runs {where}, where float16 is slower than float32 "
+        "(no tensor cores) and loses precision for nothing. Use mixed_bfloat16 (runs on CPUs "
+        "and recent GPUs) or float32, or run on an NVIDIA GPU of compute capability 7.0+ "
+        "(V100, T4, A100, H100 ...)."
+    )
 
 
 @contextmanager

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from dlab.errors import ConfigError
-from dlab.training.losses import CLASS_METRICS, LOSSES, METRICS
+from dlab.training.losses import CLASS_METRICS, LOSSES, METRICS, ProbabilitySparseCrossentropy
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
@@ -95,6 +95,9 @@ def build_loss(config: TrainConfig) -> keras.losses.Loss:
         "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
         "binary_crossentropy": keras.losses.BinaryCrossentropy,
     }
+    probabilities = config.loss == "sparse_categorical_crossentropy" and not config.from_logits
+    if probabilities and keras.backend.backend() == "torch":  # Keras's kernel fails per pixel there
+        return ProbabilitySparseCrossentropy()
     if config.loss in crossentropies:
         return crossentropies[config.loss](from_logits=config.from_logits)
     return LOSSES.get(config.loss) or keras.losses.get(config.loss)

@@ -80,6 +80,39 @@ class SparseMeanIoU(keras.metrics.MeanIoU):
         super().__init__(num_classes=num_classes, name=name, **kwargs)
 
 
+@keras.saving.register_keras_serializable(package="dlab")
+class ProbabilitySparseCrossentropy(keras.losses.SparseCategoricalCrossentropy):
+    """Sparse categorical cross-entropy of probabilities, written in ``keras.ops`` for PyTorch.
+
+    Keras 3.15's PyTorch kernel (``keras/src/backend/torch/nn.py``) moves the class axis of a
+    rank-4 output to position 1 as a strided view and hands its log to ``torch.nn.functional.nll_loss``,
+    whose CPU backward refuses the non-contiguous result ("grad_input must be contiguous"): a
+    per-pixel softmax (segmentation-pets) cannot train on PyTorch. This computes that kernel's
+    formula (normalise, clip to [eps, 1 - eps], log, pick the label's class) in ops that have
+    no such restriction. :func:`dlab.training.compile.build_loss` uses it on PyTorch only, so TensorFlow
+    and JAX keep Keras's own kernels.
+    """
+
+    def __init__(self, name: str = "sparse_categorical_crossentropy", **kwargs):
+        kwargs.pop("from_logits", None)
+        super().__init__(from_logits=False, name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.cast(y_true, "int32")
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        epsilon = keras.config.epsilon()
+        probabilities = ops.clip(y_pred / ops.sum(y_pred, axis=-1, keepdims=True), epsilon, 1.0 - epsilon)
+        picked = ops.take_along_axis(ops.log(probabilities), ops.expand_dims(y_true, -1), axis=-1)
+        return -ops.squeeze(picked, axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("from_logits", None)
+        return config
+
+
 LOSSES = {"half_squared_error": half_squared_error}
 METRICS = {
     "sign_accuracy": lambda: sign_accuracy,
