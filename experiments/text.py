@@ -120,7 +120,14 @@ class TextMlp(TextClassifier):
         inputs = keras.Input(shape=data.x_train.shape[1:], sparse=sparse, name="words")
         x = apply_layers(
             inputs,
-            dense_stack(settings.hidden, settings.activation, settings.l1, settings.l2, settings.dropout),
+            dense_stack(
+                settings.hidden,
+                settings.activation,
+                settings.l1,
+                settings.l2,
+                settings.dropout,
+                sparse_input=sparse,
+            ),
         )
         if data.num_classes == 2:
             outputs = keras.layers.Dense(

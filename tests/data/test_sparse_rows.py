@@ -10,6 +10,7 @@ keras = pytest.importorskip("keras")
 
 from dlab.data.sparse_rows import reads_sparse_inputs, sparse_batches  # noqa: E402
 from dlab.data.text import multi_hot  # noqa: E402
+from dlab.models.sparse_dense import SparseInputDense  # noqa: E402
 
 
 def documents(count: int, seed: int = 0) -> list[list[int]]:
@@ -60,7 +61,7 @@ def test_a_sparse_input_model_trains_like_the_dense_one_to_float_rounding():
     def model(sparse: bool):
         keras.utils.set_random_seed(11)
         inputs = keras.Input((80,), sparse=sparse)
-        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+        hidden = (SparseInputDense if sparse else keras.layers.Dense)(8, activation="relu")(inputs)
         made = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
         made.compile(optimizer="rmsprop", loss="binary_crossentropy", steps_per_execution=2)
         return made
@@ -75,6 +76,27 @@ def test_a_sparse_input_model_trains_like_the_dense_one_to_float_rounding():
     # a sparse-input model still reads dense rows (prediction, dlab predict, k-fold)
     predicted = sparse.predict(x, verbose=0)
     np.testing.assert_allclose(predicted, dense.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
+
+
+def test_sparse_input_dense_multiplies_as_sparse_and_saves_as_itself(tmp_path):
+    """The TensorFlow sparse product, not Keras's embedding lookup, and the same numbers as Dense."""
+    x = multi_hot(documents(64, seed=4), 40).astype(np.float32)
+    layer = SparseInputDense(5, activation="tanh", kernel_regularizer="l2")
+    dense = keras.layers.Dense(5, activation="tanh")
+    layer.build((None, 40))
+    dense.build((None, 40))
+    dense.set_weights(layer.get_weights())
+    sparse_x = tf.sparse.from_dense(x)
+    graph = tf.function(lambda batch: layer(batch)).get_concrete_function(sparse_x).graph
+    operations = {operation.type for operation in graph.get_operations()}
+    assert "SparseTensorDenseMatMul" in operations and "SparseSegmentSum" not in operations
+    np.testing.assert_allclose(layer(sparse_x), dense(x), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(layer(x), dense(x), rtol=1e-6, atol=1e-6)  # dense rows: Dense's path
+    model = keras.Sequential([keras.Input((40,), sparse=True), layer])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert type(loaded.layers[0]) is SparseInputDense
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), dense(x), rtol=1e-6, atol=1e-6)
 
 
 def test_sparse_batches_refuse_anything_but_a_matrix():

@@ -9,8 +9,8 @@ TensorFlow): the same sums without the zero terms, so the
 outputs agree with the dense ones to float rounding, and an epoch of mlp-imdb
 takes about a third of the time (benchmarks/README.md, bench_throughput.py).
 
-The rows are kept as one ragged tensor of column ids (read from the uint8 matrix
-once); each batch gathers its rows and becomes a ``SparseTensor`` with values 1.
+The rows become one ``SparseTensor`` of ones (read from the uint8 matrix once), which
+tf.data slices into rows and batches back into one ``SparseTensor`` per batch.
 The model's input must be declared ``keras.Input(..., sparse=True)``: a dense
 ``Input`` makes Keras densify every batch again (:func:`reads_sparse_inputs`).
 Such a model still accepts dense arrays (prediction, ``dlab predict``, k-fold).
@@ -66,19 +66,14 @@ def sparse_batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool 
         raise ValueError(f"sparse_batches needs a 2-D matrix of rows, got shape {x.shape}")
     ones = x.view(bool) if x.dtype == np.uint8 else x != 0  # a bool view: 6x faster to scan
     rows, columns = np.divmod(np.flatnonzero(ones), x.shape[1])  # row-major: by row, then column
-    row_splits = np.searchsorted(rows, np.arange(len(x) + 1)).astype(np.int64)
-    words = tf.RaggedTensor.from_row_splits(tf.constant(columns, tf.int64), tf.constant(row_splits))
-    targets = tf.constant(y)
-    width = x.shape[1]
-
-    def gather(index: tf.Tensor) -> tuple[tf.SparseTensor, tf.Tensor]:
-        picked = tf.gather(words, index)
-        positions = tf.stack([picked.value_rowids(), picked.flat_values], axis=1)
-        ones = tf.ones_like(picked.flat_values, dtype=tf.float32)
-        shape = tf.stack([tf.shape(index, out_type=tf.int64)[0], tf.constant(width, tf.int64)])
-        return tf.SparseTensor(positions, ones, shape), tf.gather(targets, index)
-
-    order = tf.data.Dataset.range(len(x))
+    matrix = tf.SparseTensor(
+        indices=np.stack([rows, columns], axis=1),
+        values=np.ones(len(rows), dtype=np.float32),
+        dense_shape=np.asarray(x.shape, dtype=np.int64),
+    )
+    # tf.data slices a SparseTensor row by row and batches the rows back into one: 0.12-0.14 s an
+    # epoch for 25,000 IMDB-like rows here, against 0.15-0.33 s for gathering a ragged tensor's rows
+    rows_and_targets = tf.data.Dataset.from_tensor_slices((matrix, y))
     if shuffle:
-        order = order.shuffle(len(x), reshuffle_each_iteration=True)
-    return order.batch(batch_size).map(gather).prefetch(tf.data.AUTOTUNE)
+        rows_and_targets = rows_and_targets.shuffle(len(x), reshuffle_each_iteration=True)
+    return rows_and_targets.batch(batch_size).prefetch(tf.data.AUTOTUNE)

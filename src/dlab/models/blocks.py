@@ -299,13 +299,21 @@ def dense_stack(
     dropout: float = 0.0,
     batchnorm: bool = False,
     prefix: str = "dense",
+    sparse_input: bool = False,
 ) -> list:
     """Dense layers with optional L1/L2 kernel penalties, batch normalization (between the
-    linear part and the activation) and a Dropout after each."""
+    linear part and the activation) and a Dropout after each.
+
+    ``sparse_input``: the stack reads sparse batches, so its first layer multiplies them as
+    sparse (:class:`~dlab.models.sparse_dense.SparseInputDense`).
+    """
+    from dlab.models.sparse_dense import SparseInputDense
+
     stack: list[layers.Layer] = []
     for index, count in enumerate(units, start=1):
+        dense = SparseInputDense if sparse_input and index == 1 else layers.Dense
         stack.append(
-            layers.Dense(
+            dense(
                 count,
                 activation=None if batchnorm else activation,
                 name=f"{prefix}{index}",
