@@ -8,6 +8,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -15,6 +16,13 @@ import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from dlab.cli import app  # noqa: E402
+
+# A suite started in the background by a non-interactive shell (`nohup bash .ci/run &`) inherits
+# SIGINT as ignored, and so would every process the tests start: the tests that press Ctrl-C on a
+# sweep, a Ray driver or `dlab tensorboard` would then wait for runs that cannot hear it. Restore
+# what a terminal gives, here and (through exec) in every child.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
