@@ -1,7 +1,7 @@
 """Character language model tokens/second: `dlab run char*-timemachine` against plain Keras.
 
 dlab trains the d2l character models through its own machinery: a
-``keras.utils.PyDataset`` that redraws d2l's sequential partition (a new offset)
+``tf.data`` pipeline that redraws d2l's sequential partition (a new offset)
 every epoch, a state-reset callback, the perplexity metric, the epoch timer and
 history writer. The baseline is what a lab report would write in plain Keras:
 the same stateful one-hot -> SimpleRNN/GRU/LSTM(256) -> Dense(28) model, the same
@@ -145,7 +145,7 @@ def in_process(config: str, rounds: int) -> None:
     """Both sides in one process, one epoch each in turn: start-up and load drift cancel out.
 
     dlab's side is its own pieces as its run uses them: the config's model and compile
-    (perplexity metric included), the per-epoch PyDataset, the state resetter and the epoch
+    (perplexity metric included), the per-epoch tf.data draws, the state resetter and the epoch
     timer; the plain side is the script above.
     """
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"

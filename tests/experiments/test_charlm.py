@@ -17,6 +17,7 @@ from dlab.data.characters import (
     char_batches,
     decode,
     encode,
+    epoch_batches,
     preprocess,
     random_batches,
     sequential_batches,
@@ -92,22 +93,76 @@ def test_random_sampling_matches_d2l(length, batch_size, num_steps, offset):
     assert starts.size == ((length - offset - 1) // num_steps // batch_size) * batch_size
 
 
-def test_every_epoch_has_the_same_number_of_batches_and_a_new_offset():
-    corpus = np.arange(5000) % 28
-    batches = char_batches(corpus, "sequential", 4, 35, seed=0)
+def epoch_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
+    """One pass over a char_batches dataset (what Keras reads in one epoch), stacked."""
+    xs, ys = zip(*((x.numpy(), y.numpy()) for x, y in dataset), strict=True)
+    return np.stack(xs), np.stack(ys)
+
+
+@pytest.mark.parametrize("sampling", ["sequential", "random"])
+def test_every_pass_is_a_whole_epoch_with_a_new_draw(sampling):
+    corpus = (np.arange(5000) % 28).astype(np.int32)
+    count = batches_per_epoch(5000, 4, 35)
+    batches = char_batches(corpus, sampling, 4, 35, seed=0)
+    assert len(batches) == count  # Keras reads the length without iterating
+    reference = np.random.default_rng(0)  # the draws char_batches makes, in the same order
     firsts = set()
-    for _ in range(8):
-        assert len(batches) == batches_per_epoch(5000, 4, 35)
-        x, y = batches[0]
-        assert x.shape == (4, 35) and y.shape == (4, 35)
-        firsts.add(int(batches.x[0, 0, 0]))
-        batches.on_epoch_end()
-    assert len(firsts) > 1  # the offset is redrawn
-    for sampling in ("sequential", "random"):
-        fixed = char_batches(corpus, sampling, 4, 35, seed=0, redraw=False)
-        before = fixed[2][0].copy()
-        fixed.on_epoch_end()
-        np.testing.assert_array_equal(fixed[2][0], before)  # validation never changes
+    for _ in range(6):
+        x, y = epoch_arrays(batches)
+        assert x.shape == y.shape == (count, 4, 35) and x.dtype == np.int32
+        offset = int(reference.integers(0, 35))
+        want_x, want_y = epoch_batches(corpus, sampling, 4, 35, offset, reference)
+        np.testing.assert_array_equal(x, want_x[:count])
+        np.testing.assert_array_equal(y, want_y[:count])
+        firsts.add(int(x[0, 0, 0]))
+    assert len(firsts) > 1  # each pass redraws
+
+
+@pytest.mark.parametrize("sampling", ["sequential", "random"])
+def test_validation_batches_are_the_same_every_pass(sampling):
+    corpus = (np.arange(5000) % 28).astype(np.int32)
+    fixed = char_batches(corpus, sampling, 4, 35, seed=0, redraw=False)
+    first, again = epoch_arrays(fixed), epoch_arrays(fixed)
+    np.testing.assert_array_equal(first[0], again[0])
+    want_x, _ = epoch_batches(corpus, sampling, 4, 35, 0, np.random.default_rng(0))
+    np.testing.assert_array_equal(first[0], want_x[: len(fixed)])
+
+
+def test_keras_trains_every_epoch_on_the_next_draw():
+    """Through model.fit: each epoch reads one whole new draw, in order (not a replay of the first)."""
+    import keras
+
+    corpus = (np.arange(3000) % 28).astype(np.int32)
+    count = batches_per_epoch(3000, 4, 35)
+    rows: list[np.ndarray] = []
+
+    class Recorder(keras.layers.Layer):
+        def call(self, inputs):
+            if not isinstance(inputs, keras.KerasTensor):  # eager batches (run_eagerly below)
+                rows.append(keras.ops.convert_to_numpy(inputs).copy())
+            return keras.ops.cast(inputs, "float32")
+
+        def compute_output_spec(self, inputs):
+            return keras.KerasTensor(inputs.shape, "float32")
+
+    inputs = keras.Input(batch_shape=(4, 35), dtype="int32")
+    model = keras.Model(inputs, keras.layers.Dense(1)(Recorder()(inputs)))
+    model.compile(loss="mse", optimizer="sgd", run_eagerly=True)
+    batches = char_batches(corpus, "sequential", 4, 35, seed=3)
+    model.fit(
+        batches.map(lambda x, y: (x, keras.ops.cast(y[:, :1], "float32"))), epochs=3, verbose=0, shuffle=False
+    )
+
+    reference = np.random.default_rng(3)
+    draws = []
+    for _ in range(5):
+        x, _ = epoch_batches(corpus, "sequential", 4, 35, int(reference.integers(0, 35)), reference)
+        draws.append(x[:count])
+    epochs = np.stack(rows[-3 * count :]).reshape(3, count, 4, 35)
+    first = next(i for i, draw in enumerate(draws) if np.array_equal(draw, epochs[0]))
+    for epoch in range(3):  # consecutive draws (Keras may look at one batch of a draw first)
+        np.testing.assert_array_equal(epochs[epoch], draws[first + epoch])
+    assert not np.array_equal(epochs[0], epochs[1])
 
 
 def test_vocabulary_and_preprocessing_follow_d2l():
