@@ -17,3 +17,45 @@ def test_outputs_in_batches_match_predict_with_a_partial_last_batch():
     assert ours.shape == (70, 3) and isinstance(ours, np.ndarray)
     np.testing.assert_allclose(ours, model.predict(x, batch_size=32, verbose=0), rtol=1e-5, atol=1e-6)
     assert outputs_in_batches(model, x[:0], batch_size=32).shape == (0, 3)
+
+
+def test_recurrent_models_go_through_predict_with_the_same_outputs():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input((12,), dtype="int32"),
+            keras.layers.Embedding(50, 4),
+            keras.layers.LSTM(5),
+            keras.layers.Dense(2),
+        ]
+    )
+    x = np.random.default_rng(0).integers(0, 50, (40, 12)).astype("int32")
+    ours = outputs_in_batches(model, x, batch_size=16)
+    assert ours.shape == (40, 2) and isinstance(ours, np.ndarray)
+    eager = np.concatenate([keras.ops.convert_to_numpy(model(x[i : i + 16])) for i in range(0, 40, 16)])
+    np.testing.assert_allclose(ours, eager, rtol=1e-5, atol=1e-6)
+    assert outputs_in_batches(model, x[:0], batch_size=16).shape == (0, 2)
+
+
+def test_loops_over_time_finds_recurrent_layers_in_wrappers_and_nested_models():
+    import keras
+    from keras import layers
+
+    from dlab.training.outputs import loops_over_time
+
+    inner = keras.Sequential([keras.Input((7, 3)), layers.SimpleRNN(2)])
+    recurrent = {
+        "lstm": keras.Sequential([keras.Input((7, 3)), layers.LSTM(2)]),
+        "bidirectional gru": keras.Sequential([keras.Input((7, 3)), layers.Bidirectional(layers.GRU(2))]),
+        "nested model": keras.Sequential([keras.Input((7, 3)), inner, layers.Dense(1)]),
+    }
+    not_recurrent = {
+        "conv1d": keras.Sequential([keras.Input((7, 3)), layers.Conv1D(2, 3), layers.GlobalMaxPooling1D()]),
+        "time distributed dense": keras.Sequential(
+            [keras.Input((7, 3)), layers.TimeDistributed(layers.Dense(2))]
+        ),
+    }
+    assert all(loops_over_time(model) for model in recurrent.values())
+    assert not any(loops_over_time(model) for model in not_recurrent.values())
