@@ -60,9 +60,24 @@ def test_the_prediction_grid_marks_wrong_predictions_in_red():
 
     images = np.zeros((4, 28, 28, 1), np.uint8)
     figure = prediction_grid(images, [0, 1, 2, 3], [0, 1, 2, 0], ["a", "b", "c", "d"], title="t")
-    titles = [(axes.get_title(), axes.title.get_color()) for axes in figure.axes]
-    assert titles[0] == ("a", "black")
-    assert titles[3] == ("a\n(true: d)", "red")
+    (axes,) = figure.axes  # one tiled picture
+    labels = [(text.get_text(), text.get_color()) for text in axes.texts]
+    assert labels == [("a", "black"), ("b", "black"), ("c", "black"), ("a\n(true: d)", "red")]
+    picture = axes.images[0].get_array()
+    assert picture.shape[:2] == (28 + 8 + 2, 5 * (28 + 2))  # label band + image + gap; 5 columns
+
+
+def test_the_prediction_grid_tiles_colour_images_and_keeps_their_pixels():
+    from dlab.plots import prediction_grid
+
+    images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+    figure = prediction_grid(images, [0] * 8, [0] * 8, ["cat"], title="t")
+    picture = figure.axes[0].images[0].get_array()
+    band, gap = 10, 3  # 0.3 and 0.08 of 32 px, rounded
+    assert picture.shape == (2 * (band + 32 + gap), 5 * (32 + gap), 3)
+    top, left = (band + 32 + gap) + band, 2 * (32 + gap)  # second row, third column: image 7
+    np.testing.assert_array_equal(picture[top : top + 32, left : left + 32], images[7])
+    assert (picture[:band] == 255).all()  # the label band is white
 
 
 @pytest.mark.parametrize("name", ["mlp-mnist", "cnn-mnist", "cnn-mnist-adam", "cnn-cifar10"])

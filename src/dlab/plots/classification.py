@@ -51,37 +51,49 @@ def prediction_grid(
 ) -> Figure:
     """Images with their predicted label; wrong predictions in red with the true label.
 
-    The cells are placed on a fixed grid (room for two title lines above each image)
-    instead of by ``tight_layout``: with 20 small axes its extra full draw cost about
-    as much as rendering the figure itself, on every classifier run.
+    The images are tiled into one picture on one axes, each with a band above it for
+    its label, instead of one axes per image: drawing 20 small axes (and measuring them
+    for the saved figure's tight bounding box) cost half a second on every classifier
+    run, several times the rest of the figure.
     """
     import numpy as np
     from matplotlib.figure import Figure
 
+    images = np.asarray(images)
     count = len(images)
     rows = max(1, int(np.ceil(count / columns)))
     height = 2.2 * rows + 0.5  # 0.5 in for the figure title
     figure = Figure(figsize=(2.0 * columns, height))
-    grid = figure.subplots(
-        rows,
-        columns,
-        squeeze=False,
-        gridspec_kw={"left": 0.01, "right": 0.99, "bottom": 0.01, "top": 1 - 0.9 / height, "hspace": 0.4},
-    )
-    for index, axes in enumerate(grid.flat):
-        axes.set_axis_off()
-        if index >= count:
-            continue
-        image = np.asarray(images[index])
-        if image.ndim == 3 and image.shape[-1] == 1:
-            axes.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
-        else:
-            axes.imshow(image.astype(np.uint8))
+    axes = figure.add_axes((0.01, 0.01, 0.98, 1 - 0.9 / height))
+    axes.set_axis_off()
+    if count == 0:
+        figure.suptitle(title, y=1 - 0.1 / height)
+        return figure
+    gray = images.ndim == 3 or images.shape[-1] == 1
+    tiles = images.reshape(*images.shape[:3]) if gray else images[..., :3]
+    tile_height, tile_width = tiles.shape[1:3]
+    band = max(2, round(0.3 * tile_height))  # two lines of 9-point text above each image
+    gap = max(1, round(0.08 * tile_width))
+    cell_height, cell_width = band + tile_height + gap, tile_width + gap
+    canvas = np.full((rows * cell_height, columns * cell_width, *tiles.shape[3:]), 255, np.uint8)
+    for index in range(count):
+        top = (index // columns) * cell_height + band
+        left = (index % columns) * cell_width
+        canvas[top : top + tile_height, left : left + tile_width] = np.clip(tiles[index], 0, 255)
         right = int(predicted[index]) == int(true[index])
         label = class_names[int(predicted[index])]
         if not right:
             label += f"\n(true: {class_names[int(true[index])]})"
-        axes.set_title(label, fontsize=9, color="black" if right else "red")
+        axes.text(
+            left + tile_width / 2,
+            top - 0.5,
+            label,
+            ha="center",
+            va="bottom",
+            fontsize=9,
+            color="black" if right else "red",
+        )
+    axes.imshow(canvas, cmap="gray" if gray else None, vmin=0, vmax=255, interpolation="nearest")
     figure.suptitle(title, y=1 - 0.1 / height)
     return figure
 
