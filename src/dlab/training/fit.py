@@ -22,6 +22,7 @@ import keras
 from dlab.data import BatchedDataset, Streamed
 from dlab.data.sparse_rows import reads_sparse_inputs
 from dlab.run.history import History, best_epoch, record_history
+from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
 from dlab.training.compile import compile_model, learning_rate, targets
 
@@ -81,13 +82,23 @@ def stream_targets(config: TrainConfig, num_classes: int):
     return None
 
 
-def fit_inputs(data, config: TrainConfig, sparse: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+def fit_inputs(
+    data,
+    config: TrainConfig,
+    sparse: bool = False,
+    steps_per_execution: int | None = None,
+    seed: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
     prefetched by the stream itself).
 
     Args:
         sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.sparse_rows`), for a
             model whose input is declared sparse (:func:`~dlab.data.sparse_rows.reads_sparse_inputs`).
+        steps_per_execution: the compiled model's; arrays are fed through one repeating
+            pipeline where an epoch is a whole number of calls (:mod:`dlab.training.batches`),
+            and a new pass every epoch otherwise or when not given.
+        seed: draws the order of shuffled arrays (the run's seed).
 
     Returns:
         (fit keyword arguments, evaluate keyword arguments).
@@ -107,19 +118,22 @@ def fit_inputs(data, config: TrainConfig, sparse: bool = False) -> tuple[dict[st
     if sparse:
         from dlab.data.sparse_rows import sparse_batches
 
-        fit = {
-            "x": sparse_batches(data.x_train, y_train, batch_size, shuffle=config.shuffle),
-            "validation_data": sparse_batches(data.x_val, y_val, batch_size),
-            "shuffle": False,
-        }
+        fit: dict[str, Any] = {"shuffle": False}
+        for key, steps_key, rows, labels in (
+            ("x", "steps_per_epoch", data.x_train, y_train),
+            ("validation_data", "validation_steps", data.x_val, y_val),
+        ):
+            batches = sparse_batches(rows, labels, batch_size, shuffle=config.shuffle and key == "x")
+            steps = math.ceil(len(rows) / batch_size)
+            if (
+                steps_per_execution is not None and steps % steps_per_execution == 0
+            ):  # one iterator for the whole fit, as for arrays
+                batches, fit[steps_key] = batches.repeat(), steps
+            fit[key] = batches
         return fit, {"x": sparse_batches(data.x_test, y_test, batch_size)}
-    fit = {
-        "x": data.x_train,
-        "y": y_train,
-        "validation_data": (data.x_val, y_val),
-        "batch_size": batch_size,
-        "shuffle": config.shuffle,
-    }
+    fit = array_fit_arguments(
+        data.x_train, y_train, (data.x_val, y_val), batch_size, config.shuffle, steps_per_execution, seed
+    )
     return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
 
 
@@ -154,7 +168,9 @@ def fit_and_evaluate(
     ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
     standard = _StandardCallbacks.for_run(ctx, list(callbacks))
-    fit_arguments, test_arguments = fit_inputs(data, train, sparse=sparse)
+    fit_arguments, test_arguments = fit_inputs(
+        data, train, sparse, model.steps_per_execution, ctx.config.seed
+    )
     model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=standard.all, verbose=ctx.verbose)
     history = standard.writer.history
     if standard.guard.stopped_for_time:

@@ -9,6 +9,7 @@ import numpy as np
 
 from dlab.errors import ConfigError
 from dlab.run.history import best_epoch
+from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import RunGuardCallback
 from dlab.training.compile import compile_model, history_name, targets
 from dlab.training.fit import FitResult, fit_and_evaluate, steps_per_epoch
@@ -75,12 +76,16 @@ def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows
     model = build_model(config, fold)
     compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
     fitted = model.fit(
-        fold.x_train,
-        targets(fold.y_train, train, fold.num_classes),
-        validation_data=(fold.x_val, targets(fold.y_val, train, fold.num_classes)),
+        **array_fit_arguments(
+            fold.x_train,
+            targets(fold.y_train, train, fold.num_classes),
+            (fold.x_val, targets(fold.y_val, train, fold.num_classes)),
+            train.batch_size or len(fold.x_train),
+            train.shuffle,
+            model.steps_per_execution,
+            seed=config.seed + index,
+        ),
         epochs=train.epochs,
-        batch_size=train.batch_size or len(fold.x_train),
-        shuffle=train.shuffle,
         verbose=0,
         callbacks=[RunGuardCallback(ctx, time_limit=False)],
     )

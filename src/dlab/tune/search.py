@@ -121,6 +121,7 @@ def make_hypermodel(
     import keras_tuner
 
     from dlab.training import compile_model, steps_per_epoch, targets
+    from dlab.training.batches import array_fit_arguments
     from dlab.tune.interrupt import guard_callbacks
 
     settings: TuneConfig = config.model
@@ -147,11 +148,15 @@ def make_hypermodel(
             kwargs.pop("batch_size", None)
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *guard_callbacks(ctx)]
             return model.fit(
-                data.x_train,
-                targets(data.y_train, train, data.num_classes),
-                validation_data=(data.x_val, targets(data.y_val, train, data.num_classes)),
-                batch_size=train.batch_size or len(data.x_train),
-                shuffle=train.shuffle,
+                **array_fit_arguments(
+                    data.x_train,
+                    targets(data.y_train, train, data.num_classes),
+                    (data.x_val, targets(data.y_val, train, data.num_classes)),
+                    train.batch_size or len(data.x_train),
+                    train.shuffle,
+                    model.steps_per_execution,
+                    seed=config.seed,
+                ),
                 **kwargs,
             )
 
