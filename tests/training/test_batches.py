@@ -56,7 +56,9 @@ def test_fit_on_the_pipeline_gives_the_history_of_fit_on_the_arrays(steps_per_ex
         return model.fit(**arguments, epochs=4, verbose=0).history
 
     arrays = {"x": x, "y": y, "validation_data": (x_val, y_val), "batch_size": 16, "shuffle": False}
-    pipeline = array_fit_arguments(x, y, (x_val, y_val), 16, False, steps_per_execution)
+    compiled = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    compiled.compile(loss="mse", steps_per_execution=steps_per_execution)
+    pipeline = array_fit_arguments(x, y, (x_val, y_val), 16, False, compiled)
     assert ("steps_per_epoch" in pipeline) is repeats and pipeline.get("steps_per_epoch", 5) == 5
     want, got = history(arrays), history(pipeline)
     assert set(got) == {"loss", "val_loss"}
@@ -74,3 +76,13 @@ def test_strings_and_empty_splits_keep_keras_array_batching(x):
     arguments = array_fit_arguments(x, y, (x, y), 4, shuffle=True)
     assert arguments["x"] is x and arguments["batch_size"] == 4 and arguments["shuffle"] is True
     assert "steps_per_epoch" not in arguments
+
+
+def test_recurrent_models_keep_keras_array_batching():
+    import keras
+
+    model = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(3)])
+    model.compile(loss="mse")
+    x, y = np.zeros((8, 5, 2), np.float32), np.zeros((8, 3), np.float32)
+    arguments = array_fit_arguments(x, y, (x, y), 4, shuffle=True, model=model)
+    assert arguments["x"] is x and arguments["shuffle"] is True

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
 
 REPEATING_BACKENDS = ("tensorflow",)
@@ -69,34 +70,45 @@ def array_fit_arguments(
     validation: tuple[Any, Any],
     batch_size: int,
     shuffle: bool,
-    steps_per_execution: int | None = None,
+    model: keras.Model | None = None,
     seed: int | None = None,
 ) -> dict[str, Any]:
     """``model.fit`` keyword arguments for training and validation arrays.
 
     The pipeline here on TensorFlow when every array is a plain, non-empty NumPy array of
-    numbers; Keras's own batching of the arrays otherwise (other backends, strings, empty
-    splits, and inside a distribution strategy such as ``train.strategy: mirrored``, where
-    Keras rebatches the dataset for its replicas: there a shuffled pipeline trained on
-    another order than the default strategy's from the same seed). ``seed`` draws the
-    shuffled orders.
+    numbers; Keras's own batching of the arrays otherwise:
 
-    A split repeats only when its batches are a whole number of compiled calls
-    (``steps_per_execution``): given ``steps_per_epoch``, Keras runs whole calls, and on an
-    endless dataset the last call of an epoch would read on into the next one. Otherwise
-    each epoch starts a new pass over the finite pipeline (about 10 ms, a third of Keras's);
-    so does every split when ``steps_per_execution`` is not given.
+    - other backends, strings, empty splits;
+    - inside a distribution strategy such as ``train.strategy: mirrored``, where Keras
+      rebatches the dataset for its replicas (a shuffled pipeline trained there on another
+      order than the default strategy's from the same seed);
+    - recurrent ``model``s: lstm-imdb's epochs ran at half speed, with the same CPU time,
+      in 12 of 15 epochs on the repeating pipeline against 3 of 15 from arrays (2026-11-30,
+      5 processes each); a scheduling effect not yet understood, so they keep Keras's path.
+
+    ``model`` (compiled) gives the steps per compiled call: a split repeats only when its
+    batches are a whole number of calls. Given ``steps_per_epoch``, Keras runs whole calls,
+    and on an endless dataset the last call of an epoch would read on into the next one.
+    Otherwise, and without ``model``, each epoch starts a new pass over the finite pipeline
+    (about 10 ms, a third of Keras's). ``seed`` draws the shuffled orders.
     """
     import keras
 
+    from dlab.training.outputs import loops_over_time
+
     arrays = (x, y, *validation)
-    if keras.backend.backend() not in REPEATING_BACKENDS or _distributed() or not all(map(_plain, arrays)):
+    if (
+        keras.backend.backend() not in REPEATING_BACKENDS
+        or _distributed()
+        or not all(map(_plain, arrays))
+        or (model is not None and loops_over_time(model))
+    ):
         return {"x": x, "y": y, "validation_data": validation, "batch_size": batch_size, "shuffle": shuffle}
     arguments: dict[str, Any] = {"shuffle": False}  # the pipeline shuffles (Keras warns otherwise)
     splits = (("x", (x, y), "steps_per_epoch"), ("validation_data", validation, "validation_steps"))
     for split, (inputs, targets), steps_key in splits:
         steps = math.ceil(len(inputs) / batch_size)
-        repeat = steps_per_execution is not None and steps % int(steps_per_execution) == 0
+        repeat = model is not None and steps % model.steps_per_execution == 0
         arguments[split] = array_batches(
             inputs, targets, batch_size, shuffle=shuffle and split == "x", repeat=repeat, seed=seed
         )

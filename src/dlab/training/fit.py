@@ -86,7 +86,7 @@ def fit_inputs(
     data,
     config: TrainConfig,
     sparse: bool = False,
-    steps_per_execution: int | None = None,
+    model: keras.Model | None = None,
     seed: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
@@ -95,9 +95,9 @@ def fit_inputs(
     Args:
         sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.sparse_rows`), for a
             model whose input is declared sparse (:func:`~dlab.data.sparse_rows.reads_sparse_inputs`).
-        steps_per_execution: the compiled model's; arrays are fed through one repeating
-            pipeline where an epoch is a whole number of calls (:mod:`dlab.training.batches`),
-            and a new pass every epoch otherwise or when not given.
+        model: the compiled model; arrays are fed through one repeating pipeline where an
+            epoch is a whole number of its compiled calls (:mod:`dlab.training.batches`), and a
+            new pass every epoch otherwise or without it.
         seed: draws the order of shuffled arrays (the run's seed).
 
     Returns:
@@ -125,14 +125,12 @@ def fit_inputs(
         ):
             batches = sparse_batches(rows, labels, batch_size, shuffle=config.shuffle and key == "x")
             steps = math.ceil(len(rows) / batch_size)
-            if (
-                steps_per_execution is not None and steps % steps_per_execution == 0
-            ):  # one iterator for the whole fit, as for arrays
-                batches, fit[steps_key] = batches.repeat(), steps
+            if model is not None and steps % model.steps_per_execution == 0:  # as for arrays:
+                batches, fit[steps_key] = batches.repeat(), steps  # one iterator per fit
             fit[key] = batches
         return fit, {"x": sparse_batches(data.x_test, y_test, batch_size)}
     fit = array_fit_arguments(
-        data.x_train, y_train, (data.x_val, y_val), batch_size, config.shuffle, steps_per_execution, seed
+        data.x_train, y_train, (data.x_val, y_val), batch_size, config.shuffle, model, seed
     )
     return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
 
@@ -168,9 +166,7 @@ def fit_and_evaluate(
     ctx.record(jit_compile_used=bool(model.jit_compile))  # what Keras made of train.jit_compile
 
     standard = _StandardCallbacks.for_run(ctx, list(callbacks))
-    fit_arguments, test_arguments = fit_inputs(
-        data, train, sparse, model.steps_per_execution, ctx.config.seed
-    )
+    fit_arguments, test_arguments = fit_inputs(data, train, sparse, model, ctx.config.seed)
     model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=standard.all, verbose=ctx.verbose)
     history = standard.writer.history
     if standard.guard.stopped_for_time:

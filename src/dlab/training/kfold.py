@@ -82,7 +82,7 @@ def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows
             (fold.x_val, targets(fold.y_val, train, fold.num_classes)),
             train.batch_size or len(fold.x_train),
             train.shuffle,
-            model.steps_per_execution,
+            model,
             seed=config.seed + index,
         ),
         epochs=train.epochs,

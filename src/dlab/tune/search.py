@@ -154,7 +154,7 @@ def make_hypermodel(
                     (data.x_val, targets(data.y_val, train, data.num_classes)),
                     train.batch_size or len(data.x_train),
                     train.shuffle,
-                    model.steps_per_execution,
+                    model,
                     seed=config.seed,
                 ),
                 **kwargs,
