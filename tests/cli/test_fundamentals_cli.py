@@ -156,13 +156,15 @@ def test_bad_input_for_the_fundamentals(cli, args, expected):
 
 
 def test_a_relu_hidden_layer_beats_one_linear_neuron_on_the_circle(cli, tmp_path):
+    """8 ReLU units reach 0.006-0.021 over seeds 1-4 and 42; the report's 3 learn the circle from
+    only 2 of those 4 seeds (units die), so with 3 the test would hang on the draw, not the claim."""
     relu_run, relu = run_and_read(
         cli,
         tmp_path,
         "playground-mlp",
         "--no-save",
         "--set",
-        "model.hidden=[3]",
+        "model.hidden=[8]",
         "--set",
         "model.activation=relu",
     )

@@ -9,10 +9,9 @@ import numpy as np
 
 from dlab.errors import ConfigError
 from dlab.run.history import best_epoch
-from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import RunGuardCallback
-from dlab.training.compile import compile_model, history_name, targets
-from dlab.training.fit import FitResult, fit_and_evaluate, steps_per_epoch
+from dlab.training.compile import compile_model, history_name
+from dlab.training.fit import FitResult, fit_and_evaluate, fit_inputs, steps_per_epoch
 
 if TYPE_CHECKING:
     from dlab.data import ArrayDataset
@@ -75,16 +74,9 @@ def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows
     keras.utils.set_random_seed(config.seed + index)
     model = build_model(config, fold)
     compile_model(model, train, steps_per_epoch(fold, train), fold.num_classes)
+    fit_arguments, _ = fit_inputs(fold, train, model=model, seed=config.seed + index)
     fitted = model.fit(
-        **array_fit_arguments(
-            fold.x_train,
-            targets(fold.y_train, train, fold.num_classes),
-            (fold.x_val, targets(fold.y_val, train, fold.num_classes)),
-            train.batch_size or len(fold.x_train),
-            train.shuffle,
-            model,
-            seed=config.seed + index,
-        ),
+        **fit_arguments,
         epochs=train.epochs,
         verbose=0,
         callbacks=[RunGuardCallback(ctx, time_limit=False)],

@@ -120,8 +120,7 @@ def make_hypermodel(
     with the run's ``ctx``, each trial's fit stops at a batch boundary on a stop signal."""
     import keras_tuner
 
-    from dlab.training import compile_model, steps_per_epoch, targets
-    from dlab.training.batches import array_fit_arguments
+    from dlab.training import compile_model, fit_inputs, steps_per_epoch
     from dlab.tune.interrupt import guard_callbacks
 
     settings: TuneConfig = config.model
@@ -147,18 +146,8 @@ def make_hypermodel(
             train = self.trial(hp).train
             kwargs.pop("batch_size", None)
             kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *guard_callbacks(ctx)]
-            return model.fit(
-                **array_fit_arguments(
-                    data.x_train,
-                    targets(data.y_train, train, data.num_classes),
-                    (data.x_val, targets(data.y_val, train, data.num_classes)),
-                    train.batch_size or len(data.x_train),
-                    train.shuffle,
-                    model,
-                    seed=config.seed,
-                ),
-                **kwargs,
-            )
+            fit_arguments, _ = fit_inputs(data, train, model=model, seed=config.seed)
+            return model.fit(**fit_arguments, **kwargs)
 
     return TargetHyperModel(name=config.name.replace("-", "_"))
 
