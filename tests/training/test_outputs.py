@@ -39,11 +39,11 @@ def test_recurrent_models_go_through_predict_with_the_same_outputs():
     assert outputs_in_batches(model, x[:0], batch_size=16).shape == (0, 2)
 
 
-def test_loops_over_time_finds_recurrent_layers_in_wrappers_and_nested_models():
+def test_recurrent_layers_are_found_in_wrappers_and_nested_models():
     import keras
     from keras import layers
 
-    from dlab.training.outputs import loops_over_time
+    from dlab.models.families import has_recurrent_layer
 
     inner = keras.Sequential([keras.Input((7, 3)), layers.SimpleRNN(2)])
     recurrent = {
@@ -57,5 +57,5 @@ def test_loops_over_time_finds_recurrent_layers_in_wrappers_and_nested_models():
             [keras.Input((7, 3)), layers.TimeDistributed(layers.Dense(2))]
         ),
     }
-    assert all(loops_over_time(model) for model in recurrent.values())
-    assert not any(loops_over_time(model) for model in not_recurrent.values())
+    assert all(has_recurrent_layer(model) for model in recurrent.values())
+    assert not any(has_recurrent_layer(model) for model in not_recurrent.values())

@@ -36,10 +36,21 @@ def model_family(model: Any) -> str:
     names = [type(layer).__name__ for layer in layers]
     if any(hasattr(layer, "layers") and not layer.trainable for layer in layers):
         return "transfer"
-    if any(name.endswith(_RECURRENT) or name in _RECURRENT for name in names):
+    if has_recurrent_layer(model):
         return "recurrent"
     if any(any(part in name for part in _CONVOLUTIONAL) for name in names):
         return "convolutional"
     if any(name in _EMBEDDING for name in names):
         return "embedding"
     return "dense"
+
+
+def has_recurrent_layer(model: Any) -> bool:
+    """True when the model (nested models included) holds a recurrent layer or wrapper.
+
+    Such a model runs a loop over time steps: called eagerly it runs op by op
+    (:mod:`dlab.training.outputs`), and it keeps Keras's array batching
+    (:mod:`dlab.training.batches`).
+    """
+    names = [type(layer).__name__ for layer in _layers(model)]
+    return any(name.endswith(_RECURRENT) or name in _RECURRENT for name in names)

@@ -7,14 +7,14 @@ one Boston fold (303 rows, 19 batches of 16) took 33 ms an epoch from arrays, 5-
 the repeating pipeline here and 15 ms from the same pipeline started anew every epoch, in
 one process with the same model and 19 steps per execution.
 
-The pipeline here repeats forever and ``fit`` is told how many batches make an epoch
+Where it can, the pipeline repeats forever and ``fit`` is told how many batches make an epoch
 (``steps_per_epoch``, ``validation_steps``), so Keras keeps one iterator for the whole
 fit, where an epoch is a whole number of compiled calls (see :func:`array_fit_arguments`).
 The batches are the ones Keras makes: the same rows, ``batch_size`` at a time, the last
 one partial. Unshuffled, they come in the same order; shuffled, the order is drawn by
 tf.data (a new one every epoch, from the run's seed), so the same seed gives the same
-run, but not the order Keras would have drawn. The rows are shuffled as indices and gathered per batch,
-as Keras does, so the data is held once, not again in a shuffle buffer.
+run, but not the order Keras would have drawn. The rows are shuffled as indices and
+gathered per batch, as Keras does, so the data is held once, not again in a shuffle buffer.
 
 TensorFlow only (:data:`REPEATING_BACKENDS`): the speed table of the other backends was
 measured with Keras's own array batching, which they keep.
@@ -94,14 +94,14 @@ def array_fit_arguments(
     """
     import keras
 
-    from dlab.training.outputs import loops_over_time
+    from dlab.models.families import has_recurrent_layer
 
     arrays = (x, y, *validation)
     if (
         keras.backend.backend() not in REPEATING_BACKENDS
         or _distributed()
         or not all(map(_plain, arrays))
-        or (model is not None and loops_over_time(model))
+        or (model is not None and has_recurrent_layer(model))
     ):
         return {"x": x, "y": y, "validation_data": validation, "batch_size": batch_size, "shuffle": shuffle}
     arguments: dict[str, Any] = {"shuffle": False}  # the pipeline shuffles (Keras warns otherwise)

@@ -30,26 +30,13 @@ def outputs_in_batches(model: keras.Model, x: Any, batch_size: int) -> Any:
     import keras
     import numpy as np
 
+    from dlab.models.families import has_recurrent_layer
+
     size = max(1, int(batch_size))
-    if loops_over_time(model) and len(x):
+    if has_recurrent_layer(model) and len(x):
         return np.asarray(model.predict(x, batch_size=size, verbose=0))
     chunks = [
         keras.ops.convert_to_numpy(model(x[start : start + size], training=False))
         for start in range(0, len(x), size)
     ]
     return np.concatenate(chunks) if chunks else np.zeros((0, *model.output_shape[1:]), "float32")
-
-
-def loops_over_time(layer: keras.Layer) -> bool:
-    """True when ``layer`` is or holds a recurrent layer (LSTM, GRU, SimpleRNN, any ``RNN``),
-    also inside nested models and wrappers such as ``Bidirectional`` and ``TimeDistributed``."""
-    import keras
-
-    if isinstance(layer, keras.layers.RNN):
-        return True
-    inner = [
-        *getattr(layer, "layers", []),
-        getattr(layer, "layer", None),
-        getattr(layer, "forward_layer", None),
-    ]
-    return any(loops_over_time(child) for child in inner if isinstance(child, keras.Layer))
