@@ -11,7 +11,9 @@
    the chief's search time (metrics.json), the CPU seconds other processes used and the load
    average. Target: >= 1.6x on 2 cores. The wall time holds serial parts that a second worker
    cannot shorten (start-up, the chief's retraining of the best config: wall - search); 8
-   trials rather than 4 keep the search, which it can, the larger part.
+   trials rather than 4 keep the search, which it can, the larger part. Chief and workers
+   share a temporary folder (``--shared-dir``), so the chief takes the best trial's
+   checkpoint; ``--no-shared-dir`` measures the chief retraining it instead.
 
     .venv/bin/python benchmarks/bench_scale_out.py --repeats 1
     .venv/bin/python benchmarks/bench_scale_out.py --skip-sweep --repeats 3   # the tune part only
@@ -52,7 +54,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def tune_seconds(workers: int, search: list[str]) -> dict[str, float]:
+def tune_seconds(workers: int, search: list[str], shared: bool = True) -> dict[str, float]:
     """One distributed search: wall time (chief start to every process's exit), the chief's
     search time (serving the oracle, from metrics.json) and the CPU seconds other processes used."""
     import json
@@ -61,7 +63,9 @@ def tune_seconds(workers: int, search: list[str]) -> dict[str, float]:
 
     port = free_port()
     load_before = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as out, tempfile.TemporaryDirectory() as shared_dir:
+        # chief and workers on one machine share its disk: the chief takes the best checkpoint
+        search = [*search, *(["--shared-dir", shared_dir] if shared else [])]
         children_before, busy_before = children_cpu_seconds(), busy_cpu_seconds()
         started = time.perf_counter()
         chief = subprocess.Popen(
@@ -95,6 +99,7 @@ def tune_seconds(workers: int, search: list[str]) -> dict[str, float]:
             "wall": wall,
             "search": float(metrics["tuner"]["search_seconds"]),
             "trials": metrics["tuner"]["trials"]["completed"],
+            "best_model": (metrics.get("best_model") or {}).get("source", "?"),
             "other_cpu": other,
             "load": (load_before, os.getloadavg()[0]),
         }
@@ -121,6 +126,11 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=8, help="trials in the tuned search")
     parser.add_argument("--epochs", type=int, default=5, help="epochs per trial")
     parser.add_argument("--train-samples", type=int, default=16384, help="synthetic MNIST images per trial")
+    parser.add_argument(
+        "--no-shared-dir",
+        action="store_true",
+        help="no --shared-dir: the chief retrains the best config instead of taking its checkpoint",
+    )
     args = parser.parse_args()
     if not args.skip_sweep:
         sweep(args.repeats)
@@ -131,14 +141,14 @@ def main() -> None:
     runs: dict[int, list[dict]] = {1: [], 2: []}
     for _ in range(args.repeats):
         for n in (1, 2):
-            result = tune_seconds(n, search)
+            result = tune_seconds(n, search, shared=not args.no_shared_dir)
             runs[n].append(result)
             other = "?" if result["other_cpu"] is None else f"{result['other_cpu']:.0f}"
             print(
                 f"  {n} worker(s): wall {result['wall']:.1f} s, chief's search {result['search']:.1f} s "
                 f"(serial parts {result['wall'] - result['search']:.1f} s), {result['trials']} trials "
-                f"completed; other processes used {other} CPU s (load {result['load'][0]:.1f} -> "
-                f"{result['load'][1]:.1f})",
+                f"completed, best model {result['best_model']}; other processes used {other} CPU s "
+                f"(load {result['load'][0]:.1f} -> {result['load'][1]:.1f})",
                 flush=True,
             )
     wall = {n: statistics.median(r["wall"] for r in results) for n, results in runs.items()}

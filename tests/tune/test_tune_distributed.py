@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -47,8 +48,11 @@ SEARCH = ("tune-mnist-mlp", "--smoke", "--max-trials", "4", "--device", "cpu", "
 
 @pytest.mark.slow
 def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
+    """Workers and chief share a folder (--shared-dir), so the chief evaluates the best
+    trial's own checkpoint instead of retraining it."""
     port = free_port()
-    out = tmp_path / "out"
+    out, shared = tmp_path / "out", tmp_path / "shared"
+    shared.mkdir()
     chief = dlab(
         "tune",
         *SEARCH,
@@ -59,6 +63,8 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
         str(port),
         "--bind",
         "127.0.0.1",
+        "--shared-dir",
+        str(shared),
         out=tmp_path / "chief.log",
     )
     address = f"127.0.0.1:{port}"
@@ -78,6 +84,8 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
                 address,
                 "--connect-timeout",
                 "120",
+                "--shared-dir",
+                str(shared),
                 out=tmp_path / f"worker{n}.log",
             )
             for n in (1, 2)
@@ -106,6 +114,15 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
     assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
     assert all(row["status"] == "COMPLETED" for row in rows)
     assert (run_dir / "best-config.yaml").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    best_trial = metrics["tuner"]["best"]["trial"]
+    assert metrics["best_model"]["source"] == "checkpoint" and metrics["best_model"]["trial"] == best_trial
+    assert "retrain" not in metrics  # the best trial's own epochs are the run's history
+    history = list(csv.DictReader((run_dir / "history.csv").open()))
+    trial = next(row for row in rows if int(row["trial"]) == best_trial)
+    assert max(float(row["val_accuracy"]) for row in history) == pytest.approx(float(trial["score"]))
+    assert (run_dir / "tuner/search" / f"trial_{best_trial - 1}/checkpoint.weights.h5").exists()
+    assert list(shared.iterdir()) == []  # the search's folder went with the search
     best = api.run(str(run_dir / "best-config.yaml"), smoke=True, out=tmp_path / "best", save_model=False)
     assert best.status == "completed"
 
@@ -139,6 +156,9 @@ def test_an_unreachable_chief_is_reported_quickly_and_starts_nothing(cli):
         ({"worker": "1", "chief_address": "nohost"}, "expected HOST:PORT"),
         ({"worker": "1", "chief_address": "h:99999"}, "1 to 65535"),
         ({"port": 8000}, "add --chief"),
+        ({"shared_dir": "."}, "give it to the --chief and to every --worker"),
+        ({"worker": "1", "chief_address": "h:8000", "shared_dir": "/no/such/dir"}, "no such folder"),
+        ({"chief": True, "port": 8000, "shared_dir": "/no/such/dir"}, "no such folder"),
     ],
 )
 def test_bad_distributed_flags(options, expected):
@@ -226,6 +246,8 @@ def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_pat
     rows = list(csv.DictReader((result.run_dir / "trials.csv").open()))
     assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
     assert (result.run_dir / "best-config.yaml").exists()
+    # a local Ray's workers share this machine's disk: the chief took the best checkpoint
+    assert result.metrics["best_model"]["source"] == "checkpoint", result.metrics["best_model"]
 
 
 @pytest.mark.slow

@@ -80,7 +80,7 @@ def tune(
 
 
 DISTRIBUTED_TUNE_OPTIONS = ("chief", "port", "bind", "worker", "chief_address", "connect_timeout")
-DISTRIBUTED_TUNE_OPTIONS += ("backend", "workers", "address")
+DISTRIBUTED_TUNE_OPTIONS += ("backend", "workers", "address", "shared_dir")
 """:func:`tune`'s keyword arguments for a distributed search (see :mod:`dlab.tune.distributed`)."""
 
 

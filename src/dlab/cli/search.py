@@ -198,6 +198,13 @@ def tune_command(
     connect_timeout: float = typer.Option(
         30.0, "--connect-timeout", metavar="SECONDS", help="How long a worker waits for the chief."
     ),
+    shared_dir: str | None = typer.Option(
+        None,
+        "--shared-dir",
+        metavar="DIR",
+        help="A folder the chief and every worker see (same path): workers keep their "
+        "checkpoints there and the chief takes the best one instead of retraining it.",
+    ),
     backend: str = typer.Option(
         "local", "--backend", metavar="local|ray", help="ray: serve as the chief, run --workers as Ray tasks."
     ),
@@ -253,6 +260,7 @@ def tune_command(
         worker=worker,
         chief_address=chief_address,
         connect_timeout=connect_timeout,
+        shared_dir=shared_dir,
         backend=backend,
         workers=workers,
         address=address,

@@ -11,8 +11,9 @@ three variables (users never do) and adds what keras-tuner leaves out:
   ``--resume`` continues it (the oracle's state lives on the chief);
 * workers need no shared filesystem: they train in a scratch folder that is
   deleted when they finish, since everything the chief needs travels over gRPC
-  (which is also why the chief retrains the best config rather than loading a
-  worker's checkpoint);
+  (which is also why the chief then retrains the best config); with ``--shared-dir``
+  they keep their checkpoints in a folder the chief sees, and the chief takes the
+  best one instead (:mod:`dlab.tune.handover`);
 * a worker checks that the chief answers before loading any data, and says so
   within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait;
 * the chief answers on its port from its first second (:func:`tuner_environment`), long
@@ -24,6 +25,7 @@ three variables (users never do) and adds what keras-tuner leaves out:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -38,6 +40,8 @@ from typing import Any
 from dlab.errors import UsageError
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
+SHARED_DIR_ENV = "DLAB_TUNE_SHARED_DIR"
+"""dlab's own addition to the role: the folder the chief and its workers share, if any."""
 DEFAULT_PORT = 8000
 """keras-tuner's documented example port."""
 
@@ -49,6 +53,8 @@ class Role:
     tuner_id: str
     host: str
     port: int
+    shared_dir: str | None = None
+    """A folder every process of the search sees under this path (``--shared-dir``), or None."""
 
     @property
     def is_chief(self) -> bool:
@@ -276,12 +282,16 @@ def tuner_environment(role: Role | None) -> Iterator[None]:
     if role is None:
         yield
         return
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    saved = {key: os.environ.get(key) for key in (*ENV_KEYS, SHARED_DIR_ENV)}
     values = (role.tuner_id, role.host, str(role.port))
     if role.is_chief:
         release_chief_port()
         _early_port = _EarlyPort(role.host, role.port)
     os.environ.update(dict(zip(ENV_KEYS, values, strict=True)))
+    if role.shared_dir is not None:
+        os.environ[SHARED_DIR_ENV] = str(role.shared_dir)
+    else:
+        os.environ.pop(SHARED_DIR_ENV, None)
     try:
         yield
     finally:
@@ -302,6 +312,7 @@ def current_role() -> Role | None:
         os.environ.get("KERASTUNER_TUNER_ID", "tuner0"),
         os.environ["KERASTUNER_ORACLE_IP"],
         int(os.environ.get("KERASTUNER_ORACLE_PORT", "0")),
+        os.environ.get(SHARED_DIR_ENV) or None,
     )
 
 
@@ -371,9 +382,35 @@ def chief_from_flags(distributed: dict) -> Role | None:
     if not distributed.get("chief"):
         if distributed.get("port") is not None and backend != "ray":
             raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
+        if distributed.get("shared_dir") is not None and backend != "ray":
+            raise UsageError(
+                "--shared-dir is for a distributed search: give it to the --chief and to every "
+                "--worker (or use it with --backend ray)."
+            )
         return None
     port = distributed.get("port")
-    return chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
+    role = chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
+    return dataclasses.replace(role, shared_dir=check_shared_dir(distributed.get("shared_dir")))
+
+
+def check_shared_dir(path: str | os.PathLike[str] | None) -> str | None:
+    """``--shared-dir`` checked: an existing folder this process can write to (or None).
+
+    Raises:
+        UsageError: no such folder, not a folder, or not writable.
+    """
+    if path is None:
+        return None
+    folder = Path(path).expanduser().absolute()
+    if not folder.is_dir():
+        raise UsageError(
+            f"--shared-dir {path}: no such folder. Create it on storage the chief and every "
+            "worker see under the same path (a shared disk, NFS), or leave --shared-dir out "
+            "(the chief then retrains the best config)."
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"--shared-dir {path}: this process cannot write there; choose a folder it can.")
+    return str(folder)
 
 
 def worker_from_flags(config_ref: str | None, distributed: dict, options: dict) -> Role:
@@ -395,4 +432,4 @@ def worker_from_flags(config_ref: str | None, distributed: dict, options: dict) 
         raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
     worker_id = check_worker_id(distributed["worker"])
     host, port = parse_address(distributed["chief_address"])
-    return Role(worker_id, host, port)
+    return Role(worker_id, host, port, check_shared_dir(distributed.get("shared_dir")))

@@ -4,7 +4,9 @@ For people who already have a Ray cluster: instead of logging into N machines to
 ``dlab tune --worker``, the driver serves the search as the chief and asks Ray for N
 tasks, each of which runs ``python -m dlab tune NAME --worker ray-K --chief-address
 DRIVER:PORT`` with the same flags. The config must be a packaged name or a file every
-node can read.
+node can read. On a local Ray (no ``--address``) every worker is on this machine, so
+they share a scratch folder with the chief (``--shared-dir``) and the chief takes the
+best trial's checkpoint instead of retraining it.
 """
 
 from __future__ import annotations
@@ -68,7 +70,11 @@ def run_with_ray_workers(
     ``overrides`` is :func:`dlab.api.tune`'s (epochs, batch size, seed, sets, smoke, wall time):
     the workers get the same flags, so their trials are the chief's configs.
     """
-    from dlab.tune.distributed import DEFAULT_PORT, chief_role, tuner_environment
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from dlab.tune.distributed import DEFAULT_PORT, check_shared_dir, chief_role, tuner_environment
 
     epochs, batch_size, seed, sets, smoke, _ = overrides
     flags = [*(["--smoke"] if smoke else []), "--device", device]
@@ -78,14 +84,28 @@ def run_with_ray_workers(
         flags += ["--set", assignment]
     port = distributed.get("port") or DEFAULT_PORT
     workers = int(distributed.get("workers") or 1)
+    shared_dir = check_shared_dir(distributed.get("shared_dir"))
+    scratch = None
+    if shared_dir is None and distributed.get("address") is None:  # one machine: it shares its disk
+        shared_dir = scratch = tempfile.mkdtemp(prefix="dlab-tune-shared-")
+    if shared_dir is not None:
+        flags += ["--shared-dir", shared_dir]
     import builtins
 
     from dlab.run.cluster import shutdown
 
     saved_print = builtins.print  # Ray replaces it while connected
-    ray, refs, started, host = start_workers(workers, config_ref, flags, port, distributed.get("address"), 1)
+    try:
+        ray, refs, started, host = start_workers(
+            workers, config_ref, flags, port, distributed.get("address"), 1
+        )
+    except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
     try:
         role = chief_role(port, "127.0.0.1" if host == "127.0.0.1" else "0.0.0.0")
+        role = dataclasses.replace(role, shared_dir=shared_dir)
         with tuner_environment(role):
             result = run_chief()
         for done in ray.get(refs):
@@ -95,3 +115,5 @@ def run_with_ray_workers(
     finally:
         if started:
             shutdown(ray, saved_print)
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

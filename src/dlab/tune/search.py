@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from dlab.errors import ConfigError, UsageError
 from dlab.plots import trials_figure
 from dlab.tracking.tensorboard import tuner_callbacks
+from dlab.tune import handover
 from dlab.tune.distributed import Role, current_role, serve_oracle
 from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
 from dlab.tune.resume import fingerprint, fingerprint_hash, write_fingerprint
@@ -270,6 +271,8 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial),
     )
     role = current_role()
+    if role is not None and role.shared_dir is not None:  # a stale folder of this search's name
+        handover.clear(handover.search_folder(role.shared_dir, config, role.port))
     if role is not None:
         print(
             f"dlab: chief: serving the search on {role.host}:{role.port}; start workers with "
@@ -279,19 +282,34 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     summary = search(ctx, tuner, resumed)
     best_trial, best_config = write_best_config(ctx, tuner, summary)
     best_ctx = dataclasses.replace(ctx, config=best_config)  # same summary: one metrics.json
-    result = evaluate_best(
-        best_ctx,
-        target,
-        tuner,
-        best_trial,
-        data,
-        # a chief holds no checkpoints (they stay with the workers): it retrains the best config
-        retrained=config.model.retrain_epochs is not None
-        or config.model.retrain_batch_size is not None
-        or current_role() is not None,
-    )
+    retrain = config.model.retrain_epochs is not None or config.model.retrain_batch_size is not None
+    if role is not None and not retrain:  # the checkpoints are with the workers
+        retrain = not checkpoint_handed_over(ctx, tuner, best_trial, role)
+    result = evaluate_best(best_ctx, target, tuner, best_trial, data, retrained=retrain)
     ctx.record(timing={"search_seconds": summary["search_seconds"], **(ctx.summary.get("timing") or {})})
     target.figures(best_ctx, result.model, data, result)
+
+
+def checkpoint_handed_over(ctx: RunContext, tuner: Any, best_trial: Any, role: Role) -> bool:
+    """On a chief: copy the best trial's checkpoint from the shared folder into this run's
+    tuner folder, record where it came from, and say whether that worked (if not, the
+    chief retrains the best config and says why)."""
+    number = int(best_trial.trial_id) + 1
+    if role.shared_dir is None:
+        reason = "without --shared-dir the checkpoints stay with the workers"
+    else:
+        folder = handover.search_folder(role.shared_dir, ctx.config, role.port)
+        worker = handover.take_checkpoint(folder, best_trial, tuner.get_trial_dir(best_trial.trial_id))
+        if worker is not None:
+            handover.clear(folder)
+            print(f"dlab: chief: took trial {number}'s checkpoint from worker {worker} ({folder})")
+            ctx.record(best_model={"source": "checkpoint", "trial": number, "worker": worker})
+            return True
+        reason = f"no checkpoint of trial {number} in {folder}"
+        handover.clear(folder)
+    print(f"dlab: chief: {reason}: retraining the best config")
+    ctx.record(best_model={"source": "retrained", "trial": number, "reason": reason})
+    return False
 
 
 def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:

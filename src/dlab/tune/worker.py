@@ -2,8 +2,10 @@
 
 The worker builds the same hypermodel and tuner as a local search (so every trial
 is the same target config, seeded from its trial id), but keras-tuner replaces
-its oracle with a client of the chief's; its checkpoints go to a scratch folder
-that is removed at the end, because the chief keeps everything that matters.
+its oracle with a client of the chief's. Its checkpoints go to a scratch folder
+that is removed at the end, because the chief keeps everything that matters;
+with ``--shared-dir`` they go to the search's shared folder instead, where the
+chief takes the best one (:mod:`dlab.tune.handover`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.tune.distributed import Role, tuner_environment
+from dlab.tune.layout import PROJECT_NAME
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -53,13 +56,20 @@ def run_worker(
         connect_timeout: how long the chief's port may stay silent before the worker gives up
             (a chief still loading answers on it; one that exited does not).
     """
+    from dlab.tune import handover
     from dlab.tune.distributed import wait_for_oracle
     from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
 
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
-    scratch = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-"))
+    if role.shared_dir is None:
+        directory, keep = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-")), False
+    else:  # one project for every worker (keras-tuner's layout): none may wipe it at start
+        directory, keep = handover.search_folder(role.shared_dir, config, role.port), True
+        (directory / PROJECT_NAME / f"{role.tuner_id}.json").unlink(missing_ok=True)
 
     def on_trial_end(tuner: Any, trial: Any) -> None:
+        if keep and str(trial.status) == "COMPLETED":
+            handover.claim(tuner.get_trial_dir(trial.trial_id), trial, role.tuner_id)
         row = {
             "trial": int(trial.trial_id) + 1,
             "trial_id": trial.trial_id,
@@ -73,7 +83,8 @@ def run_worker(
     started = time.perf_counter()
     try:
         with tuner_environment(role):
-            tuner = make_tuner(config, make_hypermodel(config, target, data), scratch, True, on_trial_end)
+            hypermodel = make_hypermodel(config, target, data)
+            tuner = make_tuner(config, hypermodel, directory, not keep, on_trial_end)
             wait_for_oracle(
                 role.host,
                 role.port,
@@ -84,7 +95,8 @@ def run_worker(
             with startup_objects_frozen():
                 tuner.search(epochs=config.train.epochs, verbose=1)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(directory, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
     print(f"dlab: worker {role.tuner_id}: the chief ended the search; {len(result.trials)} trial(s) run here")
     return result
