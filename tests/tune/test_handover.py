@@ -84,3 +84,24 @@ def test_one_search_has_one_folder_and_another_search_another(tmp_path):
     assert folder(port=8001) != folder()  # another chief
     assert folder(sets=["train.optimizer.name=sgd"]) != folder()  # other trials
     assert folder(sets=["model.max_trials=7"]) == folder()  # the same search, extended
+
+
+def test_a_continued_hyperband_trial_comes_with_the_trials_it_continues(tmp_path):
+    """Hyperband builds a continued trial from its parent's checkpoint before loading its own."""
+    first, second = finished_trial("0"), finished_trial("3")
+    best = finished_trial("7")
+    second.hyperparameters.values["tuner/trial_id"] = "0"
+    best.hyperparameters.values["tuner/trial_id"] = "3"
+    trials = {trial.trial_id: trial for trial in (first, second, best)}
+    for trial in trials.values():
+        worker_trial_dir(tmp_path / "search", trial)
+    chief = tmp_path / "chief"
+
+    def trial_dir(trial_id):
+        return chief / f"trial_{trial_id}"
+
+    assert handover.take_best(tmp_path / "search", best, trials.__getitem__, trial_dir) == "worker1"
+    assert sorted(path.name for path in chief.iterdir()) == ["trial_0", "trial_3", "trial_7"]
+
+    (tmp_path / "search" / PROJECT_NAME / "trial_0" / handover.CLAIM_FILE).unlink()
+    assert handover.take_best(tmp_path / "search", best, trials.__getitem__, trial_dir) is None

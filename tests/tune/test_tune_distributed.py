@@ -46,16 +46,14 @@ def stop(processes: list[subprocess.Popen]) -> None:
 SEARCH = ("tune-mnist-mlp", "--smoke", "--max-trials", "4", "--device", "cpu", "--no-save")
 
 
-@pytest.mark.slow
-def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
-    """Workers and chief share a folder (--shared-dir), so the chief evaluates the best
-    trial's own checkpoint instead of retraining it."""
+def distributed_search(tmp_path: Path, search: tuple[str, ...], shared: Path) -> Path:
+    """A chief and two workers on 127.0.0.1 sharing ``shared``; returns the chief's run directory."""
     port = free_port()
-    out, shared = tmp_path / "out", tmp_path / "shared"
-    shared.mkdir()
+    out = tmp_path / "out"
+    flags = (*search, "--shared-dir", str(shared))
     chief = dlab(
         "tune",
-        *SEARCH,
+        *flags,
         "--out",
         str(out),
         "--chief",
@@ -63,11 +61,8 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
         str(port),
         "--bind",
         "127.0.0.1",
-        "--shared-dir",
-        str(shared),
         out=tmp_path / "chief.log",
     )
-    address = f"127.0.0.1:{port}"
     processes = [chief]
     try:
         deadline = time.monotonic() + 240  # the chief loads and checks the search before serving it
@@ -77,15 +72,13 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
         processes += [
             dlab(
                 "tune",
-                *SEARCH,
+                *flags,
                 "--worker",
                 str(n),
                 "--chief-address",
-                address,
+                f"127.0.0.1:{port}",
                 "--connect-timeout",
                 "120",
-                "--shared-dir",
-                str(shared),
                 out=tmp_path / f"worker{n}.log",
             )
             for n in (1, 2)
@@ -101,6 +94,16 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
             assert process.returncode == 0, logs[process][-3000:]
     finally:
         stop(processes)
+    return next(out.glob(f"{search[0]}/*/"))
+
+
+@pytest.mark.slow
+def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
+    """Workers and chief share a folder (--shared-dir), so the chief evaluates the best
+    trial's own checkpoint instead of retraining it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    run_dir = distributed_search(tmp_path, SEARCH, shared)
     ran = []
     for name in ("worker1.log", "worker2.log"):
         ran += [
@@ -109,7 +112,6 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
             if line.startswith("dlab: worker") and " trial " in line and "COMPLETED" in line
         ]
     assert sorted(ran) == ["1", "2", "3", "4"]  # every trial ran once, on one of the workers
-    run_dir = next(out.glob("tune-mnist-mlp/*/"))
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
     assert all(row["status"] == "COMPLETED" for row in rows)
@@ -125,6 +127,29 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
     assert list(shared.iterdir()) == []  # the search's folder went with the search
     best = api.run(str(run_dir / "best-config.yaml"), smoke=True, out=tmp_path / "best", save_model=False)
     assert best.status == "completed"
+
+
+@pytest.mark.slow
+def test_hyperband_across_two_workers_continues_trials_that_the_other_worker_began(tmp_path):
+    """Hyperband's later rounds load the checkpoint of an earlier round's trial, which
+    either worker may have run: in the shared folder every worker finds it (without one,
+    such trials fail with a missing build_config.json)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    search = ("tune-mnist-mlp", "--smoke", "--device", "cpu", "--no-save", "--epochs", "9")
+    search += ("--set", "model.algorithm=hyperband", "--set", "model.hyperband_factor=3")
+    run_dir = distributed_search(tmp_path, search, shared)
+    rows = list(csv.DictReader((run_dir / "trials.csv").open()))
+    assert [row for row in rows if row["status"] != "COMPLETED"] == []
+    trials = [json.loads(path.read_text()) for path in (run_dir / "tuner/search").glob("trial_*/trial.json")]
+    continued = [t for t in trials if "tuner/trial_id" in t["hyperparameters"]["values"]]
+    assert len(trials) == len(rows) and continued  # later rounds ran, and all of them completed
+    ran = {}
+    for worker in ("worker1", "worker2"):
+        for line in (tmp_path / f"{worker}.log").read_text().splitlines():
+            if line.startswith(f"dlab: worker {worker}: trial "):
+                ran[int(line.split("trial ")[1].split()[0])] = worker
+    assert set(ran.values()) == {"worker1", "worker2"} and len(ran) == len(rows)
 
 
 def test_a_worker_without_a_chief_address_exits_2(cli):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -77,6 +78,26 @@ def take_checkpoint(folder: Path, trial: Any, chief_trial_dir: str | Path) -> st
     for name in CHECKPOINT_FILES:
         shutil.copyfile(source / name, Path(chief_trial_dir) / name)
     return str(record.get("worker"))
+
+
+def take_best(
+    folder: Path, trial: Any, get_trial: Callable[[str], Any], trial_dir: Callable[[str], str | Path]
+) -> str | None:
+    """:func:`take_checkpoint` for ``trial`` and the trials it continues.
+
+    Hyperband rebuilds a continued trial's model from the trial it continues (its
+    ``tuner/trial_id``) before loading the trial's own weights, so the chief needs that
+    chain's checkpoints too. ``get_trial`` is the oracle's, ``trial_dir`` the chief
+    tuner's. Returns the best trial's worker, or None if a checkpoint of the chain is missing.
+    """
+    worker = take_checkpoint(folder, trial, trial_dir(trial.trial_id))
+    parent = trial.hyperparameters.values.get("tuner/trial_id")
+    while worker is not None and parent:
+        ancestor = get_trial(parent)
+        if take_checkpoint(folder, ancestor, trial_dir(parent)) is None:
+            return None
+        parent = ancestor.hyperparameters.values.get("tuner/trial_id")
+    return worker
 
 
 def clear(folder: Path) -> None:

@@ -299,7 +299,7 @@ def checkpoint_handed_over(ctx: RunContext, tuner: Any, best_trial: Any, role: R
         reason = "without --shared-dir the checkpoints stay with the workers"
     else:
         folder = handover.search_folder(role.shared_dir, ctx.config, role.port)
-        worker = handover.take_checkpoint(folder, best_trial, tuner.get_trial_dir(best_trial.trial_id))
+        worker = handover.take_best(folder, best_trial, tuner.oracle.get_trial, tuner.get_trial_dir)
         if worker is not None:
             handover.clear(folder)
             print(f"dlab: chief: took trial {number}'s checkpoint from worker {worker} ({folder})")

@@ -63,6 +63,13 @@ def run_worker(
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
     if role.shared_dir is None:
         directory, keep = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-")), False
+        if config.model.algorithm == "hyperband":
+            print(
+                f"dlab: worker {role.tuner_id}: Hyperband without --shared-dir: a later round's "
+                "trial fails here when another worker ran the trial it continues (give the chief "
+                "and every worker --shared-dir DIR)",
+                flush=True,
+            )
     else:  # one project for every worker (keras-tuner's layout): none may wipe it at start
         directory, keep = handover.search_folder(role.shared_dir, config, role.port), True
         (directory / PROJECT_NAME / f"{role.tuner_id}.json").unlink(missing_ok=True)
