@@ -297,25 +297,28 @@ def steady_rate(samples: int, train_seconds: list[float]) -> float | None:
 
 
 class TrainTimer(keras.callbacks.Callback):
-    """Seconds from on_epoch_begin to the first on_test_begin of each epoch (no validation)."""
+    """Seconds from on_epoch_begin to the first on_test_begin of each epoch (no validation),
+    wall-clock and the process's CPU seconds."""
 
     def __init__(self) -> None:
         super().__init__()
         self.train_seconds: list[float] = []
-        self._start = 0.0
-        self._train_end: float | None = None
+        self.train_cpu_seconds: list[float] = []
+        self._start = (0.0, 0.0)
+        self._train_end: tuple[float, float] | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
+        self._start = (time.perf_counter(), time.process_time())
         self._train_end = None
 
     def on_test_begin(self, logs=None):
         if self._train_end is None:
-            self._train_end = time.perf_counter()
+            self._train_end = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
-        end = self._train_end if self._train_end is not None else time.perf_counter()
-        self.train_seconds.append(end - self._start)
+        end = self._train_end or (time.perf_counter(), time.process_time())
+        self.train_seconds.append(end[0] - self._start[0])
+        self.train_cpu_seconds.append(end[1] - self._start[1])
 
 
 def main() -> None:
@@ -353,7 +356,9 @@ def main() -> None:
             {
                 "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
                 "steady_samples_per_s": steady_rate(len(x_train), timer.train_seconds),
+                "steady_samples_per_cpu_s": steady_rate(len(x_train), timer.train_cpu_seconds),
                 "train_seconds": [round(s, 3) for s in timer.train_seconds],
+                "train_cpu_seconds": [round(s, 3) for s in timer.train_cpu_seconds],
                 "params": int(model.count_params()),
                 "train_samples": len(x_train),
                 "epochs": len(timer.train_seconds),

@@ -17,26 +17,35 @@ if TYPE_CHECKING:
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Times the training part of each epoch (validation excluded) and whole epochs."""
+    """Times the training part of each epoch (validation excluded) and whole epochs, in
+    wall-clock seconds and in the CPU seconds the process used meanwhile.
+
+    CPU time is there for shared and virtual machines: there an epoch's wall time can
+    double while its CPU time stays the same (the process waited for a core), so the
+    CPU rate compares two runs where the wall rate only reports the machine's mood.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.train_seconds: list[float] = []
         self.epoch_seconds: list[float] = []
-        self._epoch_start = 0.0
-        self._train_end: float | None = None
+        self.train_cpu_seconds: list[float] = []
+        self._epoch_start = self._epoch_cpu_start = 0.0
+        self._train_end: tuple[float, float] | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
+        self._epoch_start, self._epoch_cpu_start = time.perf_counter(), time.process_time()
         self._train_end = None
 
     def on_test_begin(self, logs=None):
         if self._train_end is None:
-            self._train_end = time.perf_counter()
+            self._train_end = (time.perf_counter(), time.process_time())
 
     def on_epoch_end(self, epoch, logs=None):
         end = time.perf_counter()
-        self.train_seconds.append((self._train_end or end) - self._epoch_start)
+        train_end, train_cpu_end = self._train_end or (end, time.process_time())
+        self.train_seconds.append(train_end - self._epoch_start)
+        self.train_cpu_seconds.append(train_cpu_end - self._epoch_cpu_start)
         self.epoch_seconds.append(end - self._epoch_start)
 
     def summary(self, samples_per_epoch: int) -> dict[str, float | None]:
@@ -44,7 +53,9 @@ class EpochTimer(keras.callbacks.Callback):
 
         ``train_samples_per_s`` averages over every epoch, the first included (it also
         traces and compiles the training step); ``steady_train_samples_per_s`` is the rate
-        of the median later epoch, what a longer run settles at (None with one epoch).
+        of the median later epoch, what a longer run settles at (None with one epoch), and
+        ``steady_train_samples_per_cpu_s`` the same per CPU second of the process (all its
+        threads: 2 busy cores for 1 s count 2).
         """
         if not self.epoch_seconds:
             return {
@@ -52,17 +63,24 @@ class EpochTimer(keras.callbacks.Callback):
                 "time_per_epoch_s": None,
                 "train_samples_per_s": None,
                 "steady_train_samples_per_s": None,
+                "steady_train_samples_per_cpu_s": None,
             }
         train_seconds = sum(self.train_seconds)
-        later = statistics.median(self.train_seconds[1:]) if len(self.train_seconds) > 1 else 0.0
         return {
             "fit_seconds": round(sum(self.epoch_seconds), 3),
             "time_per_epoch_s": round(statistics.median(self.epoch_seconds), 4),
             "train_samples_per_s": round(samples_per_epoch * len(self.train_seconds) / train_seconds, 1)
             if train_seconds > 0
             else None,
-            "steady_train_samples_per_s": round(samples_per_epoch / later, 1) if later > 0 else None,
+            "steady_train_samples_per_s": _steady_rate(samples_per_epoch, self.train_seconds),
+            "steady_train_samples_per_cpu_s": _steady_rate(samples_per_epoch, self.train_cpu_seconds),
         }
+
+
+def _steady_rate(samples_per_epoch: int, seconds: list[float]) -> float | None:
+    """Samples per second of the median epoch after the first (None without one)."""
+    later = statistics.median(seconds[1:]) if len(seconds) > 1 else 0.0
+    return round(samples_per_epoch / later, 1) if later > 0 else None
 
 
 class HistoryWriter(keras.callbacks.Callback):
