@@ -10,7 +10,6 @@ time), so ``dlab --help``, ``dlab list`` and ``dlab show`` answer at once.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -244,11 +243,18 @@ def checked_format(name: str) -> str:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: run the command, then leave without Python's slow
+    teardown of TensorFlow (:mod:`dlab.cli.leave`)."""
+    from dlab.cli.leave import leave
     from dlab.cli.streams import protect_console
 
     protect_console()  # `dlab run ... | head` must not break the run (dlab.cli.streams)
     try:
         app()
     except KeyboardInterrupt as error:
-        sys.exit(getattr(error, "exit_code", 130))
+        code: object = getattr(error, "exit_code", 130)
+    except SystemExit as done:  # how Typer ends every command
+        code = done.code
+    else:
+        code = 0
+    leave(code)
