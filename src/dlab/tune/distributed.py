@@ -297,6 +297,7 @@ def tuner_environment(role: Role | None) -> Iterator[None]:
     finally:
         if role.is_chief:
             release_chief_port()
+            stop_oracle_server()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -344,7 +345,10 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
 
     release_chief_port()
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    global _oracle_server
+    executor = futures.ThreadPoolExecutor(max_workers=1)
+    server = grpc.server(executor)
+    _oracle_server = (server, executor)
     servicer = OracleServicer(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
@@ -353,6 +357,24 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
     server.start()
     while not (servicer.stop_triggered and exit_chief(oracle)):
         time.sleep(poll_s)
+
+
+_oracle_server: tuple[Any, Any] | None = None
+"""The gRPC server :func:`serve_oracle` started, and its thread pool, until the chief's role ends."""
+
+
+def stop_oracle_server() -> None:
+    """Stop the chief's gRPC server and its thread pool (the chief's run is over).
+
+    Their threads are not daemons: left running, they would hold the process's exit
+    to a full interpreter teardown (see :mod:`dlab.cli.leave`).
+    """
+    global _oracle_server
+    if _oracle_server is not None:
+        server, executor = _oracle_server
+        _oracle_server = None
+        server.stop(None).wait(5)
+        executor.shutdown(wait=True)
 
 
 def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
