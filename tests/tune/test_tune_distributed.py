@@ -112,6 +112,14 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
             if line.startswith("dlab: worker") and " trial " in line and "COMPLETED" in line
         ]
     assert sorted(ran) == ["1", "2", "3", "4"]  # every trial ran once, on one of the workers
+    chief_log = (tmp_path / "chief.log").read_text()
+    reported = [
+        line.split("trial ")[1].split()[0] for line in chief_log.splitlines() if "dlab: chief: trial" in line
+    ]
+    assert sorted(reported) == ["1", "2", "3", "4"]  # the chief reported each trial as it ended
+    assert all(
+        chief_log.index(f"dlab: chief: trial {n} ") < chief_log.index("dlab: best trial") for n in reported
+    )
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
     assert all(row["status"] == "COMPLETED" for row in rows)

@@ -321,7 +321,9 @@ CHIEF_POLL_S = 0.2
 """How often the chief checks whether the search is over (keras-tuner's own loop: 1 s, then 20 s)."""
 
 
-def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
+def serve_oracle(
+    oracle: Any, poll_s: float = CHIEF_POLL_S, on_trial_end: Callable[[str], None] | None = None
+) -> None:
     """Serve ``oracle`` to the workers over gRPC until the search is over, as keras-tuner's
     ``oracle_chief.start_server`` does, but checking every ``poll_s`` seconds.
 
@@ -330,6 +332,10 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
     idle for up to 20 s at the end of every search (longer than a smoke search's trials).
     The server keeps answering after this returns (as keras-tuner's does), so a worker
     that comes late is told the search is over instead of finding no chief.
+
+    ``on_trial_end`` is called with a trial's id once a worker has ended it: keras-tuner
+    calls no per-trial hook on a chief, which runs no trial itself. An error in it is
+    printed, never sent back to the worker.
     """
     try:
         import grpc
@@ -349,7 +355,7 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
     executor = futures.ThreadPoolExecutor(max_workers=1)
     server = grpc.server(executor)
     _oracle_server = (server, executor)
-    servicer = OracleServicer(oracle)
+    servicer = _reporting_servicer(OracleServicer, on_trial_end)(oracle)
     protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
     address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
     if not server.add_insecure_port(address):  # gRPC only logs the failure and serves nothing
@@ -357,6 +363,22 @@ def serve_oracle(oracle: Any, poll_s: float = CHIEF_POLL_S) -> None:
     server.start()
     while not (servicer.stop_triggered and exit_chief(oracle)):
         time.sleep(poll_s)
+
+
+def _reporting_servicer(base: type, on_trial_end: Callable[[str], None] | None) -> type:
+    """keras-tuner's servicer, calling ``on_trial_end`` after each ``EndTrial``."""
+
+    class ReportingServicer(base):  # type: ignore[misc, valid-type]
+        def EndTrial(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC's name
+            response = super().EndTrial(request, context)
+            if on_trial_end is not None:
+                try:
+                    on_trial_end(request.trial.trial_id)
+                except Exception as error:  # the worker's trial is recorded either way
+                    print(f"dlab: chief: reporting trial {request.trial.trial_id} failed: {error}")
+            return response
+
+    return ReportingServicer
 
 
 _oracle_server: tuple[Any, Any] | None = None

@@ -201,8 +201,15 @@ def make_tuner(
             if "verbose" in kwargs:
                 self.oracle.verbose = kwargs["verbose"]
             self.save()
-            serve_oracle(self.oracle)
+            serve_oracle(self.oracle, on_trial_end=self.chief_trial_ended)
             return None
+
+        def chief_trial_ended(self, trial_id: str) -> None:
+            """A worker ended a trial: report it here as a local search does (trials.csv)."""
+            trial = self.oracle.get_trial(trial_id)
+            on_trial_end(self, trial)
+            score = "-" if trial.score is None else f"{float(trial.score):.4f}"
+            print(f"dlab: chief: trial {int(trial_id) + 1} {trial.status} (score {score})", flush=True)
 
         def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
             keras.utils.set_random_seed((config.seed + int(trial.trial_id)) % 2**32)
