@@ -117,6 +117,34 @@ def test_a_mirrored_strategy_keeps_the_run_on_tensorflow(cli):
     assert not list(Path("out").glob("*/*"))
 
 
+def test_jax_on_a_gpu_allocates_as_needed_so_two_runs_can_share_it(monkeypatch):
+    """JAX preallocates 75% of a GPU; dlab asks for growth instead, unless the user set it."""
+    from dlab.run.device import select_device_for
+
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    select_device_for("jax", "auto")
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "true")
+    select_device_for("jax", "auto")
+    assert os.environ["XLA_PYTHON_CLIENT_PREALLOCATE"] == "true"
+
+
+def test_a_jax_gpu_capability_is_read_from_its_device_string(monkeypatch):
+    import jax
+
+    from dlab.run.scaling import gpu_capability
+
+    class Device:
+        platform = "gpu"
+
+        def __init__(self, capability):
+            self.compute_capability = capability
+
+    for reported, expected in (("9.0", (9, 0)), ("6.1", (6, 1)), ("", (0, 0)), ("gfx90a", (0, 0))):
+        monkeypatch.setattr(jax, "devices", lambda reported=reported: [Device(reported)])
+        assert gpu_capability("jax") == expected
+
+
 def test_resume_refuses_another_backend():
     from dlab.run.resume import check_same_backend, resume_backend
 

@@ -183,3 +183,60 @@ def test_off_tensorflow_the_plan_names_the_backends_device_and_refuses_tf_distri
     float16 = resolve_config("mlp-mnist", flags={}, sets=["train.precision=mixed_float16"], smoke=True).train
     with pytest.raises(ConfigError, match="on the CPU"):
         plan_scaling(float16, cpu, "torch")
+
+
+RECURRENT_ON_JAX_SCRIPT = textwrap.dedent(
+    """
+    import os, json
+    os.environ["KERAS_BACKEND"] = "jax"
+    import keras, numpy as np
+    from dlab.run.scaling import keep_output_float32, keep_recurrent_float32
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    inputs = keras.Input((6,), dtype="int32")
+    x = keras.layers.Embedding(20, 8)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True))(x)
+    x = keras.layers.LSTM(4)(x)
+    hidden = keras.layers.Dense(4, name="hidden")(x)
+    outputs = keras.layers.Dense(2, activation="softmax", name="output")(hidden)
+    model = keras.Model(inputs, outputs)
+    keep_output_float32(model)
+    keep_recurrent_float32(model)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    loss = model.fit(np.arange(60).reshape(10, 6) % 20, np.arange(10) % 2, epochs=1, verbose=0)
+    dtypes = {}
+    for layer in model._flatten_layers(include_self=False):
+        dtypes[layer.name] = layer.compute_dtype
+        if hasattr(layer, "cell"):
+            dtypes[layer.name + "/cell"] = layer.cell.compute_dtype
+    print("RESULT" + json.dumps({"dtypes": dtypes, "loss": loss.history["loss"][-1]}))
+    """
+)
+
+
+def test_recurrent_layers_compute_in_float32_on_jax_under_a_mixed_policy():
+    """jaxlib's cuDNN LSTM/GRU kernel takes float32 only (a bfloat16 LSTM failed on an H200 with
+    'Unknown output type bfloat16'); the rest of the model keeps the mixed policy."""
+    done = subprocess.run(
+        [sys.executable, "-c", RECURRENT_ON_JAX_SCRIPT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(line for line in done.stdout.splitlines() if line.startswith("RESULT"))
+    result = json.loads(line[len("RESULT") :])
+    dtypes = result["dtypes"]
+    recurrent = {name: dtype for name, dtype in dtypes.items() if "gru" in name or "lstm" in name}
+    assert len(recurrent) >= 6 and set(recurrent.values()) == {"float32"}, dtypes  # layers and cells
+    assert dtypes["embedding"] == dtypes["hidden"] == "bfloat16", dtypes
+    assert dtypes["output"] == "float32", dtypes
+    assert 0 < result["loss"] < 10
+
+
+def test_keep_recurrent_float32_leaves_tensorflow_models_alone():
+    import keras
+
+    from dlab.run.scaling import keep_recurrent_float32
+
+    lstm = keras.layers.LSTM(2, dtype="mixed_bfloat16")
+    model = keras.Sequential([keras.Input((3, 2)), lstm])
+    keep_recurrent_float32(model)
+    assert lstm.compute_dtype == "bfloat16"

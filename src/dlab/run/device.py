@@ -92,6 +92,11 @@ def select_device_for(backend: str, requested: str) -> DeviceInfo:
     if requested == "cpu":
         os.environ.setdefault("JAX_PLATFORMS", "cpu")
         os.environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    elif backend == "jax":
+        # JAX takes 75% of the GPU's memory when it starts, so a second run on the same GPU
+        # (a sweep's --jobs 2) fails to start; allocate as needed instead, as TensorFlow's
+        # memory growth does above. A user's own setting wins.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     if backend == "jax":
         import jax
 

@@ -154,13 +154,15 @@ def compile_model(
 
     ``train.steps_per_execution: auto`` is resolved here (:mod:`dlab.training.execution`);
     the model keeps the resolution as ``model.dlab_execution`` for metrics.json.
-    Under a mixed dtype policy the last layer is switched to float32 first (stable softmax/logits);
+    Under a mixed dtype policy the last layer is switched to float32 first (stable softmax/logits),
+    and so are recurrent layers on JAX (its cuDNN kernels take float32 only);
     ``train.jit_compile`` goes to Keras as is (``auto`` lets Keras decide).
     """
     if config.precision != "float32":
-        from dlab.run.scaling import keep_output_float32
+        from dlab.run.scaling import keep_output_float32, keep_recurrent_float32
 
         keep_output_float32(model)
+        keep_recurrent_float32(model)
     from dlab.training.execution import resolve_execution
 
     execution = resolve_execution(config, model, steps_per_epoch)
