@@ -1,14 +1,20 @@
 """The speed table that ``train.backend: auto`` and ``train.steps_per_execution: auto`` read.
 
 Trains one small model of each compute family (dense, convolutional, recurrent,
-embedding, transfer) on the same synthetic data, on every installed Keras backend
-and several steps-per-execution settings, and writes training samples/s to
+embedding, transfer, multi_hot) on the same synthetic data, on every installed Keras
+backend and several steps-per-execution settings, and writes training samples/s to
 ``src/dlab/run/speed_table.json`` (``--write``) or prints it. Each backend runs in
 its own subprocess (Keras fixes its backend at import); settings are interleaved
-within a backend, and the median of ``--repeats`` timed epochs is kept.
+within a backend, and the median of ``--repeats`` timed epochs is kept. ``--write``
+with ``--families`` replaces those families' rows and keeps the others.
+
+The multi_hot family is fed as dlab feeds it: sparse batches into a sparse first layer
+on TensorFlow (:mod:`dlab.data.sparse_rows`), dense arrays elsewhere; at batch 512, the
+size of the catalogue's multi-hot configs (every other family: 32).
 
     .venv/bin/python benchmarks/bench_backends.py --write
     .venv/bin/python benchmarks/bench_backends.py --backends tensorflow,jax --steps 1,8,32
+    .venv/bin/python benchmarks/bench_backends.py --families multi_hot --write
 """
 
 from __future__ import annotations
@@ -25,7 +31,9 @@ import time
 from pathlib import Path
 
 TABLE = Path(__file__).resolve().parents[1] / "src" / "dlab" / "run" / "speed_table.json"
-FAMILIES = ("dense", "convolutional", "recurrent", "embedding", "transfer")
+FAMILIES = ("dense", "convolutional", "recurrent", "embedding", "transfer", "multi_hot")
+BATCH_SIZES = {"multi_hot": 512}
+"""Batch size per family where it is not 32: the catalogue's multi-hot MLPs train at 512."""
 
 
 def build(family: str):
@@ -63,6 +71,17 @@ def build(family: str):
                 layers.Dense(10),
             ]
         )
+    elif family == "multi_hot":  # the IMDB MLP: 10,000 words, about 1.3% of them in a review
+        x = (rng.random((12800, 10000)) < 0.013).astype("uint8")
+        y = rng.integers(0, 10, 12800)
+        from dlab.data.sparse_rows import sparse_input_supported
+        from dlab.models.sparse_dense import SparseInputDense
+
+        sparse = sparse_input_supported()
+        first = SparseInputDense(16, activation="relu") if sparse else layers.Dense(16, "relu")
+        model = keras.Sequential(
+            [keras.Input((10000,), sparse=sparse), first, layers.Dense(16, "relu"), layers.Dense(10)]
+        )
     else:  # a frozen convolutional backbone under a trainable head
         x, y = rng.random((1280, 32, 32, 3), dtype="float32"), rng.integers(0, 10, 1280)
         backbone = keras.Sequential(
@@ -85,6 +104,9 @@ def measure(family: str, settings: list[int], repeats: int) -> dict[int, float]:
     """
     import keras
 
+    from dlab.data.sparse_rows import reads_sparse_inputs, sparse_batches
+
+    batch_size = BATCH_SIZES.get(family, 32)
     models = {}
     for setting in settings:
         keras.utils.set_random_seed(0)
@@ -95,13 +117,17 @@ def measure(family: str, settings: list[int], repeats: int) -> dict[int, float]:
             metrics=["accuracy"],
             steps_per_execution=setting,
         )
-        model.fit(x, y, batch_size=32, epochs=1, verbose=0)  # compile and warm up
-        models[setting] = model
+        if reads_sparse_inputs(model):  # dlab's fit_inputs does the same
+            inputs = {"x": sparse_batches(x, y, batch_size)}
+        else:
+            inputs = {"x": x, "y": y, "batch_size": batch_size}
+        model.fit(**inputs, epochs=1, verbose=0)  # compile and warm up
+        models[setting] = (model, inputs)
     rates: dict[int, list[float]] = {setting: [] for setting in settings}
     for _ in range(repeats):
-        for setting, model in models.items():
+        for setting, (model, inputs) in models.items():
             start = time.perf_counter()
-            model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+            model.fit(**inputs, epochs=1, verbose=0)
             rates[setting].append(len(x) / (time.perf_counter() - start))
     return {setting: statistics.median(values) for setting, values in rates.items()}
 
@@ -170,12 +196,20 @@ def main() -> None:
                 cells.append(f"{value:>8.0f} {ratio:<5}" if value else "-")
             print(f"{family:<14} {backend:<11} " + " ".join(cells))
     if args.write:
+        measured_at = time.strftime("%Y-%m-%d")
+        kept = {}
+        if set(families) != set(FAMILIES) and TABLE.exists():  # a partial run keeps the other rows
+            old = json.loads(TABLE.read_text(encoding="utf-8"))
+            kept = {name: rows for name, rows in old.get("samples_per_s", {}).items() if name not in families}
+            if old.get("measured_at") != measured_at:
+                measured_at = f"{old.get('measured_at', '?')}; {', '.join(families)}: {measured_at}"
         document = {
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {cpu_model()}",
-            "measured_at": time.strftime("%Y-%m-%d"),
+            "measured_at": measured_at,
             "batch_size": 32,
+            "batch_sizes": BATCH_SIZES,
             "unit": "training samples per second (median of timed epochs)",
-            "samples_per_s": table,
+            "samples_per_s": {**kept, **table},
         }
         TABLE.write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {TABLE}")

@@ -102,6 +102,7 @@ class TextMlp(TextClassifier):
     """Dense layers over multi-hot vectors of the most frequent words."""
 
     ModelConfig = TextMlpConfig
+    compute_family = "multi_hot"
 
     def encode(self, config, data, sequences):
         from dlab.data.text import multi_hot

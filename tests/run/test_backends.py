@@ -158,6 +158,7 @@ def test_model_family_is_read_from_the_layers():
     import keras
 
     from dlab.models.families import model_family
+    from dlab.models.sparse_dense import SparseInputDense
 
     layers = keras.layers
     dense = keras.Sequential([keras.Input((4,)), layers.Dense(3)])
@@ -169,13 +170,26 @@ def test_model_family_is_read_from_the_layers():
     )
     backbone.trainable = False
     transfer = keras.Sequential([keras.Input((8, 8, 1)), backbone, layers.Dense(2)])
-    assert [model_family(m) for m in (dense, conv, rnn, bag, transfer)] == [
+    multi_hot = keras.Sequential([keras.Input((50,), sparse=True), SparseInputDense(3), layers.Dense(1)])
+    assert [model_family(m) for m in (dense, conv, rnn, bag, transfer, multi_hot)] == [
         "dense",
         "convolutional",
         "recurrent",
         "embedding",
         "transfer",
+        "multi_hot",
     ]
+
+
+def test_multi_hot_mlps_stay_on_tensorflow_where_sparse_batches_beat_jax():
+    """The catalogue's multi-hot MLPs train on sparse batches on TensorFlow only: the shipped
+    table must not send them to JAX because JAX wins on *dense* models."""
+    from dlab.experiment import registry
+    from dlab.run.speed import load_table
+
+    assert registry.get("text_mlp").compute_family == "multi_hot"
+    assert fastest_backend("multi_hot", ["tensorflow", "jax", "torch"], load_table())[0] == "tensorflow"
+    assert fastest_backend("dense", ["tensorflow", "jax"], load_table())[0] == "jax"
 
 
 # --------------------------------------------------------------------------- real runs
@@ -220,6 +234,20 @@ def test_auto_resolves_to_a_concrete_backend_and_steps_recorded_in_metrics(tmp_p
     assert metrics["versions"][metrics["backend"]] == execution["backend_version"]
     assert execution["source"] == "auto" and execution["model_family"] == "dense"
     assert 1 <= execution["steps_per_execution"] <= 16  # 512 smoke samples / batch 32
+
+
+@pytest.mark.slow
+def test_auto_keeps_a_multi_hot_mlp_on_tensorflow_with_jax_installed(tmp_path):
+    """Before the multi_hot row, auto sent mlp-imdb to JAX (the dense row's winner), where it
+    trains on dense batches: 1.7x plain Keras's speed instead of TensorFlow's 4.4x."""
+    requires_backend("jax")
+    done = dlab_run(
+        tmp_path, "mlp-imdb", "--smoke", "--backend", "auto", "--out", "out", env={"KERAS_BACKEND": None}
+    )
+    assert done.returncode == 0, done.stderr
+    execution = json.loads((only_run(tmp_path / "out") / "metrics.json").read_text())["execution"]
+    assert execution["backend"] == "tensorflow" and "multi_hot" in execution["reason"]
+    assert execution["model_family"] == "multi_hot" and execution["sparse_inputs"] is True
 
 
 @pytest.mark.slow

@@ -47,7 +47,8 @@ class Experiment:
         supports_kfold: whether ``train.kfold`` can split this experiment's data.
         kfold_unsupported_because: why not, for the error message (when it cannot).
         compute_family: what dominates its training step (dense, convolutional, recurrent,
-            embedding, transfer): the row of the speed table that ``train.backend: auto`` reads.
+            embedding, transfer, multi_hot): the row of the speed table that
+            ``train.backend: auto`` reads.
         requires_tensorflow: why it needs TensorFlow itself rather than pure Keras (None: it
             runs on every Keras backend); another ``--backend`` is then refused.
     """

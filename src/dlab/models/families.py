@@ -14,6 +14,7 @@ from typing import Any
 _RECURRENT = ("RNN", "LSTM", "GRU", "SimpleRNN", "Bidirectional", "ConvLSTM")
 _CONVOLUTIONAL = ("Conv",)
 _EMBEDDING = ("Embedding",)
+_MULTI_HOT = ("SparseInputDense",)
 
 
 def _layers(model: Any) -> list[Any]:
@@ -26,11 +27,13 @@ def _layers(model: Any) -> list[Any]:
 
 
 def model_family(model: Any) -> str:
-    """``transfer``, ``recurrent``, ``convolutional``, ``embedding`` or ``dense``.
+    """``transfer``, ``recurrent``, ``convolutional``, ``embedding``, ``multi_hot`` or ``dense``.
 
     A nested model with frozen weights is a transfer backbone; otherwise the most
     expensive kind of layer present decides (recurrent over convolutional over
-    embedding over dense).
+    embedding over dense). A dense stack that reads sparse multi-hot batches
+    (:class:`~dlab.models.sparse_dense.SparseInputDense`) is ``multi_hot``: its first
+    product skips the zeros, so it is timed as a family of its own.
     """
     layers = _layers(model)
     names = [type(layer).__name__ for layer in layers]
@@ -42,6 +45,8 @@ def model_family(model: Any) -> str:
         return "convolutional"
     if any(name in _EMBEDDING for name in names):
         return "embedding"
+    if any(name in _MULTI_HOT for name in names):
+        return "multi_hot"
     return "dense"
 
 
