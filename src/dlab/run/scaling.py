@@ -219,6 +219,7 @@ def keep_recurrent_float32(model: Any) -> None:
     if keras.backend.backend() != "jax" or not isinstance(model, keras.Model):
         return
     float32 = keras.dtype_policies.DTypePolicy("float32")
+    # Keras's own walk: a Bidirectional's two RNNs are tracked sublayers, not entries of `.layers`
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, keras.layers.RNN) and layer.dtype_policy.compute_dtype != "float32":
             layer.dtype_policy = float32
