@@ -119,6 +119,7 @@ def test_a_mirrored_strategy_keeps_the_run_on_tensorflow(cli):
 
 def test_jax_on_a_gpu_allocates_as_needed_so_two_runs_can_share_it(monkeypatch):
     """JAX preallocates 75% of a GPU; dlab asks for growth instead, unless the user set it."""
+    requires_backend("jax")
     from dlab.run.device import select_device_for
 
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
@@ -130,7 +131,7 @@ def test_jax_on_a_gpu_allocates_as_needed_so_two_runs_can_share_it(monkeypatch):
 
 
 def test_a_jax_gpu_capability_is_read_from_its_device_string(monkeypatch):
-    import jax
+    jax = pytest.importorskip("jax", reason="the jax extra is not installed")
 
     from dlab.run.scaling import gpu_capability
 
