@@ -3,13 +3,13 @@
 Trains one small model of each compute family (dense, convolutional, recurrent,
 embedding, transfer, multi_hot) on the same synthetic data, on every installed Keras
 backend and several steps-per-execution settings, and writes training samples/s to
-``src/dlab/run/speed_table.json`` (``--write``) or prints it. Each backend runs in
+``src/dlab/runtime/speed_table.json`` (``--write``) or prints it. Each backend runs in
 its own subprocess (Keras fixes its backend at import); settings are interleaved
 within a backend, and the median of ``--repeats`` timed epochs is kept. ``--write``
 with ``--families`` replaces those families' rows and keeps the others.
 
 The multi_hot family is fed as dlab feeds it: sparse batches into a sparse first layer
-on TensorFlow (:mod:`dlab.data.sparse_rows`), dense arrays elsewhere; at batch 512, the
+on TensorFlow (:mod:`dlab.data.modalities.sparse_rows`), dense arrays elsewhere; at batch 512, the
 size of the catalogue's multi-hot configs (every other family: 32).
 
     .venv/bin/python benchmarks/bench_backends.py --write
@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-TABLE = Path(__file__).resolve().parents[1] / "src" / "dlab" / "run" / "speed_table.json"
+TABLE = Path(__file__).resolve().parents[1] / "src" / "dlab" / "runtime" / "speed_table.json"
 FAMILIES = ("dense", "convolutional", "recurrent", "embedding", "transfer", "multi_hot")
 BATCH_SIZES = {"multi_hot": 512}
 """Batch size per family where it is not 32: the catalogue's multi-hot MLPs train at 512."""
@@ -74,7 +74,7 @@ def build(family: str):
     elif family == "multi_hot":  # the IMDB MLP: 10,000 words, about 1.3% of them in a review
         x = (rng.random((12800, 10000)) < 0.013).astype("uint8")
         y = rng.integers(0, 10, 12800)
-        from dlab.data.sparse_rows import sparse_input_supported
+        from dlab.data.modalities.sparse_rows import sparse_input_supported
         from dlab.models.sparse_dense import SparseInputDense
 
         sparse = sparse_input_supported()
@@ -104,7 +104,7 @@ def measure(family: str, settings: list[int], repeats: int) -> dict[int, float]:
     """
     import keras
 
-    from dlab.data.sparse_rows import reads_sparse_inputs, sparse_batches
+    from dlab.data.modalities.sparse_rows import reads_sparse_inputs, sparse_batches
 
     batch_size = BATCH_SIZES.get(family, 32)
     models = {}

@@ -22,8 +22,8 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 
 def measure(name: str, repeats: int = 7) -> None:
-    from dlab.experiment import registry
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework import registry
+    from dlab.framework.factory import resolve_config
     from dlab.training import RunBackup, compile_model, targets
 
     config = resolve_config(name, smoke=True)
@@ -60,7 +60,7 @@ def measure(name: str, repeats: int = 7) -> None:
 
 
 def _full_train_size(name: str) -> int:
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework.factory import resolve_config
 
     dataset = resolve_config(name).data.dataset
     return {"cifar10": 50_000, "mnist": 60_000, "fashion_mnist": 60_000, "imdb": 25_000, "circle": 250}.get(

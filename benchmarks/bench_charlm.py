@@ -50,7 +50,7 @@ def plain_data():
 
     import numpy as np
 
-    from dlab.data.timemachine import SYNTHETIC_CHARS, synthetic_text
+    from dlab.data.datasets.timemachine import SYNTHETIC_CHARS, synthetic_text
 
     text = re.sub("[^A-Za-z]+", " ", synthetic_text(SYNTHETIC_CHARS, SEED)).strip().lower()
     vocab = ["<unk>", " ", *"abcdefghijklmnopqrstuvwxyz"]
@@ -153,8 +153,8 @@ def in_process(config: str, rounds: int) -> None:
     import keras
     from dlab.experiments.charlm import char_model
 
-    from dlab.data.characters import char_batches
-    from dlab.experiment.factory import resolve_config
+    from dlab.data.modalities.characters import char_batches
+    from dlab.framework.factory import resolve_config
     from dlab.models.sequences import state_resetter
     from dlab.training import EpochTimer, compile_model
 

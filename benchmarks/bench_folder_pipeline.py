@@ -74,7 +74,7 @@ def bench_pipeline(args) -> None:
     import tensorflow as tf
 
     from dlab.config import DataConfig
-    from dlab.data.folders import load_folder_dataset
+    from dlab.data.modalities.folders import load_folder_dataset
 
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dlab.data.higgs import read_rows
+from dlab.data.datasets.higgs import read_rows
 
 
 def write_file(path: Path, rows: int) -> None:

@@ -5,7 +5,7 @@ is split 50/25/25, standardized with the training statistics, and the training
 windows (sequence_length 120, sampling_rate 6, target 24 h after the window's
 end, batch 256, shuffled) are read once per pass, as one training epoch reads them:
 
-- ``dlab``: ``dlab.data.jena.split_rows`` + ``window_dataset`` (the code path of
+- ``dlab``: ``dlab.data.datasets.jena.split_rows`` + ``window_dataset`` (the code path of
   ``dlab run lstm-jena``): shuffled window starts batched first, then one
   ``tf.gather`` of (256, 120) row indices per batch from the training rows.
 - ``dlwp``: Deep Learning with Python's code: ``timeseries_dataset_from_array`` over
@@ -56,7 +56,7 @@ def child(variant: str, rows: int, repeats: int) -> dict:
     import keras
     import numpy as np
 
-    from dlab.data.jena import (
+    from dlab.data.datasets.jena import (
         COLUMNS,
         TEMPERATURE,
         Windows,

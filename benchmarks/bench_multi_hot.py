@@ -3,7 +3,7 @@
 The lab reports built the multi-hot matrix word by word into a float64 array
 (``results[i, j] = 1.``), which costs about 1.9 GiB for 25,000 x 10,000 and a
 Python iteration per word. dlab gathers every index into one array and scatters
-them into a uint8 matrix in one assignment (:func:`dlab.data.text.multi_hot`).
+them into a uint8 matrix in one assignment (:func:`dlab.data.modalities.text.multi_hot`).
 
 The reviews come from dlab's synthetic twin of IMDB (the real length
 distribution: median 174 words, about 5.8 million words in all), so both
@@ -20,8 +20,8 @@ import time
 
 import numpy as np
 
-from dlab.data.imdb import SPEC
-from dlab.data.text import multi_hot, synthetic_corpus
+from dlab.data.datasets.imdb import SPEC
+from dlab.data.modalities.text import multi_hot, synthetic_corpus
 
 NUM_WORDS = 10_000
 

@@ -88,8 +88,8 @@ def child(args: argparse.Namespace) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from dlab.experiment.factory import resolve_config
-    from dlab.experiment.registry import get
+    from dlab.framework.factory import resolve_config
+    from dlab.framework.registry import get
     from dlab.models.blocks import build_classifier
 
     mark("imports")

@@ -35,8 +35,8 @@ def plain_search(args: argparse.Namespace, directory: str) -> None:
     import keras_tuner
     from keras import layers
 
-    from dlab.data import mnist
-    from dlab.data.images import synthetic_images
+    from dlab.data.datasets import mnist
+    from dlab.data.modalities.images import synthetic_images
 
     (x_train, y_train), (x_test, y_test) = synthetic_images(
         mnist.SPEC, args.train_samples, args.train_samples // 6, seed=42

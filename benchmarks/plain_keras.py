@@ -43,12 +43,18 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from dlab.data import cifar10, imdb, mnist  # noqa: E402
-from dlab.data.boston_housing import synthetic_housing  # noqa: E402
-from dlab.data.characters import CHARACTERS, batches_per_epoch, encode, preprocess, sequential_batches  # noqa: E402
-from dlab.data.images import synthetic_images  # noqa: E402
-from dlab.data.text import multi_hot, synthetic_corpus  # noqa: E402
-from dlab.data.timemachine import SYNTHETIC_CHARS, synthetic_text  # noqa: E402
+from dlab.data.datasets import cifar10, imdb, mnist  # noqa: E402
+from dlab.data.datasets.boston_housing import synthetic_housing  # noqa: E402
+from dlab.data.datasets.timemachine import SYNTHETIC_CHARS, synthetic_text  # noqa: E402
+from dlab.data.modalities.characters import (  # noqa: E402
+    CHARACTERS,
+    batches_per_epoch,
+    encode,
+    preprocess,
+    sequential_batches,
+)
+from dlab.data.modalities.images import synthetic_images  # noqa: E402
+from dlab.data.modalities.text import multi_hot, synthetic_corpus  # noqa: E402
 
 IMDB_WORDS = 10_000  # mlp-imdb's data.num_words
 LSTM_WORDS, LSTM_MAXLEN = 5_000, 300  # lstm-imdb's data.num_words and data.maxlen

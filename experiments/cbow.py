@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -68,7 +68,7 @@ class Cbow(KerasExperiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import ArrayDataset, split_validation
-        from dlab.data.timemachine import load_text
+        from dlab.data.datasets.timemachine import load_text
         from dlab.errors import ConfigError
         from dlab.models.embeddings import cbow_pairs
 

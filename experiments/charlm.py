@@ -1,7 +1,7 @@
 """Character-level language models (d2l chapter 8): SimpleRNN, GRU or LSTM over 28 characters.
 
 The corpus (``timemachine`` by default, any text file with ``data.source=file``)
-becomes the 28 character ids of :mod:`dlab.data.characters`; each epoch cuts the
+becomes the 28 character ids of :mod:`dlab.data.modalities.characters`; each epoch cuts the
 training text into ``num_steps``-long subsequences with d2l's sequential or
 random sampling (a new offset every epoch). The model reads one-hot
 characters (a frozen identity ``Embedding``, as d2l feeds ``one_hot(X)``),
@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -102,7 +102,7 @@ class CharLanguageModel(KerasExperiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dlab.data import load_dataset
-        from dlab.data.characters import min_corpus_length
+        from dlab.data.modalities.characters import min_corpus_length
         from dlab.errors import ConfigError, DataError
 
         if config.data.validation == "none":
@@ -159,7 +159,7 @@ class CharLanguageModel(KerasExperiment):
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         """Train with the shared recipe on batches of subsequences, then generate a sample."""
         from dlab.data import BatchedDataset
-        from dlab.data.characters import char_batches
+        from dlab.data.modalities.characters import char_batches
         from dlab.models.sequences import state_resetter
         from dlab.training import fit_and_evaluate
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import ImageClassifierExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import ImageClassifierExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras

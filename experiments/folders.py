@@ -1,6 +1,6 @@
 """Image classifiers on class-folder trees: dogs vs cats from scratch, and transfer learning.
 
-The data is a tf.data stream per split (:mod:`dlab.data.folders`), never one
+The data is a tf.data stream per split (:mod:`dlab.data.modalities.folders`), never one
 big array; training, evaluation and the figures read it batch by batch.
 
 - ``folder_convnet``: Deep Learning with Python's convnet (conv 32/64/128/256/256,
@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import ImageClassifierExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import ImageClassifierExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.data.folders import StreamDataset
+    from dlab.data.modalities.folders import StreamDataset
     from dlab.run.context import RunContext
 
 
@@ -79,7 +79,7 @@ class FolderClassifier(ImageClassifierExperiment):
         return int(config.model.image_size)
 
     def load_data(self, config: RunConfig) -> StreamDataset:
-        from dlab.data.folders import load_folder_dataset
+        from dlab.data.modalities.folders import load_folder_dataset
 
         return load_folder_dataset(config.data, config.seed, image_size=self.image_size(config))
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -46,7 +46,7 @@ class PlaygroundMlp(KerasExperiment):
     ModelConfig = PlaygroundConfig
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data.playground import PROBLEMS
+        from dlab.data.datasets.playground import PROBLEMS
         from dlab.errors import ConfigError, did_you_mean
 
         if config.data.dataset not in PROBLEMS:

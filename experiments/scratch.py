@@ -3,7 +3,7 @@ linear regression.
 
 Each class only says which model it builds and what it reports; the training
 loop, history, cost curve and run directory are shared
-(:class:`dlab.experiment.recipes.ScratchExperiment`, :mod:`dlab.models.numpy_models`). NumPy is
+(:class:`dlab.framework.recipes.ScratchExperiment`, :mod:`dlab.models.numpy_models`). NumPy is
 imported inside the methods so that ``dlab list`` stays fast.
 """
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import ScratchExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import ScratchExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -186,7 +186,7 @@ class LogisticRegression(ScratchExperiment):
     def load_data(self, config: RunConfig) -> ArrayDataset:
         from dataclasses import replace
 
-        from dlab.data.tabular import standardize
+        from dlab.data.modalities.tabular import standardize
         from dlab.errors import DataError
 
         data = super().load_data(config)

@@ -5,7 +5,7 @@ resolution at every level (Conv(64, stride 2), Conv(64), Conv(128, s2) ...), the
 transposed convolutions that double it back (ConvT(256), ConvT(256, s2) ...),
 and a 3x3 softmax convolution with one channel per class. Strided convolutions
 instead of max-pooling keep where things are, which a per-pixel answer needs.
-The data is a tf.data stream of (image, mask) per split (:mod:`dlab.data.segmentation`);
+The data is a tf.data stream of (image, mask) per split (:mod:`dlab.data.modalities.segmentation`);
 pixel accuracy and mean IoU are reported every epoch, and ``plots/masks.png`` shows
 image, true mask and predicted mask for the first validation images.
 """
@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
-    from dlab.data.folders import StreamDataset
+    from dlab.data.modalities.folders import StreamDataset
     from dlab.run.context import RunContext
     from dlab.training import FitResult
 
@@ -86,7 +86,7 @@ class Segmentation(KerasExperiment):
 
     def inference_spec(self, config: RunConfig, data: StreamDataset) -> dict:
         """Images resized to the run's size; the answer is a class per pixel (a mask PNG)."""
-        from dlab.experiment.inference import image_spec
+        from dlab.framework.inference import image_spec
 
         return image_spec(config, data.image_shape, data.class_names, "segmentation")
 

@@ -21,8 +21,8 @@ from pydantic import Field, model_validator
 
 from dlab.config import StrictModel
 from dlab.data import ArrayDataset
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -91,11 +91,11 @@ class TabularMlp(KerasExperiment):
 
     def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
         """Rows by feature name; the Normalization layer inside the model standardizes them."""
-        from dlab.experiment.inference import table_spec
+        from dlab.framework.inference import table_spec
 
         names = None
         if data.name == "boston_housing" and data.x_train.shape[1] == 13:
-            from dlab.data.boston_housing import FEATURES
+            from dlab.data.datasets.boston_housing import FEATURES
 
             names = list(FEATURES)
         return table_spec(config, data, names)
@@ -185,7 +185,7 @@ class AutoencoderFraud(KerasExperiment):
                 f"autoencoder-fraud validates on a fraction of the training split; "
                 f"data.validation={share!r} is not one. Use e.g. 0.2."
             )
-        from dlab.data.splits import stratified_indices
+        from dlab.data.checks.splits import stratified_indices
 
         rows = len(data.x_train)
         n_val = max(1, int(rows * share))  # a random share of the training split, frauds in proportion

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import ClassifierExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import ClassifierExperiment
+from dlab.framework.registry import register
 
 if TYPE_CHECKING:
     import keras
@@ -63,7 +63,7 @@ class TextClassifier(ClassifierExperiment):
     smoke_overrides = TEXT_SMOKE
 
     def show_predictions(self, ctx, data, true, predicted, scores, names) -> None:
-        from dlab.data.text import decode
+        from dlab.data.modalities.text import decode
         from dlab.fileio import atomic_write_text
 
         documents = data.test_documents
@@ -84,7 +84,7 @@ class TextClassifier(ClassifierExperiment):
 
     def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
         """How a raw document becomes this model's input: word ids, then multi-hot or padded."""
-        from dlab.experiment.inference import text_spec
+        from dlab.framework.inference import text_spec
 
         encoding = "sequence" if isinstance(self, TextLstm) else "multi_hot"
         return text_spec(config, data, encoding, config.data.maxlen, data.class_names)
@@ -105,14 +105,14 @@ class TextMlp(TextClassifier):
     compute_family = "multi_hot"
 
     def encode(self, config, data, sequences):
-        from dlab.data.text import multi_hot
+        from dlab.data.modalities.text import multi_hot
 
         return multi_hot(sequences, data.extra["num_words"])
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         import keras
 
-        from dlab.data.sparse_rows import sparse_input_supported
+        from dlab.data.modalities.sparse_rows import sparse_input_supported
         from dlab.models.blocks import apply_layers, classifier_head, dense_stack
 
         settings: TextMlpConfig = config.model
@@ -147,7 +147,7 @@ class TextLstm(TextClassifier):
     compute_family = "recurrent"
 
     def encode(self, config, data, sequences):
-        from dlab.data.text import pad
+        from dlab.data.modalities.text import pad
         from dlab.errors import ConfigError
 
         if not config.data.maxlen:

@@ -9,7 +9,8 @@ baseline ("the temperature will be what it is now") over the same windows.
 picks the network (dense, conv1d, lstm, gru) or ``last_value``, the baseline,
 which trains nothing. Windows (those of
 ``keras.utils.timeseries_dataset_from_array``) are cut batch by batch
-(:mod:`dlab.data.jena`) and handed to the shared training recipe as a :class:`dlab.data.BatchedDataset`.
+(:mod:`dlab.data.datasets.jena`) and handed to the shared training recipe as a
+:class:`dlab.data.BatchedDataset`.
 The targets stay in degC, as in DLwP, so the MAE metric is already in degC.
 """
 
@@ -21,8 +22,8 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
-from dlab.experiment.recipes import KerasExperiment
-from dlab.experiment.registry import register
+from dlab.framework.recipes import KerasExperiment
+from dlab.framework.registry import register
 from dlab.run.context import RunContext
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class JenaForecast(KerasExperiment):
 
     def load_data(self, config: RunConfig) -> BatchedDataset:
         from dlab.data import BatchedDataset, load_dataset
-        from dlab.data.jena import Windows, check_windows, window_dataset
+        from dlab.data.datasets.jena import Windows, check_windows, window_dataset
         from dlab.errors import ConfigError
 
         data_config = config.data
@@ -221,7 +222,7 @@ class JenaForecast(KerasExperiment):
         """plots/forecast.png: the first ``model.plot_hours`` of test forecasts against the truth."""
         import numpy as np
 
-        from dlab.data.jena import ROWS_PER_HOUR, last_value_predictions
+        from dlab.data.datasets.jena import ROWS_PER_HOUR, last_value_predictions
         from dlab.plots import forecast_stretch
 
         config = ctx.config
@@ -283,7 +284,7 @@ def check_conv_stack(sequence_length: int, kernel_sizes: list[int]) -> None:
 
 
 def _windows(config: RunConfig):
-    from dlab.data.jena import Windows
+    from dlab.data.datasets.jena import Windows
 
     return Windows(**config.model.window.model_dump())
 
@@ -292,7 +293,7 @@ def _baseline_maes(config: RunConfig, data: BatchedDataset) -> dict[str, float]:
     """The last-value baseline's MAE (degC) over the validation and test windows."""
     import numpy as np
 
-    from dlab.data.jena import last_value_predictions
+    from dlab.data.datasets.jena import last_value_predictions
 
     maes = {}
     for split in ("val", "test"):

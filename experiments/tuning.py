@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dlab.experiment.base import Experiment
-from dlab.experiment.registry import register
+from dlab.framework.base import Experiment
+from dlab.framework.registry import register
 from dlab.tune.space import TuneConfig
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class KerasTunerSearch(Experiment):
 
     def target(self, config: RunConfig) -> Experiment:
         """The experiment whose model is tuned (an instance)."""
-        from dlab.experiment import registry
+        from dlab.framework import registry
 
         experiment = registry.get(config.model.target)
         if not experiment.uses_keras or experiment is type(self):

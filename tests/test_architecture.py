@@ -23,15 +23,19 @@ reads of untrusted files (regular files only, JSON nesting bounded), figures. Th
 
 LAYERS = [
     "dlab.config",
+    # the machine a run meets (backend, device, TensorFlow's environment, console, doctor): it reads
+    # no dataset and trains nothing, so everything that loads or trains may ask it
+    "dlab.runtime",
     "dlab.data",
     "dlab.models",
     "dlab.run",
     # TensorBoard/MLflow writers: they read run directories and settings (run, config) and the
     # training loop adds their Keras callback, so they sit between the two
     "dlab.tracking",
-    "dlab.doctor",  # the environment report: reads the dataset cache location (data), starts TF quietly (run)
     "dlab.training",
-    "dlab.experiment",
+    "dlab.framework",
+    # child processes and Ray: started by sweeps and by distributed tune
+    "dlab.scaleout",
     "dlab.tune",
     "dlab.experiments",
     # using a saved run: evaluation reloads data through the run's experiment, generation rebuilds
@@ -104,7 +108,7 @@ def allowed(importer: str, imported: str) -> bool:
     if source == "dlab.config":  # the leaf: nothing of dlab but its errors (and the lazy facade)
         return target in {"dlab.config", "dlab.errors", "dlab.lazy"}
     if source == "dlab.__main__":  # the process entry: the CLI, and the sweep child's parent watchdog
-        return target in {"dlab.cli", "dlab.run"}
+        return target in {"dlab.cli", "dlab.scaleout"}
     if target == source or target in BASE:
         return True
     if target == "dlab.run.header":  # the run package's module that results may read too
@@ -144,11 +148,11 @@ def test_every_package_is_placed_in_a_layer():
 @pytest.mark.parametrize(
     ("importer", "imported"),
     [
-        ("dlab.config.schema", "dlab.experiment.registry"),
-        ("dlab.data.mnist", "dlab.training.fit"),
-        ("dlab.training.fit", "dlab.experiment.base"),
+        ("dlab.config.schema", "dlab.framework.registry"),
+        ("dlab.data.datasets.mnist", "dlab.training.fit"),
+        ("dlab.training.fit", "dlab.framework.base"),
         ("dlab.results.compare", "dlab.run.directory"),
-        ("dlab.cli.run", "dlab.experiment.factory"),
+        ("dlab.cli.run", "dlab.framework.factory"),
         ("dlab.run.context", "dlab.training.callbacks"),
         ("dlab.config.files", "dlab.fileio"),
         ("dlab.sweep.plan", "dlab.cli.app"),

@@ -1,7 +1,7 @@
 """Allow ``python -m dlab``."""
 
 from dlab.cli import main
-from dlab.run.processes import watch_parent
+from dlab.scaleout.processes import watch_parent
 
 watch_parent()  # a sweep's run started with the watchdog pipe stops when the sweep is gone
 main()

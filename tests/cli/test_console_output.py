@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dlab.run.console import default_verbose, epoch_line, resolve_verbose
+from dlab.runtime.console import default_verbose, epoch_line, resolve_verbose
 
 
 def test_the_default_verbosity_follows_where_stdout_goes(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from dlab.config import parse_set
 from dlab.errors import ConfigError
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 
 
 def write(path, text):

@@ -8,8 +8,8 @@ from conftest import write_image_tree
 
 from dlab.config import DataConfig
 from dlab.data import ArrayDataset, load_dataset, split_validation
-from dlab.data.cifar10 import SPEC
-from dlab.data.images import synthetic_images
+from dlab.data.datasets.cifar10 import SPEC
+from dlab.data.modalities.images import synthetic_images
 from dlab.errors import ConfigError, DataError
 
 

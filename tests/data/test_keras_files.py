@@ -75,7 +75,7 @@ def test_reuters_npz_gives_the_arrays_keras_gives(tmp_path, monkeypatch, num_wor
     import keras
 
     path = write_reuters(tmp_path / "reuters.npz")
-    from dlab.data.reuters import SPEC
+    from dlab.data.datasets.reuters import SPEC
 
     calls = serve(monkeypatch, "reuters", tmp_path)
     # dlab asks Keras for the whole vocabulary when data.num_words is not set
@@ -232,7 +232,7 @@ def test_the_cache_table_has_the_hashes_keras_checks(monkeypatch):
     """Every file and hash in dlab's table is what the installed Keras loader asks get_file for."""
     import importlib
 
-    from dlab.data.keras_cache import CACHE_FILES
+    from dlab.data.formats.keras_cache import CACHE_FILES
 
     class Asked(Exception):
         pass
@@ -339,7 +339,7 @@ def test_import_refuses_a_file_with_another_hash(cli, tmp_path, monkeypatch):
     result = cli("data", "import", "reuters", str(path))
     assert result.exit_code == 2, result.output
     assert "Keras expects d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916" in result.output
-    from dlab.data.keras_cache import file_hash
+    from dlab.data.formats.keras_cache import file_hash
 
     assert f"its sha256 is {file_hash(path, 'sha256')}" in result.output
     assert not (tmp_path / "keras").exists()
@@ -352,7 +352,7 @@ def test_import_puts_the_file_where_keras_finds_it_offline(cli, tmp_path, monkey
 
     import keras
 
-    from dlab.data import keras_cache
+    from dlab.data.formats import keras_cache
 
     path = write_imdb(tmp_path)
     digest = keras_cache.file_hash(path, "sha256")
@@ -406,7 +406,7 @@ def test_data_info_names_the_layout(cli, tmp_path, make, expected):
 def test_data_info_recognizes_keras_own_file_by_its_hash(cli, tmp_path, monkeypatch):
     from dataclasses import replace
 
-    from dlab.data import keras_cache
+    from dlab.data.formats import keras_cache
 
     path = write_reuters(tmp_path / "copy.npz")
     digest = keras_cache.file_hash(path, "sha256")

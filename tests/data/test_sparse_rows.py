@@ -8,8 +8,8 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from dlab.data.sparse_rows import reads_sparse_inputs, sparse_batches  # noqa: E402
-from dlab.data.text import multi_hot  # noqa: E402
+from dlab.data.modalities.sparse_rows import reads_sparse_inputs, sparse_batches  # noqa: E402
+from dlab.data.modalities.text import multi_hot  # noqa: E402
 from dlab.models.sparse_dense import SparseInputDense  # noqa: E402
 
 

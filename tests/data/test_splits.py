@@ -11,8 +11,8 @@ from trees import write_acl_imdb
 
 from dlab.config import DataConfig
 from dlab.data import ArrayDataset, load_dataset
-from dlab.data.health import check_splits
-from dlab.data.splits import grouped_by_class, keras_permutation, split_validation, stratified_indices
+from dlab.data.checks.health import check_splits
+from dlab.data.checks.splits import grouped_by_class, keras_permutation, split_validation, stratified_indices
 from dlab.errors import ConfigError, DataError
 
 # --------------------------------------------------------------------------- orders and subsets
@@ -111,7 +111,7 @@ def test_higgs_rows_are_permuted_with_the_seed_before_the_split(tmp_path):
 
 
 def test_a_time_series_keeps_its_order(tmp_path):
-    from dlab.data.jena import split_rows
+    from dlab.data.datasets.jena import split_rows
 
     values = np.column_stack([np.arange(400, dtype=np.float64)] * 14)
     columns = ["p (mbar)", "T (degC)", *[f"c{i}" for i in range(12)]]
@@ -211,7 +211,7 @@ def test_a_class_missing_where_chance_cannot_explain_it_is_an_error():
 def test_a_tree_validation_fraction_is_stratified_and_counted(tmp_path):
     from trees import write_tree
 
-    from dlab.data.folders import load_folder_dataset
+    from dlab.data.modalities.folders import load_folder_dataset
 
     tree = write_tree(tmp_path / "pets", per_class=10)
     config = DataConfig(dataset="dogs_vs_cats", source="dir", path=str(tree), validation=0.2)
@@ -289,7 +289,7 @@ def test_a_regression_run_records_its_target_summary(cli, tmp_path):
 
 
 def test_validation_count_refused_for_folder_trees_still_says_why():
-    from dlab.data.folders import load_folder_dataset
+    from dlab.data.modalities.folders import load_folder_dataset
 
     with pytest.raises(ConfigError, match="not a count"):
         load_folder_dataset(DataConfig(dataset="dogs_vs_cats", source="synthetic", validation=5), seed=0)

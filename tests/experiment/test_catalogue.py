@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from dlab.experiment import catalogue
+from dlab.framework import catalogue
 
 
 @pytest.fixture

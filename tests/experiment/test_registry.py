@@ -6,10 +6,10 @@ import pytest
 
 from dlab.config import config_names
 from dlab.errors import ConfigError
-from dlab.experiment import registry
-from dlab.experiment.base import Experiment
-from dlab.experiment.factory import resolve_config
-from dlab.experiment.recipes import KerasExperiment
+from dlab.framework import registry
+from dlab.framework.base import Experiment
+from dlab.framework.factory import resolve_config
+from dlab.framework.recipes import KerasExperiment
 
 
 def test_lookup_returns_the_registered_class():

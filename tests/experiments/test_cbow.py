@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dlab.data.timemachine import synthetic_text
+from dlab.data.datasets.timemachine import synthetic_text
 from dlab.errors import DataError
 from dlab.models.embeddings import cbow_pairs, nearest_neighbours, pca_2d, read_word2vec, write_word2vec
 

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from dlab.config import DataConfig
-from dlab.data import load_dataset, timemachine
-from dlab.data.characters import (
+from dlab.data import load_dataset
+from dlab.data.datasets import timemachine
+from dlab.data.datasets.timemachine import URL, synthetic_text
+from dlab.data.modalities.characters import (
     CHARACTERS,
     batches_per_epoch,
     char_batches,
@@ -22,7 +24,6 @@ from dlab.data.characters import (
     random_batches,
     sequential_batches,
 )
-from dlab.data.timemachine import URL, synthetic_text
 
 # --------------------------------------------------------------------------- d2l, transcribed
 

@@ -11,9 +11,9 @@ import pytest
 from trees import write_tree
 
 from dlab.config import DataConfig
-from dlab.data.folders import load_folder_dataset
+from dlab.data.modalities.folders import load_folder_dataset
 from dlab.errors import ConfigError, DataError
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 
 FOLDER_CONFIGS = [
     "convnet-dogs-vs-cats",
@@ -241,7 +241,7 @@ def test_streamed_batches_reach_predict_on_batch_as_numpy_arrays(tree):
     handed tf.data's tensors to predict_on_batch, which JAX's trainer cannot trace."""
     from types import SimpleNamespace
 
-    from dlab.experiment import registry
+    from dlab.framework import registry
     from dlab.models.transfer import extract_features
 
     data = load_folder_dataset(folder_data(tree), seed=0, image_size=32)
@@ -253,7 +253,7 @@ def test_streamed_batches_reach_predict_on_batch_as_numpy_arrays(tree):
 
 
 def build(name: str, *sets: str):
-    from dlab.experiment import registry
+    from dlab.framework import registry
 
     config = resolve_config(name, smoke=True, sets=list(sets))
     experiment = registry.get(config.experiment)()
@@ -440,7 +440,7 @@ def test_a_size_too_small_for_the_backbone(cli):
 
 
 def test_augmentation_with_precomputed_features_is_refused():
-    from dlab.experiment import registry
+    from dlab.framework import registry
 
     config = resolve_config("vgg16-features", smoke=True, sets=["model.augmentation={flip: horizontal}"])
     experiment = registry.get("transfer")()

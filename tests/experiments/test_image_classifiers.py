@@ -110,8 +110,8 @@ def test_an_input_too_small_for_alexnet_fails_before_training_naming_the_layer(c
 
 
 def test_resizing_happens_inside_the_model():
-    from dlab.experiment.factory import resolve_config
-    from dlab.experiment.registry import get
+    from dlab.framework.factory import resolve_config
+    from dlab.framework.registry import get
 
     config = resolve_config("resnet18-fashion", smoke=True)
     experiment = get(config.experiment)()

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from dlab.data.jena import (
+from dlab.data.datasets.jena import (
     COLUMNS,
     CSV_NAME,
     ROWS_PER_HOUR,
@@ -321,8 +321,8 @@ def test_validation_split_needs_a_dataset_that_has_one():
 
 def test_models_match_dlwp_parameter_counts():
     """The DLwP chapter-10 layers on (120, 14) windows, counted by hand."""
-    from dlab.experiment.factory import resolve_config
-    from dlab.experiment.registry import get
+    from dlab.framework.factory import resolve_config
+    from dlab.framework.registry import get
 
     def lstm(units, inputs):
         return 4 * (units * (inputs + units) + units)
@@ -356,7 +356,7 @@ def test_study_compares_every_model_against_the_baseline():
 def test_synthetic_series_can_be_forecast_better_than_the_baseline():
     """Least squares on the last day of temperature and pressure beats "tomorrow = today"
     on the synthetic twin's validation windows (so a smoke or CI run has something to learn)."""
-    from dlab.data.jena import synthetic_series
+    from dlab.data.datasets.jena import synthetic_series
 
     values = synthetic_series(60_000, seed=5)
     data = split_rows(values, list(COLUMNS))
@@ -382,7 +382,7 @@ def test_synthetic_series_can_be_forecast_better_than_the_baseline():
 
 
 def test_file_source_reads_the_downloaded_zip_as_it_is(tmp_path):
-    from dlab.data.jena import ARCHIVE, read_csv
+    from dlab.data.datasets.jena import ARCHIVE, read_csv
 
     frame = synthetic_frame(500, 2)
     with zipfile.ZipFile(tmp_path / ARCHIVE, "w") as bundle:

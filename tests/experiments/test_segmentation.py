@@ -320,8 +320,8 @@ def test_a_run_on_a_pets_tree_reports_iou_and_saves_a_loadable_model(cli, tmp_pa
 
 
 def test_the_encoder_decoder_matches_deep_learning_with_python():
-    from dlab.experiment import registry
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework import registry
+    from dlab.framework.factory import resolve_config
 
     config = resolve_config(
         "segmentation-pets", sets=["data.source=synthetic", "data.train_samples=4", "data.validation=2"]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from dlab.errors import ConfigError, DataError
-from dlab.experiment.factory import resolve_config
-from dlab.experiment.registry import get
+from dlab.framework.factory import resolve_config
+from dlab.framework.registry import get
 
 
 def test_kfold_splits_validate_every_sample_exactly_once():
@@ -78,7 +78,7 @@ def write_higgs(path, rows=50, columns=29):
 
 
 def test_higgs_reader_returns_exactly_the_first_rows(tmp_path):
-    from dlab.data.higgs import read_rows
+    from dlab.data.datasets.higgs import read_rows
 
     table = write_higgs(tmp_path / "HIGGS.csv.gz")
     rows = read_rows(tmp_path / "HIGGS.csv.gz", 17)
@@ -87,7 +87,7 @@ def test_higgs_reader_returns_exactly_the_first_rows(tmp_path):
 
 
 def test_higgs_reader_rejects_the_wrong_column_count(tmp_path):
-    from dlab.data.higgs import read_rows
+    from dlab.data.datasets.higgs import read_rows
 
     write_higgs(tmp_path / "bad.csv.gz", columns=12)
     with pytest.raises(DataError, match="has 12 columns; HIGGS rows have 29"):
@@ -182,8 +182,8 @@ def test_the_threshold_does_not_change_when_the_test_labels_do(tmp_path):
     from dataclasses import replace
 
     from dlab.run.context import RunContext
-    from dlab.run.device import DeviceInfo
     from dlab.run.directory import RunDir
+    from dlab.runtime.device import DeviceInfo
 
     config = resolve_config("autoencoder-fraud", smoke=True)
     experiment = get(config.experiment)()

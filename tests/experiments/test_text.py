@@ -10,7 +10,7 @@ from trees import write_acl_imdb
 
 from dlab.config import DataConfig
 from dlab.data import load_dataset
-from dlab.data.text import multi_hot, pad, read_npz_safely
+from dlab.data.modalities.text import multi_hot, pad, read_npz_safely
 from dlab.errors import DataError
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dlab.experiment import registry
-from dlab.experiment.factory import resolve_config
+from dlab.framework import registry
+from dlab.framework.factory import resolve_config
 
 EXPECTED_PARAMS = {
     "cnn-cifar10": 122_570,

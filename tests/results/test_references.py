@@ -12,7 +12,7 @@ from fake_runs import make_run
 
 from dlab.config import ReferenceValue, config_names
 from dlab.errors import ConfigError
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 
 
 def check_row(cli, run):

@@ -25,8 +25,8 @@ def main(name: str, weights: str, mode: str, epochs: int, floatx: str = "float32
 
     keras.config.set_floatx(floatx)
 
-    from dlab.experiment import registry
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework import registry
+    from dlab.framework.factory import resolve_config
     from dlab.training.compile import compile_model
     from dlab.training.fit import fit_inputs, steps_per_epoch
 

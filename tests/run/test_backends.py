@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from dlab.errors import ConfigError, UsageError
-from dlab.run import backend as backends
-from dlab.run.speed import best_steps_per_execution, fastest_backend
+from dlab.runtime import backend as backends
+from dlab.runtime.speed import best_steps_per_execution, fastest_backend
 
 TABLE = {
     "samples_per_s": {
@@ -41,7 +41,7 @@ def test_auto_steps_per_execution_is_measured_and_bounded_by_the_epoch():
 
 
 def test_the_shipped_table_covers_every_family_on_tensorflow():
-    from dlab.run.speed import FAMILIES, load_table
+    from dlab.runtime.speed import FAMILIES, load_table
 
     table = load_table()
     assert table.get("machine")
@@ -88,7 +88,7 @@ def test_keras_already_imported_keeps_its_backend():
 
 
 def test_steps_per_execution_zero_and_a_bad_backend_are_config_errors():
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework.factory import resolve_config
 
     with pytest.raises(ConfigError, match="steps_per_execution"):
         resolve_config("mlp-mnist", flags={}, sets=["train.steps_per_execution=0"], smoke=True)
@@ -120,7 +120,7 @@ def test_a_mirrored_strategy_keeps_the_run_on_tensorflow(cli):
 def test_jax_on_a_gpu_allocates_as_needed_so_two_runs_can_share_it(monkeypatch):
     """JAX preallocates 75% of a GPU; dlab asks for growth instead, unless the user set it."""
     requires_backend("jax")
-    from dlab.run.device import select_device_for
+    from dlab.runtime.device import select_device_for
 
     monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
     select_device_for("jax", "auto")
@@ -185,8 +185,8 @@ def test_model_family_is_read_from_the_layers():
 def test_multi_hot_mlps_stay_on_tensorflow_where_sparse_batches_beat_jax():
     """The catalogue's multi-hot MLPs train on sparse batches on TensorFlow only: the shipped
     table must not send them to JAX because JAX wins on *dense* models."""
-    from dlab.experiment import registry
-    from dlab.run.speed import load_table
+    from dlab.framework import registry
+    from dlab.runtime.speed import load_table
 
     assert registry.get("text_mlp").compute_family == "multi_hot"
     assert fastest_backend("multi_hot", ["tensorflow", "jax", "torch"], load_table())[0] == "tensorflow"

@@ -351,7 +351,7 @@ def test_max_wall_time_ends_the_run_after_the_epoch_that_crosses_it(cli, tmp_pat
 
 
 def test_max_wall_time_is_a_config_key_that_does_not_change_the_hash(cli):
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework.factory import resolve_config
 
     plain = resolve_config("playground-mlp")
     limited = resolve_config("playground-mlp", sets=["train.max_wall_time=2h"])
@@ -433,7 +433,7 @@ def test_runs_started_at_the_same_moment_get_distinct_folders_and_all_complete(t
 
 
 def _hold_lock(args):
-    from dlab.data.cache import dataset_lock
+    from dlab.data.formats.cache import dataset_lock
 
     keras_home, log = args
     os.environ["KERAS_HOME"] = keras_home
@@ -518,7 +518,7 @@ def test_run_folders_refuse_unsafe_names_even_from_python(tmp_path):
 
 
 def test_object_arrays_are_read_only_by_the_restricted_unpickler_and_logged(tmp_path, caplog):
-    from dlab.data.text import read_npz_safely
+    from dlab.data.modalities.text import read_npz_safely
 
     path = tmp_path / "imdb.npz"
     ragged = np.empty(2, dtype=object)
@@ -553,8 +553,8 @@ def test_models_too_big_for_the_smoke_save_rebuild_in_safe_mode(name):
     their architecture goes through the same deserialization, weights left out."""
     import keras
 
-    from dlab.experiment import registry
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework import registry
+    from dlab.framework.factory import resolve_config
 
     config = resolve_config(name, smoke=True)
     experiment = registry.get(config.experiment)()

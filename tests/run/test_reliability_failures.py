@@ -162,7 +162,7 @@ def test_a_full_disk_at_start_leaves_no_write_test_file(cli, tmp_path, monkeypat
 
 
 def test_an_error_before_the_run_directory_does_not_point_to_a_run_log(cli, tmp_path, monkeypatch):
-    from dlab.experiment.recipes import ScratchExperiment
+    from dlab.framework.recipes import ScratchExperiment
 
     def broken_loader(self, config):
         raise RuntimeError("boom while loading")

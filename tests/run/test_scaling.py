@@ -51,7 +51,7 @@ def test_numpy_experiments_refuse_a_strategy(tmp_path):
 def test_defaults_keep_the_config_hash_of_older_runs():
     plain = api.show_config("cnn-cifar10")
     assert "strategy: default" in plain and "precision: float32" in plain
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework.factory import resolve_config
 
     base = resolve_config("cnn-cifar10", flags={}, sets=[], smoke=False)
     bf16 = resolve_config("cnn-cifar10", flags={}, sets=["train.precision=mixed_bfloat16"], smoke=False)
@@ -130,7 +130,7 @@ def test_mirrored_on_two_logical_cpus_matches_the_default_strategy(tmp_path):
 
 
 def _one_config_per_keras_family() -> list[str]:
-    from dlab.experiment import registry
+    from dlab.framework import registry
 
     chosen: dict[str, str] = {}
     for row in api.list_experiments():
@@ -149,11 +149,11 @@ def test_bfloat16_smoke_run_of_every_keras_family(tmp_path, config):
         bf16 = ["train.precision=mixed_bfloat16"]
         result = api.tune(config, smoke=True, out=tmp_path, save_model=False, sets=bf16)
     else:
-        from dlab.experiment import registry
-        from dlab.experiment.factory import resolve_config
+        from dlab.framework import registry
+        from dlab.framework.factory import resolve_config
 
         experiment = registry.get(resolve_config(config, flags={}, sets=[], smoke=True).experiment)
-        from dlab.experiment.recipes import ImageClassifierExperiment
+        from dlab.framework.recipes import ImageClassifierExperiment
 
         big = issubclass(experiment, ImageClassifierExperiment)  # 2048 smoke images
         # bfloat16 is emulated on most CPUs: cut the big smoke sets down; the others need their sizes
@@ -169,9 +169,9 @@ def test_off_tensorflow_the_plan_names_the_backends_device_and_refuses_tf_distri
     """JAX and PyTorch runs import TensorFlow for tf.data only: its device list is not theirs,
     and a MirroredStrategy scope around their model would mean nothing."""
     from dlab.errors import ConfigError
-    from dlab.experiment.factory import resolve_config
-    from dlab.run.device import DeviceInfo
+    from dlab.framework.factory import resolve_config
     from dlab.run.scaling import plan_scaling
+    from dlab.runtime.device import DeviceInfo
 
     cpu = DeviceInfo("cpu", "cpu", "x86_64", 0)
     train = resolve_config("mlp-mnist", flags={}, sets=["train.precision=mixed_bfloat16"], smoke=True).train

@@ -127,7 +127,7 @@ def test_a_run_is_logged_with_params_history_tags_and_artifacts(tracked_run):
     assert history[-1].value == pytest.approx(result.metrics["final"]["val"]["loss"], rel=1e-6)
     assert run.data.metrics["test_accuracy"] == pytest.approx(result.metrics["test"]["accuracy"])
     tags = run.data.tags
-    assert tags["dlab.config"] == "mlp-mnist" and tags["dlab.experiment"] == "dense_mnist"
+    assert tags["dlab.config"] == "mlp-mnist" and tags["dlab.framework"] == "dense_mnist"
     assert tags["dlab.status"] == "completed" and tags["dlab.smoke"] == "true"
     assert tags["dlab.seed"] == "42" and tags["dlab.device"] == "cpu"
     assert tags["dlab.config_hash"] == result.metrics["config_hash"]

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 from dlab.tune import handover
 from dlab.tune.layout import PROJECT_NAME
 

@@ -34,7 +34,7 @@ def test_doctor_without_the_export_extra_reports_it_missing_and_exits_0():
 
 
 def test_doctor_exits_1_when_a_requirement_is_broken(cli, monkeypatch):
-    import dlab.doctor as doctor
+    import dlab.runtime.doctor as doctor
 
     monkeypatch.setattr(doctor, "REQUIRED", [*doctor.REQUIRED, "no-such-dlab-requirement"])
     monkeypatch.setattr(doctor, "tensorflow_checks", lambda: [])

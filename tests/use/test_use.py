@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dlab import api
-from dlab.experiment import registry
+from dlab.framework import registry
 from dlab.use.predict import probabilities
 from dlab.use.runs import open_run
 
@@ -88,7 +88,7 @@ def test_predict_jpeg_and_folders_resize_like_the_image_pipeline(runs, cli, tmp_
 
 def test_predict_text_lines_match_model_predict_on_the_encoded_documents(runs, cli, tmp_path):
     from dlab.data import load_dataset
-    from dlab.data.text import decode
+    from dlab.data.modalities.text import decode
 
     run, model, data = model_and_test_split(runs("mlp-imdb"))
     raw = load_dataset(run.config.data, run.config.seed)  # the word-index documents before multi-hot

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
     from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
     from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, run, show_config
-    from dlab.api.search import sweep
+    from dlab.api.sweeps import sweep
     from dlab.api.tracking import mlflow_sync, tensorboard_serve
     from dlab.api.tune import tune
     from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
@@ -56,7 +56,7 @@ _HOMES: dict[str, str] = {
     "RunResult": "dlab.api.runs",
     "run": "dlab.api.runs",
     "show_config": "dlab.api.runs",
-    "sweep": "dlab.api.search",
+    "sweep": "dlab.api.sweeps",
     "mlflow_sync": "dlab.api.tracking",
     "tensorboard_serve": "dlab.api.tracking",
     "tune": "dlab.api.tune",

@@ -14,8 +14,8 @@ def is_dataset_path(target: str) -> bool:
 
 
 def data_layout(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Which on-disk layout ``path`` is and how dlab reads it (see :mod:`dlab.data.layouts`)."""
-    from dlab.data.layouts import describe
+    """Which on-disk layout ``path`` is and how dlab reads it (see :mod:`dlab.data.formats.layouts`)."""
+    from dlab.data.formats.layouts import describe
 
     return describe(Path(path))
 
@@ -26,12 +26,12 @@ def data_import(
     """Check a downloaded Keras file with the hash Keras checks and copy it into the Keras cache.
 
     Returns:
-        One :class:`dlab.data.keras_cache.Imported` per file (companions included).
+        One :class:`dlab.data.formats.keras_cache.Imported` per file (companions included).
 
     Raises:
         DataError: an unknown dataset, a missing path, a file with the wrong hash.
     """
-    from dlab.data.keras_cache import import_files
+    from dlab.data.formats.keras_cache import import_files
 
     return import_files(name, Path(path), Path(cache_dir).expanduser() if cache_dir else None)
 
@@ -41,7 +41,7 @@ def data_info(config_ref: str, *, sets: Sequence[str] = (), smoke: bool = False,
     """``dlab data info``: the dataset a config loads, without training; see :mod:`dlab.data.describe`."""
     from dlab.api.runs import _resolve
     from dlab.data.describe import describe_to
-    from dlab.run.runtime import start
+    from dlab.runtime.start import start
 
     config = _resolve(config_ref, None, None, None, sets, smoke)
     start(True, "cpu", debug)  # TensorFlow's start-up lines stay out of the report

@@ -2,7 +2,7 @@
 
 Kept apart from :mod:`dlab.api.runs` so that listing imports neither pydantic nor
 the experiment modules when the catalogue cache is fresh (see
-:mod:`dlab.experiment.catalogue`).
+:mod:`dlab.framework.catalogue`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from dlab.config.files import config_names, find_config, load_yaml_chain, packaged_configs_dir
 from dlab.errors import DlabError
-from dlab.experiment.catalogue import Row, cached_rows
-from dlab.experiment.listing import render_listing
+from dlab.framework.catalogue import Row, cached_rows
+from dlab.framework.listing import render_listing
 
 
 @dataclass
@@ -36,7 +36,7 @@ def experiments_listing(family: str | None = None, fmt: str = "table", width: in
 
 
 def _build_rows() -> list[Row]:
-    from dlab.experiment import registry  # imports every experiment module: only on a cache miss
+    from dlab.framework import registry  # imports every experiment module: only on a cache miss
 
     rows = []
     for name in config_names():

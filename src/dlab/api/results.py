@@ -10,7 +10,7 @@ from typing import Any
 from dlab.api.runs import DEFAULT_OUTPUTS
 from dlab.config import find_config, load_yaml_chain
 from dlab.errors import UsageError
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 
 
 def compare(

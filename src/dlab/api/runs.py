@@ -23,8 +23,8 @@ from typing import Any
 
 from dlab.config import RunConfig
 from dlab.errors import DlabError, UsageError
-from dlab.experiment import registry
-from dlab.experiment.factory import resolve_config
+from dlab.framework import registry
+from dlab.framework.factory import resolve_config
 from dlab.run.directory import RunDir, check_writable, now_iso
 from dlab.run.lock import RunLock
 
@@ -117,14 +117,14 @@ def run(
         max_wall_time: seconds (or "30m", "2h"): the epoch that crosses it is the
             last; overrides ``train.max_wall_time``.
         verbose: Keras's ``verbose`` (0, 1 progress bar, 2 a line per epoch); None: 1 on a
-            terminal, 2 otherwise (:mod:`dlab.run.console`).
+            terminal, 2 otherwise (:mod:`dlab.runtime.console`).
         quiet: print nothing while training (run.log still gets everything).
         tensorboard: write TensorBoard event files into ``RUN/tensorboard`` (``train.tensorboard``).
         mlflow: log the finished run to MLflow (any status); the store is checked first.
         mlflow_uri: the tracking URI (else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
             beside ``out``).
         backend: the Keras backend (tensorflow, jax, torch or auto); overrides
-            ``train.backend`` (see :mod:`dlab.run.backend`).
+            ``train.backend`` (see :mod:`dlab.runtime.backend`).
         strategy, precision, jit: override ``train.strategy`` (default|mirrored),
             ``train.precision`` (float32|mixed_float16|mixed_bfloat16) and ``train.jit_compile``
             (auto|true|false); see :mod:`dlab.run.scaling`.
@@ -143,7 +143,7 @@ def run(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
         )
     if backend is not None:
-        from dlab.run.backend import check_backend_name
+        from dlab.runtime.backend import check_backend_name
 
         sets = [*sets, f"train.backend={check_backend_name(backend)}"]
     sets = [*scaling_sets(strategy, precision, jit), *sets]  # named flags come before --set
@@ -192,13 +192,13 @@ def _run(
     reporting: Reporting | None = None,
 ) -> RunResult:
     """:func:`run`, read as resolve, check, start, execute (``resumed_search``: see :func:`tune`)."""
-    from dlab.run.console import resolve_verbose
     from dlab.run.context import RunContext
     from dlab.run.guard import RunGuard
     from dlab.run.lifecycle import tracked_run
     from dlab.run.resume import check_resume
-    from dlab.run.runtime import start as start_runtime
     from dlab.run.scaling import scaled
+    from dlab.runtime.console import resolve_verbose
+    from dlab.runtime.start import start as start_runtime
     from dlab.tracking.session import mlflow_tracker
 
     reporting = reporting or Reporting()
@@ -266,9 +266,9 @@ def _with_tensorboard(config: RunConfig, requested: bool, resume: Any) -> RunCon
 
 
 def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
-    """The Keras backend of this run (None for NumPy experiments); see :mod:`dlab.run.backend`."""
-    from dlab.run.backend import choose_backend
+    """The Keras backend of this run (None for NumPy experiments); see :mod:`dlab.runtime.backend`."""
     from dlab.run.resume import resume_backend
+    from dlab.runtime.backend import choose_backend
 
     if not experiment.uses_keras:
         return None
@@ -289,9 +289,9 @@ def _backend(experiment: Any, config: RunConfig, point: Any) -> Any:
 def _load_and_prepare(experiment: Any, config: RunConfig, runtime: Any) -> tuple[Any, dict[str, Any], Any]:
     """Load and check the data and its splits, then build the model: everything that can fail
     before the run exists. Returns the data, the split check's record and the model."""
-    from dlab.data.health import check_splits
-    from dlab.run.runtime import seed_everything
+    from dlab.data.checks.health import check_splits
     from dlab.run.scaling import for_run, scaled
+    from dlab.runtime.start import seed_everything
 
     try:
         seed_everything(config.seed, runtime)

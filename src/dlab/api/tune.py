@@ -9,7 +9,7 @@ from typing import Any
 from dlab.api.runs import REPORTING_KEYS, Reporting, RunResult, _load_and_prepare, _resolve, _run
 from dlab.config import config_names, find_config, load_yaml_chain
 from dlab.errors import UsageError
-from dlab.experiment import registry
+from dlab.framework import registry
 
 
 def tune(
@@ -100,7 +100,7 @@ def _tune_worker(config_ref, max_trials, sets, distributed, options) -> Any:
     Returns:
         A :class:`dlab.tune.worker.WorkerResult` (the trials this worker ran).
     """
-    from dlab.run.runtime import start as start_runtime
+    from dlab.runtime.start import start as start_runtime
     from dlab.tune.distributed import wait_for_chief, worker_from_flags
     from dlab.tune.worker import run_worker
 

@@ -48,7 +48,7 @@ def export(run_dir: str, fmt: str, *, output: str | None = None, **runtime: Any)
 
 
 def doctor() -> Any:
-    """``dlab doctor``: the environment as a list of checks; see :mod:`dlab.doctor`."""
-    from dlab.doctor import doctor as use
+    """``dlab doctor``: the environment as a list of checks; see :mod:`dlab.runtime.doctor`."""
+    from dlab.runtime.doctor import doctor as use
 
     return use()

@@ -3,7 +3,7 @@
 A leaf package: it imports nothing else of dlab but :mod:`dlab.errors`. Where a
 config meets the experiment registry (resolving a name into a validated
 config with the experiment's own ``model`` schema) is
-:mod:`dlab.experiment.factory`.
+:mod:`dlab.framework.factory`.
 
 The names are imported on first use (PEP 562), so that reading a config file
 (``dlab.config.files``) does not import pydantic for the schema.

@@ -158,7 +158,7 @@ class BatchedDataset:
     """Train / validation / test splits as batched ``tf.data.Dataset``s of (inputs, targets).
 
     For samples that are cut on the fly instead of held as arrays (the windows of a time
-    series, :mod:`dlab.data.jena`): ``model.fit`` and ``evaluate`` read them batch by batch,
+    series, :mod:`dlab.data.datasets.jena`): ``model.fit`` and ``evaluate`` read them batch by batch,
     and :func:`dlab.training.fit_and_evaluate` accepts one in place of an ArrayDataset.
 
     Attributes:
@@ -226,21 +226,21 @@ def load_dataset(config: DataConfig, seed: int) -> ArrayDataset:
             f"Unknown dataset '{config.dataset}' (data.dataset).{did_you_mean(config.dataset, DATASETS)}"
             f" Available: {', '.join(sorted(DATASETS))}."
         )
-    module = importlib.import_module(f"dlab.data.{DATASETS[config.dataset]}")
+    module = importlib.import_module(f"dlab.data.datasets.{DATASETS[config.dataset]}")
     dataset: ArrayDataset = module.load_data(config, seed)
     if isinstance(dataset, Streamed):  # a tf.data stream applies its own limits and validation
         return dataset
     dataset = dataset.first(config.train_samples, config.test_samples)
     dataset = split_validation(dataset, config.validation, seed)
-    from dlab.data.values import check_not_empty
+    from dlab.data.checks.values import check_not_empty
 
     check_not_empty(dataset.location or dataset.name, dataset.x_train)
     return dataset
 
 
 def split_validation(dataset: ArrayDataset, spec: str | int | float, seed: int = 0) -> ArrayDataset:
-    """Choose the validation data given to fit (see :func:`dlab.data.splits.split_validation`)."""
-    from dlab.data.splits import split_validation as choose
+    """Choose the validation data given to fit (see :func:`dlab.data.checks.splits.split_validation`)."""
+    from dlab.data.checks.splits import split_validation as choose
 
     return choose(dataset, spec, seed)
 

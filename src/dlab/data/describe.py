@@ -26,7 +26,7 @@ STREAM_LIMIT = 5000
 def load_for_info(config: DataConfig, seed: int) -> Any:
     """The dataset as ``load_dataset`` gives it, or a class-folder tree as a stream."""
     if config.dataset not in DATASETS:
-        from dlab.data.folders import FOLDER_DATASETS, load_folder_dataset
+        from dlab.data.modalities.folders import FOLDER_DATASETS, load_folder_dataset
 
         if config.dataset in FOLDER_DATASETS:
             return load_folder_dataset(config, seed)

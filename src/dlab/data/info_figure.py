@@ -51,7 +51,7 @@ def _labels(y: Any) -> np.ndarray:
 def _text_lines(documents: Any, labels: np.ndarray, names: list[str], vocabulary: Any, title: str) -> Any:
     from matplotlib.figure import Figure
 
-    from dlab.data.text import decode
+    from dlab.data.modalities.text import decode
 
     figure = Figure(figsize=(10, 0.9 * len(documents) + 0.8))
     axes = figure.add_subplot()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlab.data.characters import decode, encode, preprocess
+from dlab.data.modalities.characters import decode, encode, preprocess
 
 if TYPE_CHECKING:
     import keras

@@ -136,7 +136,7 @@ def build_base(spec: Backbone, weights: str | None, size: int) -> keras.Model:
     Raises:
         DataError: the ImageNet weights cannot be downloaded (the offline paragraph).
     """
-    from dlab.data.cache import keras_cache_dir, offline_error
+    from dlab.data.formats.cache import keras_cache_dir, offline_error
 
     constructor = getattr(keras.applications, spec.application)
     try:

@@ -10,8 +10,8 @@ from dlab.run.guard import RunGuard
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
-    from dlab.run.device import DeviceInfo
     from dlab.run.directory import RunDir
+    from dlab.runtime.device import DeviceInfo
 
 
 @dataclass
@@ -38,7 +38,7 @@ class RunContext:
         state: what an experiment keeps between the steps of this run (e.g. the test
             images it showed), so that nothing of one run lingers on the experiment.
         verbose: Keras's ``verbose`` for fit and search (0 silent, 1 progress bar, 2 a line
-            per epoch; :mod:`dlab.run.console` picks it); NumPy loops print at 1 and 2.
+            per epoch; :mod:`dlab.runtime.console` picks it); NumPy loops print at 1 and 2.
     """
 
     config: RunConfig

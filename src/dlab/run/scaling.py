@@ -27,7 +27,7 @@ from dlab.errors import ConfigError
 
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
-    from dlab.run.device import DeviceInfo
+    from dlab.runtime.device import DeviceInfo
 
 MIXED_FLOAT16_MIN_CAPABILITY = (7, 0)
 """Tensor cores (Volta and later): below this, float16 is slower than float32, and Keras warns."""

@@ -35,7 +35,7 @@ from typing import IO, Any
 from dlab.errors import UsageError
 from dlab.fileio import read_json_object
 from dlab.run.directory import check_writable, now_iso
-from dlab.run.processes import child_options
+from dlab.scaleout.processes import child_options
 from dlab.sweep.plan import PlannedRun, SweepPlan
 from dlab.sweep.summary import key_metrics, write_study_figures, write_summary
 
@@ -374,7 +374,7 @@ def run_sweep(
                 break
             notify("tick", {"counts": _counts(rows), "elapsed": time.perf_counter() - started})
             time.sleep(0.1)
-    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.run.processes)
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
         _interrupt(running.values(), getattr(error, "signal_number", signal.SIGINT))
         for slot, job in list(running.items()):
             finish(slot, _wait(job.process))

@@ -26,7 +26,7 @@ import yaml
 from dlab.config import config_names, find_config, read_yaml
 from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, UsageError, did_you_mean
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 from dlab.sweep.study import StudyConfig, expand_study, load_study, study_names
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")

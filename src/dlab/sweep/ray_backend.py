@@ -24,8 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dlab.run.cluster import RayOptions, connect, import_ray, shutdown
 from dlab.run.directory import check_writable, now_iso
+from dlab.scaleout.cluster import RayOptions, connect, import_ray, shutdown
 from dlab.sweep.execute import (
     RunSettings,
     SweepResult,
@@ -47,7 +47,7 @@ def train_member(
 ) -> dict[str, Any]:
     """The Ray task: run one member as ``dlab run`` and return its log (and files, without a shared fs).
 
-    The run is a child that dies with this worker (:func:`dlab.run.processes.child_options`).
+    The run is a child that dies with this worker (:func:`dlab.scaleout.processes.child_options`).
     ``ray.cancel`` (Ctrl-C on the driver, or ``--fail-fast``) raises KeyboardInterrupt here:
     the run gets one SIGINT, stops at a batch boundary and records itself interrupted, and the
     task still returns what it wrote (a second cancel, or ``grace_s``, kills it).
@@ -59,7 +59,7 @@ def train_member(
     import sys
     import tempfile
 
-    from dlab.run.processes import child_options
+    from dlab.scaleout.processes import child_options
 
     argv = [sys.executable, *argv[1:]]  # this node's Python, where dlab is installed
     folder = tempfile.mkdtemp(prefix="dlab-ray-") if scratch else None
@@ -173,7 +173,7 @@ def run_ray_sweep(
     root = check_writable(Path(settings.out))
     import builtins
 
-    saved_print = builtins.print  # Ray replaces it while connected (see dlab.run.cluster.shutdown)
+    saved_print = builtins.print  # Ray replaces it while connected (see dlab.scaleout.cluster.shutdown)
     started_ray = not import_ray().is_initialized()
     ray = connect(options)
     try:
@@ -232,7 +232,7 @@ def _run_on_ray(ray, plan, settings, options, root, fail_fast, progress) -> Swee
         sweep.notify("launch", {"label": run.label, "counts": _counts(sweep.rows)})
     try:
         sweep.drain(fail_fast)
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.run.processes)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
         sweep.stop()
         sweep.close()
         raise

@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 
 from dlab.config import StrictModel, read_yaml, validate_section
 from dlab.errors import ConfigError, did_you_mean
-from dlab.experiment.factory import resolve_config
+from dlab.framework.factory import resolve_config
 
 
 class CompareSpec(StrictModel):

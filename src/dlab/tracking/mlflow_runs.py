@@ -79,7 +79,7 @@ def tags_of(run_path: Path, metrics: dict[str, Any]) -> dict[str, str]:
         RUN_ID_TAG: dlab_run_id(run_path, metrics),
         "mlflow.runName": run_path.name,
         "dlab.config": str(metrics.get("config")),
-        "dlab.experiment": str(metrics.get("experiment")),
+        "dlab.framework": str(metrics.get("experiment")),
         "dlab.status": str(metrics.get("status")),
         "dlab.smoke": str(bool(metrics.get("smoke"))).lower(),
         "dlab.seed": str(metrics.get("seed")),

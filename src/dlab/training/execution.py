@@ -4,7 +4,7 @@ Every compiled call costs a fixed host overhead (a Python callback round, a
 dispatch, a device sync); on a small model that is most of a step. Running N
 batches per call divides it by N without changing the math: the same batches go
 through the same updates in the same order. ``auto`` reads the measured fastest
-setting for this backend and model family (:mod:`dlab.run.speed`), bounded by
+setting for this backend and model family (:mod:`dlab.runtime.speed`), bounded by
 the steps of one epoch; an explicit number is used as given.
 
 Batch-level checks then see every N-th batch: the interrupt flag, the NaN check
@@ -47,7 +47,7 @@ def resolve_execution(config: TrainConfig, model: Any, steps_per_epoch: int) -> 
     import keras
 
     from dlab.models.families import model_family
-    from dlab.run.speed import best_steps_per_execution
+    from dlab.runtime.speed import best_steps_per_execution
 
     family = model_family(model)
     backend = keras.backend.backend()

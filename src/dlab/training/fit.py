@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from dlab.data import BatchedDataset, Streamed
-from dlab.data.sparse_rows import reads_sparse_inputs
+from dlab.data.modalities.sparse_rows import reads_sparse_inputs
 from dlab.run.history import History, best_epoch, record_history
 from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
@@ -93,8 +93,9 @@ def fit_inputs(
     prefetched by the stream itself).
 
     Args:
-        sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.sparse_rows`), for a
-            model whose input is declared sparse (:func:`~dlab.data.sparse_rows.reads_sparse_inputs`).
+        sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.modalities.sparse_rows`), for
+            a model whose input is declared sparse
+            (:func:`~dlab.data.modalities.sparse_rows.reads_sparse_inputs`).
         model: the compiled model; arrays are fed through one repeating pipeline where an
             epoch is a whole number of its compiled calls (:mod:`dlab.training.batches`), and a
             new pass every epoch otherwise or without it.
@@ -116,7 +117,7 @@ def fit_inputs(
         targets(y, config, data.num_classes) for y in (data.y_train, data.y_val, data.y_test)
     )
     if sparse:
-        from dlab.data.sparse_rows import sparse_batches
+        from dlab.data.modalities.sparse_rows import sparse_batches
 
         fit: dict[str, Any] = {"shuffle": False}
         for key, steps_key, rows, labels in (

@@ -39,7 +39,7 @@ def start_workers(
     Raises:
         UsageError: Ray missing, an unreachable address, or ``workers`` < 1.
     """
-    from dlab.run.cluster import RayOptions, connect, import_ray
+    from dlab.scaleout.cluster import RayOptions, connect, import_ray
 
     if workers < 1:
         raise UsageError(f"--workers {workers}: a Ray search needs at least one worker.")
@@ -92,7 +92,7 @@ def run_with_ray_workers(
         flags += ["--shared-dir", shared_dir]
     import builtins
 
-    from dlab.run.cluster import shutdown
+    from dlab.scaleout.cluster import shutdown
 
     saved_print = builtins.print  # Ray replaces it while connected
     try:

@@ -45,7 +45,7 @@ from dlab.tune.trials import report_trial, trial_history, trial_rows, write_tria
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment.base import Experiment
+    from dlab.framework.base import Experiment
     from dlab.run.context import RunContext
 
 

@@ -331,7 +331,7 @@ def trial_config(config: RunConfig, values: dict[str, Any], **updates: Any) -> R
 def _validate_target(data: dict[str, Any], origins: dict[str, str]) -> RunConfig:
     from dlab.config import RunConfig as RunConfigModel
     from dlab.config import validate_section
-    from dlab.experiment import registry
+    from dlab.framework import registry
 
     data = dict(data)
     model_section = data.pop("model")

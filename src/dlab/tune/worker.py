@@ -23,7 +23,7 @@ from dlab.tune.layout import PROJECT_NAME
 if TYPE_CHECKING:
     from dlab.config import RunConfig
     from dlab.data import ArrayDataset
-    from dlab.experiment.base import Experiment
+    from dlab.framework.base import Experiment
 
 
 @dataclass

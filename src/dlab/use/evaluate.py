@@ -44,8 +44,8 @@ def evaluate(
     Raises:
         UsageError: not a usable run, a ``--set`` outside ``data.``, data that cannot be loaded.
     """
-    from dlab.experiment import registry
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework import registry
+    from dlab.framework.factory import resolve_config
     from dlab.run.directory import new_timestamped_folder, now_iso
     from dlab.training.compile import compile_model
     from dlab.training.fit import fit_inputs

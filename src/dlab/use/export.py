@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dlab.errors import DlabError, UsageError, did_you_mean
-from dlab.run.tfenv import captured_native_stderr
+from dlab.runtime.tfenv import captured_native_stderr
 from dlab.use.runs import SavedRun, open_run
 from dlab.use.runtime import start_keras
 
@@ -130,7 +130,7 @@ def test_batch(run: SavedRun, model: Any, count: int = 32) -> np.ndarray:
     Raises:
         UsageError: the test inputs are not what the model takes (e.g. a language model's text).
     """
-    from dlab.experiment import registry
+    from dlab.framework import registry
 
     data = registry.get(run.config.experiment)().load_data(run.config)
     if hasattr(data, "batches"):

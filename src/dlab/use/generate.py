@@ -50,7 +50,7 @@ def generate(
     Raises:
         UsageError: not a language-model run, a bad length or temperature, a prompt of no letters.
     """
-    from dlab.data.characters import decode, encode, preprocess
+    from dlab.data.modalities.characters import decode, encode, preprocess
     from dlab.models.sequences import reset_states
 
     if length < 1:

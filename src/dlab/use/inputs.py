@@ -96,7 +96,7 @@ def decode_image(path: Path, height: int, width: int, channels: int) -> np.ndarr
     """
     import tensorflow as tf
 
-    from dlab.data.images import check_image_file
+    from dlab.data.modalities.images import check_image_file
     from dlab.errors import DataError
 
     try:
@@ -155,7 +155,7 @@ _WORD = re.compile(r"[a-z0-9']+|#\d+")
 
 def word_ids(text: str, scheme: str, index: dict[str, int], num_words: int) -> list[int]:
     """A document's word ids as the run's source numbered them (see ``inference.text_spec``)."""
-    from dlab.data.text import INDEX_FROM, OOV, START
+    from dlab.data.modalities.text import INDEX_FROM, OOV, START
 
     tokens = _WORD.findall(text.replace("<br />", " ").lower())
     if scheme == "vectorizer":
@@ -173,7 +173,7 @@ def word_ids(text: str, scheme: str, index: dict[str, int], num_words: int) -> l
 
 def read_text(inputs: list[str], text: dict[str, Any], run_dir: Path) -> Batch:
     """Documents encoded as the run's model reads them: multi-hot or padded word ids."""
-    from dlab.data.text import multi_hot, pad
+    from dlab.data.modalities.text import multi_hot, pad
 
     vocabulary: list[str] = []
     if text.get("vocabulary"):

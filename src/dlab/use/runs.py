@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.errors import UsageError
-from dlab.experiment.inference import INFERENCE_FILE
 from dlab.fileio import read_json_object
+from dlab.framework.inference import INFERENCE_FILE
 
 if TYPE_CHECKING:
     import keras
@@ -51,7 +51,7 @@ class SavedRun:
 
 def load_safely(path: Path) -> keras.Model:
     """Load a Keras model with ``safe_mode=True`` after registering dlab's serializable objects."""
-    from dlab.run.tfenv import prepare_environment
+    from dlab.runtime.tfenv import prepare_environment
 
     prepare_environment()
     import keras
@@ -73,7 +73,7 @@ def open_run(path: str | Path, *, need_model: bool = True, command: str = "dlab 
         UsageError: not a run directory, a failed or unfinished run, a run saved with
             ``--no-save``, or a run whose experiment cannot predict from raw input.
     """
-    from dlab.experiment.factory import resolve_config
+    from dlab.framework.factory import resolve_config
 
     folder = Path(path).expanduser()
     if folder.name in ("metrics.json", "config.yaml", "model.keras") and folder.is_file():

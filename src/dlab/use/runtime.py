@@ -9,6 +9,6 @@ def start_keras(device: str = "auto", debug: bool = False) -> None:
     Raises:
         UsageError: an unknown device, or ``gpu`` without one.
     """
-    from dlab.run.runtime import start
+    from dlab.runtime.start import start
 
     start(True, device, debug)

@@ -1,0 +1,1 @@
+"""Checks every dataset passes before training: split balance, values, orders and splits."""

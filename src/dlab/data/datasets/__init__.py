@@ -1,0 +1,1 @@
+"""One module per dataset, each registering its loader with :func:`dlab.data.dataset`."""

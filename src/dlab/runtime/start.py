@@ -1,0 +1,122 @@
+"""Starting the compute backend for a run: device, seeds, versions.
+
+Keras experiments start TensorFlow (quietly, on the requested device). NumPy
+experiments never import it: they run in a fraction of a second, and paying
+three seconds of TensorFlow start-up for a perceptron would be absurd.
+"""
+
+from __future__ import annotations
+
+import platform
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dlab.errors import UsageError
+from dlab.runtime.backend import BackendChoice
+from dlab.runtime.device import DeviceInfo
+
+
+@dataclass
+class Runtime:
+    """What a run trains on, for metrics.json."""
+
+    device: DeviceInfo
+    backend: str
+    native_log: list[str] = field(default_factory=list)
+    choice: BackendChoice | None = None
+    scaling: Any = None  # dlab.run.scaling.Scaling of a Keras run, once its config is known
+
+    def versions(self) -> dict[str, str]:
+        """Versions of Python and the libraries that shape this run's results."""
+        import dlab
+
+        versions = {
+            "dlab": dlab.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "platform": platform.platform(),
+        }
+        if self.backend != "numpy":
+            import keras
+
+            from dlab.runtime.backend import library_version
+
+            versions["keras"] = keras.__version__
+            # TensorFlow is named when it trains or feeds a tf.data pipeline; never imported for this
+            for library in ("tensorflow", "jax", "torch"):
+                if library == self.backend or library in sys.modules:
+                    versions[library] = library_version(library) or "unknown"
+        return versions
+
+    def execution(self) -> dict[str, str | None]:
+        """The backend, its version and how it was chosen (metrics.json ``execution``)."""
+        from dlab.runtime.backend import library_version
+
+        choice = self.choice
+        return {
+            "backend": self.backend,
+            "backend_version": library_version(self.backend),
+            "requested": choice.requested if choice else None,
+            "reason": choice.reason if choice else None,
+        }
+
+
+def start(
+    uses_keras: bool, device: str, debug: bool = False, backend: BackendChoice | None = None
+) -> Runtime:
+    """Start Keras on the chosen backend and device, or nothing for a NumPy experiment.
+
+    Args:
+        backend: the Keras backend (:func:`dlab.runtime.backend.choose_backend`); None: TensorFlow
+            unless ``KERAS_BACKEND`` says otherwise.
+
+    Raises:
+        UsageError: an impossible device request (see :func:`dlab.runtime.device.select_device`).
+    """
+    from dlab.runtime.device import DEVICE_CHOICES
+
+    if device not in DEVICE_CHOICES:
+        raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
+    if not uses_keras:
+        if device == "gpu":
+            raise UsageError(
+                "--device gpu: this experiment is written in NumPy and runs on the "
+                "CPU. Use --device auto or cpu."
+            )
+        return Runtime(DeviceInfo(device, "cpu", "NumPy", 0), backend="numpy")
+
+    from dlab.runtime.backend import activate
+    from dlab.runtime.device import select_device, select_device_for
+    from dlab.runtime.tfenv import captured_native_stderr, prepare_environment
+
+    if backend is not None:
+        activate(backend)
+    prepare_environment()
+    name = backend.name if backend is not None else None
+    native_log: list[str] = []
+    try:
+        with captured_native_stderr(native_log):
+            if name in (None, "tensorflow"):
+                device_info = select_device(device)
+            else:
+                device_info = select_device_for(name, device)
+            import keras
+    finally:
+        if debug and native_log:
+            print("\n".join(native_log), file=sys.stderr)
+
+    return Runtime(device_info, backend=keras.backend.backend(), native_log=native_log, choice=backend)
+
+
+def seed_everything(seed: int, runtime: Runtime) -> None:
+    """Seed Python, NumPy and (for Keras runs) the backend, so equal seeds give equal runs."""
+    random.seed(seed)
+    np.random.seed(seed)
+    if runtime.backend != "numpy":
+        import keras
+
+        keras.utils.set_random_seed(seed)
