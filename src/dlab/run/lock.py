@@ -1,34 +1,44 @@
 """One process at a time in a run directory: the run lock.
 
-A run holds an exclusive ``fcntl.flock`` on ``RUN_DIR/.dlab-run.lock`` from the moment
-it starts (or resumes) until it has written its final metrics.json. The file holds the
-pid and host of the holder, and metrics.json records them as ``process``, so that
-``dlab run ... --resume RUN_DIR`` of a run that is still training is refused with
+A run holds an exclusive file lock on ``RUN_DIR/.dlab-run.lock`` from the moment it
+starts (or resumes) until it has written its final metrics.json. ``RUN_DIR/.dlab-run.owner.json``
+holds the pid and host of the holder, and metrics.json records them as ``process``, so
+that ``dlab run ... --resume RUN_DIR`` of a run that is still training is refused with
 "still running (pid N on HOST)" instead of a second process training into the same
 folder (two histories interleaved, 15 epochs of 12).
 
-The kernel releases the lock when the process dies, however it dies (``kill -9``, an
-out-of-memory kill, a power cut), so a run that was killed never leaves a stale lock
-behind: its "running" status alone does not block a resume. The file is removed when
-the run ends. Without ``fcntl`` (Windows) runs are not locked.
+The lock is :class:`filelock.FileLock`: ``fcntl.flock`` on POSIX, ``LockFileEx`` on
+Windows, so runs are locked there too. The operating system releases it when the
+process dies, however it dies (``kill -9``, an out-of-memory kill, a power cut), so a
+run that was killed never leaves a stale lock behind: its "running" status and the
+files it left alone do not block a resume. Both files are removed when the run ends.
+
+The owner record is a file of its own because the lock file belongs to filelock: a
+contender opening it may truncate it (filelock 3), Windows locks its first byte against
+every other reader, and on a filesystem without ``flock`` filelock keeps its own marker
+in it. Each acquire makes a new ``FileLock`` (``is_singleton=False``), so a second
+acquire in the same process is refused exactly like another process's; and
+``thread_local=False``, because the lock belongs to the run, not to the thread that took
+it: a release from another thread (a finalizer) really releases it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import socket
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from filelock import BaseFileLock, FileLock, Timeout
 
 from dlab.errors import UsageError
-
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks
-    fcntl = None  # type: ignore[assignment]
+from dlab.fileio import atomic_write_text
 
 LOCK_FILE = ".dlab-run.lock"
+OWNER_FILE = ".dlab-run.owner.json"
 
 
 class RunStillRunning(UsageError):
@@ -36,61 +46,70 @@ class RunStillRunning(UsageError):
 
 
 def this_process() -> dict[str, Any]:
-    """``{"pid": ..., "host": ...}`` of this process, for the lock file and metrics.json."""
+    """``{"pid": ..., "host": ...}`` of this process, for the owner record and metrics.json."""
     return {"pid": os.getpid(), "host": socket.gethostname()}
 
 
 class RunLock:
     """The held lock of one run directory; release it with :meth:`release` or ``with``."""
 
-    def __init__(self, run_dir: Path, handle: IO[str]) -> None:
+    def __init__(self, run_dir: Path, lock: BaseFileLock) -> None:
         self.run_dir = run_dir
         self.owner = this_process()
-        self._handle: IO[str] | None = handle
+        self._lock: BaseFileLock | None = lock
 
     @classmethod
-    def acquire(cls, run_dir: str | os.PathLike[str], what: str = "") -> RunLock:
+    def acquire(cls, run_dir: str | os.PathLike[str], what: str = "", record: bool = True) -> RunLock:
         """Take the lock of ``run_dir`` without waiting.
 
         Args:
             what: how the user named the run, for the message (e.g. ``--resume DIR``).
+            record: write the owner record (pid, host); :func:`check_not_running`, which gives
+                the lock straight back, writes none.
 
         Raises:
             RunStillRunning: a live process holds it (the message names its pid and host).
+            UsageError: the lock file cannot be created (the run directory is not writable).
         """
         path = Path(run_dir)
+        lock = FileLock(path / LOCK_FILE, thread_local=False, is_singleton=False)
         try:
-            handle = open(path / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115 - kept open
+            if not path.is_dir():  # filelock would create the folder: a run directory must exist
+                raise NotADirectoryError(errno.ENOTDIR, "not a folder")
+            lock.acquire(blocking=False)
+        except Timeout:  # before OSError: filelock's Timeout is a TimeoutError
+            raise RunStillRunning(
+                f"{what or path}: that run is still running ({holder(path)}); a second "
+                "process would train into the same folder. Wait for it to end, or stop it "
+                "(Ctrl-C or `kill PID`: it records its finished epochs) and resume then."
+            ) from None
         except OSError as error:
             raise UsageError(
                 f"{what or path}: cannot create the run lock {path / LOCK_FILE} "
                 f"({error.strerror or error}); the run directory must be "
                 "writable."
             ) from None
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                raise RunStillRunning(
-                    f"{what or path}: that run is still running ({holder(path)}); a second "
-                    "process would train into the same folder. Wait for it to end, or stop it "
-                    "(Ctrl-C or `kill PID`: it records its finished epochs) and resume then."
-                ) from None
-        lock = cls(path, handle)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(json.dumps(lock.owner) + "\n")
-        handle.flush()
-        return lock
+        held = cls(path, lock)
+        if record:
+            # A hint for the message above (metrics.json's `process` is the fallback): a run whose
+            # record cannot be written still holds its lock.
+            with contextlib.suppress(OSError):
+                atomic_write_text(path / OWNER_FILE, json.dumps(held.owner) + "\n")
+        return held
 
     def release(self) -> None:
-        """Give the lock up: remove the file while still holding it, then close it (closing
-        releases the lock), so a finished run directory holds no lock file."""
-        if self._handle is not None:
-            (self.run_dir / LOCK_FILE).unlink(missing_ok=True)
-            self._handle.close()
-            self._handle = None
+        """Give the lock up: remove the owner record and the lock file while still holding it,
+        then unlock, so a finished run directory holds no lock file. Removing it after unlocking
+        could remove a lock file another process has just locked. Windows cannot remove a locked
+        file; filelock removes it there when it unlocks. A forked child, which inherited the
+        object but not the run, leaves both alone."""
+        lock, self._lock = self._lock, None
+        if lock is None or os.getpid() != self.owner["pid"]:
+            return
+        for name in (OWNER_FILE, LOCK_FILE):
+            with contextlib.suppress(OSError):
+                (self.run_dir / name).unlink(missing_ok=True)
+        lock.release()
 
     def __enter__(self) -> RunLock:
         return self
@@ -103,9 +122,9 @@ class RunLock:
 
 
 def holder(run_dir: Path) -> str:
-    """ "pid N on HOST" of the process named in the lock file (else metrics.json), or "pid unknown"."""
+    """ "pid N on HOST" of the process named in the owner record (else metrics.json), or "pid unknown"."""
     for read in (
-        lambda: json.loads((run_dir / LOCK_FILE).read_text(encoding="utf-8")),
+        lambda: json.loads((run_dir / OWNER_FILE).read_text(encoding="utf-8")),
         lambda: json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["process"],
     ):
         try:
@@ -122,4 +141,4 @@ def check_not_running(run_dir: str | os.PathLike[str], what: str = "") -> None:
     Raises:
         RunStillRunning: see :meth:`RunLock.acquire`.
     """
-    RunLock.acquire(run_dir, what).release()
+    RunLock.acquire(run_dir, what, record=False).release()

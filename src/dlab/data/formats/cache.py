@@ -4,8 +4,9 @@ Runs started together share the Keras dataset cache (``~/.keras/datasets``).
 Keras downloads to the final name and extracts archives in place, so two runs
 fetching CIFAR-10 at once can read each other's half-written files.
 :func:`dataset_lock` serializes them: the first run downloads, the others wait
-and then find the cached file. ``fcntl.flock`` locks are released by the
-kernel when a process dies, so a killed run never leaves a stale lock behind.
+and then find the cached file. The lock (:class:`filelock.FileLock`: ``fcntl.flock``
+on POSIX, ``LockFileEx`` on Windows) is released by the operating system when a
+process dies, so a killed run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -21,38 +22,40 @@ from typing import TypeVar
 from dlab.errors import DataError
 from dlab.runtime.tfenv import keras_cache_dir
 
-try:  # POSIX
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: no advisory locks; runs there are not serialized
-    fcntl = None  # type: ignore[assignment]
-
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold an exclusive lock on ``path`` (created if needed) while the block runs.
 
-    Blocks until no other process holds it. Without ``fcntl`` (Windows), or where
-    the lock file cannot be created (a read-only cache: then nothing can be
-    downloaded into it either, and Keras says so), the block simply runs.
+    Blocks until no other process holds it. Where the lock file cannot be created
+    (a read-only cache: then nothing can be downloaded into it either, and Keras
+    says so), the block simply runs.
+
+    Each call makes a new :class:`filelock.FileLock` (``is_singleton=False``, not
+    reentrant), so two threads of one process wait for each other as two processes do
+    (a nested lock of the same file in one thread waits for itself; filelock 4 raises
+    a RuntimeError instead). It is not thread-local (``thread_local=False``): the hold
+    belongs to this block, in whichever thread its generator is finished. On POSIX the
+    file stays after the block, so every waiter locks the same file; filelock removes
+    it on Windows.
     """
+    from filelock import FileLock
+
     lock_path = Path(path)
+    lock = FileLock(lock_path, thread_local=False, is_singleton=False)
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+b")  # noqa: SIM115 - closed below
+        lock.acquire()  # no timeout: filelock's Timeout (an OSError) cannot happen here
     except OSError as error:
         logging.getLogger("dlab.data.formats.cache").warning(
             "cannot create the lock file %s (%s); going on without it", lock_path, error
         )
         yield lock_path
         return
-    with handle:
-        if fcntl is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield lock_path
-        finally:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    try:
+        yield lock_path
+    finally:
+        lock.release()
 
 
 def dataset_lock(entry: str) -> contextlib.AbstractContextManager[Path]:
