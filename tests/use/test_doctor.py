@@ -36,8 +36,12 @@ def test_doctor_without_the_export_extra_reports_it_missing_and_exits_0():
 def test_doctor_exits_1_when_a_requirement_is_broken(cli, monkeypatch):
     import dlab.runtime.doctor as doctor
 
-    monkeypatch.setattr(doctor, "REQUIRED", [*doctor.REQUIRED, "no-such-dlab-requirement"])
+    declared = doctor.required()
+    assert {"tensorflow", "keras", "filelock", "grpcio"} <= set(declared)  # read from dlab's metadata
+    monkeypatch.setattr(doctor, "required", lambda: [*declared, "no-such-dlab-requirement"])
     monkeypatch.setattr(doctor, "tensorflow_checks", lambda: [])
     result = cli("doctor")
     assert result.exit_code == 1
     assert "no-such-dlab-requirement" in result.output and "broken" in result.output
+    grpcio = next(line for line in result.output.splitlines() if line.startswith("grpcio "))
+    assert grpcio.split()[1] == "ok"  # a distribution whose module has another name (grpc)

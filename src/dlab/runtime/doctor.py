@@ -9,6 +9,7 @@ imported once (quietly) to ask for GPUs, CUDA and the Keras backend.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import os
@@ -19,9 +20,22 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-REQUIRED = ["tensorflow", "keras", "keras-tuner", "tensorboard", "numpy", "pandas", "scikit-learn",
-            "matplotlib", "pillow", "typer", "pyyaml", "pydantic"]  # fmt: skip
-"""Distributions dlab depends on (pyproject's dependencies)."""
+
+def required() -> list[str]:
+    """The distributions the installed dlab depends on, read from its own metadata (pyproject's
+    ``dependencies``), so that a new dependency is checked without a second list to keep."""
+    from packaging.requirements import Requirement
+
+    try:
+        lines = importlib.metadata.requires("dlab") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    names = []
+    for line in lines:
+        requirement = Requirement(line)
+        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+            names.append(requirement.name)
+    return names
 
 
 def extras() -> dict[str, list[str]]:
@@ -73,25 +87,41 @@ class Check:
         return self.status == "broken"
 
 
-MODULES = {"ai-edge-litert": "ai_edge_litert", "keras-tuner": "keras_tuner", "scikit-learn": "sklearn",
-           "pillow": "PIL", "pyyaml": "yaml"}  # fmt: skip
-"""Distribution -> the module it installs, where the names differ."""
+@functools.lru_cache(maxsize=1)
+def _modules_by_distribution() -> dict[str, list[str]]:
+    """Each installed distribution (normalized name) -> the top-level modules it installs."""
+    found: dict[str, list[str]] = {}
+    for module, distributions in importlib.metadata.packages_distributions().items():
+        for distribution in distributions:
+            found.setdefault(_normalized(distribution), []).append(module)
+    return found
+
+
+def _normalized(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
 
 
 def _version(distribution: str) -> str | None:
-    """The installed version, or None when the distribution or its module cannot be found."""
+    """The installed version, or None when the distribution or its modules cannot be found.
+
+    A distribution counts when one of the top-level modules its metadata lists can be found
+    (a module half-removed by hand is not usable); one that installs no module at all (CUDA
+    libraries under nvidia/, py-spy's binary) counts by its metadata alone.
+    """
     try:
         version = importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return None
-    if distribution.startswith("nvidia-"):  # CUDA wheels: shared libraries under nvidia/, no module
+    modules = _modules_by_distribution().get(_normalized(distribution), [])
+    if not modules or distribution.startswith("nvidia-"):
         return version
-    module = MODULES.get(distribution, distribution.replace("-", "_"))
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a module hidden or half-removed: not usable
-        found = False
-    return version if found else None
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return version
+        except (ImportError, ValueError):  # a module hidden or half-removed: not usable
+            continue
+    return None
 
 
 def package_checks() -> list[Check]:
@@ -103,7 +133,7 @@ def package_checks() -> list[Check]:
         Check("python", f"{platform.python_version()} ({sys.executable})", "ok" if ok_python else "broken"),
         Check("dlab", __version__, "ok"),
     ]
-    for name in REQUIRED:
+    for name in required():
         version = _version(name)
         checks.append(
             Check(name, version or "not installed (pip install -e .)", "ok" if version else "broken")
