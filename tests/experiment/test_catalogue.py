@@ -87,3 +87,38 @@ def test_dlab_list_with_a_fresh_cache_imports_neither_the_schema_nor_experiments
     assert first.stdout == second.stdout and "cnn-cifar10\n" in second.stdout
     assert "'dlab.experiments'" in first.stderr, "the first listing builds the catalogue"
     assert "HEAVY []" in second.stderr
+
+
+def test_a_drawn_table_is_kept_with_the_rows_until_they_change(cache_home, configs):
+    drawn = []
+
+    def draw(text):
+        drawn.append(text)
+        return text
+
+    first = catalogue.open_catalogue(configs, lambda: ROWS)
+    assert first.table("80|", lambda: draw("table at 80")) == "table at 80"
+    again = catalogue.open_catalogue(configs, fail_to_build)
+    assert again.table("80|", lambda: draw("drawn twice")) == "table at 80" and drawn == ["table at 80"]
+    for width in range(catalogue.TABLES_KEPT + 2):
+        again.table(f"{width}|", lambda width=width: f"table at {width}")
+    assert len(again.tables) == catalogue.TABLES_KEPT and "80|" not in again.tables  # the oldest go
+    (configs / "a.yaml").write_text("experiment: changed\n")
+    assert catalogue.open_catalogue(configs, lambda: ROWS).tables == {}  # new rows, no old tables
+
+
+def test_dlab_list_draws_its_table_once_per_width_and_then_needs_no_rich(tmp_path):
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "COLUMNS": "90"}
+    code = (
+        "import sys; from dlab.cli import main; sys.argv = ['dlab', 'list']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('RICH', 'rich' in sys.modules, file=sys.stderr)"
+    )
+    first, second = (
+        subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        for _ in range(2)
+    )
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout == second.stdout and "  cnn-cifar10 " in second.stdout
+    assert max(len(line) for line in second.stdout.splitlines()) <= 90
+    assert "RICH True" in first.stderr and "RICH False" in second.stderr

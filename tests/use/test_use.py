@@ -14,7 +14,7 @@ import pytest
 from dlab import api
 from dlab.framework import registry
 from dlab.use.predict import probabilities
-from dlab.use.runs import open_run
+from dlab.use.runs import keras_model, open_run, run_config
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,9 @@ def runs(tmp_path_factory):
 def model_and_test_split(run_dir: Path):
     """The run's model and its test split as the run encoded it (the same synthetic twin)."""
     run = open_run(run_dir)
-    data = registry.get(run.config.experiment)().load_data(run.config)
-    return run, run.keras_model(), data
+    config = run_config(run)
+    data = registry.get(config.experiment)().load_data(config)
+    return run, keras_model(run), data
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -91,7 +92,8 @@ def test_predict_text_lines_match_model_predict_on_the_encoded_documents(runs, c
     from dlab.data.modalities.text import decode
 
     run, model, data = model_and_test_split(runs("mlp-imdb"))
-    raw = load_dataset(run.config.data, run.config.seed)  # the word-index documents before multi-hot
+    config = run_config(run)
+    raw = load_dataset(config.data, config.seed)  # the word-index documents before multi-hot
     lines = [decode(document, None) for document in raw.x_test[:6]]
     (tmp_path / "reviews.txt").write_text("\n".join(lines) + "\n")
     expected = probabilities(model.predict(data.x_test[:6], verbose=0), run.spec["output"])

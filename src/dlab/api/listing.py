@@ -1,18 +1,32 @@
-"""``dlab list`` as Python functions: the packaged configs with their family, dataset and description.
+"""``dlab list``: the runnable configs grouped by family, as a table that fits the terminal, JSON or names.
 
-Kept apart from :mod:`dlab.api.runs` so that listing imports neither pydantic nor
-the experiment modules when the catalogue cache is fresh (see
-:mod:`dlab.framework.catalogue`).
+The one module that owns listing: which rows there are (:class:`ExperimentRow`, read
+from :mod:`dlab.framework.catalogue`, which reads the configs' metadata and keeps it
+cached), the family filter, and the three formats. It lives in the API layer because
+its table is drawn by the one console-table renderer, :func:`dlab.results.tables.text_table`,
+which the layering lets the API reach and the framework package not.
+
+The table wraps each description under its own column instead of cutting it, so an
+80-column terminal shows every word; JSON and bare names are for scripts and shells.
+Kept apart from :mod:`dlab.api.runs` so that listing imports neither pydantic nor the
+experiment modules when the catalogue cache is fresh.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import asdict, dataclass
 
-from dlab.config.files import config_names, find_config, load_yaml_chain, packaged_configs_dir
-from dlab.errors import DlabError
-from dlab.framework.catalogue import Row, cached_rows
-from dlab.framework.listing import render_listing
+from dlab.errors import UsageError, did_you_mean
+from dlab.framework.catalogue import load_catalogue
+from dlab.results import tables
+from dlab.results.tables import terminal_width, text_table
+
+FORMATS = ("table", "json", "names")
+
+DEFAULT_WIDTH = 100
+"""The width of the table when the terminal's is unknown (a pipe, a file)."""
 
 
 @dataclass
@@ -26,34 +40,69 @@ class ExperimentRow:
 
 
 def list_experiments() -> list[ExperimentRow]:
-    """Every packaged config with its family, dataset and one-line description."""
-    return [ExperimentRow(**row) for row in cached_rows(packaged_configs_dir(), _build_rows)]
+    """Every runnable config with its family, dataset and one-line description."""
+    return [ExperimentRow(**row) for row in load_catalogue().rows]
 
 
 def experiments_listing(family: str | None = None, fmt: str = "table", width: int | None = None) -> str:
-    """``dlab list``: configs grouped by family (a table wrapped to ``width``, json or names)."""
-    return render_listing(list_experiments(), family=family, fmt=fmt, width=width)
+    """``dlab list``: the configs of ``family`` (or all), grouped by family.
+
+    Args:
+        family: keep this family only (case-insensitive; a unique prefix is enough).
+        fmt: table (grouped by family, wrapped to ``width``), json or names.
+        width: the terminal width (None: the current terminal's, 100 when unknown).
+
+    Raises:
+        UsageError: an unknown format or family (the message lists what exists).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt}: unknown format. Allowed: {', '.join(FORMATS)}.")
+    catalogue = load_catalogue()
+    rows = [ExperimentRow(**row) for row in catalogue.rows]
+    if family is not None:
+        family = _family(family, [row.family for row in rows])
+        rows = [row for row in rows if row.family == family]
+    if fmt == "json":
+        return json.dumps([asdict(row) for row in rows], indent=2) + "\n"
+    if fmt == "names":
+        return "".join(f"{row.name}\n" for row in rows)
+    width = width or terminal_width(DEFAULT_WIDTH) or DEFAULT_WIDTH
+    # a table drawn before at this width is reused: rich would cost more than the rest of `dlab list`
+    return catalogue.table(f"{width}|{family or ''}|{_drawn_by()}", lambda: _table(rows, width))
 
 
-def _build_rows() -> list[Row]:
-    from dlab.framework import registry  # imports every experiment module: only on a cache miss
-
-    rows = []
-    for name in config_names():
-        try:
-            data = load_yaml_chain(find_config(name), {})
-        except DlabError as error:  # one broken file must not hide the others
-            rows.append(_row(name, "?", "?", f"(invalid config: {error})"))
-            continue
-        try:
-            family = registry.get(str(data.get("experiment"))).family
-        except DlabError:
-            family = "?"
-        description = " ".join(str(data.get("description", "")).split())
-        first_sentence = description.split(". ")[0].rstrip(".")
-        rows.append(_row(name, family, str(data.get("data", {}).get("dataset", "")), first_sentence))
-    return rows
+def _drawn_by() -> str:
+    """What the tables were drawn with (this module and the renderer, as they are now on disk)."""
+    return ",".join(str(os.stat(path).st_mtime_ns) for path in (__file__, tables.__file__))
 
 
-def _row(name: str, family: str, dataset: str, description: str) -> Row:
-    return {"name": name, "family": family, "dataset": dataset, "description": description}
+def _family(wanted: str, families: list[str]) -> str:
+    known = list(dict.fromkeys(families))
+    exact = [f for f in known if f.lower() == wanted.lower()]
+    matches = exact or [f for f in known if f.lower().startswith(wanted.lower())]
+    if len(matches) == 1:
+        return matches[0]
+    hint = did_you_mean(wanted, known) if not matches else f" '{wanted}' matches {', '.join(matches)}."
+    raise UsageError(f"--family {wanted}: no such family.{hint} Families: {', '.join(sorted(known))}.")
+
+
+def _table(rows: list[ExperimentRow], width: int) -> str:
+    """Families as headings; under each, name, dataset and the wrapped description, aligned."""
+    if not rows:
+        return ""
+    aligned = (max(len(row.name) for row in rows), max(len(row.dataset) for row in rows))
+    families: dict[str, list[ExperimentRow]] = {}
+    for row in rows:
+        families.setdefault(row.family, []).append(row)
+    parts = []
+    for family, members in families.items():
+        table = text_table(
+            ["name", "dataset", "description"],
+            [[row.name, row.dataset, row.description] for row in members],
+            width=width,
+            show_header=False,
+            min_widths=aligned,
+            indent=2,
+        )
+        parts.append(f"{family} ({len(members)})\n{table}")
+    return "\n".join(parts)

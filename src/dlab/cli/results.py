@@ -7,22 +7,36 @@ from __future__ import annotations
 
 import typer
 
+from dlab import api
 from dlab.cli.app import FORMAT_HELP, RUNS_HELP, app, call_api, checked_format, debug_option
+
+METRIC_HELP = (
+    "A metric to show, by its dotted path in metrics.json (test.accuracy, final.val.loss, wall_time_s) "
+    "or a glob (test.*). Repeatable. Default: all numeric metrics the completed runs share."
+)
+FAIL_IF_HELP = (
+    'Exit with 1 when EXPR holds for any run, e.g. "test.accuracy < baseline - 0.01" or '
+    '"wall_time_s > 1.2 * baseline". Metric names, numbers, baseline, + - * / ( ), one of '
+    "< <= > >= == !=. Repeatable."
+)
+
+
+def params_option() -> list[str]:
+    """``--params KEY``, the same on compare and report."""
+    return typer.Option(
+        [],
+        "--params",
+        "-p",
+        metavar="KEY",
+        help="A config key to show as a column (model.hidden, train.optimizer.learning_rate); "
+        "repeatable or comma-separated. The keys whose values differ are always shown.",
+    )
 
 
 @app.command("compare")
 def compare_command(
     paths: list[str] = typer.Argument(..., metavar="RUN|METRICS.json|SWEEP_DIR...", help=RUNS_HELP),
-    metrics: list[str] = typer.Option(
-        [],
-        "--metric",
-        "-m",
-        metavar="NAME",
-        help="A metric to show, by its dotted path in metrics.json "
-        "(test.accuracy, final.val.loss, wall_time_s) or a glob "
-        "(test.*). Repeatable. Default: all numeric metrics the "
-        "completed runs share.",
-    ),
+    metrics: list[str] = typer.Option([], "--metric", "-m", metavar="NAME", help=METRIC_HELP),
     baseline: str | None = typer.Option(
         None,
         "--baseline",
@@ -30,15 +44,7 @@ def compare_command(
         metavar="RUN",
         help="Show differences from this run; 'baseline' in --fail-if means its value.",
     ),
-    fail_if: list[str] = typer.Option(
-        [],
-        "--fail-if",
-        metavar="EXPR",
-        help="Exit with 1 when EXPR holds for any run, e.g. "
-        '"test.accuracy < baseline - 0.01" or '
-        '"wall_time_s > 1.2 * baseline". Metric names, numbers, '
-        "baseline, + - * / ( ), one of < <= > >= == !=. Repeatable.",
-    ),
+    fail_if: list[str] = typer.Option([], "--fail-if", metavar="EXPR", help=FAIL_IF_HELP),
     curve: str | None = typer.Option(
         None,
         "--curve",
@@ -53,14 +59,7 @@ def compare_command(
         metavar="FILE.png",
         help="Where --curve writes its PNG (default compare-<COLUMN>.png).",
     ),
-    params: list[str] = typer.Option(
-        [],
-        "--params",
-        "-p",
-        metavar="KEY",
-        help="A config key to show as a column (model.hidden, train.optimizer.learning_rate); "
-        "repeatable or comma-separated. The keys whose values differ are always shown.",
-    ),
+    params: list[str] = params_option(),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
@@ -76,8 +75,6 @@ def compare_command(
 
       dlab compare outputs/sweeps/lr-20261122-101500-ab12cd --curve val_loss -o val_loss.png
     """
-    from dlab import api
-
     fmt = checked_format(fmt)
     comparison = call_api(
         api.compare,
@@ -126,8 +123,6 @@ def check_command(
 
     Exit code 1 when a result is outside the tolerance or a run did not complete.
     """
-    from dlab import api
-
     fmt = checked_format(fmt)
     result = call_api(
         api.check, paths, tolerance=tolerance, include_smoke=include_smoke, show_traceback=debug
@@ -158,8 +153,6 @@ def runs_command(
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
     """List the runs under the outputs root: status, key metrics, start and wall time."""
-    from dlab import api
-
     fmt = checked_format(fmt)
     rows = call_api(api.list_runs, out, experiment=experiment, status=status, show_traceback=debug)
     typer.echo(api.render_runs(rows, fmt), nl=False)
@@ -175,19 +168,10 @@ def report_command(
         [], "--metric", "-m", metavar="NAME", help="Metrics for the summary table (default: all shared)."
     ),
     title: str | None = typer.Option(None, "--title", help="The page title."),
-    params: list[str] = typer.Option(
-        [],
-        "--params",
-        "-p",
-        metavar="KEY",
-        help="A config key to show as a column (model.hidden, train.optimizer.learning_rate); "
-        "repeatable or comma-separated. The keys whose values differ are always shown.",
-    ),
+    params: list[str] = params_option(),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
     """Write one self-contained HTML file (plots embedded) that summarizes runs."""
-    from dlab import api
-
     path = call_api(
         api.report, paths, output, metrics=metrics, title=title, params=params, show_traceback=debug
     )
@@ -212,8 +196,6 @@ def diff_command(
 
       dlab diff outputs/playground-mlp/20261122-101500-259c2a outputs/playground-mlp/20261122-101502-8f4e48
     """
-    from dlab import api
-
     fmt = checked_format(fmt)
     result = call_api(api.diff, left, right, show_traceback=debug)
     typer.echo(result.render(fmt), nl=False)

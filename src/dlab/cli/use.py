@@ -11,16 +11,10 @@ from __future__ import annotations
 
 import typer
 
+from dlab import api
 from dlab.cli.app import SET_HELP, app, call_api, debug_option, device_option
 
 RUN_HELP = "A run directory (outputs/<config>/<time>-<id>) with model.keras."
-
-
-def _table(columns: list[str], rows: list[dict]) -> str:
-    cells = [columns, *([str(row.get(c, "")) for c in columns] for row in rows)]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 @app.command("predict")
@@ -49,13 +43,11 @@ def predict_command(
 
       dlab predict outputs/kfold-boston/<run> houses.csv
     """
-    from dlab import api
-
     result = call_api(
         api.predict, run, inputs, output=output, top=top, device=device, debug=debug, show_traceback=debug
     )
     if result.rows:
-        typer.echo(_table(result.columns, result.rows))
+        typer.echo(result.table(), nl=False)
     for skipped in result.skipped:
         typer.secho(f"skipped {skipped.name}: {skipped.reason}", fg=typer.colors.YELLOW, err=True)
     if result.output is not None:
@@ -76,8 +68,6 @@ def generate_command(
     debug: bool = debug_option(),
 ) -> None:
     """Continue a prompt with a character language model (greedy unless --temperature)."""
-    from dlab import api
-
     result = call_api(
         api.generate,
         run,
@@ -100,8 +90,6 @@ def neighbours_command(
     debug: bool = debug_option(),
 ) -> None:
     """The nearest words by cosine similarity in a CBOW run's word vectors."""
-    from dlab import api
-
     result = call_api(api.neighbours, run, words, count=count, show_traceback=debug)
     for word, near in result.neighbours.items():
         typer.echo(f"{word}: " + ", ".join(f"{other} ({similarity:.3f})" for other, similarity in near))
@@ -124,22 +112,12 @@ def evaluate_command(
 
     Example: dlab evaluate outputs/cnn-cifar10/<run> --set data.source=file --set data.path=cifar10.npz
     """
-    from dlab import api
-
     result = call_api(
         api.evaluate, run, sets=sets, batch_size=batch_size, device=device, debug=debug, show_traceback=debug
     )
-    rows = [
-        {"metric": key, "now": f"{value:.4f}", "run's test": _number(result.run_test.get(key))}
-        for key, value in result.metrics.items()
-    ]
-    typer.echo(_table(["metric", "now", "run's test"], rows))
+    typer.echo(result.table(), nl=False)
     typer.echo(f"data: {result.data.get('source')} {result.data.get('location') or ''}".rstrip())
     typer.echo(f"written: {result.path}")
-
-
-def _number(value: object) -> str:
-    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 @app.command("export")
@@ -156,8 +134,6 @@ def export_command(
 ) -> None:
     """Export a run's model (Keras model.export), reload it in its own runtime and compare it with Keras
     on the run's test data: exit 1 when the largest difference exceeds 1e-4."""
-    from dlab import api
-
     result = call_api(api.export, run, fmt, output=output, device=device, debug=debug, show_traceback=debug)
     typer.echo(
         f"{result.format}: {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.seconds} s); "

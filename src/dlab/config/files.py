@@ -1,29 +1,24 @@
-"""Config files: the packaged configs, safe YAML reading and the ``extends`` chain."""
+"""Config files: finding one by name or path, safe YAML reading and the ``extends`` chain."""
 
 from __future__ import annotations
 
 import copy
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from dlab.config.overrides import flatten_keys
+from dlab.config.sources import config_catalogue, packaged_configs_dir  # noqa: F401 (callers import it from here)
 from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, did_you_mean
 
 # libyaml's safe loader parses the packaged configs ~7x faster than the pure-Python one
 
 
-def packaged_configs_dir() -> Path:
-    """The folder of YAML configs shipped inside the package (``dlab.configs``)."""
-    return Path(str(resources.files("dlab.configs")))
-
-
 def config_names() -> list[str]:
-    """Names of every packaged runnable config, sorted."""
-    return sorted(p.stem for p in packaged_configs_dir().glob("*.yaml"))
+    """Names of every runnable config (the project's, plugins', dlab's), sorted."""
+    return sorted(config_catalogue())
 
 
 def find_config(ref: str) -> Path:
@@ -41,10 +36,10 @@ def find_config(ref: str) -> Path:
             f"Config file not found: {ref}. Give an existing .yaml file or the "
             "name of a packaged config (see `dlab list`)."
         )
-    path = packaged_configs_dir() / f"{ref}.yaml"
-    if path.is_file():
-        return path
-    names = config_names()
+    catalogue = config_catalogue()
+    if ref in catalogue:
+        return catalogue[ref].path
+    names = sorted(catalogue)
     raise ConfigError(
         f"Unknown experiment or config '{ref}'.{did_you_mean(ref, names)} "
         f"Available: {', '.join(names)}. Run `dlab list` to see them with descriptions."

@@ -103,6 +103,10 @@ class ReferenceValue(StrictModel):
 def parse_tolerance_text(tolerance: float | str) -> tuple[float, bool]:
     """``"5%"`` -> ``(0.05, True)`` (relative); ``0.01`` or ``"0.01"`` -> ``(0.01, False)`` (absolute).
 
+    dlab's one tolerance parser: a config's ``reference:`` entries are validated with it, and
+    ``dlab check`` reads ``--tolerance`` and a saved config's tolerances with it
+    (:func:`dlab.results.references.parse_tolerance` words its error for the command line).
+
     Raises:
         ValueError: not a non-negative number, with or without a percent sign.
     """

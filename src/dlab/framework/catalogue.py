@@ -1,13 +1,21 @@
-"""The catalogue behind ``dlab list``: every packaged config's family, dataset and description.
+"""The catalogue behind ``dlab list``: every runnable config's family, dataset and description.
 
-Building it means parsing 75 YAML files and importing every experiment module
-(for its ``family``), which pulls in pydantic: about 0.2 s, most of what
-``dlab list`` would cost. The rows change only when a packaged config, an
-experiment module or dlab itself changes, so they are kept in a small JSON file
-in the user's cache folder (``$XDG_CACHE_HOME/dlab``, else ``~/.cache/dlab``)
-under a fingerprint of those files' names, sizes and modification times. A
-stale, unreadable or unwritable cache is never an error: the rows are simply
-built again.
+This module owns reading that metadata and caching it; what ``dlab list`` shows of
+it (a family filter, the table, JSON, names) is :mod:`dlab.api.listing`. It sits in
+the framework package because a config's family is its experiment's: only the
+registry knows it.
+
+Building the rows means parsing every config's YAML and importing every experiment
+module (for its ``family``), which pulls in pydantic: about 0.2 s, most of what
+``dlab list`` would cost. The rows change only when a config, an experiment module
+or dlab itself changes, so they are kept in a small JSON file in the user's cache
+folder (``$XDG_CACHE_HOME/dlab``, else ``~/.cache/dlab``) under a fingerprint of
+those files' names, sizes and modification times. A stale, unreadable or unwritable
+cache is never an error: the rows are simply built again.
+
+The same file keeps the last few tables drawn from those rows (per terminal width and
+family): drawing one takes rich, whose import and layout cost more than the rest of
+``dlab list`` together, so a listing repeated at the same width reuses its text.
 """
 
 from __future__ import annotations
@@ -16,17 +24,76 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dlab
+from dlab.config.files import config_names, find_config, load_yaml_chain
+from dlab.config.sources import config_sources
+from dlab.errors import DlabError
 from dlab.fileio import atomic_write_json
 
 Row = dict[str, str]
 """One catalogue entry: name, family, dataset and description (the first sentence)."""
 
 CACHE_FILE = "catalogue.json"
+TABLES_KEPT = 8
+"""Drawn tables kept in the cache (the most recent ones: a few terminal widths, a few families)."""
+
+
+@dataclass
+class Catalogue:
+    """The rows, and the tables drawn from them, under the fingerprint they were made for."""
+
+    fingerprint: str
+    rows: list[Row]
+    tables: dict[str, str] = field(default_factory=dict)
+
+    def table(self, key: str, draw: Callable[[], str]) -> str:
+        """The table ``key`` names (its width and family): from the cache, else drawn now and cached."""
+        if key not in self.tables:
+            recent = list(self.tables.items())[-(TABLES_KEPT - 1) :]
+            self.tables = {**dict(recent), key: draw()}
+            _write(self)
+        return self.tables[key]
+
+
+def load_catalogue() -> Catalogue:
+    """Every runnable config's row (and the cached tables), rebuilt when a config or experiment
+    module changed."""
+    return open_catalogue([source.folder for source in config_sources()], build_rows)
+
+
+def build_rows() -> list[Row]:
+    """Read every config (its ``extends`` chain) and ask the registry for its experiment's family.
+
+    A config that cannot be read gets a row that says so: one broken file must not hide the others.
+    """
+    # The registry imports every experiment module (and pydantic): only on a cache miss, or
+    # `dlab list` would take a quarter of a second longer.
+    from dlab.framework import registry
+
+    rows = []
+    for name in config_names():
+        try:
+            data = load_yaml_chain(find_config(name), {})
+        except DlabError as error:
+            rows.append(_row(name, "?", "?", f"(invalid config: {error})"))
+            continue
+        try:
+            family = registry.get(str(data.get("experiment"))).family
+        except DlabError:
+            family = "?"
+        description = " ".join(str(data.get("description", "")).split())
+        first_sentence = description.split(". ")[0].rstrip(".")
+        rows.append(_row(name, family, str(data.get("data", {}).get("dataset", "")), first_sentence))
+    return rows
+
+
+def _row(name: str, family: str, dataset: str, description: str) -> Row:
+    return {"name": name, "family": family, "dataset": dataset, "description": description}
 
 
 def cache_folder() -> Path:
@@ -35,11 +102,13 @@ def cache_folder() -> Path:
     return Path(root) / "dlab"
 
 
-def fingerprint(configs_dir: Path) -> str:
-    """A digest of dlab's version and every packaged config and experiment module (name, size, mtime)."""
+def fingerprint(configs: Path | Sequence[Path]) -> str:
+    """A digest of dlab's version and every config (in ``configs``, one folder or several) and
+    experiment module: names, sizes and modification times."""
     digest = hashlib.sha256(dlab.__version__.encode())
     spec = importlib.util.find_spec("dlab.experiments")
-    folders = [configs_dir, *(Path(p) for p in (spec.submodule_search_locations or []) if spec)]
+    folders = [configs] if isinstance(configs, Path) else list(configs)
+    folders += [Path(p) for p in (spec.submodule_search_locations or []) if spec]
     for folder in folders:
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             if entry.name.endswith((".yaml", ".py")):
@@ -48,19 +117,30 @@ def fingerprint(configs_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def cached_rows(configs_dir: Path, build: Callable[[], list[Row]]) -> list[Row]:
-    """The catalogue rows: from the cache when its fingerprint matches, else ``build()`` (and cache them)."""
-    key = fingerprint(configs_dir)
-    path = cache_folder() / CACHE_FILE
-    cached = _read(path)
+def open_catalogue(configs: Path | Sequence[Path], build: Callable[[], list[Row]]) -> Catalogue:
+    """The cached catalogue when its fingerprint matches, else a new one from ``build()`` (cached)."""
+    key = fingerprint(configs)
+    cached = _read(cache_folder() / CACHE_FILE)
     if cached is not None and cached.get("fingerprint") == key:
-        return cached["rows"]
-    rows = build()
+        tables = cached.get("tables")
+        valid = isinstance(tables, dict) and all(isinstance(text, str) for text in tables.values())
+        return Catalogue(key, cached["rows"], dict(tables) if valid else {})
+    catalogue = Catalogue(key, build())
+    _write(catalogue)
+    return catalogue
+
+
+def cached_rows(configs: Path | Sequence[Path], build: Callable[[], list[Row]]) -> list[Row]:
+    """The catalogue rows: from the cache when its fingerprint matches, else ``build()`` (and cache them)."""
+    return open_catalogue(configs, build).rows
+
+
+def _write(catalogue: Catalogue) -> None:
+    data = {"fingerprint": catalogue.fingerprint, "rows": catalogue.rows, "tables": catalogue.tables}
     try:
-        atomic_write_json(path, {"fingerprint": key, "rows": rows})
+        atomic_write_json(cache_folder() / CACHE_FILE, data)
     except OSError:  # a read-only or full home folder: list without a cache
         pass
-    return rows
 
 
 def _read(path: Path) -> dict[str, Any] | None:

@@ -87,7 +87,7 @@ class KerasExperiment(Experiment):
 
 
 class ScratchExperiment(Experiment):
-    """An experiment whose model is written out in NumPy (see :mod:`dlab.scratch`).
+    """An experiment whose model is written out in NumPy (see :mod:`dlab.models.numpy_models`).
 
     The shared recipe: load the data, build the model, train it with full-batch
     (or mini-batch) gradient descent, evaluate on the test split, and report the
@@ -113,7 +113,7 @@ class ScratchExperiment(Experiment):
         return load_dataset(config.data, config.seed)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> Any:
-        """Return a :class:`dlab.scratch.ScratchModel`."""
+        """Return a :class:`dlab.models.numpy_models.ScratchModel`."""
         raise NotImplementedError
 
     def report(self, ctx: RunContext, model: Any, data: ArrayDataset, history: dict) -> None:

@@ -1,10 +1,20 @@
 """The experiment registry: ``@register`` a class, look it up by name.
 
 Modelled on the TF Model Garden registry: registering a name twice is an error
-(two modules silently fighting over a name is a bug), and a failed lookup says
-what exists and what was probably meant. Experiment modules live in the
-``dlab.experiments`` package and are imported on first lookup; they import
-Keras only inside their methods, so looking one up stays cheap.
+(two modules silently fighting over a name is a bug, and the message names both
+origins), and a failed lookup says what exists and what was probably meant.
+
+Experiments come from three places, imported on first lookup (a name is never looked up
+in one place before another: two places claiming it is an error):
+
+1. the user's project: the modules its ``[tool.dlab] modules`` names
+   (:mod:`dlab.config.project`);
+2. installed plugins: each entry point of the group ``dlab.experiments`` names a module
+   that registers experiments when imported
+   (``[project.entry-points."dlab.experiments"] course-labs = "course_labs.experiments"``);
+3. dlab's own catalogue, the ``dlab.experiments`` package.
+
+Experiment modules import Keras only inside their methods, so looking one up stays cheap.
 
 Example:
     >>> from dlab.framework import Experiment
@@ -15,18 +25,28 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from importlib import metadata
 from typing import TYPE_CHECKING, TypeVar
 
+from dlab.config.project import find_project
+from dlab.config.sources import PACKAGED
 from dlab.errors import ConfigError, DlabError, did_you_mean
+from dlab.usercode import import_module_ref, import_path
 
 if TYPE_CHECKING:
     from dlab.framework.base import Experiment
 
 _REGISTRY: dict[str, type[Experiment]] = {}
+_ORIGINS: dict[str, str] = {}
 _discovered = False
+_importing_origin = PACKAGED
+"""The origin given to classes registered while a module is being imported by :func:`discover`."""
+
+EXPERIMENT_ENTRY_POINTS = "dlab.experiments"
 
 E = TypeVar("E", bound="type[Experiment]")
 
@@ -47,25 +67,57 @@ def register(name: str) -> Callable[[E], E]:
         if existing is not None and existing is not cls:
             raise DuplicateExperimentError(
                 f"Experiment name '{name}' is registered twice: by "
-                f"{existing.__module__}.{existing.__qualname__} and "
-                f"{cls.__module__}.{cls.__qualname__}. Give one of them another name."
+                f"{existing.__module__}.{existing.__qualname__} ({_ORIGINS[name]}) and "
+                f"{cls.__module__}.{cls.__qualname__} ({_importing_origin}). "
+                "Give one of them another name."
             )
         cls.name = name
         _REGISTRY[name] = cls
+        _ORIGINS[name] = _importing_origin
         return cls
 
     return decorator
 
 
 def discover() -> None:
-    """Import every module of ``dlab.experiments`` once so that they register."""
+    """Import the project's modules, the plugins' and dlab's catalogue once, so that they register.
+
+    Raises:
+        ConfigError: a project or plugin module that cannot be imported (the user's traceback).
+        DuplicateExperimentError: two of them register one name.
+    """
     global _discovered
     if _discovered:
         return
-    package = importlib.import_module("dlab.experiments")
+    package = importlib.import_module("dlab.experiments")  # first: a failing user module leaves these
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
+    for entry in sorted(metadata.entry_points(group=EXPERIMENT_ENTRY_POINTS), key=lambda item: item.name):
+        distribution = entry.dist.name if entry.dist is not None else entry.name
+        with _origin(f"plugin {distribution}"):
+            import_module_ref(entry.module, what=f"the plugin {distribution} ({EXPERIMENT_ENTRY_POINTS})")
+    project = find_project()
+    if project is not None:
+        for path in project.modules:
+            with _origin(project.origin):
+                import_path(path, what=f"[tool.dlab] modules in {project.source}")
     _discovered = True
+
+
+@contextlib.contextmanager
+def _origin(origin: str) -> Iterator[None]:
+    global _importing_origin
+    previous, _importing_origin = _importing_origin, origin
+    try:
+        yield
+    finally:
+        _importing_origin = previous
+
+
+def origin_of(name: str) -> str:
+    """Where the experiment ``name`` was registered from: ``dlab``, ``plugin DIST`` or ``project ROOT``."""
+    get(name)
+    return _ORIGINS[name]
 
 
 def names() -> list[str]:

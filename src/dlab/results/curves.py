@@ -8,10 +8,13 @@ mapping), and the legend sits outside the data.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError
+from dlab.fileio import atomic_path
+from dlab.plots import learning_curves, seed_band_curves
 from dlab.results.index import SavedRun
 from dlab.results.seeds_view import seed_curves, seed_members
 
@@ -44,8 +47,6 @@ def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
         )
     if output.suffix.lower() != ".png":
         raise UsageError(f"-o '{output}': the curve is written as a PNG; use a name ending in .png.")
-    from dlab.fileio import atomic_path
-
     with_history = [run for run in runs if any(key in run.history for key in keys)]
     title = f"{curve.replace('_', ' ')} across {len(drawn)} runs"
     figure = runs_figure(with_history, base, title, only=sorted(keys))
@@ -71,8 +72,6 @@ def runs_figure(
     """One metric's curves for the runs: per run, or per grid point (seed mean and band)."""
     columns = only or [metric, f"val_{metric}"]
     if seed_members(runs):
-        from dlab.plots import seed_band_curves
-
         members = seed_curves(runs, columns)
         return _quiet(lambda: seed_band_curves(members, metric, title=title, colors=colors), len(members))
     drawn = [(run.label, {key: run.history[key] for key in columns if key in run.history}) for run in runs]
@@ -90,14 +89,10 @@ def overlay_curves(
     With 50 runs a legend would cover the plot (and matplotlib warns that the layout
     cannot fit it); the curves still show the spread, and the table names the runs.
     """
-    from dlab.plots import learning_curves
-
     return _quiet(lambda: learning_curves(runs, metric, title=title, colors=colors), len(runs))
 
 
 def _quiet(draw: Any, count: int) -> Any:
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Tight layout not applied" for huge legends
         figure = draw()

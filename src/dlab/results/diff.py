@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dlab.results.gates import format_number
 from dlab.results.index import SavedRun
 from dlab.results.labels import config_values, format_value
 from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.vocabulary import format_number
 
 _MISSING = "(not set)"
 

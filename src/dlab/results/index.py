@@ -1,4 +1,4 @@
-"""Finding saved runs and reading them back, defensively.
+"""Finding saved runs and reading them back: dlab's one reader of a run directory.
 
 ``dlab compare``, ``check``, ``runs`` and ``report`` all start from paths the
 user typed: a run directory, its metrics.json, a sweep directory (its
@@ -6,6 +6,11 @@ summary.json names the runs) or any folder with runs below it. This module turns
 them into :class:`SavedRun` records. A run may be running, failed or cut off
 mid-write by a crash, so every field is optional here: a missing or partial
 metrics.json, history or config gives empty values, never an exception.
+
+Using a run's model (``dlab predict``, ``evaluate``, ``export`` ...) needs more: a
+completed run with its config and, mostly, its model.keras. :meth:`SavedRun.load_strict`
+is that strict form; it refuses, with what to do instead, whatever those commands
+cannot use (:mod:`dlab.use.runs` adds the typed config and the model).
 
 A metric's name is its dotted path in metrics.json (``test.accuracy``,
 ``final.val.loss``, ``timing.train_samples_per_s``, ``wall_time_s``); only
@@ -23,11 +28,19 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from dlab.config.yamlload import load_yaml
 from dlab.errors import UsageError
-from dlab.fileio import read_json
+from dlab.fileio import read_json, read_json_object
 from dlab.run.header import HEADER_KEYS
+from dlab.saferead import read_regular_text
 
 METRICS_FILE = "metrics.json"
+CONFIG_FILE = "config.yaml"
+MODEL_FILE = "model.keras"
+INFERENCE_FILE = "inference.json"
+"""What a run keeps for predict (the name :mod:`dlab.framework.inference` writes it under)."""
 SWEEP_SUMMARIES = ("summary.json", "summary.csv")
 
 
@@ -69,10 +82,66 @@ class SavedRun:
     def config(self) -> dict[str, Any]:
         return read_config(self.path)
 
+    @cached_property
+    def spec(self) -> dict[str, Any]:
+        """Its inference.json (how raw inputs become model inputs); {} for runs from before it."""
+        return read_json_object(self.path / INFERENCE_FILE) or {}
+
+    @property
+    def task(self) -> str:
+        """What the model predicts (classification, regression, segmentation ...); "" when unknown."""
+        return str(self.spec.get("task", ""))
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.spec.get("class_names") or [])
+
+    @property
+    def model_file(self) -> Path:
+        return self.path / MODEL_FILE
+
     def plots(self) -> list[Path]:
         """The run's PNG figures, sorted by name."""
         folder = self.path / "plots"
         return sorted(folder.glob("*.png")) if folder.is_dir() else []
+
+    @classmethod
+    def load_strict(
+        cls, path: str | os.PathLike[str], *, need_model: bool = True, command: str = "dlab predict"
+    ) -> SavedRun:
+        """A completed run to use (with its model.keras unless ``need_model`` is False).
+
+        ``path`` may also be the run's metrics.json, config.yaml or model.keras.
+
+        Raises:
+            UsageError: not a run directory, a failed or unfinished run, or a run saved with
+                ``--no-save``; the message starts with ``command`` and says what to use instead.
+        """
+        folder = Path(path).expanduser()
+        if folder.name in (METRICS_FILE, CONFIG_FILE, MODEL_FILE) and folder.is_file():
+            folder = folder.parent
+        if not folder.is_dir():
+            raise UsageError(f"{command}: '{path}' is not a run directory (no such folder).")
+        metrics = read_json_object(folder / METRICS_FILE)
+        if metrics is None or not (folder / CONFIG_FILE).is_file():
+            raise UsageError(
+                f"{command}: '{path}' is not a run directory (it needs metrics.json and config.yaml, "
+                "as `dlab run` writes them under outputs/<config>/<time>-<id>/)."
+            )
+        status = metrics.get("status")
+        if status != "completed":
+            error = metrics.get("error") or {}
+            why = f" ({error.get('type')}: {error.get('message')})" if error else ""
+            raise UsageError(
+                f"{command}: the run {folder} is {status}{why}, so its model is not a finished one. "
+                "Use a completed run (`dlab runs --status completed` lists them)."
+            )
+        if need_model and not (folder / MODEL_FILE).is_file():
+            raise UsageError(
+                f"{command}: the run {folder} has no model.keras (it was trained with --no-save, or its "
+                "experiment saves no Keras model). Train it again without --no-save."
+            )
+        return cls(path=folder, metrics=metrics, label=default_label(folder))
 
 
 def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -105,8 +174,6 @@ def read_history(run_dir: Path) -> dict[str, list[float]]:
         }
         if history:
             return history
-    from dlab.saferead import read_regular_text
-
     try:
         rows = list(csv.DictReader(io.StringIO(read_regular_text(run_dir / "history.csv"), newline="")))
     except (OSError, csv.Error, UnicodeDecodeError):
@@ -127,13 +194,8 @@ def _numbers(values: Iterable[Any]) -> list[float]:
 
 def read_config(run_dir: Path) -> dict[str, Any]:
     """The run's saved config.yaml as a mapping; ``{}`` when missing or unreadable."""
-    import yaml
-
-    from dlab.config.yamlload import load_yaml
-    from dlab.saferead import read_regular_text
-
     try:
-        data = load_yaml(read_regular_text(run_dir / "config.yaml"), "config.yaml")
+        data = load_yaml(read_regular_text(run_dir / CONFIG_FILE), CONFIG_FILE)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, UsageError):  # bombs, repeated keys too
         return {}
     return data if isinstance(data, dict) else {}

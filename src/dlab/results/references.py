@@ -8,8 +8,9 @@ initial cost, a first-epoch accuracy): it is shown, never failed, because anothe
 init cannot be expected to repeat it.
 
 The saved config.yaml may come from any dlab version, so this module reads it
-defensively (an old ``{value, source}`` entry is a point) and does not import the
-config schema (the results package reads run directories only).
+defensively (an old ``{value, source}`` entry is a point) rather than through the
+config schema. A tolerance (``5%`` or ``0.01``) is parsed by the one parser the
+schema validates with, :func:`dlab.config.references.parse_tolerance_text`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from dlab.config.references import parse_tolerance_text
 from dlab.errors import UsageError
-from dlab.results.gates import format_number
+from dlab.results.vocabulary import format_number
 
 POINT, MAX, MIN, BAND = "point", "max", "min", "band"
 
@@ -43,18 +45,14 @@ def parse_tolerance(text: str | float, *, what: str = "--tolerance") -> Toleranc
     Raises:
         UsageError: not a non-negative number, with or without a percent sign.
     """
-    raw = str(text).strip()
-    relative = raw.endswith("%")
     try:
-        amount = float(raw.removesuffix("%"))
+        amount, relative = parse_tolerance_text(text)
     except ValueError:
-        amount = -1.0
-    if isinstance(text, bool) or not amount >= 0 or amount == float("inf"):
         raise UsageError(
             f"{what} '{text}' is not a tolerance. Give a percentage of the "
             "reference (e.g. 5%) or an absolute amount in the metric's units (e.g. 0.01)."
-        )
-    return Tolerance(amount / 100 if relative else amount, relative)
+        ) from None
+    return Tolerance(amount, relative)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dlab import __version__
 from dlab.errors import UsageError
+from dlab.fileio import atomic_write_text
+from dlab.plots import curve_metrics
+from dlab.results.compare import available_metrics, select_metrics
+from dlab.results.curves import runs_figure
 from dlab.results.index import SavedRun, expand_paths
 from dlab.results.labels import label_runs, parameter_columns
 from dlab.results.report_parts import (
     details_table,
     escape,
-    key_metrics_of,
+    key_columns,
     key_table,
     number_cell,
     report_colors,
@@ -106,8 +111,6 @@ def write_report(
     page = render_report(
         runs, chosen, title or f"dlab report: {len(runs)} run{'s' * (len(runs) != 1)}", columns, study
     )
-    from dlab.fileio import atomic_write_text
-
     try:
         atomic_write_text(target, page)
     except OSError as error:  # a read-only folder, a file where a folder should be, a full disk
@@ -120,8 +123,6 @@ def write_report(
 
 
 def _summary_metrics(runs: list[SavedRun], requested: Sequence[str]) -> list[str]:
-    from dlab.results.compare import available_metrics, select_metrics
-
     try:
         return select_metrics(requested, runs, available_metrics(runs))
     except UsageError:
@@ -138,11 +139,9 @@ def render_report(
     study: dict[str, Any] | None = None,
 ) -> str:
     """The whole HTML page as a string."""
-    from dlab import __version__
-
     colors = report_colors(runs)
     chart = study_chart(runs, study, colors)  # also finds the study metric's name in metrics.json
-    key = key_metrics_of(metrics, study)
+    key = key_columns(runs, metrics, study)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -284,9 +283,6 @@ def _overlays(runs: list[SavedRun], colors: dict[str, str]) -> list[tuple[str, b
     with_history = [run for run in runs if run.history]
     if len(with_history) < 2:
         return []
-    from dlab.plots import curve_metrics
-    from dlab.results.curves import runs_figure
-
     names: dict[str, None] = {}
     for run in with_history:
         names.update(dict.fromkeys(curve_metrics(run.history)))

@@ -15,11 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from dlab.fileio import read_json
-from dlab.results.gates import format_number
+from dlab.plots import metric_comparison, run_colors
+from dlab.results.check import resolve_reference
 from dlab.results.index import SavedRun
 from dlab.results.labels import member_key, parameter_value
-from dlab.results.seeds import format_interval
+from dlab.results.seeds import format_interval, seed_statistics
 from dlab.results.seeds_view import seed_groups, seed_members
+from dlab.results.vocabulary import TOP_LEVEL_RESULTS, format_number, key_metrics
 
 KEY_METRIC_LIMIT = 5
 """Metrics in the key table; the rest are in the details table, so the key table fits the page."""
@@ -55,8 +57,6 @@ def report_colors(runs: Sequence[SavedRun]) -> dict[str, str]:
     The keys are the labels the charts use, so the swatch beside a run's name and its
     line and bar in every chart share one colour.
     """
-    from dlab.plots import run_colors
-
     grouped = bool(seed_members(runs))
     return run_colors(colour_key(run, grouped) for run in runs)
 
@@ -78,10 +78,14 @@ def smoke_banner(runs: Sequence[SavedRun]) -> str:
     )
 
 
-def key_metrics_of(metrics: Sequence[str], study: dict[str, Any] | None) -> list[str]:
-    """The few metrics the key table shows: a study's compared metric, then test metrics, then the rest."""
-    preferred = [name for name in metrics if name.startswith("test.") or name == "test_loss"]
-    ordered = list(dict.fromkeys([*preferred, *metrics]))
+def key_columns(runs: Sequence[SavedRun], metrics: Sequence[str], study: dict[str, Any] | None) -> list[str]:
+    """The few of ``metrics`` the key table shows: a study's compared metric, then the runs' key
+    metrics (:func:`dlab.results.vocabulary.key_metrics`: test, then last-epoch val and train), then
+    the rest, up to :data:`KEY_METRIC_LIMIT`."""
+    key: dict[str, None] = {}
+    for run in runs:
+        key.update(dict.fromkeys(key_metrics(run.metrics, TOP_LEVEL_RESULTS, dotted=True)))
+    ordered = list(dict.fromkeys([*(name for name in key if name in metrics), *metrics]))
     if study and study.get("metric_name") in metrics:
         ordered.remove(study["metric_name"])
         ordered.insert(0, study["metric_name"])
@@ -172,9 +176,6 @@ def study_chart(
     best first, with the study's threshold as a dashed line."""
     if not study:
         return None
-    from dlab.results.check import resolve_reference
-    from dlab.results.seeds import seed_statistics
-
     metric = str(study["metric"])
     grouped = bool(seed_members(runs))
     values: dict[str, list[float]] = {}
@@ -192,8 +193,6 @@ def study_chart(
         means.append(stats["mean"])
         low, high = stats["ci95_low"], stats["ci95_high"]
         errors.append((0.0, 0.0) if low is None else (stats["mean"] - low, high - stats["mean"]))
-    from dlab.plots import metric_comparison
-
     threshold = study.get("threshold")
     figure = metric_comparison(
         labels, means, errors, metric, str(study.get("goal") or "min"), threshold, colors=colors

@@ -22,9 +22,11 @@ from dlab.errors import UsageError, did_you_mean
 from dlab.results.index import SavedRun, default_label, find_runs, load_run
 from dlab.results.labels import label_runs
 from dlab.results.tables import csv_table, markdown_table, text_table
-from dlab.results.vocabulary import format_number
+from dlab.results.vocabulary import TOP_LEVEL_RESULTS, format_number, key_metrics
 
 STATUSES = ("running", "completed", "failed", "interrupted", "unknown")
+KEY_METRICS_SHOWN = 3
+"""Metrics of a run's most telling section in its one line (see :func:`key_metrics`)."""
 
 
 @dataclass
@@ -35,7 +37,8 @@ class RunRow:
 
     @property
     def key_metrics(self) -> dict[str, float]:
-        return key_metrics(self.run)
+        """Test metrics, else the last epoch's (the first three), and the top-level results."""
+        return key_metrics(self.run.metrics, TOP_LEVEL_RESULTS, dotted=True, limit=KEY_METRICS_SHOWN)
 
     @property
     def started(self) -> str:
@@ -57,21 +60,6 @@ class RunRow:
         if error:
             return str(error)
         return "; ".join(self.run.problems)
-
-
-def key_metrics(run: SavedRun) -> dict[str, float]:
-    """The few numbers that say how a run went: test metrics, else the last epoch's."""
-    values = run.values
-    for prefix in ("test.", "final.val.", "final.train."):
-        chosen = {
-            name: value
-            for name, value in values.items()
-            if name.startswith(prefix) and name.count(".") == prefix.count(".")
-        }
-        if chosen:
-            extra = {name: values[name] for name in ("final_cost", "test_loss") if name in values}
-            return {**dict(list(chosen.items())[:3]), **extra}
-    return {name: values[name] for name in ("final_cost",) if name in values}
 
 
 def last_write(run_dir: Path) -> float | None:

@@ -1,23 +1,35 @@
-"""Rows of text as an aligned console table, CSV or Markdown (``--format``).
+"""Rows of text as a console table (rich), CSV or Markdown (``--format``).
 
-``dlab compare``, ``check`` and ``runs`` print the same kind of table; this is
-the one place that lays them out. Markdown is what a CI job posts as a pull
-request comment, so cells are escaped for it (a ``|`` would split a column).
+Every table dlab prints to a console (``compare``, ``check``, ``runs``, ``diff``,
+``list``, ``predict``, ``evaluate``) is laid out by :func:`text_table`: rich
+fits the columns to the terminal and wraps a long cell inside its own column
+instead of breaking the line, so an 80-column terminal shows every word. When
+stdout is not a terminal (a pipe, a file, a test) and no width is given, nothing
+wraps: one row stays one line, for ``grep`` and friends. The string comes back
+to the caller, so commands stay testable and ``--format`` decides what is printed.
+
+Markdown is what a CI job posts as a pull request comment, so cells are escaped
+for it (a ``|`` would split a column); Markdown and CSV are written by hand (they
+are simple and must not change with a library's layout).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Sequence
 
+from dlab.errors import UsageError, did_you_mean
+
 FORMATS = ("table", "csv", "json", "markdown")
+
+UNWRAPPED = 100_000
+"""The width a table is laid out in when it must not wrap (stdout is no terminal): wider than any row."""
 
 
 def check_format(name: str) -> str:
     """Return ``name`` if it is a known output format, else raise a UsageError."""
-    from dlab.errors import UsageError, did_you_mean
-
     if name not in FORMATS:
         raise UsageError(
             f"Unknown --format '{name}'. Choose one of: {', '.join(FORMATS)}." + did_you_mean(name, FORMATS)
@@ -25,19 +37,99 @@ def check_format(name: str) -> str:
     return name
 
 
-def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to their widest cell, two spaces apart; numbers right-aligned."""
-    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+def terminal_width(default: int | None = None) -> int | None:
+    """The width tables wrap to: ``$COLUMNS``, else the terminal's; ``default`` when neither is known.
+
+    ``shutil.get_terminal_size`` reads ``$COLUMNS`` first, then the terminal stdout is, so a
+    pipe or a file gets ``default`` (None: do not wrap).
+    """
+    columns = shutil.get_terminal_size((0, 0)).columns
+    return columns if columns > 0 else default
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int | None = None,
+    show_header: bool = True,
+    min_widths: Sequence[int] = (),
+    indent: int = 0,
+) -> str:
+    """Columns two spaces apart, numbers right-aligned, wrapped to ``width`` (rich).
+
+    Args:
+        headers: one per column (also when ``show_header`` is False: they name the columns).
+        rows: the cells, as text; shown as they are (a ``[`` is not rich markup).
+        width: the room in characters; None: the terminal's (:func:`terminal_width`), and
+            no wrapping at all when stdout is not a terminal.
+        show_header: print the header line.
+        min_widths: the least width of the first columns (to align several tables).
+        indent: spaces before every line (counted in ``width``).
+
+    Returns:
+        The table, one line per row unless a cell had to wrap, each line ending in a newline.
+    """
+    # rich is imported here, not at the top: `dlab list --format names`, shell completion and
+    # every command that prints no table would pay ~40 ms for it otherwise.
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    room = (width or terminal_width() or UNWRAPPED) - indent - 2 * (len(headers) - 1)
+    shown = [headers] if show_header else []
+    columns = [[line[i] for line in [*shown, *rows]] or [""] for i in range(len(headers))]
+    widths = column_widths(columns, max(room, len(headers)), min_widths)
     numeric = [bool(rows) and all(_looks_numeric(row[i]) for row in rows) for i in range(len(headers))]
+    table = Table(box=None, show_header=show_header, show_edge=False, pad_edge=False, padding=(0, 1))
+    for header, column_width, right in zip(headers, widths, numeric, strict=True):
+        # a word longer than its column (only on a terminal too narrow for it) is folded, never cut
+        table.add_column(
+            Text(header), justify="right" if right else "left", width=column_width, overflow="fold"
+        )
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
+    console = Console(
+        file=io.StringIO(),
+        width=UNWRAPPED,  # the columns have their widths already
+        color_system=None,
+        force_terminal=False,
+        force_jupyter=False,
+        force_interactive=False,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        legacy_windows=False,
+    )
+    console.print(table)
+    lines = console.file.getvalue().splitlines()
+    return "".join(f"{' ' * indent}{line}".rstrip() + "\n" for line in lines)
 
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            cell.rjust(width) if right else cell.ljust(width)
-            for cell, width, right in zip(cells, widths, numeric, strict=True)
-        ]
-        return "  ".join(parts).rstrip()
 
-    return "\n".join([line(headers), *(line(row) for row in rows)]) + "\n"
+def column_widths(columns: Sequence[Sequence[str]], room: int, min_widths: Sequence[int] = ()) -> list[int]:
+    """Each column's width so that together they fit ``room``: only columns of words wrap.
+
+    A column keeps its widest cell while the table fits. Otherwise the widest columns are cut
+    to one common width, but no column below its longest word (or ``min_widths``), so names,
+    paths and numbers stay whole and only text with spaces wraps; when even the longest words
+    do not fit, words are folded.
+    """
+    natural = [max(len(cell) for cell in column) for column in columns]
+    least = [max((len(word) for cell in column for word in cell.split()), default=1) for column in columns]
+    least = [max(width, min_widths[i] if i < len(min_widths) else 1) for i, width in enumerate(least)]
+    natural = [max(width, low) for width, low in zip(natural, least, strict=True)]
+    if sum(natural) <= room:
+        return natural
+    floor = least if sum(least) <= room else [1] * len(columns)
+
+    def widths(cap: int) -> list[int]:
+        return [max(min(width, cap), low) for width, low in zip(natural, floor, strict=True)]
+
+    low, high = 1, max(natural)
+    while low < high:  # the widest common cap that fits
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if sum(widths(middle)) <= room else (low, middle - 1)
+    return widths(low)
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -10,13 +10,20 @@ It also knows the range a metric's values can take: an interval over two seeds o
 an accuracy computed as mean +- t * std / sqrt(n) can reach below 0 or above 1, and
 printing ``[0.91, 1.04]`` for an accuracy says something impossible, so interval
 code asks here for the bounds and clips to them (and says so).
+
+And it says which numbers are a run's key metrics (:func:`key_metrics`): the columns
+of a sweep's summary, the ``key metrics`` of ``dlab runs`` and the key table of
+``dlab report`` all come from there.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from dlab.results.index import flatten_metrics
 
 SHORT_PREFIXES = (
     ("kfold_mean_val_", "kfold.mean."),
@@ -60,6 +67,60 @@ def short_name(path: str) -> str:
         if path.startswith(dotted) and "." not in path[len(dotted) :]:
             return prefix + path[len(dotted) :]
     return path
+
+
+KEY_SECTIONS = ("test.", "final.val.", "final.train.")
+"""Where a run's key metrics are, most telling first: its test metrics, then the last epoch's
+validation metrics, then its training metrics (the metrics one level below each)."""
+
+TOP_LEVEL_RESULTS = ("final_cost", "test_loss")
+"""Results some experiments record at the top of metrics.json in their sources' own terms (the
+from-scratch networks' ``final_cost``, the Playground's ``test_loss``): key metrics where shown."""
+
+
+def key_metrics(
+    metrics: Mapping[str, Any], extra: Iterable[str] = (), *, dotted: bool = False, limit: int | None = None
+) -> dict[str, float]:
+    """The numbers that say how a run went: its test metrics, the last epoch's val and train metrics.
+
+    Args:
+        metrics: the run's metrics.json object.
+        extra: more metric names, by any name of the vocabulary (a study's compared metric,
+            :data:`TOP_LEVEL_RESULTS`), added after the sections when the run has them.
+        dotted: name the metrics by their dotted paths (``test.accuracy``) instead of their
+            short names (``test_accuracy``: history columns, ``dlab run``'s summary, sweep rows);
+            an ``extra`` metric is named by its path, else as it was asked for.
+        limit: only the most telling section the run has (test, else val, else train), and of
+            it the first ``limit`` metrics: the few numbers a one-line listing has room for.
+
+    Examples:
+        >>> key_metrics({"test": {"loss": 0.3, "accuracy": 0.9}, "final": {"val": {"loss": 0.4}}})
+        {'test_loss': 0.3, 'test_accuracy': 0.9, 'val_loss': 0.4}
+        >>> key_metrics({"final": {"val": {"loss": 0.4, "mae": 2.5}}}, dotted=True, limit=1)
+        {'final.val.loss': 0.4}
+    """
+    values = flatten_metrics(dict(metrics))
+    sections = [
+        {
+            path: value
+            for path, value in values.items()
+            if path.startswith(prefix) and "." not in path[len(prefix) :]
+        }
+        for prefix in KEY_SECTIONS
+    ]
+    if limit is not None:
+        most_telling = next((section for section in sections if section), {})
+        sections = [dict(list(most_telling.items())[:limit])]
+    row = {
+        (path if dotted else short_name(path)): float(value)
+        for section in sections
+        for path, value in section.items()
+    }
+    for name in extra:
+        path, value = lookup(values, name)
+        if path is not None and value is not None:
+            row.setdefault(path if dotted else name, float(value))
+    return row
 
 
 def is_number(value: Any) -> bool:

@@ -16,7 +16,11 @@ from typing import Any
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_write_json
-from dlab.use.runs import open_run, require_task
+from dlab.framework import registry
+from dlab.framework.factory import resolve_config
+from dlab.results.tables import text_table
+from dlab.run.directory import new_timestamped_folder, now_iso
+from dlab.use.runs import keras_model, open_run, require_task
 from dlab.use.runtime import start_keras
 
 
@@ -29,6 +33,15 @@ class Evaluation:
     data: dict[str, Any]
     metrics: dict[str, float]
     run_test: dict[str, Any]
+
+    def table(self, width: int | None = None) -> str:
+        """Each metric now and in the run's own test, as a console table."""
+        rows = [[key, f"{value:.4f}", _number(self.run_test.get(key))] for key, value in self.metrics.items()]
+        return text_table(["metric", "now", "run's test"], rows, width=width)
+
+
+def _number(value: object) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "-"
 
 
 def evaluate(
@@ -44,9 +57,7 @@ def evaluate(
     Raises:
         UsageError: not a usable run, a ``--set`` outside ``data.``, data that cannot be loaded.
     """
-    from dlab.framework import registry
-    from dlab.framework.factory import resolve_config
-    from dlab.run.directory import new_timestamped_folder, now_iso
+    # both import TensorFlow: only after start_keras() has chosen the device
     from dlab.training.compile import compile_model
     from dlab.training.fit import fit_inputs
 
@@ -67,7 +78,7 @@ def evaluate(
     start_keras(device, debug)
     experiment = registry.get(config.experiment)()
     data = experiment.load_data(config)
-    model = run.keras_model()
+    model = keras_model(run)
     train = config.train.model_copy(update={"batch_size": batch_size or config.train.batch_size})
     compile_model(model, train, 1, data.num_classes)  # the run's own metrics, by the run's names
     _, test_arguments = fit_inputs(data, train)

@@ -22,8 +22,10 @@ from typing import Any
 import numpy as np
 
 from dlab.errors import DlabError, UsageError, did_you_mean
+from dlab.framework import registry
+from dlab.results.index import SavedRun
 from dlab.runtime.tfenv import captured_native_stderr
-from dlab.use.runs import SavedRun, open_run
+from dlab.use.runs import keras_model, open_run, run_config
 from dlab.use.runtime import start_keras
 
 FORMATS = {"saved_model": "tf_saved_model", "litert": "litert", "onnx": "onnx"}
@@ -130,9 +132,8 @@ def test_batch(run: SavedRun, model: Any, count: int = 32) -> np.ndarray:
     Raises:
         UsageError: the test inputs are not what the model takes (e.g. a language model's text).
     """
-    from dlab.framework import registry
-
-    data = registry.get(run.config.experiment)().load_data(run.config)
+    config = run_config(run)
+    data = registry.get(config.experiment)().load_data(config)
     if hasattr(data, "batches"):
         x = next(iter(data.batches("test", count)))[0]
     else:
@@ -167,7 +168,7 @@ def export(
         raise UsageError(f"--output {output}: a LiteRT model is one file whose name ends in .tflite.")
     run = open_run(run_path, command="dlab export")
     start_keras(device, debug)
-    model = run.keras_model()
+    model = keras_model(run)
     refuse_unsupported(model, fmt)
     target = Path(output).expanduser() if output is not None else run.path / "export" / DEFAULT_NAMES[fmt]
     if target.is_dir():

@@ -15,8 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from dlab.data.modalities.characters import decode, encode, preprocess
 from dlab.errors import UsageError
-from dlab.use.runs import open_run, require_task
+from dlab.experiments.charlm import char_model
+from dlab.models.embeddings import nearest_neighbours
+from dlab.models.sequences import reset_states
+from dlab.results.index import SavedRun
+from dlab.use.runs import keras_model, open_run, require_task, run_config
 from dlab.use.runtime import start_keras
 
 
@@ -50,9 +55,6 @@ def generate(
     Raises:
         UsageError: not a language-model run, a bad length or temperature, a prompt of no letters.
     """
-    from dlab.data.modalities.characters import decode, encode, preprocess
-    from dlab.models.sequences import reset_states
-
     if length < 1:
         raise UsageError(f"--length {length}: give how many characters to generate, at least 1.")
     if temperature is not None and temperature <= 0:
@@ -84,13 +86,11 @@ def generate(
     return Generated(run.path, text, decode(tokens), temperature, seed)
 
 
-def _step_model(run):
+def _step_model(run: SavedRun):
     """The run's model rebuilt with batch 1, any length and a stateful layer, holding its weights."""
-    from dlab.experiments.charlm import char_model
-
-    trained = run.keras_model()
+    trained = keras_model(run)
     vocabulary = run.spec["characters"]["vocabulary"]
-    step = char_model(run.config.model, len(vocabulary), 1, None, stateful=True, name="generator")
+    step = char_model(run_config(run).model, len(vocabulary), 1, None, stateful=True, name="generator")
     step.set_weights(trained.get_weights())
     return step
 
@@ -118,8 +118,6 @@ def neighbours(run_path: str | Path, words: list[str], *, count: int = 5) -> Nei
     Raises:
         UsageError: not an embedding run, no words, ``count`` < 1.
     """
-    from dlab.models.embeddings import nearest_neighbours
-
     if not words:
         raise UsageError("dlab neighbours needs at least one WORD.")
     if count < 1:

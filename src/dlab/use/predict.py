@@ -18,8 +18,10 @@ import numpy as np
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_write_text, atomic_write_with
+from dlab.results.index import SavedRun
+from dlab.results.tables import text_table
 from dlab.use.inputs import Batch, Skipped, read_images, read_table, read_text
-from dlab.use.runs import SavedRun, open_run, require_task
+from dlab.use.runs import keras_model, open_run, require_task
 from dlab.use.runtime import start_keras
 
 TASKS = ("classification", "regression", "segmentation", "forecast")
@@ -39,6 +41,11 @@ class Predictions:
     @property
     def exit_code(self) -> int:
         return 1 if self.skipped else 0
+
+    def table(self, width: int | None = None) -> str:
+        """The rows as a console table (wrapped to ``width``, the terminal's by default)."""
+        cells = [[str(row.get(column, "")) for column in self.columns] for row in self.rows]
+        return text_table(self.columns, cells, width=width)
 
     def to_csv(self) -> str:
         buffer = io.StringIO()
@@ -111,7 +118,7 @@ def predict(
         batch = read_text(inputs, spec["text"], run.path)
     else:
         batch = read_table(inputs, spec["table"]["features"])
-    model = run.keras_model()
+    model = keras_model(run)
     scores = np.asarray(model.predict(batch.x, verbose=0)) if len(batch.names) else np.zeros((0, 1))
     if run.task == "segmentation":
         return _masks(run, batch, scores, output)
@@ -201,7 +208,7 @@ def _forecast(run: SavedRun, inputs: list[str], output: str | Path | None) -> Pr
         names.append(item)
     rows_out = []
     if windows:
-        values = np.asarray(run.keras_model().predict(np.stack(windows), verbose=0))[:, 0]
+        values = np.asarray(keras_model(run).predict(np.stack(windows), verbose=0))[:, 0]
         hours = series["horizon_hours"]
         rows_out = [
             {"input": n, "forecast": round(float(v), 4), "hours_ahead": hours}

@@ -1,0 +1,106 @@
+"""Where runnable configs come from: the user's project, installed plugins, dlab's own catalogue.
+
+A config name is looked up in this order, and a name that two places claim is an error
+naming both (a project config silently shadowing a packaged one would make a run mean
+different things in different folders):
+
+1. the project's ``configs`` folder (see :mod:`dlab.config.project`);
+2. installed plugins: every entry point of the group ``dlab.configs`` names a package whose
+   folder holds YAML configs, so ``pip install some-course-labs`` adds them::
+
+       [project.entry-points."dlab.configs"]
+       course-labs = "course_labs.configs"
+
+3. the configs packaged with dlab (``dlab.configs``).
+
+Only the standard library is used: ``dlab list`` reads these on every start.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+
+from dlab.config.project import find_project
+from dlab.errors import ConfigError
+
+CONFIG_ENTRY_POINTS = "dlab.configs"
+PACKAGED = "dlab"
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """A folder of YAML configs and who provides it (``dlab``, ``plugin NAME``, ``project ROOT``)."""
+
+    origin: str
+    folder: Path
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    """One runnable config: its name (the file's stem), file and origin."""
+
+    name: str
+    path: Path
+    origin: str
+
+
+def packaged_configs_dir() -> Path:
+    """The folder of YAML configs shipped inside the package (``dlab.configs``)."""
+    return Path(str(resources.files("dlab.configs")))
+
+
+def config_sources() -> list[ConfigSource]:
+    """Every folder configs are read from, in lookup order (project, plugins, dlab)."""
+    sources = []
+    project = find_project()
+    if project is not None and project.configs.is_dir():
+        sources.append(ConfigSource(project.origin, project.configs))
+    sources.extend(plugin_config_sources())
+    sources.append(ConfigSource(PACKAGED, packaged_configs_dir()))
+    return sources
+
+
+@functools.lru_cache(maxsize=1)
+def plugin_config_sources() -> tuple[ConfigSource, ...]:
+    """The config folders that installed distributions declare (entry-point group ``dlab.configs``).
+
+    Raises:
+        ConfigError: an entry point whose package cannot be found.
+    """
+    sources = []
+    for entry in sorted(metadata.entry_points(group=CONFIG_ENTRY_POINTS), key=lambda item: item.name):
+        distribution = entry.dist.name if entry.dist is not None else entry.name
+        try:
+            folder = Path(str(resources.files(entry.module)))
+        except (ModuleNotFoundError, TypeError) as error:
+            raise ConfigError(
+                f"The plugin {distribution} declares configs in {entry.module!r} "
+                f"(entry point {CONFIG_ENTRY_POINTS}:{entry.name}), which cannot be imported: {error}. "
+                "Reinstall or uninstall it."
+            ) from None
+        sources.append(ConfigSource(f"plugin {distribution}", folder))
+    return tuple(sources)
+
+
+def config_catalogue() -> dict[str, ConfigEntry]:
+    """Every runnable config by name, from every source.
+
+    Raises:
+        ConfigError: two sources hold a config of the same name (both are named).
+    """
+    entries: dict[str, ConfigEntry] = {}
+    for source in config_sources():
+        for path in sorted(source.folder.glob("*.yaml")):
+            entry = ConfigEntry(path.stem, path, source.origin)
+            earlier = entries.get(entry.name)
+            if earlier is not None:
+                raise ConfigError(
+                    f"The config name '{entry.name}' is claimed twice: by {earlier.origin} "
+                    f"({earlier.path}) and by {entry.origin} ({entry.path}). Rename one of them "
+                    "(a variant of a packaged config takes a name of its own and `extends:` it)."
+                )
+            entries[entry.name] = entry
+    return entries
