@@ -181,3 +181,40 @@ def test_every_packaged_config_is_valid_and_states_its_reference():
         config = resolve_config(name)
         assert config.description, name
         assert "reference" in load_yaml_chain(find_config(name), {}), f"{name}: no reference block"
+
+
+# --------------------------------------------------------------------------- training options
+
+
+def test_training_options_left_unset_do_not_show_and_keep_the_hash():
+    """class_weight, reduce_lr_on_plateau and callbacks came after the packaged configs: unset,
+    they are not in the resolved config (dlab show, config.yaml) nor in its hash."""
+    config = resolve_config("cnn-cifar10")
+    assert not {"class_weight", "reduce_lr_on_plateau", "callbacks"} & set(config.to_dict()["train"])
+    weighted = resolve_config("cnn-cifar10", sets=["train.class_weight={0: 2.0}"])
+    assert weighted.to_dict()["train"]["class_weight"] == {"0": 2.0}
+    assert weighted.config_hash() != config.config_hash()
+    plateau = resolve_config("cnn-cifar10", sets=["train.reduce_lr_on_plateau=true"])
+    assert plateau.to_dict()["train"]["reduce_lr_on_plateau"]["monitor"] == "val_loss"
+
+
+def test_a_loss_with_arguments_round_trips_and_compares_to_its_name(tmp_path):
+    config = resolve_config(
+        "cnn-cifar10", sets=["train.loss={name: categorical_crossentropy, label_smoothing: 0.1}"]
+    )
+    assert config.train.loss == "categorical_crossentropy"  # experiments compare train.loss with names
+    assert config.train.loss_name == "categorical_crossentropy"
+    assert config.train.loss_arguments == {"label_smoothing": 0.1}
+    saved = write(tmp_path / "saved.yaml", config.to_yaml())
+    assert resolve_config(str(saved)).config_hash() == config.config_hash()
+
+
+def test_keys_of_a_schedule_and_of_a_callback_get_a_did_you_mean():
+    message = error_of("cnn-cifar10", sets=["train.optimizer.schedule={name: cosine_decay, decay_epoch: 5}"])
+    assert "Unknown key 'train.optimizer.schedule.decay_epoch' (from --set)" in message
+    assert "Allowed keys under 'train.optimizer.schedule' (cosine_decay): alpha, decay_epochs" in message
+    assert "Did you mean 'decay_epochs'" in message
+    message = error_of("cnn-cifar10", sets=["train.callbacks=[{target: 'cb.py:Log', kwarg: {}}]"])
+    assert "Unknown key 'train.callbacks.kwarg'" in message and "Did you mean 'kwargs'" in message
+    message = error_of("cnn-cifar10", sets=["train.optimizer.schedule={name: cosine}"])
+    assert "Did you mean 'cosine_decay'?" in message and "?." not in message

@@ -35,3 +35,21 @@ def test_probability_sparse_crossentropy_round_trips_through_its_config():
         isinstance(restored, ProbabilitySparseCrossentropy)
         and restored.name == "sparse_categorical_crossentropy"
     )
+
+
+def test_function_loss_passes_the_config_arguments_and_round_trips():
+    """A loss function given with arguments (train.loss: {name: losses.py:fn, delta: 2}) is called
+    with them, labels (N, 1) against predictions (N,) aligned as Keras aligns them."""
+    import keras
+
+    from dlab.training.losses import FunctionLoss
+
+    rng = np.random.default_rng(0)
+    y_true = rng.normal(size=(8, 1)).astype("float32")
+    y_pred = rng.normal(size=(8,)).astype("float32") * 3
+    loss = FunctionLoss(keras.losses.huber, delta=2.0)
+    expected = keras.losses.Huber(delta=2.0)(y_true[:, 0], y_pred)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss(y_true, y_pred)), expected, rtol=1e-6)
+    restored = keras.losses.deserialize(keras.losses.serialize(loss))
+    assert isinstance(restored, FunctionLoss) and restored.arguments == {"delta": 2.0}
+    assert restored.name == "huber"

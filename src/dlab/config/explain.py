@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ValidationError
 
@@ -15,25 +15,57 @@ from dlab.errors import ConfigError, did_you_mean
 # --------------------------------------------------------------------------- validation
 
 
-def _section_model(annotation: Any) -> type[BaseModel] | None:
-    """The BaseModel class inside an annotation such as ``X | None``, if any."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The BaseModel classes an annotation may hold: ``X``, ``X | None``, a union (tagged or not,
+    inside ``Annotated``) or the items of ``list[X]``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    if typing.get_origin(annotation) in (Union, types.UnionType):
-        for arg in typing.get_args(annotation):
-            found = _section_model(arg)
-            if found is not None:
-                return found
+        return [annotation]
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list, tuple):
+        return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+    return []
+
+
+def _tag_of(model: type[BaseModel]) -> Any:
+    """The value of a model's ``name: Literal[...]`` field: its tag in a union tagged by name."""
+    field = model.model_fields.get("name")
+    if field is not None and typing.get_origin(field.annotation) is Literal:
+        values = typing.get_args(field.annotation)
+        return values[0] if len(values) == 1 else None
     return None
 
 
-def _model_at(root: type[BaseModel], path: tuple[Any, ...]) -> type[BaseModel] | None:
-    model: type[BaseModel] | None = root
-    for part in path:
-        if model is None or not isinstance(part, str) or part not in model.model_fields:
-            return None
-        model = _section_model(model.model_fields[part].annotation)
-    return model
+_TYPE_TAGS = {"int", "float", "str", "bool"}
+
+
+def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[str, ...], list[type[BaseModel]]]:
+    """The config keys in a pydantic error location, and the models that hold the last key.
+
+    Pydantic's location also holds list indexes, the member names of a union (``str``,
+    ``LossSpec``) and the tag of a union tagged by ``name`` (``cosine_decay``): they are no keys
+    of the config, but a tag says which model the keys after it belong to.
+    """
+    keys: list[str] = []
+    models, parents = [root], [root]
+    for part in loc:
+        if not isinstance(part, str):  # a list index
+            continue
+        owner = next((model for model in models if part in model.model_fields), None)
+        if owner is not None:
+            keys.append(part)
+            parents, models = models, _models_in(owner.model_fields[part].annotation)
+            continue
+        tagged = [model for model in models if _tag_of(model) == part]
+        if tagged:
+            models = tagged
+            continue
+        if "[" in part or part in _TYPE_TAGS or any(model.__name__ == part for model in models):
+            continue
+        keys.append(part)
+        parents, models = models, []
+    return tuple(keys), parents
 
 
 def _origin_of(key: str, origins: dict[str, str]) -> str:
@@ -45,30 +77,26 @@ def _origin_of(key: str, origins: dict[str, str]) -> str:
     return "defaults"
 
 
-def _real_keys(loc: tuple[Any, ...]) -> tuple[str, ...]:
-    """Drop what pydantic adds to an error location: list indexes and union member tags."""
-    return tuple(
-        p for p in loc if isinstance(p, str) and "[" not in p and p not in {"int", "float", "str", "bool"}
-    )
-
-
 def _explain(
-    key_loc: tuple[str, ...],
+    loc: tuple[Any, ...],
     errors: list[dict[str, Any]],
     root: type[BaseModel],
     prefix: tuple[str, ...],
     origins: dict[str, str],
 ) -> str:
+    key_loc, parents = _walk(root, loc)
     full = ".".join((*prefix, *key_loc))
     origin = _origin_of(full, origins)
     first = errors[0]
     if first["type"] == "extra_forbidden":
-        parent = _model_at(root, key_loc[:-1])
-        allowed = sorted(parent.model_fields) if parent else []
-        section = ".".join((*prefix, *key_loc[:-1])) or "the top level"
+        allowed = sorted({name for parent in parents for name in parent.model_fields})
+        section = f"'{'.'.join((*prefix, *key_loc[:-1])) or 'the top level'}'"
+        tag = _tag_of(parents[0]) if len(parents) == 1 else None
+        if tag is not None:
+            section += f" ({tag})"  # which member of a union tagged by name: its keys are listed
         hint = did_you_mean(key_loc[-1], allowed)
         return (
-            f"Unknown key '{full}' (from {origin}). Allowed keys under '{section}': "
+            f"Unknown key '{full}' (from {origin}). Allowed keys under {section}: "
             f"{', '.join(allowed) or '(none)'}.{hint}"
         )
     if first["type"] == "missing":
@@ -78,9 +106,10 @@ def _explain(
         message = error["msg"].removeprefix("Value error, ")
         if message not in messages:
             messages.append(message)
+    text = " or ".join(clip(message, 2000) for message in messages)
     return (
         f"Invalid value for '{full}' (from {origin}): {clip(repr(first.get('input')))}. "
-        f"{' or '.join(clip(message, 2000) for message in messages)}."
+        f"{text}{'' if text.endswith(('.', '?', '!')) else '.'}"
     )
 
 
@@ -93,6 +122,6 @@ def validate_section(
     except ValidationError as error:
         by_key: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for item in error.errors():
-            by_key.setdefault(_real_keys(item["loc"]), []).append(item)
-        lines = [_explain(key, items, schema, prefix, origins) for key, items in by_key.items()]
+            by_key.setdefault(_walk(schema, item["loc"])[0], []).append(item)
+        lines = [_explain(items[0]["loc"], items, schema, prefix, origins) for items in by_key.values()]
         raise ConfigError("\n".join(lines)) from None

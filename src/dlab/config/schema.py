@@ -7,23 +7,32 @@ TensorFlow or Keras, so ``dlab show`` stays fast.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, PositiveInt, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from dlab.config.references import ReferenceValue
 from dlab.config.strict import StrictModel
+from dlab.errors import did_you_mean
 
 # --------------------------------------------------------------------------- models
 
-OptimizerName = Literal[
-    "adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion"
-]
-LossName = Literal[
+LOSS_NAMES = (
     "sparse_categorical_crossentropy",
     "categorical_crossentropy",
     "binary_crossentropy",
@@ -31,7 +40,8 @@ LossName = Literal[
     "mean_absolute_error",
     "huber",
     "half_squared_error",
-]
+)
+"""The losses dlab's experiments use (``half_squared_error`` is dlab's own); any Keras loss works too."""
 BackendName = Literal["auto", "tensorflow", "jax", "torch"]
 DataSource = Literal["keras", "builtin", "file", "dir", "synthetic"]
 
@@ -138,8 +148,110 @@ class DataConfig(StrictModel):
         return value
 
 
+# ----------------------------------------------------------------- Keras names, without importing Keras
+
+
+@functools.cache
+def keras_exports(package: str) -> frozenset[str] | None:
+    """The public names of ``keras.<package>`` (``optimizers``, ``losses``), read from the installed
+    package's ``__init__.py`` without importing Keras: importing it would fix the backend before a
+    run chooses one, and would make ``dlab show`` slow. None where that file cannot be read (another
+    Keras layout): the names are then checked when the run starts
+    (:func:`dlab.training.options.check_train_options`), against Keras itself.
+    """
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("keras")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        for parts in (package.split("."), ["api", *package.split(".")]):
+            try:
+                tree = ast.parse(Path(folder, *parts, "__init__.py").read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, ValueError):
+                continue
+            names: set[str] = set()
+            for node in tree.body:
+                if isinstance(node, ast.ImportFrom):
+                    names.update(alias.asname or alias.name for alias in node.names)
+                elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                    names.add(node.name)
+            return frozenset(name for name in names if not name.startswith("_"))
+    return None
+
+
+NOT_OPTIMIZERS = frozenset({"optimizer", "lossscaleoptimizer", "multioptimizer", "optimizermap"})
+"""keras.optimizers classes that are no optimizer of their own (a base, wrappers of others)."""
+
+LOSS_ALIASES = {
+    "mse": "mean_squared_error",
+    "mae": "mean_absolute_error",
+    "mape": "mean_absolute_percentage_error",
+    "msle": "mean_squared_logarithmic_error",
+    "bce": "binary_crossentropy",
+    "kld": "kl_divergence",
+}
+"""The short names ``keras.losses.get`` accepts."""
+
+DLAB_LOSSES = ("half_squared_error",)
+"""Losses of dlab's own (:mod:`dlab.training.losses`)."""
+
+
+def optimizer_names() -> list[str] | None:
+    """The Keras optimizers by name (``adam``, ``adamw``, ``sgd`` ...): the lower-cased class names
+    of ``keras.optimizers``; None where they cannot be read without importing Keras."""
+    names = keras_exports("optimizers")
+    if names is None:
+        return None
+    return sorted({name.lower() for name in names if name[:1].isupper()} - NOT_OPTIMIZERS)
+
+
+def loss_names() -> list[str] | None:
+    """The loss names a config may give: Keras's losses (function names, class names and the
+    short aliases of ``keras.losses.get``) and dlab's own; None where Keras's cannot be read."""
+    names = keras_exports("losses")
+    if names is None:
+        return None
+    exported = {name for name in names if name not in {"Loss", "get", "serialize", "deserialize"}}
+    return sorted(exported | set(LOSS_ALIASES) | set(DLAB_LOSSES))
+
+
+def is_reference(name: str) -> bool:
+    """True for a reference to the user's code, ``module:NAME`` or ``file.py:NAME``."""
+    return ":" in name
+
+
+def check_reference(value: str, example: str) -> str:
+    """``value`` if it has the shape ``MODULE:NAME`` (it is imported when the run starts)."""
+    module, _, name = value.rpartition(":")
+    if not module or not name.isidentifier():
+        raise ValueError(
+            f"{value!r} is not a reference to Python code: write MODULE:NAME, e.g. "
+            f"'{example}' (a file; relative paths are looked up in the project root, then the "
+            "working folder) or 'mypkg.module:NAME' (an importable module)"
+        )
+    return value
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """Arguments given to Keras as they are: numbers must be finite (as in every section)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where} must be a finite number, got {value!r}")
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            _check_finite(item, where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{where}.{key}")
+
+
+# --------------------------------------------------------------------------- train: schedules
+
+
 class ScheduleConfig(StrictModel):
-    """A learning-rate schedule (keras.optimizers.schedules), in epochs rather than steps."""
+    """keras.optimizers.schedules.InverseTimeDecay, in epochs rather than steps: lr / (1 + rate * t)."""
 
     name: Literal["inverse_time_decay"] = Field("inverse_time_decay", description="Schedule.")
     decay_epochs: float = Field(1000, gt=0, description="decay_steps = this * steps per epoch.")
@@ -147,12 +259,153 @@ class ScheduleConfig(StrictModel):
     staircase: bool = False
 
 
-class OptimizerConfig(StrictModel):
-    """A Keras optimizer by name, with the settings the experiments use."""
+InverseTimeDecayConfig = ScheduleConfig
 
-    name: OptimizerName = Field("adam", description="Keras optimizer name.")
+
+class ExponentialDecayConfig(StrictModel):
+    """keras.optimizers.schedules.ExponentialDecay in epochs: lr * decay_rate ** (epochs / decay_epochs)."""
+
+    name: Literal["exponential_decay"] = Field("exponential_decay", description="Schedule.")
+    decay_epochs: float = Field(..., gt=0, description="decay_steps = this * steps per epoch.")
+    decay_rate: float = Field(..., gt=0, description="The factor per decay_epochs.")
+    staircase: bool = Field(False, description="Decay in whole steps of decay_epochs.")
+
+
+class PiecewiseConstantConfig(StrictModel):
+    """keras.optimizers.schedules.PiecewiseConstantDecay in epochs: a rate per interval.
+
+    ``boundaries: [10, 20], values: [0.01, 0.001, 0.0001]`` trains epochs 1-10 at 0.01, 11-20 at
+    0.001 and the rest at 0.0001; ``train.optimizer.learning_rate`` is not used (values[0] is the
+    first rate).
+    """
+
+    name: Literal["piecewise_constant"] = Field("piecewise_constant", description="Schedule.")
+    boundaries: list[float] = Field(
+        ...,
+        min_length=1,
+        description="Epochs after which the rate changes (increasing); converted to steps.",
+    )
+    values: list[float] = Field(
+        ..., min_length=2, description="The rate in each interval: one more than boundaries."
+    )
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> PiecewiseConstantConfig:
+        if any(b <= 0 for b in self.boundaries) or any(
+            later <= earlier for earlier, later in zip(self.boundaries, self.boundaries[1:], strict=False)
+        ):
+            raise ValueError(f"boundaries must be increasing epochs above 0, got {self.boundaries}")
+        if len(self.values) != len(self.boundaries) + 1:
+            raise ValueError(
+                f"values needs one rate per interval: {len(self.boundaries) + 1} for "
+                f"{len(self.boundaries)} boundaries, got {len(self.values)}"
+            )
+        if any(value < 0 for value in self.values):
+            raise ValueError(f"values are learning rates (>= 0), got {self.values}")
+        return self
+
+
+class PolynomialDecayConfig(StrictModel):
+    """keras.optimizers.schedules.PolynomialDecay in epochs: from the learning rate to
+    end_learning_rate over decay_epochs, along (1 - t) ** power."""
+
+    name: Literal["polynomial_decay"] = Field("polynomial_decay", description="Schedule.")
+    decay_epochs: float = Field(..., gt=0, description="decay_steps = this * steps per epoch.")
+    end_learning_rate: float = Field(0.0001, ge=0, description="The rate after decay_epochs.")
+    power: float = Field(1.0, gt=0, description="1: linear decay.")
+    cycle: bool = Field(False, description="Start again after decay_epochs (with a longer period).")
+
+
+class CosineDecayConfig(StrictModel):
+    """keras.optimizers.schedules.CosineDecay in epochs, with an optional linear warmup.
+
+    Without warmup the rate falls from ``train.optimizer.learning_rate`` along a half cosine to
+    ``alpha`` times it over decay_epochs. With ``warmup_target`` it first rises linearly from
+    the learning rate to warmup_target over warmup_epochs, then falls from warmup_target.
+    """
+
+    name: Literal["cosine_decay"] = Field("cosine_decay", description="Schedule.")
+    decay_epochs: float = Field(
+        ..., gt=0, description="Epochs of the cosine decay (after any warmup): this * steps per epoch."
+    )
+    alpha: float = Field(0.0, ge=0, le=1, description="The final rate as a fraction of the decay's start.")
+    warmup_target: float | None = Field(
+        None, gt=0, description="The rate the warmup reaches (null: no warmup)."
+    )
+    warmup_epochs: float = Field(
+        0, ge=0, description="Epochs of linear warmup before the decay; steps = this * steps per epoch."
+    )
+
+    @model_validator(mode="after")
+    def _check_warmup(self) -> CosineDecayConfig:
+        if self.warmup_epochs > 0 and self.warmup_target is None:
+            raise ValueError(
+                "warmup_epochs needs warmup_target (the rate the warmup reaches), e.g. "
+                "{name: cosine_decay, decay_epochs: 20, warmup_epochs: 2, warmup_target: 0.001}"
+            )
+        return self
+
+
+class CosineDecayRestartsConfig(StrictModel):
+    """keras.optimizers.schedules.CosineDecayRestarts in epochs (SGDR): cosine decays that restart."""
+
+    name: Literal["cosine_decay_restarts"] = Field("cosine_decay_restarts", description="Schedule.")
+    first_decay_epochs: float = Field(
+        ..., gt=0, description="Epochs of the first period; first_decay_steps = this * steps per epoch."
+    )
+    t_mul: float = Field(2.0, gt=0, description="Each period is t_mul times as long as the one before.")
+    m_mul: float = Field(1.0, gt=0, description="Each restart starts at m_mul times the previous start.")
+    alpha: float = Field(0.0, ge=0, le=1, description="The lowest rate as a fraction of the start.")
+
+
+SCHEDULES: dict[str, type[StrictModel]] = {
+    "inverse_time_decay": ScheduleConfig,
+    "exponential_decay": ExponentialDecayConfig,
+    "piecewise_constant": PiecewiseConstantConfig,
+    "polynomial_decay": PolynomialDecayConfig,
+    "cosine_decay": CosineDecayConfig,
+    "cosine_decay_restarts": CosineDecayRestartsConfig,
+}
+"""Every schedule of keras.optimizers.schedules, by ``train.optimizer.schedule.name``."""
+
+Schedule = Annotated[
+    ScheduleConfig
+    | ExponentialDecayConfig
+    | PiecewiseConstantConfig
+    | PolynomialDecayConfig
+    | CosineDecayConfig
+    | CosineDecayRestartsConfig,
+    Field(discriminator="name"),
+]
+
+
+# --------------------------------------------------------------------------- train: optimizer
+
+
+class OptimizerConfig(StrictModel):
+    """Any Keras optimizer by name, with any of its constructor arguments.
+
+    The fields below are the settings dlab's own configs use; every other key (``weight_decay``,
+    ``nesterov``, ``amsgrad``, ``use_ema``, ``clipvalue``, ``beta_1`` ...) goes to the optimizer's
+    constructor as given. Those keys are checked against the class's real signature when the run
+    starts, before anything trains (:func:`dlab.training.options.check_train_options`): an
+    argument it does not take is refused with the closest names.
+    """
+
+    model_config = ConfigDict(extra="allow", validate_default=True, allow_inf_nan=False)
+
+    name: str = Field(
+        "adam",
+        description="Keras optimizer name: the lower-cased class name in keras.optimizers (adam, "
+        "adamw, sgd, rmsprop, adagrad, adadelta, adamax, nadam, ftrl, lion, lamb, adafactor ...).",
+    )
     learning_rate: float = Field(0.001, gt=0, description="(Initial) learning rate.")
-    schedule: ScheduleConfig | None = Field(None, description="Decay the learning rate.")
+    schedule: Schedule | None = Field(
+        None,
+        description="Change the learning rate as training goes, in epochs: inverse_time_decay, "
+        "exponential_decay, piecewise_constant, polynomial_decay, cosine_decay (with "
+        "warmup_target / warmup_epochs) or cosine_decay_restarts (keras.optimizers.schedules).",
+    )
     momentum: float | None = Field(None, ge=0, description="Momentum (sgd, rmsprop).")
     clipnorm: float | None = Field(None, gt=0, description="Clip each gradient to this norm.")
     global_clipnorm: float | None = Field(
@@ -161,6 +414,200 @@ class OptimizerConfig(StrictModel):
         description="Clip all gradients together to this global norm (d2l's "
         "grad_clipping: one norm over every parameter).",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        names = optimizer_names()
+        if names is not None and value not in names:
+            raise ValueError(
+                f"unknown optimizer '{value}'; Keras has {', '.join(names)}.{did_you_mean(value, names)}"
+            )
+        return value
+
+    @field_validator("schedule", mode="before")
+    @classmethod
+    def _check_schedule_name(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            name = value.get("name", "inverse_time_decay")  # the one schedule dlab had before
+            if name not in SCHEDULES:
+                raise ValueError(
+                    f"unknown schedule {name!r}; allowed: {', '.join(SCHEDULES)}."
+                    f"{did_you_mean(str(name), SCHEDULES)}"
+                )
+            value = {"name": name, **value}
+        return value
+
+    @model_validator(mode="after")
+    def _check_arguments(self) -> OptimizerConfig:
+        for key, value in (self.model_extra or {}).items():
+            if not key.isidentifier():
+                raise ValueError(f"{key!r} cannot be an argument of an optimizer")
+            _check_finite(value, key)
+        return self
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The constructor arguments beyond the fields (``weight_decay``, ``nesterov`` ...)."""
+        return dict(self.model_extra or {})
+
+
+# --------------------------------------------------------------------------- train: losses, metrics
+
+
+class NamedObject(BaseModel):
+    """A Keras object by name with its constructor arguments: ``{name: auc, curve: PR}``.
+
+    Every key but ``name`` is an argument, checked against the real signature when the run
+    starts. It compares equal to its name (``train.loss == "categorical_crossentropy"`` holds for
+    ``{name: categorical_crossentropy, label_smoothing: 0.1}``), so code that asks which loss a
+    run uses reads both forms alike.
+    """
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False)
+
+    name: str = Field(..., description="A Keras name, or your own as 'module:NAME' / 'file.py:NAME'.")
+
+    @model_validator(mode="after")
+    def _check_arguments(self) -> NamedObject:
+        for key, value in (self.model_extra or {}).items():
+            if not key.isidentifier():
+                raise ValueError(f"{key!r} cannot be an argument of {self.name}")
+            _check_finite(value, key)
+        return self
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The constructor arguments (every key but ``name``)."""
+        return dict(self.model_extra or {})
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.name == other
+        return super().__eq__(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as every pydantic model
+
+    def __str__(self) -> str:
+        arguments = ", ".join(f"{key}={value!r}" for key, value in self.arguments.items())
+        return f"{self.name}({arguments})"
+
+
+class LossSpec(NamedObject):
+    """``train.loss`` with arguments: ``{name: categorical_crossentropy, label_smoothing: 0.1}``."""
+
+
+class MetricSpec(NamedObject):
+    """A ``train.metrics`` entry with arguments: ``{name: auc, curve: PR}``."""
+
+
+def _check_loss(value: Any) -> Any:
+    """``train.loss``: a known name or a reference as a string, or a mapping with ``name``."""
+    if isinstance(value, LossSpec):
+        return value
+    if isinstance(value, dict):
+        if not isinstance(value.get("name"), str):
+            raise ValueError(
+                "a loss with arguments needs its name: {name: categorical_crossentropy, label_smoothing: 0.1}"
+            )
+        if "from_logits" in value:
+            raise ValueError(
+                "from_logits is set for every loss by train.from_logits: move it there "
+                "(train.from_logits: true)"
+            )
+        _check_loss_name(value["name"])
+        return LossSpec.model_validate(value)
+    if isinstance(value, str):
+        return _check_loss_name(value)
+    raise ValueError(
+        "expected a loss name (categorical_focal_crossentropy), a loss with arguments "
+        "({name: categorical_crossentropy, label_smoothing: 0.1}) or your own ('losses.py:my_loss')"
+    )
+
+
+def _check_loss_name(name: str) -> str:
+    if is_reference(name):
+        return check_reference(name, "losses.py:my_loss")
+    names = loss_names()
+    if names is None or name in names:
+        return name
+    shown = sorted(n for n in names if not n[:1].isupper() and n not in LOSS_ALIASES)
+    raise ValueError(
+        f"unknown loss '{name}'. Use a Keras loss ({', '.join(shown)}; class names such as "
+        "CategoricalFocalCrossentropy work too) or your own as 'losses.py:my_loss' or "
+        f"'mypkg.losses:my_loss'.{did_you_mean(name, names)}"
+    )
+
+
+def _check_metric(value: Any) -> Any:
+    """A ``train.metrics`` entry: a name (checked with the data, see build_metrics) or a mapping."""
+    if isinstance(value, (str, MetricSpec)):
+        if isinstance(value, str) and is_reference(value):
+            check_reference(value, "metrics.py:my_metric")
+        return value
+    if isinstance(value, dict):
+        if not isinstance(value.get("name"), str):
+            raise ValueError("a metric with arguments needs its name: {name: auc, curve: PR}")
+        if is_reference(value["name"]):
+            check_reference(value["name"], "metrics.py:MyMetric")
+        return MetricSpec.model_validate(value)
+    raise ValueError(
+        "expected a metric name (accuracy), a metric with arguments ({name: auc, curve: PR}) or "
+        "your own ('metrics.py:my_metric')"
+    )
+
+
+# --------------------------------------------------------------------------- train: callbacks
+
+
+class ReduceLROnPlateauConfig(StrictModel):
+    """keras.callbacks.ReduceLROnPlateau: multiply the learning rate by ``factor`` when ``monitor``
+    has not improved for ``patience`` epochs (not with a schedule: one of the two sets the rate)."""
+
+    monitor: str = Field("val_loss", description="The history key watched (val_loss, val_accuracy ...).")
+    factor: float = Field(0.1, gt=0, lt=1, description="new rate = rate * factor.")
+    patience: int = Field(10, ge=0, description="Epochs without improvement before the rate drops.")
+    mode: Literal["auto", "min", "max"] = Field(
+        "auto", description="min: lower is better; max: higher; auto: from the name (acc -> max)."
+    )
+    min_delta: float = Field(1e-4, ge=0, description="The smallest change that counts as improvement.")
+    cooldown: int = Field(0, ge=0, description="Epochs to wait after a reduction before watching again.")
+    min_lr: float = Field(0.0, ge=0, description="The rate never drops below this.")
+
+
+class CallbackSpec(StrictModel):
+    """A Keras callback of your own: ``{target: "callbacks.py:MyCallback", kwargs: {...}}``."""
+
+    target: str = Field(
+        ...,
+        description="The class, as 'module:Class' (importable) or 'file.py:Class' (relative paths "
+        "are looked up in the project root, then the working folder); it must subclass "
+        "keras.callbacks.Callback.",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of its constructor (checked against its signature before training).",
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _check_target(cls, value: str) -> str:
+        return check_reference(value, "callbacks.py:MyCallback")
+
+    @field_validator("kwargs")
+    @classmethod
+    def _check_kwargs(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key, item in value.items():
+            if not str(key).isidentifier():
+                raise ValueError(f"{key!r} cannot be a keyword argument")
+            _check_finite(item, str(key))
+        return value
+
+
+OPTIONAL_TRAIN_KEYS: dict[str, Any] = {"class_weight": None, "reduce_lr_on_plateau": None, "callbacks": []}
+"""Train keys added after the packaged configs were written: left out of the resolved config (and
+so of ``dlab show``, config.yaml and the config hash) while they hold these values, so every
+config that does not set them resolves exactly as before."""
 
 
 class EarlyStoppingConfig(StrictModel):
@@ -197,11 +644,43 @@ class TrainConfig(StrictModel):
         description="Samples per gradient step; null: the whole training set (full-batch gradient descent).",
     )
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
-    loss: LossName = Field("sparse_categorical_crossentropy", description="Keras loss name.")
+    loss: str | LossSpec = Field(
+        "sparse_categorical_crossentropy",
+        description="Any Keras loss by name (sparse_categorical_crossentropy, "
+        "categorical_focal_crossentropy, huber ...), with arguments as {name: "
+        "categorical_crossentropy, label_smoothing: 0.1}, dlab's half_squared_error, or your own "
+        "as 'losses.py:my_loss' / 'mypkg.losses:my_loss' (a function of y_true, y_pred or a "
+        "keras.losses.Loss class). Arguments are checked against its signature before training; "
+        "from_logits comes from train.from_logits.",
+    )
     from_logits: bool = Field(False, description="The model outputs logits, not probabilities.")
-    metrics: list[str] = Field(default_factory=lambda: ["accuracy"])
+    metrics: list[str | MetricSpec] = Field(
+        default_factory=lambda: ["accuracy"],
+        description="Keras metric names (accuracy, auc, precision ...), dlab's own (sign_accuracy, "
+        "perplexity, mean_iou ...), one with arguments ({name: auc, curve: PR}) or your own "
+        "('metrics.py:my_metric').",
+    )
+    class_weight: dict[int, float] | Literal["balanced"] | None = Field(
+        None,
+        description="Weigh each class's samples in the loss: {0: 1.0, 1: 5.0} (class index -> "
+        "positive weight; classes left out weigh 1) or balanced (n_samples / (n_classes * "
+        "count), counted on the training split). Classification only.",
+    )
     early_stopping: EarlyStoppingConfig | None = None
     checkpoint: CheckpointConfig | None = None
+    reduce_lr_on_plateau: ReduceLROnPlateauConfig | None = Field(
+        None,
+        description="keras.callbacks.ReduceLROnPlateau (true, or {monitor, factor, patience, "
+        "min_lr ...}); not together with train.optimizer.schedule.",
+    )
+    callbacks: list[CallbackSpec] = Field(
+        default_factory=list,
+        description="Keras callbacks of your own, [{target: 'callbacks.py:MyCallback', kwargs: "
+        "{...}}] (or just the target), instantiated with kwargs when training starts. They run "
+        "after dlab's own callbacks (timing, history, the experiment's, early stopping, "
+        "checkpoint, TensorBoard, reduce_lr_on_plateau, the resume backup), before the run guard "
+        "that ends the epoch; a resumed run calls them for the remaining epochs only.",
+    )
     shuffle: bool = True
     kfold: int | None = Field(
         None,
@@ -241,6 +720,81 @@ class TrainConfig(StrictModel):
     @classmethod
     def _tensorboard_switch(cls, value: Any) -> Any:
         return {} if value is True else (None if value is False else value)
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _check_loss(cls, value: Any) -> Any:
+        return _check_loss(value)
+
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _check_metrics(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            raise ValueError("expected a list of metrics, e.g. [accuracy, {name: auc, curve: PR}]")
+        return [_check_metric(item) for item in value]
+
+    @field_validator("class_weight", mode="before")
+    @classmethod
+    def _check_class_weight(cls, value: Any) -> Any:
+        if value is None or value == "balanced":
+            return value
+        if not isinstance(value, dict) or not value:
+            raise ValueError(
+                "expected 'balanced' or a mapping of class index to a positive weight, e.g. {0: 1.0, 1: 5.0}"
+            )
+        weights: dict[int, float] = {}
+        for key, weight in value.items():
+            text = str(key).strip()
+            if isinstance(key, bool) or not text.isdigit():
+                raise ValueError(f"the keys are class indices (0, 1, 2 ...), got {key!r}")
+            if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                raise ValueError(f"the weight of class {text} must be a positive number, got {weight!r}")
+            if not math.isfinite(weight) or weight <= 0:
+                raise ValueError(f"the weight of class {text} must be a positive number, got {weight!r}")
+            weights[int(text)] = float(weight)
+        return weights
+
+    @field_validator("reduce_lr_on_plateau", mode="before")
+    @classmethod
+    def _plateau_switch(cls, value: Any) -> Any:
+        return {} if value is True else (None if value is False else value)
+
+    @field_validator("reduce_lr_on_plateau")
+    @classmethod
+    def _plateau_or_schedule(cls, value: Any, info: ValidationInfo) -> Any:
+        optimizer = info.data.get("optimizer")
+        if value is not None and optimizer is not None and optimizer.schedule is not None:
+            raise ValueError(
+                f"train.optimizer.schedule ({optimizer.schedule.name}) already sets the learning "
+                "rate at every step; ReduceLROnPlateau cannot change it. Use one of the two"
+            )
+        return value
+
+    @field_validator("callbacks", mode="before")
+    @classmethod
+    def _callback_targets(cls, value: Any) -> Any:
+        if isinstance(value, list):  # a bare target is a callback without kwargs
+            return [{"target": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_options(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in OPTIONAL_TRAIN_KEYS.items():
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
+
+    @property
+    def loss_name(self) -> str:
+        """The loss's name (the string, or ``name`` of a loss given with arguments)."""
+        return self.loss if isinstance(self.loss, str) else self.loss.name
+
+    @property
+    def loss_arguments(self) -> dict[str, Any]:
+        """The loss's constructor arguments ({} for a loss given by name only)."""
+        return {} if isinstance(self.loss, str) else self.loss.arguments
 
     @field_validator("max_wall_time", mode="before")
     @classmethod

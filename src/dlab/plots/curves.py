@@ -42,6 +42,8 @@ def learning_curves(
     longest = 1
     for label, history in runs:
         parts = ((metric, "--", "train", 0), (f"val_{metric}", "-", "validation", 1))
+        if metric == "learning_rate":  # not a train metric: the rate each epoch trained with
+            parts = ((metric, "-", "applied", 2),)
         for key, style, part, offset in parts:
             values = history.get(key)
             if not values:
@@ -144,10 +146,22 @@ def kfold_curve(mean_curve: Sequence[float], metric: str, title: str) -> Figure:
     return figure
 
 
-def learning_rate_schedule(schedule, steps_per_epoch: int, epochs: int, title: str) -> Figure:
-    """The learning rate a schedule gives at the start of every epoch."""
+def learning_rate_schedule(
+    schedule, steps_per_epoch: int, epochs: int, title: str, applied: Sequence[float] | None = None
+) -> Figure:
+    """The learning rate of every epoch: the rate training applied, and the schedule's plan.
+
+    Args:
+        schedule: a Keras schedule (called with the step of each epoch's start) or a number.
+        applied: the rate each epoch trained with, as the history recorded it (its
+            ``learning_rate`` column: the optimizer's rate at the epoch's first step, after any
+            ReduceLROnPlateau reduction, continued across a resume); drawn as the curve, with
+            the schedule's plan dashed behind it. None: the schedule alone, as before.
+    """
     import numpy as np
     from matplotlib.figure import Figure
+
+    from dlab.plots.style import epoch_axis, marker_style
 
     epoch_starts = np.arange(epochs) * steps_per_epoch
     rates = (
@@ -157,8 +171,20 @@ def learning_rate_schedule(schedule, steps_per_epoch: int, epochs: int, title: s
     )
     figure = Figure(figsize=(6.4, 4.2))
     axes = figure.add_subplot()
-    axes.plot(np.arange(1, epochs + 1), rates, color="C2")
-    axes.set_xlabel("epoch")
+    if applied:
+        if callable(schedule):
+            axes.plot(np.arange(1, epochs + 1), rates, "--", color="0.6", label="schedule (planned)")
+        axes.plot(
+            np.arange(1, len(applied) + 1),
+            list(applied),
+            color="C2",
+            label="applied (first step of each epoch)",
+            **marker_style(len(applied)),
+        )
+        axes.legend(fontsize="small")
+    else:
+        axes.plot(np.arange(1, epochs + 1), rates, color="C2")
+    epoch_axis(axes, max(epochs, len(applied or ())))
     axes.set_ylabel("learning rate")
     axes.set_title(title)
     axes.grid(alpha=0.3)

@@ -1,4 +1,5 @@
-"""The callbacks of every Keras run: epoch timing, the live history, the run guard, the resumable backup."""
+"""The callbacks of every Keras run: epoch timing, the live history, the run guard, the resumable backup,
+and those ``train`` asks for (ReduceLROnPlateau, the user's own)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dlab.run.history import History
 from dlab.run.resume import read_backup_metadata
 
 if TYPE_CHECKING:
+    from dlab.config import TrainConfig
     from dlab.run.context import RunContext
 
 
@@ -88,21 +90,94 @@ class HistoryWriter(keras.callbacks.Callback):
 
     It appends to ``ctx.history``, so an interrupted run still reports its
     finished epochs and a resumed run continues the history it already has.
+
+    Where the learning rate changes during training (``train.optimizer.schedule``,
+    ``train.reduce_lr_on_plateau`` or callbacks of the user's, see :func:`records_learning_rate`)
+    it also records the ``learning_rate`` each epoch trained with: the optimizer's rate at the
+    epoch's first step, read when the epoch begins (a schedule's value at the optimizer's step
+    count, which a resumed run restores, so the curve continues where it stopped).
     """
 
     def __init__(self, ctx: RunContext) -> None:
         super().__init__()
         self.ctx = ctx
         self.history: History = ctx.history
+        self.record_rate = records_learning_rate(ctx.config.train)
+        self._rate: float | None = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.record_rate and self.model is not None and self.model.optimizer is not None:
+            from dlab.training.options import current_learning_rate
+
+            self._rate = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
-        for key, value in (logs or {}).items():
+        logs = dict(logs or {})
+        done = max((len(values) for values in self.history.values()), default=0)
+        rates = self.history.get(LEARNING_RATE, [])
+        if self._rate is not None and LEARNING_RATE not in logs and len(rates) == done:
+            logs[LEARNING_RATE] = self._rate  # the same length as every column, or none at all
+        for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
         self.ctx.run_dir.write_history(self.history)
 
 
+LEARNING_RATE = "learning_rate"
+"""The history column of the rate each epoch trained with (Keras's ReduceLROnPlateau logs the same key)."""
+
+
+def records_learning_rate(train: TrainConfig) -> bool:
+    """Whether the history records the learning rate: where something changes it as training goes."""
+    return (
+        train.optimizer.schedule is not None
+        or train.reduce_lr_on_plateau is not None
+        or bool(train.callbacks)
+    )
+
+
+def config_callbacks(
+    train: TrainConfig,
+) -> tuple[list[keras.callbacks.Callback], list[keras.callbacks.Callback]]:
+    """The callbacks ``train`` asks for beyond dlab's standard ones: (dlab's, the user's).
+
+    dlab's: ``keras.callbacks.ReduceLROnPlateau`` for ``train.reduce_lr_on_plateau``. It goes
+    before the resume backup, so a backup holds the rate it reduced to (the optimizer's
+    learning-rate variable is part of the backed-up optimizer state).
+
+    The user's: ``train.callbacks``, instantiated with their kwargs (checked against the
+    constructor before training, :func:`dlab.training.options.check_callbacks`). The order of
+    a run's callbacks is then::
+
+        EpochTimer, HistoryWriter, the experiment's callbacks, EarlyStopping,
+        ModelCheckpoint, TensorBoard, ReduceLROnPlateau, RunBackup,
+        the user's train.callbacks (in the config's order), RunGuardCallback
+
+    so a user callback sees every log dlab's callbacks wrote for the epoch, and the run guard
+    stays last: a stop signal at an epoch's end keeps that epoch (history and backup) after the
+    user's callbacks have seen it, and a resumed run calls them for the remaining epochs only.
+    """
+    from dlab.training.options import user_callbacks
+
+    own: list[keras.callbacks.Callback] = []
+    plateau = train.reduce_lr_on_plateau
+    if plateau is not None:
+        own.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=plateau.monitor,
+                factor=plateau.factor,
+                patience=plateau.patience,
+                mode=plateau.mode,
+                min_delta=plateau.min_delta,
+                cooldown=plateau.cooldown,
+                min_lr=plateau.min_lr,
+                verbose=1,  # "Epoch N: ReduceLROnPlateau reducing learning rate to X." in run.log
+            )
+        )
+    return own, user_callbacks(train)
+
+
 class RunGuardCallback(keras.callbacks.Callback):
-    """Checks the run's :class:`~dlab.lifecycle.RunGuard` at every batch and epoch end.
+    """Checks the run's :class:`~dlab.run.guard.RunGuard` at every batch and epoch end.
 
     A stop signal or a NaN/Inf loss raises at the batch boundary (before the
     epoch is recorded, so the history holds whole epochs only); the wall-time

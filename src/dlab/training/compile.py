@@ -1,57 +1,38 @@
 """Compile factories: optimizer (with its schedule), loss, metrics and the label encoding they need.
 
-This module imports Keras at the top: only code that trains imports it.
+Names and arguments are resolved and checked by :mod:`dlab.training.options`: any Keras
+optimizer, schedule, loss or metric with its constructor arguments, or the user's own by
+reference. This module imports Keras at the top: only code that trains imports it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from dlab.errors import ConfigError
-from dlab.training.losses import CLASS_METRICS, LOSSES, METRICS, ProbabilitySparseCrossentropy
+from dlab.training.losses import CLASS_METRICS, METRICS
+from dlab.training.options import build_loss as build_keras_loss
+from dlab.training.options import (
+    build_metric,
+    check_train_options,
+    is_reference,
+    label_encoding,
+    optimizer_arguments,
+    optimizer_class,
+)
+from dlab.training.options import learning_rate as learning_rate  # fit.py and dlab.training import it here
 
 if TYPE_CHECKING:
     from dlab.config import OptimizerConfig, TrainConfig
 
 
-def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
-    """The optimizer's learning rate: a number, or a schedule counted in epochs."""
-    if config.schedule is None:
-        return config.learning_rate
-    schedule = config.schedule
-    return keras.optimizers.schedules.InverseTimeDecay(
-        config.learning_rate,
-        decay_steps=schedule.decay_epochs * steps_per_epoch,
-        decay_rate=schedule.decay_rate,
-        staircase=schedule.staircase,
-    )
-
-
 def build_optimizer(config: OptimizerConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
-    """A Keras optimizer from ``train.optimizer``."""
-    classes = {
-        "adam": keras.optimizers.Adam,
-        "adamw": keras.optimizers.AdamW,
-        "sgd": keras.optimizers.SGD,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adagrad": keras.optimizers.Adagrad,
-        "adadelta": keras.optimizers.Adadelta,
-        "adamax": keras.optimizers.Adamax,
-        "nadam": keras.optimizers.Nadam,
-        "ftrl": keras.optimizers.Ftrl,
-        "lion": keras.optimizers.Lion,
-    }
-    kwargs: dict[str, Any] = {"learning_rate": learning_rate(config, steps_per_epoch)}
-    if config.momentum is not None:
-        kwargs["momentum"] = config.momentum
-    if config.clipnorm is not None:
-        kwargs["clipnorm"] = config.clipnorm
-    if config.global_clipnorm is not None:
-        kwargs["global_clipnorm"] = config.global_clipnorm
-    optimizer = classes[config.name](**kwargs)
+    """A Keras optimizer from ``train.optimizer``: the class its name names, with the learning rate
+    (or schedule, counted in epochs), the fields that are set and every other key as an argument."""
+    optimizer = optimizer_class(config.name)(**optimizer_arguments(config, steps_per_epoch))
     if config.name != "sgd":  # plain and momentum SGD are linear in the gradient: sparse is exact
         sum_repeated_rows(optimizer)
     return optimizer
@@ -88,33 +69,36 @@ def sum_repeated_rows(optimizer: keras.optimizers.Optimizer) -> keras.optimizers
     return optimizer
 
 
-def build_loss(config: TrainConfig) -> keras.losses.Loss:
-    """A Keras loss object from ``train.loss`` and ``train.from_logits``."""
-    crossentropies = {
-        "sparse_categorical_crossentropy": keras.losses.SparseCategoricalCrossentropy,
-        "categorical_crossentropy": keras.losses.CategoricalCrossentropy,
-        "binary_crossentropy": keras.losses.BinaryCrossentropy,
-    }
-    probabilities = config.loss == "sparse_categorical_crossentropy" and not config.from_logits
-    if probabilities and keras.backend.backend() == "torch":  # Keras's kernel fails per pixel there
-        return ProbabilitySparseCrossentropy()
-    if config.loss in crossentropies:
-        return crossentropies[config.loss](from_logits=config.from_logits)
-    return LOSSES.get(config.loss) or keras.losses.get(config.loss)
+def build_loss(config: TrainConfig):
+    """A Keras loss from ``train.loss`` (name or ``{name, arguments...}``) and ``train.from_logits``
+    (see :func:`dlab.training.options.build_loss`)."""
+    return build_keras_loss(config)
 
 
-def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
+def build_metrics(config: TrainConfig, num_classes: int | None = None, check: bool = True) -> list:
     """The compile() metrics for ``train.metrics``: Keras names plus dlab's own.
 
     Args:
         num_classes: the data's classes, which per-class metrics (mean_iou) need; None
             (before the data meets the model) checks their names only and leaves them out.
+        check: first check every train setting that becomes a Keras object
+            (:func:`dlab.training.options.check_train_options`: optimizer, schedule, loss,
+            metrics, class weights, callbacks). ``KerasExperiment.prepare`` calls this before
+            the run directory exists, so a bad setting stops the run with exit code 2;
+            :func:`compile_model` (already checked) passes False.
 
     Raises:
-        ConfigError: a metric name neither knows, or a per-class metric on data without classes.
+        ConfigError: a metric name neither knows, a per-class metric on data without classes,
+            or (with ``check``) any setting :func:`~dlab.training.options.check_train_options` refuses.
     """
+    if check:
+        check_train_options(config, num_classes)
     metrics = []
-    for name in config.metrics:
+    for index, entry in enumerate(config.metrics):
+        if not isinstance(entry, str) or is_reference(entry):
+            metrics.append(build_metric(entry, index))
+            continue
+        name = entry
         if name in CLASS_METRICS:
             if num_classes is not None and num_classes < 2:
                 raise ConfigError(
@@ -139,8 +123,12 @@ def build_metrics(config: TrainConfig, num_classes: int | None = None) -> list:
     return metrics
 
 
-def history_name(metric: str) -> str:
-    """The key a ``train.metrics`` entry gets in the history (dlab's metrics carry their own)."""
+def history_name(metric) -> str:
+    """The key a ``train.metrics`` entry gets in the history (dlab's metrics carry their own, as
+    do metrics given with arguments or by reference: their object's name)."""
+    if not isinstance(metric, str) or is_reference(metric):
+        made = build_metric(metric)
+        return getattr(made, "name", None) or made.__name__
     if metric in METRICS:
         made = METRICS[metric]()
         return getattr(made, "name", None) or made.__name__
@@ -170,19 +158,22 @@ def compile_model(
         jit_compile=config.jit_compile,
         optimizer=build_optimizer(config.optimizer, steps_per_epoch),
         loss=build_loss(config),
-        metrics=build_metrics(config, num_classes),
+        metrics=build_metrics(config, num_classes, check=False),
         steps_per_execution=execution.steps_per_execution,
     )
     model.dlab_execution = execution
 
 
-# --------------------------------------------------------------------------- callbacks
+# --------------------------------------------------------------------------- labels
 def targets(labels, config: TrainConfig, num_classes: int):
-    """Labels as the loss wants them: one-hot for categorical cross-entropy, and a column
-    (N, 1) for a single-output model (Keras's logit metrics insist on equal ranks)."""
-    if config.loss == "categorical_crossentropy" and num_classes:
+    """Labels as the loss wants them: one-hot for the categorical losses (categorical
+    cross-entropy, its focal variant, categorical hinge), and a column (N, 1) for a
+    single-output model (Keras's logit metrics insist on equal ranks); sparse categorical
+    cross-entropy takes the class indices as they are (see :func:`~dlab.training.options.label_encoding`)."""
+    encoding = label_encoding(config)
+    if encoding == "one_hot" and num_classes:
         return keras.utils.to_categorical(labels, num_classes)
     labels = np.asarray(labels)
-    if labels.ndim == 1 and config.loss not in ("sparse_categorical_crossentropy",):
+    if labels.ndim == 1 and encoding != "sparse":
         return labels.reshape(-1, 1)
     return labels

@@ -113,6 +113,44 @@ class ProbabilitySparseCrossentropy(keras.losses.SparseCategoricalCrossentropy):
         return config
 
 
+@keras.saving.register_keras_serializable(package="dlab")
+class FunctionLoss(keras.losses.Loss):
+    """A loss function of the user's (``train.loss: {name: losses.py:focal, gamma: 3}``) called
+    with the config's keyword arguments: ``fn(y_true, y_pred, **arguments)``.
+
+    Labels and predictions are brought to the same rank first (a trailing axis of 1 dropped),
+    as Keras does for a loss function given to ``compile`` as it is.
+    """
+
+    def __init__(self, fn, name: str | None = None, reduction="sum_over_batch_size", dtype=None, **arguments):
+        super().__init__(name=name or getattr(fn, "__name__", None), reduction=reduction, dtype=dtype)
+        self.fn = fn
+        self.arguments = arguments
+
+    def call(self, y_true, y_pred):
+        y_true = ops.convert_to_tensor(y_true)
+        y_pred = ops.convert_to_tensor(y_pred)
+        true_rank, pred_rank = len(y_true.shape), len(y_pred.shape)
+        if true_rank == pred_rank + 1 and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        elif pred_rank == true_rank + 1 and y_pred.shape[-1] == 1:
+            y_pred = ops.squeeze(y_pred, axis=-1)
+        return self.fn(y_true, y_pred, **self.arguments)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "fn": keras.saving.serialize_keras_object(self.fn),
+            **self.arguments,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        fn = keras.saving.deserialize_keras_object(config.pop("fn"))
+        return cls(fn, **config)
+
+
 LOSSES = {"half_squared_error": half_squared_error}
 METRICS = {
     "sign_accuracy": lambda: sign_accuracy,
