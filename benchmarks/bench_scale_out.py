@@ -1,7 +1,7 @@
 """Scale-out overheads: Ray sweeps against local jobs, and distributed tuning with 2 workers against 1.
 
-1. The same smoke sweep of NumPy configs (8 members) with ``--backend local --jobs 2`` and
-   ``--backend ray --cpus-per-run 1`` (a local Ray on this machine, started by the sweep); the
+1. The same smoke sweep of NumPy configs (8 members) with ``--executor local --jobs 2`` and
+   ``--executor ray --cpus-per-run 1`` (a local Ray on this machine, started by the sweep); the
    extra seconds per member are (median ray wall - median local wall) / members.
    Target: under 2 s extra per member.
 2. ``tune-mnist-mlp --smoke --max-trials 8 --epochs 5 --set data.train_samples=16384`` (trials of
@@ -108,7 +108,7 @@ def tune_seconds(workers: int, search: list[str], shared: bool = True) -> dict[s
 def sweep(repeats: int) -> None:
     local = statistics.median(sweep_seconds(["--jobs", "2"]) for _ in range(repeats))
     ray = statistics.median(
-        sweep_seconds(["--backend", "ray", "--cpus-per-run", "1"]) for _ in range(repeats)
+        sweep_seconds(["--executor", "ray", "--cpus-per-run", "1"]) for _ in range(repeats)
     )
     extra = (ray - local) / len(MEMBERS)
     print(

@@ -1,7 +1,7 @@
 """Hyperparameter search with keras-tuner over another experiment's configs.
 
 The ``keras_tuner`` experiment runs the search described by its ``model:``
-section (:class:`dlab.tune.TuneConfig`): the ``target`` experiment builds each
+section (:class:`dlab.tune.space.TuneConfig`): the ``target`` experiment builds each
 trial's model from its own config, so ``tune-mnist-mlp`` tunes ``dense_mnist``
 and ``tune-mnist-cnn`` tunes ``convnet`` without a line of model code here.
 Everything that can be checked is checked before the run directory exists: the

@@ -99,3 +99,19 @@ def test_learning_curves_overlay_many_runs_train_dashed_validation_solid():
     ]
     assert [line.get_linestyle() for line in lines] == ["--", "-", "--", "-"]
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+
+
+def test_a_smoke_run_marks_its_figures_from_the_config_in_memory(tmp_path):
+    """Whether figures say "smoke" comes from the run's config as the run holds it, not from
+    reading config.yaml back (a resumed run passes it; a deleted config.yaml changes nothing)."""
+    from dlab.framework.factory import resolve_config
+
+    smoke = RunDir.create(tmp_path, "xor-mlp")
+    assert smoke.synthetic is False
+    smoke.write_config(resolve_config("cnn-cifar10", smoke=True))
+    (smoke.path / "config.yaml").unlink()
+    assert smoke.synthetic is True
+    real = RunDir.create(tmp_path, "xor-mlp", synthetic=True)
+    real.write_config(resolve_config("cnn-cifar10"))
+    assert real.synthetic is False
+    assert RunDir(smoke.path, synthetic=True).synthetic is True  # a resumed smoke run

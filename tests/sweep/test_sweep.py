@@ -188,11 +188,11 @@ def test_a_study_with_an_unknown_config_or_key_is_refused_before_running(cli, tm
     unknown_key = write(
         tmp_path / "b.yaml",
         "study: b\nbase: playground-mlp\n"
-        "grid: {model.hidden: [[1]], train.optimizer.lr: [0.1]}\n"
+        "grid: {model.hidden: [[1]], train.optimiser: [0.1]}\n"
         "compare: {metric: test_loss}\n",
     )
     result = cli("sweep", unknown_key)
-    assert result.exit_code == 2 and "Unknown key 'train.optimizer.lr'" in result.output
+    assert result.exit_code == 2 and "Unknown key 'train.optimiser'" in result.output
     empty_grid = write(
         tmp_path / "c.yaml", "study: c\nbase: playground-mlp\ngrid: {}\ncompare: {metric: test_loss}\n"
     )

@@ -1,4 +1,4 @@
-"""dlab sweep --backend ray on a real local Ray (started by the sweep with ray.init, stopped after it)."""
+"""dlab sweep --executor ray on a real local Ray (started by the sweep with ray.init, stopped after it)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def test_ray_sweep_writes_what_a_local_sweep_writes(tmp_path):
 
     before = builtins.print
     local = api.sweep(MEMBERS, jobs=2, out=tmp_path / "local")
-    copied = api.sweep(MEMBERS, backend="ray", cpus_per_run=1, out=tmp_path / "ray")
-    shared = api.sweep(MEMBERS, backend="ray", cpus_per_run=1, shared_fs=True, out=tmp_path / "shared")
+    copied = api.sweep(MEMBERS, executor="ray", cpus_per_run=1, out=tmp_path / "ray")
+    shared = api.sweep(MEMBERS, executor="ray", cpus_per_run=1, shared_fs=True, out=tmp_path / "shared")
     assert local.exit_code == copied.exit_code == shared.exit_code == 0
     assert builtins.print is before  # Ray's print replacement does not outlive the sweep
     expected = run_files(tmp_path / "local")
@@ -57,7 +57,7 @@ def test_ray_sweep_writes_what_a_local_sweep_writes(tmp_path):
         assert [row["status"] for row in result.rows] == ["completed"] * 4
         assert all(Path(row["run_dir"]).is_relative_to(tmp_path / root) for row in result.rows)
         summary = json.loads((result.sweep_dir / "summary.json").read_text())
-        assert summary["backend"] == "ray"
+        assert summary["executor"] == "ray"
         assert sorted(p.name for p in (result.sweep_dir).iterdir()) == sorted(
             p.name for p in local.sweep_dir.iterdir()
         )
@@ -104,7 +104,7 @@ def test_a_member_whose_task_dies_is_retried_once_then_recorded(tmp_path):
 
     killer = threading.Thread(target=kill_the_task_twice, daemon=True)
     killer.start()
-    result = api.sweep(["perceptron-and", str(slow)], backend="ray", out=tmp_path / "out")
+    result = api.sweep(["perceptron-and", str(slow)], executor="ray", out=tmp_path / "out")
     killer.join(timeout=5)
     assert len(kills) == 2, "the member ran twice: once, then once more after its worker died"
     statuses = {row["config"]: row for row in result.rows}
@@ -161,7 +161,7 @@ def test_ctrl_c_on_a_ray_sweep_cancels_its_tasks_and_leaves_the_summary(tmp_path
         )
     marker = str(tmp_path)
     driver = subprocess.Popen(
-        [sys.executable, "-m", "dlab", "sweep", "perceptron-and", *map(str, configs), "--backend", "ray"]
+        [sys.executable, "-m", "dlab", "sweep", "perceptron-and", *map(str, configs), "--executor", "ray"]
         + ["--cpus-per-run", "2", "--out", "out"],  # a 2-CPU Ray: one member at a time
         cwd=tmp_path,
         stdout=subprocess.PIPE,
@@ -216,7 +216,7 @@ def test_ctrl_c_on_a_ray_sweep_cancels_its_tasks_and_leaves_the_summary(tmp_path
 
 def test_ray_backend_without_ray_says_which_extra(monkeypatch, cli, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)
-    result = cli("sweep", "perceptron-and", "--backend", "ray", "--out", str(tmp_path / "o"))
+    result = cli("sweep", "perceptron-and", "--executor", "ray", "--out", str(tmp_path / "o"))
     assert result.exit_code == 2 and "dlab[ray]" in result.output
     assert not (tmp_path / "o").exists()
 
@@ -229,7 +229,7 @@ def test_an_unreachable_address_is_reported_within_30_seconds(cli, tmp_path):
     result = cli(
         "sweep",
         "perceptron-and",
-        "--backend",
+        "--executor",
         "ray",
         "--address",
         f"127.0.0.1:{port}",
@@ -244,10 +244,12 @@ def test_an_unreachable_address_is_reported_within_30_seconds(cli, tmp_path):
 @pytest.mark.slow
 def test_gpus_per_run_on_a_cluster_without_gpus_is_refused_before_queueing(tmp_path):
     with pytest.raises(UsageError, match="has 0 GPU"):
-        api.sweep(["perceptron-and"], backend="ray", gpus_per_run=1, out=tmp_path)
+        api.sweep(["perceptron-and"], executor="ray", gpus_per_run=1, out=tmp_path)
     assert not (tmp_path / "sweeps").exists()
 
 
-def test_an_unknown_backend_is_refused(tmp_path):
+def test_an_unknown_executor_is_refused(tmp_path):
     with pytest.raises(UsageError, match="allowed: local"):
+        api.sweep(["perceptron-and"], executor="dask", out=tmp_path)
+    with pytest.raises(UsageError, match="Allowed: auto, tensorflow, jax, torch"):
         api.sweep(["perceptron-and"], backend="dask", out=tmp_path)

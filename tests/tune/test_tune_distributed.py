@@ -271,7 +271,7 @@ def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_pat
         device="cpu",
         save_model=False,
         out=tmp_path,
-        backend="ray",
+        executor="ray",
         workers=2,
         port=free_port(),
     )
@@ -286,7 +286,7 @@ def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_pat
 @pytest.mark.slow
 def test_a_distributed_search_resumes_with_its_trials(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")
-    common = dict(smoke=True, device="cpu", save_model=False, out=tmp_path, backend="ray", workers=1)
+    common = dict(smoke=True, device="cpu", save_model=False, out=tmp_path, executor="ray", workers=1)
     first = api.tune("tune-mnist-mlp", max_trials=2, port=free_port(), **common)
     resumed = api.tune(resume=str(first.run_dir), max_trials=3, port=free_port(), **common)
     rows = list(csv.DictReader((resumed.run_dir / "trials.csv").open()))

@@ -34,7 +34,10 @@ if TYPE_CHECKING:
     from dlab.api.tune import tune
     from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
     from dlab.config.completion import complete_configs, complete_studies
+    from dlab.pipeline.request import RunRequest
     from dlab.results.completion import complete_run_dirs
+    from dlab.sweep.request import SweepRequest
+    from dlab.tune.request import SearchRequest
 
 _HOMES: dict[str, str] = {
     "data_import": "dlab.api.data",
@@ -53,7 +56,10 @@ _HOMES: dict[str, str] = {
     "render_runs": "dlab.api.results",
     "report": "dlab.api.results",
     "DEFAULT_OUTPUTS": "dlab.api.runs",
+    "RunRequest": "dlab.pipeline.request",
     "RunResult": "dlab.api.runs",
+    "SearchRequest": "dlab.tune.request",
+    "SweepRequest": "dlab.sweep.request",
     "run": "dlab.api.runs",
     "show_config": "dlab.api.runs",
     "sweep": "dlab.api.sweeps",
@@ -75,7 +81,10 @@ _HOMES: dict[str, str] = {
 __all__ = [
     "DEFAULT_OUTPUTS",
     "ExperimentRow",
+    "RunRequest",
     "RunResult",
+    "SearchRequest",
+    "SweepRequest",
     "check",
     "check_format",
     "compare",

@@ -16,7 +16,10 @@ from typing import Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
-from dlab import __version__
+from dlab import __version__, api
+from dlab.cli.leave import leave
+from dlab.cli.streams import protect_console
+from dlab.errors import DlabError
 
 T = TypeVar("T")
 
@@ -71,8 +74,6 @@ def _main(
 
 def call_api(function: Callable[..., T], *args: Any, show_traceback: bool = False, **kwargs: Any) -> T:
     """Call into the API; turn dlab errors into a message and an exit code."""
-    from dlab.errors import DlabError
-
     try:
         return function(*args, **kwargs)
     except DlabError as error:
@@ -120,23 +121,16 @@ def unexpected_error(error: BaseException, what: str) -> str:
     )
 
 
-def device_option(
-    help_text: str = "auto uses a GPU when there is one; cpu hides GPUs; gpu "
-    "fails clearly when there is none.",
-) -> Any:
-    """--device, the same choice for every command that trains."""
+DEVICE_HELP = "auto uses a GPU when there is one; cpu hides GPUs; gpu fails clearly when there is none."
+MLFLOW_URI_HELP = (
+    "MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db beside --out)."
+)
+
+
+def device_option(help_text: str = DEVICE_HELP) -> Any:
+    """--device for the commands that use a saved run (the training commands' is
+    :data:`dlab.cli.options.Device`)."""
     return typer.Option("auto", "--device", metavar="auto|cpu|gpu", help=help_text)
-
-
-def backend_option() -> Any:
-    """--backend: the Keras 3 backend of a run (None keeps the config's train.backend)."""
-    return typer.Option(
-        None,
-        "--backend",
-        metavar="tensorflow|jax|torch|auto",
-        help="Keras backend (overrides train.backend, default tensorflow); auto: the fastest "
-        "installed backend for this model family, from dlab's measured speed table.",
-    )
 
 
 def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
@@ -144,66 +138,21 @@ def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
     return typer.Option(False, "--debug", help=help_text)
 
 
-def verbose_option() -> Any:
-    """--verbose 0|1|2: Keras's levels; the default follows where stdout goes."""
-    return typer.Option(
-        None,
-        "--verbose",
-        "-v",
-        metavar="0|1|2",
-        help="Keras's verbose: 0 silent, 1 progress bar, 2 one line per epoch. Default: 1 on a "
-        "terminal, 2 in a pipe or a log (CI), so logs hold no progress-bar redraws.",
-    )
-
-
-def quiet_option() -> Any:
-    return typer.Option(
-        False, "--quiet", "-q", help="Print only the final summary lines (run.log still has everything)."
-    )
-
-
-def tensorboard_option() -> Any:
-    return typer.Option(
-        False,
-        "--tensorboard",
-        help="Write TensorBoard event files into the run directory's tensorboard/ "
-        "(train.tensorboard: true); see them with `dlab tensorboard PATH`.",
-    )
-
-
-def mlflow_option() -> Any:
-    return typer.Option(
-        False,
-        "--mlflow",
-        help="Log the run to MLflow: params, per-epoch metrics, tags, artifacts (the mlflow extra).",
-    )
-
-
 def mlflow_uri_option() -> Any:
-    return typer.Option(
-        None,
-        "--mlflow-uri",
-        metavar="URI",
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db beside --out).",
-    )
+    """--mlflow-uri for ``dlab mlflow-sync`` (the training commands': :data:`dlab.cli.options.MLflowUri`)."""
+    return typer.Option(None, "--mlflow-uri", metavar="URI", help=MLFLOW_URI_HELP)
 
 
 def complete_config(incomplete: str) -> list[str]:
     """Shell completion of a config name or YAML file."""
-    from dlab import api
-
     return api.complete_configs(incomplete)
 
 
 def complete_sweep_target(incomplete: str) -> list[str]:
-    from dlab import api
-
     return api.complete_studies(incomplete) + api.complete_configs(incomplete)
 
 
 def complete_run_dir(incomplete: str) -> list[str]:
-    from dlab import api
-
     return api.complete_run_dirs(incomplete)
 
 
@@ -237,17 +186,12 @@ FORMAT_HELP = "Output format: table, csv, json or markdown (what a CI job posts 
 
 
 def checked_format(name: str) -> str:
-    from dlab import api
-
     return call_api(api.check_format, name)
 
 
 def main() -> None:
     """Console-script entry point: run the command, then leave without Python's slow
     teardown of TensorFlow (:mod:`dlab.cli.leave`)."""
-    from dlab.cli.leave import leave
-    from dlab.cli.streams import protect_console
-
     protect_console()  # `dlab run ... | head` must not break the run (dlab.cli.streams)
     try:
         app()

@@ -97,7 +97,24 @@ class DataConfig(StrictModel):
         "one of their own (CSV files, generated data).",
     )
     noise: float = Field(0.0, ge=0, description="Noise level of generated datasets.")
-    target: str | None = Field(None, description="Target column of a CSV file (source: file).")
+    target: str | None = Field(
+        None, description="The column to predict, in a CSV file (the csv dataset, and source: file)."
+    )
+    features: list[str] | None = Field(
+        None,
+        description="Your own table (dataset: csv): the columns the model reads; null: every "
+        "column but the target.",
+    )
+    task: Literal["classification", "regression"] | None = Field(
+        None,
+        description="Your own table: what the target is; null: classification for text, booleans "
+        "and at most 20 distinct integers, regression otherwise.",
+    )
+    categorical: Literal["onehot", "refuse"] = Field(
+        "onehot",
+        description="Your own table: text columns become one-hot columns (COLUMN=VALUE), or are "
+        "refused with their names.",
+    )
     num_words: int | None = Field(
         None,
         ge=1,
@@ -135,6 +152,15 @@ class DataConfig(StrictModel):
         "images after the first epoch: 'memory', 'none' (decode every epoch: trees larger than "
         "RAM), or a file path prefix (tf.data's cache on disk).",
     )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_options(self, handler: Any) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in OPTIONAL_DATA_KEYS.items():
+                if key in data and data[key] == default:
+                    del data[key]
+        return data
 
     @field_validator("validation")
     @classmethod
@@ -603,6 +629,9 @@ class CallbackSpec(StrictModel):
             _check_finite(item, str(key))
         return value
 
+
+OPTIONAL_DATA_KEYS: dict[str, Any] = {"features": None, "task": None, "categorical": "onehot"}
+"""Data keys of your own tables: left out of the resolved config while unset (see below)."""
 
 OPTIONAL_TRAIN_KEYS: dict[str, Any] = {"class_weight": None, "reduce_lr_on_plateau": None, "callbacks": []}
 """Train keys added after the packaged configs were written: left out of the resolved config (and

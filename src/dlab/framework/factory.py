@@ -7,7 +7,7 @@ config is resolved in one fixed order, each layer overriding the last:
     defaults (the schema in :mod:`dlab.config.schema`)
       -> YAML (the ``extends`` chain, base first)
       -> ``--smoke`` (synthetic data, few samples, one epoch; an experiment may add to it)
-      -> named flags (``--epochs``, ``--batch-size``, ``--seed``)
+      -> named flags (``--epochs``, ``--batch-size``, ``--seed``, ``--precision`` ...)
       -> ``--set key.path=value`` (repeatable, value parsed as YAML)
 
 Every key is checked: an unknown key, a wrong type or an out-of-range value
@@ -53,6 +53,7 @@ def resolve_config(
     flags: dict[str, Any] | None = None,
     sets: list[str] | None = None,
     smoke: bool = False,
+    flag_names: dict[str, str] | None = None,
 ) -> RunConfig:
     """Resolve a config name or file into a validated :class:`RunConfig`.
 
@@ -62,6 +63,8 @@ def resolve_config(
             ``None`` values are ignored (the flag was not given).
         sets: ``--set`` assignments, ``"key.path=value"``.
         smoke: apply the smoke layer (synthetic data, few samples, one epoch).
+        flag_names: the flag behind a key of ``flags`` where it is not the key's last part
+            (``{"train.jit_compile": "--jit"}``), for the messages about a bad value.
 
     Returns:
         The validated config, with ``model`` validated by the experiment's own schema.
@@ -91,7 +94,8 @@ def resolve_config(
     if flags:
         for key, value in flags.items():
             if value is not None:
-                layers.append((f"--{key.split('.')[-1].replace('_', '-')}", {key: value}))
+                flag = (flag_names or {}).get(key) or f"--{key.split('.')[-1].replace('_', '-')}"
+                layers.append((flag, {key: value}))
     for assignment in sets or []:
         key, value = parse_set(assignment)
         layers.append(("--set", {key: value}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.run.guard import RunGuard
@@ -25,7 +24,7 @@ class RunContext:
         save_model: False under ``--no-save``: do not write model.keras.
         summary: fields an experiment adds to metrics.json (use :meth:`record`).
         guard: stop signals, non-finite losses and the wall-time limit; training
-            loops call it at every batch and epoch boundary (:mod:`dlab.lifecycle`).
+            loops call it at every batch and epoch boundary (:mod:`dlab.run.guard`).
         history: the per-epoch history so far, filled by the training loop while it
             runs, so an interrupted or failed run still reports its finished epochs
             (a resumed run starts with the epochs it already has).
@@ -33,8 +32,6 @@ class RunContext:
             BackupAndRestore restores the model from ``run_dir/backup``).
         backup: under ``--resume``, the backup metadata that :func:`dlab.run.resume.check_resume`
             read (the epoch the history was cut to); the model is restored from exactly it.
-        resumed_search: a tuner search's earlier run directory whose trials this run
-            continues (``dlab tune --resume``); None otherwise.
         state: what an experiment keeps between the steps of this run (e.g. the test
             images it showed), so that nothing of one run lingers on the experiment.
         verbose: Keras's ``verbose`` for fit and search (0 silent, 1 progress bar, 2 a line
@@ -50,7 +47,6 @@ class RunContext:
     history: dict[str, list[float]] = field(default_factory=dict)
     resume: bool = False
     backup: dict[str, Any] | None = None
-    resumed_search: Path | None = None
     state: dict[str, Any] = field(default_factory=dict)
     verbose: int = 2
 

@@ -87,12 +87,17 @@ class RunDir:
     being silently recreated with half a run in it.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, synthetic: bool = False) -> None:
+        """Args:
+        synthetic: the run's data is synthetic (``--smoke``): every figure says so. The run's
+            config says it (:meth:`write_config` notes it, a resumed run passes it here).
+        """
         self.path = Path(path)
         self.plots_dir = self.path / "plots"
+        self.synthetic = synthetic
 
     @classmethod
-    def create(cls, root: Path, config_name: str) -> RunDir:
+    def create(cls, root: Path, config_name: str, synthetic: bool = False) -> RunDir:
         """Make a new, unique run folder ``root/config_name/<time>-<id>``.
 
         The short random id and ``mkdir(exist_ok=False)`` make two runs started in
@@ -104,20 +109,7 @@ class RunDir:
                 "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
                 f"under '{root}'."
             )
-        return cls(new_timestamped_folder(Path(root) / config_name))
-
-    def synthetic_data(self) -> bool:
-        """Whether this run's saved config.yaml says its data is synthetic (smoke runs)."""
-        if not hasattr(self, "_synthetic"):
-            import yaml
-
-            try:
-                config = yaml.safe_load((self.path / "config.yaml").read_text(encoding="utf-8")) or {}
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
-                return False  # not written yet: ask again at the next figure
-            data = config.get("data") if isinstance(config, dict) else None
-            self._synthetic = isinstance(data, dict) and data.get("source") == "synthetic"
-        return self._synthetic
+        return cls(new_timestamped_folder(Path(root) / config_name), synthetic)
 
     # -- writers -------------------------------------------------------------------
 
@@ -129,9 +121,13 @@ class RunDir:
                 "it). Start the run again."
             )
 
-    def write_config(self, config_yaml: str) -> None:
+    def write_config(self, config: Any) -> None:
+        """Write config.yaml: the run's resolved config (a :class:`dlab.config.RunConfig`, or its
+        YAML text), and note whether its data is synthetic."""
         self._check_alive()
-        atomic_write_text(self.path / "config.yaml", config_yaml)
+        text = config if isinstance(config, str) else config.to_yaml()
+        atomic_write_text(self.path / "config.yaml", text)
+        self.synthetic = _is_synthetic(config)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         self._check_alive()
@@ -161,7 +157,7 @@ class RunDir:
         figure's title: a confusion matrix titled "accuracy 1.000" must not pass for a result.
         """
         self._check_alive()
-        if self.synthetic_data():
+        if self.synthetic:
             from dlab.plots import mark_smoke
 
             mark_smoke(figure)
@@ -320,6 +316,19 @@ def _split_keep(text: str) -> Iterator[str]:
             start = i + 1
     if start < len(text):
         yield text[start:]
+
+
+def _is_synthetic(config: Any) -> bool:
+    """Whether a config (a RunConfig, or YAML text in memory) trains on synthetic data."""
+    if not isinstance(config, str):
+        return config.data.source == "synthetic"
+    import yaml
+
+    try:
+        data = (yaml.safe_load(config) or {}).get("data")
+    except (yaml.YAMLError, AttributeError):
+        return False
+    return isinstance(data, dict) and data.get("source") == "synthetic"
 
 
 def now_iso() -> str:

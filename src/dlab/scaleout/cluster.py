@@ -37,8 +37,8 @@ def import_ray() -> Any:
         import ray
     except ImportError:
         raise UsageError(
-            "--backend ray needs Ray, which is not installed: pip install 'dlab[ray]' (or "
-            "pip install -e '.[ray]' in a checkout); or use --backend local (--jobs N)."
+            "--executor ray needs Ray, which is not installed: pip install 'dlab[ray]' (or "
+            "pip install -e '.[ray]' in a checkout); or use --executor local (--jobs N)."
         ) from None
     return ray
 

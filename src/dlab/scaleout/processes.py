@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
+from dlab.errors import RunInterrupted
+
 PIPE_ENV = "DLAB_PARENT_PIPE_FD"
 """The child's environment names the inherited read end of the watchdog pipe."""
 MODE_ENV = "DLAB_CHILD_WATCH"
@@ -122,7 +124,6 @@ def stop_signals_interrupt() -> Iterator[None]:
     The KeyboardInterrupt raised is a :class:`~dlab.errors.RunInterrupted` carrying the
     signal, so the caller can forward that signal and exit 143 / 129.
     """
-    from dlab.errors import RunInterrupted
 
     def interrupt(number: int, frame: FrameType | None) -> None:
         raise RunInterrupted(f"stopped by {signal.Signals(number).name}", number)

@@ -11,7 +11,11 @@ into validated runs; this module runs them, each as ``python -m dlab run ...``:
 - A run that crashes hard (out of memory, a segfault in a native library) takes
   only its own process down; the sweep records it and goes on.
 - The run is exactly what ``dlab run`` does, with its run directory, run.log and
-  exit codes; the sweep keeps each process's console output in ``logs/``.
+  exit codes; the sweep keeps each process's console output in ``logs/``. The member's
+  :class:`~dlab.pipeline.request.RunRequest` is its command line
+  (:meth:`~dlab.pipeline.request.RunRequest.argv`), and the member names its run directory
+  in a result file the sweep chose (``--result-file``), read back by
+  :func:`~dlab.pipeline.request.read_result`.
 
 The price is TensorFlow's start-up per run (a few seconds), small next to any
 real training run. Results land in ``OUT/sweeps/<name>-<time>-<id>/``
@@ -26,20 +30,25 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
 from dlab.errors import UsageError
 from dlab.fileio import read_json_object
-from dlab.run.directory import check_writable, now_iso
+from dlab.pipeline.request import RunRequest, read_result
+from dlab.run.directory import check_writable, new_timestamped_folder, now_iso
 from dlab.scaleout.processes import child_options
 from dlab.sweep.plan import PlannedRun, SweepPlan
+from dlab.sweep.request import SweepRequest
 from dlab.sweep.summary import key_metrics, write_study_figures, write_summary
 
-_RUN_DIR_LINE = re.compile(r"^dlab: run directory (.+)$", re.MULTILINE)
+Progress = Callable[[str, dict[str, Any]], None]
+"""``progress(event, info)`` for ``start``, ``launch``, ``finish``, ``tick`` and ``end`` (see
+:class:`dlab.cli.sweep_console.ConsoleProgress`)."""
 _STOPPED = {
     code
     for name in ("SIGINT", "SIGTERM", "SIGHUP")
@@ -132,65 +141,25 @@ def job_environment(slot: int, threads: int, gpus: Sequence[str]) -> dict[str, s
 # --------------------------------------------------------------------------- running
 
 
-@dataclass
-class RunSettings:
-    """What every run of a sweep gets: the ``dlab run`` flags passed through."""
+def member_request(base: RunRequest, run: PlannedRun, result_file: str | Path | None = None) -> RunRequest:
+    """The request of one member: the sweep's, with the member's config, seed and grid values, and
+    the result file its process names its run directory in."""
+    member = base.for_member(run.config, run.seed, run.overrides)
+    return replace(member, output=replace(member.output, result_file=result_file))
 
-    out: Path
-    device: str = "auto"
-    smoke: bool = False
-    epochs: int | None = None
-    sets: tuple[str, ...] = ()
-    save_model: bool = True
-    tensorboard: bool = False
-    verbose: int | None = None
 
-    def summary(self) -> dict[str, Any]:
-        """The flags as the sweep's summary.json records them (``run_flags``)."""
-        return {
-            "out": str(self.out),
-            "device": self.device,
-            "smoke": self.smoke,
-            "epochs": self.epochs,
-            "sets": list(self.sets),
-            "save_model": self.save_model,
-        }
-
-    def argv(self, run: PlannedRun) -> list[str]:
-        """The ``python -m dlab run ...`` command line of one run."""
-        argv = [
-            sys.executable,
-            "-m",
-            "dlab",
-            "run",
-            run.config,
-            "--out",
-            str(self.out),
-            "--device",
-            self.device,
-        ]
-        if self.smoke:
-            argv.append("--smoke")
-        if self.epochs is not None:
-            argv += ["--epochs", str(self.epochs)]
-        if run.seed is not None:
-            argv += ["--seed", str(run.seed)]
-        for assignment in (*self.sets, *run.overrides):
-            argv += ["--set", assignment]
-        if not self.save_model:
-            argv.append("--no-save")
-        if self.tensorboard:
-            argv.append("--tensorboard")
-        if self.verbose is not None:  # else each run picks 2: its output goes to a log file
-            argv += ["--verbose", str(self.verbose)]
-        return argv
+def member_argv(request: RunRequest) -> list[str]:
+    """The ``python -m dlab run ...`` command line of a member's request."""
+    return [sys.executable, "-m", "dlab", "run", *request.argv()]
 
 
 @dataclass
-class _Job:
+class Job:
+    """A member whose process is running (a local job slot, or a Ray task's returned run)."""
+
     run: PlannedRun
     slot: int
-    process: subprocess.Popen
+    process: subprocess.Popen | None
     log_path: Path
     log: IO[bytes]
     started: float
@@ -198,12 +167,11 @@ class _Job:
 
 def create_sweep_dir(root: Path, name: str) -> Path:
     """A new folder ``root/sweeps/<name>-<YYYYmmdd-HHMMSS>-<id>`` (never an existing one)."""
-    from dlab.run.directory import new_timestamped_folder
-
     return new_timestamped_folder(root / "sweeps", prefix=f"{name}-")
 
 
-def _row(run: PlannedRun, status: str) -> dict[str, Any]:
+def member_row(run: PlannedRun, status: str) -> dict[str, Any]:
+    """A member's row of the summary before anything is known about its run."""
     return {
         "index": run.index,
         "config": run.name,
@@ -229,20 +197,22 @@ def _error_from_log(text: str, exit_code: int) -> str:
     return f"exit code {exit_code}" + (f"; last output: {lines[-1]}" if lines else "")
 
 
-def collect(job: _Job, exit_code: int, extra_metrics: Sequence[str]) -> dict[str, Any]:
-    """A finished run's row: status, error, metrics and run directory, read from what it wrote."""
+def collect(job: Job, exit_code: int, extra_metrics: Sequence[str], run_dir: Path | None) -> dict[str, Any]:
+    """A finished member's row: status, error, metrics and run directory, read from what it wrote.
+
+    Args:
+        run_dir: the run directory the member named in its result file (None: it made none).
+    """
     job.log.close()
-    row = _row(job.run, "failed")
+    row = member_row(job.run, "failed")
     row.update(
         exit_code=exit_code,
         log=str(job.log_path.resolve()),
         wall_time_s=round(time.perf_counter() - job.started, 3),
     )
     text = job.log_path.read_text(encoding="utf-8", errors="replace")
-    found = _RUN_DIR_LINE.search(text)
     metrics = None
-    if found:
-        run_dir = Path(found.group(1).strip())
+    if run_dir is not None:
         row["run_dir"] = str(run_dir.resolve())
         metrics = read_json_object(run_dir / "metrics.json")
     if metrics is not None:
@@ -283,24 +253,24 @@ def open_sweep(root: Path, plan: SweepPlan) -> tuple[Path, list[str], dict[str, 
     return sweep_dir, extra, header
 
 
-def run_sweep(
-    plan: SweepPlan,
-    settings: RunSettings,
-    *,
-    jobs: int = 1,
-    fail_fast: bool = False,
-    progress: Callable[[str, dict[str, Any]], None] | None = None,
-) -> SweepResult:
-    """Run a planned sweep and write its folder; see the module docstring.
+def finish_sweep(plan: SweepPlan, sweep_dir: Path, rows: dict[int, dict[str, Any]]) -> SweepResult:
+    """The result of a finished sweep, with a study's comparison figures drawn."""
+    ordered = [rows[i] for i in sorted(rows)]
+    figures = []
+    if plan.study is not None:
+        compare = plan.study.compare
+        figures = write_study_figures(
+            sweep_dir, ordered, compare.metric, compare.goal, compare.threshold, title=plan.study.study
+        )
+    return SweepResult(sweep_dir, ordered, figures)
 
-    Args:
-        plan: from :func:`plan_sweep`.
-        settings: the flags every run gets.
-        jobs: runs at a time, each in its own process with ``cpu_count() // jobs`` threads
-            and, where GPUs exist, one GPU (round-robin over job slots).
-        fail_fast: at the first failed run, interrupt the running ones and start no more.
-        progress: called as ``progress(event, info)`` for ``start``, ``launch``, ``finish``,
-            ``tick`` and ``end`` (see :class:`dlab.cli.sweep_console.ConsoleProgress`).
+
+def run_sweep(plan: SweepPlan, request: SweepRequest, progress: Progress | None = None) -> SweepResult:
+    """Run a planned sweep here, ``request.jobs`` processes at a time, and write its folder.
+
+    Each member gets ``cpu_count() // jobs`` threads and, where GPUs exist, one GPU (round-robin
+    over job slots); ``request.fail_fast`` interrupts the running ones at the first failure and
+    starts no more. See the module docstring.
 
     Returns:
         The sweep folder and its rows; ``exit_code`` is 0 only when every run completed.
@@ -309,102 +279,122 @@ def run_sweep(
         UsageError: ``jobs`` < 1 or an outputs folder that cannot be written.
         KeyboardInterrupt: after interrupting the running runs and writing the summary.
     """
-    if jobs < 1:
-        raise UsageError(f"--jobs {jobs}: the number of parallel runs must be at least 1.")
-    root = check_writable(Path(settings.out))
-    threads = max(1, cpu_count() // jobs)
-    gpus = [] if settings.device == "cpu" else visible_gpus()
-    sweep_dir, extra, header = open_sweep(root, plan)
-    header.update(
-        {
-            "jobs": jobs,
-            "threads_per_job": threads,
-            "gpus": gpus,
-            "fail_fast": fail_fast,
-            "run_flags": settings.summary(),
-        }
-    )
-    rows = {run.index: _row(run, "pending") for run in plan.runs}
-    notify = progress or (lambda event, info: None)
-
-    def save() -> None:
-        write_summary(sweep_dir, header, [rows[i] for i in sorted(rows)], bool(plan.seeds), extra)
-
-    save()
-    notify("start", {"plan": plan, "sweep_dir": sweep_dir, "jobs": jobs, "threads": threads, "gpus": gpus})
-    pending = list(plan.runs)
-    running: dict[int, _Job] = {}
-    started = time.perf_counter()
-    stopping = False
-
-    def finish(slot: int, exit_code: int) -> None:
-        nonlocal stopping
-        job = running.pop(slot)
-        row = collect(job, exit_code, extra)
-        rows[job.run.index] = row
-        save()
-        notify("finish", {"row": row, "label": job.run.label, "counts": _counts(rows)})
-        if fail_fast and row["status"] != "completed" and not stopping:
-            stopping = True
-            _interrupt(running.values())
-
-    try:
-        while pending or running:
-            while pending and len(running) < jobs and not stopping:
-                run = pending.pop(0)
-                slot = min(set(range(jobs)) - set(running))
-                log_path = sweep_dir / "logs" / f"{run.index:03d}-{run.name}.log"
-                log = open(log_path, "wb")  # noqa: SIM115 - closed in collect()
-                process = subprocess.Popen(
-                    settings.argv(run),
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,  # and it dies with the sweep:
-                    **child_options(job_environment(slot, threads, gpus)),
-                )
-                running[slot] = _Job(run, slot, process, log_path, log, time.perf_counter())
-                rows[run.index] = {**_row(run, "running"), "log": str(log_path.resolve())}
-                save()  # a sweep killed outright still shows what was running
-                notify("launch", {"label": run.label, "counts": _counts(rows)})
-            for slot, job in list(running.items()):
-                exit_code = job.process.poll()
-                if exit_code is not None:
-                    finish(slot, exit_code)
-            if stopping and not running:
-                break
-            notify("tick", {"counts": _counts(rows), "elapsed": time.perf_counter() - started})
-            time.sleep(0.1)
-    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
-        _interrupt(running.values(), getattr(error, "signal_number", signal.SIGINT))
-        for slot, job in list(running.items()):
-            finish(slot, _wait(job.process))
-        _skip_unstarted(rows)
-        header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
-        save()
-        raise
-    _skip_unstarted(rows)  # --fail-fast stopped the sweep
-    header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - started, 3))
-    save()
-    figures = []
-    ordered = [rows[i] for i in sorted(rows)]
-    if plan.study is not None:
-        compare = plan.study.compare
-        figures = write_study_figures(
-            sweep_dir, ordered, compare.metric, compare.goal, compare.threshold, title=plan.study.study
-        )
-    result = SweepResult(sweep_dir, ordered, figures)
-    notify("end", {"result": result, "plan": plan, "elapsed": header["wall_time_s"]})
+    if request.jobs < 1:
+        raise UsageError(f"--jobs {request.jobs}: the number of parallel runs must be at least 1.")
+    root = check_writable(Path(request.run.output.out))
+    with tempfile.TemporaryDirectory(prefix="dlab-sweep-") as results:
+        sweep = _LocalSweep(plan, request, root, Path(results), progress)
+        try:
+            sweep.drain()
+        except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
+            sweep.stop(getattr(error, "signal_number", signal.SIGINT))
+            raise
+        sweep.close()
+    result = finish_sweep(plan, sweep.sweep_dir, sweep.rows)
+    sweep.notify("end", {"result": result, "plan": plan, "elapsed": sweep.header["wall_time_s"]})
     return result
 
 
-def _skip_unstarted(rows: dict[int, dict[str, Any]]) -> None:
+class _LocalSweep:
+    """A local sweep while it runs: its job slots, one row per member, the summary it keeps."""
+
+    def __init__(
+        self, plan: SweepPlan, request: SweepRequest, root: Path, results: Path, progress: Progress | None
+    ) -> None:
+        self.plan, self.request, self.results = plan, request, results
+        self.threads = max(1, cpu_count() // request.jobs)
+        self.gpus = [] if request.run.device == "cpu" else visible_gpus()
+        self.sweep_dir, self.extra, self.header = open_sweep(root, plan)
+        self.header.update(
+            {
+                "jobs": request.jobs,
+                "threads_per_job": self.threads,
+                "gpus": self.gpus,
+                "fail_fast": request.fail_fast,
+                "run_flags": request.run_flags(),
+            }
+        )
+        self.rows = {run.index: member_row(run, "pending") for run in plan.runs}
+        self.notify = progress or (lambda event, info: None)
+        self.pending = list(plan.runs)
+        self.running: dict[int, Job] = {}
+        self.started = time.perf_counter()
+        self.stopping = False
+        self.save()
+        info = {"jobs": request.jobs, "threads": self.threads, "gpus": self.gpus}
+        self.notify("start", {"plan": plan, "sweep_dir": self.sweep_dir, **info})
+
+    def save(self) -> None:
+        rows = [self.rows[i] for i in sorted(self.rows)]
+        write_summary(self.sweep_dir, self.header, rows, bool(self.plan.seeds), self.extra)
+
+    def drain(self) -> None:
+        """Start members as slots free up, collect them as they end, until none is left."""
+        while self.pending or self.running:
+            while self.pending and len(self.running) < self.request.jobs and not self.stopping:
+                self.launch(self.pending.pop(0))
+            for slot, job in list(self.running.items()):
+                exit_code = job.process.poll() if job.process is not None else None
+                if exit_code is not None:
+                    self.finish(slot, exit_code)
+            if self.stopping and not self.running:
+                break
+            elapsed = time.perf_counter() - self.started
+            self.notify("tick", {"counts": status_counts(self.rows), "elapsed": elapsed})
+            time.sleep(0.1)
+
+    def launch(self, run: PlannedRun) -> None:
+        slot = min(set(range(self.request.jobs)) - set(self.running))
+        log_path = self.sweep_dir / "logs" / f"{run.index:03d}-{run.name}.log"
+        log = open(log_path, "wb")  # noqa: SIM115 - closed in collect()
+        member = member_request(self.request.run, run, self.results / f"{run.index:03d}.json")
+        process = subprocess.Popen(
+            member_argv(member),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,  # and it dies with the sweep:
+            **child_options(job_environment(slot, self.threads, self.gpus)),
+        )
+        self.running[slot] = Job(run, slot, process, log_path, log, time.perf_counter())
+        self.rows[run.index] = {**member_row(run, "running"), "log": str(log_path.resolve())}
+        self.save()  # a sweep killed outright still shows what was running
+        self.notify("launch", {"label": run.label, "counts": status_counts(self.rows)})
+
+    def finish(self, slot: int, exit_code: int) -> None:
+        job = self.running.pop(slot)
+        run_dir = read_result(self.results / f"{job.run.index:03d}.json")
+        row = collect(job, exit_code, self.extra, run_dir)
+        self.rows[job.run.index] = row
+        self.save()
+        self.notify("finish", {"row": row, "label": job.run.label, "counts": status_counts(self.rows)})
+        if self.request.fail_fast and row["status"] != "completed" and not self.stopping:
+            self.stopping = True
+            _interrupt(self.running.values())
+
+    def stop(self, number: int) -> None:
+        """Ctrl-C (or SIGTERM / SIGHUP): interrupt the running members, wait for their files, and
+        write the summary with what finished."""
+        _interrupt(self.running.values(), number)
+        for slot, job in list(self.running.items()):
+            self.finish(slot, _wait(job.process))
+        self.close()
+
+    def close(self) -> None:
+        skip_unstarted(self.rows)  # --fail-fast, or a stop, left these
+        wall_time = round(time.perf_counter() - self.started, 3)
+        self.header.update(finished_at=now_iso(), wall_time_s=wall_time)
+        self.save()
+
+
+def skip_unstarted(rows: dict[int, dict[str, Any]]) -> None:
     """Runs that never got to finish once the sweep stops are ``skipped``."""
     for index, row in rows.items():
         if row["status"] in ("pending", "running"):
             rows[index] = {**row, "status": "skipped"}
 
 
-def _counts(rows: dict[int, dict[str, Any]]) -> dict[str, int]:
+def status_counts(rows: dict[int, dict[str, Any]]) -> dict[str, int]:
+    """How many members are in each status (pending, running, completed ...)."""
     counts: dict[str, int] = {}
     for row in rows.values():
         counts[row["status"]] = counts.get(row["status"], 0) + 1

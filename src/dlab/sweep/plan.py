@@ -26,7 +26,8 @@ import yaml
 from dlab.config import config_names, find_config, read_yaml
 from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, UsageError, did_you_mean
-from dlab.framework.factory import resolve_config
+from dlab.pipeline.request import RunRequest
+from dlab.pipeline.steps import resolve
 from dlab.sweep.study import StudyConfig, expand_study, load_study, study_names
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -233,6 +234,7 @@ def plan_sweep(
     *,
     grid: Sequence[str] = (),
     seeds: int | str | Sequence[int] | None = None,
+    request: RunRequest | None = None,
     epochs: int | None = None,
     sets: Sequence[str] = (),
     smoke: bool = False,
@@ -244,16 +246,20 @@ def plan_sweep(
             (``configs/*.yaml``) or of packaged names (``mnist-*``).
         grid: ``key=v1,v2`` specs; every combination runs for every config.
         seeds: a count (seeds 1..N) or a list; replaces a study's ``seeds:``.
-        epochs, sets, smoke: what every run gets (as ``dlab run`` flags).
+        request: what every run gets (the sweep's ``dlab run`` flags); each member is resolved
+            with it exactly as its ``dlab run`` will resolve it.
+        epochs, sets, smoke: the common flags, when there is no ``request``.
 
     Raises:
         UsageError / ConfigError: anything ``dlab run`` would refuse for any run, an empty or
             malformed grid, bad seeds, a study mixed with configs or with ``--grid``.
     """
+    if request is None:
+        request = RunRequest.from_options(epochs=epochs, sets=sets, smoke=smoke)
     config_refs, study_ref = _expand_targets(targets)
     grid_values = parse_grid(grid)
     seed_list = parse_seeds(seeds)
-    clash = sorted(set(grid_values) & {s.partition("=")[0].strip() for s in sets})
+    clash = sorted(set(grid_values) & {s.partition("=")[0].strip() for s in request.overrides.sets})
     if clash:
         raise UsageError(f"{', '.join(clash)} is both a --grid axis and a --set override; drop one of them.")
     study = None
@@ -280,15 +286,20 @@ def plan_sweep(
         names = [Path(ref).stem for ref in config_refs]
         name = names[0] if len(names) == 1 else "configs"
         kind = "grid" if grid_values else "configs"
-
-    runs = []
-    for index, (ref, overrides, seed) in enumerate(members, start=1):
-        label = " ".join([ref, *overrides] + ([f"seed={seed}"] if seed is not None else []))
-        try:
-            config = resolve_config(
-                ref, flags={"train.epochs": epochs, "seed": seed}, sets=[*sets, *overrides], smoke=smoke
-            )
-        except ConfigError as error:
-            raise ConfigError(f"Sweep run {index} ({label}): {error}") from None
-        runs.append(PlannedRun(index, ref, config.name, tuple(overrides), seed))
+    runs = [_planned(index, member, request) for index, member in enumerate(members, start=1)]
     return SweepPlan(name=name, kind=kind, runs=runs, seeds=seed_list, grid=grid_values, study=study)
+
+
+def _planned(index: int, member: tuple[str, Sequence[str], int | None], request: RunRequest) -> PlannedRun:
+    """One member, resolved as its ``dlab run`` will resolve it.
+
+    Raises:
+        ConfigError: the member's config, key or value, named with the member.
+    """
+    ref, overrides, seed = member
+    label = " ".join([ref, *overrides] + ([f"seed={seed}"] if seed is not None else []))
+    try:
+        config = resolve(request.for_member(ref, seed, overrides))
+    except ConfigError as error:
+        raise ConfigError(f"Sweep run {index} ({label}): {error}") from None
+    return PlannedRun(index, ref, config.name, tuple(overrides), seed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,8 @@ from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_
 from dlab.results.index import flatten_metrics
 from dlab.results.seeds import seed_statistics
 from dlab.results.seeds import t_quantile_975 as t_quantile_975  # re-exported: statistics live in results
-from dlab.results.vocabulary import is_number, lookup, short_name
+from dlab.results.vocabulary import is_number, lookup
+from dlab.results.vocabulary import key_metrics as key_metrics  # re-exported: one home, in results
 
 SUMMARY_SCHEMA_VERSION = 1
 
@@ -34,26 +35,6 @@ def metric_value(metrics: dict[str, Any], name: str) -> float | None:
     ``val_accuracy`` the last epoch's ``final.val.accuracy``, ``wall_time_s`` itself ...).
     """
     return lookup(flatten_metrics(metrics), name)[1]
-
-
-def key_metrics(metrics: dict[str, Any], extra: Iterable[str] = ()) -> dict[str, float]:
-    """The numbers a sweep row shows: test metrics, last-epoch train/val metrics, ``extra``.
-
-    Named by their short names (``test_<m>``, ``val_<m>``, ``train_<m>``: the names of history
-    columns and of ``dlab run``'s summary), plus each ``extra`` name (a study's compare metric).
-    """
-    values = flatten_metrics(metrics)
-    row = {
-        short_name(path): float(value)
-        for section in ("test.", "final.val.", "final.train.")
-        for path, value in values.items()
-        if path.startswith(section) and "." not in path[len(section) :]
-    }
-    for name in extra:
-        value = metric_value(metrics, name)
-        if value is not None:
-            row.setdefault(name, value)
-    return row
 
 
 # --------------------------------------------------------------------------- across seeds

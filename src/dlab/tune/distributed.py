@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError
+from dlab.tune.request import Distribution
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 SHARED_DIR_ENV = "DLAB_TUNE_SHARED_DIR"
@@ -414,27 +415,27 @@ def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
             return
 
 
-def chief_from_flags(distributed: dict) -> Role | None:
-    """``--chief [--port P] [--bind HOST]`` (and ``--backend``) checked; None for a local search.
+def chief_from_flags(distribution: Distribution) -> Role | None:
+    """``--chief [--port P] [--bind HOST]`` (and ``--executor``) checked; None for a local search.
 
     Raises:
-        UsageError: an unknown backend, ``--port`` without ``--chief``, or a port that is taken.
+        UsageError: an unknown executor, ``--port`` without ``--chief``, or a port that is taken.
     """
-    backend = distributed.get("backend", "local")
-    if backend not in ("local", "ray"):
-        raise UsageError(f"--backend {backend!r}: allowed: local, ray (with --workers N).")
-    if not distributed.get("chief"):
-        if distributed.get("port") is not None and backend != "ray":
+    executor = distribution.executor
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor {executor!r}: allowed: local, ray (with --workers N).")
+    if not distribution.chief:
+        if distribution.port is not None and executor != "ray":
             raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
-        if distributed.get("shared_dir") is not None and backend != "ray":
+        if distribution.shared_dir is not None and executor != "ray":
             raise UsageError(
                 "--shared-dir is for a distributed search: give it to the --chief and to every "
-                "--worker (or use it with --backend ray)."
+                "--worker (or use it with --executor ray)."
             )
         return None
-    port = distributed.get("port")
-    role = chief_role(DEFAULT_PORT if port is None else port, distributed.get("bind") or "0.0.0.0")
-    return dataclasses.replace(role, shared_dir=check_shared_dir(distributed.get("shared_dir")))
+    port = distribution.port
+    role = chief_role(DEFAULT_PORT if port is None else port, distribution.bind or "0.0.0.0")
+    return dataclasses.replace(role, shared_dir=check_shared_dir(distribution.shared_dir))
 
 
 def check_shared_dir(path: str | os.PathLike[str] | None) -> str | None:
@@ -457,23 +458,23 @@ def check_shared_dir(path: str | os.PathLike[str] | None) -> str | None:
     return str(folder)
 
 
-def worker_from_flags(config_ref: str | None, distributed: dict, options: dict) -> Role:
+def worker_from_flags(config_ref: str | None, distribution: Distribution, resume: Any = None) -> Role:
     """``--worker ID --chief-address HOST:PORT`` checked, before anything loads.
 
     Raises:
         UsageError: a missing half of the pair, ``--chief`` too, no config, ``--resume``, a bad id or address.
     """
-    if distributed.get("chief"):
+    if distribution.chief:
         raise UsageError("--chief and --worker are different processes: give only one of them.")
-    if distributed.get("worker") is None:
+    if distribution.worker is None:
         raise UsageError("--chief-address is for workers: add --worker ID (e.g. --worker 1).")
-    if distributed.get("chief_address") is None:
+    if distribution.chief_address is None:
         raise UsageError(
             "--worker needs --chief-address HOST:PORT: the address of the machine running "
             "`dlab tune NAME --chief --port PORT`."
         )
-    if config_ref is None or options.get("resume") is not None:
+    if not config_ref or resume is not None:
         raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
-    worker_id = check_worker_id(distributed["worker"])
-    host, port = parse_address(distributed["chief_address"])
-    return Role(worker_id, host, port, check_shared_dir(distributed.get("shared_dir")))
+    worker_id = check_worker_id(distribution.worker)
+    host, port = parse_address(distribution.chief_address)
+    return Role(worker_id, host, port, check_shared_dir(distribution.shared_dir))

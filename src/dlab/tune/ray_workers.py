@@ -1,27 +1,34 @@
-"""``dlab tune NAME --backend ray --workers N``: the chief here, N keras-tuner workers as Ray tasks.
+"""``dlab tune NAME --executor ray --workers N``: the chief here, N keras-tuner workers as Ray tasks.
 
 For people who already have a Ray cluster: instead of logging into N machines to start
 ``dlab tune --worker``, the driver serves the search as the chief and asks Ray for N
 tasks, each of which runs ``python -m dlab tune NAME --worker ray-K --chief-address
-DRIVER:PORT`` with the same flags. The config must be a packaged name or a file every
-node can read. On a local Ray (no ``--address``) every worker is on this machine, so
-they share a scratch folder with the chief (``--shared-dir``) and the chief takes the
-best trial's checkpoint instead of retraining it.
+DRIVER:PORT`` with the same overrides and device (the chief's request, written as flags by
+:meth:`dlab.pipeline.request.Overrides.argv`), so that its trials are the chief's configs. The
+config must be a packaged name or a file every node can read. On a local Ray (no
+``--address``) every worker is on this machine, so they share a scratch folder with the chief
+(``--shared-dir``) and the chief takes the best trial's checkpoint instead of retraining it.
 """
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 from dlab.errors import UsageError
+from dlab.scaleout.cluster import RayOptions, connect, import_ray, shutdown
+from dlab.tune.distributed import DEFAULT_PORT, check_shared_dir, chief_role, tuner_environment
+from dlab.tune.request import SearchRequest
 
 
 def worker_task(argv: list[str]) -> dict[str, Any]:
     """The Ray task: one ``dlab tune --worker`` process; returns its exit code and output."""
-    import subprocess
-    import sys
-
     done = subprocess.run(
         [sys.executable, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
     )
@@ -39,8 +46,6 @@ def start_workers(
     Raises:
         UsageError: Ray missing, an unreachable address, or ``workers`` < 1.
     """
-    from dlab.scaleout.cluster import RayOptions, connect, import_ray
-
     if workers < 1:
         raise UsageError(f"--workers {workers}: a Ray search needs at least one worker.")
     started = not import_ray().is_initialized()
@@ -62,42 +67,27 @@ def start_workers(
     return ray, refs, started, host
 
 
-def run_with_ray_workers(
-    config_ref: str, overrides: tuple, distributed: dict, device: str, run_chief: Callable[[], Any]
-) -> Any:
-    """Start the workers on Ray, serve the search as the chief (``run_chief``), then collect them.
+def worker_flags(search: SearchRequest) -> list[str]:
+    """The flags every Ray worker gets: the chief's overrides and device (``max_trials`` among them)."""
+    run = search.run
+    return [*run.overrides.argv(), "--device", run.device]
 
-    ``overrides`` is :func:`dlab.api.tune`'s (epochs, batch size, seed, sets, smoke, wall time):
-    the workers get the same flags, so their trials are the chief's configs.
-    """
-    import dataclasses
-    import shutil
-    import tempfile
 
-    from dlab.tune.distributed import DEFAULT_PORT, check_shared_dir, chief_role, tuner_environment
-
-    epochs, batch_size, seed, sets, smoke, _ = overrides
-    flags = [*(["--smoke"] if smoke else []), "--device", device]
-    for flag, value in (("--epochs", epochs), ("--batch-size", batch_size), ("--seed", seed)):
-        flags += [flag, str(value)] if value is not None else []
-    for assignment in sets:  # max_trials is already among them
-        flags += ["--set", assignment]
-    port = distributed.get("port") or DEFAULT_PORT
-    workers = int(distributed.get("workers") or 1)
-    shared_dir = check_shared_dir(distributed.get("shared_dir"))
+def run_with_ray_workers(search: SearchRequest, run_chief: Callable[[], Any]) -> Any:
+    """Start the workers on Ray, serve the search as the chief (``run_chief``), then collect them."""
+    distribution = search.distribution
+    flags = worker_flags(search)
+    port = distribution.port or DEFAULT_PORT
+    shared_dir = check_shared_dir(distribution.shared_dir)
     scratch = None
-    if shared_dir is None and distributed.get("address") is None:  # one machine: it shares its disk
+    if shared_dir is None and distribution.address is None:  # one machine: it shares its disk
         shared_dir = scratch = tempfile.mkdtemp(prefix="dlab-tune-shared-")
     if shared_dir is not None:
         flags += ["--shared-dir", shared_dir]
-    import builtins
-
-    from dlab.scaleout.cluster import shutdown
-
     saved_print = builtins.print  # Ray replaces it while connected
     try:
         ray, refs, started, host = start_workers(
-            workers, config_ref, flags, port, distributed.get("address"), 1
+            distribution.workers, search.run.config, flags, port, distribution.address, 1
         )
     except BaseException:
         if scratch is not None:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.config import flatten_dotted
 from dlab.errors import ConfigError, UsageError
+from dlab.fileio import atomic_write_json
+from dlab.run.lock import check_not_running
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -20,6 +25,26 @@ if TYPE_CHECKING:
 from dlab.tune.layout import FINGERPRINT_FILE, RESUMABLE_CHANGES, TUNER_DIR
 
 # --------------------------------------------------------------------------- fingerprint, resume
+
+_continued: ContextVar[Path | None] = ContextVar("dlab_continued_search", default=None)
+
+
+@contextmanager
+def continuing(search: Path | None) -> Iterator[None]:
+    """The search run in this block continues the trials of ``search``, an earlier search's run
+    directory (``dlab tune --resume``; None: a new search). It belongs to the search, not to every
+    run: :func:`dlab.api.tune` says it here and :func:`dlab.tune.search.run_search` reads it back
+    (:func:`continued_search`)."""
+    token = _continued.set(search)
+    try:
+        yield
+    finally:
+        _continued.reset(token)
+
+
+def continued_search() -> Path | None:
+    """The earlier search whose trials the current search continues (see :func:`continuing`)."""
+    return _continued.get()
 
 
 def check_resumable(run_dir: str | Path) -> Path:
@@ -40,8 +65,6 @@ def check_resumable(run_dir: str | Path) -> Path:
             f"config.yaml and {TUNER_DIR}/{FINGERPRINT_FILE}). Give the run "
             "directory that `dlab tune` printed."
         )
-    from dlab.run.lock import check_not_running
-
     check_not_running(path, f"--resume {run_dir}")  # its tuner folder is still being written
     return path
 
@@ -97,7 +120,5 @@ def check_same_search(config: RunConfig, run_dir: Path) -> None:
 
 
 def write_fingerprint(config: RunConfig, tuner_dir: Path) -> None:
-    from dlab.fileio import atomic_write_json
-
     print_ = fingerprint(config)
     atomic_write_json(tuner_dir / FINGERPRINT_FILE, {"hash": fingerprint_hash(print_), "fingerprint": print_})

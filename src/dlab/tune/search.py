@@ -25,13 +25,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlab.errors import ConfigError, UsageError
+from dlab.errors import ConfigError, UsageError, did_you_mean
+from dlab.fileio import atomic_write_text
 from dlab.plots import trials_figure
+from dlab.run.history import record_history
 from dlab.tracking.tensorboard import tuner_callbacks
 from dlab.tune import handover
-from dlab.tune.distributed import Role, current_role, serve_oracle
+from dlab.tune.distributed import Role, adopt_tuner_state, current_role, serve_oracle
+from dlab.tune.interrupt import guard_callbacks, record_interrupted_search
 from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
-from dlab.tune.resume import fingerprint, fingerprint_hash, write_fingerprint
+from dlab.tune.resume import continued_search, fingerprint, fingerprint_hash, write_fingerprint
 from dlab.tune.space import (
     ChoiceParameter,
     FloatParameter,
@@ -89,8 +92,6 @@ def check_objective(config: RunConfig) -> None:
     allowed = [f"val_{name}" for name in names] + names
     objective = config.model.objective
     if objective not in allowed:
-        from dlab.errors import did_you_mean
-
         raise ConfigError(
             f"Invalid value for 'model.objective': {objective!r}. The trials' "
             f"history holds {', '.join(allowed)}.{did_you_mean(objective, allowed)}"
@@ -122,7 +123,6 @@ def make_hypermodel(
     import keras_tuner
 
     from dlab.training import compile_model, fit_inputs, steps_per_epoch
-    from dlab.tune.interrupt import guard_callbacks
 
     settings: TuneConfig = config.model
 
@@ -258,11 +258,9 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
 
     config = ctx.config
     tuner_dir = ctx.run_dir.path / TUNER_DIR
-    resumed = ctx.resumed_search
+    resumed = continued_search()  # dlab tune --resume (dlab.tune.resume.continuing)
     if resumed is not None:
         shutil.copytree(resumed / TUNER_DIR, tuner_dir)
-        from dlab.tune.distributed import adopt_tuner_state
-
         adopt_tuner_state(tuner_dir / PROJECT_NAME, (current_role() or Role("tuner0", "", 0)).tuner_id)
         print(f"dlab: resuming the search of {resumed} (its trials are copied into this run)")
     else:
@@ -343,8 +341,6 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
         search_error = error
         ctx.run_dir.append_log(traceback.format_exc())
     except KeyboardInterrupt as error:  # a stop signal ended the running trial
-        from dlab.tune.interrupt import record_interrupted_search
-
         record_interrupted_search(ctx, tuner, error)
         raise
     search_seconds = time.perf_counter() - started
@@ -387,8 +383,6 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
 def write_best_config(ctx: RunContext, tuner: Any, summary: dict[str, Any]) -> tuple[Any, RunConfig]:
     """Write best-config.yaml (the best trial as a target config, retrain settings applied)
     and record the best trial in metrics.json; return the trial and its config."""
-    from dlab.fileio import atomic_write_text
-
     config = ctx.config
     settings: TuneConfig = config.model
     best_trial = tuner.oracle.get_best_trials(1)[0]
@@ -437,7 +431,6 @@ def evaluate_best(
 
     import keras
 
-    from dlab.run.history import record_history
     from dlab.training import FitResult, count_params, fit_and_evaluate, model_summary, targets
 
     best_config = best_ctx.config

@@ -1,0 +1,1 @@
+"""Files dlab writes for the user (``dlab init``); they are copied, never imported by dlab."""
