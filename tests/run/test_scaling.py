@@ -39,7 +39,7 @@ def test_multi_worker_says_why_and_what_to_do_instead():
     with pytest.raises(UsageError) as caught:
         api.show_config("cnn-cifar10", sets=["train.strategy=multi_worker"])
     message = str(caught.value)
-    assert "MultiWorkerMirroredStrategy" in message and "--backend ray" in message
+    assert "MultiWorkerMirroredStrategy" in message and "--executor ray" in message
     assert "train.strategy" in message
 
 

@@ -19,7 +19,7 @@ MULTI_WORKER_REFUSAL = (
     "train.strategy 'multi_worker' is not available: Keras 3 on TensorFlow does not train under "
     "tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras issue 20585, still open). Use "
     "'mirrored' to train one run on every GPU of one machine, and scale across machines by running "
-    "many runs at once: dlab sweep ... --backend ray, or dlab tune NAME --chief / --worker."
+    "many runs at once: dlab sweep ... --executor ray, or dlab tune NAME --chief / --worker."
 )
 
 
