@@ -22,8 +22,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.data import load_dataset
+from dlab.errors import ConfigError, DataError
+from dlab.fileio import atomic_write_text
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
+
+# dlab.data.modalities.characters, dlab.models and dlab.training are imported inside the
+# functions: `dlab list` imports every experiment module, and they import NumPy or Keras.
 
 if TYPE_CHECKING:
     import keras
@@ -81,13 +87,6 @@ def char_model(
     return keras.Model(inputs, outputs, name=name)
 
 
-def stream(x, y):
-    """The token stream a split came from: its first token, then every next token."""
-    import numpy as np
-
-    return np.concatenate([np.asarray(x[:1]), np.asarray(y)]).astype(np.int32)
-
-
 @register("char_language_model")
 class CharLanguageModel(KerasExperiment):
     """d2l's character RNN/GRU/LSTM with SGD and gradient clipping, reported in perplexity."""
@@ -101,9 +100,7 @@ class CharLanguageModel(KerasExperiment):
     smoke_overrides = {"data.train_samples": 3500, "data.test_samples": 1200}
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data import load_dataset
         from dlab.data.modalities.characters import min_corpus_length
-        from dlab.errors import ConfigError, DataError
 
         if config.data.validation == "none":
             raise ConfigError(
@@ -158,42 +155,13 @@ class CharLanguageModel(KerasExperiment):
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         """Train with the shared recipe on batches of subsequences, then generate a sample."""
-        from dlab.data import BatchedDataset
-        from dlab.data.modalities.characters import char_batches
+        from dlab.data.modalities.characters import character_splits
         from dlab.models.sequences import state_resetter
         from dlab.training import fit_and_evaluate
 
         config, settings = ctx.config, ctx.config.model
         batch, steps = config.train.batch_size, settings.num_steps
-        splits = {
-            "train": char_batches(
-                stream(data.x_train, data.y_train), settings.sampling, batch, steps, seed=config.seed
-            ),
-            "val": char_batches(
-                stream(data.x_val, data.y_val),
-                settings.sampling,
-                batch,
-                steps,
-                seed=config.seed + 1,
-                redraw=False,
-            ),
-            "test": char_batches(
-                stream(data.x_test, data.y_test),
-                settings.sampling,
-                batch,
-                steps,
-                seed=config.seed + 2,
-                redraw=False,
-            ),
-        }
-        subsequences = BatchedDataset(
-            rows=data,
-            **splits,
-            input_shape=(steps,),
-            train_samples=len(splits["train"]) * batch,
-            val_samples=len(splits["val"]) * batch,
-            test_samples=len(splits["test"]) * batch,
-        )
+        subsequences = character_splits(data, settings.sampling, batch, steps, seed=config.seed)
         # sequential sampling carries the state across batches: start every pass from zero
         resets = [state_resetter()] if settings.sampling == "sequential" else []
         result = fit_and_evaluate(model, subsequences, ctx, callbacks=resets)
@@ -220,7 +188,6 @@ class CharLanguageModel(KerasExperiment):
 
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
         """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""
-        from dlab.fileio import atomic_write_text
         from dlab.models.sequences import generate
 
         settings: CharLanguageModelConfig = ctx.config.model

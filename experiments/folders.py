@@ -23,15 +23,19 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.data import ArrayDataset, load_dataset
+from dlab.errors import ConfigError
 from dlab.framework.recipes import ImageClassifierExperiment
 from dlab.framework.registry import register
+
+# dlab.data.modalities.folders, dlab.models and dlab.training are imported inside the functions:
+# `dlab list` imports every experiment module, and they import NumPy or Keras.
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
-    from dlab.data import ArrayDataset
-    from dlab.data.modalities.folders import StreamDataset
+    from dlab.data import StreamDataset
     from dlab.run.context import RunContext
 
 
@@ -79,13 +83,13 @@ class FolderClassifier(ImageClassifierExperiment):
         return int(config.model.image_size)
 
     def load_data(self, config: RunConfig) -> StreamDataset:
-        from dlab.data.modalities.folders import load_folder_dataset
+        from dlab.data.modalities.folders import folder_spec
 
-        return load_folder_dataset(config.data, config.seed, image_size=self.image_size(config))
+        size = self.image_size(config)
+        folder_spec(config.data.dataset)  # a class-folder tree, or the error that names them
+        return load_dataset(config.data, config.seed, image_size=size)
 
     def check(self, config: RunConfig, data: StreamDataset) -> None:
-        from dlab.errors import ConfigError
-
         if config.train.loss == "binary_crossentropy" and data.num_classes != 2:
             raise ConfigError(
                 f"{data.location or data.name} has {data.num_classes} classes "
@@ -249,8 +253,6 @@ class Transfer(FolderClassifier):
         return input_size(backbone(config.model.backbone), config.model.image_size)
 
     def check(self, config: RunConfig, data: StreamDataset) -> None:
-        from dlab.errors import ConfigError
-
         settings: TransferConfig = config.model
         if settings.mode == "features" and settings.augmentation is not None:
             raise ConfigError(
@@ -269,7 +271,6 @@ class Transfer(FolderClassifier):
         super().check(config, data)
 
     def _check_init_run(self, config: RunConfig) -> None:
-        from dlab.errors import ConfigError
         from dlab.models.transfer import read_run
 
         settings: TransferConfig = config.model
@@ -393,7 +394,6 @@ class Transfer(FolderClassifier):
         """
         import time
 
-        from dlab.data import ArrayDataset
         from dlab.models.transfer import extract_features
 
         arrays: dict[str, Any] = {}

@@ -17,14 +17,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.errors import ConfigError
+from dlab.framework.inference import image_spec
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
+from dlab.plots import segmentation_masks
+
+# dlab.models.blocks is imported inside build_model: `dlab list` imports every experiment module,
+# and it imports Keras.
 
 if TYPE_CHECKING:
     import keras
 
     from dlab.config import RunConfig
-    from dlab.data.modalities.folders import StreamDataset
+    from dlab.data import StreamDataset
     from dlab.run.context import RunContext
     from dlab.training import FitResult
 
@@ -60,8 +66,6 @@ class Segmentation(KerasExperiment):
     }
 
     def check(self, config: RunConfig, data: StreamDataset) -> None:
-        from dlab.errors import ConfigError
-
         if getattr(data, "extra", {}).get("task") != "segmentation":
             raise ConfigError(
                 f"{config.name} segments images with masks; data.dataset="
@@ -86,8 +90,6 @@ class Segmentation(KerasExperiment):
 
     def inference_spec(self, config: RunConfig, data: StreamDataset) -> dict:
         """Images resized to the run's size; the answer is a class per pixel (a mask PNG)."""
-        from dlab.framework.inference import image_spec
-
         return image_spec(config, data.image_shape, data.class_names, "segmentation")
 
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
@@ -133,8 +135,6 @@ class Segmentation(KerasExperiment):
 
     def figures(self, ctx: RunContext, model: keras.Model, data: StreamDataset, result: FitResult) -> None:
         import numpy as np
-
-        from dlab.plots import segmentation_masks
 
         count = min(ctx.config.model.figure_images, data.sizes["val"])
         images, masks = next(iter(data.batches("val", count)))

@@ -9,8 +9,8 @@ baseline ("the temperature will be what it is now") over the same windows.
 picks the network (dense, conv1d, lstm, gru) or ``last_value``, the baseline,
 which trains nothing. Windows (those of
 ``keras.utils.timeseries_dataset_from_array``) are cut batch by batch
-(:mod:`dlab.data.datasets.jena`) and handed to the shared training recipe as a
-:class:`dlab.data.BatchedDataset`.
+(:func:`dlab.data.datasets.jena.window_splits`) and handed to the shared training recipe as
+a :class:`dlab.data.BatchedDataset`.
 The targets stay in degC, as in DLwP, so the MAE metric is already in degC.
 """
 
@@ -22,9 +22,15 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.data import load_dataset
+from dlab.errors import ConfigError
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
+from dlab.plots import forecast_stretch
 from dlab.run.context import RunContext
+
+# dlab.data.datasets.jena is imported inside the functions: `dlab list` imports every experiment
+# module, and it imports NumPy.
 
 if TYPE_CHECKING:
     import keras
@@ -96,9 +102,7 @@ class JenaForecast(KerasExperiment):
     }
 
     def load_data(self, config: RunConfig) -> BatchedDataset:
-        from dlab.data import BatchedDataset, load_dataset
-        from dlab.data.datasets.jena import Windows, check_windows, window_dataset
-        from dlab.errors import ConfigError
+        from dlab.data.datasets.jena import window_splits
 
         data_config = config.data
         if data_config.validation != "split":
@@ -114,22 +118,8 @@ class JenaForecast(KerasExperiment):
                 "Use data.samples=N to keep only the first N rows."
             )
         rows = load_dataset(data_config, config.seed)
-        settings: ForecastConfig = config.model
-        windows = Windows(**settings.window.model_dump())
-        counts = check_windows(rows, windows, "model.window")
-        batch_size = config.train.batch_size or counts["train"]
-        return BatchedDataset(
-            rows=rows,
-            train=window_dataset(
-                rows, "train", windows, batch_size, shuffle=config.train.shuffle, seed=config.seed
-            ),
-            val=window_dataset(rows, "val", windows, batch_size),
-            test=window_dataset(rows, "test", windows, batch_size),
-            train_samples=counts["train"],
-            val_samples=counts["validation"],
-            test_samples=counts["test"],
-            input_shape=(windows.sequence_length, rows.x_train.shape[1]),
-            extra={"window": {**settings.window.model_dump(), "delay_rows": windows.delay}},
+        return window_splits(
+            rows, _windows(config), config.train.batch_size, shuffle=config.train.shuffle, seed=config.seed
         )
 
     def prepare(self, config: RunConfig, data: BatchedDataset) -> keras.Model | None:
@@ -223,7 +213,6 @@ class JenaForecast(KerasExperiment):
         import numpy as np
 
         from dlab.data.datasets.jena import ROWS_PER_HOUR, last_value_predictions
-        from dlab.plots import forecast_stretch
 
         config = ctx.config
         last, truth = last_value_predictions(data.rows, "test", _windows(config))
@@ -264,7 +253,6 @@ def check_conv_stack(sequence_length: int, kernel_sizes: list[int]) -> None:
         ConfigError: names the Conv1D layer that gets fewer steps than its kernel, and the
             shortest sequence_length that fits.
     """
-    from dlab.errors import ConfigError
 
     def fits(length: int) -> bool:
         steps = conv_steps(length, kernel_sizes)

@@ -228,12 +228,7 @@ def test_no_module_imports_itself_through_others():
             raise AssertionError(" -> ".join(cycle))
 
 
-PRIVATE_IMPORTS_ALLOWED = {
-    # the data formats share two helpers under private names; they should be made public (or move
-    # to the module both use)
-    ("src/dlab/data/formats/keras_cache.py", "_read_idx"),
-    ("src/dlab/data/formats/layouts.py", "_starts_encoded"),
-}
+PRIVATE_IMPORTS_ALLOWED: set[tuple[str, str]] = set()
 """(file, name) pairs that still import another module's private name: each a known debt."""
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlab.training.batches import array_batches, array_fit_arguments
+from dlab.data.modalities.arrays import array_batches
+from dlab.training.batches import array_fit_arguments
 
 
 def epochs_of(dataset, steps: int, epochs: int) -> list[list[np.ndarray]]:

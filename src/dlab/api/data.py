@@ -7,6 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dlab.api.data_report import describe_to, render
+from dlab.data.formats.keras_cache import import_files
+from dlab.data.formats.layouts import describe
+from dlab.framework.factory import resolve_config
+from dlab.runtime.start import start
+
 
 def is_dataset_path(target: str) -> bool:
     """Whether ``dlab data info TARGET`` names a dataset file or folder rather than a config."""
@@ -15,8 +21,6 @@ def is_dataset_path(target: str) -> bool:
 
 def data_layout(path: str | os.PathLike[str]) -> dict[str, str]:
     """Which on-disk layout ``path`` is and how dlab reads it (see :mod:`dlab.data.formats.layouts`)."""
-    from dlab.data.formats.layouts import describe
-
     return describe(Path(path))
 
 
@@ -31,25 +35,17 @@ def data_import(
     Raises:
         DataError: an unknown dataset, a missing path, a file with the wrong hash.
     """
-    from dlab.data.formats.keras_cache import import_files
-
     return import_files(name, Path(path), Path(cache_dir).expanduser() if cache_dir else None)
 
 
 def data_info(config_ref: str, *, sets: Sequence[str] = (), smoke: bool = False, plot: str | None = None,
               debug: bool = False) -> dict[str, Any]:  # fmt: skip
-    """``dlab data info``: the dataset a config loads, without training; see :mod:`dlab.data.describe`."""
-    from dlab.api.runs import _resolve
-    from dlab.data.describe import describe_to
-    from dlab.runtime.start import start
-
-    config = _resolve(config_ref, None, None, None, sets, smoke)
+    """``dlab data info``: the dataset a config loads, without training; see :mod:`dlab.api.data_report`."""
+    config = resolve_config(config_ref, sets=list(sets), smoke=smoke)
     start(True, "cpu", debug)  # TensorFlow's start-up lines stay out of the report
     return describe_to(config.data, config.seed, plot=plot)
 
 
 def render_data_info(report: dict[str, Any]) -> str:
     """The report of :func:`data_info` as console text."""
-    from dlab.data.describe import render
-
     return render(report)

@@ -26,6 +26,7 @@ from dlab.plots.curves import (
     seed_band_curves,
     smooth,
 )
+from dlab.plots.data_info import data_info_figure
 from dlab.plots.series import embedding_map, forecast_stretch
 from dlab.plots.style import SMOKE_MARK, mark_smoke, run_colors
 
@@ -34,6 +35,7 @@ __all__ = [
     "History",
     "confusion_matrix",
     "curve_metrics",
+    "data_info_figure",
     "decision_boundary",
     "embedding_map",
     "error_histogram",

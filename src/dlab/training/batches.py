@@ -11,10 +11,11 @@ Where it can, the pipeline repeats forever and ``fit`` is told how many batches 
 (``steps_per_epoch``, ``validation_steps``), so Keras keeps one iterator for the whole
 fit, where an epoch is a whole number of compiled calls (see :func:`array_fit_arguments`).
 The batches are the ones Keras makes: the same rows, ``batch_size`` at a time, the last
-one partial. Unshuffled, they come in the same order; shuffled, the order is drawn by
-tf.data (a new one every epoch, from the run's seed), so the same seed gives the same
-run, but not the order Keras would have drawn. The rows are shuffled as indices and
-gathered per batch, as Keras does, so the data is held once, not again in a shuffle buffer.
+one partial (:func:`dlab.data.modalities.arrays.array_batches`). Unshuffled, they come in
+the same order; shuffled, the order is drawn by tf.data (a new one every epoch, from the
+run's seed), so the same seed gives the same run, but not the order Keras would have drawn.
+The rows are shuffled as indices and gathered per batch, as Keras does, so the data is held
+once, not again in a shuffle buffer.
 
 TensorFlow only (:data:`REPEATING_BACKENDS`): the speed table of the other backends was
 measured with Keras's own array batching, which they keep.
@@ -27,41 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlab.data.modalities.arrays import array_batches
+from dlab.models.families import has_recurrent_layer
+
 if TYPE_CHECKING:
     import keras
-    import tensorflow as tf
 
 REPEATING_BACKENDS = ("tensorflow",)
-
-
-def array_batches(
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_size: int,
-    shuffle: bool = False,
-    repeat: bool = False,
-    seed: int | None = None,
-) -> tf.data.Dataset:
-    """(inputs, targets) batches of the arrays: one epoch, or epoch after epoch without end.
-
-    Every epoch is ``ceil(len(x) / batch_size)`` batches covering each row once; with
-    ``shuffle`` every epoch has a new order, drawn from ``seed`` (give one: without it
-    tf.data derives the seed from how many random ops the process made before, which a
-    distribution strategy changes).
-    """
-    import tensorflow as tf
-
-    with tf.device("/cpu:0"):  # held by the input pipeline, in host memory, as Keras holds arrays
-        inputs, targets = tf.constant(x), tf.constant(y)
-    order = tf.data.Dataset.range(len(x))
-    if shuffle:
-        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    batches = order.batch(batch_size)
-    if repeat:
-        batches = batches.repeat()
-    return batches.map(lambda rows: (tf.gather(inputs, rows), tf.gather(targets, rows))).prefetch(
-        tf.data.AUTOTUNE
-    )
 
 
 def array_fit_arguments(
@@ -93,8 +66,6 @@ def array_fit_arguments(
     (about 10 ms, a third of Keras's). ``seed`` draws the shuffled orders.
     """
     import keras
-
-    from dlab.models.families import has_recurrent_layer
 
     arrays = (x, y, *validation)
     if (

@@ -19,16 +19,17 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
-from dlab.data import BatchedDataset, Streamed
-from dlab.data.modalities.sparse_rows import reads_sparse_inputs
+from dlab.data.modalities.sparse_rows import reads_sparse_inputs, sparse_batches
+from dlab.plots import learning_rate_schedule
 from dlab.run.history import History, best_epoch, record_history
+from dlab.tracking.tensorboard import tensorboard_callback
 from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
 from dlab.training.compile import compile_model, learning_rate, targets
 
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
-    from dlab.data import ArrayDataset
+    from dlab.data import ArrayDataset, Dataset
     from dlab.run.context import RunContext
 
 
@@ -56,17 +57,17 @@ def count_params(model: keras.Model) -> dict[str, int]:
     }
 
 
-def is_stream(data) -> bool:
-    """True for datasets held as tf.data streams (the :class:`dlab.data.Streamed` protocol)."""
-    return isinstance(data, Streamed)
+def is_stream(data: Dataset) -> bool:
+    """True for datasets whose splits are tf.data streams rather than arrays."""
+    return data.read(_HeldAsStreams())
 
 
-def train_size(data) -> int:
-    """Training samples of an ArrayDataset or a StreamDataset."""
-    return data.sizes["train"] if is_stream(data) else len(data.x_train)
+def train_size(data: Dataset) -> int:
+    """Training samples of any dataset (its ``sizes``)."""
+    return data.sizes["train"]
 
 
-def steps_per_epoch(data: ArrayDataset, config: TrainConfig) -> int:
+def steps_per_epoch(data: Dataset, config: TrainConfig) -> int:
     batch_size = config.batch_size or train_size(data)
     return max(1, math.ceil(train_size(data) / batch_size))
 
@@ -83,14 +84,15 @@ def stream_targets(config: TrainConfig, num_classes: int):
 
 
 def fit_inputs(
-    data,
+    data: Dataset,
     config: TrainConfig,
     sparse: bool = False,
     model: keras.Model | None = None,
     seed: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """What fit() and evaluate() take for arrays or tf.data streams (batched, shuffled,
-    prefetched by the stream itself).
+    """What fit() and evaluate() take for a dataset, read the way it holds its splits
+    (:meth:`dlab.data.Dataset.read`): tf.data streams as their batches (batched, shuffled,
+    prefetched by the stream itself), arrays as below.
 
     Args:
         sparse: feed the arrays' rows as sparse batches (:mod:`dlab.data.modalities.sparse_rows`), for
@@ -105,48 +107,74 @@ def fit_inputs(
         (fit keyword arguments, evaluate keyword arguments).
     """
     batch_size = config.batch_size or train_size(data)
-    if is_stream(data):
-        target = stream_targets(config, data.num_classes)
+    return data.read(_FitInputs(config, batch_size, sparse, model, seed))
+
+
+@dataclass
+class _FitInputs:
+    """The fit and evaluate arguments of :func:`fit_inputs`, for each way a dataset holds its
+    splits (a :class:`dlab.data.SplitReader`)."""
+
+    config: TrainConfig
+    batch_size: int
+    sparse: bool
+    model: keras.Model | None
+    seed: int | None
+
+    def batches(self, data: Dataset) -> tuple[dict[str, Any], dict[str, Any]]:
+        target = stream_targets(self.config, data.num_classes)
         fit = {
-            "x": data.batches("train", batch_size, shuffle=config.shuffle, target=target),
-            "validation_data": data.batches("val", batch_size, target=target),
+            "x": data.batches("train", self.batch_size, shuffle=self.config.shuffle, target=target),
+            "validation_data": data.batches("val", self.batch_size, target=target),
             "shuffle": False,
         }  # the stream reshuffles itself every epoch
-        return fit, {"x": data.batches("test", batch_size, target=target)}
-    y_train, y_val, y_test = (
-        targets(y, config, data.num_classes) for y in (data.y_train, data.y_val, data.y_test)
-    )
-    if sparse:
-        from dlab.data.modalities.sparse_rows import sparse_batches
+        return fit, {"x": data.batches("test", self.batch_size, target=target)}
 
-        fit: dict[str, Any] = {"shuffle": False}
-        for key, steps_key, rows, labels in (
-            ("x", "steps_per_epoch", data.x_train, y_train),
-            ("validation_data", "validation_steps", data.x_val, y_val),
-        ):
-            batches = sparse_batches(rows, labels, batch_size, shuffle=config.shuffle and key == "x")
-            steps = math.ceil(len(rows) / batch_size)
-            if model is not None and steps % model.steps_per_execution == 0:  # as for arrays:
-                batches, fit[steps_key] = batches.repeat(), steps  # one iterator per fit
-            fit[key] = batches
-        return fit, {"x": sparse_batches(data.x_test, y_test, batch_size)}
-    fit = array_fit_arguments(
-        data.x_train, y_train, (data.x_val, y_val), batch_size, config.shuffle, model, seed
-    )
-    return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
+    def arrays(self, data: ArrayDataset) -> tuple[dict[str, Any], dict[str, Any]]:
+        config, batch_size, model = self.config, self.batch_size, self.model
+        y_train, y_val, y_test = (
+            targets(y, config, data.num_classes) for y in (data.y_train, data.y_val, data.y_test)
+        )
+        if self.sparse:
+            fit: dict[str, Any] = {"shuffle": False}
+            for key, steps_key, rows, labels in (
+                ("x", "steps_per_epoch", data.x_train, y_train),
+                ("validation_data", "validation_steps", data.x_val, y_val),
+            ):
+                batches = sparse_batches(rows, labels, batch_size, shuffle=config.shuffle and key == "x")
+                steps = math.ceil(len(rows) / batch_size)
+                if model is not None and steps % model.steps_per_execution == 0:  # as for arrays:
+                    batches, fit[steps_key] = batches.repeat(), steps  # one iterator per fit
+                fit[key] = batches
+            return fit, {"x": sparse_batches(data.x_test, y_test, batch_size)}
+        fit = array_fit_arguments(
+            data.x_train, y_train, (data.x_val, y_val), batch_size, config.shuffle, model, self.seed
+        )
+        return fit, {"x": data.x_test, "y": y_test, "batch_size": batch_size}
+
+
+class _HeldAsStreams:
+    """Whether a dataset is read as streams (a :class:`dlab.data.SplitReader`)."""
+
+    def arrays(self, data: ArrayDataset) -> bool:
+        return False
+
+    def batches(self, data: Dataset) -> bool:
+        return True
 
 
 def fit_and_evaluate(
     model: keras.Model,
-    data: ArrayDataset | BatchedDataset,
+    data: Dataset,
     ctx: RunContext,
     epochs: int | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
 
-    ``data`` holds the splits as arrays (batch size and shuffling from ``train``) or as
-    batched ``tf.data`` datasets (:class:`dlab.data.BatchedDataset`, e.g. time-series windows).
+    ``data`` is any dataset of the contract (:class:`dlab.data.Dataset`): arrays (batch size
+    and shuffling from ``train``) or tf.data streams (class-folder trees, time-series windows),
+    read through :func:`fit_inputs`.
 
     Writes history.csv/json every epoch, summary.txt, model.keras (unless
     ``--no-save``), the learning curves (and the learning-rate schedule), and
@@ -231,8 +259,6 @@ class _StandardCallbacks:
                 )
             )
         if train.tensorboard is not None:  # before the backup: a resume continues the event files
-            from dlab.tracking.tensorboard import tensorboard_callback
-
             chain.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
         # what --resume restores
         chain.append(RunBackup(ctx.run_dir.path / "backup", restore=ctx.backup if ctx.resume else None))
@@ -256,8 +282,6 @@ def _best_checkpoint(ctx: RunContext, history: History, path: Path) -> keras.Mod
 
 
 def _save_learning_rate_figure(ctx: RunContext, steps: int, epochs: int) -> None:
-    from dlab.plots import learning_rate_schedule
-
     schedule = learning_rate(ctx.config.train.optimizer, steps)
     ctx.run_dir.save_figure(
         learning_rate_schedule(schedule, steps, epochs, title=f"{ctx.config.name}: learning rate"),

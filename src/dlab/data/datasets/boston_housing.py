@@ -18,8 +18,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data.checks.values import check_finite
 from dlab.data.formats.cache import download
+from dlab.data.formats.keras_files import KERAS_ORDER, read_boston_npz
 from dlab.data.modalities.tabular import holdout, read_csv_table
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -28,6 +31,7 @@ URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/boston_housin
 FEATURES = ("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX", "PTRATIO", "B", "LSTAT")
 
 
+@dataset("boston_housing")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("keras", "file", "synthetic"), "no built-in copy exists")
     location: str | None = None
@@ -35,8 +39,6 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     order = "random"
     if config.source == "keras":
         import keras
-
-        from dlab.data.formats.keras_files import KERAS_ORDER
 
         (x_train, y_train), (x_test, y_test) = download(
             "boston_housing",
@@ -75,11 +77,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 def _from_file(path: Path, config: DataConfig, seed: int):
     """(train, test, layout, order) from an .npz (either Keras layout) or a CSV."""
     if path.suffix == ".npz":
-        from dlab.data.formats.keras_files import read_boston_npz
-
         loaded = read_boston_npz(path, config.test_split)
-        from dlab.data.checks.values import check_finite
-
         for name, array in zip(
             ("x_train", "y_train", "x_test", "y_test"), (*loaded.train, *loaded.test), strict=True
         ):

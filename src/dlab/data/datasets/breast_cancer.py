@@ -15,6 +15,7 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.modalities.tabular import holdout, read_csv_table
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 ROWS, FEATURES = 569, 30
 
 
+@dataset("breast_cancer")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """Load the table from ``config.source`` and hold out the test split."""
     require_source(config, ("builtin", "file", "synthetic"), "no keras download exists")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dlab.data.modalities.images import ImageDatasetSpec, load_image_classification
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -24,6 +25,7 @@ SPEC = ImageDatasetSpec(
 )
 
 
+@dataset("cifar10")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """Load CIFAR-10 from ``config.source``; labels are uint8 of shape (N, 1) as in Keras."""
     return load_image_classification(SPEC, config, seed)

@@ -15,6 +15,7 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.modalities.tabular import read_csv_table
+from dlab.data.registry import dataset
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ COLUMNS = ["Time", *(f"V{i}" for i in range(1, 29)), "Amount"]
 ROWS, FRAUD_SHARE = 284_807, 0.00172
 
 
+@dataset("creditcard")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     from sklearn.model_selection import train_test_split
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dlab.data.modalities.images import ImageDatasetSpec, load_image_classification
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -43,6 +44,7 @@ SPEC = ImageDatasetSpec(
 )
 
 
+@dataset("fashion_mnist")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """Load Fashion-MNIST from ``config.source``."""
     return load_image_classification(SPEC, config, seed)

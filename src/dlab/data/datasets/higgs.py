@@ -20,6 +20,7 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.formats.cache import download
+from dlab.data.registry import dataset
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def read_rows(path: Path, rows: int) -> np.ndarray:
     return table
 
 
+@dataset("higgs")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("keras", "file", "synthetic"), "no built-in copy exists")
     n_train = config.train_samples or DEFAULT_TRAIN

@@ -24,15 +24,16 @@ anomaly that a model can forecast better than "tomorrow = today", and noise.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlab.data import ArrayDataset, require_path, require_source
+from dlab.data import ArrayDataset, BatchedDataset, require_path, require_source
 from dlab.data.formats.cache import download
-from dlab.errors import ConfigError, DataError
+from dlab.data.registry import dataset
+from dlab.errors import ConfigError, DataError, did_you_mean
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -70,6 +71,7 @@ SPLITS = (0.5, 0.25)
 # --------------------------------------------------------------------------- loading
 
 
+@dataset("jena")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """The Jena rows split 50/25/25 in time order, standardized with the training statistics.
 
@@ -178,8 +180,6 @@ def read_csv(path: Path) -> tuple[np.ndarray, list[str]]:
         ) from None
     columns = [str(c) for c in table.columns]
     if TEMPERATURE not in columns:
-        from dlab.errors import did_you_mean
-
         raise DataError(
             f"{path} has no temperature column '{TEMPERATURE}' (the value Jena "
             f"forecasts).{did_you_mean(TEMPERATURE, columns)} Columns: "
@@ -411,6 +411,39 @@ def window_dataset(
         )
         .prefetch(tf.data.AUTOTUNE)
     )  # cut the next batches while the model trains
+
+
+def window_splits(
+    rows: ArrayDataset,
+    windows: Windows,
+    batch_size: int | None,
+    shuffle: bool = False,
+    seed: int | None = None,
+    setting: str = "model.window",
+) -> BatchedDataset:
+    """Every split's windows (:func:`window_dataset`) as the dataset a forecaster trains on.
+
+    Args:
+        batch_size: windows per batch (None: all training windows in one batch).
+        shuffle: reshuffle the training windows every epoch, from ``seed``.
+        setting: the config key of the window settings, for the message of a split too short.
+
+    Raises:
+        ConfigError: a split too short for one window (:func:`check_windows`).
+    """
+    counts = check_windows(rows, windows, setting)
+    batch_size = batch_size or counts["train"]
+    return BatchedDataset(
+        rows=rows,
+        train=window_dataset(rows, "train", windows, batch_size, shuffle=shuffle, seed=seed),
+        val=window_dataset(rows, "val", windows, batch_size),
+        test=window_dataset(rows, "test", windows, batch_size),
+        train_samples=counts["train"],
+        val_samples=counts["validation"],
+        test_samples=counts["test"],
+        input_shape=(windows.sequence_length, rows.x_train.shape[1]),
+        extra={"window": {**asdict(windows), "delay_rows": windows.delay}},
+    )
 
 
 def last_value_predictions(data: ArrayDataset, split: str, windows: Windows) -> tuple[np.ndarray, np.ndarray]:

@@ -22,12 +22,19 @@ from typing import TYPE_CHECKING
 
 from dlab.data import require_path, require_source
 from dlab.data.formats.cache import download
+from dlab.data.modalities.segmentation import (
+    Layout,
+    find_layout,
+    load_segmentation_folder,
+    synthetic_segmentation,
+    trimaps_layout,
+)
+from dlab.data.registry import dataset
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
-    from dlab.data.modalities.folders import StreamDataset
-    from dlab.data.modalities.segmentation import Layout
+    from dlab.data import StreamDataset
 
 NAME = "oxford_pets"
 BASE_URL = "https://thor.robots.ox.ac.uk/datasets/pets"
@@ -44,6 +51,7 @@ LOCAL_COPY = (
 )
 
 
+@dataset("oxford_pets")
 def load_data(config: DataConfig, seed: int) -> StreamDataset:
     """Load the pets (or a tree in their layout) from ``config.source`` as tf.data streams.
 
@@ -51,12 +59,6 @@ def load_data(config: DataConfig, seed: int) -> StreamDataset:
         ConfigError: a validation setting that cannot hold out images.
         DataError: a failed download, a missing folder, an unreadable file or a bad mask.
     """
-    from dlab.data.modalities.segmentation import (
-        find_layout,
-        load_segmentation_folder,
-        synthetic_segmentation,
-    )
-
     require_source(
         config,
         ("keras", "dir", "synthetic"),
@@ -82,8 +84,6 @@ def _fetch() -> Layout:
         DataError: an archive that extracted without the expected folder.
     """
     import keras
-
-    from dlab.data.modalities.segmentation import trimaps_layout
 
     folders = [Path(keras.utils.get_file(file_name, url, extract=True)) for url, file_name in DOWNLOADS]
     layout = trimaps_layout(folders[0] / "images", folders[1] / "annotations" / "trimaps")

@@ -16,6 +16,7 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_source
 from dlab.data.modalities.tabular import holdout
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -77,6 +78,7 @@ def generate(problem: str, samples: int, noise: float, seed: int):
     return x.astype(np.float32), y.astype(np.float32)
 
 
+@dataset("circle", "xor", "gaussian", "spiral")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     require_source(config, ("builtin", "synthetic"), "it is generated from the seed")
     x, y = generate(config.dataset, config.samples or DEFAULT_SAMPLES, config.noise, seed)

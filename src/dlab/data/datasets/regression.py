@@ -14,11 +14,13 @@ import numpy as np
 
 from dlab.data import ArrayDataset, require_source
 from dlab.data.modalities.tabular import holdout
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
 
 
+@dataset("regression")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     from sklearn.datasets import make_regression
 

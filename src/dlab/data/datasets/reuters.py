@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dlab.data.modalities.text import TextDatasetSpec, load_sequences
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -127,6 +128,7 @@ SPEC = TextDatasetSpec(
 )
 
 
+@dataset("reuters")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """Load Reuters newswires as word-index lists from ``config.source``."""
     return load_sequences(SPEC, config, seed)

@@ -1,8 +1,11 @@
 """ "The Time Machine" (H. G. Wells) as d2l.ai packages it: a plain-text corpus.
 
-Two readers share the text: :func:`load_text` returns it as a string (word
-models such as CBOW tokenize it themselves), and :func:`load_data` returns it
-as the 28-token character ids of :mod:`dlab.data.modalities.characters` for language models.
+Two readers share the text: :func:`load_text` returns it as a string with where it
+came from (word models such as CBOW tokenize it themselves), and :func:`load_data`
+(the registered ``timemachine`` dataset) returns it as an :class:`ArrayDataset` of the
+28-token character ids of :mod:`dlab.data.modalities.characters` for language models,
+which cut it into batches of subsequences
+(:func:`~dlab.data.modalities.characters.character_splits`).
 
 Sources:
 - ``keras``: ``keras.utils.get_file`` downloads d2l's timemachine.txt once and
@@ -22,12 +25,14 @@ fraction takes the last part of the training text.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
 from dlab.data.formats.cache import download
+from dlab.data.modalities.characters import CHARACTERS, encode, preprocess
+from dlab.data.registry import dataset
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -39,7 +44,14 @@ SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"  # d2l.DATA_HUB["time_machine"
 SYNTHETIC_CHARS = 180_000  # about the real book's 170,580 characters after preprocessing
 
 
-def load_text(config: DataConfig, seed: int, min_chars: int = SYNTHETIC_CHARS) -> tuple[str, str | None]:
+class Corpus(NamedTuple):
+    """A raw text and where it came from (URL, path, or None for synthetic)."""
+
+    text: str
+    location: str | None
+
+
+def load_text(config: DataConfig, seed: int, min_chars: int = SYNTHETIC_CHARS) -> Corpus:
     """The raw corpus text and where it came from (URL, path, or None for synthetic).
 
     Args:
@@ -50,13 +62,13 @@ def load_text(config: DataConfig, seed: int, min_chars: int = SYNTHETIC_CHARS) -
     """
     require_source(config, ("keras", "file", "synthetic"), "its sources are keras, file, synthetic")
     if config.source == "synthetic":
-        return synthetic_text(min_chars, seed), None
+        return Corpus(synthetic_text(min_chars, seed), None)
     if config.source == "keras":
         path, location = _download(), URL
     else:
         path = require_path(config, "a UTF-8 text file", kind="file")
         location = str(path)
-    return read_text_file(path), location
+    return Corpus(read_text_file(path), location)
 
 
 def read_text_file(path: Path) -> str:
@@ -78,14 +90,13 @@ def read_text_file(path: Path) -> str:
     return text
 
 
+@dataset("timemachine")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """The corpus as character ids, split in order into train and test (see the module doc).
 
     Raises:
         DataError: as :func:`load_text`, or text without any letters.
     """
-    from dlab.data.modalities.characters import CHARACTERS, encode, preprocess
-
     split = config.test_split
     wanted = max((config.train_samples or 0) / (1 - split), (config.test_samples or 0) / split)
     # synthetic: the asked sizes (10% more: preprocessing drops the punctuation), or the book's

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dlab.data import ArrayDataset, require_source
+from dlab.data.registry import dataset
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
@@ -25,6 +26,7 @@ TABLES = {
 }
 
 
+@dataset("logic_and", "logic_xor", "binary_decoder")
 def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     """The four rows of ``config.dataset``; labels are integers (the decoder's are 0..3)."""
     require_source(config, ("builtin", "synthetic"), "the table is built in")

@@ -21,6 +21,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlab.data.formats.cache import keras_cache_dir
+from dlab.data.formats.keras_images import read_idx
 from dlab.errors import DataError, did_you_mean
 
 _GCS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
@@ -133,8 +135,6 @@ class Imported:
 def cache_root() -> Path:
     """The folder Keras keeps datasets in (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``;
     ``DLAB_DATA_DIR`` sets ``KERAS_HOME`` for dlab's runs, so it counts here too)."""
-    from dlab.data.formats.cache import keras_cache_dir
-
     return keras_cache_dir()
 
 
@@ -260,9 +260,7 @@ def _check(entry: CacheFile, file: Path) -> str:
             )
         return f"{entry.algorithm} {actual} matches"
     if entry.dataset == "fashion_mnist":
-        from dlab.data.formats.keras_images import _read_idx
-
-        _read_idx(file, "images" if "images" in entry.name else "labels")
+        read_idx(file, "images" if "images" in entry.name else "labels")
         return "no hash is published with it (Keras checks none); its idx header and size are right"
     try:
         with zipfile.ZipFile(file) as archive:

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 
 from dlab.data.checks.splits import keras_permutation, keras_train_count, shuffle_if_grouped
+from dlab.data.checks.values import check_labels
+from dlab.data.formats.npz_text import check_word_indices, read_npz_safely
 from dlab.errors import DataError
 
 SPLIT_KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -150,7 +152,7 @@ def reuters_from_raw(
     return (encoded[:cut], np.array(labels[:cut])), (encoded[cut:], np.array(labels[cut:]))
 
 
-def _starts_encoded(documents: Any) -> bool:
+def starts_encoded(documents: Any) -> bool:
     """True when every non-empty document starts with start_char: load_data()'s output."""
     return all(len(d) == 0 or d[0] == START_CHAR for d in documents)
 
@@ -162,8 +164,6 @@ def read_text_npz(spec: Any, path: Path, num_words: int, test_split: float, seed
         DataError: missing arrays, x and y of different lengths, an unsafe pickle,
             word indices past ``num_words`` in an already encoded file.
     """
-    from dlab.data.formats.npz_text import read_npz_safely
-
     arrays = read_npz_safely(path)
     vocabulary = word_index_vocabulary(path.parent / f"{spec.name}_word_index.json")
     if all(key in arrays for key in XY_KEYS) and not any(key in arrays for key in SPLIT_KEYS):
@@ -189,7 +189,7 @@ def read_text_npz(spec: Any, path: Path, num_words: int, test_split: float, seed
         )
     for split in ("train", "test"):
         check_same_length(path, arrays[f"x_{split}"], arrays[f"y_{split}"], f"x_{split}", f"y_{split}")
-    if _starts_encoded(arrays["x_train"]) and _starts_encoded(arrays["x_test"]):
+    if starts_encoded(arrays["x_train"]) and starts_encoded(arrays["x_test"]):
         return _encoded(spec, path, arrays, num_words, seed, vocabulary)
     train, test = imdb_from_raw(arrays, num_words)
     return Loaded(
@@ -211,12 +211,8 @@ def _encoded(
     seed: int,
     vocabulary: list[str] | None,
 ) -> Loaded:
-    from dlab.data.formats.npz_text import check_word_indices
-
     notes = []
     splits = {}
-    from dlab.data.checks.values import check_labels
-
     for split in ("train", "test"):
         check_same_length(path, arrays[f"x_{split}"], arrays[f"y_{split}"], f"x_{split}", f"y_{split}")
         check_labels(path, f"y_{split}", arrays[f"y_{split}"])  # before the cast to int64 below

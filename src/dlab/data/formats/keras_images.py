@@ -231,8 +231,8 @@ def read_idx_folder(folder: Path) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
         )
     splits = []
     for split in ("train", "test"):
-        labels = _read_idx(folder / IDX_FILES[f"{split}_labels"], "labels")
-        images = _read_idx(folder / IDX_FILES[f"{split}_images"], "images")
+        labels = read_idx(folder / IDX_FILES[f"{split}_labels"], "labels")
+        images = read_idx(folder / IDX_FILES[f"{split}_images"], "images")
         if len(images) != len(labels) * 28 * 28:
             raise DataError(
                 f"{folder}: {IDX_FILES[f'{split}_images']} holds {len(images)} pixels, "
@@ -243,7 +243,12 @@ def read_idx_folder(folder: Path) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     return splits[0], splits[1]
 
 
-def _read_idx(path: Path, kind: str) -> np.ndarray:
+def read_idx(path: Path, kind: str) -> np.ndarray:
+    """The flat uint8 values of a gzip'ed idx file of 28x28 ``images`` or of ``labels``.
+
+    Raises:
+        DataError: not gzip, a header that is not the kind's, or fewer values than it announces.
+    """
     try:
         with gzip.open(path, "rb") as handle:
             content = handle.read()

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from dlab.data.formats import keras_cache
+from dlab.data.formats.keras_files import starts_encoded
+from dlab.data.formats.keras_images import find_cifar_folder, is_idx_folder
+from dlab.data.formats.npz_text import read_npz_safely
 from dlab.errors import DataError
 
 _ORDER_113 = "permuted with np.random.RandomState(113), as keras.datasets does"
@@ -37,8 +41,6 @@ def describe(path: Path) -> dict[str, str]:
 
 
 def _describe_dir(path: Path) -> dict[str, str]:
-    from dlab.data.formats.keras_images import find_cifar_folder, is_idx_folder
-
     cifar = find_cifar_folder(path)
     if cifar is not None:
         return {
@@ -152,11 +154,9 @@ def _split_npz_kind(path: Path, headers: dict) -> str:
                 "file's order unless its labels come class by class (then shuffled with the seed)"
             )
         return "a table (boston_housing with x_train ... y_test)"
-    from dlab.data.formats.keras_files import _starts_encoded
-    from dlab.data.modalities.text import read_npz_safely
 
     arrays = read_npz_safely(path)
-    if _starts_encoded(arrays["x_train"]) and _starts_encoded(arrays["x_test"]):
+    if starts_encoded(arrays["x_train"]) and starts_encoded(arrays["x_test"]):
         return (
             "word-index documents already encoded (each starts with 1), as load_data() "
             "returns them (imdb or reuters)"
@@ -168,10 +168,9 @@ def _split_npz_kind(path: Path, headers: dict) -> str:
 
 
 def _keras_identity(path: Path) -> str:
-    from dlab.data.formats.keras_cache import CACHE_FILES, file_hash
-
-    hashed = [entry for entry in CACHE_FILES if entry.file_hash]
-    digests = {algorithm: file_hash(path, algorithm) for algorithm in {e.algorithm for e in hashed}}
+    hashed = [entry for entry in keras_cache.CACHE_FILES if entry.file_hash]  # read now: tests replace it
+    algorithms = {entry.algorithm for entry in hashed}
+    digests = {algorithm: keras_cache.file_hash(path, algorithm) for algorithm in algorithms}
     for entry in hashed:
         if digests[entry.algorithm] == entry.file_hash:
             return (

@@ -15,8 +15,10 @@ two ways of cutting the corpus into ``num_steps``-long subsequences:
 Both return ``Y`` = ``X`` shifted by one token (the next character to predict).
 The functions here are written with NumPy indexing, not Python loops over the
 corpus; :func:`char_batches` serves them as a ``tf.data.Dataset`` that redraws
-the offset every epoch, as d2l's iterators do. This module imports TensorFlow
-only inside that function.
+the offset every epoch, as d2l's iterators do, and :func:`character_splits` cuts
+every split of a character dataset so, as the :class:`dlab.data.BatchedDataset` a
+language model trains on. This module imports TensorFlow only inside
+:func:`char_batches`.
 """
 
 from __future__ import annotations
@@ -26,8 +28,12 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from dlab.data import BatchedDataset
+
 if TYPE_CHECKING:
     import tensorflow as tf
+
+    from dlab.data import ArrayDataset
 
 Sampling = Literal["sequential", "random"]
 
@@ -179,3 +185,39 @@ def char_batches(
         lambda index: tf.numpy_function(draw, [index], (tf.int32, tf.int32), stateful=True)
     )
     return epoch.flat_map(slices).apply(tf.data.experimental.assert_cardinality(count)).prefetch(2)
+
+
+def token_stream(x, y) -> np.ndarray:
+    """The token stream a split came from: its first token, then every next token (int32)."""
+    return np.concatenate([np.asarray(x[:1]), np.asarray(y)]).astype(np.int32)
+
+
+def character_splits(
+    data: ArrayDataset, sampling: Sampling, batch_size: int, num_steps: int, seed: int
+) -> BatchedDataset:
+    """Every split of a character dataset (:func:`dlab.data.datasets.timemachine.load_data`)
+    as batches of ``num_steps``-long subsequences (:func:`char_batches`).
+
+    The training split draws a new offset (and, for random sampling, order) every epoch from
+    ``seed``; validation and test keep offset 0 and one order (seeds ``seed + 1``, ``+ 2``).
+    Samples per split are subsequences per epoch.
+    """
+    splits = {
+        split: char_batches(
+            token_stream(*data.split(split)),
+            sampling,
+            batch_size,
+            num_steps,
+            seed=seed + index,
+            redraw=split == "train",
+        )
+        for index, split in enumerate(("train", "val", "test"))
+    }
+    return BatchedDataset(
+        rows=data,
+        **splits,
+        input_shape=(num_steps,),
+        train_samples=len(splits["train"]) * batch_size,
+        val_samples=len(splits["val"]) * batch_size,
+        test_samples=len(splits["test"]) * batch_size,
+    )

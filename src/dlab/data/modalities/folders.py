@@ -6,7 +6,7 @@ Unlike the array datasets of :mod:`dlab.data.modalities.images`, the images are 
 held as one NumPy array: each split is an unbatched ``tf.data`` stream of
 ``(uint8 image, int label)`` that ``keras.utils.image_dataset_from_directory``
 decodes and resizes, cached after the first pass (``data.cache``) and batched,
-shuffled and prefetched by :meth:`StreamDataset.batches` when a model trains on
+shuffled and prefetched by :meth:`dlab.data.StreamDataset.batches` when a model trains on
 it. 2,000 images at 180x180 would fit in memory, but a user's tree may not:
 ``data.cache=none`` (or a file prefix) keeps memory flat.
 
@@ -21,16 +21,20 @@ Sources:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlab.data import require_path
+from dlab.data import StreamDataset, require_path
+from dlab.data.modalities.file_lists import class_files, image_stream, shuffled, split_off_validation
+from dlab.data.modalities.images import (
+    ImageDatasetSpec,
+    check_class_folders,
+    synthetic_images,
+)
 from dlab.errors import ConfigError, DataError, did_you_mean
 
 if TYPE_CHECKING:
-    import tensorflow as tf
-
     from dlab.config import DataConfig
 
 SPLITS = ("train", "val", "test")
@@ -80,76 +84,6 @@ FOLDER_DATASETS: dict[str, FolderDatasetSpec] = {
         "and DIR/test/<class>/ (PNG, JPEG, GIF or BMP)",
     ),
 }
-
-
-@dataclass
-class StreamDataset:
-    """Train / validation / test splits as unbatched tf.data streams of (uint8 image, label).
-
-    Training code asks :meth:`batches` for what ``model.fit`` takes; the counts are
-    known up front (the files were listed), so steps per epoch and samples per
-    second are exact.
-
-    Attributes:
-        splits: ``train``, ``val``, ``test`` -> a cached, unbatched tf.data.Dataset.
-        sizes: images per split.
-        image_shape: (height, width, channels) of every image.
-        seed: shuffles the training stream.
-    """
-
-    name: str
-    source: str
-    location: str | None
-    splits: dict[str, Any]
-    sizes: dict[str, int]
-    class_names: list[str]
-    image_shape: tuple[int, int, int]
-    validation: str
-    cache: str = "memory"
-    seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-    split_labels: dict[str, Any] | None = field(default=None, repr=False)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def batches(self, split: str, batch_size: int, shuffle: bool = False, target=None) -> tf.data.Dataset:
-        """``split`` batched and prefetched for fit/evaluate/predict.
-
-        Args:
-            shuffle: reshuffle every epoch (training); the buffer holds at most 1,024
-                images (the file list was already shuffled once when it was read).
-            target: maps a batch of labels to what the loss wants (a column, one-hot).
-        """
-        import tensorflow as tf
-
-        dataset = self.splits[split]
-        if shuffle:
-            dataset = dataset.shuffle(
-                min(self.sizes[split], 1024), seed=self.seed, reshuffle_each_iteration=True
-            )
-        dataset = dataset.batch(batch_size)
-        if target is not None:
-            dataset = dataset.map(lambda x, y: (x, target(y)), num_parallel_calls=tf.data.AUTOTUNE)
-        return dataset.prefetch(tf.data.AUTOTUNE)
-
-    def describe(self) -> dict[str, Any]:
-        """The dataset part of metrics.json."""
-        return {
-            "dataset": self.name,
-            "source": self.source,
-            "location": self.location,
-            "validation": self.validation,
-            "train_samples": self.sizes["train"],
-            "val_samples": self.sizes["val"],
-            "test_samples": self.sizes["test"],
-            "input_shape": list(self.image_shape),
-            "num_classes": self.num_classes,
-            "class_names": self.class_names,
-            "pipeline": f"tf.data, cache: {self.cache}, prefetch",
-            **self.extra,
-        }
 
 
 def folder_spec(name: str) -> FolderDatasetSpec:
@@ -222,7 +156,7 @@ def load_folder_dataset(
         labels["val"] = labels["test"]
     elif "val" not in labels:  # synthetic: the last part of the generated training images
         labels["train"], labels["val"] = labels["train"][: sizes["train"]], labels["train"][sizes["train"] :]
-    cached = {split: _cache(stream, config.cache, split) for split, stream in streams.items()}
+    cached = {split: cache_stream(stream, config.cache, split) for split, stream in streams.items()}
     return StreamDataset(
         name=spec.name,
         source=config.source,
@@ -247,8 +181,6 @@ def load_folder_dataset(
 
 
 def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: int):
-    from dlab.data.modalities.images import check_class_folders
-
     wanted = ["train", "test"] + (["val"] if config.validation == "split" else [])
     classes: dict[str, list[str]] = {}
     for split in wanted:
@@ -274,8 +206,6 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
     # sample limits keep the first N of each seeded file list: the same images every epoch,
     # with or without a cache
     limits = {"train": config.train_samples, "val": config.test_samples, "test": config.test_samples}
-    from dlab.data.modalities.file_lists import class_files, image_stream, shuffled, split_off_validation
-
     lists = {}
     for split in wanted:  # each split's file list, permuted with the seed: the classes mixed
         lists[split] = shuffled(*class_files(root / FOLDER_NAMES[split], class_names), seed)
@@ -296,8 +226,6 @@ def _from_tree(root: Path, config: DataConfig, seed: int, size: int, channels: i
 
 def _synthetic(spec: FolderDatasetSpec, config: DataConfig, seed: int, size: int, channels: int):
     import tensorflow as tf
-
-    from dlab.data.modalities.images import ImageDatasetSpec, synthetic_images
 
     n_train = config.train_samples or spec.sizes["train"]
     n_test = config.test_samples or spec.sizes["test"]
@@ -357,7 +285,12 @@ def _choose_validation(streams: dict, sizes: dict, validation: Any):
     )
 
 
-def _cache(stream, cache: str, split: str):
+def cache_stream(stream, cache: str, split: str):
+    """``stream`` cached as ``data.cache`` says: in memory, not at all, or in files ``PREFIX-split``.
+
+    Raises:
+        DataError: a file prefix in a folder that does not exist.
+    """
     if cache == "none":
         return stream
     if cache == "memory":

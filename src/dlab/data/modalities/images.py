@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dlab.data import ArrayDataset, require_path
+from dlab.data.checks.splits import shuffle_if_grouped
+from dlab.data.checks.values import check_finite, check_labels
+from dlab.data.formats import keras_images
 from dlab.data.formats.cache import download
 from dlab.errors import DataError
 
@@ -72,8 +75,6 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
     Raises:
         DataError: a missing or malformed file/folder, or a failed download.
     """
-    from dlab.data.formats import keras_images
-
     layout, order = None, "as published (Keras's order)"
     if config.source == "keras":
         (x_train, y_train), (x_test, y_test) = _from_keras(spec)
@@ -112,9 +113,6 @@ def load_image_classification(spec: ImageDatasetSpec, config: DataConfig, seed: 
 
 def _from_file(spec: Any, path: Path, seed: int):
     """(train, test, layout, order) of data.source=file: a CIFAR archive or an .npz."""
-    from dlab.data.checks.splits import shuffle_if_grouped
-    from dlab.data.formats import keras_images
-
     if spec.name == "cifar10" and tarfile.is_tarfile(path):
         (x_train, y_train), (x_test, y_test) = keras_images.read_cifar_archive(path)
         return (
@@ -137,9 +135,6 @@ def _from_file(spec: Any, path: Path, seed: int):
 
 def _from_dir(spec: Any, path: Path, seed: int):
     """(train, test, class names, layout, order) of data.source=dir: a Keras folder or a tree."""
-
-    from dlab.data.formats import keras_images
-
     names = list(spec.class_names)
     cifar = keras_images.find_cifar_folder(path) if spec.name == "cifar10" else None
     if cifar is not None:
@@ -178,10 +173,8 @@ def _from_keras(spec: ImageDatasetSpec):
 
 def local_copy(spec: ImageDatasetSpec) -> str:
     """How to read a local copy of an image dataset, for the offline paragraph."""
-    from dlab.data.formats.keras_images import local_files
-
     return (
-        f"{local_files(spec)}, or save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run "
+        f"{keras_images.local_files(spec)}, or save the arrays as an .npz with {', '.join(NPZ_KEYS)} and run "
         f"with --set data.source=file --set data.path=/path/to/{spec.name}.npz (a class-folder "
         "tree with train/ and test/ works too: --set data.source=dir --set data.path=DIR)"
     )
@@ -235,8 +228,6 @@ def _check_split(spec: ImageDatasetSpec, path: Path, split: str, x: np.ndarray, 
             f"{path}: x_{split} has {len(x)} images but y_{split} has shape "
             f"{y.shape}; expected one integer label per image."
         )
-    from dlab.data.checks.values import check_finite, check_labels
-
     check_labels(path, f"y_{split}", y)  # before the cast to uint8 below hides NaN and 3.7
     check_finite(path, f"x_{split}", x)
     if len(y) and (y.min() < 0 or y.max() >= len(spec.class_names)):

@@ -7,7 +7,7 @@ Any folder of images with one mask per image works, in two layouts:
 - ``images/`` + ``masks/``: a mask ``masks/<stem>.png`` for every ``images/<stem>.*``,
   whose values plus ``data.mask_offset`` are the classes ``0..data.num_classes-1``.
 
-The result is a :class:`dlab.data.modalities.folders.StreamDataset` whose streams yield
+The result is a :class:`dlab.data.StreamDataset` whose streams yield
 ``(uint8 image (H, W, 3), uint8 mask (H, W, 1))``, so training reads it like
 every other stream (:func:`dlab.training.fit_inputs`): nothing is held as one
 array (7,390 pet images at 200x200 are 0.9 GB as uint8); files are decoded and
@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dlab.data import StreamDataset
+from dlab.data.modalities.folders import cache_stream
+from dlab.data.modalities.images import IMAGE_SUFFIXES, check_image_file
 from dlab.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from dlab.config import DataConfig
-    from dlab.data.modalities.folders import StreamDataset
 
 # One 8-bit channel: TensorFlow's PNG decoder turns palette PNGs into their colours (then gray)
 # and scales 1/2/4-bit ones to 0..255, so class numbers survive only in 8-bit grayscale PNGs or
@@ -90,8 +92,6 @@ def pair_files(layout: Layout) -> tuple[list[Path], list[Path]]:
     Raises:
         DataError: no images, or images without a mask (the first few are named).
     """
-    from dlab.data.modalities.images import IMAGE_SUFFIXES
-
     images = sorted(
         p
         for p in layout.images.iterdir()
@@ -118,8 +118,6 @@ def check_pair(image_path: Path, mask_path: Path) -> tuple[int, int]:
             their sizes differ (the files are named).
     """
     from PIL import Image
-
-    from dlab.data.modalities.images import check_image_file
 
     check_image_file(image_path)
     with Image.open(image_path) as image:
@@ -295,10 +293,8 @@ def read_pair(image_path, mask_path, size: tuple[int, int], offset: int):
 
 
 def _stream_dataset(name, config, seed, location, splits, sizes, class_names, size, extra) -> StreamDataset:
-    from dlab.data.modalities.folders import StreamDataset, _cache
-
     # the held-out images validate every epoch and test the best epoch's model
-    splits = {split: _cache(stream, config.cache, split) for split, stream in splits.items()}
+    splits = {split: cache_stream(stream, config.cache, split) for split, stream in splits.items()}
     splits["test"], sizes = splits["val"], {**sizes, "test": sizes["val"]}
     return StreamDataset(
         name=name,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dlab.errors import DataError
+from dlab.data.checks.values import check_columns_finite
+from dlab.errors import DataError, did_you_mean
 
 
 def holdout(x: np.ndarray, y: np.ndarray, test_split: float, seed: int):
@@ -56,8 +57,6 @@ def read_csv_table(path: Path, target: str | None, numeric_target: bool = False)
             f"--set data.target=COLUMN. Columns: {', '.join(columns)}."
         )
     if target not in table.columns:
-        from dlab.errors import did_you_mean
-
         raise DataError(
             f"{path} has no column '{target}' (data.target).{did_you_mean(target, columns)}"
             f" Columns: {', '.join(columns)}."
@@ -72,8 +71,6 @@ def read_csv_table(path: Path, target: str | None, numeric_target: bool = False)
     if features.isna().any().any() or table[target].isna().any():
         missing = [str(c) for c in table.columns if table[c].isna().any()]
         raise DataError(f"{path} has empty cells in {', '.join(missing)}; fill or drop them first.")
-    from dlab.data.checks.values import check_columns_finite
-
     numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
     check_columns_finite(path, table, numeric)  # inf, 1e400: features and a numeric target
     if numeric_target:

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dlab.data import ArrayDataset, require_path, require_source
-from dlab.data.formats.cache import download
-from dlab.data.formats.keras_files import KERAS_ORDER
+from dlab.data.checks.splits import keras_permutation
+from dlab.data.formats.cache import dataset_lock, download
+from dlab.data.formats.keras_files import KERAS_ORDER, read_text_npz, vocabulary_from_word_index
 from dlab.data.formats.npz_text import check_word_indices, flatten_sequences, read_npz_safely  # noqa: F401
 from dlab.errors import DataError
 
@@ -99,8 +100,6 @@ def load_sequences(spec: TextDatasetSpec, config: DataConfig, seed: int) -> Arra
         location, order = spec.downloads[0][0], KERAS_ORDER
         vocabulary = keras_vocabulary(spec)  # to decode predictions.txt (None if it cannot be had)
     elif config.source == "file":
-        from dlab.data.formats.keras_files import read_text_npz
-
         path = require_path(
             config, f"an .npz as Keras keeps it ({spec.name}.npz) or with " + ", ".join(NPZ_KEYS), kind="file"
         )
@@ -204,9 +203,6 @@ def keras_vocabulary(spec: TextDatasetSpec) -> list[str] | None:
     """index -> word for the Keras encoding (needs the word-index download; None offline)."""
     import keras
 
-    from dlab.data.formats.cache import dataset_lock
-    from dlab.data.formats.keras_files import vocabulary_from_word_index
-
     try:
         with dataset_lock(f"{spec.name}_word_index"):
             word_index = getattr(keras.datasets, spec.keras_module).get_word_index()
@@ -242,8 +238,6 @@ def _read_reviews(root: Path, split: str) -> tuple[list[str], np.ndarray]:
 
 def _from_review_tree(root: Path, num_words: int):
     import keras
-
-    from dlab.data.checks.splits import keras_permutation
 
     train_texts, y_train = _read_reviews(root, "train")
     test_texts, y_test = _read_reviews(root, "test")
