@@ -24,8 +24,9 @@ from dlab.plots import learning_rate_schedule
 from dlab.run.history import History, best_epoch, record_history
 from dlab.tracking.tensorboard import tensorboard_callback
 from dlab.training.batches import array_fit_arguments
-from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback
+from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback, config_callbacks
 from dlab.training.compile import compile_model, learning_rate, targets
+from dlab.training.options import class_weights, label_encoding
 
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
@@ -76,9 +77,10 @@ def stream_targets(config: TrainConfig, num_classes: int):
     """:func:`targets` for a batch of labels inside a tf.data pipeline."""
     import tensorflow as tf  # inside tf.data every backend's pipeline is TensorFlow
 
-    if config.loss == "categorical_crossentropy" and num_classes:
+    encoding = label_encoding(config)
+    if encoding == "one_hot" and num_classes:
         return lambda y: tf.one_hot(y, num_classes)
-    if config.loss != "sparse_categorical_crossentropy":
+    if encoding != "sparse":
         return lambda y: tf.reshape(y, (-1, 1))
     return None
 
@@ -196,7 +198,13 @@ def fit_and_evaluate(
 
     standard = _StandardCallbacks.for_run(ctx, list(callbacks))
     fit_arguments, test_arguments = fit_inputs(data, train, sparse, model, ctx.config.seed)
-    model.fit(**fit_arguments, epochs=epochs or train.epochs, callbacks=standard.all, verbose=ctx.verbose)
+    model.fit(
+        **fit_arguments,
+        epochs=epochs or train.epochs,
+        callbacks=standard.all,
+        verbose=ctx.verbose,
+        class_weight=class_weights(train, data),
+    )
     history = standard.writer.history
     if standard.guard.stopped_for_time:
         ctx.record(stopped_early="time_limit")
@@ -214,8 +222,8 @@ def fit_and_evaluate(
 
     ctx.record(test=test_metrics, timing=standard.timer.summary(samples_per_epoch=train_size(data)))
     record_history(ctx, history)
-    if train.optimizer.schedule is not None:
-        _save_learning_rate_figure(ctx, steps, epochs or train.epochs)
+    if train.optimizer.schedule is not None or "learning_rate" in history:
+        _save_learning_rate_figure(ctx, steps, epochs or train.epochs, history.get("learning_rate"))
     return FitResult(model=model, history=history, test_metrics=test_metrics)
 
 
@@ -260,8 +268,11 @@ class _StandardCallbacks:
             )
         if train.tensorboard is not None:  # before the backup: a resume continues the event files
             chain.append(tensorboard_callback(ctx.run_dir.path, train.tensorboard))
+        own, users = config_callbacks(train)
+        chain.extend(own)  # ReduceLROnPlateau: before the backup, which then holds the reduced rate
         # what --resume restores
         chain.append(RunBackup(ctx.run_dir.path / "backup", restore=ctx.backup if ctx.resume else None))
+        chain.extend(users)  # the user's train.callbacks: after dlab's own, before the guard
         chain.append(guard)
         return cls(chain, experiment, timer, writer, guard, early_stopping, checkpoint_path)
 
@@ -281,10 +292,12 @@ def _best_checkpoint(ctx: RunContext, history: History, path: Path) -> keras.Mod
     return model
 
 
-def _save_learning_rate_figure(ctx: RunContext, steps: int, epochs: int) -> None:
+def _save_learning_rate_figure(ctx: RunContext, steps: int, epochs: int, applied=None) -> None:
     schedule = learning_rate(ctx.config.train.optimizer, steps)
     ctx.run_dir.save_figure(
-        learning_rate_schedule(schedule, steps, epochs, title=f"{ctx.config.name}: learning rate"),
+        learning_rate_schedule(
+            schedule, steps, epochs, title=f"{ctx.config.name}: learning rate", applied=applied
+        ),
         "learning_rate",
     )
 
