@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from dlab.saferead import load_json
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -104,8 +106,6 @@ def _finite(value: Any) -> Any:
 def read_json(path: Path) -> tuple[Any, str | None]:
     """A JSON file's content, or ``(None, why not)``: regular files only (a FIFO would
     block), and nothing nested too deeply to walk (see :mod:`dlab.saferead`)."""
-    from dlab.saferead import load_json
-
     try:
         return load_json(path), None
     except FileNotFoundError:

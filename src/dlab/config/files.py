@@ -57,8 +57,6 @@ def read_yaml(path: Path) -> dict[str, Any]:
         ConfigError: a syntax error (with file, line and column) or a top level that is
             not a mapping.
     """
-    import copy
-
     try:
         stat = path.stat()
         key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)

@@ -73,7 +73,7 @@ def build_rows() -> list[Row]:
     """
     # The registry imports every experiment module (and pydantic): only on a cache miss, or
     # `dlab list` would take a quarter of a second longer.
-    from dlab.framework import registry
+    from dlab.framework import registry  # lazy: keeps dlab list light (a cache hit skips it)
 
     rows = []
     for name in config_names():

@@ -22,6 +22,7 @@ import keras
 from keras import layers
 
 from dlab.errors import ConfigError
+from dlab.models.sparse_dense import SparseInputDense
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -307,8 +308,6 @@ def dense_stack(
     ``sparse_input``: the stack reads sparse batches, so its first layer multiplies them as
     sparse (:class:`~dlab.models.sparse_dense.SparseInputDense`).
     """
-    from dlab.models.sparse_dense import SparseInputDense
-
     stack: list[layers.Layer] = []
     for index, count in enumerate(units, start=1):
         dense = SparseInputDense if sparse_input and index == 1 else layers.Dense

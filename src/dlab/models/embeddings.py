@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from dlab.errors import DataError
+from dlab.fileio import atomic_write_text
 
 
 def cbow_pairs(
@@ -55,8 +56,6 @@ def write_word2vec(path: Path, words: Sequence[str], vectors: np.ndarray) -> Non
     Raises:
         ValueError: a word is empty or contains whitespace (the format splits on it).
     """
-    from dlab.fileio import atomic_write_text
-
     vectors = np.asarray(vectors, dtype=np.float32)
     if len(words) != len(vectors):
         raise ValueError(f"{len(words)} words but {len(vectors)} vectors")

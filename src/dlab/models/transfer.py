@@ -22,6 +22,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from dlab.config.yamlload import load_yaml
+from dlab.data.formats.cache import keras_cache_dir, offline_error
 from dlab.errors import ConfigError
 
 _APPLICATIONS = "https://storage.googleapis.com/tensorflow/keras-applications/"
@@ -136,8 +138,6 @@ def build_base(spec: Backbone, weights: str | None, size: int) -> keras.Model:
     Raises:
         DataError: the ImageNet weights cannot be downloaded (the offline paragraph).
     """
-    from dlab.data.formats.cache import keras_cache_dir, offline_error
-
     constructor = getattr(keras.applications, spec.application)
     try:
         base = constructor(weights=weights, include_top=False, input_shape=(size, size, 3))
@@ -213,16 +213,14 @@ def extract_features(extractor: keras.Model, batches, keep_images: int = 0):
 
 def classifier_top(x, num_classes: int, binary: bool, dense_units: int, dropout: float, logits: bool = False):
     """Flatten -> Dense(units, relu) -> Dropout -> the classifier (Deep Learning with Python's head)."""
-    from keras import layers
-
-    x = layers.Flatten(name="flatten")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
     if dense_units:
-        x = layers.Dense(dense_units, activation="relu", name="dense")(x)
+        x = keras.layers.Dense(dense_units, activation="relu", name="dense")(x)
     if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
     if binary:
-        return layers.Dense(1, activation=None if logits else "sigmoid", name="predictions")(x)
-    return layers.Dense(num_classes, activation=None if logits else "softmax", name="predictions")(x)
+        return keras.layers.Dense(1, activation=None if logits else "sigmoid", name="predictions")(x)
+    return keras.layers.Dense(num_classes, activation=None if logits else "softmax", name="predictions")(x)
 
 
 # --------------------------------------------------------------------------- init_from
@@ -234,8 +232,6 @@ def read_run(path: str) -> tuple[Path, dict[str, Any]]:
     Raises:
         ConfigError: not a run directory, or one without model.keras.
     """
-    from dlab.config.yamlload import load_yaml
-
     run = Path(path).expanduser()
     if not run.is_dir():
         raise ConfigError(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dlab.plots.style import legend_outside
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -36,8 +38,6 @@ def metric_comparison(
         threshold_label: the threshold's name in the legend (default "threshold <value>").
     """
     from matplotlib.figure import Figure
-
-    from dlab.plots.style import legend_outside
 
     order = sorted(range(len(values)), key=lambda i: values[i], reverse=goal == "max")
     figure = Figure(figsize=(8.4, 1.4 + 0.42 * len(values)))

@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import errno
 import io
+import shutil
 from pathlib import Path
 from typing import Any
 
 from dlab.errors import RunFailed
+from dlab.fileio import atomic_path, atomic_write_bytes, atomic_write_json
+from dlab.run.resume import read_backup_metadata
 
 METADATA = "training_metadata.json"
 
@@ -55,8 +58,6 @@ def _weights_in_memory(model: Any) -> bytes | None:
 
 def write_weights(model: Any, target: Path) -> None:
     """Write ``model``'s weights to ``target`` (a ``.weights.h5`` file) atomically."""
-    from dlab.fileio import atomic_path, atomic_write_bytes
-
     data = _weights_in_memory(model)
     if data is not None:
         atomic_write_bytes(target, data)
@@ -81,8 +82,6 @@ def save_backup(model: Any, folder: Path, epoch: int, complete: bool = False) ->
     Raises:
         BackupFailed: a write failed; the previous backup is untouched.
     """
-    from dlab.fileio import atomic_write_json
-
     name = f"epoch-{epoch}.weights.h5"
     try:
         folder.mkdir(exist_ok=True)
@@ -101,16 +100,12 @@ def save_backup(model: Any, folder: Path, epoch: int, complete: bool = False) ->
 
 def remove_resume_state(run_dir: Path) -> None:
     """A run that completed needs no backup and no best-epoch checkpoint any more."""
-    import shutil
-
     shutil.rmtree(run_dir / "backup", ignore_errors=True)
     (run_dir / "checkpoint-best.keras").unlink(missing_ok=True)
 
 
 def backup_failed(error: OSError, folder: Path, epoch: int) -> BackupFailed:
     """The message of a failed backup write: what happened and what to do."""
-    from dlab.run.resume import read_backup_metadata
-
     kept = read_backup_metadata(folder)
     previous = f"the backup of epoch {kept['epoch']} is kept" if kept else "there is no earlier backup"
     what = (

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from dlab.plots import curve_metrics, learning_curves
+
 if TYPE_CHECKING:
     from dlab.run.context import RunContext
 
@@ -50,8 +52,6 @@ def record_history(ctx: RunContext, history: History) -> None:
 
     Every experiment reports its per-epoch history through here, Keras or not.
     """
-    from dlab.plots import curve_metrics, learning_curves
-
     ctx.run_dir.write_history(history)
     ctx.record(**summarize_history(history))
     name = ctx.config.name

@@ -16,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from dlab.config import flatten_dotted, read_yaml
 from dlab.errors import UsageError
+from dlab.run.lock import check_not_running
+from dlab.saferead import load_json
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -78,15 +81,11 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
             f"--resume {run_path}: not a run directory (it needs metrics.json and "
             "config.yaml, as dlab run writes them under outputs/<config>/<run>/)."
         )
-    from dlab.saferead import load_json
-
     try:
         metrics = load_json(metrics_file)
     except (OSError, ValueError) as error:
         raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
     check_same_backend(run_path, metrics, config.train.backend, command)
-    from dlab.run.lock import check_not_running
-
     check_not_running(path, f"--resume {run_path}")  # a live process still trains in it
     reason = experiment.resume_unsupported(config)
     if reason:
@@ -153,8 +152,6 @@ def resume_backend(metrics: dict[str, Any], requested: str) -> str:
 
 def config_changes(run_config_file: Path, config: RunConfig) -> list[str]:
     """``key: run value -> new value`` for every result-changing key that differs."""
-    from dlab.config import flatten_dotted, read_yaml
-
     before = flatten_dotted(read_yaml(run_config_file))
     after = flatten_dotted(config.to_dict())
     changes = []

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 
 from dlab.errors import UsageError
+from dlab.runtime.speed import fastest_backend
 
 BACKENDS = ("tensorflow", "jax", "torch")
 """The Keras 3 backends dlab runs on."""
@@ -152,8 +153,6 @@ def choose_backend(
         return BackendChoice(
             "tensorflow", requested, f"the experiment needs TensorFlow ({requires_tensorflow})"
         )
-    from dlab.runtime.speed import fastest_backend
-
     name, reason = fastest_backend(family, [b for b in BACKENDS if is_installed(b)])
     return BackendChoice(name, requested, reason)
 

@@ -10,6 +10,7 @@ there is one, and ``gpu`` refuses to start on a machine without one.
 from __future__ import annotations
 
 import os
+import platform
 import sys
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -74,8 +75,6 @@ def select_device(requested: str) -> DeviceInfo:
                 pass
         details = tf.config.experimental.get_device_details(gpus[0])
         return DeviceInfo(requested, "gpu", details.get("device_name", gpus[0].name), len(gpus))
-    import platform
-
     return DeviceInfo(requested, "cpu", platform.processor() or platform.machine(), gpus_visible)
 
 
@@ -85,8 +84,6 @@ def select_device_for(backend: str, requested: str) -> DeviceInfo:
     Raises:
         UsageError: ``gpu`` where the backend sees none.
     """
-    import platform
-
     if requested not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{requested}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     if requested == "cpu":

@@ -20,12 +20,15 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
+from dlab import __version__
+from dlab.runtime.tfenv import captured_native_stderr, keras_cache_dir, prepare_environment
+
 
 def required() -> list[str]:
     """The distributions the installed dlab depends on, read from its own metadata (pyproject's
     ``dependencies``), so that a new dependency is checked without a second list to keep."""
-    from packaging.requirements import Requirement
-
     try:
         lines = importlib.metadata.requires("dlab") or []
     except importlib.metadata.PackageNotFoundError:
@@ -41,8 +44,6 @@ def required() -> list[str]:
 def extras() -> dict[str, list[str]]:
     """Optional extras of the installed dlab (its metadata, so a new extra shows up by itself) and the
     distributions each one needs; ``pkg[extra]`` requirements expand into what that extra pulls in."""
-    from packaging.requirements import Requirement
-
     try:
         lines = importlib.metadata.requires("dlab") or []
     except importlib.metadata.PackageNotFoundError:
@@ -64,8 +65,6 @@ def extras() -> dict[str, list[str]]:
 
 
 def _extra_requirements(distribution: str, extra: str) -> list[str]:
-    from packaging.requirements import Requirement
-
     try:
         lines = importlib.metadata.requires(distribution) or []
     except importlib.metadata.PackageNotFoundError:
@@ -126,8 +125,6 @@ def _version(distribution: str) -> str | None:
 
 def package_checks() -> list[Check]:
     """Python, dlab, every required distribution, and each optional extra (complete or not)."""
-    from dlab import __version__
-
     ok_python = sys.version_info >= (3, 10)
     checks = [
         Check("python", f"{platform.python_version()} ({sys.executable})", "ok" if ok_python else "broken"),
@@ -153,8 +150,6 @@ def package_checks() -> list[Check]:
 
 def tensorflow_checks() -> list[Check]:
     """Import TensorFlow and Keras, then the backend, CUDA build and every GPU with its details."""
-    from dlab.runtime.tfenv import captured_native_stderr, prepare_environment
-
     prepare_environment()
     try:
         with captured_native_stderr([]):
@@ -209,8 +204,6 @@ CACHED = {
 
 def cache_checks() -> list[Check]:
     """The dataset cache folder, the datasets found in it, and the free disk there."""
-    from dlab.runtime.tfenv import keras_cache_dir, prepare_environment
-
     prepare_environment()  # DLAB_DATA_DIR -> KERAS_HOME, as a run sees it
     folder = keras_cache_dir()
     exists = folder.is_dir()

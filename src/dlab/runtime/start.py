@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+import dlab
 from dlab.errors import UsageError
-from dlab.runtime.backend import BackendChoice
-from dlab.runtime.device import DeviceInfo
+from dlab.runtime.backend import BackendChoice, activate, library_version
+from dlab.runtime.device import DEVICE_CHOICES, DeviceInfo, select_device, select_device_for
+from dlab.runtime.tfenv import captured_native_stderr, prepare_environment
 
 
 @dataclass
@@ -32,8 +34,6 @@ class Runtime:
 
     def versions(self) -> dict[str, str]:
         """Versions of Python and the libraries that shape this run's results."""
-        import dlab
-
         versions = {
             "dlab": dlab.__version__,
             "python": platform.python_version(),
@@ -42,8 +42,6 @@ class Runtime:
         }
         if self.backend != "numpy":
             import keras
-
-            from dlab.runtime.backend import library_version
 
             versions["keras"] = keras.__version__
             # TensorFlow is named when it trains or feeds a tf.data pipeline; never imported for this
@@ -54,8 +52,6 @@ class Runtime:
 
     def execution(self) -> dict[str, str | None]:
         """The backend, its version and how it was chosen (metrics.json ``execution``)."""
-        from dlab.runtime.backend import library_version
-
         choice = self.choice
         return {
             "backend": self.backend,
@@ -77,8 +73,6 @@ def start(
     Raises:
         UsageError: an impossible device request (see :func:`dlab.runtime.device.select_device`).
     """
-    from dlab.runtime.device import DEVICE_CHOICES
-
     if device not in DEVICE_CHOICES:
         raise UsageError(f"Invalid --device '{device}'. Allowed: {', '.join(DEVICE_CHOICES)}.")
     if not uses_keras:
@@ -88,10 +82,6 @@ def start(
                 "CPU. Use --device auto or cpu."
             )
         return Runtime(DeviceInfo(device, "cpu", "NumPy", 0), backend="numpy")
-
-    from dlab.runtime.backend import activate
-    from dlab.runtime.device import select_device, select_device_for
-    from dlab.runtime.tfenv import captured_native_stderr, prepare_environment
 
     if backend is not None:
         activate(backend)

@@ -18,6 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from dlab.config import flatten_dotted
 from dlab.tracking.mlflow_store import experiment_id
 
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -60,10 +63,6 @@ def _number(value: Any) -> bool:
 
 def params_of(run_path: Path) -> dict[str, str]:
     """The flattened resolved config (``train.optimizer.learning_rate`` ...) as MLflow params."""
-    import yaml
-
-    from dlab.config import flatten_dotted
-
     try:
         config = yaml.safe_load((run_path / "config.yaml").read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):

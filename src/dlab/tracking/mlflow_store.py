@@ -8,6 +8,7 @@ an optional extra: without it ``--mlflow`` is refused with the install command.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,8 +76,6 @@ def connect(uri: str) -> Any:
             does not answer (with the URI, the error, and what to do).
     """
     require_mlflow()
-    import logging
-
     from mlflow.tracking import MlflowClient
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)  # not its database-migration chatter

@@ -16,9 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from dlab.errors import UsageError
 from dlab.tracking import mlflow_runs
 from dlab.tracking.mlflow_store import connect, resolve_uri
+from dlab.tracking.tensorboard import LOG_FOLDER, Session, hparams_metric_names, write_hparams
 
 
 def warn(message: str) -> None:
@@ -82,8 +85,6 @@ def varied_hparams(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
     Only keys that take more than one value across the rows count: the HParams
     dashboard then shows what tells the members apart.
     """
-    import yaml
-
     per_row: dict[int, dict[str, Any]] = {}
     for row in rows:
         values: dict[str, Any] = {"config": row.get("config")}
@@ -182,8 +183,6 @@ class SweepTracking:
 
 def write_sweep_hparams(sweep_dir: Path, rows: list[dict[str, Any]], compared: str | None) -> Path:
     """``SWEEP/tensorboard``: one HParams session per member with a run directory."""
-    from dlab.tracking.tensorboard import LOG_FOLDER, Session, hparams_metric_names, write_hparams
-
     members = [row for row in rows if row.get("run_dir")]
     hparams = varied_hparams(members)
     sessions, histories = [], {}

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlab.config.schema import TensorBoardConfig
 from dlab.errors import UsageError
 
 LOG_FOLDER = "tensorboard"
@@ -60,8 +61,6 @@ def enable(config: Any) -> Any:
     """The config with ``train.tensorboard`` switched on (kept as it is when already set)."""
     if config.train.tensorboard is not None:
         return config
-    from dlab.config.schema import TensorBoardConfig
-
     train = config.train.model_copy(update={"tensorboard": TensorBoardConfig()})
     return config.model_copy(update={"train": train})
 

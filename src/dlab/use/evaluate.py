@@ -58,7 +58,7 @@ def evaluate(
         UsageError: not a usable run, a ``--set`` outside ``data.``, data that cannot be loaded.
     """
     # both import TensorFlow: only after start_keras() has chosen the device
-    from dlab.training.compile import compile_model
+    from dlab.training.compile import compile_model  # lazy: imports keras
     from dlab.training.fit import fit_inputs
 
     wrong = [item for item in sets if not item.split("=", 1)[0].strip().startswith("data.")]

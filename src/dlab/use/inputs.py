@@ -18,7 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from dlab.errors import UsageError
+from dlab.data.modalities.images import check_image_file
+from dlab.data.modalities.text import INDEX_FROM, OOV, START, multi_hot, pad
+from dlab.errors import DataError, UsageError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
@@ -96,9 +98,6 @@ def decode_image(path: Path, height: int, width: int, channels: int) -> np.ndarr
     """
     import tensorflow as tf
 
-    from dlab.data.modalities.images import check_image_file
-    from dlab.errors import DataError
-
     try:
         check_image_file(path)
     except DataError as error:
@@ -155,8 +154,6 @@ _WORD = re.compile(r"[a-z0-9']+|#\d+")
 
 def word_ids(text: str, scheme: str, index: dict[str, int], num_words: int) -> list[int]:
     """A document's word ids as the run's source numbered them (see ``inference.text_spec``)."""
-    from dlab.data.modalities.text import INDEX_FROM, OOV, START
-
     tokens = _WORD.findall(text.replace("<br />", " ").lower())
     if scheme == "vectorizer":
         return [index.get(token, 1) for token in tokens]
@@ -173,8 +170,6 @@ def word_ids(text: str, scheme: str, index: dict[str, int], num_words: int) -> l
 
 def read_text(inputs: list[str], text: dict[str, Any], run_dir: Path) -> Batch:
     """Documents encoded as the run's model reads them: multi-hot or padded word ids."""
-    from dlab.data.modalities.text import multi_hot, pad
-
     vocabulary: list[str] = []
     if text.get("vocabulary"):
         vocabulary = (run_dir / text["vocabulary"]).read_text(encoding="utf-8").split("\n")
@@ -193,6 +188,26 @@ def read_text(inputs: list[str], text: dict[str, Any], run_dir: Path) -> Batch:
     return Batch([name for name, _ in documents], x, skipped, raw=[body for _, body in documents])
 
 
+def _one_hot_columns(frame: Any, categories: dict[str, list[str]]) -> dict[int, str]:
+    """Add ``COLUMN=VALUE`` columns for each categorical column the CSV has (in place).
+
+    Returns:
+        Row index -> why it cannot be predicted: a value the run never saw.
+    """
+    unknown: dict[int, str] = {}
+    for column, levels in categories.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column].astype(str)
+        for level in levels:
+            frame[f"{column}={level}"] = (values == level).astype(np.float64)
+        for index in np.flatnonzero(~values.isin(levels).to_numpy()):
+            unknown.setdefault(
+                int(index), f"{column} {values.iloc[index]!r} is not one of {', '.join(levels)}"
+            )
+    return unknown
+
+
 def _vectorizer_index(vocabulary: list[str]) -> dict[str, int]:
     """TextVectorization's ids: 0 padding, 1 [UNK], then its words."""
     return {word: i for i, word in enumerate(vocabulary) if i > 1 and word}
@@ -201,8 +216,15 @@ def _vectorizer_index(vocabulary: list[str]) -> dict[str, int]:
 # --------------------------------------------------------------------------- tables
 
 
-def read_table(inputs: list[str], features: list[str]) -> Batch:
+def read_table(
+    inputs: list[str], features: list[str], categories: dict[str, list[str]] | None = None
+) -> Batch:
     """CSV rows (the run's feature columns by name, any order, extra columns ignored) or .npz rows.
+
+    Args:
+        categories: text columns the run one-hot encoded (``district`` -> its values): a CSV
+            gives the text column and its ``district=north`` ... columns are made here, as the
+            training data's were; a row with a value the run never saw is skipped, saying so.
 
     Raises:
         UsageError: a CSV without one of the feature columns (all of them are listed).
@@ -227,6 +249,7 @@ def read_table(inputs: list[str], features: list[str]) -> Batch:
         except (OSError, ValueError, UnicodeDecodeError) as error:
             skipped.append(Skipped(item, f"cannot be read as a CSV ({error})"))
             continue
+        unknown = _one_hot_columns(frame, categories or {})
         missing = [name for name in features if name not in frame.columns]
         if missing:
             raise UsageError(
@@ -236,7 +259,9 @@ def read_table(inputs: list[str], features: list[str]) -> Batch:
             )
         values = frame[features].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
         for number, row in enumerate(values, 1):
-            if np.isfinite(row).all():
+            if number - 1 in unknown:
+                skipped.append(Skipped(f"{path.name}:{number}", unknown[number - 1]))
+            elif np.isfinite(row).all():
                 names.append(f"{path.name}:{number}")
                 rows.append(row.astype(np.float32))
             else:

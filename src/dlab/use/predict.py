@@ -117,7 +117,7 @@ def predict(
     elif kind == "text":
         batch = read_text(inputs, spec["text"], run.path)
     else:
-        batch = read_table(inputs, spec["table"]["features"])
+        batch = read_table(inputs, spec["table"]["features"], spec["table"].get("categories"))
     model = keras_model(run)
     scores = np.asarray(model.predict(batch.x, verbose=0)) if len(batch.names) else np.zeros((0, 1))
     if run.task == "segmentation":

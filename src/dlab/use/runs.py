@@ -52,7 +52,7 @@ def load_safely(path: Path) -> keras.Model:
     # prepare_environment() has set its environment (and never for a command that loads no model).
     import keras
 
-    import dlab.models.sparse_dense  # noqa: F401 - registers SparseInputDense (multi-hot MLPs)
+    import dlab.models.sparse_dense  # noqa: F401 - registers SparseInputDense (multi-hot MLPs); lazy: imports keras
     import dlab.models.transfer  # noqa: F401 - registers BackbonePreprocess
     import dlab.training.losses  # noqa: F401 - registers dlab's losses and metrics (perplexity)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dlab.runtime.start import start
+
 
 def start_keras(device: str = "auto", debug: bool = False) -> None:
     """Start TensorFlow on ``device``; its native start-up lines go to the console only under ``debug``.
@@ -9,6 +11,4 @@ def start_keras(device: str = "auto", debug: bool = False) -> None:
     Raises:
         UsageError: an unknown device, or ``gpu`` without one.
     """
-    from dlab.runtime.start import start
-
     start(True, device, debug)
