@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dlab.config import config_names, find_config, load_yaml_chain
 from dlab.framework.base import Experiment
 from dlab.framework.registry import register
 from dlab.tune.space import TuneConfig
@@ -47,10 +48,26 @@ class KerasTunerSearch(Experiment):
         """The experiment whose model is tuned (an instance)."""
         from dlab.framework import registry
 
+        if config.model.target not in registry.names() and config.model.target in config_names():
+            raise self._config_as_target(config.model.target)
         experiment = registry.get(config.model.target)
         if not experiment.uses_keras or experiment is type(self):
             raise self._bad_target(config)
         return experiment()
+
+    @staticmethod
+    def _config_as_target(name: str) -> Exception:
+        """model.target names a config, not an experiment: say what to write instead."""
+        from dlab.errors import ConfigError
+
+        experiment = load_yaml_chain(find_config(name), {}).get("experiment")
+        return ConfigError(
+            f"model.target: '{name}' is a config, not an experiment (its experiment is "
+            f"{experiment!r}). Tune the config itself from the command line: "
+            f"`dlab tune {name} --space KEY=SPEC ...` (e.g. --space "
+            "train.optimizer.learning_rate=log:1e-4..1e-2), or write model.target: "
+            f"{experiment} with base_model: set to that config's model: section."
+        )
 
     @staticmethod
     def _bad_target(config: RunConfig) -> Exception:

@@ -14,6 +14,7 @@ from dlab.pipeline import steps
 from dlab.pipeline.request import RunRequest
 from dlab.pipeline.steps import RunResult
 from dlab.tune.distributed import chief_from_flags, tuner_environment, wait_for_chief, worker_from_flags
+from dlab.tune.from_config import anchored, parse_space, tuner_config, write_tuner_config
 from dlab.tune.ray_workers import run_with_ray_workers
 from dlab.tune.request import SearchRequest
 from dlab.tune.resume import check_resumable, check_same_search, continuing
@@ -60,10 +61,10 @@ def tune(
     else:
         search = SearchRequest.from_options(config_ref, resume, **options)
     if search.distribution.is_worker:
-        return _worker(search)
+        return _worker(replace(search, run=with_space(search)))
     role = chief_from_flags(search.distribution)  # --chief: keras-tuner serves the oracle
     resumed = check_resumable(search.resume) if search.resume is not None else None
-    request = _tuner_request(search.run, resumed)
+    request = _tuner_request(with_space(search), resumed)
     if resumed is not None:  # before anything is created: the search must be the same one
         check_same_search(steps.resolve(request), resumed)
     if search.distribution.executor == "ray":
@@ -93,11 +94,38 @@ def _tuner_request(request: RunRequest, resumed: Path | None) -> RunRequest:
     if experiment != "keras_tuner":
         raise UsageError(
             f"'{request.config}' is not a tuner config (its experiment is "
-            f"{experiment!r}, not keras_tuner): train it with `dlab run "
-            f"{request.config}`. Tuner configs: "
+            f"{experiment!r}, not keras_tuner): tune it over its own keys with `dlab tune "
+            f"{request.config} --space KEY=SPEC` (e.g. --space model.units=choice:32,64), or train "
+            f"it with `dlab run {request.config}`. Tuner configs: "
             f"{', '.join(n for n in config_names() if n.startswith('tune-'))}."
         )
     return request
+
+
+def with_space(search: SearchRequest) -> RunRequest:
+    """The search's run request; with ``--space``, its config is the tuner config written for the
+    runnable config it names (see :mod:`dlab.tune.from_config`).
+
+    The tuner config is saved under ``OUT/.dlab/searches/`` by its content's hash (a chief and its
+    workers, given the same flags, write the same file; a changed search gets a new one), so that
+    the run's resume hint and ``dlab tune --resume`` can name it.
+    """
+    request, flags = search.run, search.flags
+    if not flags.space:
+        if flags.algorithm or flags.objective:
+            raise UsageError("--algorithm and --objective go with --space (a tuner config states its own).")
+        return request
+    if not request.config:
+        raise UsageError(
+            "--space needs the config to tune, e.g. dlab tune houses-band --space model.units=..."
+        )
+    path = find_config(request.config)
+    data = load_yaml_chain(path, {})
+    data.pop("name", None)
+    search_flags = {"algorithm": flags.algorithm, "objective": flags.objective}
+    tuned = tuner_config(anchored(data, path.parent), parse_space(flags.space), search_flags)
+    folder = Path(request.output.out) / ".dlab" / "searches"
+    return replace(request, config=str(write_tuner_config(tuned, folder, f"tune-{path.stem}")))
 
 
 def _worker(search: SearchRequest) -> WorkerResult:

@@ -41,7 +41,8 @@ TunerConfig = Annotated[
     str | None,
     typer.Argument(
         metavar="NAME|FILE",
-        help="A tuner config (e.g. tune-mnist-mlp) or its YAML file; optional with --resume.",
+        help="A tuner config (e.g. tune-mnist-mlp) or its YAML file; any runnable config with "
+        "--space; optional with --resume.",
         autocompletion=complete_config,
         show_default=False,
     ),
@@ -103,6 +104,30 @@ MaxTrials = Annotated[
     int | None,
     typer.Option(
         "--max-trials", min=1, help="Override model.max_trials (raise it to extend a search with --resume)."
+    ),
+]
+
+Space = Annotated[
+    list[str],
+    typer.Option(
+        "--space",
+        metavar="KEY=SPEC",
+        help="Tune this key of a runnable config (repeatable); SPEC: int:MIN..MAX[:STEP], "
+        "float:MIN..MAX, log:MIN..MAX, choice:A,B,C or bool. Writes the tuner config for you.",
+    ),
+]
+Algorithm = Annotated[
+    str | None,
+    typer.Option(
+        "--algorithm", metavar="random_search|hyperband|bayesian", help="The search algorithm (with --space)."
+    ),
+]
+Objective = Annotated[
+    str | None,
+    typer.Option(
+        "--objective",
+        metavar="METRIC",
+        help="The history metric to optimize, e.g. val_accuracy (with --space; default val_loss).",
     ),
 ]
 
@@ -353,12 +378,15 @@ TUNE = (
     Param("config", TunerConfig),
     Param("resume", SearchResume),
     Param("max_trials", MaxTrials),
+    Param("space", Space, []),
+    Param("algorithm", Algorithm),
+    Param("objective", Objective),
     *OVERRIDES,
     *OUTPUT,
     *REPORTING,
     Param("chief", Chief, False),
     Param("port", Port),
-    Param("bind", Bind, "0.0.0.0"),
+    Param("bind", Bind, "127.0.0.1"),
     Param("worker", Worker),
     Param("chief_address", ChiefAddress),
     Param("connect_timeout", ConnectTimeout, 30.0),

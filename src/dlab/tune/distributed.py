@@ -434,7 +434,7 @@ def chief_from_flags(distribution: Distribution) -> Role | None:
             )
         return None
     port = distribution.port
-    role = chief_role(DEFAULT_PORT if port is None else port, distribution.bind or "0.0.0.0")
+    role = chief_role(DEFAULT_PORT if port is None else port, distribution.bind or "127.0.0.1")
     return dataclasses.replace(role, shared_dir=check_shared_dir(distribution.shared_dir))
 
 

@@ -22,12 +22,17 @@ A SPEC is one of:
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 from dlab.errors import ConfigError
+from dlab.fileio import atomic_write_text
+from dlab.framework.factory import BUILDER
+from dlab.usercode import find_module_path, split_reference
 
 SPEC_FORMS = "int:MIN..MAX[:STEP], float:MIN..MAX, log:MIN..MAX, choice:A,B,C or bool"
 SEARCH_KEYS = ("algorithm", "objective", "max_trials")
@@ -114,6 +119,8 @@ def tuner_config(
         ConfigError: ``data`` is a tuner config already (it has a search space of its own).
     """
     experiment = data.get("experiment")
+    if experiment is None and "build" in (data.get("model") or {}):
+        experiment = BUILDER  # a model function of the user's own
     if experiment == "keras_tuner":
         raise ConfigError(
             "--space tunes a runnable config, and this is a tuner config already: run it without "
@@ -132,3 +139,34 @@ def tuner_config(
         # choosing hyperparameters on the test split would report a score it was tuned on
         tuned.setdefault("data", {})["validation"] = 0.2
     return tuned
+
+
+def anchored(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The config with paths that were relative to its own folder made absolute.
+
+    The tuner config is written elsewhere, so ``model.build: models.py:build`` beside the config
+    would no longer be found from it; a relative ``data.path`` stays as it is (it is relative to
+    the working folder, as in every config).
+    """
+    model = data.get("model")
+    if isinstance(model, dict) and isinstance(model.get("build"), str):
+        module, name = split_reference(model["build"], what="model.build")
+        found = find_module_path(module, [folder])
+        if found is not None and not Path(module).is_absolute():
+            data = {**data, "model": {**model, "build": f"{found}:{name}"}}
+    return data
+
+
+def write_tuner_config(tuned: dict[str, Any], folder: Path, name: str) -> Path:
+    """Save the tuner config as ``folder/NAME-HASH.yaml`` (the hash of its content) and return it.
+
+    The same search always gets the same file (a chief and its workers each write it, the same
+    bytes), and a changed search a new one: no file is ever overwritten with other content.
+    """
+    text = yaml.safe_dump({"name": name, **tuned}, sort_keys=False)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    path = folder / f"{name}-{digest}.yaml"
+    if not path.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, text)
+    return path

@@ -16,7 +16,8 @@ class Distribution:
 
     Attributes:
         chief: serve the search to workers (keras-tuner's chief) and wait for them.
-        port, bind: where the chief listens (None: 8000; 0.0.0.0: every interface).
+        port, bind: where the chief listens (None: 8000; 127.0.0.1: this machine only, the default;
+            0.0.0.0: every interface, which serves the search unauthenticated to the network).
         worker, chief_address: run trials for the chief at ``HOST:PORT`` as worker ``ID``.
         connect_timeout: how long a worker waits for the chief (seconds).
         shared_dir: a folder the chief and every worker see under the same path.
@@ -26,7 +27,7 @@ class Distribution:
 
     chief: bool = False
     port: int | None = None
-    bind: str = "0.0.0.0"
+    bind: str = "127.0.0.1"
     worker: str | None = None
     chief_address: str | None = None
     connect_timeout: float = 30.0
@@ -38,6 +39,22 @@ class Distribution:
     @property
     def is_worker(self) -> bool:
         return self.worker is not None or self.chief_address is not None
+
+
+@dataclass(frozen=True)
+class SpaceFlags:
+    """A search written on the command line over a runnable config (see :mod:`dlab.tune.from_config`).
+
+    Attributes:
+        space: ``KEY=SPEC`` entries (``model.units=choice:16,32,64``); empty: the config is a
+            tuner config already.
+        algorithm: random_search, hyperband or bayesian (None: the tuner's default).
+        objective: the history metric to optimize (None: the tuner's default, val_loss).
+    """
+
+    space: tuple[str, ...] = ()
+    algorithm: str | None = None
+    objective: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,7 @@ class SearchRequest:
     run: RunRequest
     resume: str | os.PathLike[str] | None = None
     distribution: Distribution = field(default_factory=Distribution)
+    flags: SpaceFlags = field(default_factory=SpaceFlags)
 
     @classmethod
     def from_options(
@@ -69,4 +87,8 @@ class SearchRequest:
         if refused:
             raise TypeError(f"tune() takes no {', '.join(refused)}: a search always starts a new run")
         given = {f.name: options.pop(f.name) for f in fields(Distribution) if f.name in options}
-        return cls(RunRequest.from_options(config or "", **options), resume, Distribution(**given))
+        flags = {f.name: options.pop(f.name) for f in fields(SpaceFlags) if f.name in options}
+        flags["space"] = tuple(flags.get("space") or ())
+        return cls(
+            RunRequest.from_options(config or "", **options), resume, Distribution(**given), SpaceFlags(**flags)
+        )

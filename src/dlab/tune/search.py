@@ -212,7 +212,9 @@ def make_tuner(
             print(f"dlab: chief: trial {int(trial_id) + 1} {trial.status} (score {score})", flush=True)
 
         def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
-            keras.utils.set_random_seed((config.seed + int(trial.trial_id)) % 2**32)
+            # every trial starts from the config's seed, as `dlab run best-config.yaml` does: trials
+            # differ by their hyperparameters only, and the best one re-runs to its own numbers
+            keras.utils.set_random_seed(config.seed)
             return super().run_trial(trial, *args, **kwargs)
 
         def on_trial_end(self, trial: Any) -> None:
