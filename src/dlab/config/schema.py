@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveInt,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_serializer,
@@ -884,6 +885,18 @@ class RunConfig(StrictModel):
         default_factory=dict,
         description="Known results on the real data; a variant sets an inherited entry to null to drop it.",
     )
+    _source_path: str | None = PrivateAttr(None)
+
+    @property
+    def source_path(self) -> str | None:
+        """The YAML file this config was read from (None when built in memory): code the config
+        names by a relative path (``model.build: models.py:build``) is looked up beside it."""
+        return self._source_path
+
+    def with_source(self, path: str | None) -> RunConfig:
+        """This config, remembering the file it was read from (not part of the config itself)."""
+        self._source_path = path
+        return self
 
     @field_validator("reference")
     @classmethod
@@ -920,6 +933,10 @@ class RunConfig(StrictModel):
 
 SCALING_DEFAULTS: dict[str, Any] = {"strategy": "default", "precision": "float32", "jit_compile": "auto"}
 """The scale-up keys at their defaults: left out of the config hash, so older runs keep theirs."""
+
+OWN_FILE_DATASETS = ("csv", "table")
+"""Datasets that read the user's own file and have no synthetic twin: ``--smoke`` reads the file
+itself (it is local, nothing to download), limited to the smoke sample counts."""
 
 SMOKE_DEFAULTS: dict[str, Any] = {
     "data.source": "synthetic",

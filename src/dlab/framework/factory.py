@@ -34,8 +34,12 @@ from dlab.config import (
     set_dotted,
     validate_section,
 )
+from dlab.config.schema import OWN_FILE_DATASETS
 from dlab.errors import ConfigError
 from dlab.framework import registry
+
+BUILDER = "builder"
+"""The experiment of a config that names a model function (``model.build``) and no experiment."""
 
 
 def _shrink_validation_count(data: dict[str, Any], origins: dict[str, str]) -> None:
@@ -81,6 +85,9 @@ def resolve_config(
         origins["name"] = str(path)
 
     experiment_name = data.get("experiment")
+    if experiment_name is None and isinstance(data.get("model"), dict) and "build" in data["model"]:
+        experiment_name = data["experiment"] = BUILDER  # a model function of the user's own
+        origins["experiment"] = "model.build"
     if not isinstance(experiment_name, str) or not experiment_name:
         raise ConfigError(
             f"{path} does not say which experiment runs it: add "
@@ -88,9 +95,12 @@ def resolve_config(
         )
     experiment = registry.get(experiment_name)
 
+    section = data.get("data")
+    if isinstance(section, dict) and section.get("dataset") in OWN_FILE_DATASETS:
+        section.setdefault("source", "file")  # your own file: there is nothing to download
     layers: list[tuple[str, dict[str, Any]]] = []
     if smoke:
-        layers.append(("--smoke", {**SMOKE_DEFAULTS, **experiment.smoke_overrides}))
+        layers.append(("--smoke", smoke_layer(experiment, data)))
     if flags:
         for key, value in flags.items():
             if value is not None:
@@ -109,4 +119,14 @@ def resolve_config(
     model_section = data.pop("model", {})
     config = validate_section(RunConfig, data, (), origins)
     model = validate_section(experiment.ModelConfig, model_section, ("model",), origins)
-    return config.model_copy(update={"model": model})
+    return config.model_copy(update={"model": model}).with_source(str(path))
+
+
+def smoke_layer(experiment: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """What ``--smoke`` sets: synthetic data, few samples, one epoch (and the experiment's own);
+    a dataset read from the user's own file has no synthetic twin, so that file is kept."""
+    layer = {**SMOKE_DEFAULTS, **experiment.smoke_overrides}
+    if (data.get("data") or {}).get("dataset") in OWN_FILE_DATASETS:
+        layer.pop("data.source", None)
+        layer.pop("data.path", None)
+    return layer
