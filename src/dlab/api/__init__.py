@@ -27,8 +27,9 @@ from dlab.lazy import lazy_exports
 if TYPE_CHECKING:
     from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
     from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
+    from dlab.api.project import init_project
     from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
-    from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, run, show_config
+    from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, config_origin, run, show_config
     from dlab.api.sweeps import sweep
     from dlab.api.tracking import mlflow_sync, tensorboard_serve
     from dlab.api.tune import tune
@@ -62,6 +63,8 @@ _HOMES: dict[str, str] = {
     "SweepRequest": "dlab.sweep.request",
     "run": "dlab.api.runs",
     "show_config": "dlab.api.runs",
+    "config_origin": "dlab.api.runs",
+    "init_project": "dlab.api.project",
     "sweep": "dlab.api.sweeps",
     "mlflow_sync": "dlab.api.tracking",
     "tensorboard_serve": "dlab.api.tracking",
@@ -80,6 +83,8 @@ _HOMES: dict[str, str] = {
 
 __all__ = [
     "DEFAULT_OUTPUTS",
+    "config_origin",
+    "init_project",
     "ExperimentRow",
     "RunRequest",
     "RunResult",

@@ -37,6 +37,8 @@ class ExperimentRow:
     family: str
     dataset: str
     description: str
+    origin: str = "dlab"
+    """Where the config comes from: ``dlab``, ``plugin DIST`` or ``project ROOT``."""
 
 
 def list_experiments() -> list[ExperimentRow]:
@@ -86,11 +88,22 @@ def _family(wanted: str, families: list[str]) -> str:
     raise UsageError(f"--family {wanted}: no such family.{hint} Families: {', '.join(sorted(known))}.")
 
 
+def _named(row: ExperimentRow) -> str:
+    """The config's name, and where it comes from when that is not dlab itself."""
+    if row.origin == "dlab":
+        return row.name
+    return (
+        f"{row.name} ({row.origin.split()[0]})"
+        if row.origin.startswith("project")
+        else f"{row.name} ({row.origin})"
+    )
+
+
 def _table(rows: list[ExperimentRow], width: int) -> str:
     """Families as headings; under each, name, dataset and the wrapped description, aligned."""
     if not rows:
         return ""
-    aligned = (max(len(row.name) for row in rows), max(len(row.dataset) for row in rows))
+    aligned = (max(len(_named(row)) for row in rows), max(len(row.dataset) for row in rows))
     families: dict[str, list[ExperimentRow]] = {}
     for row in rows:
         families.setdefault(row.family, []).append(row)
@@ -98,7 +111,7 @@ def _table(rows: list[ExperimentRow], width: int) -> str:
     for family, members in families.items():
         table = text_table(
             ["name", "dataset", "description"],
-            [[row.name, row.dataset, row.description] for row in members],
+            [[_named(row), row.dataset, row.description] for row in members],
             width=width,
             show_header=False,
             min_widths=aligned,

@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dlab.config.sources import config_catalogue
+from dlab.framework import registry
 from dlab.pipeline import steps
 from dlab.pipeline.request import DEFAULT_OUTPUTS, RunRequest
 from dlab.pipeline.steps import RunResult
@@ -35,6 +37,18 @@ def show_config(config_ref: str | RunRequest, /, **overrides: Any) -> str:
             ``precision``, ``jit``, ``backend``, ``max_wall_time`` as :func:`run` takes them.
     """
     return steps.resolve(as_request(config_ref, overrides)).to_yaml()
+
+
+def config_origin(config_ref: str) -> str:
+    """Where a config and its experiment come from, in one line (``dlab show`` prints it on stderr):
+    ``houses-band: configs/houses-band.yaml from project /home/me/labs; experiment builder from dlab``.
+    """
+    config = steps.resolve(as_request(config_ref, {}))
+    entry = config_catalogue().get(config_ref)
+    where = f"{entry.path} from {entry.origin}" if entry is not None else str(config.source_path)
+    return (
+        f"{config.name}: {where}; experiment {config.experiment} from {registry.origin_of(config.experiment)}"
+    )
 
 
 def run(config_ref: str | RunRequest, /, **options: Any) -> RunResult:

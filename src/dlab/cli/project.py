@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dlab import api
 from dlab.cli.app import app, call_api
 
 
@@ -18,9 +19,7 @@ def init_command(
 
       dlab init my-labs && cd my-labs && dlab run houses-band --smoke
     """
-    from dlab.api.project import init_project
-
-    written = call_api(init_project, folder)
+    written = call_api(api.init_project, folder)
     for path in written:
         typer.echo(f"  wrote {path}")
     typer.echo(f"dlab: project ready. Next: cd {folder} && dlab run houses-band --smoke")

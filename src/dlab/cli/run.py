@@ -30,6 +30,7 @@ def show_command(options: dict[str, Any]) -> None:
     """Print the resolved config (defaults, YAML, `extends` and overrides applied) as YAML."""
     request = api.RunRequest.from_options(**options)
     typer.echo(call_api(api.show_config, request, show_traceback=request.debug), nl=False)
+    typer.echo(f"# {call_api(api.config_origin, request.config)}", err=True)
 
 
 @app.command("run")

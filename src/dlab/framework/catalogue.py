@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import dlab
-from dlab.config.files import config_names, find_config, load_yaml_chain
-from dlab.config.sources import config_sources
+from dlab.config.files import load_yaml_chain
+from dlab.config.sources import config_catalogue, config_sources
 from dlab.errors import DlabError
 from dlab.fileio import atomic_write_json
 
@@ -76,24 +76,37 @@ def build_rows() -> list[Row]:
     from dlab.framework import registry  # lazy: keeps dlab list light (a cache hit skips it)
 
     rows = []
-    for name in config_names():
+    for name, entry in config_catalogue().items():
         try:
-            data = load_yaml_chain(find_config(name), {})
+            data = load_yaml_chain(entry.path, {})
         except DlabError as error:
-            rows.append(_row(name, "?", "?", f"(invalid config: {error})"))
+            rows.append(_row(name, "?", "?", f"(invalid config: {error})", entry.origin))
             continue
         try:
-            family = registry.get(str(data.get("experiment"))).family
+            family = registry.get(str(experiment_of(data))).family
         except DlabError:
             family = "?"
         description = " ".join(str(data.get("description", "")).split())
         first_sentence = description.split(". ")[0].rstrip(".")
-        rows.append(_row(name, family, str(data.get("data", {}).get("dataset", "")), first_sentence))
+        dataset = str((data.get("data") or {}).get("dataset", ""))
+        rows.append(_row(name, family, dataset, first_sentence, entry.origin))
     return rows
 
 
-def _row(name: str, family: str, dataset: str, description: str) -> Row:
-    return {"name": name, "family": family, "dataset": dataset, "description": description}
+BUILDER = "builder"
+"""The experiment of a config that names a model function (``model.build``) and no experiment."""
+
+
+def experiment_of(data: dict[str, Any]) -> str | None:
+    """The experiment a config's data names; a model function of the user's runs the builder."""
+    experiment = data.get("experiment")
+    if experiment is None and isinstance(data.get("model"), dict) and "build" in data["model"]:
+        return BUILDER
+    return experiment
+
+
+def _row(name: str, family: str, dataset: str, description: str, origin: str) -> Row:
+    return {"name": name, "family": family, "dataset": dataset, "description": description, "origin": origin}
 
 
 def cache_folder() -> Path:

@@ -37,9 +37,7 @@ from dlab.config import (
 from dlab.config.schema import OWN_FILE_DATASETS
 from dlab.errors import ConfigError
 from dlab.framework import registry
-
-BUILDER = "builder"
-"""The experiment of a config that names a model function (``model.build``) and no experiment."""
+from dlab.framework.catalogue import experiment_of
 
 
 def _shrink_validation_count(data: dict[str, Any], origins: dict[str, str]) -> None:
@@ -84,9 +82,9 @@ def resolve_config(
     if "name" not in origins:
         origins["name"] = str(path)
 
-    experiment_name = data.get("experiment")
-    if experiment_name is None and isinstance(data.get("model"), dict) and "build" in data["model"]:
-        experiment_name = data["experiment"] = BUILDER  # a model function of the user's own
+    experiment_name = experiment_of(data)
+    if experiment_name is not None and "experiment" not in data:  # a model function of the user's
+        data["experiment"] = experiment_name
         origins["experiment"] = "model.build"
     if not isinstance(experiment_name, str) or not experiment_name:
         raise ConfigError(

@@ -31,7 +31,7 @@ import yaml
 
 from dlab.errors import ConfigError
 from dlab.fileio import atomic_write_text
-from dlab.framework.factory import BUILDER
+from dlab.framework.catalogue import experiment_of
 from dlab.usercode import find_module_path, split_reference
 
 SPEC_FORMS = "int:MIN..MAX[:STEP], float:MIN..MAX, log:MIN..MAX, choice:A,B,C or bool"
@@ -118,9 +118,7 @@ def tuner_config(
     Raises:
         ConfigError: ``data`` is a tuner config already (it has a search space of its own).
     """
-    experiment = data.get("experiment")
-    if experiment is None and "build" in (data.get("model") or {}):
-        experiment = BUILDER  # a model function of the user's own
+    experiment = experiment_of(data)  # a model function of the user's own: the builder
     if experiment == "keras_tuner":
         raise ConfigError(
             "--space tunes a runnable config, and this is a tuner config already: run it without "
