@@ -33,6 +33,8 @@ _IMPORTLIB_SOURCE = str(Path(importlib.__file__).resolve().parent) + os.sep
 
 _IMPORTED: dict[Path, Any] = {}
 """Modules imported from files, by resolved path."""
+_IMPORTED_AS: dict[str, Path] = {}
+"""The file each module name was imported from here."""
 
 
 def split_reference(reference: str, *, what: str) -> tuple[str, str]:
@@ -105,6 +107,12 @@ def import_path(path: Path, *, what: str) -> Any:
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     existing_file = getattr(sys.modules.get(name), "__file__", None)
+    earlier = _IMPORTED_AS.get(name)
+    if earlier is not None and earlier != path:  # another project's file of this name, imported by
+        # us in this process (a test suite, a notebook): the newer project's file replaces it
+        del sys.modules[name]
+        _IMPORTED.pop(earlier, None)
+        existing_file = None
     if existing_file and Path(existing_file).resolve() not in {path, path / "__init__.py"}:
         raise ConfigError(
             f"{what}: cannot import {path} as module {name!r}: a module of that name is already "
@@ -112,6 +120,7 @@ def import_path(path: Path, *, what: str) -> Any:
         )
     module = _import_dotted(name, what, shown=path)
     _IMPORTED[path] = module
+    _IMPORTED_AS[name] = path
     print(f"dlab: imported {path}", file=sys.stderr)
     return module
 
