@@ -7,7 +7,13 @@ for each of these parameters it declares (as keras-tuner calls ``build_model(hp)
 - ``input_shape``: one example's shape, without the batch axis;
 - ``num_classes``: the number of classes (None for a regression);
 - ``task``: ``"classification"`` or ``"regression"``;
+- ``vocabulary_size``: text: the number of word ids (an Embedding's ``input_dim``), else None;
 - ``data``: the whole :class:`DataSpec`.
+
+Your own data comes as a table (``dataset: csv``), arrays (``npz``), a folder of class folders
+of images (``image_folder``, streamed with tf.data) or of text files (``text_folder``: padded
+word ids). Images reach the model as uint8 pixels 0-255 (rescale inside it, e.g.
+``keras.layers.Rescaling(1 / 255)``), so the saved model reads raw images too.
 
 What it returns gets the whole pipeline: compile with the config's ``train`` settings, fit
 with validation data, early stopping, checkpoints, resume, the task's figures, metrics.json,
@@ -43,7 +49,7 @@ if TYPE_CHECKING:
     from dlab.run.context import RunContext
     from dlab.training import FitResult
 
-DATA_PARAMETERS = ("input_shape", "num_classes", "task", "data")
+DATA_PARAMETERS = ("input_shape", "num_classes", "task", "vocabulary_size", "data")
 """Parameters a builder may declare to receive what the data says."""
 
 
@@ -79,6 +85,7 @@ class DataSpec:
     task: str
     class_names: tuple[str, ...] = ()
     feature_names: tuple[str, ...] = ()
+    vocabulary_size: int | None = None
 
 
 @register("builder")
@@ -87,6 +94,16 @@ class BuilderExperiment(ClassifierExperiment):
 
     family = "your own"
     ModelConfig = BuilderModelConfig
+
+    def check(self, config: RunConfig, data: Any) -> None:
+        from dlab.training import is_stream
+
+        if config.train.kfold and is_stream(data):
+            raise ConfigError(
+                f"train.kfold needs the examples as arrays, and data.dataset={data.name} is streamed "
+                "from its files. Remove train.kfold (or validate on a fraction: data.validation=0.2)."
+            )
+        super().check(config, data)
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         spec = data_spec(data)
@@ -109,23 +126,87 @@ class BuilderExperiment(ClassifierExperiment):
             "predicted_vs_true",
         )
 
+    def test_predictions(self, ctx: RunContext, model: keras.Model, data: Any) -> tuple:
+        """(true labels, model scores) of the test split; a stream is read once, batch by batch,
+        and its first images are kept for the prediction grid."""
+        import numpy as np
+
+        from dlab.training import is_stream
+
+        if not is_stream(data):
+            return super().test_predictions(ctx, model, data)
+        labels, scores, shown = [], [], []
+        kept = 0
+        for x, y in data.batches("test", ctx.config.train.batch_size or 32):
+            x = np.asarray(x)  # a tf.data tensor: JAX's predict_on_batch takes arrays
+            scores.append(np.asarray(model.predict_on_batch(x)))
+            labels.append(np.asarray(y))
+            if kept < GRID_SIZE:
+                shown.append(x[: GRID_SIZE - kept])
+                kept += len(shown[-1])
+        ctx.state["shown_images"] = np.concatenate(shown)
+        return np.concatenate(labels), np.concatenate(scores)
+
+    def show_predictions(self, ctx, data, true, predicted, scores, names) -> None:
+        """Images: a grid of the first test images with their predicted (and wrong: true) labels."""
+        if not is_image(data):
+            return
+        from dlab.plots import prediction_grid
+
+        shown = min(GRID_SIZE, len(true))
+        images = ctx.state["shown_images"] if "shown_images" in ctx.state else data.x_test
+        ctx.run_dir.save_figure(
+            prediction_grid(
+                images[:shown],
+                true[:shown],
+                predicted[:shown],
+                names,
+                title=f"{ctx.config.name}: test predictions",
+            ),
+            "predictions",
+        )
+
     def inference_spec(self, config: RunConfig, data: Any) -> dict[str, Any] | None:
-        """Tables are read by column name (one-hot columns from their text); images are resized."""
-        from dlab.framework.inference import image_spec, table_spec
+        """Tables are read by column name (one-hot columns from their text); images are resized;
+        documents become word ids by the run's vocabulary, padded to its length."""
+        from dlab.framework.inference import image_spec, table_spec, text_spec
 
         if is_table(data):
             spec = table_spec(config, data, list(data.extra["feature_names"]))
             spec["table"]["categories"] = dict(data.extra.get("categories") or {})
             return spec
-        shape = getattr(data, "sample_shape", None)
-        if shape is not None and len(shape) == 3:
-            return image_spec(config, shape, data.class_names, data_spec(data).task)
+        if is_text(data):
+            return text_spec(
+                config, data, "sequence", int(data.extra["maxlen"]), data.class_names, scheme="vectorizer"
+            )
+        if is_image(data):
+            return image_spec(config, data.sample_shape, data.class_names, data_spec(data).task)
         return None
 
 
+GRID_SIZE = 20
+"""Test images shown with their predictions (``plots/predictions.png``)."""
+
+
 def is_table(data: Any) -> bool:
-    """Rows of numbered columns read from a table file (the csv dataset)."""
+    """Rows of numbered columns: a table file (csv), or feature rows of an .npz (npz)."""
     return "feature_names" in getattr(data, "extra", {})
+
+
+def is_text(data: Any) -> bool:
+    """Documents as padded word ids, with the vocabulary that numbered them (text_folder)."""
+    return getattr(data, "vocabulary", None) is not None and "maxlen" in getattr(data, "extra", {})
+
+
+def is_image(data: Any) -> bool:
+    """Examples of shape (height, width, channels) holding uint8 pixels, which raw image files
+    give too (a stream of a class-folder tree always does; float arrays may hold anything)."""
+    from dlab.training import is_stream
+
+    shape = getattr(data, "sample_shape", None)
+    if shape is None or len(shape) != 3 or shape[-1] not in (1, 3, 4):
+        return False
+    return is_stream(data) or str(data.x_train.dtype) == "uint8"
 
 
 def data_spec(data: Any) -> DataSpec:
@@ -139,6 +220,7 @@ def data_spec(data: Any) -> DataSpec:
         task=task,
         class_names=classes,
         feature_names=tuple(getattr(data, "extra", {}).get("feature_names") or ()),
+        vocabulary_size=int(data.extra["num_words"]) if is_text(data) else None,
     )
 
 
@@ -176,13 +258,14 @@ def call_builder(function: Any, settings: BuilderModelConfig, spec: DataSpec) ->
     if unknown:
         accepted = [key for key in parameters if key not in DATA_PARAMETERS]
         raise ConfigError(
-            f"model.{unknown[0]} is not a parameter of {name}{did_you_mean(unknown[0], accepted)} "
+            f"model.{unknown[0]} is not a parameter of {name}.{did_you_mean(unknown[0], accepted)} "
             f"Its parameters: {', '.join(accepted) or 'none besides the data'}."
         )
     facts = {
         "input_shape": spec.input_shape,
         "num_classes": spec.num_classes,
         "task": spec.task,
+        "vocabulary_size": spec.vocabulary_size,
         "data": spec,
     }
     given = {**{key: value for key, value in facts.items() if key in parameters}, **arguments}
@@ -222,8 +305,7 @@ def check_model_fits(model: Any, function: Any, spec: DataSpec, data: Any) -> No
         )
     expected_output = spec.num_classes if spec.task == "classification" else 1
     try:
-        sample = data.x_train[:2]
-        output = model(sample, training=False)
+        output = model(first_examples(data, 2), training=False)
     except Exception as error:  # a shape mismatch shows up here, before the run exists
         raise ConfigError(
             f"model.build: the model of {name} cannot read this data's examples of shape "
@@ -237,6 +319,18 @@ def check_model_fits(model: Any, function: Any, spec: DataSpec, data: Any) -> No
             f"model.build: the model of {name} outputs {width} value(s) per example, but the data is "
             f"{what}: its last layer needs {expected_output} unit(s)."
         )
+
+
+def first_examples(data: Any, count: int) -> Any:
+    """The first ``count`` training inputs: of the arrays, or one batch of a stream."""
+    import numpy as np
+
+    from dlab.training import is_stream
+
+    if is_stream(data):
+        inputs, _ = next(iter(data.batches("train", count)))
+        return np.asarray(inputs)
+    return data.x_train[:count]
 
 
 def with_normalization(model: keras.Model, data: Any, name: str) -> keras.Model:

@@ -108,8 +108,8 @@ class DataConfig(StrictModel):
     )
     task: Literal["classification", "regression"] | None = Field(
         None,
-        description="Your own table: what the target is; null: classification for text, booleans "
-        "and at most 20 distinct integers, regression otherwise.",
+        description="Your own table or .npz: what the target is; null: classification for text, "
+        "booleans and at most 20 distinct integers (a table: whole numbers), regression otherwise.",
     )
     categorical: Literal["onehot", "refuse"] = Field(
         "onehot",
@@ -120,20 +120,21 @@ class DataConfig(StrictModel):
         None,
         ge=1,
         description="Text: keep the N most frequent words "
-        "(others become out-of-vocabulary); null: the whole vocabulary.",
+        "(others become out-of-vocabulary); null: the whole vocabulary (text_folder: of the "
+        "training documents only; N counts ids 0 and 1, padding and unknown words).",
     )
     maxlen: int | None = Field(
         None,
         ge=1,
         description="Text: pad or truncate every document to "
-        "this many words, keeping the last ones (sequence models).",
+        "this many words, keeping the last ones (sequence models); text_folder: 200 when null.",
     )
 
     image_size: PositiveInt | tuple[PositiveInt, PositiveInt] | None = Field(
         None,
-        description="Segmentation: resize images (bilinear) and masks (nearest "
+        description="Segmentation and image_folder: resize images (bilinear; masks nearest "
         "neighbour) to this height and width (one number: square); null: the dataset's own "
-        "(200 for oxford_pets).",
+        "(200 for oxford_pets, 64 for image_folder).",
     )
     mask_offset: int | None = Field(
         None,
@@ -934,7 +935,7 @@ class RunConfig(StrictModel):
 SCALING_DEFAULTS: dict[str, Any] = {"strategy": "default", "precision": "float32", "jit_compile": "auto"}
 """The scale-up keys at their defaults: left out of the config hash, so older runs keep theirs."""
 
-OWN_FILE_DATASETS = ("csv", "table")
+OWN_FILE_DATASETS = ("csv", "table", "npz", "image_folder", "text_folder")
 """Datasets that read the user's own file and have no synthetic twin: ``--smoke`` reads the file
 itself (it is local, nothing to download), limited to the smoke sample counts."""
 

@@ -59,18 +59,24 @@ def image_spec(config: RunConfig, image_shape: Any, class_names: list[str] | Non
 
 
 def text_spec(
-    config: RunConfig, data: Any, encoding: str, maxlen: int | None, class_names: list[str] | None
+    config: RunConfig,
+    data: Any,
+    encoding: str,
+    maxlen: int | None,
+    class_names: list[str] | None,
+    scheme: str | None = None,
 ) -> dict:
     """Documents become word ids as the run's source made them, then multi-hot or padded.
 
     ``scheme``: ``keras`` (the Keras word index: 1 starts a document, 2 is an unknown word, a
     word's id is its rank + 3), ``vectorizer`` (a TextVectorization vocabulary: 1 is unknown,
     no start mark) or ``ids`` (no words known, e.g. synthetic data: documents are word ids
-    written ``#N``, as predictions.txt shows them).
+    written ``#N``, as predictions.txt shows them); None: as the data's source says (``dir``:
+    vectorizer, a vocabulary: keras, none: ids).
     """
     num_words = int(data.extra["num_words"])
     vocabulary = data.vocabulary
-    if config.data.source == "dir":
+    if scheme == "vectorizer" or (scheme is None and config.data.source == "dir"):
         scheme = "vectorizer"
     elif vocabulary is not None:
         scheme = "keras"

@@ -60,6 +60,8 @@ def _npz_arrays(path: Path, shape: tuple[int, ...], what: str) -> np.ndarray:
             array = archive[key]
     except (OSError, ValueError) as error:
         raise UsageError(f"{path}: cannot read it as an .npz of numbers ({error}).") from None
+    if len(shape) == 3 and shape[-1] == 1 and array.ndim in (2, 3) and array.shape[-2:] == shape[:2]:
+        array = array[..., None]  # grayscale images saved without their channel axis, as mnist.npz
     if array.shape == shape:
         array = array[None]
     if array.shape[1:] != shape:

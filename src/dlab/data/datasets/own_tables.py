@@ -51,7 +51,7 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
     task = config.task or infer_task(table[target])
     x, feature_names, categories = encode_features(table[features], config.categorical, path)
     y, class_names = encode_target(table[target], task, path)
-    train, test = _holdout(y, task, config.test_split, seed)
+    train, test = holdout(y, task, config.test_split, seed)
     return ArrayDataset(
         name=config.dataset,
         source="file",
@@ -72,19 +72,37 @@ def load_data(config: DataConfig, seed: int) -> ArrayDataset:
 
 
 def _table_path(config: DataConfig) -> Path:
-    if config.source not in {"file", "keras"}:  # keras is the schema's default: a file is meant
+    return own_path(config, "a CSV or Parquet file with a header row", "file")
+
+
+def own_path(config: DataConfig, what: str, kind: str, sources: tuple[str, ...] = ("file",)) -> Path:
+    """``data.path`` of a dataset read from the user's own file or folder (csv, npz, image_folder,
+    text_folder), as an existing Path of ``kind`` ("file" or "dir").
+
+    ``data.source`` may be one of ``sources``, or left at the schema's ``keras`` (a config that
+    names one of these datasets means its own file: there is nothing to download).
+
+    Raises:
+        DataError: another source, no path, or nothing of that kind at the path; the message
+            says what to give.
+    """
+    noun = "folder" if kind == "dir" else "file"
+    if config.source not in {*sources, "keras"}:
         raise DataError(
-            f"data.dataset={config.dataset} reads your own file: use data.source=file "
-            f"(got {config.source}) and data.path=FILE."
+            f"data.dataset={config.dataset} reads your own {noun}: use data.source="
+            f"{' or '.join(sources)} (got {config.source}) and data.path={noun.upper()}."
         )
     if not config.path:
         raise DataError(
-            f"data.dataset={config.dataset} needs data.path: a CSV or Parquet file with a header "
-            "row. Add --set data.path=FILE."
+            f"data.dataset={config.dataset} needs data.path: {what}. Add --set data.path={noun.upper()}."
         )
     path = Path(config.path).expanduser()
-    if not path.is_file():
-        raise DataError(f"data.path '{config.path}' is not a file (expected a CSV or Parquet table).")
+    if kind == "dir" and not path.is_dir():
+        state = "is a file" if path.is_file() else "does not exist"
+        raise DataError(f"data.path '{config.path}' {state}; expected a folder: {what}.")
+    if kind == "file" and not path.is_file():
+        state = "is a folder" if path.is_dir() else "is not a file"
+        raise DataError(f"data.path '{config.path}' {state} (expected {what}).")
     return path
 
 
@@ -218,11 +236,21 @@ def encode_target(target: pd.Series, task: str, path: Path) -> tuple[np.ndarray,
     return labels.astype(np.int64), [str(value) for value in values]
 
 
-def _holdout(y: np.ndarray, task: str, test_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) row indices: the test rows drawn with ``seed``, stratified for classes."""
+def holdout(
+    y: np.ndarray, task: str, test_split: float, seed: int, what: str = "rows"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices: the test ones drawn with ``seed``, stratified for classes; the
+    training ones in a seeded random order (a file sorted by class comes out mixed).
+
+    Raises:
+        DataError: the split leaves no training (or no test) example.
+    """
     count = max(1, int(round(len(y) * test_split)))
     if count >= len(y):
-        raise DataError(f"data.test_split={test_split} leaves no training rows out of {len(y)}.")
+        raise DataError(
+            f"data.test_split={test_split} leaves no training {what} out of {len(y)}: give more "
+            "examples, or a smaller data.test_split."
+        )
     if task == "classification":
         test = stratified_indices(y, count, seed)
     else:
