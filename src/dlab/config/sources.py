@@ -18,7 +18,13 @@ Only the standard library is used: ``dlab list`` reads these on every start.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -28,6 +34,7 @@ from dlab.errors import ConfigError
 
 CONFIG_ENTRY_POINTS = "dlab.configs"
 PACKAGED = "dlab"
+ENTRY_POINTS_CACHE = "entry-points.json"
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,77 @@ def config_sources() -> list[ConfigSource]:
     return sources
 
 
+def cache_folder() -> Path:
+    """Where dlab keeps caches that can be rebuilt at any time (``$XDG_CACHE_HOME/dlab``)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "dlab"
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One entry point of a dlab group: its name, the module it names and the distribution."""
+
+    name: str
+    module: str
+    distribution: str
+
+
+@functools.cache
+def plugin_entries(group: str) -> tuple[PluginEntry, ...]:
+    """The entry points of ``group`` in the installed distributions, sorted by name.
+
+    Reading every distribution's metadata costs ~0.1 s with a few hundred installed, on every
+    command, ``dlab list`` included; so the answer is kept in the cache folder under a
+    fingerprint of the import path's folders (a ``pip install`` or uninstall changes its
+    folder's modification time) and read again only when that changes.
+    """
+    key = _installed_fingerprint()
+    path = cache_folder() / ENTRY_POINTS_CACHE
+    cached = _read_cache(path)
+    if cached.get("fingerprint") == key and group in cached.get("groups", {}):
+        return tuple(PluginEntry(*item) for item in cached["groups"][group])
+    entries = tuple(
+        PluginEntry(entry.name, entry.module, entry.dist.name if entry.dist is not None else entry.name)
+        for entry in sorted(metadata.entry_points(group=group), key=lambda item: item.name)
+    )
+    groups = cached.get("groups", {}) if cached.get("fingerprint") == key else {}
+    groups[group] = [[entry.name, entry.module, entry.distribution] for entry in entries]
+    _write_cache(path, {"fingerprint": key, "groups": groups})
+    return entries
+
+
+def _write_cache(path: Path, data: dict) -> None:
+    """Write the cache whole or not at all (a temporary file renamed over it); a read-only or
+    full home folder means no cache, and the same answers."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(data, file)
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            os.unlink(temporary)
+
+
+def _installed_fingerprint() -> str:
+    stamps = []
+    for folder in sys.path:
+        try:
+            stamps.append(f"{folder}:{os.stat(folder or '.').st_mtime_ns}")
+        except OSError:
+            continue
+    return hashlib.sha256("\n".join(stamps).encode()).hexdigest()[:16]
+
+
+def _read_cache(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @functools.lru_cache(maxsize=1)
 def plugin_config_sources() -> tuple[ConfigSource, ...]:
     """The config folders that installed distributions declare (entry-point group ``dlab.configs``).
@@ -71,8 +149,8 @@ def plugin_config_sources() -> tuple[ConfigSource, ...]:
         ConfigError: an entry point whose package cannot be found.
     """
     sources = []
-    for entry in sorted(metadata.entry_points(group=CONFIG_ENTRY_POINTS), key=lambda item: item.name):
-        distribution = entry.dist.name if entry.dist is not None else entry.name
+    for entry in plugin_entries(CONFIG_ENTRY_POINTS):
+        distribution = entry.distribution
         try:
             folder = Path(str(resources.files(entry.module)))
         except (ModuleNotFoundError, TypeError) as error:

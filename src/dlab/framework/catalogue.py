@@ -31,7 +31,7 @@ from typing import Any
 
 import dlab
 from dlab.config.files import load_yaml_chain
-from dlab.config.sources import config_catalogue, config_sources
+from dlab.config.sources import cache_folder, config_catalogue, config_sources
 from dlab.errors import DlabError
 from dlab.fileio import atomic_write_json
 
@@ -107,12 +107,6 @@ def experiment_of(data: dict[str, Any]) -> str | None:
 
 def _row(name: str, family: str, dataset: str, description: str, origin: str) -> Row:
     return {"name": name, "family": family, "dataset": dataset, "description": description, "origin": origin}
-
-
-def cache_folder() -> Path:
-    """Where dlab keeps caches that can be rebuilt at any time."""
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "dlab"
 
 
 def fingerprint(configs: Path | Sequence[Path]) -> str:

@@ -29,11 +29,10 @@ import contextlib
 import importlib
 import pkgutil
 from collections.abc import Callable, Iterator
-from importlib import metadata
 from typing import TYPE_CHECKING, TypeVar
 
 from dlab.config.project import find_project
-from dlab.config.sources import PACKAGED
+from dlab.config.sources import PACKAGED, plugin_entries
 from dlab.errors import ConfigError, DlabError, did_you_mean
 from dlab.usercode import import_module_ref, import_path
 
@@ -92,8 +91,8 @@ def discover() -> None:
     package = importlib.import_module("dlab.experiments")  # first: a failing user module leaves these
     for module in pkgutil.iter_modules(package.__path__):
         importlib.import_module(f"{package.__name__}.{module.name}")
-    for entry in sorted(metadata.entry_points(group=EXPERIMENT_ENTRY_POINTS), key=lambda item: item.name):
-        distribution = entry.dist.name if entry.dist is not None else entry.name
+    for entry in plugin_entries(EXPERIMENT_ENTRY_POINTS):
+        distribution = entry.distribution
         with _origin(f"plugin {distribution}"):
             import_module_ref(entry.module, what=f"the plugin {distribution} ({EXPERIMENT_ENTRY_POINTS})")
     project = find_project()
