@@ -22,15 +22,18 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.data import ArrayDataset, split_validation
+from dlab.errors import ConfigError
+from dlab.fileio import atomic_write_text
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
+from dlab.plots import embedding_map
 
 if TYPE_CHECKING:
     import keras
     import numpy as np
 
     from dlab.config import RunConfig
-    from dlab.data import ArrayDataset
     from dlab.run.context import RunContext
     from dlab.training import FitResult
 
@@ -67,10 +70,8 @@ class Cbow(KerasExperiment):
     smoke_overrides = {"data.train_samples": 4096, "data.test_samples": 512}
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data import ArrayDataset, split_validation
-        from dlab.data.datasets.timemachine import load_text
-        from dlab.errors import ConfigError
-        from dlab.models.embeddings import cbow_pairs
+        from dlab.data.datasets.timemachine import load_text  # lazy: imports numpy
+        from dlab.models.embeddings import cbow_pairs  # lazy: imports numpy
 
         if config.data.dataset != "timemachine":
             raise ConfigError(
@@ -140,9 +141,7 @@ class Cbow(KerasExperiment):
     def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         import numpy as np
 
-        from dlab.fileio import atomic_write_text
-        from dlab.models.embeddings import pca_2d, write_word2vec
-        from dlab.plots import embedding_map
+        from dlab.models.embeddings import pca_2d, write_word2vec  # lazy: imports numpy
 
         settings: CbowConfig = ctx.config.model
         vectors = np.asarray(model.get_layer("embedding").get_weights()[0])
@@ -192,7 +191,7 @@ class NeighbourReport:
 
 def neighbour_report(vocabulary: list[str], vectors, probe_words: list[str], count: int) -> NeighbourReport:
     """The ``count`` nearest words by cosine for each probe word found in the vocabulary."""
-    from dlab.models.embeddings import nearest_neighbours
+    from dlab.models.embeddings import nearest_neighbours  # lazy: imports numpy
 
     index = {word: i for i, word in enumerate(vocabulary)}
     probes = [word.lower() for word in probe_words]

@@ -28,9 +28,6 @@ from dlab.fileio import atomic_write_text
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
 
-# dlab.data.modalities.characters, dlab.models and dlab.training are imported inside the
-# functions: `dlab list` imports every experiment module, and they import NumPy or Keras.
-
 if TYPE_CHECKING:
     import keras
 
@@ -72,7 +69,7 @@ def char_model(
     import keras
     from keras import layers
 
-    from dlab.models.sequences import stateful_layer_options
+    from dlab.models.sequences import stateful_layer_options  # lazy: imports numpy
 
     inputs = keras.Input(batch_shape=(batch_size, num_steps), dtype="int32", name="characters")
     x = layers.Embedding(
@@ -100,7 +97,7 @@ class CharLanguageModel(KerasExperiment):
     smoke_overrides = {"data.train_samples": 3500, "data.test_samples": 1200}
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data.modalities.characters import min_corpus_length
+        from dlab.data.modalities.characters import min_corpus_length  # lazy: imports numpy
 
         if config.data.validation == "none":
             raise ConfigError(
@@ -155,9 +152,9 @@ class CharLanguageModel(KerasExperiment):
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
         """Train with the shared recipe on batches of subsequences, then generate a sample."""
-        from dlab.data.modalities.characters import character_splits
-        from dlab.models.sequences import state_resetter
-        from dlab.training import fit_and_evaluate
+        from dlab.data.modalities.characters import character_splits  # lazy: imports numpy
+        from dlab.models.sequences import state_resetter  # lazy: imports numpy
+        from dlab.training import fit_and_evaluate  # lazy: imports keras
 
         config, settings = ctx.config, ctx.config.model
         batch, steps = config.train.batch_size, settings.num_steps
@@ -188,7 +185,7 @@ class CharLanguageModel(KerasExperiment):
 
     def sample(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> dict[str, Any]:
         """Continue ``model.prefix`` greedily; print it, write samples.txt, record it."""
-        from dlab.models.sequences import generate
+        from dlab.models.sequences import generate  # lazy: imports numpy
 
         settings: CharLanguageModelConfig = ctx.config.model
         generator = char_model(settings, len(data.vocabulary), 1, None, stateful=True, name="generator")

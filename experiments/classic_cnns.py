@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.errors import ConfigError
 from dlab.framework.recipes import ImageClassifierExperiment
 from dlab.framework.registry import register
 
@@ -52,15 +53,13 @@ class ClassicCnn(ImageClassifierExperiment):
     smoke_overrides = {"data.train_samples": 32, "data.test_samples": 16, "train.batch_size": 16}
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
-        from dlab.models.blocks import build_classifier
+        from dlab.models.blocks import build_classifier  # lazy: imports keras
 
         settings: ClassicCnnConfig = config.model
         options = {}
         if settings.architecture == "alexnet":
             options = {"width": settings.width, "small_input": settings.small_input}
         elif settings.width != 1.0 or settings.small_input:
-            from dlab.errors import ConfigError
-
             raise ConfigError(
                 "model.width and model.small_input apply to architecture=alexnet "
                 f"only, not {settings.architecture}."

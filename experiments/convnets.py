@@ -54,7 +54,7 @@ class ConvNet(ImageClassifierExperiment):
         import keras
         from keras import layers
 
-        from dlab.models.blocks import apply_layers, classifier_head, conv_stack
+        from dlab.models.blocks import apply_layers, classifier_head, conv_stack  # lazy: imports keras
 
         settings: ConvNetConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="images")

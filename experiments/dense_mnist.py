@@ -85,7 +85,7 @@ class DenseMnist(ImageClassifierExperiment):
         import numpy as np
         from keras import layers
 
-        from dlab.models.blocks import classifier_head
+        from dlab.models.blocks import classifier_head  # lazy: imports keras
 
         settings: DenseConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="inputs")

@@ -17,6 +17,7 @@ big array; training, evaluation and the figures read it batch by batch.
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -27,9 +28,6 @@ from dlab.data import ArrayDataset, load_dataset
 from dlab.errors import ConfigError
 from dlab.framework.recipes import ImageClassifierExperiment
 from dlab.framework.registry import register
-
-# dlab.data.modalities.folders, dlab.models and dlab.training are imported inside the functions:
-# `dlab list` imports every experiment module, and they import NumPy or Keras.
 
 if TYPE_CHECKING:
     import keras
@@ -83,7 +81,7 @@ class FolderClassifier(ImageClassifierExperiment):
         return int(config.model.image_size)
 
     def load_data(self, config: RunConfig) -> StreamDataset:
-        from dlab.data.modalities.folders import folder_spec
+        from dlab.data.modalities.folders import folder_spec  # lazy: imports numpy
 
         size = self.image_size(config)
         folder_spec(config.data.dataset)  # a class-folder tree, or the error that names them
@@ -106,7 +104,7 @@ class FolderClassifier(ImageClassifierExperiment):
         """Labels and scores of the whole test stream, read once; keeps the first images."""
         import numpy as np
 
-        from dlab.training import is_stream
+        from dlab.training import is_stream  # lazy: imports keras
 
         if not is_stream(data):
             return super().test_predictions(ctx, model, data)
@@ -164,8 +162,8 @@ class FolderConvNet(FolderClassifier):
         import keras
         from keras import layers
 
-        from dlab.models.blocks import apply_layers, conv_stack
-        from dlab.models.transfer import classifier_top
+        from dlab.models.blocks import apply_layers, conv_stack  # lazy: imports keras
+        from dlab.models.transfer import classifier_top  # lazy: imports keras
 
         settings: FolderConvNetConfig = config.model
         inputs = keras.Input(shape=data.image_shape, name="images")
@@ -248,7 +246,7 @@ class Transfer(FolderClassifier):
     }
 
     def image_size(self, config: RunConfig) -> int:
-        from dlab.models.transfer import backbone, input_size
+        from dlab.models.transfer import backbone, input_size  # lazy: imports keras
 
         return input_size(backbone(config.model.backbone), config.model.image_size)
 
@@ -271,7 +269,7 @@ class Transfer(FolderClassifier):
         super().check(config, data)
 
     def _check_init_run(self, config: RunConfig) -> None:
-        from dlab.models.transfer import read_run
+        from dlab.models.transfer import read_run  # lazy: imports keras
 
         settings: TransferConfig = config.model
         run, saved = read_run(settings.init_from)
@@ -294,8 +292,8 @@ class Transfer(FolderClassifier):
     def build_model(self, config: RunConfig, data: StreamDataset) -> keras.Model:
         import keras
 
-        from dlab.models.blocks import apply_layers
-        from dlab.models.transfer import (
+        from dlab.models.blocks import apply_layers  # lazy: imports keras
+        from dlab.models.transfer import (  # lazy: imports keras
             BackbonePreprocess,
             backbone,
             build_base,
@@ -370,7 +368,7 @@ class Transfer(FolderClassifier):
         """Extract features once per split, train the head on them, save base + head as one model."""
         import keras
 
-        from dlab import training
+        from dlab import training  # lazy: imports keras
 
         features, ctx.state["shown_images"] = self.feature_dataset(data, ctx.config.train.batch_size or 32)
         ctx.record(backbone=self.backbone_record)
@@ -392,9 +390,7 @@ class Transfer(FolderClassifier):
             (the features and labels of every split, the first test images for the prediction
             grid); the extraction's time goes to ``backbone_record["feature_seconds"]``.
         """
-        import time
-
-        from dlab.models.transfer import extract_features
+        from dlab.models.transfer import extract_features  # lazy: imports keras
 
         arrays: dict[str, Any] = {}
         started = time.perf_counter()

@@ -15,8 +15,10 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.errors import ConfigError, did_you_mean
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
+from dlab.plots import decision_boundary
 
 if TYPE_CHECKING:
     import keras
@@ -46,8 +48,7 @@ class PlaygroundMlp(KerasExperiment):
     ModelConfig = PlaygroundConfig
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data.datasets.playground import PROBLEMS
-        from dlab.errors import ConfigError, did_you_mean
+        from dlab.data.datasets.playground import PROBLEMS  # lazy: imports numpy
 
         if config.data.dataset not in PROBLEMS:
             raise ConfigError(
@@ -61,7 +62,7 @@ class PlaygroundMlp(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.models.blocks import apply_layers, dense_stack, kernel_regularizer
+        from dlab.models.blocks import apply_layers, dense_stack, kernel_regularizer  # lazy: imports keras
 
         settings: PlaygroundConfig = config.model
         inputs = keras.Input(shape=(2,), name="points")
@@ -82,8 +83,7 @@ class PlaygroundMlp(KerasExperiment):
     def figures(self, ctx, model, data, result):
         import numpy as np
 
-        from dlab.plots import decision_boundary
-        from dlab.training.outputs import outputs_in_batches
+        from dlab.training.outputs import outputs_in_batches  # lazy: imports keras
 
         def predict(points):
             return outputs_in_batches(model, points, 4096).reshape(-1)

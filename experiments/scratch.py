@@ -9,13 +9,16 @@ imported inside the methods so that ``dlab list`` stays fast.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.errors import DataError
 from dlab.framework.recipes import ScratchExperiment
 from dlab.framework.registry import register
+from dlab.plots import confusion_matrix, decision_boundary, fitted_line
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
 
 
 def _save_decision_boundary(ctx: RunContext, model, data: ArrayDataset) -> None:
-    from dlab.plots import decision_boundary
-
     figure = decision_boundary(
         model.predict,
         data.x_train,
@@ -63,7 +64,7 @@ class Perceptron(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
         import numpy as np
 
-        from dlab.models.numpy_models import SigmoidNeuron
+        from dlab.models.numpy_models import SigmoidNeuron  # lazy: imports numpy
 
         settings: PerceptronConfig = config.model
         start = 0.0 if settings.init == "zeros" else settings.init_value
@@ -105,7 +106,7 @@ class SoftmaxDecoder(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SoftmaxLayer:
         import numpy as np
 
-        from dlab.models.numpy_models import SoftmaxLayer
+        from dlab.models.numpy_models import SoftmaxLayer  # lazy: imports numpy
 
         n_features, n_classes = data.x_train.shape[1], data.num_classes
         return SoftmaxLayer(
@@ -141,7 +142,7 @@ class XorMlp(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> TwoLayerNet:
         import numpy as np
 
-        from dlab.models.numpy_models import TwoLayerNet
+        from dlab.models.numpy_models import TwoLayerNet  # lazy: imports numpy
 
         settings: XorMlpConfig = config.model
         rng = np.random.default_rng(config.seed)
@@ -184,10 +185,7 @@ class LogisticRegression(ScratchExperiment):
     ModelConfig = LogisticRegressionConfig
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dataclasses import replace
-
-        from dlab.data.modalities.tabular import standardize
-        from dlab.errors import DataError
+        from dlab.data.modalities.tabular import standardize  # lazy: imports numpy
 
         data = super().load_data(config)
         if data.num_classes != 2:
@@ -206,14 +204,12 @@ class LogisticRegression(ScratchExperiment):
     def build_model(self, config: RunConfig, data: ArrayDataset) -> SigmoidNeuron:
         import numpy as np
 
-        from dlab.models.numpy_models import SigmoidNeuron
+        from dlab.models.numpy_models import SigmoidNeuron  # lazy: imports numpy
 
         n_features = data.x_train.shape[1]
         return SigmoidNeuron(n_features, np.zeros(n_features), 0.0)
 
     def figures(self, ctx, model, data):
-        from dlab.plots import confusion_matrix
-
         predicted = (model.predict(data.x_test) >= 0.5).astype(int)
         figure = confusion_matrix(
             data.y_test,
@@ -232,7 +228,7 @@ class LinearRegressionExperiment(ScratchExperiment):
     """Linear regression by gradient descent, compared with the least-squares optimum."""
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> LinearRegression:
-        from dlab.models.numpy_models import LinearRegression
+        from dlab.models.numpy_models import LinearRegression  # lazy: imports numpy
 
         return LinearRegression(data.x_train.shape[1])
 
@@ -248,8 +244,6 @@ class LinearRegressionExperiment(ScratchExperiment):
         )
 
     def figures(self, ctx, model, data):
-        from dlab.plots import fitted_line
-
         figure = fitted_line(
             data.x_train,
             data.y_train,

@@ -23,9 +23,6 @@ from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
 from dlab.plots import segmentation_masks
 
-# dlab.models.blocks is imported inside build_model: `dlab list` imports every experiment module,
-# and it imports Keras.
-
 if TYPE_CHECKING:
     import keras
 
@@ -96,7 +93,7 @@ class Segmentation(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.models.blocks import apply_layers
+        from dlab.models.blocks import apply_layers  # lazy: imports keras
 
         settings: SegmentationConfig = config.model
         size, act = settings.kernel_size, settings.activation

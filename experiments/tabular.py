@@ -19,8 +19,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
+from dlab import plots
 from dlab.config import StrictModel
-from dlab.data import ArrayDataset
+from dlab.data import ArrayDataset, load_dataset
+from dlab.errors import ConfigError, DataError
+from dlab.framework.inference import table_spec
 from dlab.framework.recipes import KerasExperiment
 from dlab.framework.registry import register
 
@@ -62,7 +65,7 @@ class TabularMlp(KerasExperiment):
         import keras
         from keras import layers
 
-        from dlab.models.blocks import apply_layers, dense_stack
+        from dlab.models.blocks import apply_layers, dense_stack  # lazy: imports keras
 
         settings: TabularMlpConfig = config.model
         inputs = keras.Input(shape=data.x_train.shape[1:], name="features")
@@ -91,11 +94,9 @@ class TabularMlp(KerasExperiment):
 
     def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
         """Rows by feature name; the Normalization layer inside the model standardizes them."""
-        from dlab.framework.inference import table_spec
-
         names = None
         if data.name == "boston_housing" and data.x_train.shape[1] == 13:
-            from dlab.data.datasets.boston_housing import FEATURES
+            from dlab.data.datasets.boston_housing import FEATURES  # lazy: imports numpy
 
             names = list(FEATURES)
         return table_spec(config, data, names)
@@ -174,18 +175,14 @@ class AutoencoderFraud(KerasExperiment):
     def load_data(self, config: RunConfig) -> FraudData:
         import numpy as np
 
-        from dlab.data import load_dataset
-
         data = load_dataset(config.data.model_copy(update={"validation": "test"}), config.seed)
         share = config.data.validation
         if not isinstance(share, float):
-            from dlab.errors import ConfigError
-
             raise ConfigError(
                 f"autoencoder-fraud validates on a fraction of the training split; "
                 f"data.validation={share!r} is not one. Use e.g. 0.2."
             )
-        from dlab.data.checks.splits import stratified_indices
+        from dlab.data.checks.splits import stratified_indices  # lazy: imports numpy
 
         rows = len(data.x_train)
         n_val = max(1, int(rows * share))  # a random share of the training split, frauds in proportion
@@ -196,8 +193,6 @@ class AutoencoderFraud(KerasExperiment):
         x_fit, x_val, x_test = scale_transactions(x_fit, x_val, data.x_test)
         threshold = config.model.threshold
         if threshold.strategy == "best_f1" and not (y_val == 1).any() and not threshold.fallback:
-            from dlab.errors import DataError
-
             raise DataError(
                 "model.threshold.strategy=best_f1 needs fraud rows in the validation "
                 f"data and its {len(y_val)} rows have none. Use more data or a larger "
@@ -254,8 +249,7 @@ class AutoencoderFraud(KerasExperiment):
     def figures(self, ctx, model, data: FraudData, result) -> None:
         import numpy as np
 
-        from dlab import plots
-        from dlab.training.outputs import outputs_in_batches
+        from dlab.training.outputs import outputs_in_batches  # lazy: imports keras
 
         def errors(x):
             reconstruction = outputs_in_batches(model, x, 4096)
@@ -292,8 +286,6 @@ def choose_threshold(settings: ThresholdConfig, errors: np.ndarray, labels: np.n
     """
     import numpy as np
     from sklearn.metrics import precision_recall_curve
-
-    from dlab.errors import DataError
 
     normal = errors[labels == 0]
     if settings.strategy == "fixed":

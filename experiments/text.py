@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from dlab.config import StrictModel
+from dlab.errors import ConfigError
+from dlab.fileio import atomic_write_text
+from dlab.framework.inference import text_spec
 from dlab.framework.recipes import ClassifierExperiment
 from dlab.framework.registry import register
 
@@ -63,8 +66,7 @@ class TextClassifier(ClassifierExperiment):
     smoke_overrides = TEXT_SMOKE
 
     def show_predictions(self, ctx, data, true, predicted, scores, names) -> None:
-        from dlab.data.modalities.text import decode
-        from dlab.fileio import atomic_write_text
+        from dlab.data.modalities.text import decode  # lazy: imports numpy
 
         documents = data.test_documents
         lines = []
@@ -84,8 +86,6 @@ class TextClassifier(ClassifierExperiment):
 
     def inference_spec(self, config: RunConfig, data: ArrayDataset) -> dict:
         """How a raw document becomes this model's input: word ids, then multi-hot or padded."""
-        from dlab.framework.inference import text_spec
-
         encoding = "sequence" if isinstance(self, TextLstm) else "multi_hot"
         return text_spec(config, data, encoding, config.data.maxlen, data.class_names)
 
@@ -105,15 +105,15 @@ class TextMlp(TextClassifier):
     compute_family = "multi_hot"
 
     def encode(self, config, data, sequences):
-        from dlab.data.modalities.text import multi_hot
+        from dlab.data.modalities.text import multi_hot  # lazy: imports numpy
 
         return multi_hot(sequences, data.extra["num_words"])
 
     def build_model(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
         import keras
 
-        from dlab.data.modalities.sparse_rows import sparse_input_supported
-        from dlab.models.blocks import apply_layers, classifier_head, dense_stack
+        from dlab.data.modalities.sparse_rows import sparse_input_supported  # lazy: imports numpy
+        from dlab.models.blocks import apply_layers, classifier_head, dense_stack  # lazy: imports keras
 
         settings: TextMlpConfig = config.model
         # a sparse input trains on sparse batches (dlab.training.fit_inputs); dense arrays still work
@@ -147,8 +147,7 @@ class TextLstm(TextClassifier):
     compute_family = "recurrent"
 
     def encode(self, config, data, sequences):
-        from dlab.data.modalities.text import pad
-        from dlab.errors import ConfigError
+        from dlab.data.modalities.text import pad  # lazy: imports numpy
 
         if not config.data.maxlen:
             raise ConfigError(

@@ -102,7 +102,7 @@ class JenaForecast(KerasExperiment):
     }
 
     def load_data(self, config: RunConfig) -> BatchedDataset:
-        from dlab.data.datasets.jena import window_splits
+        from dlab.data.datasets.jena import window_splits  # lazy: imports numpy
 
         data_config = config.data
         if data_config.validation != "split":
@@ -212,7 +212,7 @@ class JenaForecast(KerasExperiment):
         """plots/forecast.png: the first ``model.plot_hours`` of test forecasts against the truth."""
         import numpy as np
 
-        from dlab.data.datasets.jena import ROWS_PER_HOUR, last_value_predictions
+        from dlab.data.datasets.jena import ROWS_PER_HOUR, last_value_predictions  # lazy: imports numpy
 
         config = ctx.config
         last, truth = last_value_predictions(data.rows, "test", _windows(config))
@@ -272,7 +272,7 @@ def check_conv_stack(sequence_length: int, kernel_sizes: list[int]) -> None:
 
 
 def _windows(config: RunConfig):
-    from dlab.data.datasets.jena import Windows
+    from dlab.data.datasets.jena import Windows  # lazy: imports numpy
 
     return Windows(**config.model.window.model_dump())
 
@@ -281,7 +281,7 @@ def _baseline_maes(config: RunConfig, data: BatchedDataset) -> dict[str, float]:
     """The last-value baseline's MAE (degC) over the validation and test windows."""
     import numpy as np
 
-    from dlab.data.datasets.jena import last_value_predictions
+    from dlab.data.datasets.jena import last_value_predictions  # lazy: imports numpy
 
     maes = {}
     for split in ("val", "test"):

@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dlab.config import config_names, find_config, load_yaml_chain
+from dlab.errors import ConfigError
+from dlab.framework import registry
 from dlab.framework.base import Experiment
 from dlab.framework.registry import register
-from dlab.tune.space import TuneConfig
+from dlab.tune.space import TuneConfig, default_values, extreme_values, trial_config
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -46,8 +48,6 @@ class KerasTunerSearch(Experiment):
 
     def target(self, config: RunConfig) -> Experiment:
         """The experiment whose model is tuned (an instance)."""
-        from dlab.framework import registry
-
         if config.model.target not in registry.names() and config.model.target in config_names():
             raise self._config_as_target(config.model.target)
         experiment = registry.get(config.model.target)
@@ -58,8 +58,6 @@ class KerasTunerSearch(Experiment):
     @staticmethod
     def _config_as_target(name: str) -> Exception:
         """model.target names a config, not an experiment: say what to write instead."""
-        from dlab.errors import ConfigError
-
         experiment = load_yaml_chain(find_config(name), {}).get("experiment")
         return ConfigError(
             f"model.target: '{name}' is a config, not an experiment (its experiment is "
@@ -71,8 +69,6 @@ class KerasTunerSearch(Experiment):
 
     @staticmethod
     def _bad_target(config: RunConfig) -> Exception:
-        from dlab.errors import ConfigError
-
         return ConfigError(
             f"model.target={config.model.target!r} cannot be tuned: keras-tuner "
             "trains Keras models, so the target must be a Keras experiment such "
@@ -80,14 +76,11 @@ class KerasTunerSearch(Experiment):
         )
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.tune.space import default_values, trial_config
-
         base = trial_config(config, default_values(config.model))
         return self.target(config).load_data(base)
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> None:
-        from dlab.tune.search import check_objective, check_tensorboard
-        from dlab.tune.space import extreme_values, trial_config
+        from dlab.tune.search import check_objective, check_tensorboard  # lazy: keeps dlab list light
 
         target = self.target(config)
         check_objective(config)
@@ -106,6 +99,6 @@ class KerasTunerSearch(Experiment):
         )
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
-        from dlab.tune.search import run_search
+        from dlab.tune.search import run_search  # lazy: keeps dlab list light
 
         run_search(ctx, self.target(ctx.config), data)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dlab.api.runs import DEFAULT_OUTPUTS
+from dlab.results.index import expand_paths
+from dlab.tracking.session import mlflow_tracker, sync
 from dlab.tracking.tensorboard import serve as tensorboard_serve  # noqa: F401 - dlab tensorboard PATH
 
 
@@ -17,8 +19,5 @@ def mlflow_sync(
 
     Returns (run directory, MLflow run id, True when logged now / False when it already was).
     """
-    from dlab.results.index import expand_paths
-    from dlab.tracking.session import mlflow_tracker, sync
-
     runs = expand_paths(paths)
     return sync(mlflow_tracker(True, mlflow_uri, out), [run.path for run in runs])

@@ -9,6 +9,7 @@ import json
 
 import typer
 
+from dlab import api
 from dlab.cli.app import CONFIG_HELP, SET_HELP, app, call_api, debug_option
 
 data_app = typer.Typer(
@@ -52,8 +53,6 @@ def info_command(
 
       dlab data info ~/.keras/datasets/reuters.npz
     """
-    from dlab import api
-
     if api.is_dataset_path(config):
         layout = call_api(api.data_layout, config, show_traceback=debug)
         width = max(len(key) for key in layout)
@@ -96,8 +95,6 @@ def import_command(
 
       dlab data import cifar10 ~/Downloads/cifar-10-python.tar.gz
     """
-    from dlab import api
-
     for done in call_api(api.data_import, name, path, cache_dir=cache_dir, show_traceback=debug):
         verb = "copied" if done.copied else "already in the cache"
         typer.echo(f"{done.source} -> {done.destination}: {verb} ({done.check})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dlab import api
 from dlab.cli.app import app, call_api
 
 
@@ -11,8 +12,6 @@ from dlab.cli.app import app, call_api
 def doctor_command() -> None:
     """Python, dlab, TensorFlow, Keras and its backend, keras-tuner, optional extras, GPUs, the
     dataset cache and its free disk: one table. Missing extras are reported, not errors."""
-    from dlab import api
-
     checks = call_api(api.doctor)
     width = max(len(check.item) for check in checks)
     typer.echo(f"{'CHECK'.ljust(width)}  STATUS   VALUE")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from dlab import api
 from dlab.cli.app import app, call_api, complete_run_dir, debug_option, mlflow_uri_option
 
 
@@ -29,8 +30,6 @@ def tensorboard_command(
 
       dlab tensorboard outputs --port 6007
     """
-    from dlab import api
-
     code = call_api(
         api.tensorboard_serve, path, port=port, host=host, announce=typer.echo, show_traceback=debug
     )
@@ -59,8 +58,6 @@ def mlflow_sync_command(
 
       dlab mlflow-sync outputs/sweeps/imdb-capacity-20261121-120000-ab12cd --mlflow-uri http://127.0.0.1:5000
     """
-    from dlab import api
-
     logged = call_api(api.mlflow_sync, paths, mlflow_uri=mlflow_uri, out=out, show_traceback=debug)
     for run_dir, run_id, new in logged:
         typer.echo(f"{'logged ' if new else 'already'}  {run_id}  {run_dir}")

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from dlab.config.overrides import flatten_keys
-from dlab.config.sources import config_catalogue, packaged_configs_dir  # noqa: F401 (callers import it from here)
+from dlab.config.sources import config_catalogue, entry, packaged_configs_dir  # noqa: F401 (callers import it from here)
 from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, did_you_mean
 
@@ -37,8 +37,9 @@ def find_config(ref: str) -> Path:
             "name of a packaged config (see `dlab list`)."
         )
     catalogue = config_catalogue()
-    if ref in catalogue:
-        return catalogue[ref].path
+    found = entry(ref, catalogue)
+    if found is not None:
+        return found.path
     names = sorted(catalogue)
     raise ConfigError(
         f"Unknown experiment or config '{ref}'.{did_you_mean(ref, names)} "

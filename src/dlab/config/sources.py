@@ -33,6 +33,7 @@ from dlab.config.project import find_project
 from dlab.errors import ConfigError
 
 CONFIG_ENTRY_POINTS = "dlab.configs"
+EXPERIMENT_ENTRY_POINTS = "dlab.experiments"
 PACKAGED = "dlab"
 ENTRY_POINTS_CACHE = "entry-points.json"
 
@@ -52,6 +53,8 @@ class ConfigEntry:
     name: str
     path: Path
     origin: str
+    clash: str | None = None
+    """Why the name cannot be used: a second source claims it too (None: it is the only one)."""
 
 
 def packaged_configs_dir() -> Path:
@@ -166,19 +169,36 @@ def plugin_config_sources() -> tuple[ConfigSource, ...]:
 def config_catalogue() -> dict[str, ConfigEntry]:
     """Every runnable config by name, from every source.
 
-    Raises:
-        ConfigError: two sources hold a config of the same name (both are named).
+    A name that two sources claim is kept with its :attr:`ConfigEntry.clash` set: looking it up
+    is an error naming both (:func:`entry`), while every other config stays usable, so an
+    installed plugin that ships a name dlab has does not stop `dlab run` of the rest.
     """
     entries: dict[str, ConfigEntry] = {}
     for source in config_sources():
         for path in sorted(source.folder.glob("*.yaml")):
-            entry = ConfigEntry(path.stem, path, source.origin)
-            earlier = entries.get(entry.name)
-            if earlier is not None:
-                raise ConfigError(
-                    f"The config name '{entry.name}' is claimed twice: by {earlier.origin} "
-                    f"({earlier.path}) and by {entry.origin} ({entry.path}). Rename one of them "
-                    "(a variant of a packaged config takes a name of its own and `extends:` it)."
-                )
-            entries[entry.name] = entry
+            earlier = entries.get(path.stem)
+            if earlier is None:
+                entries[path.stem] = ConfigEntry(path.stem, path, source.origin)
+                continue
+            advice = "uninstall the plugin or ask for a rename" if "plugin" in source.origin else "rename one"
+            entries[path.stem] = ConfigEntry(
+                earlier.name,
+                earlier.path,
+                earlier.origin,
+                clash=f"The config name '{path.stem}' is claimed twice: by {earlier.origin} ({earlier.path}) "
+                f"and by {source.origin} ({path}). {advice[0].upper()}{advice[1:]} (a variant of a "
+                "packaged config takes a name of its own and `extends:` it).",
+            )
     return entries
+
+
+def entry(name: str, entries: dict[str, ConfigEntry]) -> ConfigEntry | None:
+    """The config called ``name`` (None: there is none).
+
+    Raises:
+        ConfigError: two sources claim the name (both are named).
+    """
+    found = entries.get(name)
+    if found is not None and found.clash:
+        raise ConfigError(found.clash)
+    return found

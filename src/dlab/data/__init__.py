@@ -72,8 +72,7 @@ class _Limits:
     seed: int
 
     def arrays(self, data: ArrayDataset) -> ArrayDataset:
-        # imported here: it imports NumPy, and `dlab list` imports dlab.data
-        from dlab.data.checks.values import check_not_empty
+        from dlab.data.checks.values import check_not_empty  # lazy: imports numpy, dlab list imports this
 
         data = data.first(self.config.train_samples, self.config.test_samples)
         data = split_validation(data, self.config.validation, self.seed)
@@ -86,8 +85,7 @@ class _Limits:
 
 def split_validation(dataset: ArrayDataset, spec: str | int | float, seed: int = 0) -> ArrayDataset:
     """Choose the validation data given to fit (see :func:`dlab.data.checks.splits.split_validation`)."""
-    # imported here: it imports NumPy, and `dlab list` imports dlab.data
-    from dlab.data.checks.splits import split_validation as choose
+    from dlab.data.checks.splits import split_validation as choose  # lazy: see _Limits.arrays
 
     return choose(dataset, spec, seed)
 

@@ -25,6 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dlab.config import EmptyModelConfig
+from dlab.errors import ConfigError
+from dlab.framework.inference import write_inference
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,8 +67,6 @@ class Experiment:
 
     def check_config(self, config: RunConfig) -> None:
         """Refuse settings this experiment cannot honour, before any data is read."""
-        from dlab.errors import ConfigError
-
         if config.train.kfold and not self.supports_kfold:
             raise ConfigError(
                 f"train.kfold is not available for {config.name}: {self.kfold_unsupported_because}. "
@@ -99,8 +99,6 @@ class Experiment:
 
     def save_inference(self, ctx: RunContext, data: Any) -> None:
         """Write ``inference.json`` beside ``model.keras`` (not under ``--no-save``)."""
-        from dlab.framework.inference import write_inference
-
         if ctx.save_model:
             write_inference(ctx.run_dir.path, self.inference_spec(ctx.config, data))
 

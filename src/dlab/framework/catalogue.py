@@ -20,6 +20,7 @@ family): drawing one takes rich, whose import and layout cost more than the rest
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -31,7 +32,14 @@ from typing import Any
 
 import dlab
 from dlab.config.files import load_yaml_chain
-from dlab.config.sources import cache_folder, config_catalogue, config_sources
+from dlab.config.project import find_project
+from dlab.config.sources import (
+    EXPERIMENT_ENTRY_POINTS,
+    cache_folder,
+    config_catalogue,
+    config_sources,
+    plugin_entries,
+)
 from dlab.errors import DlabError
 from dlab.fileio import atomic_write_json
 
@@ -77,6 +85,9 @@ def build_rows() -> list[Row]:
 
     rows = []
     for name, entry in config_catalogue().items():
+        if entry.clash:
+            rows.append(_row(name, "?", "?", f"(unusable: {entry.clash})", entry.origin))
+            continue
         try:
             data = load_yaml_chain(entry.path, {})
         except DlabError as error:
@@ -110,12 +121,22 @@ def _row(name: str, family: str, dataset: str, description: str, origin: str) ->
 
 
 def fingerprint(configs: Path | Sequence[Path]) -> str:
-    """A digest of dlab's version and every config (in ``configs``, one folder or several) and
-    experiment module: names, sizes and modification times."""
+    """A digest of dlab's version, every config (in ``configs``, one folder or several) and every
+    module that registers experiments: dlab's catalogue, the project's ``modules`` and the
+    plugins' entry points (names, sizes and modification times; a plugin by its entry points,
+    which change with every install)."""
     digest = hashlib.sha256(dlab.__version__.encode())
     spec = importlib.util.find_spec("dlab.experiments")
     folders = [configs] if isinstance(configs, Path) else list(configs)
     folders += [Path(p) for p in (spec.submodule_search_locations or []) if spec]
+    project = find_project()
+    for path in project.modules if project is not None else ():
+        with contextlib.suppress(OSError):  # a missing module is reported when it is imported
+            stat = path.stat()
+            digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+            if path.is_dir():
+                folders.append(path)
+    digest.update(repr(plugin_entries(EXPERIMENT_ENTRY_POINTS)).encode())
     for folder in folders:
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             if entry.name.endswith((".yaml", ".py")):

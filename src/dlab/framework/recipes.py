@@ -8,9 +8,17 @@ experiment only writes ``build_model`` and, optionally, ``figures``.
 
 from __future__ import annotations
 
+import functools
+import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from dlab.data import load_dataset
+from dlab.errors import ConfigError
 from dlab.framework.base import Experiment
+from dlab.framework.inference import image_spec
+from dlab.plots import confusion_matrix, prediction_grid
+from dlab.run.history import record_history
+from dlab.runtime.console import epoch_line
 
 if TYPE_CHECKING:
     import keras
@@ -32,9 +40,6 @@ class KerasExperiment(Experiment):
     supports_kfold = True
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data import load_dataset
-        from dlab.errors import ConfigError
-
         if config.data.validation == "none":
             raise ConfigError(
                 "data.validation='none' is for NumPy experiments; Keras runs always "
@@ -50,7 +55,7 @@ class KerasExperiment(Experiment):
         """Write task-specific figures; learning curves are always written."""
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> keras.Model:
-        from dlab.training import build_metrics
+        from dlab.training import build_metrics  # lazy: imports keras
 
         build_metrics(config.train, getattr(data, "num_classes", None))  # fails here, not after training
         self.check(config, data)
@@ -58,8 +63,6 @@ class KerasExperiment(Experiment):
 
     def check(self, config: RunConfig, data: ArrayDataset) -> None:
         """Check the config against the loaded data (k-fold needs enough samples)."""
-        from dlab.errors import ConfigError
-
         k = config.train.kfold
         if k is not None and k > len(data.x_train):
             raise ConfigError(
@@ -76,7 +79,7 @@ class KerasExperiment(Experiment):
         return None
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: keras.Model) -> None:
-        from dlab import training
+        from dlab import training  # lazy: imports keras
 
         if ctx.config.train.kfold:
             result = training.kfold_fit_and_evaluate(self.build_model, data, ctx, final_model=model)
@@ -100,9 +103,6 @@ class ScratchExperiment(Experiment):
     family = "from scratch (NumPy)"
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
-        from dlab.data import load_dataset
-        from dlab.errors import ConfigError
-
         optimizer = config.train.optimizer
         if optimizer.name != "sgd" or optimizer.momentum or optimizer.clipnorm:
             raise ConfigError(
@@ -128,8 +128,6 @@ class ScratchExperiment(Experiment):
         )
 
     def prepare(self, config: RunConfig, data: ArrayDataset) -> Any:
-        from dlab.errors import ConfigError
-
         model = self.build_model(config, data)
         if config.train.loss != model.loss_name:
             raise ConfigError(
@@ -139,13 +137,9 @@ class ScratchExperiment(Experiment):
         return model
 
     def run(self, ctx: RunContext, data: ArrayDataset, model: Any) -> None:
-        import functools
-        import time
-
         import numpy as np
 
-        from dlab.models.numpy_models import gradient_descent
-        from dlab.run.history import record_history
+        from dlab.models.numpy_models import gradient_descent  # lazy: imports numpy
 
         config = ctx.config
         ctx.record(params={"total": int(sum(p.size for p in model.params.values()))})
@@ -195,7 +189,6 @@ def _epoch_printer(verbose: int, epochs: int):
     is what these workshop experiments are about."""
     if not verbose:
         return None
-    from dlab.runtime.console import epoch_line
 
     return lambda epoch, values: print(epoch_line(epoch, epochs, values), flush=True)
 
@@ -211,8 +204,6 @@ class ClassifierExperiment(KerasExperiment):
 
     def figures(self, ctx: RunContext, model: keras.Model, data: ArrayDataset, result: FitResult) -> None:
         import numpy as np
-
-        from dlab.plots import confusion_matrix
 
         true, scores = self.test_predictions(ctx, model, data)
         count = len(true)
@@ -230,7 +221,7 @@ class ClassifierExperiment(KerasExperiment):
 
     def test_predictions(self, ctx: RunContext, model: keras.Model, data: ArrayDataset) -> tuple:
         """(true labels, model scores) of the first ``max_predictions`` test samples."""
-        from dlab.training.outputs import outputs_in_batches
+        from dlab.training.outputs import outputs_in_batches  # lazy: imports keras
 
         count = min(len(data.x_test), self.max_predictions)
         scores = outputs_in_batches(model, data.x_test[:count], ctx.config.train.batch_size or 256)
@@ -255,8 +246,6 @@ class ImageClassifierExperiment(ClassifierExperiment):
 
     def inference_spec(self, config: RunConfig, data: Any) -> dict[str, Any] | None:
         """Raw images are resized to the run's image size; the model rescales them itself."""
-        from dlab.framework.inference import image_spec
-
         shape = data.image_shape if hasattr(data, "image_shape") else data.x_train.shape[1:]
         if len(shape) != 3:  # e.g. MNIST with noise columns appended: not an image any more
             return None
@@ -267,8 +256,6 @@ class ImageClassifierExperiment(ClassifierExperiment):
         return data.x_test[:count]
 
     def show_predictions(self, ctx, data, true, predicted, scores, names) -> None:
-        from dlab.plots import prediction_grid
-
         shown = min(self.grid_size, len(true))
         ctx.run_dir.save_figure(
             prediction_grid(

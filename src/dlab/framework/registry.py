@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 from dlab.config.project import find_project
-from dlab.config.sources import PACKAGED, plugin_entries
+from dlab.config.sources import EXPERIMENT_ENTRY_POINTS, PACKAGED, plugin_entries
 from dlab.errors import ConfigError, DlabError, did_you_mean
 from dlab.usercode import import_module_ref, import_path
 
@@ -45,7 +45,6 @@ _discovered = False
 _importing_origin = PACKAGED
 """The origin given to classes registered while a module is being imported by :func:`discover`."""
 
-EXPERIMENT_ENTRY_POINTS = "dlab.experiments"
 
 E = TypeVar("E", bound="type[Experiment]")
 

@@ -165,7 +165,7 @@ def start(
     Raises:
         UsageError: a device, backend or scaling setting this machine or experiment cannot honour.
     """
-    from dlab.runtime.start import start as start_runtime  # NumPy: not for `dlab show`
+    from dlab.runtime.start import start as start_runtime  # lazy: imports numpy, not for dlab show
 
     backend = None
     if experiment.uses_keras:
@@ -196,8 +196,8 @@ def load_data(experiment: Experiment, config: RunConfig, runtime: Any) -> tuple[
     Returns:
         The data, and the split check's record for metrics.json (class counts per split, order).
     """
-    from dlab.data.checks.health import check_splits  # NumPy
-    from dlab.runtime.start import seed_everything
+    from dlab.data.checks.health import check_splits  # lazy: imports numpy, not for dlab show
+    from dlab.runtime.start import seed_everything  # lazy: see start
 
     with _bad_input(config):
         seed_everything(config.seed, runtime)
@@ -208,7 +208,7 @@ def load_data(experiment: Experiment, config: RunConfig, runtime: Any) -> tuple[
 
 def build(experiment: Experiment, config: RunConfig, data: Any, runtime: Any) -> Any:
     """Build the model under the run's scaling and check it against the data (exit 2 if it cannot)."""
-    from dlab.runtime.start import seed_everything
+    from dlab.runtime.start import seed_everything  # lazy: see start
 
     with _bad_input(config):
         seed_everything(config.seed, runtime)  # loading data must not shift the initial weights

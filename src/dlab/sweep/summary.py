@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_json_object
+from dlab.plots import learning_curves, metric_comparison
 from dlab.results.index import flatten_metrics
 from dlab.results.seeds import seed_statistics
 from dlab.results.seeds import t_quantile_975 as t_quantile_975  # re-exported: statistics live in results
@@ -212,8 +213,6 @@ def write_study_figures(
 
     Returns the figures written (none when no run completed).
     """
-    from dlab.plots import learning_curves, metric_comparison
-
     completed = [row for row in rows if row["status"] == "completed" and row.get("run_dir")]
     if not completed:
         return []

@@ -24,15 +24,13 @@ measured with Keras's own array batching, which they keep.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import keras
 import numpy as np
 
 from dlab.data.modalities.arrays import array_batches
 from dlab.models.families import has_recurrent_layer
-
-if TYPE_CHECKING:
-    import keras
 
 REPEATING_BACKENDS = ("tensorflow",)
 
@@ -65,8 +63,6 @@ def array_fit_arguments(
     Otherwise, and without ``model``, each epoch starts a new pass over the finite pipeline
     (about 10 ms, a third of Keras's). ``seed`` draws the shuffled orders.
     """
-    import keras
-
     arrays = (x, y, *validation)
     if (
         keras.backend.backend() not in REPEATING_BACKENDS

@@ -3,6 +3,7 @@ and those ``train`` asks for (ReduceLROnPlateau, the user's own)."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -10,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 
+from dlab.run.backupfile import save_backup
 from dlab.run.history import History
 from dlab.run.resume import read_backup_metadata
+from dlab.training.options import current_learning_rate, user_callbacks
 
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
@@ -107,8 +110,6 @@ class HistoryWriter(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.record_rate and self.model is not None and self.model.optimizer is not None:
-            from dlab.training.options import current_learning_rate
-
             self._rate = current_learning_rate(self.model.optimizer)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -156,8 +157,6 @@ def config_callbacks(
     stays last: a stop signal at an epoch's end keeps that epoch (history and backup) after the
     user's callbacks have seen it, and a resumed run calls them for the remaining epochs only.
     """
-    from dlab.training.options import user_callbacks
-
     own: list[keras.callbacks.Callback] = []
     plateau = train.reduce_lr_on_plateau
     if plateau is not None:
@@ -260,8 +259,6 @@ class RunBackup(keras.callbacks.BackupAndRestore):
         self.restore = restore  # the metadata --resume read (None: a new run restores nothing)
         self.min_interval_s = self.DEFAULT_INTERVAL_S if min_interval_s is None else min_interval_s
         if min_interval_s is None:
-            import os
-
             try:
                 self.min_interval_s = float(os.environ.get("DLAB_BACKUP_INTERVAL", self.DEFAULT_INTERVAL_S))
             except ValueError:
@@ -278,8 +275,6 @@ class RunBackup(keras.callbacks.BackupAndRestore):
 
     def on_train_end(self, logs=None):  # Keras's would delete the backup here
         if self._current_epoch > 0:  # epochs ran in this fit (none when it resumed a complete one)
-            from dlab.run.backupfile import save_backup
-
             save_backup(self.model, self.folder, self._current_epoch, complete=True)
 
     def _load_model(self):
@@ -294,6 +289,4 @@ class RunBackup(keras.callbacks.BackupAndRestore):
             self.model._initial_epoch = max(int(metadata["epoch"]), self.params.get("epochs", 0))
 
     def _save_model(self):
-        from dlab.run.backupfile import save_backup  # a full disk fails cleanly, see there
-
         save_backup(self.model, self.folder, self._current_epoch)

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 
 from dlab.errors import ConfigError
+from dlab.run.scaling import keep_output_float32, keep_recurrent_float32
+from dlab.training.execution import resolve_execution
 from dlab.training.losses import CLASS_METRICS, METRICS
 from dlab.training.options import build_loss as build_keras_loss
 from dlab.training.options import (
@@ -147,11 +149,8 @@ def compile_model(
     ``train.jit_compile`` goes to Keras as is (``auto`` lets Keras decide).
     """
     if config.precision != "float32":
-        from dlab.run.scaling import keep_output_float32, keep_recurrent_float32
-
         keep_output_float32(model)
         keep_recurrent_float32(model)
-    from dlab.training.execution import resolve_execution
 
     execution = resolve_execution(config, model, steps_per_epoch)
     model.compile(

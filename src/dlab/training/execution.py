@@ -17,6 +17,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import keras
+
+from dlab.models.families import model_family
+from dlab.runtime.speed import best_steps_per_execution
+
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
 
@@ -44,11 +49,6 @@ class Execution:
 
 def resolve_execution(config: TrainConfig, model: Any, steps_per_epoch: int) -> Execution:
     """The steps per execution this model trains with on the running backend."""
-    import keras
-
-    from dlab.models.families import model_family
-    from dlab.runtime.speed import best_steps_per_execution
-
     family = model_family(model)
     backend = keras.backend.backend()
     if backend in ONE_STEP_BACKENDS:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 from dlab.errors import ConfigError
+from dlab.fileio import atomic_write_json
+from dlab.plots import kfold_curve
 from dlab.run.history import best_epoch
 from dlab.training.callbacks import RunGuardCallback
 from dlab.training.compile import compile_model, history_name
@@ -46,8 +49,6 @@ def kfold_fit_and_evaluate(
     final model trains ``train.final_epochs`` on all training data and is
     evaluated on the test split like any run.
     """
-    from dlab.fileio import atomic_write_json
-
     config, train = ctx.config, ctx.config.train
     splits = kfold_splits(len(data.x_train), train.kfold)
     folds = [_fit_fold(build_model, data, ctx, index, rows) for index, rows in enumerate(splits, start=1)]
@@ -59,8 +60,6 @@ def kfold_fit_and_evaluate(
 
 def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows: tuple) -> dict[str, Any]:
     """Train a fresh model on one fold's training rows; its final validation metrics and history."""
-    from dataclasses import replace
-
     config, train = ctx.config, ctx.config.train
     train_rows, val_rows = rows
     fold = replace(
@@ -95,8 +94,6 @@ def _fit_fold(build_model, data: ArrayDataset, ctx: RunContext, index: int, rows
 
 def _record_folds(ctx: RunContext, folds: list[dict[str, Any]]) -> None:
     """Per-fold and mean validation metrics in metrics.json, and the fold-averaged curve's figure."""
-    from dlab.plots import kfold_curve
-
     config, train = ctx.config, ctx.config.train
     names = list(folds[0]["val"])
     per_fold = {name: np.array([f["val"][name] for f in folds]) for name in names}

@@ -10,8 +10,8 @@ names, as a :class:`~dlab.errors.ConfigError` (exit 2).
 
 :func:`check_train_options` runs every check; :func:`dlab.training.compile.build_metrics`
 calls it, which :meth:`dlab.framework.recipes.KerasExperiment.prepare` does before the run
-directory exists, so a bad setting never starts a run. Keras is imported inside the functions:
-this module is on the training path only.
+directory exists, so a bad setting never starts a run. This module is on the training path only:
+it imports Keras at its top.
 """
 
 from __future__ import annotations
@@ -24,11 +24,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import keras
+import numpy as np
+
+from dlab.config.project import find_project
+from dlab.config.schema import LOSS_ALIASES, NOT_OPTIMIZERS
+from dlab.data.checks.health import split_targets
 from dlab.errors import ConfigError, did_you_mean
+from dlab.training.losses import CLASS_METRICS, LOSSES, METRICS, FunctionLoss, ProbabilitySparseCrossentropy
+from dlab.usercode import resolve_object
 
 if TYPE_CHECKING:
-    import keras
-
     from dlab.config import OptimizerConfig, TrainConfig
     from dlab.config.schema import CallbackSpec, MetricSpec
 
@@ -170,8 +176,6 @@ def snake_case(name: str) -> str:
 
 def code_folders() -> list[Path]:
     """Where a relative ``file.py:NAME`` is looked up before the working folder: the project's root."""
-    from dlab.config.project import find_project
-
     project = find_project()
     return [project.root] if project is not None else []
 
@@ -183,8 +187,6 @@ def user_object(reference: str, *, what: str) -> Any:
         ConfigError: the module is missing, fails to import (the user's traceback is shown)
             or lacks the name (see :func:`dlab.usercode.resolve_object`).
     """
-    from dlab.usercode import resolve_object
-
     try:
         return resolve_object(reference, what=what, base_dirs=code_folders())
     except ConfigError as error:  # name the config key in every message (an import's traceback too)
@@ -203,10 +205,6 @@ def is_reference(name: str) -> bool:
 
 def optimizer_classes() -> dict[str, type]:
     """Every optimizer of ``keras.optimizers`` by its lower-cased class name (``adamw``: AdamW)."""
-    import keras
-
-    from dlab.config.schema import NOT_OPTIMIZERS
-
     return {
         name.lower(): value
         for name, value in vars(keras.optimizers).items()
@@ -274,7 +272,6 @@ def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
     schedule = config.schedule
     if schedule is None:
         return config.learning_rate
-    import keras
 
     schedules = keras.optimizers.schedules
     rate, steps = config.learning_rate, steps_per_epoch
@@ -326,8 +323,6 @@ def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float | None:
     """The rate the optimizer's next step uses (a schedule's value at its step count)."""
-    import keras
-
     try:
         return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     except (AttributeError, TypeError, ValueError):  # an optimizer of the user's without one
@@ -340,10 +335,6 @@ def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float | None
 def keras_loss_classes() -> dict[str, type]:
     """Keras's loss classes by every name a config may give them: the class name, its snake-case
     name (the name of the matching function) and ``keras.losses.get``'s aliases (``mse``)."""
-    import keras
-
-    from dlab.config.schema import LOSS_ALIASES
-
     found: dict[str, type] = {}
     for name, value in vars(keras.losses).items():
         is_loss = isinstance(value, type) and issubclass(value, keras.losses.Loss)
@@ -375,10 +366,6 @@ def build_loss(config: TrainConfig):
     there), ``half_squared_error`` is dlab's, and a Keras loss named without arguments whose
     class takes no ``from_logits`` (mean_squared_error, huber ...) is Keras's function, as before.
     """
-    import keras
-
-    from dlab.training.losses import LOSSES, FunctionLoss, ProbabilitySparseCrossentropy
-
     name, arguments = config.loss_name, config.loss_arguments
     if (
         name == "sparse_categorical_crossentropy"
@@ -412,10 +399,6 @@ def check_loss(config: TrainConfig) -> None:
             the losses that take it), a loss of the user's that does not import or is no
             loss, or a value Keras refuses.
     """
-    import keras
-
-    from dlab.training.losses import LOSSES
-
     name, arguments = config.loss_name, config.loss_arguments
     if name in LOSSES:
         if arguments:
@@ -470,8 +453,6 @@ def check_loss(config: TrainConfig) -> None:
 
 def keras_metric_classes() -> dict[str, type]:
     """Keras's metric classes by class name, snake-case name and ``keras.metrics.get``'s aliases."""
-    import keras
-
     found: dict[str, type] = {}
     for name, value in vars(keras.metrics).items():
         if (
@@ -503,8 +484,6 @@ def build_metric(entry: str | MetricSpec, index: int = 0):
     (A plain name goes to Keras as the string, as it always did; see
     :func:`dlab.training.compile.build_metrics`.)
     """
-    import keras
-
     name = entry if isinstance(entry, str) else entry.name
     arguments = {} if isinstance(entry, str) else entry.arguments
     if is_reference(name):
@@ -533,8 +512,6 @@ def check_metric(entry: str | MetricSpec, index: int) -> None:
         ConfigError: an unknown metric or argument, arguments for one of dlab's metrics, or a
             reference that does not import.
     """
-    from dlab.training.losses import CLASS_METRICS, METRICS
-
     name = entry if isinstance(entry, str) else entry.name
     arguments = {} if isinstance(entry, str) else entry.arguments
     key = f"train.metrics[{index}]"
@@ -593,8 +570,6 @@ def balanced_class_weights(labels) -> dict[int, float]:
     Args:
         labels: class indices (N,) or (N, 1), or one-hot rows (N, C).
     """
-    import numpy as np
-
     labels = np.asarray(labels)
     if labels.ndim > 1 and labels.shape[-1] > 1:
         labels = labels.argmax(axis=-1)
@@ -605,8 +580,6 @@ def balanced_class_weights(labels) -> dict[int, float]:
 
 def training_labels(data):
     """The training split's labels of a dataset (arrays or streams that list their labels)."""
-    from dlab.data.checks.health import split_targets
-
     found = split_targets(data)
     if found is None or found[0] != "classification" or "train" not in found[1]:
         raise ConfigError(
@@ -638,8 +611,6 @@ def callback_class(spec: CallbackSpec, index: int) -> type:
     Raises:
         ConfigError: it does not import (the user's traceback), or is no Keras callback class.
     """
-    import keras
-
     key = f"train.callbacks[{index}].target"
     target = user_object(spec.target, what=key)
     if not inspect.isclass(target) or not issubclass(target, keras.callbacks.Callback):

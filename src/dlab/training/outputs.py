@@ -15,10 +15,12 @@ included), so those go through ``predict``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import keras
+import keras
+import numpy as np
+
+from dlab.models.families import has_recurrent_layer
 
 
 def outputs_in_batches(model: keras.Model, x: Any, batch_size: int) -> Any:
@@ -27,11 +29,6 @@ def outputs_in_batches(model: keras.Model, x: Any, batch_size: int) -> Any:
     ``batch_size`` bounds the memory of one call: the training batch size is always safe,
     since training held a batch's activations and their gradients at once.
     """
-    import keras
-    import numpy as np
-
-    from dlab.models.families import has_recurrent_layer
-
     size = max(1, int(batch_size))
     if has_recurrent_layer(model) and len(x):
         return np.asarray(model.predict(x, batch_size=size, verbose=0))

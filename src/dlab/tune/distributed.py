@@ -32,6 +32,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -348,7 +349,6 @@ def serve_oracle(
         release_chief_port()
         oracle_chief.start_server(oracle)
         return
-    from concurrent import futures
 
     release_chief_port()
 

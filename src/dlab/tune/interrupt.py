@@ -12,7 +12,10 @@ retries the trials that were running when its state was saved).
 
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING, Any
+
+from dlab.tune.trials import trial_rows, write_trials
 
 if TYPE_CHECKING:
     from dlab.run.context import RunContext
@@ -25,7 +28,7 @@ def guard_callbacks(ctx: RunContext | None) -> list[Any]:
     a trial cut short would be scored on fewer epochs than the others)."""
     if ctx is None:
         return []
-    from dlab.training import RunGuardCallback
+    from dlab.training import RunGuardCallback  # lazy: imports keras
 
     return [RunGuardCallback(ctx, time_limit=False)]
 
@@ -33,10 +36,6 @@ def guard_callbacks(ctx: RunContext | None) -> list[Any]:
 def record_interrupted_search(ctx: RunContext, tuner: Any, error: BaseException) -> None:
     """Write trials.csv/json with the running trial marked ``INTERRUPTED``, and record the
     trial counts in metrics.json's ``tuner`` block. Never raises (the signal wins)."""
-    import traceback
-
-    from dlab.tune.trials import trial_rows, write_trials
-
     try:
         rows = trial_rows(tuner, ctx.config.model)
         for row in rows:

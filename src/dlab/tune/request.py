@@ -90,5 +90,8 @@ class SearchRequest:
         flags = {f.name: options.pop(f.name) for f in fields(SpaceFlags) if f.name in options}
         flags["space"] = tuple(flags.get("space") or ())
         return cls(
-            RunRequest.from_options(config or "", **options), resume, Distribution(**given), SpaceFlags(**flags)
+            RunRequest.from_options(config or "", **options),
+            resume,
+            Distribution(**given),
+            SpaceFlags(**flags),
         )

@@ -19,7 +19,14 @@ Keras and keras-tuner are imported inside the functions that search.
 
 from __future__ import annotations
 
+import dataclasses
+import gc
+import importlib.util
 import json
+import shutil
+import time
+import traceback
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,7 +93,7 @@ def check_objective(config: RunConfig) -> None:
     Raises:
         ConfigError: naming the allowed objectives.
     """
-    from dlab.training import history_name
+    from dlab.training import history_name  # lazy: imports keras
 
     names = ["loss", *(history_name(metric) for metric in config.train.metrics)]
     allowed = [f"val_{name}" for name in names] + names
@@ -105,8 +112,6 @@ def check_tensorboard() -> None:
     Raises:
         UsageError: tensorboard is not installed.
     """
-    import importlib.util
-
     if importlib.util.find_spec("tensorboard") is None:
         raise UsageError(
             "keras-tuner imports tensorboard in every trial, and it is not "
@@ -122,7 +127,7 @@ def make_hypermodel(
     with the run's ``ctx``, each trial's fit stops at a batch boundary on a stop signal."""
     import keras_tuner
 
-    from dlab.training import compile_model, fit_inputs, steps_per_epoch
+    from dlab.training import compile_model, fit_inputs, steps_per_epoch  # lazy: imports keras
 
     settings: TuneConfig = config.model
 
@@ -165,8 +170,6 @@ def startup_objects_frozen() -> Iterator[None]:
     handed back to the collector afterwards, so a process that goes on (a test session,
     a notebook) keeps collecting the cycles among them.
     """
-    import gc
-
     gc.collect()
     gc.freeze()
     try:
@@ -255,9 +258,6 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     Raises:
         RuntimeError: no trial completed (each error is in the trials table and run.log).
     """
-    import dataclasses
-    import shutil
-
     config = ctx.config
     tuner_dir = ctx.run_dir.path / TUNER_DIR
     resumed = continued_search()  # dlab tune --resume (dlab.tune.resume.continuing)
@@ -326,10 +326,6 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     Raises:
         RuntimeError: no trial completed.
     """
-    import time
-    import traceback
-    import warnings
-
     config = ctx.config
     settings: TuneConfig = config.model
     started = time.perf_counter()
@@ -429,11 +425,15 @@ def evaluate_best(
     otherwise evaluate the best trial's checkpoint, whose recorded epochs become the
     run's history. Returns the :class:`dlab.training.FitResult`.
     """
-    import warnings
-
     import keras
 
-    from dlab.training import FitResult, count_params, fit_and_evaluate, model_summary, targets
+    from dlab.training import (  # lazy: imports keras
+        FitResult,
+        count_params,
+        fit_and_evaluate,
+        model_summary,
+        targets,
+    )
 
     best_config = best_ctx.config
     train = best_config.train

@@ -18,10 +18,12 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from dlab.config import StrictModel
-from dlab.errors import ConfigError
+from dlab.config import StrictModel, validate_section
+from dlab.errors import ConfigError, did_you_mean
+from dlab.framework import registry
+from dlab.run.history import maximized
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -194,10 +196,6 @@ def parse_parameter(key: str, parameter: Any) -> Any:
         ValueError: a bad key, an unknown type (the allowed ones are listed), an unknown
             field, a wrong value or min > max; the message starts with the entry's key.
     """
-    from pydantic import ValidationError
-
-    from dlab.errors import did_you_mean
-
     where = f"search_space '{key}'"
     section = key.split(".")[0]
     if section not in TUNABLE_SECTIONS or "." not in key:
@@ -329,9 +327,7 @@ def trial_config(config: RunConfig, values: dict[str, Any], **updates: Any) -> R
 
 
 def _validate_target(data: dict[str, Any], origins: dict[str, str]) -> RunConfig:
-    from dlab.config import RunConfig as RunConfigModel
-    from dlab.config import validate_section
-    from dlab.framework import registry
+    from dlab.config import RunConfig as RunConfigModel  # lazy: keeps dlab list light (the schema)
 
     data = dict(data)
     model_section = data.pop("model")
@@ -373,6 +369,4 @@ def extreme_values(settings: TuneConfig) -> list[dict[str, Any]]:
 
 
 def objective_direction(objective: str) -> str:
-    from dlab.run.history import maximized
-
     return "max" if maximized(objective) else "min"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dlab.fileio import atomic_write_json, atomic_write_text
 from dlab.tune.space import TuneConfig
 
 if TYPE_CHECKING:
@@ -34,11 +37,6 @@ def trial_rows(tuner: Any, settings: TuneConfig) -> list[dict[str, Any]]:
 
 def write_trials(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     """Write trials.csv and trials.json atomically (a reader never sees half a table)."""
-    import csv
-    import io
-
-    from dlab.fileio import atomic_write_json, atomic_write_text
-
     atomic_write_json(run_dir / "trials.json", rows)
     if not rows:
         return

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dlab.tune.distributed import Role, tuner_environment
+from dlab.tune import handover
+from dlab.tune.distributed import Role, tuner_environment, wait_for_oracle
 from dlab.tune.layout import PROJECT_NAME
+from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -56,10 +58,6 @@ def run_worker(
         connect_timeout: how long the chief's port may stay silent before the worker gives up
             (a chief still loading answers on it; one that exited does not).
     """
-    from dlab.tune import handover
-    from dlab.tune.distributed import wait_for_oracle
-    from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
-
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
     if role.shared_dir is None:
         directory, keep = Path(tempfile.mkdtemp(prefix=f"dlab-tune-{role.tuner_id}-")), False

@@ -24,6 +24,7 @@ fraction takes the last part of the training text.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -148,8 +149,6 @@ def check_sha1(path: Path, expected: str) -> None:
     Raises:
         DataError: the file differs (a truncated or replaced download).
     """
-    import hashlib
-
     actual = hashlib.sha1(path.read_bytes(), usedforsecurity=False).hexdigest()
     if actual != expected:
         raise DataError(
