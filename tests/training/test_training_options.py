@@ -615,3 +615,18 @@ def test_a_run_trains_with_every_option(cli, tmp_path, monkeypatch, clean_module
     recorded = history(run)
     assert recorded["learning_rate"] == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4])
     assert "val_top_k_categorical_accuracy" in recorded
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("train.class_weight=balanced", "train.class_weight would be ignored"),
+        ("train.callbacks=[cb.py:Cb]", "train.callbacks would be ignored"),
+        ("train.optimizer.weight_decay=0.1", "without momentum, clipnorm or other Keras arguments"),
+    ],
+)
+def test_numpy_experiments_refuse_keras_only_options(cli, assignment, message):
+    """A NumPy loop would silently ignore them: say so before anything runs."""
+    result = cli("run", "perceptron-and", "--set", assignment)
+    assert result.exit_code == 2, result.output
+    assert message in result.output

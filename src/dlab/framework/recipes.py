@@ -89,6 +89,16 @@ class KerasExperiment(Experiment):
         self.save_inference(ctx, data)
 
 
+def keras_only_settings(train: Any) -> list[str]:
+    """The ``train`` keys a NumPy loop cannot honour that this config sets (Keras options)."""
+    found = [f"train.{key}" for key in ("class_weight", "reduce_lr_on_plateau") if getattr(train, key)]
+    if train.callbacks:
+        found.append("train.callbacks")
+    if train.loss_arguments:
+        found.append("train.loss arguments")
+    return found
+
+
 class ScratchExperiment(Experiment):
     """An experiment whose model is written out in NumPy (see :mod:`dlab.models.numpy_models`).
 
@@ -104,11 +114,17 @@ class ScratchExperiment(Experiment):
 
     def load_data(self, config: RunConfig) -> ArrayDataset:
         optimizer = config.train.optimizer
-        if optimizer.name != "sgd" or optimizer.momentum or optimizer.clipnorm:
+        if optimizer.name != "sgd" or optimizer.momentum or optimizer.clipnorm or optimizer.arguments:
             raise ConfigError(
                 f"{config.name} trains with plain gradient descent written in NumPy: set "
-                "train.optimizer to {name: sgd, learning_rate: ...} without momentum or clipnorm "
-                f"(got {optimizer.model_dump(exclude_none=True)})."
+                "train.optimizer to {name: sgd, learning_rate: ...} without momentum, clipnorm or "
+                f"other Keras arguments (got {optimizer.model_dump(exclude_none=True)})."
+            )
+        keras_only = keras_only_settings(config.train)
+        if keras_only:
+            raise ConfigError(
+                f"{config.name} trains in NumPy, without Keras: {', '.join(keras_only)} would be "
+                "ignored. Remove them (they apply to Keras experiments)."
             )
         return load_dataset(config.data, config.seed)
 

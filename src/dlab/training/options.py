@@ -274,51 +274,33 @@ def learning_rate(config: OptimizerConfig, steps_per_epoch: int):
         return config.learning_rate
 
     schedules = keras.optimizers.schedules
-    rate, steps = config.learning_rate, steps_per_epoch
-    if schedule.name == "inverse_time_decay":
-        return schedules.InverseTimeDecay(
-            rate,
-            decay_steps=schedule.decay_epochs * steps,
-            decay_rate=schedule.decay_rate,
-            staircase=schedule.staircase,
-        )
-    if schedule.name == "exponential_decay":
-        return schedules.ExponentialDecay(
-            rate,
-            decay_steps=schedule.decay_epochs * steps,
-            decay_rate=schedule.decay_rate,
-            staircase=schedule.staircase,
-        )
     if schedule.name == "piecewise_constant":
         return schedules.PiecewiseConstantDecay(
-            boundaries=[max(0, math.ceil(epochs * steps) - 1) for epochs in schedule.boundaries],
+            boundaries=[max(0, math.ceil(epochs * steps_per_epoch) - 1) for epochs in schedule.boundaries],
             values=[float(value) for value in schedule.values],
         )
-    if schedule.name == "polynomial_decay":
-        return schedules.PolynomialDecay(
-            rate,
-            decay_steps=schedule.decay_epochs * steps,
-            end_learning_rate=schedule.end_learning_rate,
-            power=schedule.power,
-            cycle=schedule.cycle,
-        )
-    if schedule.name == "cosine_decay":
-        return schedules.CosineDecay(
-            rate,
-            decay_steps=schedule.decay_epochs * steps,
-            alpha=schedule.alpha,
-            warmup_target=schedule.warmup_target,
-            warmup_steps=schedule.warmup_epochs * steps,
-        )
-    if schedule.name == "cosine_decay_restarts":
-        return schedules.CosineDecayRestarts(
-            rate,
-            first_decay_steps=schedule.first_decay_epochs * steps,
-            t_mul=schedule.t_mul,
-            m_mul=schedule.m_mul,
-            alpha=schedule.alpha,
-        )
-    raise ConfigError(f"Unknown schedule {schedule.name!r} in train.optimizer.schedule.")
+    arguments = {}
+    for key, value in schedule.model_dump(exclude={"name"}).items():
+        if key.endswith("_epochs"):  # decay_epochs -> decay_steps, warmup_epochs -> warmup_steps
+            arguments[key.removesuffix("_epochs") + "_steps"] = value * steps_per_epoch
+        else:
+            arguments[key] = value
+    try:
+        keras_class = getattr(schedules, SCHEDULE_CLASSES[schedule.name])
+    except KeyError:
+        raise ConfigError(f"Unknown schedule {schedule.name!r} in train.optimizer.schedule.") from None
+    return keras_class(config.learning_rate, **arguments)
+
+
+SCHEDULE_CLASSES = {
+    "inverse_time_decay": "InverseTimeDecay",
+    "exponential_decay": "ExponentialDecay",
+    "polynomial_decay": "PolynomialDecay",
+    "cosine_decay": "CosineDecay",
+    "cosine_decay_restarts": "CosineDecayRestarts",
+}
+"""Each schedule's keras.optimizers.schedules class; its config's fields are the class's arguments,
+with every ``*_epochs`` field given for the ``*_steps`` argument."""
 
 
 def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> float | None:
