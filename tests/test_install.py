@@ -595,10 +595,15 @@ def test_a_plugins_config_is_listed_shown_and_runs(installed, plugin, outside):
 
 
 def test_a_plugin_config_named_like_dlabs_own_is_refused_naming_both(installed, plugin, outside):
+    """The clashing name is unusable, saying who claims it; every other config keeps working."""
     clashing = write_plugin(plugin.parent / "course-labs-clash", "1.1", clash=True)
     install_plugin(installed, clashing)
     try:
-        for command in (("list",), ("show", "cnn-mnist"), ("run", "cnn-mnist", "--smoke")):
+        listed = installed.dlab("list", cwd=outside)
+        assert listed.returncode == 0, listed.stdout + listed.stderr
+        assert "cnn-mnist" in listed.stdout and "unusable" in " ".join(listed.stdout.split())
+        assert ok(installed.dlab("show", "mlp-mnist", cwd=outside))
+        for command in (("show", "cnn-mnist"), ("run", "cnn-mnist", "--smoke")):
             result = installed.dlab(*command, cwd=outside)
             assert result.returncode == 2, (
                 f"dlab {' '.join(command)}: exit {result.returncode}\n{result.stdout}"
