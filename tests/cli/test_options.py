@@ -40,8 +40,11 @@ SAMPLES = {
     "tensorboard": (["--tensorboard"], lambda r: r.reporting.tensorboard, True),
     "mlflow": (["--mlflow"], lambda r: r.reporting.mlflow, True),
     "mlflow_uri": (["--mlflow-uri", "sqlite:///x.db"], lambda r: r.reporting.mlflow_uri, "sqlite:///x.db"),
+    "tags": (["--tag", "purpose=baseline", "--tag", "data=v2"], lambda r: r.reporting.tags, None),
+    "note": (["--note", "first try"], lambda r: r.reporting.note, "first try"),
     "debug": (["--debug"], lambda r: r.debug, True),
 }
+SAMPLES["tags"] = (SAMPLES["tags"][0], SAMPLES["tags"][1], ("purpose=baseline", "data=v2"))
 SAMPLES["sets"] = (SAMPLES["sets"][0], SAMPLES["sets"][1], ("train.shuffle=false", "seed=3"))
 
 RUN_OPTIONS = [param for param in options.RUN if param.name != "config"]

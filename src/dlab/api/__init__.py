@@ -10,7 +10,7 @@ A run goes: resolve and validate the config -> check the output folder ->
 choose the device -> load and check the data -> build the model -> only then
 create the run directory and train. Bad input therefore stops before anything
 is created or trained. One module per command group: :mod:`.runs`, :mod:`.listing`,
-:mod:`.search`, :mod:`.tune`, :mod:`.results`, :mod:`.data`, :mod:`.tracking`, :mod:`.use`
+:mod:`.search`, :mod:`.tune`, :mod:`.results`, :mod:`.manage`, :mod:`.data`, :mod:`.tracking`, :mod:`.use`
 (and shell completion, re-exported from the packages that know the names).
 
 The names are imported on first use (PEP 562): ``dlab list`` or a completion
@@ -27,6 +27,7 @@ from dlab.lazy import lazy_exports
 if TYPE_CHECKING:
     from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
     from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
+    from dlab.api.manage import plan_removal, remove, tag
     from dlab.api.project import init_project
     from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
     from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, config_origin, run, show_config
@@ -65,6 +66,9 @@ _HOMES: dict[str, str] = {
     "show_config": "dlab.api.runs",
     "config_origin": "dlab.api.runs",
     "init_project": "dlab.api.project",
+    "plan_removal": "dlab.api.manage",
+    "remove": "dlab.api.manage",
+    "tag": "dlab.api.manage",
     "sweep": "dlab.api.sweeps",
     "mlflow_sync": "dlab.api.tracking",
     "tensorboard_serve": "dlab.api.tracking",
@@ -110,13 +114,16 @@ __all__ = [
     "list_runs",
     "mlflow_sync",
     "neighbours",
+    "plan_removal",
     "predict",
+    "remove",
     "render_data_info",
     "render_runs",
     "report",
     "run",
     "show_config",
     "sweep",
+    "tag",
     "tensorboard_serve",
     "tune",
 ]

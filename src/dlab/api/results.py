@@ -10,6 +10,7 @@ wrappers: their keyword arguments are the CLI's flags, so the options are declar
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from dlab.api.runs import DEFAULT_OUTPUTS
@@ -19,6 +20,7 @@ from dlab.framework.factory import resolve_config
 from dlab.results.check import check_runs as check
 from dlab.results.compare import compare
 from dlab.results.diff import ConfigDiff, DiffSide, diff_sides
+from dlab.results.filters import RunFilter
 from dlab.results.index import expand_paths, is_run_dir
 from dlab.results.report import write_report as report
 from dlab.results.runs_table import RunRow, render_runs
@@ -29,10 +31,22 @@ __all__ = ["check", "check_format", "compare", "diff", "list_runs", "render_runs
 
 
 def list_runs(
-    out: str | os.PathLike[str] = DEFAULT_OUTPUTS, *, experiment: str | None = None, status: str | None = None
+    out: str | os.PathLike[str] = DEFAULT_OUTPUTS,
+    *,
+    experiment: str | None = None,
+    status: str | None = None,
+    config: str | None = None,
+    tags: Sequence[str] = (),
+    since: str | None = None,
+    until: str | None = None,
 ) -> list[RunRow]:
-    """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.results.runs_table`."""
-    return find_runs(out, experiment=experiment, status=status)
+    """The runs under an outputs root (``dlab runs``), oldest first; see :mod:`dlab.results.runs_table`.
+
+    ``config`` (a glob), ``tags`` (``KEY=VALUE`` or ``KEY``), ``since`` and ``until`` (a date or
+    an age such as ``7d``) narrow the list; see :class:`dlab.results.filters.RunFilter`.
+    """
+    where = RunFilter.parse(config, tags, since, until)
+    return find_runs(out, experiment=experiment, status=status, where=where)
 
 
 def diff(left: str, right: str) -> ConfigDiff:

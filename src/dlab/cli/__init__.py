@@ -8,7 +8,7 @@ before anything is trained; 130/143 interrupted.
 """
 
 # each module registers its commands on the app (use: predict, generate, neighbours, evaluate, export)
-from dlab.cli import data, doctor, ecosystem, project, results, run, search, use  # noqa: F401
+from dlab.cli import data, doctor, ecosystem, manage, project, results, run, search, use  # noqa: F401
 from dlab.cli.app import app, main
 
 __all__ = ["app", "main"]

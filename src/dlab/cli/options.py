@@ -207,6 +207,18 @@ MLflow = Annotated[
     ),
 ]
 MLflowUri = Annotated[str | None, typer.Option("--mlflow-uri", metavar="URI", help=MLFLOW_URI_HELP)]
+Tags = Annotated[
+    list[str],
+    typer.Option(
+        "--tag",
+        metavar="KEY=VALUE",
+        help="Label the run (repeatable; every run of a sweep, the search of a tune): in "
+        "metrics.json, `dlab runs --tag`, the report and MLflow. Change later with `dlab tag`.",
+    ),
+]
+Note = Annotated[
+    str | None, typer.Option("--note", metavar="TEXT", help="A free-text note kept with the run.")
+]
 
 # --------------------------------------------------------------------------- many runs: sweep
 
@@ -343,6 +355,8 @@ REPORTING = (
     Param("tensorboard", TensorBoard, False),
     Param("mlflow", MLflow, False),
     Param("mlflow_uri", MLflowUri),
+    Param("tags", Tags, []),
+    Param("note", Note),
     Param("debug", Debug, False),
 )
 RAY = (

@@ -148,13 +148,38 @@ def runs_command(
         metavar="running|completed|failed|interrupted",
         help="Only runs with this status.",
     ),
+    config: str | None = typer.Option(
+        None, "--config", "-c", metavar="NAME", help="Only runs of this config (a glob: 'mlp-*')."
+    ),
+    tags: list[str] = typer.Option(
+        [], "--tag", "-t", metavar="KEY=VALUE|KEY", help="Only runs with this tag (repeatable: all of them)."
+    ),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        metavar="DATE|AGE",
+        help="Only runs started since then: 2026-12-01, 2026-12-01T14:30, 7d, 12h.",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="DATE|AGE", help="Only runs started before then."
+    ),
     out: str = typer.Option("outputs", "--out", metavar="DIR", help="The outputs root to list."),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
     """List the runs under the outputs root: status, key metrics, start and wall time."""
     fmt = checked_format(fmt)
-    rows = call_api(api.list_runs, out, experiment=experiment, status=status, show_traceback=debug)
+    rows = call_api(
+        api.list_runs,
+        out,
+        experiment=experiment,
+        status=status,
+        config=config,
+        tags=tags,
+        since=since,
+        until=until,
+        show_traceback=debug,
+    )
     typer.echo(api.render_runs(rows, fmt), nl=False)
 
 

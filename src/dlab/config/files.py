@@ -113,6 +113,30 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def extends_chain(path: Path) -> list[Path]:
+    """The config files a config is read from, base first: ``path`` and every file it
+    ``extends`` (what a run's provenance names). A chain that cannot be read stops where it
+    breaks; :func:`load_yaml_chain` has already refused it when a run gets here."""
+    chain: list[Path] = []
+    current: Path | None = path
+    while current is not None and current.resolve() not in chain:
+        chain.insert(0, current.resolve())
+        try:
+            parent_ref = read_yaml(current).get("extends")
+        except ConfigError:
+            break
+        if not isinstance(parent_ref, str):
+            break
+        parent_path = current.parent / parent_ref
+        if not (parent_ref.endswith((".yaml", ".yml")) and parent_path.is_file()):
+            try:
+                parent_path = find_config(parent_ref)
+            except ConfigError:
+                break
+        current = parent_path
+    return chain
+
+
 def load_yaml_chain(path: Path, origins: dict[str, str], _seen: tuple[Path, ...] = ()) -> dict:
     """Read a config and everything it ``extends`` (base first), recording key origins.
 

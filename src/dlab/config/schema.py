@@ -887,6 +887,7 @@ class RunConfig(StrictModel):
         description="Known results on the real data; a variant sets an inherited entry to null to drop it.",
     )
     _source_path: str | None = PrivateAttr(None)
+    _key_origins: dict[str, str] = PrivateAttr(default_factory=dict)
 
     @property
     def source_path(self) -> str | None:
@@ -894,9 +895,19 @@ class RunConfig(StrictModel):
         names by a relative path (``model.build: models.py:build``) is looked up beside it."""
         return self._source_path
 
-    def with_source(self, path: str | None) -> RunConfig:
-        """This config, remembering the file it was read from (not part of the config itself)."""
+    @property
+    def key_origins(self) -> dict[str, str]:
+        """Where each key the resolution set came from: a YAML file of the ``extends`` chain,
+        ``--smoke``, a named flag (``--epochs``) or ``--set``; keys it does not name are
+        defaults. Empty for a config built in memory."""
+        return dict(self._key_origins)
+
+    def with_source(self, path: str | None, origins: dict[str, str] | None = None) -> RunConfig:
+        """This config, remembering the file it was read from and where each key came from
+        (neither is part of the config itself)."""
         self._source_path = path
+        if origins is not None:
+            self._key_origins = dict(origins)
         return self
 
     @field_validator("reference")
@@ -916,20 +927,33 @@ class RunConfig(StrictModel):
         return yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
 
     def config_hash(self) -> str:
-        """A short hash of everything that changes results (not name, description, reference)."""
-        data = self.to_dict()
-        for key in ("name", "description", "reference"):
-            data.pop(key, None)
-        data["train"].pop("max_wall_time", None)  # a budget, not a setting of the model
-        # how it executes, not what it computes: same math on every backend and call size
-        data["train"].pop("backend", None)
-        data["train"].pop("steps_per_execution", None)
-        data["train"].pop("tensorboard", None)  # what is logged, not what is learned
-        for key, default in SCALING_DEFAULTS.items():  # unchanged hashes for runs from before these keys
-            if data["train"].get(key) == default:
-                data["train"].pop(key, None)
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        """A short hash of everything that changes results (:func:`hashed_settings`)."""
+        text = json.dumps(hashed_settings(self.to_dict()), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def hashed_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config (as plain data: ``RunConfig.to_dict()`` or a run's saved config.yaml)
+    that changes results, and so enters the config hash: not its name, description, reference.
+
+    One definition for two uses: the hash, and the keys ``dlab runs``/``compare`` label runs by,
+    so a logging switch (``--tensorboard``) is never shown as a difference between two runs.
+    The argument is not changed.
+    """
+    data = {key: value for key, value in config.items() if key not in ("name", "description", "reference")}
+    train = dict(data["train"]) if isinstance(data.get("train"), dict) else None
+    if train is None:
+        return data
+    train.pop("max_wall_time", None)  # a budget, not a setting of the model
+    # how it executes, not what it computes: same math on every backend and call size
+    train.pop("backend", None)
+    train.pop("steps_per_execution", None)
+    train.pop("tensorboard", None)  # what is logged, not what is learned
+    for key, default in SCALING_DEFAULTS.items():  # unchanged hashes for runs from before these keys
+        if train.get(key) == default:
+            train.pop(key, None)
+    data["train"] = train
+    return data
 
 
 SCALING_DEFAULTS: dict[str, Any] = {"strategy": "default", "precision": "float32", "jit_compile": "auto"}

@@ -117,7 +117,7 @@ def resolve_config(
     model_section = data.pop("model", {})
     config = validate_section(RunConfig, data, (), origins)
     model = validate_section(experiment.ModelConfig, model_section, ("model",), origins)
-    return config.model_copy(update={"model": model}).with_source(str(path))
+    return config.model_copy(update={"model": model}).with_source(str(path), origins)
 
 
 def smoke_layer(experiment: Any, data: dict[str, Any]) -> dict[str, Any]:

@@ -116,18 +116,23 @@ class Output:
 
 @dataclass(frozen=True)
 class Reporting:
-    """How a run reports while and after it trains: console verbosity, TensorBoard, MLflow."""
+    """How a run reports while and after it trains: console verbosity, TensorBoard, MLflow, and
+    the user's tags (``KEY=VALUE`` as given, checked by :func:`dlab.run.tags.parse_tags`) and note."""
 
     verbose: int | None = None
     quiet: bool = False
     tensorboard: bool = False
     mlflow: bool = False
     mlflow_uri: str | None = None
+    tags: tuple[str, ...] = ()
+    note: str | None = None
 
     def argv(self) -> list[str]:
         argv = _valued("verbose", self.verbose)
         argv += [f"--{name}" for name in ("quiet", "tensorboard", "mlflow") if getattr(self, name)]
-        return argv + _valued("mlflow_uri", self.mlflow_uri)
+        for tag in self.tags:
+            argv += ["--tag", tag]
+        return argv + _valued("mlflow_uri", self.mlflow_uri) + _valued("note", self.note)
 
 
 @dataclass(frozen=True)
@@ -160,8 +165,9 @@ class RunRequest:
         parts: dict[str, Any] = {}
         for name, part in (("overrides", Overrides), ("output", Output), ("reporting", Reporting)):
             given = {f.name: options.pop(f.name) for f in fields(part) if f.name in options}
-            if "sets" in given:
-                given["sets"] = tuple(given["sets"] or ())
+            for listed in ("sets", "tags"):
+                if listed in given:
+                    given[listed] = tuple(given[listed] or ())
             parts[name] = part(**given)
         return cls(config=config, **parts, **options)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from dlab.framework import registry
 from dlab.framework.base import Experiment
 from dlab.framework.factory import resolve_config
 from dlab.pipeline.request import FLAG_NAMES, RunRequest, write_result
+from dlab.run import provenance
 from dlab.run.context import RunContext
 from dlab.run.directory import RunDir, check_writable, now_iso
 from dlab.run.guard import RunGuard
@@ -38,10 +39,14 @@ from dlab.run.lifecycle import tracked_run
 from dlab.run.lock import RunLock
 from dlab.run.resume import ResumePoint, check_resume, resume_backend
 from dlab.run.scaling import for_run, scaled
+from dlab.run.tags import parse_tags
 from dlab.runtime.backend import check_backend_name, choose_backend
 from dlab.runtime.console import resolve_verbose
 from dlab.tracking import tensorboard as tensorboard_files
 from dlab.tracking.session import MlflowTracker, mlflow_tracker
+
+NAMED_FLAGS = ("epochs", "batch_size", "seed", "max_wall_time", "strategy", "precision", "jit", "backend")
+"""The named overrides a run's provenance records (``--max-trials`` is a search's)."""
 
 EXECUTORS = ("local", "ray")
 """Where a sweep's members or a search's workers run (``--executor``); never a Keras backend."""
@@ -132,6 +137,7 @@ def check(request: RunRequest, config: RunConfig) -> Checked:
     """
     output, reporting = request.output, request.reporting
     verbose = resolve_verbose(reporting.verbose, reporting.quiet)  # a level Keras lacks: exit 2
+    parse_tags(reporting.tags)  # a bad --tag: exit 2 before anything starts
     if output.resume is not None and output.fresh:
         raise UsageError(
             "--resume RUN_DIR continues a run and --fresh starts a new one: give only one of them."
@@ -315,12 +321,34 @@ def metrics_header(prepared: Prepared, run_dir: RunDir) -> MetricsHeader:
         scaling=runtime.scaling.to_dict() if getattr(runtime, "scaling", None) else None,
     )
     header.data.update(prepared.split_check)  # class counts per split (or target summaries), layout
+    reporting = checked.request.reporting
+    header.tags, header.note = parse_tags(reporting.tags), reporting.note
+    header.provenance = run_provenance(checked.request, config, header.data)
     if point is not None:  # a smoke run resumed from its config.yaml stays one
         header.started_at = point.metrics.get("started_at", header.started_at)
         header.smoke = point.metrics.get("smoke", header.smoke)
         header.stopped_early = point.metrics.get("stopped_early")
         header.resumed = [*point.metrics.get("resumed", []), {"at": now_iso(), "from_epoch": point.epoch}]
+        header.tags = {**(point.metrics.get("tags") or {}), **header.tags}
+        header.note = header.note or point.metrics.get("note")
+        header.provenance = point.metrics.get("provenance") or header.provenance  # how it began
     return header
+
+
+def run_provenance(request: RunRequest, config: RunConfig, data: dict[str, Any]) -> dict[str, Any]:
+    """metrics.json's ``provenance``: the command, overrides and flags as given, the config
+    files, git state and a hash of the data files read (:mod:`dlab.run.provenance`)."""
+    overrides = request.overrides
+    flags = {name: getattr(overrides, name) for name in NAMED_FLAGS}
+    flags["smoke"] = overrides.smoke or None
+    return provenance.collect(
+        config_path=config.source_path,
+        sets=overrides.sets,
+        flags=flags,
+        data_paths=[config.data.path, data.get("location")],
+        origins=config.key_origins,
+        request=["dlab", "run", *replace(request, output=replace(request.output, result_file=None)).argv()],
+    )
 
 
 # --------------------------------------------------------------------------- all of them

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError, did_you_mean
+from dlab.results.filters import RunFilter
 from dlab.results.index import SavedRun, default_label, find_runs, load_run
-from dlab.results.labels import label_runs
-from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.labels import label_parts, label_runs
+from dlab.results.tables import csv_table, ellipsize, markdown_table, text_table
 from dlab.results.vocabulary import TOP_LEVEL_RESULTS, format_number, key_metrics
 
 STATUSES = ("running", "completed", "failed", "interrupted", "unknown")
 KEY_METRICS_SHOWN = 3
 """Metrics of a run's most telling section in its one line (see :func:`key_metrics`)."""
+ERROR_SHOWN = 60
+"""Characters of a failed run's error in the table (CSV and JSON hold all of it)."""
 
 
 @dataclass
@@ -34,6 +37,7 @@ class RunRow:
     """One line of ``dlab runs``."""
 
     run: SavedRun
+    label: str = ""  # what tells the run apart from the other listed runs of its config
 
     @property
     def key_metrics(self) -> dict[str, float]:
@@ -84,7 +88,11 @@ def _ago(stamp: float | None) -> str:
 
 
 def list_runs(
-    root: str | Path = "outputs", *, experiment: str | None = None, status: str | None = None
+    root: str | Path = "outputs",
+    *,
+    experiment: str | None = None,
+    status: str | None = None,
+    where: RunFilter | None = None,
 ) -> list[RunRow]:
     """The runs under ``root``, oldest first, optionally filtered.
 
@@ -93,6 +101,7 @@ def list_runs(
         experiment: a config name (``cnn-cifar10``), a registered experiment name
             (``cnn_cifar10``) or a glob pattern over either (``mlp-imdb*``).
         status: running, completed, failed, interrupted or unknown (unreadable metrics.json).
+        where: config, tag and time filters (:class:`dlab.results.filters.RunFilter`).
 
     Raises:
         UsageError: the root does not exist, or the status is not one of those.
@@ -113,27 +122,41 @@ def list_runs(
         run = load_run(run_dir)
         if status is not None and run.status != status:
             continue
+        if where is not None and not where.matches(run):
+            continue
         if experiment is not None and not any(
             fnmatch.fnmatchcase(name, experiment) for name in (run.config_name, run.experiment)
         ):
             continue
         rows.append(RunRow(run))
     rows.sort(key=lambda row: (str(row.run.metrics.get("started_at") or ""), row.run.path.name))
-    label_runs([row.run for row in rows])  # the config, then what differs within it, then the short id
+    runs = [row.run for row in rows]
+    label_runs(runs)  # the config, then what differs within it, then the short id
+    for row, (_, label) in zip(rows, label_parts(runs), strict=True):
+        row.label = label
     return rows
 
 
 def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
-    """The run list as ``table``, ``csv``, ``json`` or ``markdown``."""
+    """The run list as ``table``, ``csv``, ``json`` or ``markdown``.
+
+    The console and Markdown tables keep to what tells runs apart and how they went
+    (config, label, status, wall time, key metrics, error, folder: the folder's name is its
+    start time) so a row fits a terminal; CSV and JSON also hold the experiment, the start
+    and finish times and the whole error.
+    """
     if fmt == "json":
         return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
-    headers = ["run", "experiment", "status", "smoke", "started", "wall_s", "key metrics", "error", "folder"]
     if fmt == "csv":
+        headers = ["run", "config", "label", "experiment", "status", "smoke", "started", "wall_s"]
+        headers += ["key metrics", "error", "folder"]
         return csv_table(
             headers,
             [
                 [
                     row.run.label,
+                    row.run.config_name,
+                    row.label,
                     row.run.experiment,
                     row.run.status,
                     row.run.smoke,
@@ -146,16 +169,15 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
                 for row in rows
             ],
         )
+    headers = ["config", "label", "status", "wall_s", "key metrics", "error", "folder"]
     cells = [
         [
-            row.run.label,
-            row.run.experiment,
-            row.status,
-            "yes" if row.run.smoke else "",
-            row.started,
+            row.run.config_name,
+            row.label or "-",
+            row.status + (" (smoke)" if row.run.smoke else ""),
             format_number(_number(row.run.metrics.get("wall_time_s"))),
             ", ".join(f"{name} {format_number(value)}" for name, value in row.key_metrics.items()) or "-",
-            _short(row.error),
+            ellipsize(row.error, ERROR_SHOWN) if row.error else "",
             row.run.path.name,
         ]
         for row in rows
@@ -169,6 +191,7 @@ def _as_dict(row: RunRow) -> dict[str, Any]:
     metrics = row.run.metrics
     return {
         "run": row.run.label,
+        "label": row.label,
         "id": default_label(row.run.path),
         "run_dir": str(row.run.path),
         "config": row.run.config_name,
@@ -180,13 +203,10 @@ def _as_dict(row: RunRow) -> dict[str, Any]:
         "wall_time_s": metrics.get("wall_time_s"),
         "key_metrics": row.key_metrics,
         "error": row.error or None,
+        "tags": metrics.get("tags") if isinstance(metrics.get("tags"), dict) else {},
+        "note": metrics.get("note"),
     }
 
 
 def _number(value: Any) -> float | None:
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _short(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 3] + "..."

@@ -38,6 +38,10 @@ class MetricsHeader:
         resumed: every ``--resume``: when, and from which finished epoch.
         process: pid and host of the process that holds the run's lock while it trains.
         scaling: strategy, replicas, devices, dtype policy and jit_compile (Keras runs; None for NumPy).
+        tags: the user's ``KEY=VALUE`` labels (``--tag``, ``dlab tag``), for filters and trackers.
+        note: the user's free-text note (``--note``, ``dlab tag --note``).
+        provenance: the command line, overrides, config files, git state and data hashes
+            (:mod:`dlab.run.provenance`).
         schema_version: the layout of metrics.json.
     """
 
@@ -59,13 +63,17 @@ class MetricsHeader:
     resumed: list[dict[str, Any]] = field(default_factory=list)
     process: dict[str, Any] | None = None
     scaling: dict[str, Any] | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
+    provenance: dict[str, Any] | None = None
     schema_version: int = METRICS_SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
         """The header as metrics.json's first keys (schema version and status first)."""
         data = asdict(self)
         ordered = {"schema_version": data.pop("schema_version"), "status": data.pop("status"), **data}
-        for key in ("resumed", "finished_at", "scaling"):  # written once there is something to say
+        # written once there is something to say
+        for key in ("resumed", "finished_at", "scaling", "tags", "note", "provenance"):
             if not ordered[key]:
                 del ordered[key]
         return ordered
