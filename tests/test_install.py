@@ -323,6 +323,7 @@ def test_init_writes_the_project(project):
     assert files == [
         ".gitignore",
         "README.md",
+        "configs/dlab-config.schema.json",
         "configs/houses-band.yaml",
         "configs/houses-price.yaml",
         "data/houses.csv",

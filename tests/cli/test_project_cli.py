@@ -27,6 +27,7 @@ def test_init_writes_a_project_that_lists_its_configs_with_their_origin(cli, pro
             "models.py",
             "houses-band.yaml",
             "houses-price.yaml",
+            "dlab-config.schema.json",
             "houses.csv",
         ]
     )

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
     from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
     from dlab.api.manage import plan_removal, remove, tag
-    from dlab.api.project import init_project
+    from dlab.api.project import config_schema, init_project, write_config_schema
     from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
     from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, config_origin, run, show_config
     from dlab.api.sweeps import sweep
@@ -66,6 +66,8 @@ _HOMES: dict[str, str] = {
     "show_config": "dlab.api.runs",
     "config_origin": "dlab.api.runs",
     "init_project": "dlab.api.project",
+    "config_schema": "dlab.api.project",
+    "write_config_schema": "dlab.api.project",
     "plan_removal": "dlab.api.manage",
     "remove": "dlab.api.manage",
     "tag": "dlab.api.manage",
@@ -88,7 +90,9 @@ _HOMES: dict[str, str] = {
 __all__ = [
     "DEFAULT_OUTPUTS",
     "config_origin",
+    "config_schema",
     "init_project",
+    "write_config_schema",
     "ExperimentRow",
     "RunRequest",
     "RunResult",

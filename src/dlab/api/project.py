@@ -8,15 +8,20 @@ nothing of the user's is overwritten (an empty or new folder is fine).
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_path
+from dlab.framework.config_schema import SCHEMA_FILE
+from dlab.framework.config_schema import config_schema as framework_config_schema
 
 TEMPLATE_PACKAGE = "dlab.templates.project"
 RENAMED = {"gitignore": ".gitignore"}
@@ -26,8 +31,8 @@ EXAMPLE_ROWS = 500
 
 
 def init_project(folder: str | os.PathLike[str]) -> list[Path]:
-    """Write a new project into ``folder``: configs/, models.py, data/houses.csv, dlab.toml,
-    .gitignore and a README.
+    """Write a new project into ``folder``: configs/ (with the config schema its editor reads),
+    models.py, data/houses.csv, dlab.toml, .gitignore and a README.
 
     Returns:
         The files written, in order.
@@ -38,7 +43,10 @@ def init_project(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder).expanduser()
     if root.exists() and not root.is_dir():
         raise UsageError(f"dlab init: {root} is a file; give a new or empty folder.")
-    plan = _template_files(root) + [(None, root / "data" / "houses.csv")]
+    plan = _template_files(root) + [
+        (write_houses_csv, root / "data" / "houses.csv"),
+        (write_config_schema, root / "configs" / SCHEMA_FILE),
+    ]
     taken = [str(target) for _, target in plan if target.exists()]
     if taken:
         raise UsageError(
@@ -49,8 +57,8 @@ def init_project(folder: str | os.PathLike[str]) -> list[Path]:
     for source, target in plan:
         target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(target) as temporary:
-            if source is None:
-                write_houses_csv(temporary)
+            if callable(source):
+                source(temporary)
             else:
                 with resources.as_file(source) as path:
                     shutil.copyfile(path, temporary)
@@ -58,7 +66,23 @@ def init_project(folder: str | os.PathLike[str]) -> list[Path]:
     return written
 
 
-def _template_files(root: Path) -> list[tuple[resources.abc.Traversable | None, Path]]:
+def config_schema() -> dict[str, Any]:
+    """The JSON Schema of a config file (``dlab schema``): see :mod:`dlab.framework.config_schema`.
+    Experiments of the project's modules and installed plugins are in it, as ``dlab run`` sees them."""
+    return framework_config_schema()
+
+
+def write_config_schema(path: str | os.PathLike[str]) -> Path:
+    """Write :func:`config_schema` as JSON to ``path`` (atomically); the modeline of a config
+    beside it (``# yaml-language-server: $schema=dlab-config.schema.json``) then finds it."""
+    target = Path(path).expanduser()
+    text = json.dumps(config_schema(), indent=2, sort_keys=False) + "\n"
+    with atomic_path(target) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return target
+
+
+def _template_files(root: Path) -> list[tuple[resources.abc.Traversable | Callable[[Path], object], Path]]:
     files = []
     pending = [(resources.files(TEMPLATE_PACKAGE), Path())]
     while pending:
