@@ -13,14 +13,17 @@ def tensorboard_command(
     path: str = typer.Argument(
         ...,
         metavar="PATH",
-        help="A run directory, a sweep directory or an outputs folder with event files (--tensorboard).",
+        help="A run directory, a sweep directory or an outputs folder (runs without --tensorboard too).",
         autocompletion=complete_run_dir,
     ),
     port: int = typer.Option(6006, "--port", min=0, max=65535, help="Port to serve on (0: a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to serve on (0.0.0.0: every interface)."),
     debug: bool = debug_option(),
 ) -> None:
-    """Start TensorBoard on runs written with --tensorboard; print its URL; Ctrl-C stops it.
+    """Start TensorBoard on runs; print its URL; Ctrl-C stops it (kill -9 of dlab stops it too).
+
+    Runs trained without --tensorboard are shown from their history,
+    converted once into RUN/tensorboard/history (Keras's folders and tags).
 
     Examples:
 

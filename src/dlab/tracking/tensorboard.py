@@ -6,7 +6,10 @@ asked), so what TensorBoard shows is exactly what Keras users know. Sweeps and
 searches add the HParams plugin's summaries: one experiment summary (which
 hyperparameters and metrics) at the top of a log folder and one session per member,
 written straight as protocol buffers with TensorBoard's own helpers, without starting
-TensorFlow in the sweep's process.
+TensorFlow in the sweep's process (:mod:`dlab.tracking.events`). The server shows runs
+trained without ``--tensorboard`` too, from their history
+(:mod:`dlab.tracking.history_events`), and dies with ``dlab tensorboard`` even on
+``kill -9`` (:mod:`dlab.tracking.lifeline`).
 """
 
 from __future__ import annotations
@@ -25,11 +28,9 @@ from typing import Any
 
 from dlab.config.schema import TensorBoardConfig
 from dlab.errors import UsageError
-
-LOG_FOLDER = "tensorboard"
-"""The folder of a run (or a sweep) that holds its event files."""
-
-EVENT_GLOB = "events.out.tfevents.*"
+from dlab.tracking import history_events
+from dlab.tracking.events import LOG_FOLDER, event_files, scalar, write_events
+from dlab.tracking.lifeline import popen_tied
 
 
 def run_log_dir(run_path: Path) -> Path:
@@ -63,14 +64,6 @@ def enable(config: Any) -> Any:
         return config
     train = config.train.model_copy(update={"tensorboard": TensorBoardConfig()})
     return config.model_copy(update={"train": train})
-
-
-def event_files(path: Path) -> list[Path]:
-    """Every TensorBoard event file under ``path`` (a run, a sweep, an outputs root)."""
-    path = Path(path)
-    if path.is_file():
-        return [path] if path.name.startswith("events.out.tfevents.") else []
-    return sorted(path.rglob(EVENT_GLOB)) if path.is_dir() else []
 
 
 # --------------------------------------------------------------------------- HParams
@@ -132,16 +125,15 @@ def write_hparams(
         hparams = {key: _hparam_value(value) for key, value in session.hparams.items()}
         summaries = [(0, hp.hparams_pb(hparams, trial_id=session.name, start_time_secs=session.start_time))]
         summaries += [
-            (0, _scalar_pb(name, value))
+            (0, scalar(name, value))
             for name, value in session.metrics.items()
-            if name in metric_names and math.isfinite(value)
+            if name in metric_names and history_events.finite(value) is not None
         ]
-        _write_events(log_dir / session.name, summaries)
-        for column, values in ((histories or {}).get(session.name) or {}).items():
-            folder = "validation" if column.startswith("val_") else "train"
-            name = "epoch_" + column.removeprefix("val_")
-            points = [(step, _scalar_pb(name, v)) for step, v in enumerate(values) if math.isfinite(v)]
-            _write_events(log_dir / session.name / folder, points)
+        write_events(log_dir / session.name, summaries)
+        columns = (histories or {}).get(session.name) or {}
+        points = {column: list(enumerate(values)) for column, values in columns.items()}
+        for split, curve in history_events.keras_curves(points).items():
+            write_events(log_dir / session.name / split, curve)
     return log_dir
 
 
@@ -149,7 +141,7 @@ def write_experiment_summary(log_dir: Path, hparams: list[Any], metrics: list[An
     """The HParams experiment at the top of ``log_dir``: which hyperparameters and metrics to tabulate."""
     from tensorboard.plugins.hparams import summary_v2 as hp
 
-    _write_events(Path(log_dir), [(0, hp.hparams_config_pb(hparams=hparams, metrics=metrics))])
+    write_events(Path(log_dir), [(0, hp.hparams_config_pb(hparams=hparams, metrics=metrics))])
 
 
 def tuner_callbacks(ctx: Any) -> list[Any]:
@@ -173,26 +165,6 @@ def tuner_callbacks(ctx: Any) -> list[Any]:
     hparams = [hp.HParam(key) for key in ctx.config.model.search_space]
     write_experiment_summary(run_log_dir(ctx.run_dir.path), hparams, metrics)
     return [tensorboard_callback(ctx.run_dir.path, settings)]
-
-
-def _scalar_pb(tag: str, value: float) -> Any:
-    from tensorboard.compat.proto import summary_pb2
-
-    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=float(value))])
-
-
-def _write_events(folder: Path, summaries: list[tuple[int, Any]]) -> None:
-    """Append one event file of (step, Summary) to ``folder``."""
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    folder.mkdir(parents=True, exist_ok=True)
-    writer = EventFileWriter(str(folder))
-    try:
-        for step, summary in summaries:
-            writer.add_event(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
-    finally:
-        writer.close()
 
 
 def hparams_metric_names(compared: str | None, rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -220,9 +192,10 @@ def check_logdir(path: str | os.PathLike[str]) -> Path:
         raise UsageError(f"dlab tensorboard {path}: no such file or folder.")
     if not event_files(folder):
         raise UsageError(
-            f"dlab tensorboard {path}: no TensorBoard event files under it. Runs write them "
-            "with --tensorboard (or train.tensorboard: true in the config), e.g. "
-            "`dlab run cnn-cifar10 --smoke --tensorboard`; sweeps and tune take the same flag."
+            f"dlab tensorboard {path}: no TensorBoard event files under it, and no run history "
+            "(history.csv/json) to show. Runs write event files with --tensorboard (or "
+            "train.tensorboard: true in the config), e.g. `dlab run cnn-cifar10 --smoke "
+            "--tensorboard`; sweeps and tune take the same flag."
         )
     return folder if folder.is_dir() else folder.parent
 
@@ -237,9 +210,13 @@ def serve(
 ) -> int:
     """Start ``tensorboard --logdir PATH`` and wait until it stops (Ctrl-C stops it).
 
+    Runs under ``path`` trained without ``--tensorboard`` are shown from their history
+    first (:func:`show_histories`). The server is tied to this process: it stops with it,
+    also when this process is killed with SIGKILL (:mod:`dlab.tracking.lifeline`).
+
     Args:
         port: the port to serve on (0: a free one).
-        announce: called with the URL once the server answers.
+        announce: called with the URL once the server answers (and with what was converted).
 
     Returns:
         The server's exit code (0 after Ctrl-C).
@@ -247,13 +224,15 @@ def serve(
     Raises:
         UsageError: no event files, a port already in use, or a server that never answered.
     """
+    show_histories(path, announce)
     folder = check_logdir(path)
     port = port or free_port(host)
     _check_port_free(host, port)
     command = [
         sys.executable,
         "-c",
-        "import sys; from tensorboard.main import run_main; sys.argv[0] = 'tensorboard'; run_main()",
+        "import sys; from dlab.tracking.lifeline import exit_when_stdin_closes; exit_when_stdin_closes(); "
+        "from tensorboard.main import run_main; sys.argv[0] = 'tensorboard'; run_main()",
         "--logdir",
         str(folder),
         "--host",
@@ -264,7 +243,7 @@ def serve(
         "5",
     ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL)
+    process = popen_tied(command, env=env)  # it dies with this process, however it ends
     url = f"http://{host}:{port}/"
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # SIGTERM stops the server too
     try:
@@ -276,6 +255,25 @@ def serve(
     finally:
         signal.signal(signal.SIGTERM, previous)
         stop(process)
+
+
+def show_histories(path: str | os.PathLike[str], announce: Callable[[str], None] = print) -> None:
+    """Give runs under ``path`` without event files their curves from history.csv/json.
+
+    A run folder that cannot be written (read-only, a history being rewritten) is named
+    in a warning and served without curves; it never stops the server.
+    """
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        return
+    done = history_events.convert_runs(folder)
+    if done.written:
+        announce(
+            f"dlab: {len(done.written)} run(s) trained without --tensorboard shown from their history "
+            f"(RUN/{LOG_FOLDER}/{history_events.HISTORY_FOLDER})"
+        )
+    for run, why in done.failed:
+        announce(f"dlab: warning: {run}: history not converted for TensorBoard ({why})")
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -307,12 +305,15 @@ def _wait_until_serving(process: subprocess.Popen, host: str, port: int, timeout
 
 
 def stop(process: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """Terminate a server process, then kill it if it lingers."""
-    if process.poll() is not None:
-        return
-    process.terminate()
+    """Terminate a server process, then kill it if it lingers; close its lifeline pipe."""
     try:
-        process.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        if process.stdin is not None:
+            process.stdin.close()
