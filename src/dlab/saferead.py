@@ -8,7 +8,10 @@ left behind. Two things must not happen there:
   writes to it, so only regular files are read (opened without blocking, then
   checked with ``fstat``);
 - **a RecursionError traceback**: JSON nested thousands of levels deep overflows the
-  parser or anything that walks it, so such a file counts as unreadable, with a note.
+  parser or anything that walks it, so such a file counts as unreadable, with a note;
+- **a read outside the folder**: a link (``plots/a.png`` -> ``~/.ssh/id_rsa``) or a name
+  that a run's own file gives (``../../secret``, ``/etc/passwd``) must not lead dlab out
+  of the run directory, so such paths are resolved and checked first (:func:`resolve_inside`).
 """
 
 from __future__ import annotations
@@ -40,6 +43,27 @@ def read_regular_text(path: str | os.PathLike[str]) -> str:
     finally:
         os.close(fd)
     return data.decode("utf-8")
+
+
+class OutsideFolder(ValueError):
+    """A path whose real location (links and ``..`` followed) is not inside the folder it must stay in."""
+
+
+def resolve_inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> Path:
+    """The real path of ``path`` (a relative one is taken from ``root``) if it lies inside ``root``.
+
+    Both are resolved (every link and ``..`` followed) before they are compared, so neither
+    a link nor a name can lead out of ``root``; the file must exist.
+
+    Raises:
+        OutsideFolder: the real path is outside the real ``root``.
+        OSError: ``root`` or ``path`` does not exist (``RuntimeError`` for a link loop).
+    """
+    real_root = Path(root).resolve(strict=True)
+    real = (real_root / path).resolve(strict=True)
+    if not real.is_relative_to(real_root):
+        raise OutsideFolder(f"{path} leads outside {root} (to {real})")
+    return real
 
 
 def load_json(path: str | os.PathLike[str]) -> Any:

@@ -16,16 +16,12 @@ def test_within_the_default_relative_tolerance_exits_0(cli, tmp_path):
     result = cli("check", str(run))
     assert result.exit_code == 0, result.output
     row = result.output.splitlines()[1].split()
-    assert row[:6] == [
-        "cnn-cifar10/20261122-100000-aaaaaa",
-        "test_accuracy",
-        "test.accuracy",
-        "0.714",
-        "0.7",
-        "-0.014",
-    ]
-    assert row[6:8] == ["5%", "within"]
-    assert "check: 1 within tolerance, 0 failing, 0 not checked" in result.output
+    assert row[:6] == ["cnn-cifar10", "test_accuracy", "0.714", "0.7", "5%", "within"]
+    assert "0.014 (-2.0%) below 0.714, within +-5%" in result.output
+    data = json.loads(cli("check", str(run), "-f", "json").output)["checks"][0]
+    assert data["id"] == "cnn-cifar10/20261122-100000-aaaaaa" and data["metric"] == "test.accuracy"
+    assert data["difference"] == pytest.approx(-0.014)
+    assert "check: 1 within tolerance, 0 failing, 0 not comparable, 0 not checked" in result.output
 
 
 def test_outside_the_tolerance_exits_1(cli, tmp_path):
@@ -60,9 +56,9 @@ def test_a_bad_tolerance_is_refused(cli, tmp_path, bad):
 def test_smoke_runs_are_not_comparable_unless_asked(cli, tmp_path):
     run = make_run(tmp_path / "outputs", accuracy=0.1, smoke=True)
     result = cli("check", str(run))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # its own exit code: not judged, not failed
     assert "not comparable (smoke run on synthetic data)" in result.output
-    assert "0 within tolerance, 0 failing, 1 not checked" in result.output
+    assert "0 within tolerance, 0 failing, 1 not comparable, 0 not checked" in result.output
     asked = cli("check", str(run), "--include-smoke")
     assert asked.exit_code == 1 and "OUTSIDE" in asked.output
 
@@ -124,4 +120,4 @@ def test_markdown_csv_and_json_parse(cli, tmp_path):
     assert [row["result"] for row in rows] == ["within", "OUTSIDE"]
     assert float(rows[1]["actual"]) == 0.6 and rows[1]["tolerance"] == "5%"
     markdown = cli("check", *runs, "-f", "markdown").stdout.splitlines()
-    assert markdown[0].startswith("| run | reference | metric |") and markdown[1].startswith("|---")
+    assert markdown[0].startswith("| run | reference | expected |") and markdown[1].startswith("|---")

@@ -33,11 +33,11 @@ def sweep(root):
 def test_grid_runs_are_labelled_by_the_keys_that_differ(tmp_path):
     runs = [load_run(path) for path in sweep(tmp_path / "outputs")]
     assert differing_keys(runs) == ["model.hidden", "seed"]  # seed last
-    assert run_labels(runs) == [
-        "model.hidden=[2] seed=1",
-        "model.hidden=[2] seed=2",
-        "model.hidden=[4,2] seed=1",
-        "model.hidden=[4,2] seed=2",
+    assert run_labels(runs) == [  # the shortest unambiguous name of each key
+        "hidden=[2] seed=1",
+        "hidden=[2] seed=2",
+        "hidden=[4,2] seed=1",
+        "hidden=[4,2] seed=2",
     ]
 
 
@@ -69,7 +69,7 @@ def test_compare_shows_labels_params_and_seed_statistics(cli, tmp_path):
     result = cli("compare", "outputs", "-m", "test.accuracy", "--params", "train.batch_size")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:4] == ["metric", "model.hidden=[2]", "seed=1", "model.hidden=[2]"]
+    assert lines[0].split()[:4] == ["metric", "hidden=[2]", "seed=1", "hidden=[2]"]
     assert lines[2].split() == ["model.hidden", "[2]", "[2]", "[4,2]", "[4,2]"]  # the differing keys
     assert lines[4].split() == ["train.batch_size", "32", "32", "32", "32"]  # and the chosen one
     assert "over seeds" in result.output
@@ -77,7 +77,7 @@ def test_compare_shows_labels_params_and_seed_statistics(cli, tmp_path):
     assert "test.accuracy: 0.98 +- 0.014 (95% CI 0.8529 to 1*, n=2)" in result.output
     data = json.loads(cli("compare", "outputs", "-m", "test.accuracy", "-f", "json").output)
     assert data["params"] == ["model.hidden", "seed"]
-    assert data["runs"][2]["run"] == "model.hidden=[4,2] seed=1"
+    assert data["runs"][2]["run"] == "hidden=[4,2] seed=1"
     assert data["runs"][2]["params"] == {"model.hidden": "[4,2]", "seed": "1"}
     stats = data["seeds"][1]["metrics"]["test.accuracy"]
     assert stats["ci95_high"] == 1.0 and "clipped" in stats
@@ -100,7 +100,8 @@ def test_runs_lists_labels_and_folders(cli, tmp_path):
     sweep(tmp_path / "outputs")
     result = cli("runs", "--out", "outputs")
     assert result.exit_code == 0, result.output
-    assert "model.hidden=[4,2] seed=2" in result.output and "20261122-100003-aaaaa4" in result.output
+    line = next(line for line in result.output.splitlines() if "20261122-100003-aaaaa4" in line)
+    assert line.split()[:4] == ["playground-mlp", "hidden=[4,2]", "seed=2", "completed"]
 
 
 def test_diff_of_two_configs_lists_only_differences_with_their_origin(cli):

@@ -52,7 +52,7 @@ def test_check_table_says_expected_measured_and_why(cli, tmp_path):
     result = cli("check", str(run))
     assert result.exit_code == 1
     header, row = result.output.splitlines()[:2]
-    assert header.split()[3:] == ["expected", "actual", "difference", "tolerance", "result", "why"]
+    assert header.split() == ["run", "reference", "expected", "actual", "tolerance", "result", "why"]
     assert ">= 0.9" in row and "0.7 < 0.9: below the bound by 0.2" in row
     assert "  test_accuracy: goal" in result.output  # each source once, under the table
 

@@ -100,7 +100,7 @@ def test_report_opens_in_a_browser_with_every_image_and_a_table_that_fits(cli, t
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page
     assert "Compared metric" in page and "smoke: synthetic data" in page
-    assert "model.hidden=[4,2] seed=1" in page and "Over seeds" in page
+    assert "hidden=[4,2] seed=1" in page and "Over seeds" in page
     probe_page = tmp_path / "probe.html"
     probe_page.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
     profile = tmp_path / "profile"

@@ -27,15 +27,16 @@ def test_runs_lists_every_run_with_status_metrics_and_time(cli, outputs):
     result = cli("runs", "--out", str(outputs))
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    assert lines[0].split()[:3] == ["run", "experiment", "status"]
+    assert lines[0].split() == ["config", "label", "status", "wall_s", "key", "metrics", "error", "folder"]
     body = "\n".join(lines[1:])
     completed = next(line for line in lines if "100000-aaaaaa" in line)
-    assert "completed" in completed and "test.accuracy 0.71" in completed and "2026-11-22 10:00" in completed
+    assert completed.split()[:3] == ["cnn-cifar10", "aaaaaa", "completed"]
+    assert "test.accuracy 0.71" in completed
     failed = next(line for line in lines if "110000-bbbbbb" in line)
     assert "failed" in failed and "RuntimeError: loss became NaN <at epoch 2>" in failed
     running = next(line for line in lines if "120000-cccccc" in line)
     assert re.search(r"running \(updated \d+ s ago\)", running) and " - " in running
-    assert "yes" in next(line for line in lines if "130000-dddddd" in line)  # smoke
+    assert "completed (smoke)" in next(line for line in lines if "130000-dddddd" in line)
     partial = next(line for line in lines if "140000-eeeeee" in line)
     assert "unknown" in partial and "metrics.json cannot be read" in partial
     assert "5 runs" in body

@@ -57,7 +57,7 @@ def test_dlab_runs_wraps_words_not_names_and_always_fits_the_terminal(cli, tmp_p
     start, end = lines[0].index("error"), lines[0].index("folder")
     error = " ".join(line[start:end].strip() for line in lines[1:] if line[start:end].strip())
     assert error == "RuntimeError: loss became NaN <at epoch 2>"  # wrapped inside its column
-    assert "20261122-110000-bbbbbb" in result.output and "cnn_cifar10" in result.output
+    assert "20261122-110000-bbbbbb" in result.output and "cnn-cifar10" in result.output
     monkeypatch.setenv("COLUMNS", "80")  # too narrow for the longest words: they fold, lines still fit
     narrow = cli("runs", "--out", str(root)).output.splitlines()
     assert all(len(line) <= 80 for line in narrow), max(narrow, key=len)

@@ -4,7 +4,8 @@
 wrappers: their keyword arguments are the CLI's flags, so the options are declared
 (and documented) once, in :func:`dlab.results.compare.compare`,
 :func:`dlab.results.check.check_runs` and :func:`dlab.results.report.write_report`.
-``text_table`` is the one console-table renderer, for the CLI's own tables.
+``text_table`` is the one console-table renderer, for the CLI's own tables; ``fit_lines``
+wraps the free text printed beside them to the terminal.
 """
 
 from __future__ import annotations
@@ -19,15 +20,26 @@ from dlab.errors import UsageError
 from dlab.framework.factory import resolve_config
 from dlab.results.check import check_runs as check
 from dlab.results.compare import compare
-from dlab.results.diff import ConfigDiff, DiffSide, diff_sides
+from dlab.results.diff import ConfigDiff, DiffSide, diff_sides, run_side
 from dlab.results.filters import RunFilter
 from dlab.results.index import expand_paths, is_run_dir
+from dlab.results.origins import leaf_origins
 from dlab.results.report import write_report as report
 from dlab.results.runs_table import RunRow, render_runs
 from dlab.results.runs_table import list_runs as find_runs
-from dlab.results.tables import check_format, text_table
+from dlab.results.tables import check_format, fit_lines, text_table
 
-__all__ = ["check", "check_format", "compare", "diff", "list_runs", "render_runs", "report", "text_table"]
+__all__ = [
+    "check",
+    "check_format",
+    "compare",
+    "diff",
+    "fit_lines",
+    "list_runs",
+    "render_runs",
+    "report",
+    "text_table",
+]
 
 
 def list_runs(
@@ -76,8 +88,7 @@ def _diff_side(ref: str) -> DiffSide:
                 + ". Give two run directories (outputs/<config>/<time>-<id>), config names "
                 "(see `dlab list`) or YAML files."
             )
-        run = expand_paths([ref])[0]
-        return DiffSide(run.label, run.config, run=run, default_origin="run config.yaml")
+        return run_side(expand_paths([ref])[0])
     looks_like_run = "/" in ref and not ref.endswith((".yaml", ".yml"))
     if looks_like_run and not path.exists():
         raise UsageError(
@@ -87,4 +98,4 @@ def _diff_side(ref: str) -> DiffSide:
     config = resolve_config(ref)
     origins: dict[str, str] = {}
     load_yaml_chain(find_config(ref), origins)
-    return DiffSide(config.name or ref, config.to_dict(), origins=origins)
+    return DiffSide(config.name or ref, config.to_dict(), origins=leaf_origins(origins))

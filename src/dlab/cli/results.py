@@ -114,22 +114,27 @@ def check_command(
     include_smoke: bool = typer.Option(
         False,
         "--include-smoke",
-        help="Judge smoke runs (synthetic data) too instead of reporting them as not comparable.",
+        help="Judge smoke runs (synthetic data) too, whatever conditions their references state, "
+        "instead of reporting them as not comparable.",
     ),
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
     """Check runs against the reference: block of their config (the published numbers).
 
-    Exit code 1 when a result is outside the tolerance or a run did not complete.
+    A run whose config differs from the conditions a reference states (epochs, data source,
+    sample counts), a smoke run and a run on synthetic data are "not comparable" and not judged.
+
+    Exit code 0 when every reference judged is met, 1 when a result is outside its reference or
+    a run did not complete, 3 when nothing failed but a run was not comparable, 2 on bad input.
     """
     fmt = checked_format(fmt)
     result = call_api(
         api.check, paths, tolerance=tolerance, include_smoke=include_smoke, show_traceback=debug
     )
     typer.echo(result.render(fmt), nl=False)
-    if result.failed:
-        raise typer.Exit(1)
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 @app.command("runs")
@@ -167,7 +172,9 @@ def runs_command(
     fmt: str = typer.Option("table", "--format", "-f", help=FORMAT_HELP),
     debug: bool = debug_option("Show tracebacks."),
 ) -> None:
-    """List the runs under the outputs root: status, key metrics, start and wall time."""
+    """List the runs under the outputs root: config, label (what sets a run apart from the
+    other runs of its config), status, wall time, key metrics and folder (--format json|csv:
+    every field, whole)."""
     fmt = checked_format(fmt)
     rows = call_api(
         api.list_runs,

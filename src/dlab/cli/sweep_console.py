@@ -143,4 +143,6 @@ def seed_table(sweep_dir: Path, metric: str | None) -> str:
             f"  {label} ({entry['completed']}/{entry['runs']} seeds): "
             + ("; ".join(cells) or "no completed run")
         )
-    return "\n".join(lines)
+    from dlab.api.results import fit_lines  # here: loading the results API is for a sweep's end only
+
+    return fit_lines("\n".join(lines))  # a member's line wraps under itself on a narrow terminal

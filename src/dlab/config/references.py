@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from dlab.config.data_sources import REAL_SOURCES
 from dlab.config.strict import StrictModel
 
 REFERENCE_KINDS = (
@@ -16,6 +17,46 @@ REFERENCE_KINDS = (
     "a band (low and high)",
 )
 """What a ``reference:`` entry may say, as its error messages list it."""
+
+CONDITION_KEYS = {
+    "epochs": "train.epochs",
+    "data_source": "data.source",
+    "train_samples": "data.train_samples",
+    "test_samples": "data.test_samples",
+    "samples": "data.samples",
+}
+"""Each condition a reference may state, and the config key of a run it is compared with."""
+
+ALL_SAMPLES = "all"
+"""``train_samples: all``: the source used the whole split (the run's ``data.*_samples`` is null)."""
+
+
+class ReferenceConditions(StrictModel):
+    """What a reference holds under: the settings the source's number was measured with.
+
+    ``dlab check`` compares each with the run's saved config (:data:`CONDITION_KEYS`) and calls a
+    run that differs "not comparable" instead of failing it: 2 epochs on a 600-sample file say
+    nothing about a number published for 10 epochs on the whole download.
+    """
+
+    epochs: int | None = Field(None, ge=1, description="The epochs the source trained (train.epochs).")
+    data_source: str | None = Field(
+        None, description="Where the data came from (data.source): keras, builtin, file or dir."
+    )
+    train_samples: int | Literal["all"] | None = Field(
+        None, description="The training samples (data.train_samples): a count, or all (no limit)."
+    )
+    test_samples: int | Literal["all"] | None = Field(
+        None, description="The test samples (data.test_samples): a count, or all (no limit)."
+    )
+    samples: int | None = Field(None, ge=2, description="A generated dataset's size (data.samples).")
+
+    @field_validator("data_source")
+    @classmethod
+    def _known_source(cls, value: str | None) -> str | None:
+        if value is not None and value not in REAL_SOURCES:
+            raise ValueError(f"data_source {value!r} is not one of {', '.join(REAL_SOURCES)}")
+        return value
 
 
 class ReferenceValue(StrictModel):
@@ -40,6 +81,15 @@ class ReferenceValue(StrictModel):
     seed_dependent: bool = Field(
         False, description="One report's number from one random init: shown by check, never failed."
     )
+    side: Literal["both", "at_least", "at_most"] = Field(
+        "both",
+        description="A point's sides: both (a result far from it either way does not reproduce "
+        "it), at_least (a published result a run may beat: anything above passes) or at_most "
+        "(anything below passes). max and min are one-sided already.",
+    )
+    conditions: ReferenceConditions | None = Field(
+        None, description="What the number holds under (epochs, data_source, train_samples ...)."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -53,7 +103,7 @@ class ReferenceValue(StrictModel):
             raise ValueError(
                 f"unknown reference key {', '.join(repr(k) for k in unknown)}; a reference is one of: "
                 + "; ".join(REFERENCE_KINDS)
-                + " (plus source and seed_dependent)"
+                + " (plus source, seed_dependent, side and conditions)"
             )
         return data
 
@@ -81,6 +131,11 @@ class ReferenceValue(StrictModel):
         if given[0] == "band" and (self.low is None or self.high is None or self.low > self.high):
             raise ValueError(
                 f"a band needs both low and high with low <= high, got low={self.low}, high={self.high}"
+            )
+        if self.side != "both" and given[0] != "value":
+            raise ValueError(
+                f"side: {self.side} belongs to a point value; max and min are one-sided already "
+                "and a band has two ends"
             )
         if self.tolerance is not None:
             if given[0] != "value":

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from dlab.config.data_sources import DataSource
 from dlab.config.references import ReferenceValue
 from dlab.config.strict import StrictModel
 from dlab.errors import did_you_mean
@@ -44,7 +45,6 @@ LOSS_NAMES = (
 )
 """The losses dlab's experiments use (``half_squared_error`` is dlab's own); any Keras loss works too."""
 BackendName = Literal["auto", "tensorflow", "jax", "torch"]
-DataSource = Literal["keras", "builtin", "file", "dir", "synthetic"]
 
 
 class DataConfig(StrictModel):

@@ -16,7 +16,7 @@ from dlab.plots.classification import (
     roc_and_pr_curves,
     segmentation_masks,
 )
-from dlab.plots.comparison import metric_comparison, trials_figure
+from dlab.plots.comparison import metric_comparison
 from dlab.plots.curves import (
     History,
     curve_metrics,
@@ -29,6 +29,7 @@ from dlab.plots.curves import (
 from dlab.plots.data_info import data_info_figure
 from dlab.plots.series import embedding_map, forecast_stretch
 from dlab.plots.style import SMOKE_MARK, mark_smoke, run_colors
+from dlab.plots.trials import hyperparameters_figure, trials_figure
 
 __all__ = [
     "SMOKE_MARK",
@@ -41,6 +42,7 @@ __all__ = [
     "error_histogram",
     "fitted_line",
     "forecast_stretch",
+    "hyperparameters_figure",
     "kfold_curve",
     "learning_curves",
     "learning_rate_schedule",

@@ -1,9 +1,10 @@
-"""Many runs or trials on one axis: a metric per member with intervals, a search's trials."""
+"""Many runs on one axis: a metric per member with intervals (a search's trials: :mod:`.trials`)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dlab.plots.style import legend_outside
 
@@ -11,6 +12,10 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 History = dict[str, list[float]]
+
+TICK_LABEL_CHARS = 32
+"""A bar's label is wrapped at this many characters, to two lines at most (cut with '...'): a long
+member label (a config and its overrides) would otherwise squeeze the bars into a sliver."""
 
 
 def metric_comparison(
@@ -59,7 +64,7 @@ def metric_comparison(
     if colors and bars:
         bars[0].set_edgecolor("black")
         bars[0].set_linewidth(1.5)
-    axes.set_yticks(positions, [labels[i] for i in order], fontsize="small")
+    axes.set_yticks(positions, [tick_label(labels[i]) for i in order], fontsize="small")
     axes.invert_yaxis()
     if threshold is not None:
         name = threshold_label or f"threshold {threshold:.3g}"
@@ -77,26 +82,6 @@ def metric_comparison(
     return figure
 
 
-def trials_figure(rows: list[dict[str, Any]], objective: str, direction: str, title: str) -> Any:
-    """Each completed trial's score, the best so far as a step line, failed trials as x."""
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(6.4, 4.0))
-    axes = figure.subplots()
-    done = [(index, row["score"]) for index, row in enumerate(rows, start=1) if row["score"] is not None]
-    if done:
-        numbers, scores = zip(*done, strict=True)
-        axes.plot(numbers, scores, "o", label="trial score")
-        pick = max if direction == "max" else min
-        best = [pick(scores[: i + 1]) for i in range(len(scores))]
-        axes.step(numbers, best, where="post", label="best so far")
-    failed = [index for index, row in enumerate(rows, start=1) if row["score"] is None]
-    if failed:
-        low = min((s for _, s in done), default=0.0)
-        axes.plot(failed, [low] * len(failed), "x", color="red", label="failed")
-    axes.set_xlabel("trial")
-    axes.set_ylabel(objective)
-    axes.set_title(title)
-    axes.legend()
-    axes.grid(alpha=0.3)
-    return figure
+def tick_label(label: str) -> str:
+    """A bar's label on at most two lines of :data:`TICK_LABEL_CHARS` (see there)."""
+    return textwrap.fill(label, TICK_LABEL_CHARS, max_lines=2, placeholder="...", break_on_hyphens=False)

@@ -21,14 +21,23 @@ experiment does not measure it). Each reference is judged by its kind (see
 failed. A point's tolerance is its own, else the command's, relative by default
 (5%: a reference of 0.714 accepts 0.678 to 0.750), because references range from
 accuracies near 1 to costs near 0.1 and mean absolute errors near 2.5; ``0.01``
-without a percent sign is absolute, in the metric's own units. Both sides count:
-a run far better than a point reference does not reproduce it either. Every row
+without a percent sign is absolute, in the metric's own units. A point counts on
+both sides (a run far better does not reproduce it either) unless it is one-sided
+(``side: at_least`` / ``at_most``: a published result a run may beat). Every row
 says why it passed or failed.
 
-Smoke runs (and any run on synthetic data) are "not comparable": a synthetic twin
-cannot reach a published number, so they do not fail the check unless
-``include_smoke`` asks for it. A run that did not complete cannot prove anything
-and fails the check.
+A run is "not comparable" with a reference, and is not judged, when it is a smoke
+run or ran on synthetic data (a synthetic twin cannot reach a published number;
+``include_smoke`` judges those anyway), or when its config differs from the
+conditions the reference states (``epochs``, ``data_source``, ``train_samples`` ...:
+2 epochs on a 600-sample file say nothing about a number for 10 epochs on the
+whole download); the row names each condition that differs. A run that did not
+complete cannot prove anything and fails the check.
+
+The exit code (:attr:`CheckReport.exit_code`): 0 when every reference judged is met
+and every run was comparable, 1 when a result is outside its reference or a run did
+not complete, 3 when nothing failed but some reference could not be judged because
+the run was not comparable (2 is bad input, before anything is read).
 """
 
 from __future__ import annotations
@@ -39,14 +48,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dlab.results.index import SavedRun, expand_paths
-from dlab.results.references import Reference, Tolerance, parse_tolerance, read_references
-from dlab.results.tables import csv_table, markdown_table, text_table
-from dlab.results.vocabulary import format_number, lookup, signed
+from dlab.results.index import SavedRun, default_label, expand_paths
+from dlab.results.labels import label_runs
+from dlab.results.references import (
+    Reference,
+    Tolerance,
+    parse_tolerance,
+    read_references,
+    unmet_conditions,
+)
+from dlab.results.tables import csv_table, fit_lines, markdown_table, text_table
+from dlab.results.vocabulary import format_number, lookup
 
 __all__ = ["CheckReport", "ReferenceCheck", "Tolerance", "check_runs", "parse_tolerance", "resolve_reference"]
 
 DEFAULT_TOLERANCE = "5%"
+
+EXIT_MET, EXIT_FAILED, EXIT_NOT_COMPARABLE = 0, 1, 3
+"""``dlab check``'s exit codes besides 2 (bad input): met, failed, not comparable (nothing failed)."""
 
 WITHIN, OUTSIDE, NOT_COMPARABLE, NO_METRIC, NO_REFERENCE, NOT_FINISHED, SEED_DEPENDENT = (
     "within",
@@ -64,7 +83,7 @@ FAILING = (OUTSIDE, NOT_FINISHED)
 class ReferenceCheck:
     """One reference of one run, judged: what was expected, what was measured, and why it passed."""
 
-    run: str
+    run: str  # the run's label (what tells it apart from the other runs checked)
     reference: str  # the key in the config's reference block ("" when there is none)
     metric: str | None  # where it was found in metrics.json / history
     expected: float | None  # a point's value or a bound (a band's lower end)
@@ -74,8 +93,10 @@ class ReferenceCheck:
     source: str = ""
     note: str = ""
     kind: str = "point"
-    expected_text: str = ""  # "0.714", "<= 0.177", ">= 0.9", "0.9855 to 0.99"
+    expected_text: str = ""  # "0.714", "0.714 or above", "<= 0.177", ">= 0.9", "0.9855 to 0.99"
     why: str = ""
+    side: str = "both"  # a point's sides (both, at_least, at_most)
+    id: str = ""  # <config>/<folder>, the run directory's last two parts
 
     @property
     def difference(self) -> float | None:
@@ -88,7 +109,12 @@ class ReferenceCheck:
         return self.result in FAILING
 
 
-_HEADERS = ["run", "reference", "metric", "expected", "actual", "difference", "tolerance", "result", "why"]
+_HEADERS = ["run", "reference", "expected", "actual", "tolerance", "result", "why"]
+"""The console and Markdown columns: what a reader needs to see why a row passed, narrow enough for
+a terminal (a point's difference is in ``why``; CSV and JSON add the metric's path, the difference,
+the run's id, the reference's kind, side and source)."""
+_CSV_HEADERS = ["run", "id", "reference", "metric", "expected", "actual", "difference", "tolerance"]
+_CSV_HEADERS += ["result", "why", "kind", "side", "source"]
 
 
 @dataclass
@@ -99,20 +125,37 @@ class CheckReport:
     def failed(self) -> list[ReferenceCheck]:
         return [check for check in self.checks if check.failed]
 
+    @property
+    def not_comparable(self) -> list[ReferenceCheck]:
+        return [check for check in self.checks if check.result == NOT_COMPARABLE]
+
+    @property
+    def exit_code(self) -> int:
+        """1 when anything failed; else 3 when some run was not comparable; else 0."""
+        if self.failed:
+            return EXIT_FAILED
+        return EXIT_NOT_COMPARABLE if self.not_comparable else EXIT_MET
+
     def render(self, fmt: str) -> str:
         if fmt == "json":
             return (
                 json.dumps(
-                    {"checks": [_as_dict(c) for c in self.checks], "failed": len(self.failed)}, indent=2
+                    {
+                        "checks": [_as_dict(c) for c in self.checks],
+                        "failed": len(self.failed),
+                        "not_comparable": len(self.not_comparable),
+                        "exit_code": self.exit_code,
+                    },
+                    indent=2,
                 )
                 + "\n"
             )
         if fmt == "csv":
             return csv_table(
-                [*_HEADERS, "kind", "source"],
+                _CSV_HEADERS,
                 [
-                    [c.run, c.reference, c.metric, c.expected_text or c.expected, c.actual, c.difference]
-                    + [c.tolerance, c.result, c.why or c.note, c.kind, c.source]
+                    [c.run, c.id, c.reference, c.metric, c.expected_text or c.expected, c.actual]
+                    + [c.difference, c.tolerance, c.result, c.why or c.note, c.kind, c.side, c.source]
                     for c in self.checks
                 ],
             )
@@ -120,10 +163,8 @@ class CheckReport:
             [
                 c.run,
                 c.reference or "-",
-                c.metric or "-",
                 c.expected_text or format_number(c.expected),
                 format_number(c.actual),
-                signed(c.difference),
                 c.tolerance,
                 c.result + (f" ({c.note})" if c.note else ""),
                 c.why or "-",
@@ -136,21 +177,24 @@ class CheckReport:
             )
             return table + "\n" + f"check: {self._summary()}\n"
         sources = _sources(self.checks)
-        return text_table(_HEADERS, rows) + sources + f"check: {self._summary()}\n"
+        return text_table(_HEADERS, rows) + fit_lines(sources + f"check: {self._summary()}\n")
 
     def _summary(self) -> str:
         within = sum(c.result == WITHIN for c in self.checks)
+        apart = len(self.not_comparable)
         return (
-            f"{within} within tolerance, {len(self.failed)} failing, "
-            f"{len(self.checks) - within - len(self.failed)} not checked"
+            f"{within} within tolerance, {len(self.failed)} failing, {apart} not comparable, "
+            f"{len(self.checks) - within - len(self.failed) - apart} not checked"
         )
 
 
 def _as_dict(check: ReferenceCheck) -> dict[str, Any]:
     return {
         "run": check.run,
+        "id": check.id,
         "reference": check.reference or None,
         "kind": check.kind,
+        "side": check.side,
         "metric": check.metric,
         "expected": check.expected,
         "expected_text": check.expected_text,
@@ -184,14 +228,17 @@ def check_runs(
         tolerance: for point references without their own: ``"5%"`` (relative to the
             reference) or ``"0.01"`` (absolute).
         include_smoke: also judge smoke runs and runs on synthetic data (they normally
-            cannot reach a published number and are reported as not comparable).
+            cannot reach a published number and are reported as not comparable), whatever
+            conditions their references state.
 
     Raises:
         UsageError: bad paths or tolerance.
     """
     allowed = parse_tolerance(tolerance)
     checks: list[ReferenceCheck] = []
-    for run in expand_paths(paths):
+    runs = expand_paths(paths)
+    label_runs(runs)  # named as compare and runs name them; the id is in CSV and JSON
+    for run in runs:
         checks.extend(_check_run(run, allowed, include_smoke))
     return CheckReport(checks)
 
@@ -202,15 +249,23 @@ def _check_run(run: SavedRun, tolerance: Tolerance, include_smoke: bool) -> list
         why = (
             "config.yaml is missing or unreadable" if not run.config else "its config has no reference values"
         )
-        return [ReferenceCheck(run.label, "", None, None, None, "-", NO_REFERENCE, note=why)]
+        return [
+            ReferenceCheck(
+                run.label, "", None, None, None, "-", NO_REFERENCE, note=why, id=default_label(run.path)
+            )
+        ]
     synthetic = run.smoke or (run.metrics.get("data") or {}).get("source") == "synthetic"
-    return [_judge(run, reference, tolerance, synthetic and not include_smoke) for reference in references]
+    return [_judge(run, reference, tolerance, synthetic, include_smoke) for reference in references]
 
 
-def _judge(run: SavedRun, reference: Reference, tolerance: Tolerance, skip_synthetic: bool) -> ReferenceCheck:
+def _judge(
+    run: SavedRun, reference: Reference, tolerance: Tolerance, synthetic: bool, include_smoke: bool
+) -> ReferenceCheck:
+    skip_synthetic = synthetic and not include_smoke
     metric, actual = resolve_reference(reference.key, run)
     common = dict(
         run=run.label,
+        id=default_label(run.path),
         reference=reference.key,
         metric=metric,
         expected=reference.value if reference.value is not None else reference.low,
@@ -219,12 +274,17 @@ def _judge(run: SavedRun, reference: Reference, tolerance: Tolerance, skip_synth
         source=reference.source,
         kind=reference.kind,
         expected_text=reference.expected_text(tolerance),
+        side=reference.side,
     )
     if run.status != "completed":
         return ReferenceCheck(**common, result=NOT_FINISHED, note=f"status {run.status}")
     if skip_synthetic:
         note = "smoke run on synthetic data" if run.smoke else "synthetic data"
         return ReferenceCheck(**common, result=NOT_COMPARABLE, note=note)
+    # a seed-dependent number is never judged, so its conditions cannot make the run unjudgeable
+    unmet = [] if synthetic or reference.seed_dependent else unmet_conditions(reference, run.config)
+    if unmet:
+        return ReferenceCheck(**common, result=NOT_COMPARABLE, note="; ".join(unmet))
     if actual is None:
         return ReferenceCheck(**common, result=NO_METRIC, note="this experiment does not record it")
     inside, why = reference.judge(actual, tolerance)

@@ -26,10 +26,10 @@ from dlab.errors import UsageError, did_you_mean
 from dlab.results.curves import write_curve
 from dlab.results.gates import Gate, GateOutcome, parse_gate
 from dlab.results.index import SavedRun, default_label, expand_paths
-from dlab.results.labels import label_runs, parameter_columns, parameter_value
+from dlab.results.labels import differing_keys, label_runs, parameter_columns, parameter_value, short_names
 from dlab.results.seeds_view import seed_groups, seed_lines
-from dlab.results.tables import csv_table, markdown_table, text_table
-from dlab.results.vocabulary import format_number, signed
+from dlab.results.tables import csv_table, fit_lines, fits, markdown_table, text_table
+from dlab.results.vocabulary import TOP_LEVEL_RESULTS, format_number, key_metrics, signed
 
 COLUMN_LIMIT = 6  # up to this many runs, the console and Markdown tables give each run a column
 
@@ -45,6 +45,7 @@ class Comparison:
     curve: Path | None = None
     notes: list[str] = field(default_factory=list)
     params: list[str] = field(default_factory=list)  # config keys shown beside the metrics
+    chosen: bool = False  # the metrics were named (--metric): the console table shows them all
 
     @property
     def failed_gates(self) -> list[GateOutcome]:
@@ -90,30 +91,61 @@ class Comparison:
                     row += [self.diff(run, metric) for metric in self.metrics]
                 rows.append(row)
             return csv_table(headers, rows)
+        if fmt == "markdown":
+            return self._markdown(*self._layout(self.metrics))
+        shown, hidden = self._fitting_metrics()
+        notes = [*self.notes]
+        if hidden:
+            notes.append(
+                f"{len(hidden)} more metric{'s' if len(hidden) != 1 else ''} do not fit the terminal "
+                f"({', '.join(hidden)}): --metric NAME shows chosen ones, --format csv or json all"
+            )
+        lines = [*(f"note: {note}" for note in notes), *self._gate_lines()]
+        below = seed_lines(self.runs, self.metrics) + "".join(f"{line}\n" for line in lines)
+        return text_table(*self._layout(shown)) + fit_lines(below)
+
+    def _layout(self, metrics: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+        """The console/Markdown table's headers and rows: a column per run for a few runs (a row per
+        parameter, by its full key, then per metric), else a row per run and a column per metric
+        (and per ``--params`` key the labels do not already show, by its short name)."""
         statuses = [run.status + (" (smoke)" if run.smoke else "") for run in self.runs]
         if len(self.runs) <= COLUMN_LIMIT:  # a few runs: one column each, one row per metric
             headers = ["metric", *(self._header(run) for run in self.runs)]
             rows = [
                 ["status", *statuses],
                 *([key, *(parameter_value(run, key) for run in self.runs)] for key in self.params),
-                *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in self.metrics),
+                *([metric, *(self.cell(run, metric) for run in self.runs)] for metric in metrics),
             ]
-        else:  # a sweep: one row per run, one column per metric
-            headers = ["run", "status", *self.params, *self.metrics]
-            rows = [
-                [
-                    self._header(run),
-                    status,
-                    *(parameter_value(run, key) for key in self.params),
-                    *(self.cell(run, metric) for metric in self.metrics),
-                ]
-                for run, status in zip(self.runs, statuses, strict=True)
+            return headers, rows
+        labelled = set(differing_keys(self.runs))  # what the run column says already
+        params = [key for key in self.params if key not in labelled]
+        names = short_names(params)
+        headers = ["run", "status", *(names[key] for key in params), *metrics]
+        rows = [
+            [
+                self._header(run),
+                status,
+                *(parameter_value(run, key) for key in params),
+                *(self.cell(run, metric) for metric in metrics),
             ]
-        if fmt == "markdown":
-            return self._markdown(headers, rows)
-        text = text_table(headers, rows) + seed_lines(self.runs, self.metrics)
-        lines = [*(f"note: {note}" for note in self.notes), *self._gate_lines()]
-        return text + "".join(f"{line}\n" for line in lines)
+            for run, status in zip(self.runs, statuses, strict=True)
+        ]
+        return headers, rows
+
+    def _fitting_metrics(self) -> tuple[list[str], list[str]]:
+        """``(shown, left out)``: with a column per metric and metrics nobody named, as many as fit
+        the terminal, the runs' key metrics (test, else last-epoch validation) first."""
+        if self.chosen or len(self.runs) <= COLUMN_LIMIT or fits(*self._layout(self.metrics)):
+            return list(self.metrics), []
+        key = dict.fromkeys(
+            name for run in self.runs for name in key_metrics(run.metrics, TOP_LEVEL_RESULTS, dotted=True)
+        )
+        ordered = list(dict.fromkeys([*(name for name in key if name in self.metrics), *self.metrics]))
+        count = len(ordered)
+        while count > 1 and not fits(*self._layout(ordered[:count])):
+            count -= 1
+        shown = set(ordered[:count])
+        return [name for name in self.metrics if name in shown], [n for n in self.metrics if n not in shown]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -230,7 +262,9 @@ def compare(
     chosen = select_metrics(metrics, runs, available)
     for gate in gates:
         _check_gate(gate, available, base)
-    comparison = Comparison(runs=runs, metrics=chosen, baseline=base, notes=notes, params=columns)
+    comparison = Comparison(
+        runs=runs, metrics=chosen, baseline=base, notes=notes, params=columns, chosen=bool(metrics)
+    )
     for gate in gates:
         for run in runs:
             if run is not base:

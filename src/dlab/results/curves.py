@@ -3,7 +3,15 @@
 Runs that differ only by their seed are one grid point: they are drawn as the
 mean over seeds with a band from the lowest to the highest seed, not as a tangle
 of lines. Every run keeps one colour in every figure (the caller passes the
-mapping), and the legend sits outside the data.
+mapping).
+
+The legend sits below the axes, one entry per run (its colour, its label with
+short key names, :func:`~dlab.results.labels.compact_labels`, cut to
+:data:`LEGEND_LABEL_CHARS`) plus one per line style (train dashed, validation
+solid), in as many columns as the figure's fixed width holds: a legend to the
+right of the axes took a third of the width with ten runs' labels and shrank the
+plot, and a label per curve doubled the entries. Past :data:`LEGEND_LIMIT` runs
+there is no legend (the tables name the runs).
 """
 
 from __future__ import annotations
@@ -14,11 +22,20 @@ from typing import Any
 
 from dlab.errors import UsageError
 from dlab.fileio import atomic_path
-from dlab.plots import learning_curves, seed_band_curves
+from dlab.plots import learning_curves, run_colors, seed_band_curves
 from dlab.results.index import SavedRun
+from dlab.results.labels import compact_labels
 from dlab.results.seeds_view import seed_curves, seed_members
+from dlab.results.tables import ellipsize
 
 LEGEND_LIMIT = 12
+"""Runs beyond which a figure has no legend: 50 entries would be taller than the plot."""
+LEGEND_LABEL_CHARS = 30
+"""The longest run label a legend shows (longer ones are cut with '...'; the tables have them whole)."""
+FIGURE_SIZE = (7.6, 4.2)
+"""Every many-run figure's size in inches (the legend's rows add to the height only)."""
+_CHAR_INCHES = 0.068  # one character of a 'small' legend label, about
+_ENTRY_INCHES = 0.55  # an entry's line sample and the gaps around it
 
 
 def write_curve(runs: list[SavedRun], curve: str, output: Path) -> Path:
@@ -73,7 +90,9 @@ def runs_figure(
     columns = only or [metric, f"val_{metric}"]
     if seed_members(runs):
         members = seed_curves(runs, columns)
-        return _quiet(lambda: seed_band_curves(members, metric, title=title, colors=colors), len(members))
+        colors = colors or run_colors(label for label, _ in members)
+        figure = _drawn(lambda: seed_band_curves(members, metric, title=title, colors=colors))
+        return legend_below(figure, [label for label, _ in members], colors, seeds=True)
     drawn = [(run.label, {key: run.history[key] for key in columns if key in run.history}) for run in runs]
     return overlay_curves([item for item in drawn if item[1]], metric, title, colors)
 
@@ -84,21 +103,54 @@ def overlay_curves(
     title: str,
     colors: dict[str, str] | None = None,
 ) -> Any:
-    """``plots.learning_curves`` for many runs; past a dozen runs the legend is dropped.
+    """``plots.learning_curves`` for many runs, with the legend below the axes (:func:`legend_below`)."""
+    colors = colors or run_colors(label for label, _ in runs)
+    figure = _drawn(lambda: learning_curves(runs, metric, title=title, colors=colors))
+    return legend_below(figure, [label for label, _ in runs], colors) if len(runs) > 1 else figure
 
-    With 50 runs a legend would cover the plot (and matplotlib warns that the layout
-    cannot fit it); the curves still show the spread, and the table names the runs.
+
+def legend_below(figure: Any, labels: list[str], colors: dict[str, str], *, seeds: bool = False) -> Any:
+    """Replace each axes' legend by one below it: a short entry per run, one per line style.
+
+    The figure keeps :data:`FIGURE_SIZE`'s width; the legend's rows make it taller. Past
+    :data:`LEGEND_LIMIT` runs the legend is dropped.
     """
-    return _quiet(lambda: learning_curves(runs, metric, title=title, colors=colors), len(runs))
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    for axes in figure.axes:
+        if axes.get_legend() is not None:
+            axes.get_legend().remove()
+    if not figure.axes or len(labels) > LEGEND_LIMIT:
+        return _drawn(lambda: figure.tight_layout() or figure)
+    axes = figure.axes[0]
+    shown = [ellipsize(label, LEGEND_LABEL_CHARS) for label in compact_labels(labels)]
+    handles: list[Any] = [
+        Line2D([], [], color=colors.get(label, "C0"), linewidth=2.5, label=text)
+        for label, text in zip(labels, shown, strict=True)
+    ]
+    styles = {line.get_linestyle() for line in axes.lines}
+    if len(styles) > 1:  # train and validation both drawn: say which is which, once
+        handles.append(Line2D([], [], color="0.35", linestyle="--", label="train"))
+        handles.append(Line2D([], [], color="0.35", linestyle="-", label="validation"))
+    if seeds:
+        handles.append(Patch(color="0.35", alpha=0.2, label="lowest to highest seed"))
+    longest = max(len(handle.get_label()) for handle in handles)
+    columns = max(1, min(len(handles), int(FIGURE_SIZE[0] / (_CHAR_INCHES * longest + _ENTRY_INCHES))))
+    rows = -(-len(handles) // columns)
+    figure.set_size_inches(FIGURE_SIZE[0], FIGURE_SIZE[1] + 0.22 * rows)
+    axes.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=columns,
+        fontsize="small",
+        frameon=False,
+    )
+    return _drawn(lambda: figure.tight_layout() or figure)
 
 
-def _quiet(draw: Any, count: int) -> Any:
+def _drawn(draw: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Tight layout not applied" for huge legends
-        figure = draw()
-        if count > LEGEND_LIMIT:
-            for axes in figure.axes:
-                if axes.get_legend() is not None:
-                    axes.get_legend().remove()
-            figure.tight_layout()
-    return figure
+        return draw()

@@ -1,11 +1,13 @@
 """``dlab diff A B``: two configs or runs compared key by key, and two runs' metrics side by side.
 
 "Why did these two runs differ?" is answered by their resolved configs: only the
-keys whose values differ are listed, each with where its value came from (the
-YAML file of an ``extends`` chain that set it, a default, or the run's saved
-config.yaml). For two runs the metrics follow, with their difference. Both sides
-are prepared by the API (which can resolve config names); this module only
-compares and renders, so it never imports TensorFlow.
+keys whose values differ are listed, each with where its value came from: the
+YAML file of the ``extends`` chain that set it, ``--set``, a named flag
+(``--epochs``), ``--smoke``, or ``default``. A run says so in its metrics.json's
+``provenance`` (:mod:`dlab.results.origins`); a run from before provenance only
+has its saved config.yaml to point at. For two runs the metrics follow, with
+their difference. A config side is prepared by the API (which resolves config
+names); this module only compares and renders, so it never imports TensorFlow.
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from typing import Any
 
 from dlab.results.index import SavedRun
 from dlab.results.labels import config_values, format_value
-from dlab.results.tables import csv_table, markdown_table, text_table
+from dlab.results.origins import DEFAULT, leaf_origins, run_origins
+from dlab.results.tables import csv_table, fit_lines, markdown_table, text_table
 from dlab.results.vocabulary import format_number
 
 _MISSING = "(not set)"
+NAME_CHARS = 30
+"""The longest side name used as a column header (longer ones become A and B)."""
+SAVED_CONFIG = "run config.yaml"
+"""The origin of every value of a run without provenance: all it has is its saved config."""
 
 
 @dataclass
@@ -31,7 +38,7 @@ class DiffSide:
     config: dict[str, Any]
     origins: dict[str, str] = field(default_factory=dict)
     run: SavedRun | None = None
-    default_origin: str = "defaults"
+    default_origin: str = DEFAULT
 
     @property
     def values(self) -> dict[str, Any]:
@@ -60,20 +67,23 @@ class ConfigDiff:
         """``table``, ``markdown``, ``csv`` or ``json`` text."""
         if fmt == "json":
             return json.dumps(self.to_dict(), indent=2) + "\n"
-        key_headers = ["key", self.left.name, "from", self.right.name, "from"]
+        left, right = self._column_names()
+        key_headers = ["key", left, "from", right, "from"]
         key_rows = [
             [key, self._value(self.left, key), self.left.origin(key), self._value(self.right, key)]
             + [self.right.origin(key)]
             for key in self.keys
         ]
-        metric_headers = ["metric", self.left.name, self.right.name, "difference"]
+        metric_headers = ["metric", left, right, "difference"]
         metric_rows = [self._metric_row(metric) for metric in self.metrics]
         if fmt == "csv":
             rows = [["config", *row] for row in key_rows] + [["metric", *row, "", ""] for row in metric_rows]
             return csv_table(["section", "name", "left", "left_from", "right", "right_from"], rows)
         table = markdown_table if fmt == "markdown" else text_table
         title = f"{self.left.name} vs {self.right.name}"
-        parts = [f"**dlab diff**: {title}\n\n" if fmt == "markdown" else f"diff: {title}\n"]
+        if (left, right) == ("A", "B"):
+            title = f"A: {self.left.name} vs B: {self.right.name}"
+        parts = [f"**dlab diff**: {title}\n\n" if fmt == "markdown" else fit_lines(f"diff: {title}\n")]
         if key_rows:
             parts.append(table(key_headers, key_rows))
         else:
@@ -110,6 +120,12 @@ class ConfigDiff:
             ],
         }
 
+    def _column_names(self) -> tuple[str, str]:
+        """The two sides' names as column headers; ``A`` and ``B`` (named in the title) when a name
+        is too long for a column (a run's ``<config>/<time>-<id>``)."""
+        names = (self.left.name, self.right.name)
+        return names if max(len(name) for name in names) <= NAME_CHARS else ("A", "B")
+
     @staticmethod
     def _value(side: DiffSide, key: str) -> str:
         values = side.values
@@ -126,6 +142,19 @@ class ConfigDiff:
         if difference is not None and not shown.startswith("-"):
             shown = f"+{shown}"
         return [metric, format_number(left), format_number(right), shown]
+
+
+def run_side(run: SavedRun) -> DiffSide:
+    """One side of a diff from a saved run, its values' origins from its provenance.
+
+    A run without provenance labels every value ``run config.yaml``; a config file of its
+    chain that is gone or unreadable leaves its keys as ``default or <file>``.
+    """
+    found = run_origins(run.metrics, run.config)
+    if found is None:
+        return DiffSide(run.label, run.config, run=run, default_origin=SAVED_CONFIG)
+    default = f"{DEFAULT} or {', '.join(found.unread)}" if found.unread else DEFAULT
+    return DiffSide(run.label, run.config, leaf_origins(found.by_key), run=run, default_origin=default)
 
 
 def diff_sides(left: DiffSide, right: DiffSide) -> ConfigDiff:

@@ -5,12 +5,19 @@ about why four runs differ. Runs shown together are therefore labelled by what
 differs between their resolved configs (the saved config.yaml):
 
 1. the config name, when the runs come from different configs;
-2. otherwise (and within each config) the keys whose values differ across the
-   shown runs, ``model.hidden=[4,2] seed=43``;
+2. otherwise (and within each config) the settings whose values differ across the
+   shown runs, by their shortest unambiguous name: ``hidden=[4,2] lr=0.01 seed=43``;
 3. the short id of the run folder only when nothing else tells runs apart.
 
+Only settings count, the keys that enter the config hash
+(:func:`dlab.config.schema.hashed_settings`): a logging switch (``--tensorboard``),
+the backend or a wall-time budget never reads as a difference. A key is named by
+the shortest dotted suffix no other shown key shares (``train.optimizer.learning_rate``
+-> ``learning_rate``), its last part through :data:`KEY_ALIASES` (``lr``); ``seed`` is
+only ever the top-level seed, so a grid point is its label without ``seed=``.
+
 The same keys are the default parameter columns of ``dlab compare`` and
-``dlab report``; ``--params`` adds chosen ones.
+``dlab report``; ``--params`` adds chosen ones (any config key).
 """
 
 from __future__ import annotations
@@ -19,11 +26,19 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from dlab.config.schema import hashed_settings
 from dlab.errors import UsageError, did_you_mean
 from dlab.results.index import SavedRun
 
 NOT_PARAMETERS = ("name", "description", "reference")
 """Config keys that describe a run rather than set it: never a label, never a parameter column."""
+
+KEY_ALIASES = {"learning_rate": "lr", "batch_size": "batch", "weight_decay": "wd"}
+"""Short names for the last part of a key in labels (``train.optimizer.learning_rate`` -> ``lr``):
+the few settings grids vary most, whose full names would fill a legend. Another key that would
+get the same name keeps more of its path (``optimizer.lr``)."""
+
+SEED = "seed"
 
 _MISSING = object()
 
@@ -51,18 +66,74 @@ def format_value(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def differing_keys(runs: Sequence[SavedRun]) -> list[str]:
-    """Config keys whose values are not the same in every run (runs without a config ignored).
+def setting_values(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a resolved config, flattened: the keys that enter its hash."""
+    return config_values(hashed_settings(config))
 
-    In the order of the first config, ``seed`` last (it is the axis read last: a grid
-    point, then its seeds).
+
+def differing_keys(runs: Sequence[SavedRun]) -> list[str]:
+    """Settings whose values are not the same in every run (runs without a config ignored).
+
+    Only keys that enter the config hash count (:func:`setting_values`). In the order of
+    the first config, ``seed`` last (it is the axis read last: a grid point, then its seeds).
     """
-    values = [config_values(run.config) for run in runs if run.config]
+    values = [setting_values(run.config) for run in runs if run.config]
     if len(values) < 2:
         return []
     keys = list(dict.fromkeys(key for flat in values for key in flat))
     differ = [key for key in keys if len({_key_of(flat.get(key, _MISSING)) for flat in values}) > 1]
-    return sorted(differ, key=lambda key: key == "seed")
+    return sorted(differ, key=lambda key: key == SEED)
+
+
+def short_names(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key's shortest name that no other of ``keys`` could also get.
+
+    ``["model.hidden", "train.optimizer.learning_rate", "seed"]`` ->
+    ``{"model.hidden": "hidden", "train.optimizer.learning_rate": "lr", "seed": "seed"}``.
+    A name is a suffix of the key's dotted parts with :data:`KEY_ALIASES` applied to the last
+    one; ``seed`` is kept for the top-level seed (a grid point is its label without it).
+    """
+    options = {key: _suffixes(key) for key in keys}
+    taken: dict[str, int] = {}
+    for names in options.values():
+        for name in set(names):
+            taken[name] = taken.get(name, 0) + 1
+    taken[SEED] = taken.get(SEED, 0) + (0 if SEED in keys else 1)
+    return {key: next((n for n in names if taken[n] == 1), key) for key, names in options.items()}
+
+
+def compact_labels(labels: Sequence[str]) -> list[str]:
+    """Labels with their ``key=value`` words renamed by :func:`short_names` across all of them.
+
+    ``["model.hidden=[2] train.optimizer.learning_rate=0.01", ...]`` -> ``["hidden=[2] lr=0.01",
+    ...]``; other words (a config name) stay. For labels made elsewhere (a sweep's members,
+    named by their ``--grid``/``--set`` overrides) where a figure has room for few characters.
+    """
+    words = [label.split(" ") for label in labels]
+    keys = list(dict.fromkeys(word.partition("=")[0] for line in words for word in line if _assignment(word)))
+    names = short_names(keys)
+    return [
+        " ".join(
+            f"{names[word.partition('=')[0]]}={word.partition('=')[2]}" if _assignment(word) else word
+            for word in line
+        )
+        for line in words
+    ]
+
+
+def _assignment(word: str) -> bool:
+    key, equals, _ = word.partition("=")
+    return bool(equals) and bool(key) and all(part.isidentifier() for part in key.split("."))
+
+
+def _suffixes(key: str) -> list[str]:
+    """A key's candidate names, shortest first: each suffix of its parts, aliased, then as is."""
+    parts = key.split(".")
+    names = []
+    for size in range(1, len(parts) + 1):
+        tail = parts[-size:]
+        names.append(".".join([*tail[:-1], KEY_ALIASES.get(tail[-1], tail[-1])]))
+    return [*names, key]
 
 
 def _key_of(value: Any) -> str:
@@ -74,28 +145,50 @@ def short_id(run: SavedRun) -> str:
     return run.path.name.rsplit("-", 1)[-1] or run.path.name
 
 
-def _describe(run: SavedRun, keys: Sequence[str]) -> str:
-    flat = config_values(run.config)
-    return " ".join(f"{key}={format_value(flat.get(key, _MISSING))}" for key in keys)
+def _describe(run: SavedRun, keys: Sequence[str], names: dict[str, str]) -> str:
+    flat = setting_values(run.config)
+    return " ".join(f"{names[key]}={format_value(flat.get(key, _MISSING))}" for key in keys)
+
+
+def label_parts(runs: Sequence[SavedRun]) -> list[tuple[str, str]]:
+    """Per run ``(config name, what tells it apart from the other runs of that config)``.
+
+    The second part is the differing settings (:func:`differing_keys` within the config),
+    with the run's short id added where that leaves two runs alike; it is the short id alone
+    when nothing differs, and ``""`` for the only run of its config.
+    """
+    names = [run.config_name for run in runs]
+    described = [""] * len(runs)
+    for name in dict.fromkeys(names):
+        members = [index for index, other in enumerate(names) if other == name]
+        group = [runs[index] for index in members]
+        keys = differing_keys(group)
+        short = short_names(keys)
+        for index in members:
+            described[index] = _describe(runs[index], keys, short) if keys and runs[index].config else ""
+    counts: dict[tuple[str, str], int] = {}
+    for pair in zip(names, described, strict=True):
+        counts[pair] = counts.get(pair, 0) + 1
+    parts = []
+    for run, name, text in zip(runs, names, described, strict=True):
+        if counts[(name, text)] > 1:
+            text = f"{text} {short_id(run)}".strip()
+        parts.append((name, text))
+    return parts
 
 
 def run_labels(runs: Sequence[SavedRun]) -> list[str]:
     """One label per run (see the module docstring); labels are unique."""
-    if len(runs) == 1:
-        return [runs[0].config_name]
-    names = [run.config_name for run in runs]
-    labels = []
-    for run, name in zip(runs, names, strict=True):
-        group = [other for other, other_name in zip(runs, names, strict=True) if other_name == name]
-        keys = differing_keys(group)
-        parts = [name] if len(set(names)) > 1 else []
-        described = _describe(run, keys) if keys and run.config else ""
-        labels.append(" ".join(part for part in (*parts, described) if part))
+    parts = label_parts(runs)
+    several = len({name for name, _ in parts}) > 1
+    labels = [
+        " ".join(part for part in (name if several or not text else "", text) if part) for name, text in parts
+    ]
     counts: dict[str, int] = {}
     for label in labels:
         counts[label] = counts.get(label, 0) + 1
     return [
-        f"{label} {short_id(run)}".strip() if counts[label] > 1 or not label else label
+        f"{label} {short_id(run)}" if counts[label] > 1 else label
         for run, label in zip(runs, labels, strict=True)
     ]
 
@@ -141,4 +234,4 @@ def parameter_value(run: SavedRun, key: str) -> str:
 
 def member_key(run: SavedRun) -> str:
     """What identifies a run's grid point: its label without the seed (runs of one member share it)."""
-    return " ".join(part for part in run.label.split(" ") if not part.startswith("seed="))
+    return " ".join(part for part in run.label.split(" ") if not part.startswith(f"{SEED}="))

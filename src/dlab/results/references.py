@@ -7,6 +7,12 @@ went below (``max``) or above (``min``), or a range it gives (``low``/``high``).
 initial cost, a first-epoch accuracy): it is shown, never failed, because another
 init cannot be expected to repeat it.
 
+A point is two-sided unless it says ``side: at_least`` (a published accuracy a run
+may beat: anything above it passes) or ``side: at_most`` (a published loss or error).
+``conditions`` say what the number holds under (epochs, data source, sample counts):
+:func:`unmet_conditions` names those a run's saved config does not meet, and such a
+run is "not comparable" rather than failed.
+
 The saved config.yaml may come from any dlab version, so this module reads it
 defensively (an old ``{value, source}`` entry is a point) rather than through the
 config schema. A tolerance (``5%`` or ``0.01``) is parsed by the one parser the
@@ -18,11 +24,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dlab.config.references import parse_tolerance_text
+from dlab.config.references import ALL_SAMPLES, CONDITION_KEYS, parse_tolerance_text
 from dlab.errors import UsageError
 from dlab.results.vocabulary import format_number
 
 POINT, MAX, MIN, BAND = "point", "max", "min", "band"
+BOTH, AT_LEAST, AT_MOST = "both", "at_least", "at_most"
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,8 @@ class Reference:
     tolerance: Tolerance | None = None  # a point's own tolerance (else the command's)
     source: str = ""
     seed_dependent: bool = False
+    side: str = BOTH  # a point's sides: both, at_least (higher passes), at_most (lower passes)
+    conditions: tuple[tuple[str, Any], ...] = ()  # (condition, value) pairs, see CONDITION_KEYS
 
     def expected_text(self, default: Tolerance) -> str:
         """What the source expects, in words a reader takes in at a glance."""
@@ -76,6 +85,8 @@ class Reference:
             return f">= {format_number(self.value)}"
         if self.kind == BAND:
             return f"{format_number(self.low)} to {format_number(self.high)}"
+        if self.side != BOTH:
+            return f"{format_number(self.value)} or {'above' if self.side == AT_LEAST else 'below'}"
         return format_number(self.value)
 
     def tolerance_text(self, default: Tolerance) -> str:
@@ -116,6 +127,9 @@ class Reference:
         relative = f" ({100 * difference / abs(value):+.1f}%)" if value else ""
         side = "off" if difference == 0 else ("above" if difference > 0 else "below")
         distance = f"{format_number(abs(difference))}{relative} {side}" if difference else "exactly"
+        if (self.side == AT_LEAST and difference > 0) or (self.side == AT_MOST and difference < 0):
+            better = "at least" if self.side == AT_LEAST else "at most"
+            return True, f"{distance} {format_number(value)}: {better} the reference (one-sided)"
         inside = abs(difference) <= allowed + 1e-12
         verdict = "within" if inside else "outside"
         return inside, f"{distance} {format_number(value)}, {verdict} +-{tolerance}"
@@ -139,7 +153,9 @@ def read_references(block: Any) -> list[Reference]:
         common = {
             "source": str(entry.get("source") or ""),
             "seed_dependent": entry.get("seed_dependent") is True,
+            "conditions": _conditions(entry.get("conditions")),
         }
+        side = entry.get("side") if entry.get("side") in (AT_LEAST, AT_MOST) else BOTH
         low, high = _number(entry.get("low")), _number(entry.get("high"))
         if _number(entry.get("value")) is not None:
             tolerance = entry.get("tolerance")
@@ -150,7 +166,9 @@ def read_references(block: Any) -> list[Reference]:
                 except UsageError:
                     parsed = None  # an unreadable saved tolerance falls back to the command's
             found.append(
-                Reference(str(key), POINT, value=_number(entry["value"]), tolerance=parsed, **common)
+                Reference(
+                    str(key), POINT, value=_number(entry["value"]), tolerance=parsed, side=side, **common
+                )
             )
         elif _number(entry.get("max")) is not None:
             found.append(Reference(str(key), MAX, value=_number(entry["max"]), **common))
@@ -159,6 +177,38 @@ def read_references(block: Any) -> list[Reference]:
         elif low is not None and high is not None:
             found.append(Reference(str(key), BAND, low=low, high=high, **common))
     return found
+
+
+def _conditions(block: Any) -> tuple[tuple[str, Any], ...]:
+    """The known conditions a saved entry states (unknown names and nulls are skipped)."""
+    if not isinstance(block, dict):
+        return ()
+    return tuple((name, block[name]) for name in CONDITION_KEYS if block.get(name) is not None)
+
+
+def unmet_conditions(reference: Reference, config: dict[str, Any]) -> list[str]:
+    """The conditions of ``reference`` that a run's saved config does not meet, in words.
+
+    ``["epochs 2, not 10", "data_source file, not keras"]``; empty when the run meets them
+    all (or the reference states none). ``train_samples: all`` means the run's
+    ``data.train_samples`` is null: it trained on the whole split.
+    """
+    unmet = []
+    for name, wanted in reference.conditions:
+        actual = _dotted(config, CONDITION_KEYS[name])
+        met = actual is None if wanted == ALL_SAMPLES else actual == wanted
+        if not met:
+            limit = name.endswith("_samples")  # a null sample count is the whole split
+            shown = actual if actual is not None else (ALL_SAMPLES if limit else "not set")
+            unmet.append(f"{name} {shown}, not {wanted}")
+    return unmet
+
+
+def _dotted(config: dict[str, Any], key: str) -> Any:
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
 
 
 def _number(value: Any) -> float | None:

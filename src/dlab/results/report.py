@@ -12,7 +12,8 @@ statistics of grid points run with several seeds, a study's compared metric as a
 bar chart with its threshold line, the learning curves of all runs (seed means
 with bands), and per run its config essentials, all its metrics and its plots.
 Each run has one colour, the same in every chart and beside its name; the
-legends sit outside the data; smoke runs (synthetic data) are marked wherever
+legends sit below the plots, one short entry per run (the figures keep their
+width however many runs there are); smoke runs (synthetic data) are marked wherever
 they appear, because their numbers say nothing about the real data.
 """
 
@@ -50,6 +51,7 @@ from dlab.results.report_parts import (
     study_chart,
     swatch,
 )
+from dlab.saferead import OutsideFolder, resolve_inside
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto;
@@ -224,12 +226,15 @@ def read_plot(run_dir: Path, plot: Path) -> tuple[bytes | None, str | None]:
     """A plot's PNG bytes, or ``(None, why not)``: only regular files inside the run
     directory that start with the PNG signature are embedded, so a ``plots/*.png`` link to
     ``~/.ssh/id_rsa`` (or a FIFO, or a huge file) never ends up in a report."""
+    # taken from the run directory (resolve_inside joins a relative path to it): a run given as
+    # a relative path (`dlab report outputs`) must not be joined twice
+    inside = plot.relative_to(run_dir) if plot.is_relative_to(run_dir) else plot
     try:
-        root, real = run_dir.resolve(strict=True), plot.resolve(strict=True)
+        real = resolve_inside(run_dir, inside)
+    except OutsideFolder:
+        return None, "a link that leads outside the run directory"
     except (OSError, RuntimeError) as error:
         return None, f"cannot be read: {getattr(error, 'strerror', None) or error}"
-    if not real.is_relative_to(root):
-        return None, "a link that leads outside the run directory"
     try:
         info = real.stat()
         if not stat.S_ISREG(info.st_mode):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import textwrap
 from collections.abc import Sequence
 
 from dlab.errors import UsageError, did_you_mean
@@ -26,6 +27,9 @@ FORMATS = ("table", "csv", "json", "markdown")
 
 UNWRAPPED = 100_000
 """The width a table is laid out in when it must not wrap (stdout is no terminal): wider than any row."""
+
+ELLIPSIS = "..."
+"""Marks text cut short (ASCII, like every other piece of dlab's console output)."""
 
 
 def check_format(name: str) -> str:
@@ -106,6 +110,37 @@ def text_table(
     return "".join(f"{' ' * indent}{line}".rstrip() + "\n" for line in lines)
 
 
+def ellipsize(text: str, width: int) -> str:
+    """``text`` on one line, cut to at most ``width`` characters with :data:`ELLIPSIS` where it was
+    cut: for a legend or a cell that must not take several lines (the full text is in the CSV/JSON)."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if width <= len(ELLIPSIS):
+        return text[: max(0, width)]
+    return text[: width - len(ELLIPSIS)].rstrip() + ELLIPSIS
+
+
+def fit_lines(text: str, width: int | None = None) -> str:
+    """Free text printed under a table (notes, sources, gate failures) wrapped to the terminal.
+
+    Each line longer than ``width`` (default :func:`terminal_width`) is broken at spaces, its
+    continuation lines indented two more spaces than the line itself; without a terminal
+    (a pipe, a file) the text is returned as it is, one line per line, like the tables.
+    """
+    room = width or terminal_width()
+    if room is None:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        wrapped = textwrap.wrap(
+            line, room, subsequent_indent=indent + "  ", break_on_hyphens=False, drop_whitespace=True
+        )
+        lines.extend(wrapped or [line])
+    return "\n".join(lines)
+
+
 def column_widths(columns: Sequence[Sequence[str]], room: int, min_widths: Sequence[int] = ()) -> list[int]:
     """Each column's width so that together they fit ``room``: only columns of words wrap.
 
@@ -115,8 +150,7 @@ def column_widths(columns: Sequence[Sequence[str]], room: int, min_widths: Seque
     do not fit, words are folded.
     """
     natural = [max(len(cell) for cell in column) for column in columns]
-    least = [max((len(word) for cell in column for word in cell.split()), default=1) for column in columns]
-    least = [max(width, min_widths[i] if i < len(min_widths) else 1) for i, width in enumerate(least)]
+    least = least_widths(columns, min_widths)
     natural = [max(width, low) for width, low in zip(natural, least, strict=True)]
     if sum(natural) <= room:
         return natural
@@ -130,6 +164,26 @@ def column_widths(columns: Sequence[Sequence[str]], room: int, min_widths: Seque
         middle = (low + high + 1) // 2
         low, high = (middle, high) if sum(widths(middle)) <= room else (low, middle - 1)
     return widths(low)
+
+
+def least_widths(columns: Sequence[Sequence[str]], min_widths: Sequence[int] = ()) -> list[int]:
+    """Each column's longest word (at least ``min_widths``): the narrowest it gets without folding."""
+    least = [max((len(word) for cell in column for word in cell.split()), default=1) for column in columns]
+    return [max(width, min_widths[i] if i < len(min_widths) else 1) for i, width in enumerate(least)]
+
+
+def fits(headers: Sequence[str], rows: Sequence[Sequence[str]], width: int | None = None) -> bool:
+    """Whether :func:`text_table` can lay these out in ``width`` (default: the terminal's) wrapping
+    only at spaces, every word whole; always True without a terminal (nothing wraps there).
+
+    A caller with columns to spare (``dlab compare``'s metrics) drops some until it is: sixteen
+    columns folded to four characters each are not a table anyone can read.
+    """
+    room = width or terminal_width()
+    if room is None:
+        return True
+    columns = [[line[i] for line in [headers, *rows]] for i in range(len(headers))]
+    return sum(least_widths(columns)) + 2 * (len(headers) - 1) <= room
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

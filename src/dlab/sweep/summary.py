@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from dlab.fileio import atomic_path, atomic_write_json, atomic_write_text, read_json_object
-from dlab.plots import learning_curves, metric_comparison
+from dlab.plots import metric_comparison
+from dlab.results.curves import overlay_curves  # legend below the axes, short labels, fixed width
 from dlab.results.index import flatten_metrics
 from dlab.results.seeds import seed_statistics
 from dlab.results.seeds import t_quantile_975 as t_quantile_975  # re-exported: statistics live in results
@@ -236,7 +237,7 @@ def write_study_figures(
             curves.append((label, mean_history(histories)))
     if any(base in h or f"val_{base}" in h for _, h in curves):
         seeds_note = " (mean over seeds)" if any(len(m) > 1 for m in members.values()) else ""
-        figure = learning_curves(
+        figure = overlay_curves(
             curves, base, title=f"{title + ': ' if title else ''}{base.replace('_', ' ')}{seeds_note}"
         )
         written.append(_save(figure, sweep_dir / f"curves_{base}.png"))
