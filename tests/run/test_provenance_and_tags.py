@@ -154,6 +154,13 @@ def test_dlab_tag_sets_removes_and_notes_and_runs_filters_by_tag(cli, tmp_path):
     bad = cli("runs", "--out", "o", "--since", "yesterday")
     assert bad.exit_code == 2 and "an age" in bad.output
 
+    table = cli("runs", "--out", "o").output
+    header = table.splitlines()[0].split()
+    assert header[:3] == ["config", "label", "tags"] and "purpose=trial" in table
+    assert cli("report", "o", "-o", "r.html").exit_code == 0
+    page = (tmp_path / "r.html").read_text()
+    assert "<code>purpose=baseline</code>" in page and "note: the cited one" in page
+
 
 def test_tagging_a_live_run_is_refused(cli, tmp_path):
     run_dir = run_perceptron(cli)

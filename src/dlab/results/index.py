@@ -69,6 +69,18 @@ class SavedRun:
     def experiment(self) -> str:
         return str(self.metrics.get("experiment") or "?")
 
+    @property
+    def tags(self) -> dict[str, str]:
+        """The user's tags (``--tag``, ``dlab tag``); {} when none (or not a mapping)."""
+        tags = self.metrics.get("tags")
+        return {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+
+    @property
+    def note(self) -> str:
+        """The user's note (``--note``), or ""."""
+        note = self.metrics.get("note")
+        return note if isinstance(note, str) else ""
+
     @cached_property
     def values(self) -> dict[str, float]:
         """Every numeric metric, by dotted name."""

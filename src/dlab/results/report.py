@@ -176,6 +176,11 @@ def _run_section(run: SavedRun, index: int, colors: dict[str, str]) -> str:
         f'<h2 id="run-{index}">{swatch(run, colors)}{_e(run.label)}</h2>',
         f"<p>{_status_span(run)} &middot; <code>{_e(str(run.path))}</code></p>",
     ]
+    if run.tags:
+        tags = " ".join(f"<code>{_e(key)}={_e(value)}</code>" for key, value in sorted(run.tags.items()))
+        parts.append(f'<p class="tags">tags: {tags}</p>')
+    if run.note:
+        parts.append(f'<p class="note">note: {_e(run.note)}</p>')
     error = run.metrics.get("error")
     if error:
         text = (

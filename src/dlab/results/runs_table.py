@@ -149,7 +149,7 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
         return json.dumps([_as_dict(row) for row in rows], indent=2) + "\n"
     if fmt == "csv":
         headers = ["run", "config", "label", "experiment", "status", "smoke", "started", "wall_s"]
-        headers += ["key metrics", "error", "folder"]
+        headers += ["key metrics", "error", "folder", "tags"]
         return csv_table(
             headers,
             [
@@ -165,6 +165,7 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
                     json.dumps(row.key_metrics),
                     row.error,
                     default_label(row.run.path),
+                    json.dumps(row.run.tags) if row.run.tags else "",
                 ]
                 for row in rows
             ],
@@ -182,6 +183,10 @@ def render_runs(rows: Sequence[RunRow], fmt: str) -> str:
         ]
         for row in rows
     ]
+    if any(row.run.tags for row in rows):  # a column only where someone tagged a run
+        headers.insert(2, "tags")
+        for row, line in zip(rows, cells, strict=True):
+            line.insert(2, " ".join(f"{key}={value}" for key, value in sorted(row.run.tags.items())) or "-")
     if fmt == "markdown":
         return markdown_table(headers, cells)
     return text_table(headers, cells) + f"{len(rows)} run{'s' if len(rows) != 1 else ''}\n"
@@ -203,8 +208,8 @@ def _as_dict(row: RunRow) -> dict[str, Any]:
         "wall_time_s": metrics.get("wall_time_s"),
         "key_metrics": row.key_metrics,
         "error": row.error or None,
-        "tags": metrics.get("tags") if isinstance(metrics.get("tags"), dict) else {},
-        "note": metrics.get("note"),
+        "tags": row.run.tags,
+        "note": row.run.note or None,
     }
 
 
