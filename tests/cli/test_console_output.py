@@ -62,7 +62,7 @@ def test_a_verbose_level_keras_does_not_have_is_refused(cli, tmp_path, args, mes
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("metrics.json"))
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_keras_output_to_a_pipe_has_no_redraws(tmp_path):
     """A real `dlab run` whose stdout is a pipe: one line per epoch, no \\b, \\r or colour codes."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -131,28 +131,12 @@ def test_flags_show_no_bool_type(cli):
 # --------------------------------------------------------------------------- completion
 
 
-def complete(words: str, tmp_path=None) -> list[str]:
-    """Ask the installed `dlab` for bash completions the way the shell does (Typer's entry point)."""
-    env = {**os.environ, "_DLAB_COMPLETE": "complete_bash", "COMP_WORDS": words}
-    env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
-    done = subprocess.run(
-        [sys.executable, "-c", "import sys; from dlab.cli import main; sys.argv[0] = 'dlab'; main()"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        cwd=tmp_path,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout.split()
-
-
-@pytest.mark.slow
-def test_completion_offers_config_names_studies_and_run_directories(tmp_path):
-    assert complete("dlab run cnn-ci", tmp_path) == ["cnn-cifar10", "cnn-cifar10-sgd"]
-    assert "imdb-capacity" in complete("dlab sweep imdb-c", tmp_path)
+@pytest.mark.subprocess
+def test_completion_offers_config_names_studies_and_run_directories(tmp_path, complete):
+    assert complete("dlab run cnn-ci") == ["cnn-cifar10", "cnn-cifar10-sgd"]
+    assert "imdb-capacity" in complete("dlab sweep imdb-c")
     run = tmp_path / "outputs" / "mlp-mnist" / "20261130-000000-abcdef"
     run.mkdir(parents=True)
     (run / "metrics.json").write_text("{}")
-    assert complete("dlab tensorboard outputs/mlp", tmp_path) == ["outputs/mlp-mnist/"]
-    assert complete("dlab mlflow-sync outputs/mlp-mnist/", tmp_path) == [f"outputs/mlp-mnist/{run.name}/"]
+    assert complete("dlab tensorboard outputs/mlp") == ["outputs/mlp-mnist/"]
+    assert complete("dlab mlflow-sync outputs/mlp-mnist/") == [f"outputs/mlp-mnist/{run.name}/"]

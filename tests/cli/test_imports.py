@@ -22,7 +22,7 @@ print("HEAVY=" + ",".join(heavy))
 """
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "cnn-cifar10"], ["run", "--help"]])
 def test_light_commands_do_not_import_heavy_modules(args):
     code = PROBE.format(args=args, heavy=HEAVY)
@@ -32,7 +32,7 @@ def test_light_commands_do_not_import_heavy_modules(args):
     assert marker == ["HEAVY="], f"{args} imported {marker}"
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_numpy_experiments_never_import_tensorflow(tmp_path):
     code = PROBE.format(args=["run", "perceptron-and", "--out", str(tmp_path)], heavy=("tensorflow", "keras"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -57,7 +57,7 @@ def test_an_unknown_backend_is_refused_with_the_choices():
 def test_a_backend_that_is_not_installed_names_its_extra(monkeypatch):
     monkeypatch.setattr(backends, "is_installed", lambda name: name == "tensorflow")
     with pytest.raises(
-        UsageError, match=r"torch is not installed.*whl/cpu, then pip install -e '\.\[torch\]'"
+        UsageError, match=r"torch is not installed.*whl/cpu torch, then pip install -e '\.\[torch\]'"
     ):
         backends.choose_backend("torch", family="dense", requires_tensorflow=None, experiment="x")
     with pytest.raises(UsageError, match=r"jax is not installed. Install it with pip install -e '\.\[jax\]'"):
@@ -222,7 +222,7 @@ def requires_backend(backend: str) -> None:
         pytest.skip(f"{backend} is not installed ({backends.install_command(backend)})")
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_auto_resolves_to_a_concrete_backend_and_steps_recorded_in_metrics(tmp_path):
     done = dlab_run(
         tmp_path, "mlp-mnist", "--smoke", "--backend", "auto", "--out", "out", env={"KERAS_BACKEND": None}
@@ -237,7 +237,7 @@ def test_auto_resolves_to_a_concrete_backend_and_steps_recorded_in_metrics(tmp_p
     assert 1 <= execution["steps_per_execution"] <= 16  # 512 smoke samples / batch 32
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_auto_keeps_a_multi_hot_mlp_on_tensorflow_with_jax_installed(tmp_path):
     """Before the multi_hot row, auto sent mlp-imdb to JAX (the dense row's winner), where it
     trains on dense batches: 1.7x plain Keras's speed instead of TensorFlow's 4.4x."""
@@ -251,7 +251,7 @@ def test_auto_keeps_a_multi_hot_mlp_on_tensorflow_with_jax_installed(tmp_path):
     assert execution["model_family"] == "multi_hot" and execution["sparse_inputs"] is True
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_an_explicit_steps_per_execution_wins(tmp_path):
     done = dlab_run(tmp_path, "mlp-mnist", "--smoke", "--backend", "tensorflow", "--out", "out",
                     "--set", "train.steps_per_execution=3")  # fmt: skip
@@ -275,13 +275,13 @@ def nan_batch(metrics: dict) -> int:
     return int(metrics["error"]["message"].split("batch ")[1].split()[0])
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_a_nan_run_still_fails_with_a_batch_number_with_many_steps_per_execution(tmp_path):
     batch = nan_batch(nan_run(tmp_path, "tensorflow"))
     assert batch % 4 == 0  # the last batch of the compiled call that produced it
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_torch_runs_one_batch_per_call_so_a_nan_names_its_own_batch(tmp_path):
     """Keras's PyTorch trainer refuses steps_per_execution > 1: the run takes 1 (and says why)
     instead of failing inside fit, and the NaN check sees every batch."""
@@ -394,7 +394,7 @@ repeated embedding rows, see dlab.training.compile.sum_repeated_rows), transfer 
 trains the head on the experiment's own features)."""
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 @pytest.mark.parametrize(
     ("backend", "family"),
     [
@@ -418,7 +418,7 @@ def test_tensorflow_jax_and_torch_compute_the_same_losses(tmp_path_factory, back
         )
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 @pytest.mark.parametrize("backend", backends.BACKENDS)
 def test_the_same_backend_twice_gives_identical_histories(tmp_path, backend):
     requires_backend(backend)
@@ -430,7 +430,7 @@ def test_the_same_backend_twice_gives_identical_histories(tmp_path, backend):
     assert histories[0] == histories[1]
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_sigint_stops_within_one_compiled_call_with_many_steps_per_execution(tmp_path):
     import re
     import signal

@@ -26,18 +26,21 @@ from dlab.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from dlab.api.data import data_import, data_info, data_layout, is_dataset_path, render_data_info
+    from dlab.api.discovery import complete_set_keys, explain_config
     from dlab.api.listing import ExperimentRow, experiments_listing, list_experiments
     from dlab.api.manage import plan_removal, remove, tag
     from dlab.api.project import config_schema, init_project, write_config_schema
     from dlab.api.results import check, check_format, compare, diff, list_runs, render_runs, report
     from dlab.api.runs import DEFAULT_OUTPUTS, RunResult, config_origin, run, show_config
+    from dlab.api.summary import summarize
     from dlab.api.sweeps import sweep
     from dlab.api.tracking import mlflow_sync, tensorboard_serve
     from dlab.api.tune import tune
     from dlab.api.use import doctor, evaluate, export, generate, neighbours, predict
-    from dlab.config.completion import complete_configs, complete_studies
+    from dlab.config.completion import complete_configs, complete_paths, complete_studies
     from dlab.pipeline.request import RunRequest
     from dlab.results.completion import complete_run_dirs
+    from dlab.runtime.tfenv import quiet_native_output
     from dlab.sweep.request import SweepRequest
     from dlab.tune.request import SearchRequest
 
@@ -84,6 +87,11 @@ _HOMES: dict[str, str] = {
     "complete_configs": "dlab.config.completion",
     "complete_studies": "dlab.config.completion",
     "complete_run_dirs": "dlab.results.completion",
+    "complete_paths": "dlab.config.completion",
+    "complete_set_keys": "dlab.api.discovery",
+    "explain_config": "dlab.api.discovery",
+    "quiet_native_output": "dlab.runtime.tfenv",
+    "summarize": "dlab.api.summary",
 }
 """Each public name and the module that defines it."""
 
@@ -102,6 +110,11 @@ __all__ = [
     "check_format",
     "compare",
     "complete_configs",
+    "complete_paths",
+    "complete_set_keys",
+    "explain_config",
+    "quiet_native_output",
+    "summarize",
     "complete_run_dirs",
     "complete_studies",
     "data_import",

@@ -5,11 +5,14 @@ flags, data, output folder), reported before anything is trained; 130 the user
 pressed Ctrl-C. Without ``--debug`` errors are one clear message, no traceback.
 
 TensorFlow and Keras are not imported here (nor by ``dlab.api`` at import
-time), so ``dlab --help``, ``dlab list`` and ``dlab show`` answer at once.
+time), so ``dlab --help``, ``dlab list`` and ``dlab show`` answer at once. Whichever
+command does import them, their start-up log lines stay off the console and out of run.log
+(:func:`main` decides it once per process; ``--debug`` shows them).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,6 +20,12 @@ import typer
 from typer.core import TyperGroup
 
 from dlab import __version__, api
+
+# the completions the commands' own declarations name (options.py, ecosystem.py) live with the rest
+from dlab.cli.completion import complete_config as complete_config
+from dlab.cli.completion import complete_run_dir as complete_run_dir
+from dlab.cli.completion import complete_sweep_target as complete_sweep_target
+from dlab.cli.completion import wire
 from dlab.cli.leave import leave
 from dlab.cli.streams import protect_console
 from dlab.errors import DlabError
@@ -24,18 +33,44 @@ from dlab.errors import DlabError
 T = TypeVar("T")
 
 
+PANELS = (
+    ("Run and look", ("list", "show", "data", "run", "sweep", "tune")),
+    ("Results", ("runs", "compare", "diff", "check", "report", "tag", "rm")),
+    ("Use a model", ("evaluate", "predict", "generate", "neighbours", "export")),
+    ("Ecosystem", ("doctor", "init", "schema", "tensorboard", "mlflow-sync")),
+)
+"""``dlab --help``'s command groups, in the order a newcomer meets them. A command in no group
+is listed first, under "Commands" (a test keeps every command in a group)."""
+
+
 class _Group(TyperGroup):
-    """The dlab command group: flags show no ``<bool>`` type after their name (a flag takes no value,
-    so a type there reads as if one were expected)."""
+    """The dlab command group: commands listed in their :data:`PANELS` groups; every parameter that
+    names a config, a run, a file or a key completes (:mod:`dlab.cli.completion`); flags show no
+    ``<bool>`` type after their name (a flag takes no value, so a type there reads as if one
+    were expected)."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        order = [name for _, names in PANELS for name in names]
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda name: order.index(name) if name in order else -1)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
-            _no_flag_types([*command.params, command.get_help_option(ctx)])
+            command.rich_help_panel = next((panel for panel, names in PANELS if cmd_name in names), None)
+            _prepare(cmd_name, command, ctx)
         return command
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _no_flag_types(super().get_params(ctx))
+
+
+def _prepare(path: str, command: Any, ctx: Any) -> None:
+    """Completion and flag metavars for a command, and for each command of a sub-group (``data``)."""
+    _no_flag_types([*command.params, command.get_help_option(ctx)])
+    wire(path, command.params)
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        _prepare(f"{path} {name}", sub, ctx)
 
 
 def _no_flag_types(params: list[Any]) -> list[Any]:
@@ -133,7 +168,10 @@ def device_option(help_text: str = DEVICE_HELP) -> Any:
     return typer.Option("auto", "--device", metavar="auto|cpu|gpu", help=help_text)
 
 
-def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
+DEBUG_HELP = "Show full tracebacks on errors, and TensorFlow's own start-up log lines."
+
+
+def debug_option(help_text: str = DEBUG_HELP) -> Any:
     """--debug: every command turns dlab errors into one line unless it is given."""
     return typer.Option(False, "--debug", help=help_text)
 
@@ -141,19 +179,6 @@ def debug_option(help_text: str = "Show full tracebacks on errors.") -> Any:
 def mlflow_uri_option() -> Any:
     """--mlflow-uri for ``dlab mlflow-sync`` (the training commands': :data:`dlab.cli.options.MLflowUri`)."""
     return typer.Option(None, "--mlflow-uri", metavar="URI", help=MLFLOW_URI_HELP)
-
-
-def complete_config(incomplete: str) -> list[str]:
-    """Shell completion of a config name or YAML file."""
-    return api.complete_configs(incomplete)
-
-
-def complete_sweep_target(incomplete: str) -> list[str]:
-    return api.complete_studies(incomplete) + api.complete_configs(incomplete)
-
-
-def complete_run_dir(incomplete: str) -> list[str]:
-    return api.complete_run_dirs(incomplete)
 
 
 CONFIG_HELP = "A config name from `dlab list` (e.g. cnn-cifar10) or a YAML file (e.g. a run's config.yaml)."
@@ -164,18 +189,9 @@ SET_HELP = (
 
 
 def print_run_summary(result: Any) -> None:
-    metrics = result.metrics
-    test = metrics.get("test") or {}
-    shown = ", ".join(f"{key} {value:.4f}" for key, value in test.items() if isinstance(value, (int, float)))
-    timing = metrics.get("timing") or {}
-    stopped = f"  (stopped early: {metrics['stopped_early']})" if metrics.get("stopped_early") else ""
-    typer.echo(
-        f"status: {metrics.get('status')}{stopped}  wall time: {metrics.get('wall_time_s')} s"
-        + (f"  ({timing['train_samples_per_s']} samples/s)" if timing.get("train_samples_per_s") else "")
-    )
-    if shown:
-        typer.echo(f"test: {shown}")
-    typer.echo(f"run directory: {result.run_dir}")
+    """The run's last lines (``status:``, ``test:``, ``run directory:``); run.log ends with them too."""
+    for line in api.summarize(result):
+        typer.echo(line)
 
 
 RUNS_HELP = (
@@ -193,6 +209,9 @@ def main() -> None:
     """Console-script entry point: run the command, then leave without Python's slow
     teardown of TensorFlow (:mod:`dlab.cli.leave`)."""
     protect_console()  # `dlab run ... | head` must not break the run (dlab.cli.streams)
+    # TensorFlow's and JAX's start-up lines stay quiet whichever command imports them (loading a
+    # model, tf.data, keras-tuner): decided once, here, from the raw arguments (--debug shows them)
+    api.quiet_native_output(show="--debug" in sys.argv[1:])
     try:
         app()
     except KeyboardInterrupt as error:

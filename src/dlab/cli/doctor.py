@@ -10,8 +10,12 @@ from dlab.cli.app import app, call_api
 
 @app.command("doctor")
 def doctor_command() -> None:
-    """Python, dlab, TensorFlow, Keras and its backend, keras-tuner, optional extras, GPUs, the
-    dataset cache and its free disk: one table. Missing extras are reported, not errors."""
+    """Check the environment: Python, dlab's requirements, optional extras, TensorFlow, GPUs, cache.
+
+    One table. Requirements and extras are read from dlab's installed metadata; a missing extra
+    is reported with the command that installs it on this machine (a CPU build where there is no
+    NVIDIA GPU), never as an error. Exit 1 when something dlab needs is missing or broken.
+    """
     checks = call_api(api.doctor)
     width = max(len(check.item) for check in checks)
     typer.echo(f"{'CHECK'.ljust(width)}  STATUS   VALUE")

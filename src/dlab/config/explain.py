@@ -15,16 +15,16 @@ from dlab.errors import ConfigError, did_you_mean
 # --------------------------------------------------------------------------- validation
 
 
-def _models_in(annotation: Any) -> list[type[BaseModel]]:
+def models_in(annotation: Any) -> list[type[BaseModel]]:
     """The BaseModel classes an annotation may hold: ``X``, ``X | None``, a union (tagged or not,
     inside ``Annotated``) or the items of ``list[X]``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _models_in(typing.get_args(annotation)[0])
+        return models_in(typing.get_args(annotation)[0])
     if origin in (Union, types.UnionType, list, tuple):
-        return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
+        return [model for arg in typing.get_args(annotation) for model in models_in(arg)]
     return []
 
 
@@ -38,6 +38,8 @@ def _tag_of(model: type[BaseModel]) -> Any:
 
 
 _TYPE_TAGS = {"int", "float", "str", "bool"}
+_SCHEMA_TAGS = ("constrained-", "lax-or-strict", "json-or-python")
+"""How pydantic names a member of a union in an error location (``PositiveInt`` is ``constrained-int``)."""
 
 
 def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[str, ...], list[type[BaseModel]]]:
@@ -55,13 +57,15 @@ def _walk(root: type[BaseModel], loc: tuple[Any, ...]) -> tuple[tuple[str, ...],
         owner = next((model for model in models if part in model.model_fields), None)
         if owner is not None:
             keys.append(part)
-            parents, models = models, _models_in(owner.model_fields[part].annotation)
+            parents, models = models, models_in(owner.model_fields[part].annotation)
             continue
         tagged = [model for model in models if _tag_of(model) == part]
         if tagged:
             models = tagged
             continue
-        if "[" in part or part in _TYPE_TAGS or any(model.__name__ == part for model in models):
+        if "[" in part or part in _TYPE_TAGS or part.startswith(_SCHEMA_TAGS):
+            continue
+        if any(model.__name__ == part for model in models):
             continue
         keys.append(part)
         parents, models = models, []
@@ -109,8 +113,24 @@ def _explain(
     text = " or ".join(clip(message, 2000) for message in messages)
     return (
         f"Invalid value for '{full}' (from {origin}): {clip(repr(first.get('input')))}. "
-        f"{text}{'' if text.endswith(('.', '?', '!')) else '.'}"
+        f"{text}{'' if text.endswith(('.', '?', '!')) else '.'}{_bracket_hint(full, origin, errors)}"
     )
+
+
+LIST_ERRORS = {"list_type", "tuple_type", "set_type"}
+"""Pydantic's error types for a value that should have been a list."""
+
+
+def _bracket_hint(key: str, origin: str, errors: list[dict[str, Any]]) -> str:
+    """For ``16,32`` where a list belongs: the same list written in brackets, as YAML reads a list
+    (``--set model.filters=[16,32]``; in a file ``filters: [16, 32]``)."""
+    given = errors[0].get("input")
+    if not isinstance(given, str) or "," not in given or not LIST_ERRORS & {e["type"] for e in errors}:
+        return ""
+    items = [item.strip() for item in given.strip("()").split(",")]
+    if origin == "--set":
+        return f" A list is written in brackets: --set {key}=[{','.join(items)}]"
+    return f" A list is written in brackets: {key.rsplit('.', 1)[-1]}: [{', '.join(items)}]"
 
 
 def validate_section(

@@ -18,7 +18,7 @@ from dlab.framework.base import Experiment
 from dlab.framework.inference import image_spec
 from dlab.plots import confusion_matrix, prediction_grid
 from dlab.run.history import record_history
-from dlab.runtime.console import epoch_line
+from dlab.runtime.console import epoch_printer
 
 if TYPE_CHECKING:
     import keras
@@ -178,7 +178,7 @@ class ScratchExperiment(Experiment):
                 ),
             ),
             stop_after_epoch=lambda epoch: ctx.guard.time_is_up(),
-            on_epoch_end=_epoch_printer(ctx.verbose, config.train.epochs),
+            on_epoch_end=epoch_printer(ctx.verbose, config.train.epochs),
         )
         seconds = time.perf_counter() - started
         epochs_run = len(history["loss"])
@@ -198,15 +198,6 @@ class ScratchExperiment(Experiment):
         record_history(ctx, history)
         self.report(ctx, model, data, history)
         self.figures(ctx, model, data)
-
-
-def _epoch_printer(verbose: int, epochs: int):
-    """Print each NumPy epoch the way Keras's ``verbose=2`` does (nothing at 0): the cost per epoch
-    is what these workshop experiments are about."""
-    if not verbose:
-        return None
-
-    return lambda epoch, values: print(epoch_line(epoch, epochs, values), flush=True)
 
 
 class ClassifierExperiment(KerasExperiment):

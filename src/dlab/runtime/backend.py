@@ -30,7 +30,7 @@ BACKEND_CHOICES = ("auto", *BACKENDS)
 EXTRAS = {"tensorflow": None, "jax": "jax", "torch": "torch"}
 """The pyproject extra that installs each backend (TensorFlow is a base dependency)."""
 
-TORCH_CPU_INSTALL = "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+TORCH_CPU_INSTALL = "pip install --index-url https://download.pytorch.org/whl/cpu torch"
 """PyTorch's CPU wheel (about 200 MB). PyPI's Linux ``torch`` is the CUDA build and pulls
 gigabytes of nvidia-* wheels, so the ``torch`` extra alone would install that; with the CPU
 wheel installed first, the extra finds it satisfied. README "Tests" and .ci/run use this index."""

@@ -5,16 +5,25 @@ epoch. A progress bar is made of ``\\r``, ``\\b`` and colour codes: right on a
 terminal, a flood of redraws in a CI log or a file, so the default follows where
 stdout goes (1 on a terminal, 2 otherwise). ``--quiet`` keeps the console to the
 final summary; run.log still gets the whole transcript.
+
+The NumPy experiments print their own epochs (:func:`epoch_printer`). Theirs are many and
+fast (``xor-mlp``: 2,000 epochs in a second), so where stdout is not a terminal they print
+:data:`EPOCH_LINES` evenly spaced epochs and the last one, and say so; every epoch is in
+history.csv.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import IO
 
 from dlab.errors import UsageError
 
 VERBOSE_LEVELS = (0, 1, 2)
+
+EPOCH_LINES = 20
+"""Epoch lines a NumPy run prints into a log or a pipe (plus the last epoch)."""
 
 
 def default_verbose(stream: IO[str] | None = None) -> int:
@@ -52,3 +61,34 @@ def epoch_line(epoch: int, epochs: int, values: dict[str, float]) -> str:
     """
     parts = [f"{'cost' if key == 'loss' else key}: {value:.6f}" for key, value in values.items()]
     return " - ".join([f"Epoch {epoch}/{epochs}", *parts])
+
+
+def shown_epochs(epochs: int, lines: int = EPOCH_LINES) -> set[int]:
+    """The epochs (1-based) a run of ``epochs`` prints in a log: all of them up to ``lines`` + 1,
+    else the first, ``lines`` evenly spaced ones and the last."""
+    if epochs <= lines + 1:
+        return set(range(1, epochs + 1))
+    return {1, epochs} | {round(epochs * i / lines) for i in range(1, lines + 1)}
+
+
+def epoch_printer(
+    verbose: int, epochs: int, stream: IO[str] | None = None
+) -> Callable[[int, dict[str, float]], None] | None:
+    """What a NumPy training loop calls after each epoch: print it as Keras's ``verbose=2`` would.
+
+    Every epoch on a terminal; in a log or a pipe only :func:`shown_epochs`, with a note before
+    the first line that says where the others are. None at ``verbose`` 0.
+    """
+    if not verbose:
+        return None
+    stream = sys.stdout if stream is None else stream
+    shown = None if default_verbose(stream) == 1 else shown_epochs(epochs)
+
+    def printer(epoch: int, values: dict[str, float]) -> None:
+        if shown is not None and epoch not in shown:
+            return
+        if shown is not None and len(shown) < epochs and epoch == min(shown):
+            print(f"({len(shown)} of {epochs} epochs shown; history.csv has every one)", file=stream)
+        print(epoch_line(epoch, epochs, values), file=stream, flush=True)
+
+    return printer

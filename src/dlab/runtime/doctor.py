@@ -1,17 +1,20 @@
 """``dlab doctor``: the environment dlab runs in, as one table (the first lab's "study of DL packages").
 
 Each row is a check with a status: ``ok``, ``missing`` (an optional extra that is not
-installed: reported, never an error), ``none`` (nothing to report, e.g. no GPU) or
-``broken`` (something dlab needs is absent or fails to import: the command exits 1).
-Package versions come from the installed distributions' metadata; TensorFlow is
-imported once (quietly) to ask for GPUs, CUDA and the Keras backend.
+installed: reported, never an error), ``none`` (nothing to report, e.g. no GPU, or the GPU
+extra on a machine without one) or ``broken`` (something dlab needs is absent, too old or
+fails to import: the command exits 1). What dlab needs and what each extra adds come from
+dlab's own installed metadata (:mod:`dlab.runtime.requirements`); TensorFlow is imported once
+(quietly) to ask for GPUs, CUDA and the Keras backend.
+
+The advice for a missing extra is what installs it on this machine: never a CUDA build where
+there is no NVIDIA GPU (PyPI's Linux ``torch`` is the CUDA build and pulls gigabytes of
+nvidia-* wheels, so the torch extra's advice there is PyTorch's CPU index).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
-import importlib.util
 import os
 import platform
 import shutil
@@ -20,57 +23,24 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import Requirement
-
 from dlab import __version__
-from dlab.runtime.tfenv import captured_native_stderr, keras_cache_dir, prepare_environment
+from dlab.runtime import requirements
+from dlab.runtime.backend import TORCH_CPU_INSTALL
+from dlab.runtime.tfenv import keras_cache_dir, prepare_environment
 
+DISTRIBUTION = "dlab"
 
-def required() -> list[str]:
-    """The distributions the installed dlab depends on, read from its own metadata (pyproject's
-    ``dependencies``), so that a new dependency is checked without a second list to keep."""
-    try:
-        lines = importlib.metadata.requires("dlab") or []
-    except importlib.metadata.PackageNotFoundError:
-        return []
-    names = []
-    for line in lines:
-        requirement = Requirement(line)
-        if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-            names.append(requirement.name)
-    return names
+NOT_REPORTED = ("dev",)
+"""Extras for working on dlab itself (pytest, ruff): not part of a user's environment."""
 
+CUDA_EXTRAS = {"gpu": "tensorflow[and-cuda]: TensorFlow's CUDA libraries"}
+"""Extras that only make sense with an NVIDIA GPU (not advised, and not missing, without one)."""
 
-def extras() -> dict[str, list[str]]:
-    """Optional extras of the installed dlab (its metadata, so a new extra shows up by itself) and the
-    distributions each one needs; ``pkg[extra]`` requirements expand into what that extra pulls in."""
-    try:
-        lines = importlib.metadata.requires("dlab") or []
-    except importlib.metadata.PackageNotFoundError:
-        return {}
-    found: dict[str, list[str]] = {}
-    for line in lines:
-        requirement = Requirement(line)
-        marker = str(requirement.marker or "")
-        if "extra ==" not in marker:
-            continue
-        extra = marker.split("extra ==", 1)[1].strip().strip("\"'")
-        if extra == "dev" or requirement.name == "dlab":
-            continue
-        names = found.setdefault(extra, [])
-        names.append(requirement.name)
-        for inner in sorted(requirement.extras):  # e.g. tensorflow[and-cuda]: the CUDA wheels
-            names += _extra_requirements(requirement.name, inner)
-    return found
+CPU_INSTALLS = {"torch": TORCH_CPU_INSTALL}
+"""Extras whose plain install pulls a CUDA build: what installs the CPU build instead."""
 
-
-def _extra_requirements(distribution: str, extra: str) -> list[str]:
-    try:
-        lines = importlib.metadata.requires(distribution) or []
-    except importlib.metadata.PackageNotFoundError:
-        return []
-    wanted = [Requirement(line) for line in lines]
-    return [r.name for r in wanted if r.marker is not None and f'extra == "{extra}"' in str(r.marker)]
+SHOWN = 4
+"""Requirements named in a row before the rest are counted."""
 
 
 @dataclass
@@ -87,76 +57,103 @@ class Check:
 
 
 @functools.lru_cache(maxsize=1)
-def _modules_by_distribution() -> dict[str, list[str]]:
-    """Each installed distribution (normalized name) -> the top-level modules it installs."""
-    found: dict[str, list[str]] = {}
-    for module, distributions in importlib.metadata.packages_distributions().items():
-        for distribution in distributions:
-            found.setdefault(_normalized(distribution), []).append(module)
-    return found
-
-
-def _normalized(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-def _version(distribution: str) -> str | None:
-    """The installed version, or None when the distribution or its modules cannot be found.
-
-    A distribution counts when one of the top-level modules its metadata lists can be found
-    (a module half-removed by hand is not usable); one that installs no module at all (CUDA
-    libraries under nvidia/, py-spy's binary) counts by its metadata alone.
-    """
+def nvidia_gpus() -> int:
+    """NVIDIA GPUs that ``nvidia-smi -L`` lists (0 without a driver); TensorFlow is not asked."""
+    if shutil.which("nvidia-smi") is None:
+        return 0
     try:
-        version = importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    modules = _modules_by_distribution().get(_normalized(distribution), [])
-    if not modules or distribution.startswith("nvidia-"):
-        return version
-    for module in modules:
-        try:
-            if importlib.util.find_spec(module) is not None:
-                return version
-        except (ImportError, ValueError):  # a module hidden or half-removed: not usable
+        done = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in done.stdout.splitlines() if line.startswith("GPU "))
+
+
+def install_advice(extra: str, gpus: int, source: str | None = None, distribution: str = DISTRIBUTION) -> str:
+    """The command that installs ``extra`` into this environment.
+
+    Args:
+        gpus: NVIDIA GPUs on this machine: without one, an extra whose plain install is a CUDA
+            build gets its CPU build's command first.
+        source: the project folder of an editable install (``pip install -e DIR``), whose extras
+            come from that folder, not from a package index.
+    """
+    target = f"pip install -e '{source}[{extra}]'" if source else f"pip install '{distribution}[{extra}]'"
+    if extra in CPU_INSTALLS and not gpus:
+        return f"{CPU_INSTALLS[extra]} (the CPU build; then {target} finds it installed)"
+    return target
+
+
+def requirement_checks(distribution: str = DISTRIBUTION) -> list[Check]:
+    """Python, dlab and every requirement of dlab, each installed at a version dlab allows."""
+    ok_python = sys.version_info >= (3, 10)
+    checks = [
+        Check("python", f"{platform.python_version()} ({sys.executable})", "ok" if ok_python else "broken"),
+        Check(distribution, requirements.installed_version(distribution) or __version__, "ok"),
+    ]
+    source = requirements.editable_source(distribution)
+    reinstall = f"pip install -e '{source}'" if source else f"pip install --force-reinstall {distribution}"
+    for found in requirements.check(distribution):
+        if found.satisfied:
+            checks.append(Check(found.name, found.state(), "ok"))
+        else:
+            checks.append(Check(found.name, f"{found.state()}: {reinstall}", "broken"))
+    return checks
+
+
+def extra_checks(distribution: str = DISTRIBUTION, gpus: int | None = None) -> list[Check]:
+    """One row per optional extra of ``distribution``: ``ok`` with the versions, ``missing`` with
+    what is absent (or too old) and the command that installs it, ``none`` for the GPU extra on a
+    machine without an NVIDIA GPU.
+
+    Args:
+        gpus: NVIDIA GPUs on this machine (None: ask ``nvidia-smi``).
+    """
+    gpus = nvidia_gpus() if gpus is None else gpus
+    source = requirements.editable_source(distribution)
+    checks = []
+    for extra in requirements.declared_extras(distribution):
+        if extra in NOT_REPORTED:
             continue
-    return None
+        found = requirements.check(distribution, extra)
+        absent = [item for item in found if not item.satisfied]
+        item = f"extra [{extra}]"
+        if extra in CUDA_EXTRAS and not gpus:
+            checks.append(Check(item, f"not needed: no NVIDIA GPU here ({CUDA_EXTRAS[extra]})", "none"))
+        elif absent:
+            advice = install_advice(extra, gpus, source, distribution)
+            checks.append(Check(item, f"{_listed([a.describe() for a in absent])}; {advice}", "missing"))
+        else:
+            checks.append(Check(item, _installed(found) or "nothing to install on this platform", "ok"))
+    return checks
+
+
+def _installed(found: list[requirements.Found]) -> str:
+    """The extra's own requirements with their versions, then how many their extras add."""
+    direct = [item.describe() for item in found if not item.via]
+    pulled: dict[str, int] = {}
+    for item in found:
+        if item.via:
+            pulled[item.via] = pulled.get(item.via, 0) + 1
+    return _listed(direct) + "".join(f" (+{count} from {via})" for via, count in pulled.items())
+
+
+def _listed(names: list[str]) -> str:
+    return ", ".join(names[:SHOWN]) + (f" and {len(names) - SHOWN} more" if len(names) > SHOWN else "")
 
 
 def package_checks() -> list[Check]:
     """Python, dlab, every required distribution, and each optional extra (complete or not)."""
-    ok_python = sys.version_info >= (3, 10)
-    checks = [
-        Check("python", f"{platform.python_version()} ({sys.executable})", "ok" if ok_python else "broken"),
-        Check("dlab", __version__, "ok"),
-    ]
-    for name in required():
-        version = _version(name)
-        checks.append(
-            Check(name, version or "not installed (pip install -e .)", "ok" if version else "broken")
-        )
-    for extra, names in extras().items():
-        versions = {name: _version(name) for name in names}
-        missing = [name for name, version in versions.items() if version is None]
-        shown = ", ".join(f"{n} {v}" for n, v in versions.items() if v)
-        if missing:
-            listed = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-            value = f"missing {listed} (pip install 'dlab[{extra}]')" + (f"; has {shown}" if shown else "")
-            checks.append(Check(f"extra [{extra}]", value, "missing"))
-        else:
-            checks.append(Check(f"extra [{extra}]", shown, "ok"))
-    return checks
+    return [*requirement_checks(), *extra_checks()]
 
 
 def tensorflow_checks() -> list[Check]:
     """Import TensorFlow and Keras, then the backend, CUDA build and every GPU with its details."""
-    prepare_environment()
+    prepare_environment()  # quiet: TensorFlow's start-up lines are not part of the table
     try:
-        with captured_native_stderr([]):
-            import keras
-            import tensorflow as tf
+        import keras
+        import tensorflow as tf
 
-            gpus = tf.config.list_physical_devices("GPU")
+        gpus = tf.config.list_physical_devices("GPU")
     except Exception as error:  # noqa: BLE001 - reporting a broken install is the point
         return [Check("tensorflow import", f"{type(error).__name__}: {error}", "broken")]
     backend = keras.backend.backend()
