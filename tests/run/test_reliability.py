@@ -121,7 +121,7 @@ def test_sigint_stops_at_a_batch_boundary_and_keeps_the_finished_epochs(interrup
     assert "SIGINT received" in (run / "run.log").read_text()
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_sigterm_stops_a_numpy_run_with_exit_code_143(tmp_path):
     process = start_run(*NUMPY_LONG, "--out", "out", cwd=tmp_path)
     run = wait_for_training(tmp_path / "out", process)
@@ -147,7 +147,7 @@ def _backup_epoch(run):
         return 0
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(cli, tmp_path):
     args = [
         "playground-mlp",
@@ -172,6 +172,8 @@ def test_a_run_killed_mid_epoch_resumes_without_duplicated_or_missing_epochs(cli
     process.kill()  # SIGKILL: no handler runs, metrics.json still says "running"
     process.communicate()
     assert read_metrics(run)["status"] == "running"
+    listed = cli("runs", "--out", "out")
+    assert "running? (its process is gone: killed" in listed.output  # told from a live run
     backed_up = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
     assert backed_up >= 2
 
@@ -381,7 +383,7 @@ WRITER = textwrap.dedent("""
 """)
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("kind", ["json", "csv"])
 def test_a_writer_killed_at_random_never_leaves_a_half_written_file(tmp_path, kind):
     target = tmp_path / f"history.{kind}"
@@ -420,7 +422,7 @@ def test_a_writer_killed_at_random_never_leaves_a_half_written_file(tmp_path, ki
 # --------------------------------------------------------------------------- concurrency
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_runs_started_at_the_same_moment_get_distinct_folders_and_all_complete(tmp_path):
     processes = [start_run("perceptron-and", "--out", "out", cwd=tmp_path) for _ in range(3)]
     for process in processes:

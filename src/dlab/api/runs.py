@@ -70,8 +70,9 @@ def run(config_ref: str | RunRequest, /, **options: Any) -> RunResult:
             - ``out``: the outputs root; the run goes to ``out/<config name>/<time>-<id>/``;
             - ``save_model``: write model.keras (``--no-save`` turns it off);
             - ``resume``: continue this interrupted or failed run directory from its last complete
-              epoch (its config must be the same: see :mod:`dlab.run.resume`); ``fresh``: start a
-              new one (the default; not together with ``resume``);
+              epoch (its config must be the same: see :mod:`dlab.run.resume`); the run's lock is
+              held from that check to the final write, so another resume of it is refused;
+              ``fresh``: start a new one (the default; not together with ``resume``);
             - ``verbose``: Keras's ``verbose`` (0, 1 progress bar, 2 a line per epoch; None: 1 on a
               terminal, 2 otherwise); ``quiet``: print nothing while training (run.log has it);
             - ``tensorboard``: event files in ``RUN/tensorboard``; ``mlflow``: log the finished run

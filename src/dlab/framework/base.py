@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dlab.config import EmptyModelConfig
 from dlab.errors import ConfigError
 from dlab.framework.inference import write_inference
+from dlab.run.resume import read_backup_metadata
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -122,4 +123,9 @@ class Experiment:
         reason = self.resume_unsupported(config)
         if reason:
             return f"this run cannot be resumed: {reason} (`dlab run {source}` starts it again)"
+        if read_backup_metadata(run_dir / "backup") is None:  # stopped before its first backup
+            return (
+                "it stopped before its first backup (written at the end of an epoch), so there is "
+                f"nothing to resume: `dlab run {source}` starts it again"
+            )
         return f"continue with `dlab run {source} --resume {run_dir}`"

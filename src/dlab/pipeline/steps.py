@@ -21,10 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from dlab.config import RunConfig
+from dlab.config.paths import check_named_paths
 from dlab.errors import DlabError, UsageError
 from dlab.framework import registry
 from dlab.framework.base import Experiment
@@ -137,6 +139,7 @@ def check(request: RunRequest, config: RunConfig) -> Checked:
     """
     output, reporting = request.output, request.reporting
     verbose = resolve_verbose(reporting.verbose, reporting.quiet)  # a level Keras lacks: exit 2
+    check_named_paths(config)  # a missing data.path: exit 2 in a second, not after TensorFlow starts
     parse_tags(reporting.tags)  # a bad --tag: exit 2 before anything starts
     if output.resume is not None and output.fresh:
         raise UsageError(
@@ -146,14 +149,31 @@ def check(request: RunRequest, config: RunConfig) -> Checked:
     if reporting.tensorboard or (resume is not None and tensorboard_files.run_log_dir(resume).is_dir()):
         config = tensorboard_files.enable(config)  # a resumed run continues its event files
     tracker = mlflow_tracker(
-        reporting.mlflow, reporting.mlflow_uri, output.out if resume is None else resume.parent.parent
+        reporting.mlflow,
+        reporting.mlflow_uri,
+        output.out if resume is None else resume.parent.parent,
+        reporting.register,
     )
     experiment = registry.get(config.experiment)()
     point = None
-    if resume is not None:
+    if resume is not None:  # from here the run's lock is held (see dlab.run.resume)
         point = check_resume(resume, config, experiment, command=f"dlab run {request.config}")
-    root = check_writable(point.path if point is not None else Path(output.out))
+    with _lock_given_back_on_error(point):
+        root = check_writable(point.path if point is not None else Path(output.out))
     return Checked(request, config, experiment, root, point, tracker, verbose)
+
+
+@contextmanager
+def _lock_given_back_on_error(point: ResumePoint | None) -> Iterator[None]:
+    """Give the resumed run's lock back when a step before training fails (an unwritable folder,
+    the device, the data): the run stays as it was, for the next try. Training gives it back
+    itself, after the final write."""
+    try:
+        yield
+    except BaseException:
+        if point is not None and point.lock is not None:
+            point.lock.release()
+        raise
 
 
 # --------------------------------------------------------------------------- 3. start
@@ -259,18 +279,19 @@ def train(prepared: Prepared) -> RunResult:
         verbose=checked.verbose,
         backup=point.backup if point else None,
     )
-    lock = RunLock.acquire(run_dir.path, f"--resume {run_dir.path}")  # held until the run ends
+    lock = point.lock if point is not None else None  # a resume holds it since its check
+    if lock is None:
+        lock = RunLock.acquire(run_dir.path, f"--resume {run_dir.path}")  # held until the run ends
     if runtime.backend != "numpy":
         ctx.record(execution=runtime.execution())
     header = metrics_header(prepared, run_dir)
     header.process = lock.owner  # pid and host: who holds the run lock while it runs
-    hint = checked.experiment.resume_hint(
-        config, request.config, run_dir.path, request.overrides.change_config
+    hint = partial(  # asked when the run stops: a run with no backup yet has nothing to resume
+        checked.experiment.resume_hint, config, request.config, run_dir.path, request.overrides.change_config
     )
     on_end = checked.tracker.log_run if checked.tracker is not None else None
     console = not request.reporting.quiet
     with lock, tracked_run(ctx, header, hint, console=console, on_end=on_end) as metrics:
-        run_dir.append_log("".join(f"[tensorflow] {line}\n" for line in runtime.native_log))
         _announce(config, runtime, run_dir, point)
         with scaled(runtime.scaling):
             checked.experiment.run(ctx, prepared.data, prepared.model)
@@ -284,8 +305,7 @@ def _run_dir(checked: Checked) -> RunDir:
     if point is not None:
         run_dir = RunDir(point.path, synthetic=synthetic)
     else:
-        run_dir = RunDir.create(checked.root, config.name, synthetic=synthetic)
-        run_dir.write_config(config)
+        run_dir = RunDir.create(checked.root, config.name, synthetic=synthetic, config=config)
     if checked.request.output.result_file is not None:
         write_result(checked.request.output.result_file, run_dir.path)
     return run_dir
@@ -297,8 +317,10 @@ def _announce(config: RunConfig, runtime: Any, run_dir: RunDir, point: ResumePoi
         f"[{runtime.device.name}]; data: {config.data.dataset or '-'} from {config.data.source}"
     )
     print(f"dlab: run directory {run_dir.path}")
-    if point is not None:
-        done = " (training had finished: evaluating)" if (point.backup or {}).get("complete") else ""
+    if point is not None and point.backup is None:
+        print(f"dlab: the run kept no backup: training starts again at epoch 1 of {config.train.epochs}")
+    elif point is not None:
+        done = " (training had finished: evaluating)" if point.backup.get("complete") else ""
         print(f"dlab: resuming after epoch {point.epoch} of {config.train.epochs}{done}")
 
 
@@ -364,7 +386,8 @@ def run(request: RunRequest) -> RunResult:
     resolve_verbose(request.reporting.verbose, request.reporting.quiet)  # before anything else
     checked = check(request, resolve(request))
     config, experiment = checked.config, checked.experiment
-    runtime = start(experiment, config, request, checked.point)
-    data, split_check = load_data(experiment, config, runtime)
-    model = build(experiment, config, data, runtime)
-    return train(Prepared(checked, runtime, data, model, split_check))
+    with _lock_given_back_on_error(checked.point):  # a resume holds its run's lock from check on
+        runtime = start(experiment, config, request, checked.point)
+        data, split_check = load_data(experiment, config, runtime)
+        model = build(experiment, config, data, runtime)
+        return train(Prepared(checked, runtime, data, model, split_check))

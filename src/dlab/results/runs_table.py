@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -52,6 +54,8 @@ class RunRow:
     @property
     def status(self) -> str:
         status = self.run.status
+        if status == "running" and process_gone(self.run.metrics.get("process")):
+            return f"running? (its process is gone: killed; updated {_ago(last_write(self.run.path))})"
         if status == "running":
             return f"running (updated {_ago(last_write(self.run.path))})"
         return status
@@ -64,6 +68,22 @@ class RunRow:
         if error:
             return str(error)
         return "; ".join(self.run.problems)
+
+
+def process_gone(process: Any) -> bool:
+    """Whether the process metrics.json names as the run's (``process: {pid, host}``) is known to
+    be gone: on this host, and no process has its pid. A run killed outright (``kill -9``, power
+    loss) never records that it stopped; this tells it from one still training. Another host's
+    process, or a pid now taken by another process, cannot be told apart: not gone."""
+    if not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(process["pid"]), 0)
+    except ProcessLookupError:
+        return True
+    except (KeyError, TypeError, ValueError, OSError):  # no pid, or one we may not signal: alive
+        return False
+    return False
 
 
 def last_write(run_dir: Path) -> float | None:

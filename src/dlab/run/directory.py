@@ -23,7 +23,7 @@ import secrets
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,11 +51,16 @@ def check_writable(root: Path) -> Path:
         finally:  # a full disk creates the file and then refuses its bytes: remove it anyway
             probe.unlink(missing_ok=True)
     except OSError as error:
-        raise UsageError(
-            f"Cannot write run outputs under '{root}': {error.strerror or error}. "
-            "Choose a writable folder with --out DIR (or free disk space)."
-        ) from None
+        raise unwritable(root, error) from None
     return root
+
+
+def unwritable(root: Path, error: OSError) -> UsageError:
+    """The refusal of an outputs root that cannot take a run's files."""
+    return UsageError(
+        f"Cannot write run outputs under '{root}': {error.strerror or error}. "
+        "Choose a writable folder with --out DIR (or free disk space)."
+    )
 
 
 def new_timestamped_folder(parent: Path, prefix: str = "") -> Path:
@@ -97,11 +102,18 @@ class RunDir:
         self.synthetic = synthetic
 
     @classmethod
-    def create(cls, root: Path, config_name: str, synthetic: bool = False) -> RunDir:
+    def create(cls, root: Path, config_name: str, synthetic: bool = False, config: Any = None) -> RunDir:
         """Make a new, unique run folder ``root/config_name/<time>-<id>``.
 
         The short random id and ``mkdir(exist_ok=False)`` make two runs started in
         the same second (even in two processes) get two folders.
+
+        Args:
+            config: written as config.yaml (see :meth:`write_config`); if the disk refuses it,
+                the new folder is removed again, so a refused run leaves no empty folder behind.
+
+        Raises:
+            UsageError: an unsafe name, or a config.yaml the disk refuses (full, read-only).
         """
         if not _SAFE_NAME.match(config_name) or config_name in (".", ".."):
             raise UsageError(
@@ -109,7 +121,15 @@ class RunDir:
                 "digits, '.', '_' and '-' only (no '/', no '..'), so every run stays "
                 f"under '{root}'."
             )
-        return cls(new_timestamped_folder(Path(root) / config_name), synthetic)
+        run_dir = cls(new_timestamped_folder(Path(root) / config_name), synthetic)
+        if config is not None:
+            try:
+                run_dir.write_config(config)
+            except OSError as error:
+                with suppress(OSError):
+                    run_dir.path.rmdir()  # empty: the atomic write leaves no partial file
+                raise unwritable(Path(root), error) from None
+        return run_dir
 
     # -- writers -------------------------------------------------------------------
 
@@ -191,32 +211,39 @@ class RunDir:
             console: False (``--quiet``): stdout goes to run.log only; errors still reach
                 the console, since a quiet run must still say why it stopped.
         """
-        with open(self.path / "run.log", "a", encoding="utf-8") as log, open(os.devnull, "w") as null:
-            out, err = sys.stdout, sys.stderr
-            sys.stdout, sys.stderr = _Tee(out if console else null, log), _Tee(err, log)
-            handler = logging.StreamHandler(_LineLog(log))
-            handler.setLevel(logging.WARNING)
-            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-            logging.getLogger().addHandler(handler)
-            try:
-                yield
-            finally:
-                logging.getLogger().removeHandler(handler)
-                for stream in (sys.stdout, sys.stderr):
-                    if isinstance(stream, _Tee):
-                        stream.close_line()
-                sys.stdout.flush()
-                sys.stderr.flush()
-                sys.stdout, sys.stderr = out, err
+        log = open(self.path / "run.log", "a", encoding="utf-8")  # noqa: SIM115 - closed below
+        try:
+            with open(os.devnull, "w") as null:
+                out, err = sys.stdout, sys.stderr
+                sys.stdout, sys.stderr = _Tee(out if console else null, log), _Tee(err, log)
+                handler = logging.StreamHandler(_LineLog(log))
+                handler.setLevel(logging.WARNING)
+                handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+                logging.getLogger().addHandler(handler)
+                try:
+                    yield
+                finally:
+                    logging.getLogger().removeHandler(handler)
+                    for stream in (sys.stdout, sys.stderr):
+                        if isinstance(stream, _Tee):
+                            stream.close_line()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    sys.stdout, sys.stderr = out, err
+        finally:
+            with suppress(OSError):  # a full disk: the last lines are lost, not the run
+                log.close()
 
 
 class _SafeLog:
-    """The log file, written so that a signal handler's message cannot break the run.
+    """The log file, written so that a signal handler's message or a full disk cannot break the run.
 
     A stop signal's handler prints while the main thread may be inside a write or a
     flush of the same buffered file; Python then raises "reentrant call". The
     interrupting text is kept and written with the next write instead, and an
     interrupting flush is skipped: the interrupted one finishes after the handler.
+    A write that the disk refuses (full, or over a file-size limit) loses those lines of
+    run.log: the console still shows them, and a ``print`` must not fail the run.
     """
 
     def __init__(self, log: IO[str]) -> None:
@@ -231,12 +258,14 @@ class _SafeLog:
             self._log.write(text)
         except RuntimeError:  # reentrant call from a signal handler: keep it for the next write
             self._pending += text
+        except OSError:  # a full disk: run.log loses these lines
+            pass
 
     def flush(self) -> None:
         self.write("")
         try:
             self._log.flush()
-        except RuntimeError:  # reentrant call from a signal handler: the outer flush completes
+        except (RuntimeError, OSError):  # a reentrant call (the outer flush completes); a full disk
             pass
 
 

@@ -8,6 +8,8 @@ loops at every batch and epoch boundary (the Keras callback in
   :class:`~dlab.errors.RunInterrupted` at the next batch boundary, so the
   history of the finished epochs, the plots and metrics.json ("interrupted")
   are written and the process exits 130 / 143 / 129. A second signal stops at once.
+- While the run writes its final metrics.json (:meth:`RunGuard.deferred`), a signal is only
+  noted: a record cut in the middle would be worse than the milliseconds it waits.
 - A NaN or infinite batch loss raises :class:`~dlab.errors.NonFiniteLoss`
   ("non-finite loss at epoch E batch B"); the run ends "failed" with its outputs.
 - ``train.max_wall_time`` (``--max-wall-time``): the epoch that crosses it is the last.
@@ -17,10 +19,12 @@ No heavy imports: NumPy runs use it without TensorFlow.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
@@ -42,8 +46,11 @@ class RunGuard:
         self.started = time.monotonic()
         self.max_wall_time = max_wall_time
         self.signal_received: int | None = None
+        self.signals = 0
+        """How many stop signals arrived (the messages say "a second SIGINT", "a third ...")."""
         self.time_limit_reached = False
         self._previous: dict[int, Any] = {}
+        self._deferring = False
 
     # -- signals -------------------------------------------------------------------
 
@@ -60,14 +67,35 @@ class RunGuard:
         self._previous.clear()
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        self.signals += 1
+        if self._deferring:  # the final record is being written: it ends in a moment anyway
+            self.signal_received = self.signal_received or number
+            name = signal.Signals(number).name
+            print(f"\ndlab: {name} received: the run is writing its record and stops then", flush=True)
+            return
         if self.signal_received is not None:  # a second signal: do not wait for the batch to end
-            raise RunInterrupted(f"stopped at once by a second {signal.Signals(number).name}", number)
+            name = signal.Signals(number).name
+            raise RunInterrupted(f"stopped at once by a {self.nth_signal()} {name}", number)
         self.signal_received = number
         print(
             f"\ndlab: {signal.Signals(number).name} received: stopping at the end of the "
             "current batch (send it again to stop at once)",
             flush=True,
         )
+
+    def nth_signal(self) -> str:
+        """The latest stop signal's rank in words: "second", "third", "4th" ..."""
+        return {1: "first", 2: "second", 3: "third"}.get(self.signals, f"{self.signals}th")
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """While the block runs, a stop signal is noted but raises nothing (the block must be
+        short: writing the run's last record)."""
+        before, self._deferring = self._deferring, True
+        try:
+            yield
+        finally:
+            self._deferring = before
 
     def check_interrupt(self, where: str = "") -> None:
         """Raise RunInterrupted if a stop signal arrived.

@@ -50,10 +50,12 @@ def summarize_history(history: History) -> dict[str, Any]:
 def record_history(ctx: RunContext, history: History) -> None:
     """Write history.csv/json and the learning curves, and summarize them in metrics.json.
 
-    Every experiment reports its per-epoch history through here, Keras or not.
+    Every experiment reports its per-epoch history through here, Keras or not. The summary
+    goes into metrics.json first: a run stopped while its files are written (a second Ctrl-C, a
+    full disk) still records how many epochs it ran.
     """
-    ctx.run_dir.write_history(history)
     ctx.record(**summarize_history(history))
+    ctx.run_dir.write_history(history)
     name = ctx.config.name
     for metric in curve_metrics(history):
         figure = learning_curves([("", history)], metric, title=f"{name}: {metric.replace('_', ' ')}")

@@ -64,8 +64,10 @@ class RunLock:
 
         Args:
             what: how the user named the run, for the message (e.g. ``--resume DIR``).
-            record: write the owner record (pid, host); :func:`check_not_running`, which gives
-                the lock straight back, writes none.
+            record: write the owner record (pid, host) now; :func:`check_not_running`, which
+                gives the lock straight back, writes none, and ``--resume`` writes it with
+                :meth:`record_owner` once the run is known to be one it may continue (a refused
+                resume writes nothing into the run).
 
         Raises:
             RunStillRunning: a live process holds it (the message names its pid and host).
@@ -91,11 +93,17 @@ class RunLock:
             ) from None
         held = cls(path, lock)
         if record:
-            # A hint for the message above (metrics.json's `process` is the fallback): a run whose
-            # record cannot be written still holds its lock.
-            with contextlib.suppress(OSError):
-                atomic_write_text(path / OWNER_FILE, json.dumps(held.owner) + "\n")
+            held.record_owner()
         return held
+
+    def record_owner(self) -> None:
+        """Write the owner record (pid, host) beside the lock.
+
+        A hint for the "still running" message (metrics.json's ``process`` is the fallback): a
+        run whose record cannot be written (a full disk) still holds its lock.
+        """
+        with contextlib.suppress(OSError):
+            atomic_write_text(self.run_dir / OWNER_FILE, json.dumps(self.owner) + "\n")
 
     def release(self) -> None:
         """Give the lock up: remove the owner record and the lock file while still holding it,

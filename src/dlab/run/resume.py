@@ -7,6 +7,12 @@ history is cut to the epochs the backup holds (a run killed between writing
 the history and the backup would otherwise repeat an epoch), and fit appends
 the rest. Everything is checked before data is loaded, and a refusal is a
 UsageError (exit 2) that says why and what to do instead.
+
+The check takes the run lock before it reads the run's status, and the resume keeps it
+(:attr:`ResumePoint.lock`) through data loading, training and the final write: a second
+``--resume`` of the same run is refused as "still running" while the first loads its data, and
+as "completed" once it is done, instead of continuing from a status read before the first one
+finished (it would then rewrite a completed run as failed, its history cut to the old backup).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dlab.config import flatten_dotted, read_yaml
 from dlab.errors import UsageError
-from dlab.run.lock import check_not_running
+from dlab.run.lock import RunLock
 from dlab.saferead import load_json
 
 if TYPE_CHECKING:
@@ -58,10 +64,13 @@ class ResumePoint:
     epoch: int
     backup: dict[str, Any] | None = None
     """The backup's metadata, read once: the epoch the history is cut to is the one restored."""
+    lock: RunLock | None = None
+    """The run lock, held since the check: the resumed run gives it up after its final write."""
 
 
 def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable, command: str) -> ResumePoint:
-    """Check that ``run_path`` can be continued with ``config``; return where it stopped.
+    """Check that ``run_path`` can be continued with ``config``; return where it stopped, holding
+    the run's lock (release it with ``point.lock``; a refusal releases it).
 
     Args:
         run_path: the run directory given to ``--resume``.
@@ -81,12 +90,27 @@ def check_resume(run_path: str | Path, config: RunConfig, experiment: Resumable,
             f"--resume {run_path}: not a run directory (it needs metrics.json and "
             "config.yaml, as dlab run writes them under outputs/<config>/<run>/)."
         )
+    lock = RunLock.acquire(path, f"--resume {run_path}", record=False)  # before the status is read
+    try:
+        point = _check_locked(path, run_path, config, experiment, command)
+    except BaseException:
+        lock.release()
+        raise
+    lock.record_owner()
+    point.lock = lock
+    return point
+
+
+def _check_locked(
+    path: Path, run_path: str | Path, config: RunConfig, experiment: Resumable, command: str
+) -> ResumePoint:
+    """:func:`check_resume`'s checks, made while this process holds the run lock."""
+    metrics_file, config_file = path / "metrics.json", path / "config.yaml"
     try:
         metrics = load_json(metrics_file)
     except (OSError, ValueError) as error:
         raise UsageError(f"--resume {run_path}: cannot read its metrics.json ({error}).") from None
     check_same_backend(run_path, metrics, config.train.backend, command)
-    check_not_running(path, f"--resume {run_path}")  # a live process still trains in it
     reason = experiment.resume_unsupported(config)
     if reason:
         raise UsageError(
