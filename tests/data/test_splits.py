@@ -170,6 +170,33 @@ def test_a_single_class_validation_split_is_refused_with_the_counts():
     assert any("allowed by data.allow_degenerate_split" in w for w in allowed["split_warnings"])
 
 
+def test_one_class_in_every_split_is_refused_although_the_splits_agree():
+    data = classes(40, np.ones(40, int))  # every label "pos": training and test alike
+    with pytest.raises(DataError) as caught:
+        check_splits(data, DataConfig())
+    message = str(caught.value)
+    assert "the training split holds a single class (pos: 40) and no split holds another" in message
+    assert "Check the labels" in message and "ordered by class" not in message
+    allowed = check_splits(data, DataConfig(allow_degenerate_split=True))
+    assert any("allowed by data.allow_degenerate_split" in w for w in allowed["split_warnings"])
+
+
+def test_an_mnist_layout_npz_of_one_class_stops_the_run(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(
+        tmp_path / "threes.npz",
+        x_train=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8),
+        y_train=np.full(60, 3, np.uint8),
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.full(20, 3, np.uint8),
+    )
+    sets = ["--set", "data.source=file", "--set", "data.path=threes.npz"]
+    result = cli("run", "mlp-mnist", "--epochs", "1", *sets)
+    assert result.exit_code == 2, result.output
+    assert "the training split holds a single class (3: 60) and no split holds another" in result.output
+    assert "Traceback" not in result.output and not list(tmp_path.glob("outputs/*/*"))
+
+
 def test_a_rare_class_missing_by_chance_is_a_warning_not_an_error():
     rng = np.random.default_rng(0)
     y_train = np.concatenate([rng.integers(0, 3, 900), [3] * 8])  # topic 3: eight examples

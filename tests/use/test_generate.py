@@ -6,7 +6,7 @@ import pytest
 
 from dlab import api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy
 
 
 @pytest.fixture(scope="module")

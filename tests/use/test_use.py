@@ -10,29 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import use_fixtures
+from use_fixtures import SMALL
 
 from dlab import api
 from dlab.framework import registry
 from dlab.use.predict import probabilities
 from dlab.use.runs import keras_model, open_run, run_config
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.heavy
 
-SMALL = ["data.train_samples=256", "data.test_samples=64"]
-
-
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    """Smoke runs trained once for the module: name -> run directory."""
-    out = tmp_path_factory.mktemp("outputs")
-    trained = {}
-
-    def get(name: str, *sets: str) -> Path:
-        if name not in trained:
-            trained[name] = api.run(name, smoke=True, out=out, sets=list(sets)).run_dir
-        return trained[name]
-
-    return get
+runs = use_fixtures.runs  # smoke runs trained once for the session, shared with test_use_faults.py
 
 
 def model_and_test_split(run_dir: Path):

@@ -39,9 +39,9 @@ def evaluate(run_dir: str, *, sets: Sequence[str] = (), batch_size: int | None =
     return evaluate_run(run_dir, sets=list(sets), batch_size=batch_size, **runtime)
 
 
-def export(run_dir: str, fmt: str, *, output: str | None = None, **runtime: Any) -> Any:
+def export(run_dir: str, fmt: str, *, output: str | None = None, force: bool = False, **runtime: Any) -> Any:
     """``dlab export``: export, reload in its runtime, compare with Keras; see :mod:`dlab.use.export`."""
-    return export_model(run_dir, fmt, output=output, **runtime)
+    return export_model(run_dir, fmt, output=output, force=force, **runtime)
 
 
 def doctor() -> Any:

@@ -15,6 +15,8 @@ from dlab import api
 from dlab.cli.app import SET_HELP, app, call_api, debug_option, device_option
 
 RUN_HELP = "A run directory (outputs/<config>/<time>-<id>) with model.keras."
+SKIPPED_SHOWN = 20
+"""Skipped inputs listed one per line; a CSV of 10,000 bad rows gets a count instead."""
 
 
 @app.command("predict")
@@ -27,7 +29,12 @@ def predict_command(
         "with the run's feature columns, or .npz arrays (key x).",
     ),
     output: str | None = typer.Option(
-        None, "--output", "-o", metavar="FILE", help="Write the table as CSV (segmentation: the mask folder)."
+        None,
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write the table as CSV to this new file (segmentation: the mask folder). dlab never "
+        "overwrites a file.",
     ),
     top: int = typer.Option(3, "--top", metavar="K", help="Classes listed per input, most likely first."),
     device: str = device_option(),
@@ -48,8 +55,16 @@ def predict_command(
     )
     if result.rows:
         typer.echo(result.table(), nl=False)
-    for skipped in result.skipped:
+    for skipped in result.skipped[:SKIPPED_SHOWN]:
         typer.secho(f"skipped {skipped.name}: {skipped.reason}", fg=typer.colors.YELLOW, err=True)
+    if result.skipped:
+        more = len(result.skipped) - SKIPPED_SHOWN
+        typer.secho(
+            f"skipped {len(result.skipped):,} of {len(result.skipped) + len(result.rows):,} inputs"
+            + (f" ({more:,} more not listed)" if more > 0 else ""),
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
     if result.output is not None:
         typer.echo(f"written: {result.output}")
     raise typer.Exit(result.exit_code)
@@ -127,14 +142,22 @@ def export_command(
         ..., "--format", "-f", metavar="saved_model|litert|onnx", help="Artifact format."
     ),
     output: str | None = typer.Option(
-        None, "--output", "-o", metavar="PATH", help="Where to write it (default RUN/export/...)."
+        None, "--output", "-o", metavar="PATH", help="A new path to write it to (default RUN/export/...)."
+    ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Replace an export dlab made at PATH (recognised by its dlab-export.json); never anything else.",
     ),
     device: str = device_option("Device for the check (default cpu: what an exported model runs on)."),
     debug: bool = debug_option(),
 ) -> None:
     """Export a run's model (Keras model.export), reload it in its own runtime and compare it with Keras
-    on the run's test data: exit 1 when the largest difference exceeds 1e-4."""
-    result = call_api(api.export, run, fmt, output=output, device=device, debug=debug, show_traceback=debug)
+    on the run's test data: exit 1 when the largest difference exceeds 1e-4. An existing PATH is
+    refused (exit 2) unless --force and dlab made the export there."""
+    result = call_api(
+        api.export, run, fmt, output=output, force=force, device=device, debug=debug, show_traceback=debug
+    )
     typer.echo(
         f"{result.format}: {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.seconds} s); "
         f"max |difference| vs Keras on {result.samples} test samples: {result.max_abs_diff:.3g} "

@@ -41,6 +41,25 @@ def write_inference(run_dir: Path, spec: dict[str, Any] | None) -> None:
     atomic_write_json(run_dir / INFERENCE_FILE, {"schema_version": SCHEMA_VERSION, **spec})
 
 
+FILE_KEYS = (("text", "vocabulary"), ("words", "vectors"))
+"""The (section, key) pairs of a spec whose value is a file name in the run directory."""
+
+
+def named_files(spec: dict[str, Any]) -> dict[str, Any]:
+    """The files ``spec`` names, by dotted key (``text.vocabulary`` -> ``vocabulary.txt``).
+
+    A reader of a run must read only files inside it, and an inference.json may have been
+    edited since dlab wrote it, so a command checks each of these before it reads one.
+    """
+    found = {}
+    for section, key in FILE_KEYS:
+        part = spec.get(section)
+        value = part.get(key) if isinstance(part, dict) else None
+        if value is not None:
+            found[f"{section}.{key}"] = value
+    return found
+
+
 def output_kind(config: RunConfig) -> str:
     """How the model's last layer reads: ``logits`` or ``probabilities`` (classifiers)."""
     return "logits" if config.train.from_logits else "probabilities"

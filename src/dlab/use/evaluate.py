@@ -4,7 +4,8 @@ The data comes from the same sources as ``dlab run`` (``--set data.path=...``,
 ``data.source=...``), loaded by the run's own experiment, so it is encoded exactly as
 the run's data was; only keys under ``data.`` may change (anything else would be a
 different model). The result goes to ``evaluations/<time>.json`` in the run
-directory, beside the run's own test metrics it is shown with.
+directory, beside the run's own test metrics it is shown with; a run folder that cannot
+be written is refused (exit 2) before any data is loaded, not after the evaluation.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from typing import Any
 from dlab.errors import UsageError
 from dlab.fileio import atomic_write_json
 from dlab.framework import registry
-from dlab.framework.factory import resolve_config
 from dlab.results.tables import text_table
 from dlab.run.directory import new_timestamped_folder, now_iso
-from dlab.use.runs import keras_model, open_run, require_task
+from dlab.use.outputs import writable_folder
+from dlab.use.runs import keras_model, open_run, require_task, run_config
 from dlab.use.runtime import start_keras
 
 
@@ -74,7 +75,13 @@ def evaluate(
         "dlab evaluate",
         "Language models and word vectors are evaluated by their own runs (perplexity, neighbours).",
     )
-    config = resolve_config(str(run.path / "config.yaml"), sets=list(sets))
+    folder = writable_folder(
+        run.path / "evaluations",
+        "dlab evaluate",
+        f"It writes its result into the run folder: copy the run somewhere writable (cp -r {run.path} "
+        "DIR) and evaluate the copy.",
+    )
+    config = run_config(run, list(sets))
     start_keras(device, debug)
     experiment = registry.get(config.experiment)()
     data = experiment.load_data(config)
@@ -86,11 +93,6 @@ def evaluate(
     metrics = model.evaluate(**test_arguments, return_dict=True, verbose=0)
     metrics = {key: float(value) for key, value in metrics.items()}
     described = data.describe() if hasattr(data, "describe") else {}
-    folder = run.path / "evaluations"
-    folder.mkdir(exist_ok=True)
-    stamp = new_timestamped_folder(folder)  # a unique name; the folder itself only reserves it
-    target = stamp.with_suffix(".json")
-    stamp.rmdir()
     record = {
         "evaluated_at": now_iso(),
         "seconds": round(time.perf_counter() - started, 3),
@@ -99,5 +101,14 @@ def evaluate(
         "test": metrics,
         "run_test": run.metrics.get("test") or {},
     }
-    atomic_write_json(target, record)
+    try:
+        stamp = new_timestamped_folder(folder)  # a unique name; the folder itself only reserves it
+        target = stamp.with_suffix(".json")
+        stamp.rmdir()
+        atomic_write_json(target, record)
+    except OSError as error:
+        raise UsageError(
+            f"dlab evaluate: cannot write the result into {folder} ({error.strerror or error}); the "
+            f"metrics were {metrics}."
+        ) from None
     return Evaluation(run.path, target, described, metrics, record["run_test"])

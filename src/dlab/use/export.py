@@ -5,13 +5,13 @@ Export is Keras 3's ``model.export`` (formats ``tf_saved_model``, ``litert``, ``
 that was written is not yet a model that works, so dlab reloads it where it would be deployed
 (``tf.saved_model.load``, the LiteRT interpreter, an onnxruntime session), runs it on a batch
 of the run's test data next to the Keras model, and fails when the largest absolute
-difference exceeds the tolerance (1e-4 for float32).
+difference exceeds the tolerance (1e-4 for float32). Where it writes, and what ``--force``
+may replace, is :mod:`dlab.use.export_target`'s to decide: never anything dlab did not make.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 import time
 import warnings
@@ -25,6 +25,7 @@ from dlab.errors import DlabError, UsageError, did_you_mean
 from dlab.framework import registry
 from dlab.results.index import SavedRun
 from dlab.runtime.tfenv import captured_native_stderr
+from dlab.use import export_target
 from dlab.use.runs import keras_model, open_run, run_config
 from dlab.use.runtime import start_keras
 
@@ -153,61 +154,83 @@ def export(
     fmt: str,
     *,
     output: str | Path | None = None,
+    force: bool = False,
     tolerance: float = TOLERANCE,
     device: str = "cpu",
     debug: bool = False,
 ) -> ExportResult:
     """Export a run's model, reload it in its runtime and compare it with Keras on test data.
 
+    The artifact goes to a new path; ``force`` lets it replace only an export dlab made there
+    (see :mod:`dlab.use.export_target`). It is written beside the target under a hidden name,
+    checked, then renamed into place, so a failed export leaves the target as it was.
+
     Raises:
-        UsageError: bad format, missing converter, unsupported layer, no model in the run.
+        UsageError: bad format, missing converter, unsupported layer, no model in the run, or a
+            target dlab may not write (an existing path, the run folder, a read-only folder).
         ExportMismatch: the artifact's outputs differ by more than ``tolerance``.
     """
     check_format(fmt)
     if fmt == "litert" and output is not None and Path(output).suffix != ".tflite":
         raise UsageError(f"--output {output}: a LiteRT model is one file whose name ends in .tflite.")
     run = open_run(run_path, command="dlab export")
+    default = run.path / "export" / DEFAULT_NAMES[fmt]
+    target = export_target.plan(run.path, fmt, output, default, force=force)
     start_keras(device, debug)
     model = keras_model(run)
     refuse_unsupported(model, fmt)
-    target = Path(output).expanduser() if output is not None else run.path / "export" / DEFAULT_NAMES[fmt]
-    if target.is_dir():
-        shutil.rmtree(target)
-    elif target.exists():
-        target.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
     x = test_batch(run, model)
     expected = np.asarray(model.predict(x, verbose=0))
     if fmt == "onnx":
         embed_statistics(model)
+    scratch = target.scratch()
+    try:
+        got, seconds = _export_and_run(model, fmt, scratch, x, run.path, debug)
+        export_target.install(scratch, target, {"dlab_export": 1, "format": fmt, "run": str(run.path)})
+    finally:
+        export_target.remove(scratch)  # gone already when it was installed
+    diff = float(np.max(np.abs(np.asarray(got, dtype=np.float64).reshape(expected.shape) - expected)))
+    path = target.path
+    result = ExportResult(run.path, fmt, path, len(x), diff, tolerance, round(seconds, 3), _size(path))
+    if not result.passed:
+        raise ExportMismatch(
+            f"The {fmt} export at {path} differs from the Keras model by up to {diff:.3g} on "
+            f"{len(x)} test samples (tolerance {tolerance:g}); do not ship it."
+        )
+    return result
+
+
+def _size(path: Path) -> int:
+    """Bytes of a one-file artifact, or of every file in an artifact folder."""
+    if not path.is_dir():
+        return path.stat().st_size
+    return sum(entry.stat().st_size for entry in path.rglob("*") if entry.is_file())
+
+
+def _export_and_run(
+    model: Any, fmt: str, path: Path, x: np.ndarray, run_dir: Path, debug: bool
+) -> tuple[np.ndarray, float]:
+    """Write the artifact to ``path`` and run it on ``x`` in its own runtime: (outputs, seconds).
+
+    Raises:
+        UsageError: the converter or the runtime failed (the format and why).
+    """
     started = time.perf_counter()
     log: list[str] = []  # the converters' native log lines (MLIR, XNNPACK): only under --debug
     try:
         with warnings.catch_warnings(), captured_native_stderr(log):
             warnings.simplefilter("ignore", FutureWarning)  # tf2onnx's np.object probe in Keras
-            model.export(str(target), format=FORMATS[fmt], verbose=False)
+            model.export(str(path), format=FORMATS[fmt], verbose=False)
             seconds = time.perf_counter() - started
-            got = RUNNERS[fmt](target, x.astype(np.float32) if x.dtype != np.int32 else x)
+            got = RUNNERS[fmt](path, x.astype(np.float32) if x.dtype != np.int32 else x)
     except Exception as error:  # noqa: BLE001 - a converter's own limits: say which format and why
         raise UsageError(
-            f"Keras could not export {run.path} as {fmt}: {type(error).__name__}: {str(error)[:600]}"
+            f"Keras could not export {run_dir} as {fmt}: {type(error).__name__}: {str(error)[:600]}"
         ) from None
     finally:
         if debug and log:
             print("\n".join(log), file=sys.stderr)
-    diff = float(np.max(np.abs(np.asarray(got, dtype=np.float64).reshape(expected.shape) - expected)))
-    size = (
-        sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-        if target.is_dir()
-        else target.stat().st_size
-    )
-    result = ExportResult(run.path, fmt, target, len(x), diff, tolerance, round(seconds, 3), size)
-    if not result.passed:
-        raise ExportMismatch(
-            f"The {fmt} export at {target} differs from the Keras model by up to {diff:.3g} on "
-            f"{len(x)} test samples (tolerance {tolerance:g}); do not ship it."
-        )
-    return result
+    return got, seconds
 
 
 def _run_saved_model(path: Path, x: np.ndarray) -> np.ndarray:

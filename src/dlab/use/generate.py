@@ -21,7 +21,7 @@ from dlab.experiments.charlm import char_model
 from dlab.models.embeddings import nearest_neighbours
 from dlab.models.sequences import reset_states
 from dlab.results.index import SavedRun
-from dlab.use.runs import keras_model, open_run, require_task, run_config
+from dlab.use.runs import keras_model, open_run, read_run_text, require_task, run_config
 from dlab.use.runtime import start_keras
 
 
@@ -104,9 +104,9 @@ class Neighbours:
     unknown: list[str]
 
 
-def read_vectors(path: Path) -> tuple[list[str], np.ndarray]:
-    """A word2vec text file: a header line (count, dimensions), then ``word v1 v2 ...`` per line."""
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+def read_vectors(text: str) -> tuple[list[str], np.ndarray]:
+    """A word2vec text file's contents: a header line (count, dimensions), then ``word v1 v2 ...``."""
+    lines = text.splitlines()[1:]
     words = [line.split(" ", 1)[0] for line in lines]
     vectors = np.asarray([line.split(" ")[1:] for line in lines], dtype=np.float32)
     return words, vectors
@@ -124,10 +124,8 @@ def neighbours(run_path: str | Path, words: list[str], *, count: int = 5) -> Nei
         raise UsageError(f"--count {count}: give how many neighbours to list, at least 1.")
     run = open_run(run_path, need_model=False, command="dlab neighbours")
     require_task(run, ("embedding",), "dlab neighbours", "Use `dlab predict` or `dlab generate` instead.")
-    vectors_file = run.path / run.spec["words"]["vectors"]
-    if not vectors_file.is_file():
-        raise UsageError(f"dlab neighbours: {vectors_file} is missing; the run wrote no word vectors.")
-    vocabulary, vectors = read_vectors(vectors_file)
+    text = read_run_text(run, run.spec["words"].get("vectors"), "inference.json's words.vectors")
+    vocabulary, vectors = read_vectors(text)
     index = {word: i for i, word in enumerate(vocabulary)}
     probes = [word.lower() for word in words]
     known = [word for word in probes if word in index and word != "[UNK]"]

@@ -2,14 +2,18 @@
 
 Classifiers give the predicted class name, its probability and the top K classes;
 regressors the predicted value; segmentation a mask PNG per image (a palette PNG
-whose pixel values are the class numbers); a Jena forecast the temperature
-``horizon_hours`` after the last row of a CSV window.
+whose pixel values are the class numbers, named by :mod:`dlab.use.mask_names`); a Jena
+forecast the temperature ``horizon_hours`` after the last row of a CSV window.
+
+Where it writes (``-o``, the mask folder) is checked before the model is loaded, and it
+writes only new files (:mod:`dlab.use.outputs`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,9 @@ from dlab.fileio import atomic_write_text, atomic_write_with
 from dlab.results.index import SavedRun
 from dlab.results.tables import text_table
 from dlab.use.inputs import Batch, Skipped, read_images, read_table, read_text
-from dlab.use.runs import keras_model, open_run, require_task
+from dlab.use.mask_names import mask_names
+from dlab.use.outputs import new_file, new_files, writable_folder
+from dlab.use.runs import keras_model, open_run, read_run_text, require_task
 from dlab.use.runtime import start_keras
 
 TASKS = ("classification", "regression", "segmentation", "forecast")
@@ -107,21 +113,26 @@ def predict(
         )
     run = open_run(run_path)
     require_task(run, TASKS, "dlab predict", _instead(run))
-    start_keras(device, debug)
     spec = run.spec
     kind = spec["input"]
+    folder = _check_output(run, output)
+    if kind == "text":  # read before TensorFlow starts: a bad vocabulary or input fails at once
+        batch = read_text(inputs, spec["text"], _vocabulary(run))
+    start_keras(device, debug)
     if kind == "series":
         return _forecast(run, inputs, output)
     if kind == "image":
         batch = read_images(inputs, spec["image"])
-    elif kind == "text":
-        batch = read_text(inputs, spec["text"], run.path)
-    else:
+    elif kind == "table":
         batch = read_table(inputs, spec["table"]["features"], spec["table"].get("categories"))
+    elif kind != "text":
+        raise UsageError(f"{run.path}: inference.json's input {kind!r} is not one dlab predict reads.")
+    if folder is not None:  # segmentation: every mask gets a new file, or nothing is predicted
+        targets = new_files(folder, mask_names(batch.names), f"-o {folder}")
     model = keras_model(run)
     scores = np.asarray(model.predict(batch.x, verbose=0)) if len(batch.names) else np.zeros((0, 1))
-    if run.task == "segmentation":
-        return _masks(run, batch, scores, output)
+    if folder is not None:
+        return _masks(run, batch, scores, folder, targets)
     if run.task == "regression":
         rows = [
             {"input": n, "value": round(float(v), 6)} for n, v in zip(batch.names, scores[:, 0], strict=True)
@@ -137,10 +148,44 @@ def predict(
     return _write_csv(result, output)
 
 
+def _check_output(run: SavedRun, output: str | Path | None) -> Path | None:
+    """Check where the command will write before anything is read or predicted.
+
+    Returns:
+        The mask folder of a segmentation run (``-o`` or ``./masks``); None for a table.
+
+    Raises:
+        UsageError: a mask folder that cannot be written, or an ``-o`` that is a folder, an
+            existing file or a path in a folder that cannot be written.
+    """
+    if run.task == "segmentation":
+        folder = Path(output).expanduser() if output is not None else Path("masks")
+        return writable_folder(folder, f"-o {folder}", "Choose a writable folder for the masks.")
+    if output is not None:
+        new_file(Path(output).expanduser(), f"-o {output}")
+    return None
+
+
+def _vocabulary(run: SavedRun) -> list[str]:
+    """The run's words (line number = word id), read only from inside the run folder."""
+    name = run.spec["text"].get("vocabulary")
+    if not name:
+        return []
+    return read_run_text(run, name, "inference.json's text.vocabulary").split("\n")
+
+
 def _write_csv(result: Predictions, output: str | Path | None) -> Predictions:
+    """Write the table to ``output`` (checked to be a new file before anything was predicted).
+
+    Raises:
+        UsageError: the file cannot be written after all (the disk filled, the folder went away).
+    """
     if output is not None:
         result.output = Path(output).expanduser()
-        atomic_write_text(result.output, result.to_csv())
+        try:
+            atomic_write_text(result.output, result.to_csv())
+        except OSError as error:
+            raise UsageError(f"-o {output}: cannot write it ({error.strerror or error}).") from None
     return result
 
 
@@ -152,20 +197,27 @@ def _instead(run: SavedRun) -> str:
     return "Only runs of classifiers, regressors, segmentation and forecasts can predict from raw input."
 
 
-def _masks(run: SavedRun, batch: Batch, scores: np.ndarray, output: str | Path | None) -> Predictions:
-    """One palette PNG per image (pixel value = class number), and a row per image."""
+def _masks(run: SavedRun, batch: Batch, scores: np.ndarray, folder: Path, targets: list[Path]) -> Predictions:
+    """One palette PNG per image (pixel value = class number) at ``targets``, and a row per image.
+
+    The targets were new files when the command started; one that appeared since (another
+    program) is skipped and named rather than overwritten.
+    """
     from PIL import Image
 
-    folder = Path(output).expanduser() if output is not None else Path("masks")
-    folder.mkdir(parents=True, exist_ok=True)
     palette = _palette(len(run.class_names) or scores.shape[-1])
-    rows = []
-    for name, score in zip(batch.names, scores, strict=True):
+    rows, skipped = [], list(batch.skipped)
+    for name, score, target in zip(batch.names, scores, targets, strict=True):
         mask = score.argmax(axis=-1).astype(np.uint8)
-        target = folder / f"{Path(name).stem}-mask.png"
+        if os.path.lexists(target):
+            skipped.append(Skipped(name, f"{target} appeared while predicting; dlab does not overwrite it"))
+            continue
         image = Image.fromarray(mask, mode="P")
         image.putpalette(palette)
-        atomic_write_with(target, lambda tmp, image=image: image.save(tmp, format="PNG"))
+        try:
+            atomic_write_with(target, lambda tmp, image=image: image.save(tmp, format="PNG"))
+        except OSError as error:
+            raise UsageError(f"-o {folder}: cannot write {target} ({error.strerror or error}).") from None
         shares = np.bincount(mask.ravel(), minlength=len(palette) // 3) / mask.size
         labels = run.class_names or [str(i) for i in range(scores.shape[-1])]
         rows.append(
@@ -175,7 +227,7 @@ def _masks(run: SavedRun, batch: Batch, scores: np.ndarray, output: str | Path |
                 "classes": "; ".join(f"{labels[i]} {shares[i]:.1%}" for i in range(len(labels))),
             }
         )
-    return Predictions(run.path, "segmentation", ["input", "mask", "classes"], rows, batch.skipped, folder)
+    return Predictions(run.path, "segmentation", ["input", "mask", "classes"], rows, skipped, folder)
 
 
 def _palette(classes: int) -> list[int]:

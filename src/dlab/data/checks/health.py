@@ -2,8 +2,10 @@
 
 A classifier's train, validation and test splits are counted class by class; the
 counts go into metrics.json (``data.class_counts``). A split that holds a single
-class while the others hold more, or that lacks a class the others have so often
-that chance cannot explain it, stops the run (exit 2) with the counts, unless
+class while the others hold more, a training split of one class that no other split
+contradicts (every label the same: accuracy 1.0 and nothing learned), or a split that
+lacks a class the others have so often that chance cannot explain it, stops the run
+(exit 2) with the counts, unless
 ``data.allow_degenerate_split: true``. "Chance cannot explain it": if the examples
 were dealt to the splits at random, all k examples of the class would miss a split of
 n out of N with probability C(N - n, k) / C(N, k); below 1 in 1,000 it is an error.
@@ -60,9 +62,11 @@ def check_splits(data: Any, config: DataConfig) -> dict[str, Any]:
     distinct = [
         s for s in splits if not (s == "val" and "test" in splits and splits["val"] is splits["test"])
     ]
-    problems, warnings = _problems({s: counts[s] for s in distinct})
+    single = _single_class_everywhere({s: counts[s] for s in distinct})
+    ordered, warnings = _problems({s: counts[s] for s in distinct})
+    problems = single + ordered
     if problems and not config.allow_degenerate_split:
-        raise DataError(_failure_message(problems, counts, distinct))
+        raise DataError(_failure_message(problems, counts, distinct, ordering=bool(ordered)))
     if problems:
         warnings = [f"{p} (allowed by data.allow_degenerate_split)" for p in problems] + warnings
     _log(warnings)
@@ -160,6 +164,22 @@ def _problems(counts: dict[str, dict[str, int]]) -> tuple[list[str], list[str]]:
     return problems, warnings
 
 
+def _single_class_everywhere(counts: dict[str, dict[str, int]]) -> list[str]:
+    """A training split of one class when no split holds another: the per-split check compares
+    splits with each other and sees nothing wrong there, yet such a model learns nothing and
+    scores accuracy 1.0 on a test split of that class."""
+    train = counts.get("train") or {}
+    present = {name for name, count in train.items() if count > 0}
+    anywhere = {name for own in counts.values() for name, count in own.items() if count > 0}
+    if len(present) != 1 or anywhere != present:
+        return []
+    (only,) = present
+    return [
+        f"the training split holds a single class ({only}: {train[only]}) and no split holds "
+        "another, so the classifier learns nothing and its test accuracy means nothing"
+    ]
+
+
 def _chance_absent(k: int, size: int, others: int) -> float:
     """P(none of k examples of a class lands in a split of ``size``, the rest holding ``others``)."""
     total = size + others
@@ -178,16 +198,22 @@ def _expected(expected: dict[str, float]) -> str:
     return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
 
 
-def _failure_message(problems: list[str], counts: dict[str, dict[str, int]], distinct: list[str]) -> str:
+def _failure_message(
+    problems: list[str], counts: dict[str, dict[str, int]], distinct: list[str], *, ordering: bool = True
+) -> str:
     shown = "; ".join(
         f"{SPLIT_WORDS.get(s, s)}: " + ", ".join(f"{n} {c}" for n, c in counts[s].items()) for s in distinct
     )
+    advice = (
+        "This usually means the examples are ordered by class in the files and a split took a "
+        "contiguous part of them. Use a fraction for data.validation (a random subset, stratified "
+        "by class), check how the files are ordered and split, "
+        if ordering
+        else "Check the labels (y_train / the label column / the class folders), "
+    )
     return (
         f"The data splits cannot measure a classifier: {'; '.join(problems)}. Class counts "
-        f"per split: {shown}. This usually means the examples are ordered by class in the "
-        "files and a split took a contiguous part of them. Use a fraction for data.validation "
-        "(a random subset, stratified by class), check how the files are ordered and split, "
-        "or set data.allow_degenerate_split=true to train anyway."
+        f"per split: {shown}. {advice}or set data.allow_degenerate_split=true to train anyway."
     )
 
 

@@ -27,7 +27,6 @@ a user's file.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ from dlab.data.checks.values import check_finite, check_labels
 from dlab.data.contract import ArrayDataset
 from dlab.data.datasets.own_tables import MAX_INFERRED_CLASSES, holdout, own_path
 from dlab.data.formats.keras_files import SPLIT_KEYS, XY_KEYS, check_same_length
+from dlab.data.formats.npz import open_npz
 from dlab.data.registry import dataset
 from dlab.errors import DataError
 
@@ -123,23 +123,20 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         DataError: not an .npz, or an array of Python objects (named, with what to save instead).
     """
     arrays: dict[str, np.ndarray] = {}
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            for key in archive.files:
-                try:
-                    arrays[key] = archive[key]
-                except ValueError as error:
-                    if "pickle" not in str(error):
-                        raise
-                    raise DataError(
-                        f"{path}: the array '{key}' holds Python objects (dtype=object), which "
-                        "NumPy stores with pickle, and reading a pickle can run code: dlab does not "
-                        "read them from your files. Save arrays of numbers (or text) instead: "
-                        f"np.asarray({key}, dtype=np.float32), pad ragged word-index lists to one "
-                        "length first (keras.utils.pad_sequences)."
-                    ) from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise DataError(f"Cannot read {path} as an .npz file ({error}); save it with numpy.savez.") from None
+    with open_npz(path) as archive:
+        for key in archive.files:
+            try:
+                arrays[key] = archive[key]
+            except ValueError as error:
+                if "pickle" not in str(error):
+                    raise
+                raise DataError(
+                    f"{path}: the array '{key}' holds Python objects (dtype=object), which "
+                    "NumPy stores with pickle, and reading a pickle can run code: dlab does not "
+                    "read them from your files. Save arrays of numbers (or text) instead: "
+                    f"np.asarray({key}, dtype=np.float32), pad ragged word-index lists to one "
+                    "length first (keras.utils.pad_sequences)."
+                ) from None
     return arrays
 
 

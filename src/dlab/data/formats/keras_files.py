@@ -31,6 +31,7 @@ import numpy as np
 
 from dlab.data.checks.splits import keras_permutation, keras_train_count, shuffle_if_grouped
 from dlab.data.checks.values import check_labels
+from dlab.data.formats.npz import open_npz
 from dlab.data.formats.npz_text import check_word_indices, read_npz_safely
 from dlab.errors import DataError
 
@@ -270,29 +271,26 @@ def read_boston_npz(path: Path, test_split: float) -> Loaded:
     Raises:
         DataError: neither layout, x and y of different lengths, arrays that are not numbers.
     """
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            keys = list(archive.files)
-            if all(key in keys for key in XY_KEYS):
-                x, y = archive["x"], archive["y"]
-            elif all(key in keys for key in SPLIT_KEYS):
-                arrays = [archive[key].astype(np.float32) for key in SPLIT_KEYS]
-                for split, (xs, ys) in (("train", arrays[:2]), ("test", arrays[2:])):
-                    check_same_length(path, xs, ys, f"x_{split}", f"y_{split}")
-                return Loaded(
-                    (arrays[0], arrays[1]),
-                    (arrays[2], arrays[3]),
-                    f"{path.name}: x_train ... y_test",
-                    "the file's order",
-                )
-            else:
-                raise DataError(
-                    f"{path} has the arrays {', '.join(keys) or 'none'}; a "
-                    "boston_housing .npz holds x and y (as Keras downloads it) or "
-                    f"{', '.join(SPLIT_KEYS)}."
-                )
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
-        raise DataError(f"Cannot read {path} as an .npz of numbers ({error}).") from None
+    with open_npz(path) as archive:
+        keys = list(archive.files)
+        if all(key in keys for key in XY_KEYS):
+            x, y = archive["x"], archive["y"]
+        elif all(key in keys for key in SPLIT_KEYS):
+            arrays = [archive[key].astype(np.float32) for key in SPLIT_KEYS]
+            for split, (xs, ys) in (("train", arrays[:2]), ("test", arrays[2:])):
+                check_same_length(path, xs, ys, f"x_{split}", f"y_{split}")
+            return Loaded(
+                (arrays[0], arrays[1]),
+                (arrays[2], arrays[3]),
+                f"{path.name}: x_train ... y_test",
+                "the file's order",
+            )
+        else:
+            raise DataError(
+                f"{path} has the arrays {', '.join(keys) or 'none'}; a "
+                "boston_housing .npz holds x and y (as Keras downloads it) or "
+                f"{', '.join(SPLIT_KEYS)}."
+            )
     check_same_length(path, x, y)
     train, test = boston_from_raw(x, y, test_split)
     return Loaded(

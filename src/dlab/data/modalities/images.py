@@ -30,6 +30,8 @@ from dlab.data.checks.splits import shuffle_if_grouped
 from dlab.data.checks.values import check_finite, check_labels
 from dlab.data.formats import keras_images
 from dlab.data.formats.cache import download
+from dlab.data.formats.npz import READ_ERRORS as NPZ_READ_ERRORS
+from dlab.data.formats.npz import why_unreadable
 from dlab.errors import DataError
 
 if TYPE_CHECKING:
@@ -202,9 +204,9 @@ def _from_npz(spec: ImageDatasetSpec, path: Path):
             arrays = {key: archive[key] for key in NPZ_KEYS}
     except DataError:
         raise
-    except (OSError, ValueError) as error:
+    except NPZ_READ_ERRORS as error:
         raise DataError(
-            f"Cannot read {path} as an .npz file ({error}). data.source=file expects "
+            f"Cannot read {path} as an .npz file ({why_unreadable(path, error)}). data.source=file expects "
             f"numpy.savez output with {', '.join(NPZ_KEYS)}."
         ) from error
     for split in ("train", "test"):
