@@ -151,7 +151,7 @@ def write(path: Path, text: str) -> str:
     return str(path)
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -177,7 +177,7 @@ def test_bad_input_stops_before_any_run(cli, tmp_path, args, message):
     assert not (tmp_path / "outputs").exists(), "something ran or was created"
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_study_with_an_unknown_config_or_key_is_refused_before_running(cli, tmp_path):
     unknown_config = write(
         tmp_path / "a.yaml", "study: a\nruns: [xor-mlp, xor-mpl]\ncompare: {metric: test_loss}\n"
@@ -295,7 +295,7 @@ def test_metric_names_that_studies_use():
 # --------------------------------------------------------------------------- running
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_parallel_smoke_sweep_completes_and_rows_match_run_directories(cli, tmp_path):
     configs = ["perceptron-and", "xor-mlp", "softmax-decoder", "playground-mlp"]
     result = cli("sweep", *configs, "--smoke", "--jobs", "2", "--no-save", "--device", "cpu")
@@ -320,7 +320,7 @@ def test_parallel_smoke_sweep_completes_and_rows_match_run_directories(cli, tmp_
     assert not list(only_sweep_dir(tmp_path / "outputs").glob(".*")), "temporary files left"
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path, failing_config):
     missing_data = write(
         tmp_path / "breast-cancer-csv.yaml",
@@ -346,7 +346,7 @@ def test_a_failed_run_is_recorded_and_the_sweep_goes_on(cli, tmp_path, failing_c
     assert "simulated failure in training" in result.output and "log:" in result.output
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_fail_fast_stops_at_the_first_failure(cli, tmp_path, failing_config):
     result = cli("sweep", failing_config, "perceptron-and", "softmax-decoder", "--fail-fast", "--no-save")
     assert result.exit_code == 1, result.output
@@ -355,7 +355,7 @@ def test_fail_fast_stops_at_the_first_failure(cli, tmp_path, failing_config):
     assert not (tmp_path / "outputs" / "perceptron-and").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_study_with_seeds_writes_statistics_and_comparison_figures(cli, tmp_path):
     study = write(
         tmp_path / "init.yaml",
@@ -437,7 +437,7 @@ def test_the_console_header_of_a_ray_sweep_says_where_it_runs_not_how_many_at_on
     assert all("at a time" not in line for line in lines)
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_path):
     from dlab import api
 
@@ -459,7 +459,7 @@ def test_ctrl_c_interrupts_the_running_runs_and_still_writes_the_summary(tmp_pat
     assert summary["runs"][0]["error"].startswith("interrupted")
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_sweep_help_and_the_sweep_modules_stay_light(cli):
     import subprocess
     import sys

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -17,7 +20,9 @@ import pytest
 from dlab import api
 from dlab.errors import UsageError
 
-ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None, reason="the [ray] extra is not installed"
+)  # not importorskip: collecting the suite must not import Ray
 
 MEMBERS = ["perceptron-and", "xor-mlp", "softmax-decoder", "linreg-scratch"]  # NumPy: deterministic, fast
 
@@ -39,7 +44,7 @@ def run_files(out: Path) -> dict[str, dict]:
     return found
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_ray_sweep_writes_what_a_local_sweep_writes(tmp_path):
     import builtins
 
@@ -79,7 +84,7 @@ def _dlab_runs_of(marker: str) -> list[tuple[int, int]]:
     return found
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_a_member_whose_task_dies_is_retried_once_then_recorded(tmp_path):
     slow = tmp_path / "slow-member.yaml"
     slow.write_text("extends: playground-mlp\nname: slow-member\ntrain: {epochs: 100000}\n")
@@ -111,7 +116,10 @@ def test_a_member_whose_task_dies_is_retried_once_then_recorded(tmp_path):
     assert statuses["perceptron-and"]["status"] == "completed"
     lost = statuses["slow-member"]
     assert lost["status"] == "failed" and "after one retry" in lost["error"]
+    assert lost["node"] and Path(lost["work_dir"]).name.startswith(f"dlab-ray-{result.sweep_dir.name}-002-")
     assert result.exit_code == 1
+    for folder in Path(tempfile.gettempdir()).glob(f"dlab-ray-{result.sweep_dir.name}-*"):
+        shutil.rmtree(folder)  # the lost attempts' working folders, which the row names
 
 
 def _alive(pid: int) -> bool:
@@ -148,7 +156,7 @@ def _training_run_of(marker: str) -> Path | None:
     return None
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 @pytest.mark.parametrize("target", ["driver", "terminal"])  # kill -INT on the driver; Ctrl-C at a terminal
 def test_ctrl_c_on_a_ray_sweep_cancels_its_tasks_and_leaves_the_summary(tmp_path, target):
     """The finished member is kept, the training one is interrupted (its files come back), the
@@ -241,7 +249,7 @@ def test_an_unreachable_address_is_reported_within_30_seconds(cli, tmp_path):
     assert not (tmp_path / "o" / "sweeps").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_gpus_per_run_on_a_cluster_without_gpus_is_refused_before_queueing(tmp_path):
     with pytest.raises(UsageError, match="has 0 GPU"):
         api.sweep(["perceptron-and"], executor="ray", gpus_per_run=1, out=tmp_path)

@@ -117,23 +117,44 @@ def watch_parent() -> None:
     threading.Thread(target=wait_for_end, name="dlab-parent-watch", daemon=True).start()
 
 
+_received: list[int] = []
+"""The stop signals :func:`stop_signals_interrupt` has turned into an interrupt, latest last."""
+
+
 @contextmanager
 def stop_signals_interrupt() -> Iterator[None]:
     """SIGTERM and SIGHUP raise like Ctrl-C while the block runs (main thread only).
 
     The KeyboardInterrupt raised is a :class:`~dlab.errors.RunInterrupted` carrying the
-    signal, so the caller can forward that signal and exit 143 / 129.
+    signal, so the caller can forward that signal and exit 143 / 129 (see
+    :func:`as_stop_signal` where a library turned it into a bare KeyboardInterrupt).
     """
 
     def interrupt(number: int, frame: FrameType | None) -> None:
+        _received.append(number)
         raise RunInterrupted(f"stopped by {signal.Signals(number).name}", number)
 
     numbers = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         previous = {number: signal.signal(number, interrupt) for number in numbers}
+    _received.clear()
     try:
         yield
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def as_stop_signal(error: KeyboardInterrupt) -> KeyboardInterrupt:
+    """The interrupt to re-raise for ``error``: a :class:`~dlab.errors.RunInterrupted` naming the
+    SIGTERM or SIGHUP behind it, when a library swallowed that.
+
+    Ray turns any exception a signal handler raises while Ray waits (``ray.wait``, ``ray.get``)
+    into a bare KeyboardInterrupt, which would make a SIGTERM'd sweep exit 130 as if it had been
+    Ctrl-C; :func:`stop_signals_interrupt` remembers which signal it was.
+    """
+    if isinstance(error, RunInterrupted) or not _received:
+        return error
+    number = _received[-1]
+    return RunInterrupted(f"stopped by {signal.Signals(number).name}", number)

@@ -42,6 +42,7 @@ from dlab.fileio import read_json_object
 from dlab.pipeline.request import RunRequest, read_result
 from dlab.run.directory import check_writable, new_timestamped_folder, now_iso
 from dlab.scaleout.processes import child_options
+from dlab.sweep.owner import SweepLock
 from dlab.sweep.plan import PlannedRun, SweepPlan
 from dlab.sweep.request import SweepRequest
 from dlab.sweep.summary import key_metrics, write_study_figures, write_summary
@@ -235,22 +236,25 @@ def collect(job: Job, exit_code: int, extra_metrics: Sequence[str], run_dir: Pat
     return row
 
 
-def open_sweep(root: Path, plan: SweepPlan) -> tuple[Path, list[str], dict[str, Any]]:
-    """The sweep folder (with logs/), the study's compared metric, and the summary header every
-    executor starts from (local processes or Ray tasks add how they run)."""
+def open_sweep(root: Path, plan: SweepPlan) -> tuple[Path, list[str], dict[str, Any], SweepLock]:
+    """The sweep folder (with logs/), the study's compared metric, the summary header every
+    executor starts from (local processes or Ray tasks add how they run), and the sweep's lock
+    (:mod:`dlab.sweep.owner`: held until the sweep ends, so a reader can tell a killed sweep)."""
     sweep_dir = create_sweep_dir(root, re.sub(r"[^A-Za-z0-9_.-]+", "-", plan.name))
     (sweep_dir / "logs").mkdir()
+    lock = SweepLock(sweep_dir)
     extra = [plan.study.compare.metric] if plan.study else []
     header = {
         "sweep": plan.name,
         "kind": plan.kind,
+        "driver": lock.owner,
         "started_at": now_iso(),
         "finished_at": None,
         "study": plan.study.model_dump() if plan.study else None,
         "grid": plan.grid,
         "seeds": plan.seeds,
     }
-    return sweep_dir, extra, header
+    return sweep_dir, extra, header, lock
 
 
 def finish_sweep(plan: SweepPlan, sweep_dir: Path, rows: dict[int, dict[str, Any]]) -> SweepResult:
@@ -304,7 +308,7 @@ class _LocalSweep:
         self.plan, self.request, self.results = plan, request, results
         self.threads = max(1, cpu_count() // request.jobs)
         self.gpus = [] if request.run.device == "cpu" else visible_gpus()
-        self.sweep_dir, self.extra, self.header = open_sweep(root, plan)
+        self.sweep_dir, self.extra, self.header, self.lock = open_sweep(root, plan)
         self.header.update(
             {
                 "jobs": request.jobs,
@@ -384,6 +388,7 @@ class _LocalSweep:
         wall_time = round(time.perf_counter() - self.started, 3)
         self.header.update(finished_at=now_iso(), wall_time_s=wall_time)
         self.save()
+        self.lock.release()
 
 
 def skip_unstarted(rows: dict[int, dict[str, Any]]) -> None:

@@ -28,6 +28,7 @@ from dlab.config.yamlload import load_yaml
 from dlab.errors import ConfigError, UsageError, did_you_mean
 from dlab.pipeline.request import RunRequest
 from dlab.pipeline.steps import resolve
+from dlab.sweep.owner import describe
 from dlab.sweep.study import StudyConfig, expand_study, load_study, study_names
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
@@ -183,6 +184,24 @@ def _is_study_file(path: Path) -> bool:
     return "study" in read_yaml(path)
 
 
+def _refuse_sweep_folder(target: str) -> None:
+    """A sweep folder is not something to sweep: say what state it is in instead.
+
+    After a sweep was killed, this is how ``dlab sweep SWEEP_DIR`` tells which members were
+    running and where their files are (see :func:`dlab.sweep.owner.describe`).
+
+    Raises:
+        UsageError: ``target`` is a folder with a sweep's summary.json.
+    """
+    folder = Path(target).expanduser()
+    if folder.is_dir() and (folder / "summary.json").is_file():
+        raise UsageError(
+            f"'{target}' is a sweep folder, not a config or study: {describe(folder)}.\n"
+            f"`dlab compare {target}` shows the runs it names; to run the sweep again, give its "
+            "configs or study."
+        )
+
+
 def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
     """Targets -> (config refs, study ref); globs expanded, a study recognized."""
     if not targets:
@@ -194,6 +213,7 @@ def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
     studies: list[str] = []
     packaged_studies = set(study_names())
     for target in targets:
+        _refuse_sweep_folder(target)
         path_like = target.endswith((".yaml", ".yml")) or "/" in target or "\\" in target
         if _GLOB_CHARS & set(target):
             if path_like:

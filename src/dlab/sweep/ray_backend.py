@@ -11,11 +11,19 @@ which the driver writes where a local sweep would have written them (``--shared-
 trains straight into ``--out`` instead, for storage every node sees). The rows,
 summary, figures and ``--fail-fast`` are those of :mod:`dlab.sweep.execute`.
 
+A task tells the sweep's roster (:mod:`dlab.sweep.roster`) where it works as soon as its run
+starts, and the driver saves that member's row as ``running`` with its node, pid, working
+folder and run directory: a driver killed outright (``kill -9``) leaves a summary that says
+which members were running and where their files are, and a lock nobody holds
+(:mod:`dlab.sweep.owner`). On a Ray the sweep started, those members get SIGTERM when their
+workers die and record themselves ``interrupted`` there (:func:`dlab.scaleout.cluster.connect`),
+and Ray's own processes end within seconds (:mod:`dlab.scaleout.reaper`).
+
 A task whose worker process or node dies is retried once by Ray (``max_retries=1``)
-and then recorded as failed with Ray's reason. Ctrl-C (and ``--fail-fast``) cancels what
-is outstanding (:meth:`_RaySweep.stop`): a queued task never starts, a running one
-forwards the Ctrl-C to its run and returns what it wrote, and the summary still lists
-what finished.
+and then recorded as failed with Ray's reason. Ctrl-C, SIGTERM or SIGHUP on the driver (and
+``--fail-fast``) cancels what is outstanding (:meth:`_RaySweep.stop`): a queued task never
+starts, a running one forwards the Ctrl-C to its run and returns what it wrote, and the
+summary still lists what finished.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any
 from dlab.pipeline.request import read_result
 from dlab.run.directory import check_writable, now_iso
 from dlab.scaleout.cluster import RayOptions, connect, import_ray, shutdown
-from dlab.scaleout.processes import child_options
+from dlab.scaleout.processes import as_stop_signal, child_options
 from dlab.sweep.execute import (
     Job,
     Progress,
@@ -44,19 +52,28 @@ from dlab.sweep.execute import (
 )
 from dlab.sweep.plan import SweepPlan
 from dlab.sweep.request import SweepRequest
+from dlab.sweep.roster import RosterReader
 from dlab.sweep.summary import write_summary
 
 
 def train_member(
-    argv: list[str], env: dict[str, str], scratch: bool, grace_s: float = 30.0
+    argv: list[str],
+    env: dict[str, str],
+    scratch: bool,
+    grace_s: float = 30.0,
+    roster: Any = None,
+    index: int = 0,
+    prefix: str = "dlab-ray-",
 ) -> dict[str, Any]:
     """The Ray task: run one member as ``dlab run`` and return its log (and files, without a shared fs).
 
     The run is a child that dies with this worker (:func:`dlab.scaleout.processes.child_options`)
-    and names its run directory in a result file this task chose. ``ray.cancel`` (Ctrl-C on the
-    driver, or ``--fail-fast``) raises KeyboardInterrupt here: the run gets one SIGINT, stops at a
-    batch boundary and records itself interrupted, and the task still returns what it wrote (a
-    second cancel, or ``grace_s``, kills it).
+    and names its run directory in a result file this task chose. The task tells the sweep's
+    ``roster`` (:mod:`dlab.sweep.roster`) where it works as soon as the run starts, and its run
+    directory once the run has one, so that a sweep killed meanwhile still says where the files
+    are. ``ray.cancel`` (Ctrl-C or SIGTERM on the driver, or ``--fail-fast``) raises
+    KeyboardInterrupt here: the run gets one SIGINT, stops at a batch boundary and records itself
+    interrupted, and the task still returns what it wrote (a second cancel, or ``grace_s``, kills it).
     """
     import os
     import shutil
@@ -64,20 +81,27 @@ def train_member(
     import tempfile
 
     argv = [sys.executable, *argv[1:]]  # this node's Python, where dlab is installed
-    folder = tempfile.mkdtemp(prefix="dlab-ray-") if scratch else None
+    folder = tempfile.mkdtemp(prefix=prefix) if scratch else None
     if folder is not None:
         argv = [*argv[: argv.index("--out") + 1], folder, *argv[argv.index("--out") + 2 :]]
+    node = socket.gethostname()
+
+    def announce(info: dict[str, Any]) -> None:
+        if roster is not None:
+            roster.report.remote(index, {"node": node, **info})
+
+    work_dir = str(Path(argv[argv.index("--out") + 1]).resolve())
     with tempfile.TemporaryDirectory(prefix="dlab-ray-result-") as results:
         result_file = Path(results) / "result.json"
         exit_code, output, cancelled = _run_member(
-            [*argv, "--result-file", str(result_file)], {**os.environ, **env}, grace_s
+            [*argv, "--result-file", str(result_file)], {**os.environ, **env}, grace_s, work_dir, announce
         )
         run_dir = read_result(result_file)
     result: dict[str, Any] = {
         "exit_code": exit_code,
         "log": output,
         "files": None,
-        "node": socket.gethostname(),
+        "node": node,
         "run_dir": None if run_dir is None else str(run_dir),
         "cancelled": cancelled,
     }
@@ -93,8 +117,13 @@ def train_member(
     return result
 
 
-def _run_member(argv: list[str], env: dict[str, str], grace_s: float) -> tuple[int, bytes, bool]:
+def _run_member(
+    argv: list[str], env: dict[str, str], grace_s: float, work_dir: str, announce: Any
+) -> tuple[int, bytes, bool]:
     """Run the member's process to its end; a cancel forwards one SIGINT and waits ``grace_s``.
+
+    ``announce`` gets ``{pid, work_dir}`` once the process starts, and ``{run_dir}`` once its
+    result file names the run directory (the last argument of ``argv`` is that file).
 
     Returns:
         Its exit code, its console output, and whether the task was cancelled.
@@ -108,8 +137,10 @@ def _run_member(argv: list[str], env: dict[str, str], grace_s: float) -> tuple[i
         process = subprocess.Popen(
             argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **child_options(env)
         )
+        announce({"pid": process.pid, "work_dir": work_dir})
+        watch = _RunDirWatch(Path(argv[-1]), announce)
         try:
-            exit_code = _wait(process, None)  # polls, so that ray.cancel's KeyboardInterrupt lands
+            exit_code = _wait(process, None, watch)  # polls, so that ray.cancel's KeyboardInterrupt lands
         except KeyboardInterrupt:
             cancelled = True
             try:
@@ -117,7 +148,7 @@ def _run_member(argv: list[str], env: dict[str, str], grace_s: float) -> tuple[i
             except OSError:
                 pass
             try:
-                exit_code = _wait(process, grace_s)
+                exit_code = _wait(process, grace_s, watch)
             except (KeyboardInterrupt, subprocess.TimeoutExpired):
                 process.kill()
                 exit_code = process.wait()
@@ -125,8 +156,25 @@ def _run_member(argv: list[str], env: dict[str, str], grace_s: float) -> tuple[i
         return exit_code, log.read(), cancelled
 
 
-def _wait(process: Any, timeout: float | None) -> int:
-    """``process.wait`` in short steps (a blocking wait would not see ``ray.cancel``).
+class _RunDirWatch:
+    """Announces the member's run directory once its result file names it."""
+
+    def __init__(self, result_file: Path, announce: Any) -> None:
+        self.result_file = result_file
+        self.announce = announce
+        self.done = False
+
+    def __call__(self) -> None:
+        if not self.done:
+            run_dir = read_result(self.result_file)
+            if run_dir is not None:
+                self.done = True
+                self.announce({"run_dir": str(run_dir.resolve())})
+
+
+def _wait(process: Any, timeout: float | None, poll: Any = None) -> int:
+    """``process.wait`` in short steps (a blocking wait would not see ``ray.cancel``), calling
+    ``poll()`` at each.
 
     Raises:
         subprocess.TimeoutExpired: still running after ``timeout`` seconds.
@@ -135,6 +183,8 @@ def _wait(process: Any, timeout: float | None) -> int:
 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
+        if poll is not None:
+            poll()
         try:
             return process.wait(timeout=0.2)
         except subprocess.TimeoutExpired:
@@ -187,7 +237,7 @@ def run_ray_sweep(plan: SweepPlan, request: SweepRequest, progress: Progress | N
 
     saved_print = builtins.print  # Ray replaces it while connected (see dlab.scaleout.cluster.shutdown)
     started_ray = not import_ray().is_initialized()
-    ray = connect(request.ray)
+    ray = connect(request.ray, children_stop_themselves=True)  # members run under child_options
     try:
         return _run_on_ray(ray, plan, request, root, progress)
     finally:
@@ -206,16 +256,20 @@ def _run_on_ray(ray: Any, plan: SweepPlan, request: SweepRequest, root: Path, pr
         argv = member_argv(member_request(request.run, run))
         if not options.shared_fs:
             argv[argv.index("--out") + 1] = "SCRATCH"
-        ref = task.remote(argv, _member_env(options), not options.shared_fs, STOP_GRACE_S)
+        prefix = f"dlab-ray-{sweep.sweep_dir.name}-{run.index:03d}-"  # says whose it is, left behind
+        scratch = not options.shared_fs
+        env = _member_env(options)
+        ref = task.remote(argv, env, scratch, STOP_GRACE_S, sweep.roster.actor, run.index, prefix)
         sweep.outstanding[ref] = (run, time.perf_counter())
-        sweep.rows[run.index] = member_row(run, "running")
-        sweep.notify("launch", {"label": run.label, "counts": status_counts(sweep.rows)})
     try:
         sweep.drain(request.fail_fast)
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
+    except KeyboardInterrupt as error:  # Ctrl-C, or SIGTERM / SIGHUP (dlab.scaleout.processes)
         sweep.stop()
         sweep.close()
-        raise
+        stopped = as_stop_signal(error)
+        if stopped is error:
+            raise
+        raise stopped from None
     sweep.close()
     result = finish_sweep(plan, sweep.sweep_dir, sweep.rows)
     sweep.notify("end", {"result": result, "plan": plan, "elapsed": sweep.header["wall_time_s"]})
@@ -224,6 +278,14 @@ def _run_on_ray(ray: Any, plan: SweepPlan, request: SweepRequest, root: Path, pr
 
 STOP_GRACE_S = 30.0
 """How long a cancelled member has to stop at a batch boundary and write its files."""
+NOWHERE = {"node": None, "pid": None, "work_dir": None}
+"""Where a member's task works, in its row: unknown until the task tells the roster."""
+
+
+def _where(row: dict[str, Any]) -> dict[str, Any]:
+    """The places a row last knew for its member (kept when its task is lost or killed: the files
+    it left are there)."""
+    return {key: row.get(key) for key in (*NOWHERE, "run_dir")}
 
 
 class _RaySweep:
@@ -233,11 +295,13 @@ class _RaySweep:
         self.ray = ray
         self.plan = plan
         self.request = request
-        self.sweep_dir, self.extra, self.header = open_sweep(root, plan)
+        self.sweep_dir, self.extra, self.header, self.lock = open_sweep(root, plan)
         self.notify = progress or (lambda event, info: None)
-        self.rows = {run.index: member_row(run, "pending") for run in plan.runs}
+        self.runs = {run.index: run for run in plan.runs}
+        self.rows = {run.index: {**member_row(run, "pending"), **NOWHERE} for run in plan.runs}
         self.outstanding: dict[Any, tuple[Any, float]] = {}
         self.started = time.perf_counter()
+        self.roster = RosterReader(ray)
         options = request.ray
         cluster = {k: v for k, v in ray.cluster_resources().items() if k in ("CPU", "GPU")}
         placement = {
@@ -246,10 +310,11 @@ class _RaySweep:
             "gpus_per_run": options.gpus_per_run,
             "cluster": cluster,
         }
+        bind = options.bind if options.address is None else None
         self.header.update(
             {
                 "executor": "ray",
-                "ray": {**placement, "shared_fs": options.shared_fs},
+                "ray": {**placement, "shared_fs": options.shared_fs, "bind": bind},
                 "fail_fast": request.fail_fast,
                 "run_flags": request.run_flags(),
             }
@@ -267,11 +332,13 @@ class _RaySweep:
         skip_unstarted(self.rows)
         self.header.update(finished_at=now_iso(), wall_time_s=round(time.perf_counter() - self.started, 3))
         self.save()
+        self.lock.release()
 
     def drain(self, fail_fast: bool) -> None:
         """Collect tasks as they finish; at the first failure under ``fail_fast``, stop the rest."""
         while self.outstanding:
             ready, _ = self.ray.wait(list(self.outstanding), num_returns=1, timeout=0.5)
+            self.hear()
             for ref in ready:
                 row = self.finish(ref)
                 if fail_fast and row["status"] != "completed":
@@ -279,6 +346,21 @@ class _RaySweep:
                     return
             elapsed = time.perf_counter() - self.started
             self.notify("tick", {"counts": status_counts(self.rows), "elapsed": elapsed})
+
+    def hear(self) -> None:
+        """Save as ``running`` each member whose task said where it works (see :mod:`dlab.sweep.roster`)."""
+        changed = False
+        for index, info in self.roster.new_reports():
+            row = self.rows.get(index)
+            if row is None or row["status"] not in ("pending", "running"):
+                continue  # finished meanwhile: its row is final
+            fresh = {"run_dir": None} if "work_dir" in info else {}  # a retry: a new run
+            self.rows[index] = {**row, **fresh, "status": "running", **info}
+            changed = True
+            if row["status"] == "pending":
+                self.notify("launch", {"label": self.runs[index].label, "counts": status_counts(self.rows)})
+        if changed:
+            self.save()  # a sweep killed outright still shows what was running, and where
 
     def finish(self, ref: Any) -> dict[str, Any]:
         """Record a task that returned, failed for good, or was cancelled before it started."""
@@ -289,6 +371,7 @@ class _RaySweep:
         except self.ray.exceptions.TaskCancelledError:  # still queued when the sweep stopped
             row = {
                 **member_row(run, "skipped"),
+                **NOWHERE,
                 "error": "cancelled before it started (the sweep was stopped)",
             }
         except Exception as error:  # the task died twice with its worker or node
@@ -296,6 +379,7 @@ class _RaySweep:
             log_path.write_text(f"[ray] {type(error).__name__}: {error}\n", encoding="utf-8")
             row = {
                 **member_row(run, "failed"),
+                **_where(self.rows[run.index]),
                 "log": str(log_path.resolve()),
                 "error": f"Ray task lost after one retry: {type(error).__name__}: {reason}"[:2000],
                 "wall_time_s": round(time.perf_counter() - submitted, 3),
@@ -304,6 +388,7 @@ class _RaySweep:
             run_dir = _land(result, Path(self.request.run.output.out), log_path)
             job = Job(run, 0, None, log_path, open(log_path, "rb"), submitted)  # noqa: SIM115
             row = collect(job, result["exit_code"], self.extra, run_dir)
+            row = {**row, **NOWHERE, "node": result["node"]}
         self.rows[run.index] = row
         self.save()
         if row["status"] != "skipped":  # as in a local sweep, a run that never started is no line
@@ -316,7 +401,8 @@ class _RaySweep:
         A queued task never starts (``skipped``); a running one interrupts its run, which
         stops at a batch boundary and records itself ``interrupted``, and its files land
         here as a finished member's would. A second Ctrl-C, or ``grace_s``, stops waiting:
-        what is left is force-cancelled (its worker killed, the run with it) and recorded.
+        what is left is force-cancelled (its worker killed, the run with it) and recorded
+        with where it was working.
         """
         for ref in list(self.outstanding):
             try:
@@ -338,6 +424,7 @@ class _RaySweep:
                 pass
             self.rows[run.index] = {
                 **member_row(run, "interrupted"),
+                **_where(self.rows[run.index]),
                 "error": "killed: its Ray task did not stop in time after the sweep was stopped",
                 "wall_time_s": round(time.perf_counter() - submitted, 3),
             }

@@ -44,7 +44,8 @@ class SweepRequest:
     def from_options(cls, targets: Sequence[str], **options: Any) -> SweepRequest:
         """A sweep from flat options, as ``dlab sweep`` and :func:`dlab.api.sweep` take them: its
         own (grid, seeds, jobs, fail_fast, executor), Ray's (address, cpus_per_run, gpus_per_run,
-        shared_fs) and the ``dlab run`` options every member gets.
+        shared_fs, bind: where a Ray the sweep starts listens) and the ``dlab run`` options every
+        member gets.
 
         Raises:
             TypeError: an option a sweep does not have.
@@ -60,7 +61,7 @@ class SweepRequest:
         seeds = options.pop("seeds", None)
         if seeds is not None and not isinstance(seeds, (int, str)):
             seeds = tuple(seeds)
-        ray_names = ("address", "cpus_per_run", "gpus_per_run", "shared_fs")
+        ray_names = ("address", "cpus_per_run", "gpus_per_run", "shared_fs", "bind")
         ray = RayOptions(**{name: options.pop(name) for name in ray_names if name in options})
         run = RunRequest.from_options("", **options)
         return cls(tuple(targets), run, grid, seeds, ray=ray, **own)
