@@ -160,6 +160,7 @@ def test_resume_with_the_same_space_runs_only_the_missing_trials(cli, tmp_path, 
     before = read_trials(searched)
     result = cli("tune", "--resume", str(searched), "--max-trials", "4", "--out", "again")
     assert result.exit_code == 0, result.output
+    assert result.output.count("best trial") == 1, result.output  # once, at the end
     resumed = only_run(tmp_path / "again" / "tune-mnist-mlp")
     after = read_trials(resumed)
     assert [row["trial"] for row in after] == ["1", "2", "3", "4"]
@@ -170,6 +171,31 @@ def test_resume_with_the_same_space_runs_only_the_missing_trials(cli, tmp_path, 
     assert metrics["tuner"]["resumed_from"] == str(searched)
     assert metrics["tuner"]["trials"]["completed"] == 4
     assert len(read_trials(searched)) == 2  # the resumed run directory is left as it was
+
+
+def test_trial_figures_count_whole_trials_and_plot_each_hyperparameter(searched):
+    """plots/trials.png ticks whole trials only (2 trials used to read 1.0, 1.2 ... 2.0), and
+    plots/hyperparameters.png has one panel per hyperparameter against the objective."""
+    from dlab.plots import hyperparameters_figure, trials_figure
+    from dlab.tune.space import IntParameter
+    from dlab.tune.trials import axis_scale
+
+    assert (searched / "plots" / "trials.png").is_file()
+    assert (searched / "plots" / "hyperparameters.png").is_file()
+    rows = json.loads((searched / "trials.json").read_text())
+    for some in (rows, rows[:1]):
+        axes = trials_figure(some, "val_accuracy", "max", "trials").axes[0]
+        low, high = axes.get_xlim()
+        ticks = [tick for tick in axes.get_xticks() if low <= tick <= high]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
+    scales = {"model.hidden.0": "int", "train.optimizer.learning_rate": "category"}
+    assert axis_scale(IntParameter(min=32, max=512, step=32)) == "int"
+    figure = hyperparameters_figure(rows, scales, "val_accuracy", "max", "each hyperparameter")
+    shown = [axes for axes in figure.axes if axes.get_visible()]
+    assert [axes.get_xlabel() for axes in shown] == list(scales)
+    assert all(axes.get_ylabel() == "val_accuracy" for axes in shown)
+    labels = [label.get_text() for label in shown[1].get_xticklabels()]
+    assert labels == sorted({str(row["train.optimizer.learning_rate"]) for row in rows}, key=float)
 
 
 def test_resume_needs_a_search_run_directory(cli, tmp_path):
@@ -260,7 +286,7 @@ def test_fingerprint_changes_name_each_key():
     assert fingerprint_changes(old, old) == []
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize(
     "args",
     [

@@ -97,7 +97,7 @@ def distributed_search(tmp_path: Path, search: tuple[str, ...], shared: Path) ->
     return next(out.glob(f"{search[0]}/*/"))
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
     """Workers and chief share a folder (--shared-dir), so the chief evaluates the best
     trial's own checkpoint instead of retraining it."""
@@ -118,7 +118,7 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
     ]
     assert sorted(reported) == ["1", "2", "3", "4"]  # the chief reported each trial as it ended
     assert all(
-        chief_log.index(f"dlab: chief: trial {n} ") < chief_log.index("dlab: best trial") for n in reported
+        chief_log.index(f"dlab: chief: trial {n} ") < chief_log.index("best trial: #") for n in reported
     )
     rows = list(csv.DictReader((run_dir / "trials.csv").open()))
     assert len(rows) == 4 and len({row["trial_id"] for row in rows}) == 4
@@ -137,7 +137,7 @@ def test_a_chief_and_two_workers_run_four_distinct_trials(tmp_path):
     assert best.status == "completed"
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_hyperband_across_two_workers_continues_trials_that_the_other_worker_began(tmp_path):
     """Hyperband's later rounds load the checkpoint of an earlier round's trial, which
     either worker may have run: in the shared folder every worker finds it (without one,
@@ -192,6 +192,10 @@ def test_an_unreachable_chief_is_reported_quickly_and_starts_nothing(cli):
         ({"shared_dir": "."}, "give it to the --chief and to every --worker"),
         ({"worker": "1", "chief_address": "h:8000", "shared_dir": "/no/such/dir"}, "no such folder"),
         ({"chief": True, "port": 8000, "shared_dir": "/no/such/dir"}, "no such folder"),
+        ({"worker_timeout": 30}, "--worker-timeout is the chief's"),
+        ({"chief": True, "port": 8000, "worker_timeout": 1}, "give at least 4 seconds"),
+        ({"worker": "1", "chief_address": "h:8000", "worker_timeout": 30}, "limit on a silent chief"),
+        ({"worker": "1", "chief_address": "h:8000", "connect_timeout": 0}, "above 0"),
     ],
 )
 def test_bad_distributed_flags(options, expected):
@@ -215,13 +219,8 @@ def test_a_chief_answers_on_its_port_while_loading_and_hands_it_to_the_grpc_serv
 
     import grpc
 
-    from dlab.tune.distributed import (
-        chief_role,
-        release_chief_port,
-        tuner_environment,
-        wait_for_chief,
-        wait_for_oracle,
-    )
+    from dlab.tune.distributed import chief_role, tuner_environment, wait_for_chief, wait_for_oracle
+    from dlab.tune.serving import release_chief_port
 
     role = chief_role(free_port(), "127.0.0.1")
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
@@ -261,7 +260,7 @@ def test_a_worker_gives_up_on_a_chief_that_answers_but_never_serves():
         wait_for_oracle("127.0.0.1", role.port, 30, longest=2)
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")
     result = api.tune(
@@ -283,7 +282,7 @@ def test_tune_on_ray_serves_the_chief_here_and_runs_workers_as_ray_tasks(tmp_pat
     assert result.metrics["best_model"]["source"] == "checkpoint", result.metrics["best_model"]
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_a_distributed_search_resumes_with_its_trials(tmp_path):
     pytest.importorskip("ray", reason="the [ray] extra is not installed")
     common = dict(smoke=True, device="cpu", save_model=False, out=tmp_path, executor="ray", workers=1)

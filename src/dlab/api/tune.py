@@ -43,7 +43,7 @@ def tune(
             before ``sets``), every ``dlab run`` option but ``resume`` and ``fresh`` (epochs per
             trial, seed, sets, smoke, backend, out, device ...: see :func:`dlab.api.run`), and the
             distributed search's (:class:`dlab.tune.request.Distribution`): ``chief``, ``port``,
-            ``bind``; ``worker``, ``chief_address``, ``connect_timeout``; ``shared_dir``;
+            ``bind``, ``worker_timeout``; ``worker``, ``chief_address``, ``connect_timeout``; ``shared_dir``;
             ``executor`` (``ray``: serve as the chief here, ``workers`` Ray tasks on the cluster at
             ``address``).
 

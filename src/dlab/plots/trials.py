@@ -71,7 +71,7 @@ def hyperparameters_figure(
         if scale == "category":
             order = _categories(row[name] for row in kept)
             axes.set_xticks(range(len(order)), [str(value) for value in order])
-            axes.set_xlim(-0.5, len(order) - 0.5)
+            axes.set_xlim(-0.5, max(len(order), 1) - 0.5)
             place = {repr(value): index for index, value in enumerate(order)}
             xs = [place[repr(row[name])] for row in kept]
         else:

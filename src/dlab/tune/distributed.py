@@ -15,10 +15,16 @@ three variables (users never do) and adds what keras-tuner leaves out:
   they keep their checkpoints in a folder the chief sees, and the chief takes the
   best one instead (:mod:`dlab.tune.handover`);
 * a worker checks that the chief answers before loading any data, and says so
-  within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait;
-* the chief answers on its port from its first second (:func:`tuner_environment`), long
-  before keras-tuner's gRPC server exists, so that workers started with it import
-  TensorFlow and load their data while the chief does the same, instead of after it:
+  within ``connect_timeout`` seconds instead of keras-tuner's silent hour-long wait; during the
+  search every call it makes has that deadline and it says it is alive every 2 s
+  (:mod:`dlab.tune.chief_link`), so it leaves a chief that is gone, and the chief hands the trial
+  of a worker that is gone to another one (:mod:`dlab.tune.liveness`) instead of waiting forever;
+* a chief stops on SIGINT, SIGTERM or SIGHUP like any run, and its workers leave at once
+  (:func:`dlab.tune.serving.serve_oracle`);
+* a chief listens on 127.0.0.1 unless ``--bind`` names a wider address (:data:`LOOPBACK`);
+* the chief answers on its port from its first second (:func:`tuner_environment`,
+  :mod:`dlab.tune.serving`), long before keras-tuner's gRPC server exists, so that workers
+  started with it import TensorFlow and load their data while the chief does the same:
   a worker then waits for the server itself (:func:`wait_for_oracle`) only once it is
   ready to train.
 """
@@ -29,23 +35,28 @@ import dataclasses
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError
+from dlab.tune.liveness import DEFAULT_WORKER_TIMEOUT, HEARTBEAT_S
 from dlab.tune.request import Distribution
+from dlab.tune.serving import answer_early, cannot_listen, release_chief_port, stop_oracle_server
 
 ENV_KEYS = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
 SHARED_DIR_ENV = "DLAB_TUNE_SHARED_DIR"
 """dlab's own addition to the role: the folder the chief and its workers share, if any."""
+WORKER_TIMEOUT_ENV = "DLAB_TUNE_WORKER_TIMEOUT"
+"""dlab's own addition to a chief's role: seconds of silence after which a worker is lost."""
 DEFAULT_PORT = 8000
 """keras-tuner's documented example port."""
+LOOPBACK = "127.0.0.1"
+"""Where a chief listens unless ``--bind`` names a wider address: this machine only (the
+oracle's gRPC service has no authentication)."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class Role:
     port: int
     shared_dir: str | None = None
     """A folder every process of the search sees under this path (``--shared-dir``), or None."""
+    worker_timeout: float = DEFAULT_WORKER_TIMEOUT
+    """A chief's: seconds a worker may be silent before its trial goes to another (``--worker-timeout``)."""
 
     @property
     def is_chief(self) -> bool:
@@ -111,15 +124,8 @@ def chief_role(port: int, bind: str) -> Role:
         try:
             probe.bind((bind, int(port)))
         except OSError as error:
-            raise _cannot_listen(bind, int(port), error) from None
+            raise cannot_listen(bind, int(port), error) from None
     return Role("chief", bind, int(port))
-
-
-def _cannot_listen(host: str, port: int, error: OSError) -> UsageError:
-    return UsageError(
-        f"--chief cannot listen on {host}:{port}: {error.strerror or error}. Choose another "
-        "--port (and give the workers the same one), or stop what is using it."
-    )
 
 
 def wait_for_chief(host: str, port: int, timeout: float) -> None:
@@ -221,58 +227,6 @@ def _answers(host: str, port: int) -> bool:
         return False
 
 
-class _EarlyPort:
-    """The chief's port, listened on and answered (accept, close) by a thread until
-    :func:`serve_oracle` hands it to keras-tuner's gRPC server.
-
-    Accepting matters: a connection left in the listen queue would hold a gRPC client in
-    its handshake for 20 s; a closed one makes it retry at its own pace.
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # the connections it accepts inherit this, and linger on the port after they close:
-        # without it, gRPC (which sets it too) could not bind the port for a minute
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            self.socket.bind((host, port))
-        except OSError as error:
-            self.socket.close()
-            raise _cannot_listen(host, port, error) from None
-        self.socket.listen(64)
-        self.socket.settimeout(0.2)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._answer, name="dlab-chief-port", daemon=True)
-        self.thread.start()
-
-    def _answer(self) -> None:
-        while not self.stop.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            connection.close()
-
-    def release(self) -> None:
-        self.stop.set()
-        self.thread.join()
-        self.socket.close()
-
-
-_early_port: _EarlyPort | None = None
-"""This process's chief port while nothing serves it yet (see :func:`release_chief_port`)."""
-
-
-def release_chief_port() -> None:
-    """Stop answering on the chief's port, so that the gRPC server can listen on it."""
-    global _early_port
-    if _early_port is not None:
-        _early_port.release()
-        _early_port = None
-
-
 @contextmanager
 def tuner_environment(role: Role | None) -> Iterator[None]:
     """keras-tuner's three variables for the block (restored afterwards); nothing for a local search.
@@ -280,16 +234,15 @@ def tuner_environment(role: Role | None) -> Iterator[None]:
     A chief also answers on its port from here on (:class:`_EarlyPort`): a worker started
     with it sees a chief at once and loads while the chief loads.
     """
-    global _early_port
     if role is None:
         yield
         return
-    saved = {key: os.environ.get(key) for key in (*ENV_KEYS, SHARED_DIR_ENV)}
+    saved = {key: os.environ.get(key) for key in (*ENV_KEYS, SHARED_DIR_ENV, WORKER_TIMEOUT_ENV)}
     values = (role.tuner_id, role.host, str(role.port))
     if role.is_chief:
-        release_chief_port()
-        _early_port = _EarlyPort(role.host, role.port)
+        answer_early(role.host, role.port)
     os.environ.update(dict(zip(ENV_KEYS, values, strict=True)))
+    os.environ[WORKER_TIMEOUT_ENV] = str(role.worker_timeout)
     if role.shared_dir is not None:
         os.environ[SHARED_DIR_ENV] = str(role.shared_dir)
     else:
@@ -316,88 +269,8 @@ def current_role() -> Role | None:
         os.environ["KERASTUNER_ORACLE_IP"],
         int(os.environ.get("KERASTUNER_ORACLE_PORT", "0")),
         os.environ.get(SHARED_DIR_ENV) or None,
+        float(os.environ.get(WORKER_TIMEOUT_ENV) or DEFAULT_WORKER_TIMEOUT),
     )
-
-
-CHIEF_POLL_S = 0.2
-"""How often the chief checks whether the search is over (keras-tuner's own loop: 1 s, then 20 s)."""
-
-
-def serve_oracle(
-    oracle: Any, poll_s: float = CHIEF_POLL_S, on_trial_end: Callable[[str], None] | None = None
-) -> None:
-    """Serve ``oracle`` to the workers over gRPC until the search is over, as keras-tuner's
-    ``oracle_chief.start_server`` does, but checking every ``poll_s`` seconds.
-
-    keras-tuner's loop sleeps 1 s, and once the first worker has been told to stop, 20 s
-    between checks that the others' last trials have ended: with two workers the chief sat
-    idle for up to 20 s at the end of every search (longer than a smoke search's trials).
-    The server keeps answering after this returns (as keras-tuner's does), so a worker
-    that comes late is told the search is over instead of finding no chief.
-
-    ``on_trial_end`` is called with a trial's id once a worker has ended it: keras-tuner
-    calls no per-trial hook on a chief, which runs no trial itself. An error in it is
-    printed, never sent back to the worker.
-    """
-    try:
-        import grpc
-        from keras_tuner.src import protos
-        from keras_tuner.src.distribute.oracle_chief import OracleServicer, exit_chief
-    except ImportError:  # another keras-tuner layout: its own loop is slower, not wrong
-        from keras_tuner.src.distribute import oracle_chief
-
-        release_chief_port()
-        oracle_chief.start_server(oracle)
-        return
-
-    release_chief_port()
-
-    global _oracle_server
-    executor = futures.ThreadPoolExecutor(max_workers=1)
-    server = grpc.server(executor)
-    _oracle_server = (server, executor)
-    servicer = _reporting_servicer(OracleServicer, on_trial_end)(oracle)
-    protos.get_service_grpc().add_OracleServicer_to_server(servicer, server)
-    address = f"{os.environ['KERASTUNER_ORACLE_IP']}:{os.environ['KERASTUNER_ORACLE_PORT']}"
-    if not server.add_insecure_port(address):  # gRPC only logs the failure and serves nothing
-        raise RuntimeError(f"the chief could not listen on {address} (see the gRPC error above)")
-    server.start()
-    while not (servicer.stop_triggered and exit_chief(oracle)):
-        time.sleep(poll_s)
-
-
-def _reporting_servicer(base: type, on_trial_end: Callable[[str], None] | None) -> type:
-    """keras-tuner's servicer, calling ``on_trial_end`` after each ``EndTrial``."""
-
-    class ReportingServicer(base):  # type: ignore[misc, valid-type]
-        def EndTrial(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC's name
-            response = super().EndTrial(request, context)
-            if on_trial_end is not None:
-                try:
-                    on_trial_end(request.trial.trial_id)
-                except Exception as error:  # the worker's trial is recorded either way
-                    print(f"dlab: chief: reporting trial {request.trial.trial_id} failed: {error}")
-            return response
-
-    return ReportingServicer
-
-
-_oracle_server: tuple[Any, Any] | None = None
-"""The gRPC server :func:`serve_oracle` started, and its thread pool, until the chief's role ends."""
-
-
-def stop_oracle_server() -> None:
-    """Stop the chief's gRPC server and its thread pool (the chief's run is over).
-
-    Their threads are not daemons: left running, they would hold the process's exit
-    to a full interpreter teardown (see :mod:`dlab.cli.leave`).
-    """
-    global _oracle_server
-    if _oracle_server is not None:
-        server, executor = _oracle_server
-        _oracle_server = None
-        server.stop(None).wait(5)
-        executor.shutdown(wait=True)
 
 
 def adopt_tuner_state(project_dir: Path, tuner_id: str) -> None:
@@ -427,6 +300,11 @@ def chief_from_flags(distribution: Distribution) -> Role | None:
     if not distribution.chief:
         if distribution.port is not None and executor != "ray":
             raise UsageError("--port is the chief's: add --chief (or use --chief-address on a worker).")
+        if distribution.worker_timeout is not None and executor != "ray":
+            raise UsageError(
+                "--worker-timeout is the chief's (how long it waits for a silent worker): add --chief "
+                "(a worker's own limit on a silent chief is --connect-timeout)."
+            )
         if distribution.shared_dir is not None and executor != "ray":
             raise UsageError(
                 "--shared-dir is for a distributed search: give it to the --chief and to every "
@@ -434,8 +312,29 @@ def chief_from_flags(distribution: Distribution) -> Role | None:
             )
         return None
     port = distribution.port
-    role = chief_role(DEFAULT_PORT if port is None else port, distribution.bind or "127.0.0.1")
-    return dataclasses.replace(role, shared_dir=check_shared_dir(distribution.shared_dir))
+    role = chief_role(DEFAULT_PORT if port is None else port, distribution.bind or LOOPBACK)
+    return dataclasses.replace(
+        role,
+        shared_dir=check_shared_dir(distribution.shared_dir),
+        worker_timeout=check_worker_timeout(distribution.worker_timeout),
+    )
+
+
+def check_worker_timeout(seconds: float | None) -> float:
+    """``--worker-timeout`` checked: at least two heartbeats, so a live worker is never taken for a
+    lost one between two of them (None: the default).
+
+    Raises:
+        UsageError: fewer seconds than two heartbeats.
+    """
+    if seconds is None:
+        return DEFAULT_WORKER_TIMEOUT
+    if not float(seconds) >= 2 * HEARTBEAT_S:
+        raise UsageError(
+            f"--worker-timeout {seconds:g}: give at least {2 * HEARTBEAT_S:g} seconds (workers say they "
+            f"are alive every {HEARTBEAT_S:g} s); the default is {DEFAULT_WORKER_TIMEOUT:g}."
+        )
+    return float(seconds)
 
 
 def check_shared_dir(path: str | os.PathLike[str] | None) -> str | None:
@@ -475,6 +374,14 @@ def worker_from_flags(config_ref: str | None, distribution: Distribution, resume
         )
     if not config_ref or resume is not None:
         raise UsageError("a worker needs the tuner config the chief runs (NAME|FILE), and no --resume.")
+    if distribution.worker_timeout is not None:
+        raise UsageError(
+            "--worker-timeout is the chief's; a worker's limit on a silent chief is --connect-timeout."
+        )
+    if not float(distribution.connect_timeout) > 0:
+        raise UsageError(
+            f"--connect-timeout {distribution.connect_timeout:g}: give a number of seconds above 0."
+        )
     worker_id = check_worker_id(distribution.worker)
     host, port = parse_address(distribution.chief_address)
     return Role(worker_id, host, port, check_shared_dir(distribution.shared_dir))

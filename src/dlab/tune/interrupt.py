@@ -33,6 +33,12 @@ def guard_callbacks(ctx: RunContext | None) -> list[Any]:
     return [RunGuardCallback(ctx, time_limit=False)]
 
 
+def lost_workers(tuner: Any) -> dict[str, Any]:
+    """metrics.json's ``tuner.lost_workers`` on a chief (:mod:`dlab.tune.liveness`); nothing elsewhere."""
+    watch = getattr(tuner, "watch", None)
+    return {} if watch is None else {"lost_workers": watch.record()}
+
+
 def record_interrupted_search(ctx: RunContext, tuner: Any, error: BaseException) -> None:
     """Write trials.csv/json with the running trial marked ``INTERRUPTED``, and record the
     trial counts in metrics.json's ``tuner`` block. Never raises (the signal wins)."""
@@ -55,6 +61,7 @@ def record_interrupted_search(ctx: RunContext, tuner: Any, error: BaseException)
                     "interrupted": counts[INTERRUPTED],
                 },
                 "tuner_dir": str(tuner.directory),
+                **lost_workers(tuner),
             }
         )
     except Exception:  # noqa: BLE001 - reported in run.log; the interrupt is what matters

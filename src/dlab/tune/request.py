@@ -19,7 +19,10 @@ class Distribution:
         port, bind: where the chief listens (None: 8000; 127.0.0.1: this machine only, the default;
             0.0.0.0: every interface, which serves the search unauthenticated to the network).
         worker, chief_address: run trials for the chief at ``HOST:PORT`` as worker ``ID``.
-        connect_timeout: how long a worker waits for the chief (seconds).
+        connect_timeout: how long a worker waits for a silent chief (seconds): at start-up, and on
+            every call and heartbeat during the search (then it leaves, cleaning up).
+        worker_timeout: how long a chief waits for a silent worker (seconds) before the worker's
+            trial goes to another worker (or fails when none is left); None: 60.
         shared_dir: a folder the chief and every worker see under the same path.
         executor: ``local``, or ``ray``: serve as the chief here and start ``workers`` Ray tasks
             on the cluster at ``address`` (None: a local Ray).
@@ -31,6 +34,7 @@ class Distribution:
     worker: str | None = None
     chief_address: str | None = None
     connect_timeout: float = 30.0
+    worker_timeout: float | None = None
     shared_dir: str | None = None
     executor: str = "local"
     workers: int = 2

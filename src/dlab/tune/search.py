@@ -27,21 +27,22 @@ import shutil
 import time
 import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.errors import ConfigError, UsageError, did_you_mean
 from dlab.fileio import atomic_write_text
-from dlab.plots import trials_figure
 from dlab.run.history import record_history
 from dlab.tracking.tensorboard import tuner_callbacks
 from dlab.tune import handover
-from dlab.tune.distributed import Role, adopt_tuner_state, current_role, serve_oracle
-from dlab.tune.interrupt import guard_callbacks, record_interrupted_search
+from dlab.tune.distributed import Role, adopt_tuner_state, current_role
+from dlab.tune.interrupt import guard_callbacks, lost_workers, record_interrupted_search
 from dlab.tune.layout import BEST_CONFIG_FILE, PROJECT_NAME, TUNER_DIR
+from dlab.tune.liveness import DEFAULT_WORKER_TIMEOUT, WorkerWatch
 from dlab.tune.resume import continued_search, fingerprint, fingerprint_hash, write_fingerprint
+from dlab.tune.serving import serve_oracle
 from dlab.tune.space import (
     ChoiceParameter,
     FloatParameter,
@@ -50,7 +51,7 @@ from dlab.tune.space import (
     objective_direction,
     trial_config,
 )
-from dlab.tune.trials import report_trial, trial_history, trial_rows, write_trials
+from dlab.tune.trials import report_trial, save_trial_figures, trial_history, trial_rows, write_trials
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -121,10 +122,15 @@ def check_tensorboard() -> None:
 
 
 def make_hypermodel(
-    config: RunConfig, target: Experiment, data: ArrayDataset, ctx: RunContext | None = None
+    config: RunConfig,
+    target: Experiment,
+    data: ArrayDataset,
+    ctx: RunContext | None = None,
+    callbacks: Sequence[Any] = (),
 ) -> Any:
     """A keras-tuner HyperModel whose trials are target configs (see :func:`trial_config`);
-    with the run's ``ctx``, each trial's fit stops at a batch boundary on a stop signal."""
+    with the run's ``ctx``, each trial's fit stops at a batch boundary on a stop signal.
+    ``callbacks`` go to every trial's fit too (a worker's: stop once the chief is gone)."""
     import keras_tuner
 
     from dlab.training import compile_model, fit_inputs, steps_per_epoch  # lazy: imports keras
@@ -151,7 +157,7 @@ def make_hypermodel(
         def fit(self, hp: Any, model: Any, *args: Any, **kwargs: Any) -> Any:
             train = self.trial(hp).train
             kwargs.pop("batch_size", None)
-            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *guard_callbacks(ctx)]
+            kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), *guard_callbacks(ctx), *callbacks]
             fit_arguments, _ = fit_inputs(data, train, model=model, seed=config.seed)
             return model.fit(**fit_arguments, **kwargs)
 
@@ -179,9 +185,15 @@ def startup_objects_frozen() -> Iterator[None]:
 
 
 def make_tuner(
-    config: RunConfig, hypermodel: Any, directory: Path, overwrite: bool, on_trial_end: Any
+    config: RunConfig,
+    hypermodel: Any,
+    directory: Path,
+    overwrite: bool,
+    on_trial_end: Any,
+    stop_check: Callable[[], None] | None = None,
 ) -> Any:
-    """The keras-tuner tuner for ``model.algorithm``, reporting every finished trial."""
+    """The keras-tuner tuner for ``model.algorithm``, reporting every finished trial; on a
+    chief, it serves the search (:func:`serve_as_chief`, ``stop_check`` raises to stop)."""
     import keras
     import keras_tuner
 
@@ -195,16 +207,17 @@ def make_tuner(
     class ReportingTuner(classes[settings.algorithm]):
         """Seeds each trial from its id, and reports each one when it ends."""
 
+        watch: WorkerWatch | None = None
+        """On a chief: its workers, and those it lost."""
+
         def search(self, *args: Any, **kwargs: Any) -> Any:
             from keras_tuner.src.distribute import utils as dist_utils
 
             if not dist_utils.is_chief_oracle():
                 return super().search(*args, **kwargs)
-            # keras-tuner's chief branch of search(), with dlab's faster serving loop
             if "verbose" in kwargs:
                 self.oracle.verbose = kwargs["verbose"]
-            self.save()
-            serve_oracle(self.oracle, on_trial_end=self.chief_trial_ended)
+            serve_as_chief(self, stop_check)
             return None
 
         def chief_trial_ended(self, trial_id: str) -> None:
@@ -247,6 +260,17 @@ def make_tuner(
     return ReportingTuner(hypermodel, max_trials=settings.max_trials, **extra, **common)
 
 
+def serve_as_chief(tuner: Any, stop_check: Callable[[], None] | None) -> None:
+    """keras-tuner's chief branch of ``search()``, with dlab's serving loop (:func:`serve_oracle`:
+    faster, stopped by ``stop_check``) and a watch on the workers (a lost worker's trial goes to
+    another one: :class:`~dlab.tune.liveness.WorkerWatch`, kept as ``tuner.watch``)."""
+    tuner.save()
+    role = current_role()
+    timeout = DEFAULT_WORKER_TIMEOUT if role is None else role.worker_timeout
+    tuner.watch = WorkerWatch(tuner.oracle, timeout, on_failed=tuner.chief_trial_ended)
+    serve_oracle(tuner.oracle, on_trial_end=tuner.chief_trial_ended, watch=tuner.watch, stop_check=stop_check)
+
+
 def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
     """Search, write the trials table and best-config.yaml, then evaluate the best model.
 
@@ -276,6 +300,7 @@ def run_search(ctx: RunContext, target: Experiment, data: ArrayDataset) -> None:
         tuner_dir,
         overwrite=resumed is None,
         on_trial_end=lambda tuner, trial: report_trial(ctx, tuner, trial),
+        stop_check=lambda: ctx.guard.check_interrupt("the chief (serving the search)"),
     )
     role = current_role()
     if role is not None and role.shared_dir is not None:  # a stale folder of this search's name
@@ -346,10 +371,7 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
     rows = trial_rows(tuner, settings)
     write_trials(ctx.run_dir.path, rows)
     direction = objective_direction(settings.objective)
-    ctx.run_dir.save_figure(
-        trials_figure(rows, settings.objective, direction, f"{config.name}: {settings.objective} per trial"),
-        "trials",
-    )
+    save_trial_figures(ctx, rows, direction)
     completed = [row for row in rows if row["status"] == "COMPLETED"]
     failed = [row for row in rows if row["status"] in ("FAILED", "INVALID")]
     summary = {
@@ -364,6 +386,7 @@ def search(ctx: RunContext, tuner: Any, resumed: Path | None) -> dict[str, Any]:
         "resumed_from": str(resumed) if resumed else None,
         "fingerprint": fingerprint_hash(fingerprint(config)),
     }
+    summary.update(lost_workers(tuner))  # a chief: the workers it lost, and what became of their trials
     ctx.record(tuner=summary)
     stopped = f"keras-tuner: {str(search_error).splitlines()[0]}" if search_error else ""
     if not completed:
@@ -408,11 +431,7 @@ def write_best_config(ctx: RunContext, tuner: Any, summary: dict[str, Any]) -> t
     atomic_write_text(path, best_config.to_yaml())
     summary["best"] = {"trial": number, "score": score, "hyperparameters": values, "config": str(path)}
     ctx.record(tuner=summary, best_trial=number, best_score=score)
-    print(
-        f"dlab: best trial {number}: {settings.objective} {score:.4f} with "
-        f"{json.dumps(values)}; config: {path}"
-    )
-    return best_trial, best_config
+    return best_trial, best_config  # `dlab tune` prints it once, at the end
 
 
 def evaluate_best(

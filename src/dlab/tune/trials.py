@@ -1,4 +1,4 @@
-"""The trials of a search: the trials table (trials.csv), per-trial history and the live report."""
+"""The trials of a search: the trials table (trials.csv), its figures, per-trial history, the live report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dlab.fileio import atomic_write_json, atomic_write_text
-from dlab.tune.space import TuneConfig
+from dlab.plots import hyperparameters_figure, trials_figure
+from dlab.tune.space import FloatParameter, IntParameter, TuneConfig
 
 if TYPE_CHECKING:
     from dlab.run.context import RunContext
@@ -69,3 +70,28 @@ def report_trial(ctx: RunContext, tuner: Any, trial: Any) -> None:
     number = int(trial.trial_id) + 1
     print(f"dlab: trial {number} {status}: {last} (the traceback is in run.log and the error in trials.csv)")
     ctx.run_dir.append_log(f"trial {number} traceback:\n{message}\n")
+
+
+def save_trial_figures(ctx: RunContext, rows: list[dict[str, Any]], direction: str) -> None:
+    """plots/trials.png (the score per trial) and plots/hyperparameters.png (the score against
+    each hyperparameter, one panel each)."""
+    config = ctx.config
+    settings: TuneConfig = config.model
+    objective = settings.objective
+    ctx.run_dir.save_figure(
+        trials_figure(rows, objective, direction, f"{config.name}: {objective} per trial"), "trials"
+    )
+    scales = {key: axis_scale(parameter) for key, parameter in settings.search_space.items()}
+    title = f"{config.name}: {objective} against each hyperparameter"
+    ctx.run_dir.save_figure(
+        hyperparameters_figure(rows, scales, objective, direction, title), "hyperparameters"
+    )
+
+
+def axis_scale(parameter: Any) -> str:
+    """How a search-space entry's values are drawn (see :data:`dlab.plots.trials.SCALES`)."""
+    if isinstance(parameter, IntParameter | FloatParameter):
+        if parameter.sampling != "linear":
+            return "log"
+        return "int" if isinstance(parameter, IntParameter) else "float"
+    return "category"

@@ -6,6 +6,13 @@ its oracle with a client of the chief's. Its checkpoints go to a scratch folder
 that is removed at the end, because the chief keeps everything that matters;
 with ``--shared-dir`` they go to the search's shared folder instead, where the
 chief takes the best one (:mod:`dlab.tune.handover`).
+
+A worker ends cleanly however the search ends: the chief says it is over; the chief is gone
+or stopped (:class:`~dlab.tune.chief_link.ChiefLost` after ``--connect-timeout`` seconds of
+silence, or at once when the chief says it stopped); or the worker gets SIGINT, SIGTERM or
+SIGHUP, which it passes on to the chief (its trial goes to another worker) before it exits.
+Its scratch folder is removed in every case (before, SIGTERM's default action killed the
+process and left it behind).
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dlab.scaleout.processes import stop_signals_interrupt
 from dlab.tune import handover
+from dlab.tune.chief_link import ChiefLink, ChiefLost
 from dlab.tune.distributed import Role, tuner_environment, wait_for_oracle
 from dlab.tune.layout import PROJECT_NAME
 from dlab.tune.search import make_hypermodel, make_tuner, startup_objects_frozen
@@ -55,8 +64,12 @@ def run_worker(
         target: the experiment whose models are tuned.
         data: the target's data, loaded here (workers share no filesystem with the chief).
         role: this worker's id and the chief's address.
-        connect_timeout: how long the chief's port may stay silent before the worker gives up
-            (a chief still loading answers on it; one that exited does not).
+        connect_timeout: how long the chief may stay silent before the worker gives up: its
+            port at start-up (a chief still loading answers on it; one that exited does not),
+            then every call and heartbeat (:class:`~dlab.tune.chief_link.ChiefLink`).
+
+    Raises:
+        ChiefLost: the chief stopped answering or stopped the search (the CLI exits 1).
     """
     result = WorkerResult(worker=role.tuner_id, chief=f"{role.host}:{role.port}")
     if role.shared_dir is None:
@@ -87,9 +100,11 @@ def run_worker(
 
     started = time.perf_counter()
     try:
-        with tuner_environment(role):
-            hypermodel = make_hypermodel(config, target, data)
+        with tuner_environment(role), stop_signals_interrupt():
+            link = ChiefLink(role.tuner_id, role.host, role.port, deadline=connect_timeout)
+            hypermodel = make_hypermodel(config, target, data, callbacks=[link.callback()])
             tuner = make_tuner(config, hypermodel, directory, not keep, on_trial_end)
+            link.attach(tuner.oracle)
             wait_for_oracle(
                 role.host,
                 role.port,
@@ -97,11 +112,32 @@ def run_worker(
                 lambda: print(f"dlab: worker {role.tuner_id}: ready; the chief is still loading", flush=True),
             )
             print(f"dlab: worker {role.tuner_id}: asking {result.chief} for trials", flush=True)
-            with startup_objects_frozen():
-                tuner.search(epochs=config.train.epochs, verbose=1)
+            with link, startup_objects_frozen():
+                search(tuner, config, link, result)
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)
         result.seconds = round(time.perf_counter() - started, 3)
     print(f"dlab: worker {role.tuner_id}: the chief ended the search; {len(result.trials)} trial(s) run here")
     return result
+
+
+def search(tuner: Any, config: RunConfig, link: ChiefLink, result: WorkerResult) -> None:
+    """Run the chief's trials until it ends the search; a stop signal tells the chief this worker
+    is leaving (its trial goes to another worker at once), and a chief that is gone ends the
+    worker with the number of trials it ran.
+
+    Raises:
+        ChiefLost: the chief stopped answering or stopped the search.
+        KeyboardInterrupt: SIGINT, SIGTERM or SIGHUP (the CLI exits 130 / 143 / 129).
+    """
+    try:
+        tuner.search(epochs=config.train.epochs, verbose=1)
+    except KeyboardInterrupt as error:
+        link.leave(str(error) or "stopped by SIGINT")  # SIGTERM / SIGHUP say which they are
+        raise
+    except Exception:
+        if not link.gone.is_set():
+            raise
+        print(flush=True)  # end a half-written progress bar before the message
+        raise ChiefLost(f"{link.reason} ({len(result.trials)} trial(s) ended here)") from None
