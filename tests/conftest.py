@@ -25,6 +25,22 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+SLOW_BECAUSE = ("subprocess", "engine", "backend", "every_config", "browser", "heavy")
+"""The markers that say why a test is slow; each puts it in the ``slow`` lane, which the default
+run (pyproject's addopts: ``-m 'not slow'``) leaves out and ``-m ""`` includes."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("slow") and not any(item.get_closest_marker(m) for m in SLOW_BECAUSE):
+            raise pytest.UsageError(
+                f"{item.nodeid}: mark why it is slow ({', '.join(SLOW_BECAUSE)}), not just `slow`"
+            )
+        if any(item.get_closest_marker(reason) for reason in SLOW_BECAUSE):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def cli(tmp_path, monkeypatch):
     """Invoke ``dlab ARGS...`` in-process from a fresh working folder; returns the Result."""
@@ -35,6 +51,61 @@ def cli(tmp_path, monkeypatch):
         return runner.invoke(app, list(args))
 
     return invoke
+
+
+@pytest.fixture
+def complete(tmp_path):
+    """``complete("dlab run cnn-ci")`` -> the words bash would offer, from a real `dlab` process
+    (Typer's completion entry point) run in ``tmp_path``."""
+    import subprocess
+    import sys
+
+    def ask(words: str) -> list[str]:
+        env = {**os.environ, "_DLAB_COMPLETE": "complete_bash", "COMP_WORDS": words}
+        env["COMP_CWORD"] = str(len(words.split()) - (0 if words.endswith(" ") else 1))
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from dlab.cli import main; sys.argv[0] = 'dlab'; main()"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split()
+
+    return ask
+
+
+# One conftest.py for the whole suite: test modules import helpers from it (`from conftest import
+# write_cifar_npz`), and a second conftest.py elsewhere would take the module name `conftest`.
+
+
+@pytest.fixture(scope="session")
+def mlflow_store_template(tmp_path_factory) -> Path:
+    """A new SQLite MLflow store with its tracking and registry tables, made once: MLflow's schema
+    migrations take seconds, a copy of the migrated file (:func:`store`) takes milliseconds."""
+    mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+    folder = tmp_path_factory.mktemp("mlflow-template")
+    client = mlflow.tracking.MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db")
+    client.search_experiments(max_results=1)
+    client.search_registered_models(max_results=1)
+    return folder / "mlflow.db"
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """A copy of the template MLflow store in ``folder`` (created); its URI."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / "mlflow.db")
+    return f"sqlite:///{folder}/mlflow.db"
+
+
+@pytest.fixture
+def store(mlflow_store_template, tmp_path) -> str:
+    """A fresh MLflow store for one test (artifacts go to ``mlartifacts/`` beside it); its URI."""
+    return copy_store(mlflow_store_template, tmp_path / "store")
 
 
 def write_cifar_npz(path: Path, n_train: int = 40, n_test: int = 20, seed: int = 0) -> Path:

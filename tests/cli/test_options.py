@@ -40,6 +40,7 @@ SAMPLES = {
     "tensorboard": (["--tensorboard"], lambda r: r.reporting.tensorboard, True),
     "mlflow": (["--mlflow"], lambda r: r.reporting.mlflow, True),
     "mlflow_uri": (["--mlflow-uri", "sqlite:///x.db"], lambda r: r.reporting.mlflow_uri, "sqlite:///x.db"),
+    "register": (["--register", "mnist-mlp"], lambda r: r.reporting.register, "mnist-mlp"),
     "tags": (["--tag", "purpose=baseline", "--tag", "data=v2"], lambda r: r.reporting.tags, None),
     "note": (["--note", "first try"], lambda r: r.reporting.note, "first try"),
     "debug": (["--debug"], lambda r: r.debug, True),
@@ -210,7 +211,7 @@ def test_a_bad_named_override_says_which_flag(cli, tmp_path):
     assert result.exit_code == 2 and "(from --jit)" in result.output
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_flags_reach_the_runs_a_sweep_makes(cli, tmp_path):
     result = cli(
         "sweep",

@@ -132,7 +132,7 @@ def test_a_run_with_event_files_of_its_own_is_left_alone(tmp_path):
     assert not (run / "tensorboard" / "history").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_converted_curves_are_the_ones_keras_writes(tmp_path):
     from dlab import api
 
@@ -160,7 +160,7 @@ def test_converted_curves_are_the_ones_keras_writes(tmp_path):
 # --------------------------------------------------------------------------- HParams without TF
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_sweep_writes_its_hparams_without_starting_tensorflow(tmp_path):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -283,7 +283,7 @@ TIES = {
 }
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @linux_only
 @pytest.mark.parametrize("tie", list(TIES))
 def test_each_tie_alone_stops_a_child_whose_parent_is_killed(tie):
@@ -316,7 +316,7 @@ def test_each_tie_alone_stops_a_child_whose_parent_is_killed(tie):
         parent.stdout.close()
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 @linux_only
 def test_kill_9_of_dlab_tensorboard_takes_its_server_along_after_serving_every_run(tmp_path):
     run = make_run(tmp_path / "outputs", history=HISTORY)  # trained without --tensorboard

@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import copy_store
 
 from dlab import api
 from dlab.errors import RunInterrupted, UsageError
@@ -43,10 +44,10 @@ def logged_run(uri: str, run_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def tracked_run(tmp_path_factory):
+def tracked_run(tmp_path_factory, mlflow_store_template):
     """A 2-epoch smoke run with --tensorboard and --mlflow (shared by the tests below)."""
     folder = tmp_path_factory.mktemp("tracked")
-    uri = f"sqlite:///{folder}/mlflow.db"
+    uri = copy_store(mlflow_store_template, folder / "store")
     result = api.run(
         "mlp-mnist",
         smoke=True,
@@ -75,7 +76,7 @@ def test_a_run_writes_one_scalar_per_epoch_for_tensorboard(tracked_run):
     assert saved["train"]["tensorboard"] == {"histogram_freq": 0, "write_graph": True}
 
 
-@pytest.mark.slow
+@pytest.mark.engine
 def test_dlab_tensorboard_serves_a_run(tracked_run, tmp_path):
     from dlab.tracking.tensorboard import free_port
 
@@ -132,12 +133,15 @@ def test_a_run_is_logged_with_params_history_tags_and_artifacts(tracked_run):
     assert tags["dlab.seed"] == "42" and tags["dlab.device"] == "cpu"
     assert tags["dlab.config_hash"] == result.metrics["config_hash"]
     artifacts = {item.path for item in client.list_artifacts(run.info.run_id)}
-    assert {"config.yaml", "metrics.json", "history.csv", "model.keras", "plots"} <= artifacts
+    assert {"config.yaml", "metrics.json", "history.csv", "inference.json", "plots"} <= artifacts
     assert client.list_artifacts(run.info.run_id, "plots")
+    (model,) = client.search_logged_models([run.info.experiment_id])  # model.keras is in the MLflow model
+    assert model.source_run_id == run.info.run_id
+    assert "model.keras" in {item.path for item in client.list_logged_model_artifacts(model.model_id)}
 
 
-def test_a_one_epoch_run_is_logged(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+def test_a_one_epoch_run_is_logged(tmp_path, store):
+    uri = store
     result = api.run(
         "mlp-mnist",
         smoke=True,
@@ -152,9 +156,9 @@ def test_a_one_epoch_run_is_logged(tmp_path):
     assert "model.keras" not in {item.path for item in client.list_artifacts(run.info.run_id)}
 
 
-@pytest.mark.slow
-def test_a_failed_run_is_failed_and_an_interrupted_one_killed(tmp_path):
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+@pytest.mark.heavy
+def test_a_failed_run_is_failed_and_an_interrupted_one_killed(tmp_path, store):
+    uri = store
     client = client_for(uri)
     with pytest.raises(Exception, match="non-finite loss"):
         api.run(
@@ -186,10 +190,10 @@ def test_a_failed_run_is_failed_and_an_interrupted_one_killed(tmp_path):
     assert statuses == {"kfold-boston": "FAILED", "logreg-scratch": "KILLED"}
 
 
-def test_mlflow_sync_logs_each_run_once(cli, tmp_path):
+def test_mlflow_sync_logs_each_run_once(cli, tmp_path, store):
     assert cli("run", "perceptron-and", "--quiet").exit_code == 0
     assert cli("run", "xor-mlp", "--quiet").exit_code == 0
-    uri = f"sqlite:///{tmp_path}/store/mlflow.db"
+    uri = store
     first = cli("mlflow-sync", "outputs", "--mlflow-uri", uri)
     assert first.exit_code == 0, first.output
     assert "2 run(s) logged, 0 already in MLflow" in first.output
@@ -233,11 +237,11 @@ def test_the_default_store_is_beside_the_outputs_root(tmp_path, monkeypatch):
 # --------------------------------------------------------------------------- sweeps
 
 
-@pytest.mark.slow
-def test_a_sweep_writes_hparams_and_nests_its_runs(tmp_path):
+@pytest.mark.subprocess
+def test_a_sweep_writes_hparams_and_nests_its_runs(tmp_path, store):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = store
     result = api.sweep(
         ["playground-mlp"],
         grid=["train.optimizer.learning_rate=0.01,0.1"],
@@ -269,11 +273,11 @@ def test_a_sweep_writes_hparams_and_nests_its_runs(tmp_path):
     assert rates == ["0.01", "0.1"]
 
 
-@pytest.mark.slow
-def test_a_search_writes_hparams_of_its_space_and_nests_its_trials(tmp_path):
+@pytest.mark.heavy
+def test_a_search_writes_hparams_of_its_space_and_nests_its_trials(tmp_path, store):
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    uri = store
     result = api.tune(
         "tune-mnist-mlp",
         smoke=True,

@@ -51,18 +51,35 @@ def mlflow_sync_command(
     out: str = typer.Option(
         "outputs", "--out", metavar="DIR", help="Places the default store: sqlite:///mlflow.db beside DIR."
     ),
+    register: str | None = typer.Option(
+        None,
+        "--register",
+        metavar="NAME",
+        help="Also make each run's model a version of registered model NAME (once per run).",
+    ),
     debug: bool = debug_option(),
 ) -> None:
-    """Log runs trained without --mlflow to MLflow; a run already logged (by its run directory) is skipped.
+    """Log runs trained without --mlflow to MLflow, as --mlflow would have; a run already logged is skipped.
+
+    Each run's model.keras becomes an MLflow model (runs:/ID/model), a sweep's runs are
+    nested under the sweep's run, and a folder that cannot be read stops the sync before
+    anything is logged (exit 2).
 
     Examples:
 
       dlab mlflow-sync outputs
 
       dlab mlflow-sync outputs/sweeps/imdb-capacity-20261121-120000-ab12cd --mlflow-uri http://127.0.0.1:5000
+
+      dlab mlflow-sync outputs/mlp-mnist/20261121-120000-ab12cd --register mnist-mlp
     """
-    logged = call_api(api.mlflow_sync, paths, mlflow_uri=mlflow_uri, out=out, show_traceback=debug)
-    for run_dir, run_id, new in logged:
-        typer.echo(f"{'logged ' if new else 'already'}  {run_id}  {run_dir}")
-    fresh = sum(1 for _, _, new in logged if new)
+    logged = call_api(
+        api.mlflow_sync, paths, mlflow_uri=mlflow_uri, out=out, register=register, show_traceback=debug
+    )
+    for item in logged:
+        registered = f"  (model registered: {item.registered})" if item.registered else ""
+        typer.echo(f"{'logged ' if item.new else 'already'}  {item.run_id}  {item.run_dir}{registered}")
+        for note in item.notes:
+            typer.secho(f"note: {note}", fg=typer.colors.YELLOW, err=True)
+    fresh = sum(1 for item in logged if item.new)
     typer.echo(f"{fresh} run(s) logged, {len(logged) - fresh} already in MLflow")

@@ -24,6 +24,7 @@ import typer
 
 from dlab.cli.app import (
     CONFIG_HELP,
+    DEBUG_HELP,
     DEVICE_HELP,
     MLFLOW_URI_HELP,
     SET_HELP,
@@ -176,7 +177,7 @@ SearchResume = Annotated[
 # --------------------------------------------------------------------------- how it reports
 
 Device = Annotated[str, typer.Option("--device", metavar="auto|cpu|gpu", help=DEVICE_HELP)]
-Debug = Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")]
+Debug = Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)]
 Verbose = Annotated[
     int | None,
     typer.Option(
@@ -207,6 +208,14 @@ MLflow = Annotated[
     ),
 ]
 MLflowUri = Annotated[str | None, typer.Option("--mlflow-uri", metavar="URI", help=MLFLOW_URI_HELP)]
+Register = Annotated[
+    str | None,
+    typer.Option(
+        "--register",
+        metavar="NAME",
+        help="With --mlflow: make the run's model (an MLflow model) a version of registered model NAME.",
+    ),
+]
 Tags = Annotated[
     list[str],
     typer.Option(
@@ -309,7 +318,20 @@ ChiefAddress = Annotated[
 ]
 ConnectTimeout = Annotated[
     float,
-    typer.Option("--connect-timeout", metavar="SECONDS", help="How long a worker waits for the chief."),
+    typer.Option(
+        "--connect-timeout",
+        metavar="SECONDS",
+        help="How long a worker waits for a silent chief (at start-up and during the search).",
+    ),
+]
+WorkerTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--worker-timeout",
+        metavar="SECONDS",
+        help="How long the chief waits for a silent worker before its trial goes to another "
+        "worker (or fails when none is left); default 60.",
+    ),
 ]
 SharedDir = Annotated[
     str | None,
@@ -375,6 +397,7 @@ RUN = (
     Param("fresh", Fresh, False),
     Param("result_file", ResultFile),
     *REPORTING,
+    Param("register", Register),
 )
 SWEEP = (
     Param("targets", Targets, REQUIRED),
@@ -404,6 +427,7 @@ TUNE = (
     Param("worker", Worker),
     Param("chief_address", ChiefAddress),
     Param("connect_timeout", ConnectTimeout, 30.0),
+    Param("worker_timeout", WorkerTimeout),
     Param("shared_dir", SharedDir),
     Param("executor", Executor, "local"),
     Param("workers", Workers, 2),

@@ -124,6 +124,7 @@ class Reporting:
     tensorboard: bool = False
     mlflow: bool = False
     mlflow_uri: str | None = None
+    register: str | None = None  # dlab run --register NAME: the model's registered name in MLflow
     tags: tuple[str, ...] = ()
     note: str | None = None
 
@@ -132,7 +133,8 @@ class Reporting:
         argv += [f"--{name}" for name in ("quiet", "tensorboard", "mlflow") if getattr(self, name)]
         for tag in self.tags:
             argv += ["--tag", tag]
-        return argv + _valued("mlflow_uri", self.mlflow_uri) + _valued("note", self.note)
+        argv += _valued("mlflow_uri", self.mlflow_uri) + _valued("register", self.register)
+        return argv + _valued("note", self.note)
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ class RunRequest:
             seed=self.overrides.seed if seed is None else seed,
             sets=(*self.overrides.sets, *sets),
         )
-        reporting = replace(self.reporting, quiet=False, mlflow=False, mlflow_uri=None)
+        reporting = replace(self.reporting, quiet=False, mlflow=False, mlflow_uri=None, register=None)
         return replace(self, config=config, overrides=overrides, reporting=reporting, debug=False)
 
     def argv(self) -> list[str]:

@@ -1,11 +1,24 @@
 """One MLflow run per dlab run, written from what the run directory holds.
 
 Everything comes from dlab's own files (config.yaml, history.json, metrics.json,
-trials.json), never from MLflow's Keras autolog: autolog is pinned to older Keras
-versions and has logged nothing for 1-epoch runs. Because the run directory is the
-only input, a run trained without ``--mlflow`` is logged the same way later
-(``dlab mlflow-sync``), and the tag ``dlab.run_id`` (``<config>/<run folder>``) keeps
-any run from being logged twice.
+trials.json, model.keras), read whole beforehand (:mod:`dlab.tracking.mlflow_read`),
+never from MLflow's Keras autolog: autolog is pinned to older Keras versions and has
+logged nothing for 1-epoch runs. Because the run directory is the only input, a run
+trained without ``--mlflow`` is logged the same way later (``dlab mlflow-sync``).
+
+Logging a run is idempotent, also between processes:
+
+- the tag ``dlab.run_id`` (``<config>/<run folder>``) finds a run logged before; it is
+  left alone when it is up to date (same dlab status and epochs, logging complete, its
+  model logged) and brought up to date otherwise (a resumed run: only the new epochs);
+- finding and logging happen under the store's lock (:mod:`dlab.tracking.mlflow_locks`),
+  so two syncs never both create the run;
+- a run is created with ``dlab.logging=incomplete``, set to ``complete`` at the end; a
+  failure in between ends the MLflow run FAILED with the error in ``dlab.log_error``,
+  and the next sync (or resume) completes it instead of skipping it.
+
+MLflow run names are ``CONFIG · LABEL``: what tells the run apart where that is known
+(a sweep member's grid values and seed), else the short id of its folder.
 """
 
 from __future__ import annotations
@@ -13,35 +26,46 @@ from __future__ import annotations
 import json
 import math
 import re
+import tempfile
 import time
-from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dlab.config import flatten_dotted
-from dlab.tracking.mlflow_store import experiment_id
+from dlab.tracking import mlflow_model
+from dlab.tracking.mlflow_locks import store_lock
+from dlab.tracking.mlflow_read import RunFolder
+from dlab.tracking.mlflow_store import brief, experiment_id
 
 STATUS = {"completed": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
 """dlab status -> MLflow run status."""
 
 RUN_ID_TAG = "dlab.run_id"
-ARTIFACTS = ("config.yaml", "metrics.json", "history.csv", "summary.txt", "run.log", "trials.csv")
+LOGGING_TAG = "dlab.logging"
+ERROR_TAG = "dlab.log_error"
+MODEL_ERROR_TAG = "dlab.model_error"
+"""Why model.keras is a plain artifact, not an MLflow model (so a sync does not try again)."""
+NAME_SEPARATOR = " · "
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. /]")
 _MAX_PARAM = 6000
 
 
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+@dataclass
+class Logged:
+    """What happened to one run folder: its MLflow run, whether anything was logged now,
+    the model version registered (``NAME version N``) and notes for the user."""
+
+    run_dir: Path
+    run_id: str
+    new: bool
+    registered: str | None = None
+    notes: list[str] = field(default_factory=list)
 
 
-def dlab_run_id(run_path: Path, metrics: dict[str, Any]) -> str:
-    """The run's identity across logs: ``<config name>/<run folder name>``."""
-    return f"{metrics.get('config') or run_path.parent.name}/{run_path.name}"
+def run_name(config: str, label: str) -> str:
+    """``CONFIG · LABEL`` (``mlp-mnist · learning_rate=0.1 seed=2``, ``mlp-mnist · 3fa2c1``)."""
+    return f"{config}{NAME_SEPARATOR}{label}"
 
 
 def _key(name: str) -> str:
@@ -61,50 +85,83 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def params_of(run_path: Path) -> dict[str, str]:
+def params_of(run: RunFolder) -> dict[str, str]:
     """The flattened resolved config (``train.optimizer.learning_rate`` ...) as MLflow params."""
-    try:
-        config = yaml.safe_load((run_path / "config.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    flat = flatten_dotted({k: v for k, v in config.items() if k not in ("description", "reference")})
+    config = {k: v for k, v in run.config.items() if k not in ("description", "reference")}
+    flat = flatten_dotted(config)
     return {_key(k): json.dumps(v) if isinstance(v, list | dict) else str(v) for k, v in flat.items()}
 
 
-def tags_of(run_path: Path, metrics: dict[str, Any]) -> dict[str, str]:
-    """Config name, experiment, dlab status, smoke, seed, device, config hash, and where the run is."""
+def tags_of(run: RunFolder, label: str | None = None) -> dict[str, str]:
+    """Config name, experiment, dlab status, smoke, seed, device, config hash, where the run is."""
+    metrics = run.metrics
     device = metrics.get("device") or {}
+    if isinstance(device, dict):
+        device = device.get("used") or device.get("name") or device
     return {
-        RUN_ID_TAG: dlab_run_id(run_path, metrics),
-        "mlflow.runName": run_path.name,
-        "dlab.config": str(metrics.get("config")),
+        RUN_ID_TAG: run.identity,
+        "mlflow.runName": run_name(run.config_name, label or run.short_id),
+        "dlab.config": run.config_name,
         "dlab.framework": str(metrics.get("experiment")),
-        "dlab.status": str(metrics.get("status")),
+        "dlab.status": run.status,
+        "dlab.epochs_run": str(metrics.get("epochs_run")),
         "dlab.smoke": str(bool(metrics.get("smoke"))).lower(),
         "dlab.seed": str(metrics.get("seed")),
-        "dlab.device": str(device.get("used") or device.get("name") or device) if device else "",
+        "dlab.device": str(device) if device else "",
         "dlab.config_hash": str(metrics.get("config_hash")),
-        "dlab.run_dir": str(run_path.resolve()),
+        "dlab.run_dir": str(run.path),
+        **user_tags(metrics),
     }
 
 
-def metric_points(run_path: Path, metrics: dict[str, Any]) -> list[tuple[str, float, int]]:
+def user_tags(metrics: dict[str, Any]) -> dict[str, str]:
+    """The run's own tags (``--tag``, ``dlab tag``) as MLflow tags of the same name, its note as
+    the run's MLflow description, and where it came from (git commit, the command) as MLflow's
+    source tags. A user's tag never replaces one of MLflow's or dlab's (``mlflow.*``, ``dlab.*``):
+    it is kept as ``user.KEY`` instead."""
+    tags = metrics.get("tags") if isinstance(metrics.get("tags"), dict) else {}
+    found = {
+        (f"user.{key}" if str(key).startswith(("mlflow.", "dlab.")) else str(key)): str(value)
+        for key, value in tags.items()
+    }
+    if isinstance(metrics.get("note"), str) and metrics["note"]:
+        found["mlflow.note.content"] = metrics["note"]
+    provenance = metrics.get("provenance") if isinstance(metrics.get("provenance"), dict) else {}
+    git = provenance.get("git") if isinstance(provenance.get("git"), dict) else {}
+    if git.get("commit"):
+        found["mlflow.source.git.commit"] = str(git["commit"])
+        found["dlab.git_dirty"] = str(git.get("dirty")).lower()
+    if isinstance(provenance.get("request"), list):
+        found["dlab.command"] = " ".join(str(part) for part in provenance["request"])
+    return found
+
+
+def last_epoch(run: RunFolder) -> int:
+    epochs = run.history.get("epoch") or []
+    try:
+        return int(epochs[-1]) if epochs else int(run.metrics.get("epochs_run") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def metric_points(run: RunFolder) -> list[tuple[str, float, int]]:
     """(key, value, step): every history column at ``step=epoch``, then the test metrics and timings."""
-    history = read_json(run_path / "history.json") or {}
-    epochs = history.get("epoch") or []
+    epochs = run.history.get("epoch") or []
     points = []
-    for column, values in history.items():
+    for column, values in run.history.items():
         if column == "epoch" or not isinstance(values, list):
             continue
         for index, value in enumerate(values):
             if _number(value):
-                step = int(epochs[index]) if index < len(epochs) else index + 1
-                points.append((_key(column), float(value), step))
-    last = int(epochs[-1]) if epochs else int(metrics.get("epochs_run") or 0)
-    for key, value in (metrics.get("test") or {}).items():
+                step = epochs[index] if index < len(epochs) and _number(epochs[index]) else index + 1
+                points.append((_key(column), float(value), int(step)))
+    last = last_epoch(run)
+    metrics = run.metrics
+    test = metrics.get("test") if isinstance(metrics.get("test"), dict) else {}
+    for key, value in test.items():
         if _number(value):
             points.append((_key(f"test_{key}"), float(value), last))
-    timing = metrics.get("timing") or {}
+    timing = metrics.get("timing") if isinstance(metrics.get("timing"), dict) else {}
     for key in ("time_per_epoch_s", "train_samples_per_s"):
         if _number(timing.get(key)):
             points.append((key, float(timing[key]), last))
@@ -113,16 +170,34 @@ def metric_points(run_path: Path, metrics: dict[str, Any]) -> list[tuple[str, fl
     return points
 
 
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
 def find_logged(client: Any, run_id: str) -> Any:
     """The MLflow run already logged for this dlab run (any experiment), or None."""
     ids = [e.experiment_id for e in client.search_experiments()]
     if not ids:
         return None
-    found = client.search_runs(ids, filter_string=f"tags.`{RUN_ID_TAG}` = '{run_id}'", max_results=1)
+    found = client.search_runs(ids, filter_string=f"tags.`{RUN_ID_TAG}` = '{_quoted(run_id)}'", max_results=1)
     return found[0] if found else None
 
 
-def _log_batches(client: Any, run_id: str, metrics=(), params=(), tags=()) -> None:
+def up_to_date(client: Any, existing: Any, run: RunFolder) -> bool:
+    """Logged completely, at the run's present status and epochs, with its model when it has one."""
+    tags = existing.data.tags
+    if tags.get(LOGGING_TAG, "complete") != "complete" or tags.get("dlab.status") != run.status:
+        return False
+    if tags.get("dlab.epochs_run", str(run.metrics.get("epochs_run"))) != str(run.metrics.get("epochs_run")):
+        return False
+    if run.model_file is None or MODEL_ERROR_TAG in tags:
+        return True
+    found = mlflow_model.find_logged_model(client, existing.info.experiment_id, existing.info.run_id)
+    return found is not None
+
+
+def log_batches(client: Any, run_id: str, metrics=(), params=(), tags=()) -> None:
+    """Metrics, params and tags in as few calls as MLflow allows (1000 metrics, 100 params or tags each)."""
     from mlflow.entities import Metric, Param, RunTag
 
     now = int(time.time() * 1000)
@@ -140,56 +215,140 @@ def _log_batches(client: Any, run_id: str, metrics=(), params=(), tags=()) -> No
 def log_run(
     client: Any,
     uri: str,
-    run_path: Path,
+    run: RunFolder,
     *,
     parent_run_id: str | None = None,
     experiment_name: str | None = None,
-    update: bool = True,
-) -> tuple[str, bool]:
-    """Log one run directory as one MLflow run (its children too, for a keras-tuner search).
+    label: str | None = None,
+    register: str | None = None,
+) -> Logged:
+    """Log one run folder as one MLflow run (its trials too, for a keras-tuner search), with its
+    model as an MLflow model; or bring a run logged before up to date; or leave it.
 
     Args:
         parent_run_id: nest the run under this one (a sweep's parent run).
         experiment_name: the MLflow experiment (default: the run's config name).
-        update: when the run was logged before, bring it up to date (a resumed run: the
-            new epochs, its new status); False leaves it as it is (``mlflow-sync``).
+        label: what tells the run apart, for its name (default: its folder's short id).
+        register: also make its model a version of this registered model.
 
-    Returns:
-        (MLflow run id, True when something was logged).
+    Raises:
+        Exception: the store failed; the MLflow run, when it was created, is ended FAILED.
     """
-    run_path = Path(run_path).resolve()
-    metrics = read_json(run_path / "metrics.json")
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{run_path} is not a run directory (no readable metrics.json)")
-    identity = dlab_run_id(run_path, metrics)
-    existing = find_logged(client, identity)
-    if existing is not None and not update:
-        return existing.info.run_id, False
-    tags = tags_of(run_path, metrics)
-    if parent_run_id:
-        tags["mlflow.parentRunId"] = parent_run_id
-    if existing is None:
-        experiment = experiment_id(client, experiment_name or str(metrics.get("config")), uri)
-        run = client.create_run(experiment, start_time=_millis(metrics.get("started_at")), tags=tags)
-        mlflow_id, logged_params, steps = run.info.run_id, {}, {}
-    else:
-        mlflow_id, logged_params = existing.info.run_id, dict(existing.data.params)
-        steps = {key: _last_step(client, mlflow_id, key) for key in existing.data.metrics}
-    params = [(k, v) for k, v in params_of(run_path).items() if k not in logged_params]
-    points = [p for p in metric_points(run_path, metrics) if p[2] > steps.get(p[0], -1)]
-    _log_batches(client, mlflow_id, points, params, tags.items())
-    for name in ARTIFACTS:
-        if (run_path / name).is_file():
-            client.log_artifact(mlflow_id, str(run_path / name))
-    if (run_path / "plots").is_dir():
-        client.log_artifacts(mlflow_id, str(run_path / "plots"), "plots")
-    if (run_path / "model.keras").is_file():
-        client.log_artifact(mlflow_id, str(run_path / "model.keras"))
-    log_trials(client, run_path, mlflow_id, tags)
-    status = STATUS.get(str(metrics.get("status")))
+    existing = find_logged(client, run.identity)
+    current = existing is not None and up_to_date(client, existing, run)
+    if current and register is None:  # the usual second sync: no lock, no model to build
+        return Logged(run.path, existing.info.run_id, False)
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="dlab-mlflow-model-") as scratch:
+        model_dir = None if current else _built_model(run, Path(scratch), notes)  # before the lock
+        with store_lock(uri, f"logging {run.identity}"):
+            existing = find_logged(client, run.identity)  # another process may have logged it
+            if existing is not None and up_to_date(client, existing, run):
+                return _unchanged(client, existing, run, register)
+            tags = tags_of(run, label)
+            if parent_run_id:
+                tags["mlflow.parentRunId"] = parent_run_id
+            target = _target(client, uri, run, existing, tags, experiment_name)
+            try:
+                return _write(client, target, run, tags, model_dir, register, notes)
+            except BaseException as error:
+                _end_failed(client, target.info.run_id, error)
+                raise
+
+
+def _target(
+    client: Any, uri: str, run: RunFolder, existing: Any, tags: dict[str, str], experiment_name: str | None
+) -> Any:
+    """The MLflow run to write: the one logged before, or a new one; marked incomplete until done."""
+    if existing is not None:
+        client.set_tag(existing.info.run_id, LOGGING_TAG, "incomplete")
+        return existing
+    experiment = experiment_id(client, experiment_name or run.config_name, uri)
+    start = _millis(run.metrics.get("started_at"))
+    return client.create_run(experiment, start_time=start, tags={**tags, LOGGING_TAG: "incomplete"})
+
+
+def _unchanged(client: Any, existing: Any, run: RunFolder, register: str | None) -> Logged:
+    """A run logged before and up to date: only registered, when asked (once per run)."""
+    if register is None:
+        return Logged(run.path, existing.info.run_id, False)
+    model = mlflow_model.find_logged_model(client, existing.info.experiment_id, existing.info.run_id)
+    if model is None:
+        return Logged(run.path, existing.info.run_id, False, notes=[_nothing_to_register(run)])
+    version = mlflow_model.register(client, register, existing.info.run_id, model)
+    return Logged(run.path, existing.info.run_id, False, f"{register} version {version.version}")
+
+
+def _nothing_to_register(run: RunFolder) -> str:
+    if run.model_file is None:
+        return f"{run.identity} has no model.keras (a NumPy run, or --no-save): nothing to register"
+    return f"{run.identity}: its model.keras is not an MLflow model (see above), so it was not registered"
+
+
+def _built_model(run: RunFolder, scratch: Path, notes: list[str]) -> Path | None:
+    """The run's MLflow model folder; None, with a note, when the model cannot be made."""
+    try:
+        return mlflow_model.build(run, scratch)
+    except Exception as error:  # noqa: BLE001 - the run is logged anyway, model.keras as a file
+        notes.append(
+            f"{run.identity}: model.keras could not be made an MLflow model ({brief(error)}); "
+            "it is logged as a plain artifact instead"
+        )
+        return None
+
+
+def _write(
+    client: Any,
+    target: Any,
+    run: RunFolder,
+    tags: dict[str, str],
+    model_dir: Path | None,
+    register: str | None,
+    notes: list[str],
+) -> Logged:
+    """Everything of the run that the MLflow run lacks, then its status (under the store lock)."""
+    mlflow_id, experiment = target.info.run_id, target.info.experiment_id
+    logged_params = dict(target.data.params)
+    steps = {key: _last_step(client, mlflow_id, key) for key in target.data.metrics}
+    params = [(k, v) for k, v in params_of(run).items() if k not in logged_params]
+    points = [p for p in metric_points(run) if p[2] > steps.get(p[0], -1)]
+    log_batches(client, mlflow_id, points, params, tags.items())
+    for name in run.files:
+        client.log_artifact(mlflow_id, str(run.path / name))
+    for plot in run.plots:
+        client.log_artifact(mlflow_id, str(run.path / plot), "plots")
+    model = mlflow_model.find_logged_model(client, experiment, mlflow_id) if model_dir else None
+    if model_dir is not None and model is None:
+        model = mlflow_model.log_model(
+            client, experiment, mlflow_id, model_dir, last_epoch(run), {RUN_ID_TAG: run.identity}
+        )
+    elif model_dir is None and run.model_file is not None:
+        client.log_artifact(mlflow_id, str(run.model_file))
+        client.set_tag(mlflow_id, MODEL_ERROR_TAG, notes[-1] if notes else "not made")
+    registered = None
+    if register is not None and model is not None:
+        version = mlflow_model.register(client, register, mlflow_id, model)
+        registered = f"{register} version {version.version}"
+    elif register is not None:
+        notes.append(_nothing_to_register(run))
+    log_trials(client, run, mlflow_id, tags)
+    if ERROR_TAG in target.data.tags:
+        client.delete_tag(mlflow_id, ERROR_TAG)
+    client.set_tag(mlflow_id, LOGGING_TAG, "complete")
+    status = STATUS.get(run.status)
     if status is not None:
-        client.set_terminated(mlflow_id, status=status, end_time=_millis(metrics.get("finished_at")))
-    return mlflow_id, True
+        client.set_terminated(mlflow_id, status=status, end_time=_millis(run.metrics.get("finished_at")))
+    return Logged(run.path, mlflow_id, True, registered, notes)
+
+
+def _end_failed(client: Any, run_id: str, error: BaseException) -> None:
+    """A run whose logging broke off is FAILED (KILLED on Ctrl-C), not RUNNING forever."""
+    status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
+    try:
+        client.set_tag(run_id, ERROR_TAG, brief(error))
+        client.set_terminated(run_id, status=status)
+    except Exception:  # noqa: BLE001, S110 - the store itself failed: the tag stays incomplete
+        pass
 
 
 def _last_step(client: Any, run_id: str, key: str) -> int:
@@ -199,15 +358,15 @@ def _last_step(client: Any, run_id: str, key: str) -> int:
 TRIAL_STATUS = {"COMPLETED": "FINISHED", "FAILED": "FAILED", "INVALID": "FAILED", "STOPPED": "KILLED"}
 
 
-def log_trials(client: Any, run_path: Path, parent_id: str, parent_tags: dict[str, str]) -> None:
+def log_trials(client: Any, run: RunFolder, parent_id: str, parent_tags: dict[str, str]) -> None:
     """A keras-tuner search's trials (trials.json) as runs nested under the search's run."""
-    rows = read_json(run_path / "trials.json")
-    if not isinstance(rows, list) or not rows:
+    rows = run.trials
+    if not rows:
         return
     parent = client.get_run(parent_id)
     done = {
-        run.data.tags.get("dlab.trial")
-        for run in client.search_runs(
+        child.data.tags.get("dlab.trial")
+        for child in client.search_runs(
             [parent.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
         )
     }
@@ -217,7 +376,7 @@ def log_trials(client: Any, run_path: Path, parent_id: str, parent_tags: dict[st
             continue
         tags = {
             "mlflow.parentRunId": parent_id,
-            "mlflow.runName": f"trial {row.get('trial')}",
+            "mlflow.runName": run_name(run.config_name, f"trial {row.get('trial')}"),
             "dlab.trial": str(row.get("trial")),
             "dlab.config": parent_tags.get("dlab.config", ""),
             "dlab.status": str(row.get("status")),
@@ -231,33 +390,5 @@ def log_trials(client: Any, run_path: Path, parent_id: str, parent_tags: dict[st
             for key in ("score", "best_epoch")
             if _number(row.get(key))
         ]
-        _log_batches(client, child.info.run_id, points, params)
+        log_batches(client, child.info.run_id, points, params)
         client.set_terminated(child.info.run_id, status=TRIAL_STATUS.get(str(row.get("status")), "FAILED"))
-
-
-def start_parent(
-    client: Any, uri: str, experiment_name: str, name: str, tags: dict[str, str], params: dict[str, Any]
-) -> str:
-    """A parent run (a sweep) that member runs nest under; returns its id."""
-    experiment = experiment_id(client, experiment_name, uri)
-    run = client.create_run(experiment, tags={"mlflow.runName": name, **tags})
-    _log_batches(client, run.info.run_id, params=[(_key(k), str(v)) for k, v in params.items()])
-    return run.info.run_id
-
-
-def finish_parent(client: Any, run_id: str, status: str, sweep_path: Path | None = None) -> None:
-    """End a parent run; its summary files become artifacts."""
-    if sweep_path is not None:
-        for name in ("summary.csv", "summary.json", "seeds.csv"):
-            if (sweep_path / name).is_file():
-                client.log_artifact(run_id, str(sweep_path / name))
-    client.set_terminated(run_id, status=status)
-
-
-def sync(client: Any, uri: str, run_paths: Iterable[Path]) -> list[tuple[Path, str, bool]]:
-    """Log run directories that were trained without ``--mlflow``; each at most once.
-
-    Returns:
-        (run directory, MLflow run id, True when logged now / False when it already was).
-    """
-    return [(path, *log_run(client, uri, path, update=False)) for path in run_paths]

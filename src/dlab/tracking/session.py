@@ -16,11 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dlab.errors import UsageError
-from dlab.tracking import mlflow_runs
-from dlab.tracking.mlflow_store import connect, resolve_uri
+from dlab.fileio import read_json_object
+from dlab.tracking import mlflow_runs, mlflow_sweeps, mlflow_sync
+from dlab.tracking.mlflow_read import read_run_folder
+from dlab.tracking.mlflow_store import connect, resolve_uri, store_error
+from dlab.tracking.mlflow_sweeps import SweepFolder, varied_hparams
 from dlab.tracking.tensorboard import LOG_FOLDER, Session, hparams_metric_names, write_hparams
 
 
@@ -31,79 +32,97 @@ def warn(message: str) -> None:
 class MlflowTracker:
     """Logs finished run directories to one MLflow store (connected at construction).
 
+    Args:
+        register: make each logged model a version of this registered model.
+        consequence: what a store that fails at construction means ("Nothing was trained.").
+
     Raises:
-        UsageError: from the constructor, when mlflow is missing or the store does not answer.
+        UsageError: from the constructor, when mlflow is missing or the store cannot be used.
     """
 
-    def __init__(self, uri: str | None, out: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        uri: str | None,
+        out: str | os.PathLike[str],
+        register: str | None = None,
+        consequence: str = "Nothing was trained.",
+    ) -> None:
         self.uri = resolve_uri(uri, out)
-        self.client = connect(self.uri)
+        self.register = register
+        self.client = connect(self.uri, consequence)
 
     def log_run(
-        self, run_path: Path, *, parent_run_id: str | None = None, experiment_name: str | None = None
+        self,
+        run_path: Path,
+        *,
+        parent_run_id: str | None = None,
+        experiment_name: str | None = None,
+        label: str | None = None,
     ) -> str | None:
         """Log (or bring up to date) one run; returns its MLflow run id, None when logging failed."""
         try:
-            run_id, _ = mlflow_runs.log_run(
+            logged = mlflow_runs.log_run(
                 self.client,
                 self.uri,
-                Path(run_path),
+                read_run_folder(run_path),
                 parent_run_id=parent_run_id,
                 experiment_name=experiment_name,
+                label=label,
+                register=self.register,
             )
         except Exception as error:  # noqa: BLE001 - the run itself is done; say why it is not logged
-            warn(f"MLflow logging of {run_path} failed: {type(error).__name__}: {error}")
+            if not isinstance(error, UsageError):  # a store problem, said in one line
+                error = store_error(self.uri, error, "The run itself is unchanged.", doing="logging it")
+            reason = str(error)
+            warn(f"MLflow logging of {run_path} failed: {reason}")
             if (Path(run_path) / "run.log").is_file():
                 with open(Path(run_path) / "run.log", "a", encoding="utf-8") as log:
                     log.write("MLflow logging failed:\n" + traceback.format_exc())
             return None
-        print(f"dlab: logged to MLflow ({self.uri}) as run {run_id}", flush=True)
-        return run_id
+        for note in logged.notes:
+            warn(f"MLflow: {note}")
+        registered = f"; model registered as {logged.registered}" if logged.registered else ""
+        print(f"dlab: logged to MLflow ({self.uri}) as run {logged.run_id}{registered}", flush=True)
+        return logged.run_id
 
 
-def mlflow_tracker(enabled: bool, uri: str | None, out: str | os.PathLike[str]) -> MlflowTracker | None:
+def mlflow_tracker(
+    enabled: bool, uri: str | None, out: str | os.PathLike[str], register: str | None = None
+) -> MlflowTracker | None:
     """A connected tracker under ``--mlflow`` (a bad store stops the run before training), else None.
 
     Raises:
-        UsageError: ``--mlflow-uri`` without ``--mlflow`` (a likely slip), or a store that fails.
+        UsageError: ``--mlflow-uri`` or ``--register`` without ``--mlflow`` (a likely slip), or
+            a store that fails.
     """
     if not enabled:
         if uri:
             raise UsageError(f"--mlflow-uri {uri} is given without --mlflow: add --mlflow to log to it.")
+        if register:
+            raise UsageError(
+                f"--register {register} is given without --mlflow: add --mlflow to log the model to "
+                "MLflow and register it."
+            )
         return None
-    return MlflowTracker(uri, out)
+    check_register(register)
+    return MlflowTracker(uri, out, register)
 
 
-def sync(tracker: MlflowTracker, run_paths: list[Path]) -> list[tuple[Path, str, bool]]:
-    """``dlab mlflow-sync``: log each run directory unless it already is (by its dlab run id)."""
-    return mlflow_runs.sync(tracker.client, tracker.uri, run_paths)
+def check_register(name: str | None) -> None:
+    """Refuse an empty ``--register`` name before anything starts.
 
-
-def varied_hparams(rows: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """Per sweep row: the keys the sweep varies (config, each ``--grid``/study key, seed) and values.
-
-    Only keys that take more than one value across the rows count: the HParams
-    dashboard then shows what tells the members apart.
+    Raises:
+        UsageError: a name of only spaces.
     """
-    per_row: dict[int, dict[str, Any]] = {}
-    for row in rows:
-        values: dict[str, Any] = {"config": row.get("config")}
-        for assignment in row.get("overrides") or []:
-            key, _, text = str(assignment).partition("=")
-            try:
-                values[key] = yaml.safe_load(text)
-            except yaml.YAMLError:
-                values[key] = text
-        if row.get("seed") is not None:
-            values["seed"] = row["seed"]
-        per_row[int(row["index"])] = values
-    keys = {key for values in per_row.values() for key in values}
-    varied = {
-        key
-        for key in keys
-        if len({repr(values.get(key)) for values in per_row.values()}) > 1 or len(per_row) == 1
-    }
-    return {index: {k: v for k, v in values.items() if k in varied} for index, values in per_row.items()}
+    if name is not None and not name.strip():
+        raise UsageError("--register: give the name of the registered model (e.g. --register mnist-mlp).")
+
+
+def sync(
+    tracker: MlflowTracker, run_paths: list[Path], sweeps: list[SweepFolder] = ()
+) -> list[mlflow_runs.Logged]:
+    """``dlab mlflow-sync``: see :mod:`dlab.tracking.mlflow_sync`."""
+    return mlflow_sync.sync(tracker.client, tracker.uri, run_paths, list(sweeps), tracker.register)
 
 
 class SweepTracking:
@@ -126,6 +145,7 @@ class SweepTracking:
         self.tensorboard = tensorboard
         self.parent_id: str | None = None
         self.experiment: str | None = None
+        self.labels: dict[int, str] = {}
         self.sweep_dir: Path | None = None
 
     def __call__(self, event: str, info: dict[str, Any]) -> None:
@@ -134,28 +154,28 @@ class SweepTracking:
         if self.inner is not None:
             self.inner(event, info)
         if event == "finish" and self.mlflow and self.parent_id and info["row"].get("run_dir"):
+            row = info["row"]
             self.mlflow.log_run(
-                Path(info["row"]["run_dir"]), parent_run_id=self.parent_id, experiment_name=self.experiment
+                Path(row["run_dir"]),
+                parent_run_id=self.parent_id,
+                experiment_name=self.experiment,
+                label=self.labels.get(int(row.get("index", -1))) or None,
             )
         if event == "end":
             self._end(info["result"], info["plan"])
 
     def _start(self, info: dict[str, Any]) -> None:
-        plan, self.sweep_dir = info["plan"], Path(info["sweep_dir"])
+        """The parent run, from the summary.json the sweep has just written (as mlflow-sync reads it)."""
+        self.sweep_dir = Path(info["sweep_dir"])
         if self.mlflow is None:
             return
-        self.experiment = plan.study.study if plan.study else plan.name
-        params = {"sweep.kind": plan.kind, "sweep.members": len(plan.runs), "sweep.seeds": plan.seeds}
-        params.update({f"grid.{key}": values for key, values in (plan.grid or {}).items()})
         try:
-            self.parent_id = mlflow_runs.start_parent(
-                self.mlflow.client,
-                self.mlflow.uri,
-                self.experiment,
-                self.sweep_dir.name,
-                {"dlab.sweep": plan.name, "dlab.sweep_dir": str(self.sweep_dir.resolve())},
-                params,
-            )
+            sweep = mlflow_sweeps.read_sweep(self.sweep_dir)
+            if sweep is None:
+                raise FileNotFoundError(f"{self.sweep_dir}/{mlflow_sweeps.SUMMARY} is missing")
+            self.experiment = sweep.experiment
+            self.labels = mlflow_sweeps.member_labels(sweep.rows)
+            self.parent_id = mlflow_sweeps.start_parent(self.mlflow.client, self.mlflow.uri, sweep)
         except Exception as error:  # noqa: BLE001 - the sweep runs on without MLflow
             warn(f"MLflow: cannot start the sweep's parent run: {type(error).__name__}: {error}")
 
@@ -175,7 +195,7 @@ class SweepTracking:
         """End the MLflow parent run (also when the sweep is interrupted: KILLED)."""
         if self.mlflow and self.parent_id:
             try:
-                mlflow_runs.finish_parent(self.mlflow.client, self.parent_id, status, self.sweep_dir)
+                mlflow_sweeps.finish_parent(self.mlflow.client, self.parent_id, status, self.sweep_dir)
             except Exception as error:  # noqa: BLE001
                 warn(f"MLflow: cannot end the sweep's parent run: {type(error).__name__}: {error}")
             self.parent_id = None
@@ -189,7 +209,7 @@ def write_sweep_hparams(sweep_dir: Path, rows: list[dict[str, Any]], compared: s
     for row in members:
         name = f"{int(row['index']):03d}-{row['config']}"
         sessions.append(Session(name, hparams[int(row["index"])], dict(row.get("metrics") or {})))
-        history = mlflow_runs.read_json(Path(row["run_dir"]) / "history.json") or {}
+        history = read_json_object(Path(row["run_dir"]) / "history.json") or {}
         histories[name] = {k: v for k, v in history.items() if k != "epoch" and isinstance(v, list)}
     return write_hparams(
         Path(sweep_dir) / LOG_FOLDER, sessions, hparams_metric_names(compared, members), histories
