@@ -7,19 +7,21 @@ three seconds of TensorFlow start-up for a perceptron would be absurd.
 
 from __future__ import annotations
 
+import os
 import platform
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 import dlab
 from dlab.errors import UsageError
+from dlab.runtime import compile_cache
 from dlab.runtime.backend import BackendChoice, activate, library_version
 from dlab.runtime.device import DEVICE_CHOICES, DeviceInfo, select_device, select_device_for
-from dlab.runtime.tfenv import captured_native_stderr, prepare_environment
+from dlab.runtime.tfenv import prepare_environment, quiet_native_output
 
 
 @dataclass
@@ -28,9 +30,9 @@ class Runtime:
 
     device: DeviceInfo
     backend: str
-    native_log: list[str] = field(default_factory=list)
     choice: BackendChoice | None = None
     scaling: Any = None  # dlab.run.scaling.Scaling of a Keras run, once its config is known
+    compile_cache: str | None = None  # the persistent compilation cache (dlab.runtime.compile_cache)
 
     def versions(self) -> dict[str, str]:
         """Versions of Python and the libraries that shape this run's results."""
@@ -58,6 +60,7 @@ class Runtime:
             "backend_version": library_version(self.backend),
             "requested": choice.requested if choice else None,
             "reason": choice.reason if choice else None,
+            "compile_cache": self.compile_cache,
         }
 
 
@@ -85,21 +88,22 @@ def start(
 
     if backend is not None:
         activate(backend)
+    quiet_native_output(show=debug)  # a no-op where the CLI's entry point already chose
     prepare_environment()
     name = backend.name if backend is not None else None
-    native_log: list[str] = []
-    try:
-        with captured_native_stderr(native_log):
-            if name in (None, "tensorflow"):
-                device_info = select_device(device)
-            else:
-                device_info = select_device_for(name, device)
-            import keras
-    finally:
-        if debug and native_log:
-            print("\n".join(native_log), file=sys.stderr)
+    cache = compile_cache.enable(name or os.environ.get("KERAS_BACKEND", "tensorflow"))
+    if name in (None, "tensorflow"):
+        device_info = select_device(device)
+    else:
+        device_info = select_device_for(name, device)
+    import keras
 
-    return Runtime(device_info, backend=keras.backend.backend(), native_log=native_log, choice=backend)
+    return Runtime(
+        device_info,
+        backend=keras.backend.backend(),
+        choice=backend,
+        compile_cache=None if cache is None else str(cache),
+    )
 
 
 def seed_everything(seed: int, runtime: Runtime) -> None:
