@@ -209,7 +209,7 @@ def test_cifar_batches_are_read_batch_by_batch_as_keras_reads_them(tmp_path):
     np.testing.assert_array_equal(from_archive.y_test, data.y_test)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_full_size_cifar_batches_equal_keras_cifar10_load_data(tmp_path, monkeypatch):
     """Keras's loader wants 10,000 images per batch: 180 MB of batches, read by both."""
     import keras

@@ -263,7 +263,7 @@ def test_npz_text_labels_and_class_names(tmp_path):
 # --------------------------------------------------------------------------- image folders
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_folder_of_image_class_folders_streams_stratified_splits_and_predicts_a_jpg(project):
     write_pets(project / "pets")
     data = {"dataset": "image_folder", "path": "pets", "validation": 0.2, "image_size": 16}

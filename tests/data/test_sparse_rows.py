@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+from dlab.data.modalities.text import multi_hot
 
-from dlab.data.modalities.sparse_rows import reads_sparse_inputs, sparse_batches  # noqa: E402
-from dlab.data.modalities.text import multi_hot  # noqa: E402
-from dlab.models.sparse_dense import SparseInputDense  # noqa: E402
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow") is None, reason="sparse batches are tf.data pipelines"
+)
+
+
+@pytest.fixture(scope="module")
+def tf():
+    """TensorFlow, imported when a test here runs (collecting the suite must not start it)."""
+    import tensorflow
+
+    return tensorflow
+
+
+@pytest.fixture(scope="module")
+def keras():
+    import keras
+
+    return keras
 
 
 def documents(count: int, seed: int = 0) -> list[list[int]]:
@@ -21,7 +37,9 @@ def documents(count: int, seed: int = 0) -> list[list[int]]:
     return docs
 
 
-def test_unshuffled_batches_hold_the_arrays_rows_in_order_as_ones():
+def test_unshuffled_batches_hold_the_arrays_rows_in_order_as_ones(tf):
+    from dlab.data.modalities.sparse_rows import sparse_batches
+
     x = multi_hot(documents(23), 50)
     y = np.arange(23).reshape(-1, 1)
     batches = list(sparse_batches(x, y, batch_size=8))
@@ -36,7 +54,9 @@ def test_unshuffled_batches_hold_the_arrays_rows_in_order_as_ones():
     assert np.all(np.diff(positions[:, 0] * 50 + positions[:, 1]) > 0)
 
 
-def test_shuffled_batches_redraw_the_order_every_epoch_and_keep_rows_with_their_labels():
+def test_shuffled_batches_redraw_the_order_every_epoch_and_keep_rows_with_their_labels(tf):
+    from dlab.data.modalities.sparse_rows import sparse_batches
+
     x = multi_hot(documents(40, seed=1), 60)
     y = np.arange(40).reshape(-1, 1)
     tf.random.set_seed(5)
@@ -54,7 +74,10 @@ def test_shuffled_batches_redraw_the_order_every_epoch_and_keep_rows_with_their_
     assert orders[0] != orders[1]
 
 
-def test_a_sparse_input_model_trains_like_the_dense_one_to_float_rounding():
+def test_a_sparse_input_model_trains_like_the_dense_one_to_float_rounding(keras):
+    from dlab.data.modalities.sparse_rows import reads_sparse_inputs, sparse_batches
+    from dlab.models.sparse_dense import SparseInputDense
+
     x = multi_hot(documents(96, seed=2), 80)
     y = np.random.default_rng(3).integers(0, 2, (96, 1)).astype(np.float32)
 
@@ -78,7 +101,9 @@ def test_a_sparse_input_model_trains_like_the_dense_one_to_float_rounding():
     np.testing.assert_allclose(predicted, dense.predict(x, verbose=0), rtol=1e-4, atol=1e-6)
 
 
-def test_sparse_input_dense_multiplies_as_sparse_and_saves_as_itself(tmp_path):
+def test_sparse_input_dense_multiplies_as_sparse_and_saves_as_itself(tmp_path, tf, keras):
+    from dlab.models.sparse_dense import SparseInputDense
+
     """The TensorFlow sparse product, not Keras's embedding lookup, and the same numbers as Dense."""
     x = multi_hot(documents(64, seed=4), 40).astype(np.float32)
     layer = SparseInputDense(5, activation="tanh", kernel_regularizer="l2")
@@ -99,6 +124,8 @@ def test_sparse_input_dense_multiplies_as_sparse_and_saves_as_itself(tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), dense(x), rtol=1e-6, atol=1e-6)
 
 
-def test_sparse_batches_refuse_anything_but_a_matrix():
+def test_sparse_batches_refuse_anything_but_a_matrix(tf):
+    from dlab.data.modalities.sparse_rows import sparse_batches
+
     with pytest.raises(ValueError, match="2-D matrix"):
         sparse_batches(np.zeros(5), np.zeros(5), 2)

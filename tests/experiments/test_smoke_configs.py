@@ -13,7 +13,7 @@ TOO_BIG_TO_SAVE = {"vgg11-fashion", "alexnet-fashion"}
 safe mode without weights; every other smoke run saves model.keras and loads it back."""
 
 
-@pytest.mark.slow
+@pytest.mark.every_config
 @pytest.mark.parametrize("name", config_names())
 def test_every_config_runs_in_smoke_mode(cli, tmp_path, name):
     save = ["--no-save"] if name in TOO_BIG_TO_SAVE else []

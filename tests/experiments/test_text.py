@@ -149,7 +149,7 @@ def test_sparse_and_dense_multi_hot_batches_train_the_same_model(cli, tmp_path):
     np.testing.assert_allclose(finals["true"], finals["false"], rtol=1e-4)
 
 
-@pytest.mark.slow
+@pytest.mark.backend
 def test_on_jax_the_multi_hot_batches_stay_dense(tmp_path):
     """JAX would compile its train step again for every batch's number of ones (see sparse_rows)."""
     import subprocess

@@ -264,7 +264,7 @@ def test_a_sweep_directory_expands_to_its_runs(tmp_path, monkeypatch, summary):
     assert [run.values["test.accuracy"] for run in comparison.runs] == pytest.approx([0.6, 0.7, 0.8])
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_sweep_without_a_summary_is_searched_for_run_directories(tmp_path):
     sweep = tmp_path / "sweep"
     make_run(sweep / "runs", run_id="20261122-100000-aaaaaa")

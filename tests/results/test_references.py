@@ -114,7 +114,7 @@ def test_initial_costs_of_random_inits_are_seed_dependent():
     assert resolve_config("playground-mlp").reference["test_loss"].kind == "max"
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_check_passes_on_fresh_runs_of_the_quickstart_configs(cli, tmp_path):
     """The README's quickstart (and the other NumPy configs): a fresh, non-smoke run passes dlab check."""
     names = ["perceptron-and", "xor-mlp", "xor-mlp-tanh", "softmax-decoder", "softmax-decoder-sigmoid"]

@@ -90,7 +90,7 @@ def study_sweep(root):
     return sweep
 
 
-@pytest.mark.slow
+@pytest.mark.browser
 def test_report_opens_in_a_browser_with_every_image_and_a_table_that_fits(cli, tmp_path):
     chromium = browser()
     sweep = study_sweep(tmp_path / "outputs")

@@ -129,7 +129,7 @@ def test_report_bad_input(cli, tmp_path, outputs):
     assert not (tmp_path / "report.html").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_reading_saved_runs_never_imports_tensorflow(tmp_path, outputs):
     import subprocess
     import sys

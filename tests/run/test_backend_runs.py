@@ -15,7 +15,7 @@ import math
 import pytest
 from test_backends import dlab_run, only_run, requires_backend
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.backend
 
 CONFIGS = [
     "chargru-timemachine",

@@ -108,7 +108,7 @@ def in_thread(function, timeout: float = 60):
 # --------------------------------------------------------------------------- run lock: processes
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_run_held_by_another_process_is_refused_with_its_pid_until_it_dies(tmp_path):
     holder = hold("run", str(tmp_path))
     try:
@@ -133,7 +133,7 @@ def test_a_run_held_by_another_process_is_refused_with_its_pid_until_it_dies(tmp
     assert lock_files(tmp_path) == []
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_run_held_here_is_refused_to_another_process_until_released(tmp_path):
     with RunLock.acquire(tmp_path):
         refused = try_run_lock(tmp_path)
@@ -146,7 +146,7 @@ def test_a_run_held_here_is_refused_to_another_process_until_released(tmp_path):
     assert lock_files(tmp_path) == []
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_run_released_by_another_process_can_be_taken_and_leaves_no_files(tmp_path):
     holder = hold("run", str(tmp_path))
     out, err = holder.communicate("\n", timeout=60)
@@ -214,7 +214,7 @@ def test_a_run_directory_that_cannot_hold_a_lock_is_a_usage_error(tmp_path):
 # --------------------------------------------------------------------------- dataset-cache lock
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_dataset_lock_makes_another_process_wait_until_it_is_released(tmp_path):
     path, marker = tmp_path / "cache" / "mnist.lock", tmp_path / "marker"
     with file_lock(path):
@@ -239,7 +239,7 @@ def test_the_dataset_lock_makes_another_process_wait_until_it_is_released(tmp_pa
     assert path.is_file(), "on POSIX the lock file stays: every waiter locks the same file"
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_dataset_lock_whose_holder_was_killed_blocks_nobody(tmp_path):
     path = tmp_path / "cache" / "mnist.lock"
     holder = hold("file", str(path), str(tmp_path / "marker"))

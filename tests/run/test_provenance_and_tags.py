@@ -202,7 +202,7 @@ def test_rm_refuses_a_live_run(cli, tmp_path):
     assert run_dir.is_dir()
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_sweeps_tags_reach_its_members_and_rm_removes_the_sweep_but_not_a_users_file(tmp_path):
     out = tmp_path / "o"
     sweep = subprocess.run(

@@ -98,7 +98,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_real_full_disk_during_the_backup_no_longer_crashes_the_process(cli, small_disk):
     filler = small_disk / "filler"
     stats = os.statvfs(small_disk)

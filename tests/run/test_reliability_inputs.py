@@ -82,7 +82,7 @@ def _limit_memory() -> None:  # a regression must fail fast, not swap the machin
     resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("where", ["file", "--set"])
 def test_an_alias_bomb_in_a_config_or_a_set_value_exits_2_in_a_second(tmp_path, where):
     if where == "file":
@@ -250,7 +250,7 @@ def test_a_deeply_nested_metrics_file_is_unreadable_not_a_traceback(cli, tmp_pat
     assert good.name[-6:] in shown  # runs of one config are labelled by their short id
 
 
-@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_fifo_named_metrics_json_does_not_hang_dlab_runs(tmp_path):
     import os
 

@@ -28,7 +28,7 @@ from test_reliability import (
     wait_for_training,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.subprocess
 
 
 def wait_for_file(pattern: str, root: Path, process, timeout: float = 120) -> Path:

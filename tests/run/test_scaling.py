@@ -106,7 +106,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_mirrored_on_two_logical_cpus_matches_the_default_strategy(tmp_path):
     """Unshuffled: the default strategy shuffles arrays in dlab's tf.data pipeline, a mirrored
     run in Keras's own batching (dlab.training.batches), so the same math is compared on one order."""
@@ -142,7 +142,7 @@ def _one_config_per_keras_family() -> list[str]:
     return sorted(chosen.values())
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 @pytest.mark.parametrize("config", _one_config_per_keras_family())
 def test_bfloat16_smoke_run_of_every_keras_family(tmp_path, config):
     if config.startswith("tune-"):

@@ -525,7 +525,7 @@ def interrupt_after_epoch(monkeypatch, epoch: int):
     monkeypatch.setattr(RunGuardCallback, "on_epoch_end", stop)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_resumed_run_continues_the_cosine_schedule_where_it_stopped(cli, tmp_path, monkeypatch):
     from dlab.training import learning_rate
 
@@ -557,7 +557,7 @@ def test_a_resumed_run_continues_the_cosine_schedule_where_it_stopped(cli, tmp_p
     assert (run / "plots" / "learning_rate.png").stat().st_size > 0
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_user_callback_is_called_once_per_epoch_also_across_resume(
     cli, tmp_path, monkeypatch, clean_modules
 ):
@@ -581,7 +581,7 @@ def test_a_user_callback_is_called_once_per_epoch_also_across_resume(
     assert (tmp_path / "calls.txt").read_text().split() == ["1", "2", "3", "4", "5"]  # 3..5 only
 
 
-@pytest.mark.slow
+@pytest.mark.heavy
 def test_a_run_trains_with_every_option(cli, tmp_path, monkeypatch, clean_modules):
     """Optimizer arguments, loss arguments, metrics with arguments, class weights and
     ReduceLROnPlateau all reach model.fit (with min_delta 1000 no epoch after the first

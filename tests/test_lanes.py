@@ -1,0 +1,48 @@
+"""The test lanes: the default run is the fast lane, every slow test says why, a hang fails fast."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import tomllib
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_test_that_sleeps_past_its_timeout_fails_with_its_name(tmp_path):
+    (tmp_path / "test_hang.py").write_text(
+        textwrap.dedent(
+            """
+            import time
+            import pytest
+
+            @pytest.mark.timeout(1)
+            def test_waits_for_an_engine_that_never_answers():
+                time.sleep(60)
+            """
+        )
+    )
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_hang.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Timeout" in done.stdout and "test_waits_for_an_engine_that_never_answers" in done.stdout
+    assert time.monotonic() - started < 50  # failed at its timeout, not after its sleep
+
+
+def test_the_default_run_is_the_fast_lane_with_a_timeout_per_test():
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "-m 'not slow'" in options["addopts"] and int(options["timeout"]) > 0
+    declared = {marker.split(":")[0] for marker in options["markers"]}
+    from conftest import SLOW_BECAUSE
+
+    assert set(SLOW_BECAUSE) | {"slow"} == declared
