@@ -73,7 +73,7 @@ def _command_section(path: str, command: click.Command, parent: click.Context, l
         rows.append(_param_row(param, ctx))
     if rows:
         lines += ["| argument / option | what it does | default |", "|---|---|---|", *rows, ""]
-    if isinstance(command, click.Group):
+    if hasattr(command, "list_commands"):  # a group (dlab data): its commands follow
         for name in command.list_commands(ctx):
             sub = command.get_command(ctx, name)
             if sub is not None and not sub.hidden:
@@ -95,9 +95,9 @@ def _help_text(text: str | None) -> str:
 
 
 def _param_row(param: click.Parameter, ctx: click.Context) -> str:
-    if isinstance(param, click.Option):
+    if param.param_type_name == "option":  # Typer may bundle its own click: no isinstance
         names = ", ".join(f"`{opt}`" for opt in param.opts + param.secondary_opts)
-        metavar = param.metavar or ("" if param.is_flag else param.type.name.upper())
+        metavar = param.metavar or ("" if param.is_flag else (param.name or "").upper())
         name = f"{names} {metavar}".strip()
         default = param.default
         shown = "" if default in (None, False, [], ()) or param.is_flag and not default else f"`{default}`"

@@ -15,8 +15,10 @@ from dlab.cli.app import app, call_api
 def init_command(
     folder: str = typer.Argument(..., metavar="DIR", help="A new or empty folder for the project."),
 ) -> None:
-    """Make a project of your own: configs/, models.py with a model function, data/houses.csv,
-    dlab.toml and a README. Nothing that exists is overwritten.
+    """Make a project of your own: configs, a model function, a CSV, dlab.toml and a README.
+
+    It holds configs/ (with the config schema for your editor), models.py with a model function,
+    data/houses.csv, dlab.toml and a README. Nothing that exists is overwritten.
 
     Examples:
 
@@ -34,8 +36,10 @@ def schema_command(
         None, "--output", "-o", metavar="FILE", help="Write it here instead of printing it."
     ),
 ) -> None:
-    """Print the JSON Schema of config files, for your editor: keys complete, each shows its
-    description, typos and wrong types are underlined before `dlab run` refuses them.
+    """Print the JSON Schema of config files, for your editor to check configs as you type.
+
+    Keys complete, each shows its description, and typos and wrong types are underlined
+    before `dlab run` refuses them.
 
     A config names it in its first line (packaged configs and `dlab init` projects do):
 

@@ -284,7 +284,7 @@ class ScheduleConfig(StrictModel):
     name: Literal["inverse_time_decay"] = Field("inverse_time_decay", description="Schedule.")
     decay_epochs: float = Field(1000, gt=0, description="decay_steps = this * steps per epoch.")
     decay_rate: float = Field(1.0, gt=0, description="lr / (1 + decay_rate * step / decay_steps).")
-    staircase: bool = False
+    staircase: bool = Field(False, description="Decay in whole steps of decay_epochs.")
 
 
 InverseTimeDecayConfig = ScheduleConfig
@@ -644,16 +644,18 @@ config that does not set them resolves exactly as before."""
 class EarlyStoppingConfig(StrictModel):
     """keras.callbacks.EarlyStopping settings."""
 
-    monitor: str = "val_loss"
-    patience: int = Field(5, ge=0)
-    min_delta: float = Field(0.0, ge=0)
-    restore_best_weights: bool = True
+    monitor: str = Field("val_loss", description="The history key watched (val_loss, val_accuracy ...).")
+    patience: int = Field(5, ge=0, description="Epochs without improvement before training stops.")
+    min_delta: float = Field(0.0, ge=0, description="The smallest change that counts as improvement.")
+    restore_best_weights: bool = Field(
+        True, description="End with the weights of the best epoch rather than the last one."
+    )
 
 
 class CheckpointConfig(StrictModel):
     """keras.callbacks.ModelCheckpoint on the best epoch; the best model is evaluated."""
 
-    monitor: str = "val_loss"
+    monitor: str = Field("val_loss", description="The history key whose best epoch is kept and evaluated.")
 
 
 class TensorBoardConfig(StrictModel):
@@ -712,7 +714,9 @@ class TrainConfig(StrictModel):
         "checkpoint, TensorBoard, reduce_lr_on_plateau, the resume backup), before the run guard "
         "that ends the epoch; a resumed run calls them for the remaining epochs only.",
     )
-    shuffle: bool = True
+    shuffle: bool = Field(
+        True, description="Shuffle the training samples before every epoch (model.fit's shuffle)."
+    )
     kfold: int | None = Field(
         None,
         ge=2,
@@ -877,7 +881,9 @@ class RunConfig(StrictModel):
         description="Config name; names the outputs folder (letters, digits, '.', '_', '-').",
     )
     experiment: str = Field(..., description="Registered experiment that runs this config.")
-    description: str = ""
+    description: str = Field(
+        "", description="What the config shows, in a sentence or two (dlab list prints it)."
+    )
     seed: int = Field(42, ge=0, lt=2**32, description="Seeds Python, NumPy and the backend.")
     data: DataConfig = Field(default_factory=DataConfig)
     model: Any = Field(default_factory=dict, description="The experiment's own settings.")
