@@ -10,6 +10,7 @@ crash.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -120,3 +121,12 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     """A JSON object's contents, or None when it is missing, unreadable or not an object."""
     data, _ = read_json(path)
     return data if isinstance(data, dict) else None
+
+
+def file_hash(path: str | os.PathLike[str], algorithm: str = "sha256") -> str:
+    """The hex digest of a file, read in 1 MB chunks (a dataset, an export, a data file a run read)."""
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dlab.config.files import extends_chain
+from dlab.fileio import file_hash
 
 GIT_TIMEOUT_S = 5.0
 """Each git call's deadline: a hung network file system must not hold a run's start."""
@@ -120,7 +121,7 @@ def data_hashes(paths: Sequence[str | None]) -> dict[str, dict[str, Any]]:
 
 
 def _file_record(path: Path) -> dict[str, Any]:
-    return {"sha256": _sha256_of(path), "files": 1, "bytes": path.stat().st_size, "method": "content"}
+    return {"sha256": file_hash(path), "files": 1, "bytes": path.stat().st_size, "method": "content"}
 
 
 def _folder_record(folder: Path) -> dict[str, Any]:
@@ -131,7 +132,7 @@ def _folder_record(folder: Path) -> dict[str, Any]:
     by_content = total <= CONTENT_HASH_LIMIT
     digest = hashlib.sha256()
     for path, size, mtime in files:
-        part = _sha256_of(path) if by_content else f"{size}:{mtime}"
+        part = file_hash(path) if by_content else f"{size}:{mtime}"
         digest.update(f"{path.relative_to(folder).as_posix()}\0{part}\n".encode())
     method = "content" if by_content else "listing"
     return {"sha256": digest.hexdigest(), "files": len(files), "bytes": total, "method": method}
@@ -147,11 +148,3 @@ def _files_under(folder: Path) -> Iterator[tuple[Path, int, int]]:
             info = path.lstat()
             if path.is_file() and not path.is_symlink():
                 yield path, info.st_size, info.st_mtime_ns
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -98,31 +98,22 @@ def remove_sweep_files(sweep_dir: Path) -> list[Path]:
     Returns:
         What was left because dlab did not write it (the folder stays with them).
     """
-    left: list[Path] = []
-    for entry in sorted(sweep_dir.iterdir()):
-        if entry.is_dir() and not entry.is_symlink() and entry.name in SWEEP_FOLDERS:
-            left += _remove_matching(entry, SWEEP_FOLDERS[entry.name])
-        elif entry.is_file() and any(fnmatch.fnmatchcase(entry.name, p) for p in SWEEP_FILES):
-            entry.unlink()
-        else:
-            left.append(entry)
-    if not left:
-        sweep_dir.rmdir()
-    return left
+    return _remove_written(sweep_dir, SWEEP_FILES, SWEEP_FOLDERS)
 
 
-def _remove_matching(folder: Path, patterns: tuple[str, ...]) -> list[Path]:
-    """Delete the regular files of ``folder`` (and its subfolders) whose names match; return the
-    rest; remove the folders left empty."""
+def _remove_written(
+    folder: Path, patterns: tuple[str, ...], subfolders: dict[str, tuple[str, ...]] | None = None
+) -> list[Path]:
+    """Delete the regular files of ``folder`` whose names match ``patterns``, and in each
+    subfolder those matching its own patterns (``subfolders``; None: every subfolder, with the
+    same patterns); remove the folders left empty; return what was left."""
     left: list[Path] = []
     for entry in sorted(folder.iterdir()):
-        if entry.is_dir() and not entry.is_symlink():
-            left += _remove_matching(entry, patterns)
-        elif (
-            entry.is_file()
-            and not entry.is_symlink()
-            and any(fnmatch.fnmatchcase(entry.name, p) for p in patterns)
-        ):
+        if entry.is_symlink():
+            left.append(entry)
+        elif entry.is_dir() and (subfolders is None or entry.name in subfolders):
+            left += _remove_written(entry, patterns if subfolders is None else subfolders[entry.name])
+        elif entry.is_file() and any(fnmatch.fnmatchcase(entry.name, p) for p in patterns):
             entry.unlink()
         else:
             left.append(entry)

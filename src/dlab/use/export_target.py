@@ -19,7 +19,6 @@ and renamed into place; an export that fails leaves the target as it was.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import secrets
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dlab.errors import UsageError
-from dlab.fileio import atomic_write_json
+from dlab.fileio import atomic_write_json, file_hash
 from dlab.saferead import load_json
 from dlab.use.outputs import writable_folder
 
@@ -144,20 +143,12 @@ def _listed_files(manifest: Path) -> dict[str, Any] | None:
 def _hashes(path: Path, folder: bool) -> dict[str, str]:
     """SHA-256 of every file of an export, by its path relative to the export (the manifest left out)."""
     if not folder:
-        return {path.name: _sha256(path)}
+        return {path.name: file_hash(path)}
     return {
-        entry.relative_to(path).as_posix(): _sha256(entry) if entry.is_file() else "link"
+        entry.relative_to(path).as_posix(): file_hash(entry) if entry.is_file() else "link"
         for entry in sorted(path.rglob("*"))
         if (entry.is_file() or entry.is_symlink()) and entry != path / MANIFEST
     }
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def install(scratch: Path, target: Target, record: dict[str, Any]) -> None:

@@ -13,7 +13,6 @@ loaders pass to ``keras.utils.get_file`` (a test reads them back from Keras).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from dlab.data.formats.cache import keras_cache_dir
 from dlab.data.formats.keras_images import read_idx
 from dlab.errors import DataError, did_you_mean
+from dlab.fileio import file_hash
 
 _GCS = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 
@@ -136,15 +136,6 @@ def cache_root() -> Path:
     """The folder Keras keeps datasets in (``$KERAS_HOME/datasets`` or ``~/.keras/datasets``;
     ``DLAB_DATA_DIR`` sets ``KERAS_HOME`` for dlab's runs, so it counts here too)."""
     return keras_cache_dir()
-
-
-def file_hash(path: Path, algorithm: str) -> str:
-    """The hex digest of a file (read in 1 MB chunks)."""
-    hasher = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(chunk)
-    return hasher.hexdigest()
 
 
 def entries(dataset: str) -> list[CacheFile]:

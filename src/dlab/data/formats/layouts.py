@@ -20,6 +20,7 @@ from dlab.data.formats.keras_files import starts_encoded
 from dlab.data.formats.keras_images import find_cifar_folder, is_idx_folder
 from dlab.data.formats.npz_text import read_npz_safely
 from dlab.errors import DataError
+from dlab.fileio import file_hash
 
 _ORDER_113 = "permuted with np.random.RandomState(113), as keras.datasets does"
 
@@ -170,7 +171,7 @@ def _split_npz_kind(path: Path, headers: dict) -> str:
 def _keras_identity(path: Path) -> str:
     hashed = [entry for entry in keras_cache.CACHE_FILES if entry.file_hash]  # read now: tests replace it
     algorithms = {entry.algorithm for entry in hashed}
-    digests = {algorithm: keras_cache.file_hash(path, algorithm) for algorithm in algorithms}
+    digests = {algorithm: file_hash(path, algorithm) for algorithm in algorithms}
     for entry in hashed:
         if digests[entry.algorithm] == entry.file_hash:
             return (
