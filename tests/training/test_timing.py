@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import keras
-
 from dlab.training.callbacks import EpochTimer
 
 
@@ -22,10 +20,12 @@ def test_the_steady_rate_leaves_out_the_first_epoch_that_traces():
     assert timing["steady_train_samples_per_s"] == 2000.0  # 1000 / median(0.5, 0.4, 0.6)
     assert timing["train_samples_per_s"] == round(4000 / 3.5, 1)  # every epoch, the first included
     assert timing["steady_train_samples_per_cpu_s"] == round(1000 / 0.75, 1)  # 1.5 cores busy
+    assert timing["first_epoch_s"] == 2.1 and timing["first_epoch_extra_s"] == 1.5  # 2.1 - median 0.6
 
 
 def test_cpu_seconds_count_the_process_threads_during_training_only():
     """Measured for real: a fit whose epochs burn CPU in the training part only."""
+    import keras
     import numpy as np
 
     class Burn(keras.callbacks.Callback):
@@ -58,7 +58,8 @@ def test_cpu_seconds_count_the_process_threads_during_training_only():
 
 
 def test_one_epoch_has_no_steady_rate_and_no_epoch_has_no_rate():
-    assert timer_with([2.0]).summary(samples_per_epoch=1000)["steady_train_samples_per_s"] is None
+    one = timer_with([2.0]).summary(samples_per_epoch=1000)
+    assert one["steady_train_samples_per_s"] is None and one["first_epoch_extra_s"] is None
     empty = timer_with([]).summary(samples_per_epoch=1000)
     assert empty["train_samples_per_s"] is None and empty["steady_train_samples_per_s"] is None
     assert empty["steady_train_samples_per_cpu_s"] is None

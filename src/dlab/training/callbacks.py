@@ -60,7 +60,9 @@ class EpochTimer(keras.callbacks.Callback):
         traces and compiles the training step); ``steady_train_samples_per_s`` is the rate
         of the median later epoch, what a longer run settles at (None with one epoch), and
         ``steady_train_samples_per_cpu_s`` the same per CPU second of the process (all its
-        threads: 2 busy cores for 1 s count 2).
+        threads: 2 busy cores for 1 s count 2). ``first_epoch_s`` is the first epoch's wall time and
+        ``first_epoch_extra_s`` what it took beyond the median later epoch: the tracing and
+        compiling (what a persistent compilation cache saves; None with one epoch).
         """
         if not self.epoch_seconds:
             return {
@@ -69,6 +71,8 @@ class EpochTimer(keras.callbacks.Callback):
                 "train_samples_per_s": None,
                 "steady_train_samples_per_s": None,
                 "steady_train_samples_per_cpu_s": None,
+                "first_epoch_s": None,
+                "first_epoch_extra_s": None,
             }
         train_seconds = sum(self.train_seconds)
         return {
@@ -79,6 +83,11 @@ class EpochTimer(keras.callbacks.Callback):
             else None,
             "steady_train_samples_per_s": _steady_rate(samples_per_epoch, self.train_seconds),
             "steady_train_samples_per_cpu_s": _steady_rate(samples_per_epoch, self.train_cpu_seconds),
+            # the first epoch traces and compiles: what it took beyond a later epoch is that cost
+            "first_epoch_s": round(self.epoch_seconds[0], 3),
+            "first_epoch_extra_s": round(self.epoch_seconds[0] - statistics.median(self.epoch_seconds[1:]), 3)
+            if len(self.epoch_seconds) > 1
+            else None,
         }
 
 
