@@ -43,6 +43,7 @@ SAMPLES = {
     "register": (["--register", "mnist-mlp"], lambda r: r.reporting.register, "mnist-mlp"),
     "tags": (["--tag", "purpose=baseline", "--tag", "data=v2"], lambda r: r.reporting.tags, None),
     "note": (["--note", "first try"], lambda r: r.reporting.note, "first try"),
+    "profile": (["--profile"], lambda r: r.reporting.profile, True),
     "debug": (["--debug"], lambda r: r.debug, True),
 }
 SAMPLES["tags"] = (SAMPLES["tags"][0], SAMPLES["tags"][1], ("purpose=baseline", "data=v2"))

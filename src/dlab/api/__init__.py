@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from dlab.config.completion import complete_configs, complete_paths, complete_studies
     from dlab.pipeline.request import RunRequest
     from dlab.results.completion import complete_run_dirs
+    from dlab.run.stages import render_stages, since_process_start
     from dlab.runtime.tfenv import quiet_native_output
     from dlab.sweep.request import SweepRequest
     from dlab.tune.request import SearchRequest
@@ -92,6 +93,8 @@ _HOMES: dict[str, str] = {
     "explain_config": "dlab.api.discovery",
     "quiet_native_output": "dlab.runtime.tfenv",
     "summarize": "dlab.api.summary",
+    "render_stages": "dlab.run.stages",
+    "since_process_start": "dlab.run.stages",
 }
 """Each public name and the module that defines it."""
 
@@ -115,6 +118,8 @@ __all__ = [
     "explain_config",
     "quiet_native_output",
     "summarize",
+    "render_stages",
+    "since_process_start",
     "complete_run_dirs",
     "complete_studies",
     "data_import",

@@ -216,6 +216,14 @@ Register = Annotated[
         help="With --mlflow: make the run's model (an MLflow model) a version of registered model NAME.",
     ),
 ]
+Profile = Annotated[
+    bool,
+    typer.Option(
+        "--profile",
+        help="Print where the run's time went (process start, config, backend, data, build, fit, "
+        "evaluate, figures, save); metrics.json keeps it as `stages` either way.",
+    ),
+]
 Tags = Annotated[
     list[str],
     typer.Option(
@@ -377,6 +385,7 @@ REPORTING = (
     Param("tensorboard", TensorBoard, False),
     Param("mlflow", MLflow, False),
     Param("mlflow_uri", MLflowUri),
+    Param("profile", Profile, False),
     Param("tags", Tags, []),
     Param("note", Note),
     Param("debug", Debug, False),

@@ -88,4 +88,7 @@ def run_command(options: dict[str, Any]) -> None:
       dlab run cnn-cifar10 --resume outputs/cnn-cifar10/20261121-120000-ab12cd
     """
     request = api.RunRequest.from_options(**options)
-    print_run_summary(call_training("run", api.run, request, show_traceback=request.debug))
+    result = call_training("run", api.run, request, show_traceback=request.debug)
+    print_run_summary(result)
+    if request.reporting.profile:
+        typer.echo(api.render_stages(result.metrics.get("stages") or {}, api.since_process_start()))

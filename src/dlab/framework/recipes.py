@@ -85,8 +85,10 @@ class KerasExperiment(Experiment):
             result = training.kfold_fit_and_evaluate(self.build_model, data, ctx, final_model=model)
         else:
             result = training.fit_and_evaluate(model, data, ctx)
-        self.figures(ctx, result.model, data, result)
-        self.save_inference(ctx, data)
+        with ctx.stages.time("figures"):
+            self.figures(ctx, result.model, data, result)
+        with ctx.stages.time("save_model"):
+            self.save_inference(ctx, data)
 
 
 def keras_only_settings(train: Any) -> list[str]:
@@ -181,6 +183,7 @@ class ScratchExperiment(Experiment):
             on_epoch_end=epoch_printer(ctx.verbose, config.train.epochs),
         )
         seconds = time.perf_counter() - started
+        ctx.stages.add("fit", seconds)
         epochs_run = len(history["loss"])
         if ctx.guard.time_limit_reached and epochs_run < config.train.epochs:
             ctx.record(stopped_early="time_limit")
@@ -197,7 +200,8 @@ class ScratchExperiment(Experiment):
         )
         record_history(ctx, history)
         self.report(ctx, model, data, history)
-        self.figures(ctx, model, data)
+        with ctx.stages.time("figures"):
+            self.figures(ctx, model, data)
 
 
 class ClassifierExperiment(KerasExperiment):

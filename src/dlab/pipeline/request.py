@@ -127,10 +127,11 @@ class Reporting:
     register: str | None = None  # dlab run --register NAME: the model's registered name in MLflow
     tags: tuple[str, ...] = ()
     note: str | None = None
+    profile: bool = False  # print metrics.json's `stages` at the end (dlab.run.stages)
 
     def argv(self) -> list[str]:
         argv = _valued("verbose", self.verbose)
-        argv += [f"--{name}" for name in ("quiet", "tensorboard", "mlflow") if getattr(self, name)]
+        argv += [f"--{name}" for name in ("quiet", "tensorboard", "mlflow", "profile") if getattr(self, name)]
         for tag in self.tags:
             argv += ["--tag", tag]
         argv += _valued("mlflow_uri", self.mlflow_uri) + _valued("register", self.register)

@@ -41,6 +41,7 @@ from dlab.run.lifecycle import tracked_run
 from dlab.run.lock import RunLock
 from dlab.run.resume import ResumePoint, check_resume, resume_backend
 from dlab.run.scaling import for_run, scaled
+from dlab.run.stages import Stages, since_process_start
 from dlab.run.tags import parse_tags
 from dlab.runtime.backend import check_backend_name, choose_backend
 from dlab.runtime.console import resolve_verbose
@@ -89,6 +90,7 @@ class Prepared:
     data: Any
     model: Any
     split_check: dict[str, Any] = field(default_factory=dict)
+    stages: Stages = field(default_factory=Stages)  # seconds of the steps so far
 
 
 # --------------------------------------------------------------------------- 1. resolve
@@ -278,6 +280,7 @@ def train(prepared: Prepared) -> RunResult:
         resume=point is not None,
         verbose=checked.verbose,
         backup=point.backup if point else None,
+        stages=prepared.stages,
     )
     lock = point.lock if point is not None else None  # a resume holds it since its check
     if lock is None:
@@ -295,6 +298,7 @@ def train(prepared: Prepared) -> RunResult:
         _announce(config, runtime, run_dir, point)
         with scaled(runtime.scaling):
             checked.experiment.run(ctx, prepared.data, prepared.model)
+        ctx.record(stages=ctx.stages.to_dict())
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -384,10 +388,18 @@ def run(request: RunRequest) -> RunResult:
         RunInterrupted, Exception: see :func:`train`.
     """
     resolve_verbose(request.reporting.verbose, request.reporting.quiet)  # before anything else
-    checked = check(request, resolve(request))
+    stages = Stages()
+    stages.add("process_start", since_process_start() or 0.0)
+    with stages.time("resolve"):
+        config = resolve(request)
+    with stages.time("check"):
+        checked = check(request, config)
     config, experiment = checked.config, checked.experiment
     with _lock_given_back_on_error(checked.point):  # a resume holds its run's lock from check on
-        runtime = start(experiment, config, request, checked.point)
-        data, split_check = load_data(experiment, config, runtime)
-        model = build(experiment, config, data, runtime)
-        return train(Prepared(checked, runtime, data, model, split_check))
+        with stages.time("start"):
+            runtime = start(experiment, config, request, checked.point)
+        with stages.time("load_data"):
+            data, split_check = load_data(experiment, config, runtime)
+        with stages.time("build"):
+            model = build(experiment, config, data, runtime)
+        return train(Prepared(checked, runtime, data, model, split_check, stages))

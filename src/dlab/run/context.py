@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dlab.run.guard import RunGuard
+from dlab.run.stages import Stages
 
 if TYPE_CHECKING:
     from dlab.config import RunConfig
@@ -36,6 +37,8 @@ class RunContext:
             images it showed), so that nothing of one run lingers on the experiment.
         verbose: Keras's ``verbose`` for fit and search (0 silent, 1 progress bar, 2 a line
             per epoch; :mod:`dlab.runtime.console` picks it); NumPy loops print at 1 and 2.
+        stages: seconds per stage of the run (``ctx.stages.time("figures")``), for metrics.json's
+            ``stages`` (:mod:`dlab.run.stages`).
     """
 
     config: RunConfig
@@ -49,6 +52,7 @@ class RunContext:
     backup: dict[str, Any] | None = None
     state: dict[str, Any] = field(default_factory=dict)
     verbose: int = 2
+    stages: Stages = field(default_factory=Stages)
 
     def record(self, **fields: Any) -> None:
         """Add fields to metrics.json (a later call with the same key wins)."""

@@ -198,13 +198,14 @@ def fit_and_evaluate(
 
     standard = _StandardCallbacks.for_run(ctx, list(callbacks))
     fit_arguments, test_arguments = fit_inputs(data, train, sparse, model, ctx.config.seed)
-    model.fit(
-        **fit_arguments,
-        epochs=epochs or train.epochs,
-        callbacks=standard.all,
-        verbose=ctx.verbose,
-        class_weight=class_weights(train, data),
-    )
+    with ctx.stages.time("fit"):
+        model.fit(
+            **fit_arguments,
+            epochs=epochs or train.epochs,
+            callbacks=standard.all,
+            verbose=ctx.verbose,
+            class_weight=class_weights(train, data),
+        )
     history = standard.writer.history
     if standard.guard.stopped_for_time:
         ctx.record(stopped_early="time_limit")
@@ -213,12 +214,14 @@ def fit_and_evaluate(
     if train.checkpoint is not None and standard.checkpoint_path.exists():
         model = _best_checkpoint(ctx, history, standard.checkpoint_path)
 
-    test_metrics = model.evaluate(
-        **test_arguments, return_dict=True, verbose=0, callbacks=[*standard.experiment, standard.guard]
-    )
+    with ctx.stages.time("evaluate"):
+        test_metrics = model.evaluate(
+            **test_arguments, return_dict=True, verbose=0, callbacks=[*standard.experiment, standard.guard]
+        )
     test_metrics = {key: float(value) for key, value in test_metrics.items()}
     if ctx.save_model:
-        ctx.run_dir.save_model(model)
+        with ctx.stages.time("save_model"):
+            ctx.run_dir.save_model(model)
 
     ctx.record(test=test_metrics, timing=standard.timer.summary(samples_per_epoch=train_size(data)))
     record_history(ctx, history)
