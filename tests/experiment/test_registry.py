@@ -9,10 +9,11 @@ from dlab.errors import ConfigError
 from dlab.framework import registry
 from dlab.framework.base import Experiment
 from dlab.framework.factory import resolve_config
-from dlab.framework.recipes import KerasExperiment
 
 
 def test_lookup_returns_the_registered_class():
+    from dlab.framework.recipes import KerasExperiment  # here: collecting the suite must not import Keras
+
     experiment = registry.get("convnet")
     assert issubclass(experiment, KerasExperiment)
     assert experiment.name == "convnet"

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from dlab.data.modalities.arrays import array_batches
-from dlab.training.batches import array_fit_arguments
 
 
 def epochs_of(dataset, steps: int, epochs: int) -> list[list[np.ndarray]]:
@@ -46,6 +45,8 @@ def test_fit_on_the_pipeline_gives_the_history_of_fit_on_the_arrays(steps_per_ex
     read on into the next epoch), so that fit starts a new pass every epoch instead."""
     import keras
 
+    from dlab.training.batches import array_fit_arguments  # here: collecting the suite must not import Keras
+
     rng = np.random.default_rng(0)
     x, y = rng.random((70, 4), dtype=np.float32), rng.random((70, 1), dtype=np.float32)
     x_val, y_val = x[:13], y[:13]
@@ -73,6 +74,8 @@ def test_fit_on_the_pipeline_gives_the_history_of_fit_on_the_arrays(steps_per_ex
     ids=["strings", "empty"],
 )
 def test_strings_and_empty_splits_keep_keras_array_batching(x):
+    from dlab.training.batches import array_fit_arguments  # here: collecting the suite must not import Keras
+
     y = np.zeros(len(x), np.float32)
     arguments = array_fit_arguments(x, y, (x, y), 4, shuffle=True)
     assert arguments["x"] is x and arguments["batch_size"] == 4 and arguments["shuffle"] is True
@@ -81,6 +84,8 @@ def test_strings_and_empty_splits_keep_keras_array_batching(x):
 
 def test_recurrent_models_keep_keras_array_batching():
     import keras
+
+    from dlab.training.batches import array_fit_arguments  # here: collecting the suite must not import Keras
 
     model = keras.Sequential([keras.Input((5, 2)), keras.layers.GRU(3)])
     model.compile(loss="mse")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlab.training.outputs import outputs_in_batches
-
 
 def test_outputs_in_batches_match_predict_with_a_partial_last_batch():
     import keras
+
+    from dlab.training.outputs import outputs_in_batches  # here: collecting the suite must not import Keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, "relu"), keras.layers.Dense(3)])
@@ -21,6 +21,8 @@ def test_outputs_in_batches_match_predict_with_a_partial_last_batch():
 
 def test_recurrent_models_go_through_predict_with_the_same_outputs():
     import keras
+
+    from dlab.training.outputs import outputs_in_batches  # here: collecting the suite must not import Keras
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential(

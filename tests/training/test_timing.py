@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from dlab.training.callbacks import EpochTimer
+if TYPE_CHECKING:
+    from dlab.training.callbacks import EpochTimer
 
 
 def timer_with(train_seconds: list[float]) -> EpochTimer:
+    from dlab.training.callbacks import EpochTimer  # here: collecting the suite must not import Keras
+
     timer = EpochTimer()
     timer.train_seconds = list(train_seconds)
     timer.epoch_seconds = [seconds + 0.1 for seconds in train_seconds]
@@ -27,6 +31,8 @@ def test_cpu_seconds_count_the_process_threads_during_training_only():
     """Measured for real: a fit whose epochs burn CPU in the training part only."""
     import keras
     import numpy as np
+
+    from dlab.training.callbacks import EpochTimer  # here: collecting the suite must not import Keras
 
     class Burn(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
