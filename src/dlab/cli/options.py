@@ -244,7 +244,7 @@ Targets = Annotated[
     typer.Argument(
         metavar="STUDY|CONFIG|GLOB...",
         help="One study (configs/studies: a name or file), or configs: names, YAML files, globs "
-        "('configs/*.yaml', 'mnist-*').",
+        "('*' for every config, 'mnist-*', 'my-configs/*.yaml').",
         autocompletion=complete_sweep_target,
         show_default=False,
     ),

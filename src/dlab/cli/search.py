@@ -26,7 +26,7 @@ def sweep_command(options: dict[str, Any]) -> None:
 
       dlab sweep playground-architectures --jobs 2
 
-      dlab sweep 'configs/*.yaml' --smoke --jobs 2
+      dlab sweep '*' --smoke --jobs 2
 
       dlab sweep playground-mlp --grid model.hidden=[2],[3] --seeds 5
 

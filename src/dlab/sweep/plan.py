@@ -207,7 +207,8 @@ def _expand_targets(targets: Sequence[str]) -> tuple[list[str], str | None]:
     if not targets:
         raise UsageError(
             "dlab sweep needs something to run: a study (`dlab sweep imdb-capacity`), "
-            "configs or globs (`dlab sweep 'configs/*.yaml'`, `dlab sweep 'mnist-*'`)."
+            "configs or globs (`dlab sweep '*'` for every config, `dlab sweep 'mnist-*'`, "
+            "or YAML files such as `'my-configs/*.yaml'`)."
         )
     configs: list[str] = []
     studies: list[str] = []
