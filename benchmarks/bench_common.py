@@ -7,6 +7,7 @@ import resource
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -28,20 +29,36 @@ def busy_cpu_seconds() -> float | None:
 
 
 def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished (waited-for) children so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 
 
-def run_captured(argv: list[str], check: bool = True) -> tuple[float, str, float | None]:
-    """Run ``argv`` with its output captured.
+@dataclass(frozen=True)
+class Measured:
+    """One subprocess run: what :func:`run_measured` saw."""
 
-    Returns wall seconds, stdout, and the CPU seconds that *other* processes used
-    meanwhile (machine busy time minus the child's), to spot runs skewed by other work.
+    wall: float
+    """Wall seconds from start to exit."""
+    stdout: str
+    cpu: float
+    """The child's own user + system CPU seconds (its threads, and children it waited for)."""
+    other: float | None
+    """CPU seconds *other* processes used meanwhile (machine busy time minus the child's); None
+    where /proc/stat cannot be read."""
+    returncode: int
+
+
+def run_measured(argv: list[str], check: bool = True, env: dict[str, str] | None = None) -> Measured:
+    """Run ``argv`` with its output captured; its wall time, CPU time and the machine's noise.
+
+    The child's CPU time is the RUSAGE_CHILDREN delta across the run (exact: the benchmarks
+    run one child at a time). ``env`` replaces the child's environment (None: this one's).
     A failing command raises (``check``) or is reported on stderr.
     """
     children_before, busy_before = children_cpu_seconds(), busy_cpu_seconds()
     start = time.perf_counter()
-    result = subprocess.run(argv, capture_output=True, text=True)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - start
     busy_after, children_after = busy_cpu_seconds(), children_cpu_seconds()
     if result.returncode != 0:
@@ -50,10 +67,21 @@ def run_captured(argv: list[str], check: bool = True) -> tuple[float, str, float
         if check:
             raise RuntimeError(message)
         print(f"warning: {message}", file=sys.stderr)
+    cpu = children_after - children_before
     other = None
     if busy_before is not None and busy_after is not None:
-        other = max(busy_after - busy_before - (children_after - children_before), 0.0)
-    return elapsed, result.stdout, other
+        other = max(busy_after - busy_before - cpu, 0.0)
+    return Measured(elapsed, result.stdout, cpu, other, result.returncode)
+
+
+def run_captured(argv: list[str], check: bool = True) -> tuple[float, str, float | None]:
+    """Run ``argv`` with its output captured (:func:`run_measured`).
+
+    Returns wall seconds, stdout, and the CPU seconds that *other* processes used
+    meanwhile (machine busy time minus the child's), to spot runs skewed by other work.
+    """
+    run = run_measured(argv, check)
+    return run.wall, run.stdout, run.other
 
 
 def timed(argv: list[str]) -> float:

@@ -71,7 +71,11 @@ def bench_config(config: str, pairs: int, backend: str) -> None:
                 sides[side].append(run_once(config, cache, root / f"{side}-{pair}", backend))
                 print(f"  {config} pair {pair + 1} {side}: {sides[side][-1]}", flush=True)
     print(f"\n{config} ({backend}, {pairs} interleaved pairs; median (min-max))")
-    for key, label in (("first_epoch", "first epoch s"), ("wall", "process wall s"), ("cpu", "process CPU s")):
+    for key, label in (
+        ("first_epoch", "first epoch s"),
+        ("wall", "process wall s"),
+        ("cpu", "process CPU s"),
+    ):
         cold = [run[key] for run in sides["cold"]]
         warm = [run[key] for run in sides["warm"]]
         ratios = [w / c for w, c in zip(warm, cold, strict=True)]

@@ -6,14 +6,24 @@ Normalization layer adapted on the training rows for kfold-boston, a frozen
 identity Embedding as one-hot input for chargru-timemachine; same optimizer,
 loss and metrics), trained on byte-identical synthetic data (dlab's own
 generator, seed 42) with the same epochs, batch size, validation data (the
-test split) and progress bar, one step per compiled call (Keras's default
-steps_per_execution=1). Throughput is measured with the definition dlab records
-in metrics.json (``timing.train_samples_per_s``):
+test split), one step per compiled call (Keras's default steps_per_execution=1) and
+Keras's default progress bar (verbose=1; dlab prints one line per epoch, verbose=2, when its
+output goes to a pipe, as in bench_throughput.py). Throughput is measured exactly as dlab's
+``EpochTimer`` measures it for metrics.json's ``timing`` (same callback position, first in
+the list; same span; same clocks):
 
-    training samples * epochs / sum over epochs of (on_epoch_begin -> first on_test_begin)
+- an epoch's training span runs from on_epoch_begin to the first on_test_begin (validation
+  excluded), timed with ``time.perf_counter`` (wall) and ``time.process_time`` (the
+  process's user + system CPU seconds, all threads);
+- ``samples_per_s`` = training samples * epochs / the sum of the wall spans (dlab's
+  ``train_samples_per_s``);
+- ``steady_samples_per_s`` and ``steady_samples_per_cpu_s`` = training samples / the median
+  span of the epochs after the first (dlab's ``steady_train_samples_per_s`` and
+  ``steady_train_samples_per_cpu_s``; the first epoch also traces and compiles).
 
-i.e. validation is excluded. The last line of stdout is one JSON object with
-``samples_per_s`` (and the per-epoch training seconds, the parameter count).
+The last line of stdout is one JSON object with these (and the per-epoch wall and CPU
+seconds, the parameter count); :func:`train` returns the same dict (bench_fit_factors.py
+calls it in-process).
 
 What a "sample" is follows dlab: an image, a review or a table row; for
 chargru-timemachine one 35-character subsequence, where ``--train-samples`` and
@@ -327,6 +337,40 @@ class TrainTimer(keras.callbacks.Callback):
         self.train_cpu_seconds.append(end[1] - self._start[1])
 
 
+def train(
+    name: str, train_samples: int, test_samples: int, epochs: int, batch_size: int, seed: int = 42
+) -> dict:
+    """Train ``MODELS[name]`` as the seed code would; the figures main() prints as JSON."""
+    baseline = MODELS[name]
+    (x_train, y_train), (x_test, y_test) = baseline.data(train_samples, test_samples, seed, batch_size)
+    keras.utils.set_random_seed(seed)
+    model = baseline.build(x_train, batch_size)
+    model.compile(optimizer=baseline.optimizer(), loss=baseline.loss, metrics=baseline.metrics())
+    timer = TrainTimer()
+    model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_test, y_test),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=baseline.shuffle,
+        callbacks=[timer, *baseline.callbacks()],
+        verbose=1,
+    )
+    train_seconds = sum(timer.train_seconds)
+    return {
+        "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
+        "steady_samples_per_s": steady_rate(len(x_train), timer.train_seconds),
+        "steady_samples_per_cpu_s": steady_rate(len(x_train), timer.train_cpu_seconds),
+        "train_seconds": [round(s, 3) for s in timer.train_seconds],
+        "train_cpu_seconds": [round(s, 3) for s in timer.train_cpu_seconds],
+        "params": int(model.count_params()),
+        "train_samples": len(x_train),
+        "epochs": len(timer.train_seconds),
+        "batch_size": batch_size,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=list(MODELS), default="cnn-cifar10")
@@ -336,43 +380,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-
-    baseline = MODELS[args.model]
-    (x_train, y_train), (x_test, y_test) = baseline.data(
-        args.train_samples, args.test_samples, args.seed, args.batch_size
-    )
-    keras.utils.set_random_seed(args.seed)
-    model = baseline.build(x_train, args.batch_size)
-    model.compile(optimizer=baseline.optimizer(), loss=baseline.loss, metrics=baseline.metrics())
-    timer = TrainTimer()
-    model.fit(
-        x_train,
-        y_train,
-        validation_data=(x_test, y_test),
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        shuffle=baseline.shuffle,
-        callbacks=[timer, *baseline.callbacks()],
-        verbose=1,
-    )
-
-    train_seconds = sum(timer.train_seconds)
-    print(
-        json.dumps(
-            {
-                "samples_per_s": round(len(x_train) * len(timer.train_seconds) / train_seconds, 1),
-                "steady_samples_per_s": steady_rate(len(x_train), timer.train_seconds),
-                "steady_samples_per_cpu_s": steady_rate(len(x_train), timer.train_cpu_seconds),
-                "train_seconds": [round(s, 3) for s in timer.train_seconds],
-                "train_cpu_seconds": [round(s, 3) for s in timer.train_cpu_seconds],
-                "params": int(model.count_params()),
-                "train_samples": len(x_train),
-                "epochs": len(timer.train_seconds),
-                "batch_size": args.batch_size,
-            }
-        ),
-        flush=True,
-    )
+    result = train(args.model, args.train_samples, args.test_samples, args.epochs, args.batch_size, args.seed)
+    print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
