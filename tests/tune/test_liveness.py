@@ -76,7 +76,7 @@ def test_a_silent_workers_trial_goes_to_the_next_worker_that_asks(oracle):
     ]
 
 
-def test_a_trial_lost_with_the_last_worker_fails_with_the_reason(oracle):
+def test_a_trial_lost_with_the_last_worker_fails_with_the_reason(oracle, capsys):
     clock = Clock()
     failed = []
     watch = WorkerWatch(oracle, timeout=5, clock=clock, on_failed=failed.append)
@@ -87,6 +87,9 @@ def test_a_trial_lost_with_the_last_worker_fails_with_the_reason(oracle):
     assert trial.status == "FAILED"
     assert trial.message.startswith("lost with worker worker1 (it left the search: stopped by SIGTERM)")
     assert "no worker is left" in trial.message
+    # the chief says so whichever way the trial ends (the chief's trial report follows it)
+    (said,) = [line for line in capsys.readouterr().out.splitlines() if "worker worker1 is lost" in line]
+    assert "FAILED, no worker is left" in said
     assert trial.trial_id in oracle.end_order
     assert not watch.abandoned()  # nobody left, but a worker may still come
     clock.now = 5

@@ -200,10 +200,13 @@ class WorkerWatch:
         trial.message = f"lost with worker {loss.worker} ({loss.reason}); not run again: {why}"
         self.oracle.end_order.append(trial.trial_id)
         self._save(trial)
-        if self.on_failed is not None:  # the chief's report: trials.csv and one line
+        # said whichever way the trial ends: the loss is the news (a race decides which way it ends)
+        print(
+            f"dlab: chief: worker {loss.worker} is lost ({loss.reason}): trial {loss.trial} FAILED, {why}",
+            flush=True,
+        )
+        if self.on_failed is not None:  # the chief's report: trials.csv and its trial line
             self.on_failed(trial.trial_id)
-        else:
-            print(f"dlab: chief: worker {loss.worker} is lost ({loss.reason}): trial {loss.trial} FAILED")
 
     def _save(self, trial: Any) -> None:
         """keras-tuner's own record of the trial and the oracle (what a resume reloads)."""
