@@ -95,6 +95,15 @@ def _training(run_dir: str | None) -> bool:
         return False
 
 
+def _clean_up(ray_processes, driver, tmp_path) -> None:
+    """Teardown of a driver test: every Ray process it started, the driver, the scratch folders."""
+    _kill_all(ray_processes)
+    if driver.poll() is None:
+        driver.kill()
+        driver.communicate()
+    _remove_scratch(tmp_path)
+
+
 def _remove_scratch(tmp_path: Path) -> None:
     """The working folders a stopped or killed sweep's tasks left in the temporary folder."""
     sweep_dir, _ = _summary(tmp_path)
@@ -171,11 +180,7 @@ def test_sigterm_to_a_ray_sweep_driver_stops_it_like_ctrl_c(tmp_path):
         assert _gone({**ray_processes, **members}, 15) == []
         assert not list(Path(tempfile.gettempdir()).glob(f"dlab-ray-{sweep_dir.name}-*"))  # scratch removed
     finally:
-        _kill_all(ray_processes)
-        if driver.poll() is None:
-            driver.kill()
-            driver.communicate()
-        _remove_scratch(tmp_path)
+        _clean_up(ray_processes, driver, tmp_path)
 
 
 @pytest.mark.engine
@@ -214,11 +219,7 @@ def test_kill_9_of_a_ray_sweep_driver_leaves_no_ray_process_and_says_where_membe
         assert f"pid {driver.pid}" in result.output and "ended without finishing" in result.output
         assert all(row["run_dir"] in result.output.replace("\n", "") for row in rows)
     finally:
-        _kill_all(ray_processes)
-        if driver.poll() is None:
-            driver.kill()
-            driver.communicate()
-        _remove_scratch(tmp_path)
+        _clean_up(ray_processes, driver, tmp_path)
 
 
 def _argv(pid: int) -> list[str]:
