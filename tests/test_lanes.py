@@ -8,6 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
 import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,3 +47,23 @@ def test_the_default_run_is_the_fast_lane_with_a_timeout_per_test():
     from conftest import SLOW_BECAUSE
 
     assert set(SLOW_BECAUSE) | {"slow"} == declared
+
+
+COLLECTION_PROBE = """
+import sys, pytest
+HEAVY = ("keras", "tensorflow", "jax", "torch", "keras_tuner", "mlflow", "ray")
+pytest.main(["--collect-only", "-q", "-m", "", "-p", "no:cacheprovider", "tests"])
+print("HEAVY:", ",".join(m for m in HEAVY if m in sys.modules))
+"""
+
+
+@pytest.mark.subprocess
+def test_collecting_every_lane_imports_no_framework():
+    """Collection runs before any test: a module that imports Keras (or JAX, Ray, MLflow) at its top
+    costs every run of the suite, the one-file runs included, seconds before the first test starts."""
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECTION_PROBE], capture_output=True, text=True, timeout=300, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("HEAVY:")]
+    assert line == "HEAVY: ", f"imported while collecting: {line.removeprefix('HEAVY: ')}"

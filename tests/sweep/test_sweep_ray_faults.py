@@ -11,6 +11,7 @@ driver's descendants.
 from __future__ import annotations
 
 import builtins
+import importlib.util
 import json
 import os
 import shutil
@@ -25,8 +26,10 @@ import pytest
 
 from dlab.scaleout.reaper import ray_descendants
 
-ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
-RAY_DIR = os.path.dirname(ray.__file__)
+_RAY = importlib.util.find_spec("ray")
+pytestmark = pytest.mark.skipif(_RAY is None, reason="the [ray] extra is not installed")
+# Ray's package folder, found without importing Ray (collecting the suite must not start it).
+RAY_DIR = os.path.dirname(_RAY.origin) if _RAY else ""
 
 STARTED_BOUND_S = 240
 """Ray's start and both members' first epochs (minutes on a loaded 2-core machine, seconds elsewhere)."""

@@ -8,6 +8,7 @@ deadline passes (the test then fails instead of hanging), subprocesses run under
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -23,15 +24,23 @@ from pathlib import Path
 import pytest
 from fake_runs import make_run
 
-mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the mlflow extra is not installed"
+)  # not importorskip: collecting the suite must not import MLflow
 
-from mlflow.tracking import MlflowClient  # noqa: E402
+
+def mlflow_client(uri: str):
+    """MLflow's client for a store, imported when a test here runs."""
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
 
 DEADLINE_S = 60
 
 
 def logged_runs(uri: str) -> list:
-    client = MlflowClient(tracking_uri=uri)
+    client = mlflow_client(uri)
     ids = [e.experiment_id for e in client.search_experiments(view_type=3)]
     return client.search_runs(ids, run_view_type=3) if ids else []
 
@@ -102,9 +111,7 @@ def test_a_run_whose_logging_fails_is_ended_failed_and_completed_by_the_next_syn
     run = make_run(tmp_path / "outputs", "mlp-mnist", "20261122-100000-fa11ed")
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    MlflowClient(tracking_uri=store).create_experiment(
-        "mlp-mnist", artifact_location=(blocker / "artifacts").as_uri()
-    )
+    mlflow_client(store).create_experiment("mlp-mnist", artifact_location=(blocker / "artifacts").as_uri())
     result = cli("mlflow-sync", "outputs", "--mlflow-uri", store)
     assert result.exit_code == 2, result.output
     assert "failed while logging" in result.output and "Traceback" not in result.output
@@ -120,7 +127,7 @@ def test_a_run_whose_logging_fails_is_ended_failed_and_completed_by_the_next_syn
     (repaired,) = logged_runs(store)
     assert repaired.info.run_id == failed.info.run_id and repaired.info.status == "FINISHED"
     assert repaired.data.tags["dlab.logging"] == "complete" and "dlab.log_error" not in repaired.data.tags
-    client = MlflowClient(tracking_uri=store)
+    client = mlflow_client(store)
     assert [p.step for p in client.get_metric_history(repaired.info.run_id, "loss")] == [1, 2, 3]
     assert {"config.yaml", "metrics.json"} <= {a.path for a in client.list_artifacts(repaired.info.run_id)}
     assert str(run) in again.output

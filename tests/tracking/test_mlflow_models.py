@@ -5,6 +5,7 @@ store, read back with MlflowClient, loaded with ``mlflow.pyfunc.load_model``, se
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -21,9 +22,24 @@ from conftest import copy_store
 
 from dlab import api
 
-mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the mlflow extra is not installed"
+)  # not importorskip: collecting the suite must not import MLflow
 
-from mlflow.tracking import MlflowClient  # noqa: E402
+
+@pytest.fixture(scope="module")
+def mlflow():
+    """MLflow, imported when a test here runs."""
+    import mlflow
+
+    return mlflow
+
+
+def MlflowClient(tracking_uri: str):  # noqa: N802 - reads as the class it returns an instance of
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=tracking_uri)
+
 
 REGISTERED = "dlab-mnist"
 
@@ -50,7 +66,7 @@ def live(mlflow_store_template, tmp_path_factory):
 
 
 @pytest.fixture
-def tracking_uri():
+def tracking_uri(mlflow):
     """Point MLflow's process-wide URI (what ``runs:/`` and ``models:/`` resolve with) at a store."""
     previous = mlflow.get_tracking_uri()
 
@@ -105,7 +121,7 @@ def test_a_live_run_logs_an_mlflow_model_and_registers_it(live):
     assert inputs[0]["tensor-spec"] == {"dtype": "float32", "shape": [-1, 28, 28, 1]}
 
 
-def test_the_mlflow_model_predicts_what_the_run_predicts(live, images, tracking_uri):
+def test_the_mlflow_model_predicts_what_the_run_predicts(live, images, tracking_uri, mlflow):
     result, uri, run = live
     path, x = images
     tracking_uri(uri)
@@ -120,7 +136,7 @@ def test_the_mlflow_model_predicts_what_the_run_predicts(live, images, tracking_
             assert row["probability"] == pytest.approx(float(probs.max()), abs=1e-5)
 
 
-def test_dlab_predict_works_on_the_downloaded_mlflow_model(live, images, tracking_uri, tmp_path):
+def test_dlab_predict_works_on_the_downloaded_mlflow_model(live, images, tracking_uri, mlflow, tmp_path):
     result, uri, run = live
     path, _ = images
     tracking_uri(uri)
@@ -134,7 +150,7 @@ def test_dlab_predict_works_on_the_downloaded_mlflow_model(live, images, trackin
 
 
 @pytest.mark.engine
-def test_mlflow_models_serve_answers_invocations(live, images, tracking_uri, tmp_path):
+def test_mlflow_models_serve_answers_invocations(live, images, tracking_uri, mlflow, tmp_path):
     """A real `mlflow models serve --env-manager local` of the registered version on loopback."""
     from dlab.tracking.tensorboard import free_port
 
@@ -264,7 +280,7 @@ def test_register_without_mlflow_is_refused_before_anything_runs(cli, tmp_path):
 
 
 @pytest.mark.heavy
-def test_a_model_with_a_dlab_layer_is_served_through_dlabs_loader(cli, store, tracking_uri, tmp_path):
+def test_a_model_with_a_dlab_layer_is_served_through_dlabs_loader(cli, store, tracking_uri, mlflow, tmp_path):
     """mlp-reuters-sparse uses dlab>SparseInputDense, which mlflow.keras cannot load in safe mode."""
     from dlab.tracking.mlflow_pyfunc import load_for_inference
 

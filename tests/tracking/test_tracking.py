@@ -4,6 +4,7 @@ read back with ``MlflowClient``."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -19,7 +20,9 @@ from conftest import copy_store
 from dlab import api
 from dlab.errors import RunInterrupted, UsageError
 
-mlflow = pytest.importorskip("mlflow", reason="the mlflow extra is not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("mlflow") is None, reason="the mlflow extra is not installed"
+)  # not importorskip: collecting the suite must not import MLflow
 
 
 def accumulator(folder: Path):

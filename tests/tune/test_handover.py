@@ -3,6 +3,7 @@ keras-tuner trials and files in the layout keras-tuner writes."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
@@ -11,10 +12,14 @@ from dlab.framework.factory import resolve_config
 from dlab.tune import handover
 from dlab.tune.layout import PROJECT_NAME
 
-keras_tuner = pytest.importorskip("keras_tuner")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("keras_tuner") is None, reason="the [tune] extra is not installed"
+)  # not importorskip: collecting the suite must not import keras-tuner (and Keras with it)
 
 
 def finished_trial(trial_id: str = "2", units: int = 64, status: str = "COMPLETED"):
+    import keras_tuner
+
     hp = keras_tuner.HyperParameters()
     hp.Int("model.hidden.0", 32, 512, step=32, default=units)
     trial = keras_tuner.engine.trial.Trial(hp, trial_id=trial_id, status=status)
