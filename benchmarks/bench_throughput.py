@@ -529,8 +529,9 @@ def parse_args() -> argparse.Namespace:
         "--backends",
         nargs="+",
         default=["tensorflow"],
-        choices=["tensorflow", "jax", "torch"],
-        help="a dlab side per backend (dlab run --backend); the plain script stays on TensorFlow",
+        choices=["tensorflow", "jax", "torch", "auto"],
+        help="a dlab side per backend (dlab run --backend; auto: the speed table's choice per model "
+        "family, on a warm compile cache after the first run); the plain script stays on TensorFlow",
     )
     parser.add_argument("--train-samples", type=int, help="override every config's (see CONFIGS)")
     parser.add_argument("--test-samples", type=int, help="override every config's")

@@ -66,7 +66,7 @@ def decision_boundary(
     axes.set_title(title)
     # under the axes, never over the data (the colour bar holds the right side)
     axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize="small", frameon=False)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -134,5 +134,5 @@ def fitted_line(x, y, predict, title: str, x_test=None, y_test=None) -> Figure:
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

@@ -42,7 +42,7 @@ def confusion_matrix(y_true, y_pred, class_names: Sequence[str], title: str) -> 
     axes.set_ylabel("true")
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     axes.set_title(f"{title} (accuracy {accuracy:.3f})")
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -126,7 +126,7 @@ def error_histogram(errors, labels, threshold: float, class_names: Sequence[str]
     axes.set_ylabel("density")
     axes.set_title(title)
     axes.legend()
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -148,7 +148,7 @@ def roc_and_pr_curves(labels, scores, title: str) -> Figure:
     roc_axes.legend()
     for axes in (roc_axes, pr_axes):
         axes.grid(alpha=0.3)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -194,5 +194,5 @@ def segmentation_masks(images, true_masks, predicted_masks, class_names: Sequenc
         frameon=False,
     )
     figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0.5 / height, 1, 1))
+    figure.set_layout_engine("tight", rect=(0, 0.5 / height, 1, 1))
     return figure

@@ -78,7 +78,7 @@ def metric_comparison(
         else f"{metric} ({better} is better)"
     )
     axes.grid(alpha=0.3, axis="x")
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 

@@ -63,7 +63,7 @@ def learning_curves(
             legend_outside(axes)
         else:
             axes.legend(fontsize="small")
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -114,7 +114,7 @@ def seed_band_curves(
     axes.grid(alpha=0.3)
     if axes.lines:
         legend_outside(axes)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -142,7 +142,7 @@ def kfold_curve(mean_curve: Sequence[float], metric: str, title: str) -> Figure:
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -188,5 +188,5 @@ def learning_rate_schedule(
     axes.set_ylabel("learning rate")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

@@ -78,5 +78,5 @@ def _balance_bars(report: dict[str, Any], title: str) -> Any:
     axes.set_ylabel("share of the split")
     axes.legend()
     figure.suptitle(f"{title}: class balance")
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

@@ -29,5 +29,5 @@ def predicted_vs_true(true: Any, predicted: Any, title: str, unit: str = "") -> 
     axes.set_ylabel(f"predicted{suffix}")
     axes.set_title(f"{title}\ntest MAE {mae:.4g}", fontsize="medium")
     axes.legend(loc="upper left", fontsize="small")
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

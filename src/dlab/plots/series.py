@@ -43,7 +43,7 @@ def forecast_stretch(hours, truth, predictions: dict, title: str, unit: str = "d
     axes.set_title(title)
     axes.grid(alpha=0.3)
     axes.legend()
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 
@@ -66,5 +66,5 @@ def embedding_map(words: Sequence[str], points: Any, title: str) -> Figure:
     axes.set_ylabel("principal component 2")
     axes.set_title(title)
     axes.grid(alpha=0.3)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure

@@ -91,7 +91,7 @@ def hyperparameters_figure(
     for axes in panels[len(names) :]:
         axes.set_visible(False)
     figure.suptitle(title)
-    figure.tight_layout()
+    figure.set_layout_engine("tight")
     return figure
 
 

@@ -175,6 +175,11 @@ class RunDir:
 
         A run on synthetic data (``--smoke``) gets "smoke (synthetic data)" in every
         figure's title: a confusion matrix titled "accuracy 1.000" must not pass for a result.
+
+        dlab's figures carry a tight layout engine, which lays them out as they are drawn (the
+        smoke line included), so they are drawn once. A figure without one (a user's own) is
+        saved with ``bbox_inches="tight"``, which draws it twice to find its extent but never
+        clips a label: 0.08-0.11 CPU-s more per curve or confusion matrix on a 2-core VM.
         """
         self._check_alive()
         if self.synthetic:
@@ -182,8 +187,9 @@ class RunDir:
 
             mark_smoke(figure)
         target = self.plots_dir / f"{name}.png"
+        laid_out = figure.get_layout_engine() is not None
         with atomic_path(target) as tmp:
-            figure.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+            figure.savefig(tmp, format="png", dpi=110, bbox_inches=None if laid_out else "tight")
         return target
 
     def save_model(self, model: Any) -> Path:
