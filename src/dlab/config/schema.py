@@ -736,7 +736,8 @@ class TrainConfig(StrictModel):
         "tensorflow",
         description="Keras 3 backend: tensorflow (the default), jax, torch, or auto (the fastest "
         "installed backend for this experiment's model family, from dlab's measured speed table; "
-        "opt-in until every family's losses match TensorFlow's within tolerance).",
+        "opt-in: faster where it picks JAX, but the backend would then depend on what is installed, "
+        "and a cold compile cache doubles the first epoch).",
     )
     max_wall_time: float | None = Field(
         None,
