@@ -7,6 +7,11 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# The suite prints as into a pipe: a test that wants a terminal's width sets $COLUMNS itself.
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment, which would
+# wrap every console table there and nowhere else.
+for _size in ("COLUMNS", "LINES"):
+    os.environ.pop(_size, None)
 
 import signal  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -30,7 +35,27 @@ SLOW_BECAUSE = ("subprocess", "engine", "backend", "every_config", "browser", "h
 run (pyproject's addopts: ``-m 'not slow'``) leaves out and ``-m ""`` includes."""
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection reads the markers
+ONE_AT_A_TIME = ("engine", "browser")
+"""Tests that start servers, clusters or a browser: under ``pytest -n 2`` they all run on one
+worker, one after another (two Ray clusters or two keras-tuner chiefs at once on a 2-core machine
+would test the machine, not dlab)."""
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The pytest-xdist group a test runs in (``--dist loadgroup``): each group runs on one worker,
+    so a fixture is made once for its group. The engines' group also takes the tests of the run
+    they log (``tracked_run``), the trained runs' tests share theirs (``runs``), and every other
+    test runs with its module (its module-scoped fixtures)."""
+    if any(item.get_closest_marker(marker) for marker in ONE_AT_A_TIME):
+        return "engines"
+    if "tracked_run" in item.fixturenames:
+        return "engines"
+    if "runs" in item.fixturenames:
+        return "trained-runs"
+    return item.nodeid.split("::")[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own -m selection and xdist read the markers
 def pytest_collection_modifyitems(items):
     for item in items:
         if item.get_closest_marker("slow") and not any(item.get_closest_marker(m) for m in SLOW_BECAUSE):
@@ -39,6 +64,7 @@ def pytest_collection_modifyitems(items):
             )
         if any(item.get_closest_marker(reason) for reason in SLOW_BECAUSE):
             item.add_marker(pytest.mark.slow)
+        item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
 
 
 @pytest.fixture
@@ -100,6 +126,54 @@ def copy_store(template: Path, folder: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(template, folder / "mlflow.db")
     return f"sqlite:///{folder}/mlflow.db"
+
+
+TRACKED_MODEL = "dlab-mnist"
+"""The registered model name of :func:`tracked_run`."""
+
+
+@pytest.fixture(scope="session")
+def tracked_run(mlflow_store_template, tmp_path_factory):
+    """(RunResult, store URI) of one mlp-mnist smoke run (2 epochs) logged live with --tensorboard,
+    --mlflow and --register TRACKED_MODEL into a store of its own: what the TensorBoard, MLflow and
+    MLflow-model tests read, trained once for the session."""
+    from dlab import api
+
+    folder = tmp_path_factory.mktemp("tracked")
+    uri = copy_store(mlflow_store_template, folder / "store")
+    result = api.run(
+        "mlp-mnist",
+        smoke=True,
+        epochs=2,
+        device="cpu",
+        out=folder / "outputs",
+        quiet=True,
+        tensorboard=True,
+        mlflow=True,
+        mlflow_uri=uri,
+        register=TRACKED_MODEL,
+    )
+    return result, uri
+
+
+_TRAINED: dict[tuple[str, ...], Path] = {}
+"""(config, *sets) -> run directory of :func:`runs`, for the whole session."""
+
+
+@pytest.fixture(scope="session")
+def runs(tmp_path_factory):
+    """Smoke runs trained once for the session: ``runs(name, *sets)`` -> run directory. Tests that
+    read a trained run (predict, export, serve, generate) share it instead of training their own."""
+    from dlab import api
+
+    def get(name: str, *sets: str) -> Path:
+        key = (name, *sets)
+        if key not in _TRAINED:
+            out = tmp_path_factory.getbasetemp() / "trained-runs"
+            _TRAINED[key] = api.run(name, smoke=True, out=out, sets=list(sets)).run_dir
+        return _TRAINED[key]
+
+    return get
 
 
 @pytest.fixture

@@ -67,3 +67,27 @@ def test_collecting_every_lane_imports_no_framework():
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if line.startswith("HEAVY:")]
     assert line == "HEAVY: ", f"imported while collecting: {line.removeprefix('HEAVY: ')}"
+
+
+class _Item:
+    """What conftest.xdist_group reads of a collected test."""
+
+    def __init__(self, nodeid: str, markers: tuple[str, ...] = (), fixturenames: tuple[str, ...] = ()):
+        self.nodeid, self.markers, self.fixturenames = nodeid, markers, list(fixturenames)
+
+    def get_closest_marker(self, name: str):
+        return name if name in self.markers else None
+
+
+def test_engines_run_one_at_a_time_and_a_module_stays_on_one_worker():
+    """Under ``pytest -n 2 --dist loadgroup`` a group runs on one worker: every engine test in
+    one group (two Ray clusters at once would fight for 2 cores), a module's tests in its own."""
+    from conftest import xdist_group
+
+    assert xdist_group(_Item("tests/sweep/test_sweep_ray.py::test_x", ("engine",))) == "engines"
+    assert xdist_group(_Item("tests/results/test_report_browser.py::t", ("browser",))) == "engines"
+    assert xdist_group(_Item("tests/tracking/test_tracking.py::t", (), ("tracked_run",))) == "engines"
+    assert xdist_group(_Item("tests/use/test_use.py::t", ("heavy",), ("runs", "tmp_path"))) == "trained-runs"
+    assert xdist_group(_Item("tests/cli/test_cli.py::test_y", ("subprocess",))) == "tests/cli/test_cli.py"
+    options = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert "--dist loadgroup" in options["addopts"]

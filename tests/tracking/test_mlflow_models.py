@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pytest
-from conftest import copy_store
+from conftest import TRACKED_MODEL, copy_store
 
 from dlab import api
 
@@ -41,25 +41,14 @@ def MlflowClient(tracking_uri: str):  # noqa: N802 - reads as the class it retur
     return MlflowClient(tracking_uri=tracking_uri)
 
 
-REGISTERED = "dlab-mnist"
+REGISTERED = TRACKED_MODEL
 
 
 @pytest.fixture(scope="module")
-def live(mlflow_store_template, tmp_path_factory):
-    """A 1-epoch smoke run of mlp-mnist, logged live with --mlflow --register (shared below)."""
-    folder = tmp_path_factory.mktemp("live")
-    uri = copy_store(mlflow_store_template, folder / "store")
-    result = api.run(
-        "mlp-mnist",
-        smoke=True,
-        epochs=1,
-        device="cpu",
-        out=folder / "outputs",
-        quiet=True,
-        mlflow=True,
-        mlflow_uri=uri,
-        register=REGISTERED,
-    )
+def live(tracked_run):
+    """(RunResult, store URI, MLflow run) of the session's tracked run: mlp-mnist logged live with
+    --mlflow --register REGISTERED (tests/conftest.py's ``tracked_run``)."""
+    result, uri = tracked_run
     client = MlflowClient(tracking_uri=uri)
     (run,) = client.search_runs([e.experiment_id for e in client.search_experiments()])
     return result, uri, run
@@ -100,7 +89,7 @@ def model_files(client, model) -> set[str]:
     return files - {"registered_model_meta"}
 
 
-def test_a_live_run_logs_an_mlflow_model_and_registers_it(live):
+def test_a_live_run_logs_an_mlflow_model_and_registers_it(live, mlflow):
     result, uri, run = live
     client = MlflowClient(tracking_uri=uri)
     assert run.info.run_name == f"mlp-mnist · {result.run_dir.name.rsplit('-', 1)[-1]}"

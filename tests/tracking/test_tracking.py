@@ -15,7 +15,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import copy_store
 
 from dlab import api
 from dlab.errors import RunInterrupted, UsageError
@@ -44,24 +43,6 @@ def logged_run(uri: str, run_dir: Path):
     ids = [e.experiment_id for e in client.search_experiments()]
     (found,) = client.search_runs(ids, filter_string=f"tags.`dlab.run_id` = 'mlp-mnist/{run_dir.name}'")
     return client, found
-
-
-@pytest.fixture(scope="module")
-def tracked_run(tmp_path_factory, mlflow_store_template):
-    """A 2-epoch smoke run with --tensorboard and --mlflow (shared by the tests below)."""
-    folder = tmp_path_factory.mktemp("tracked")
-    uri = copy_store(mlflow_store_template, folder / "store")
-    result = api.run(
-        "mlp-mnist",
-        smoke=True,
-        epochs=2,
-        out=folder / "out",
-        device="cpu",
-        tensorboard=True,
-        mlflow=True,
-        mlflow_uri=uri,
-    )
-    return result, uri
 
 
 # --------------------------------------------------------------------------- TensorBoard

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import use_fixtures
 from use_fixtures import SMALL
 
 from dlab import api
@@ -19,8 +18,6 @@ from dlab.use.predict import probabilities
 from dlab.use.runs import keras_model, open_run, run_config
 
 pytestmark = pytest.mark.heavy
-
-runs = use_fixtures.runs  # smoke runs trained once for the session, shared with test_use_faults.py
 
 
 def model_and_test_split(run_dir: Path):

@@ -18,7 +18,6 @@ from use_fixtures import SMALL, read_only
 from dlab import api
 from dlab.use.mask_names import mask_names
 
-runs = use_fixtures.runs  # smoke runs trained once for the session, shared with test_use.py
 run_copy = use_fixtures.run_copy
 
 SECRET = "-----BEGIN OPENSSH PRIVATE KEY----- do not read me"

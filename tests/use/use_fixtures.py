@@ -1,10 +1,9 @@
-"""Fixtures of the model-command tests: smoke runs trained once per session, run copies to
-damage, and folders that are read-only for real (also for root).
+"""Fixtures of the model-command tests: run copies to damage, and folders that are read-only for
+real (also for root). The trained runs they damage copies of are tests/conftest.py's ``runs``.
 
 Not a conftest.py: a second module named ``conftest`` would shadow tests/conftest.py for the
 ``from conftest import write_cifar_npz`` of every test module collected after it. Test
-modules bind the fixtures by name (``runs = use_fixtures.runs``); the trained runs are kept
-in this module, so every test module that binds ``runs`` shares them.
+modules bind the fixtures by name (``run_copy = use_fixtures.run_copy``).
 """
 
 from __future__ import annotations
@@ -18,28 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from dlab import api
-
 SMALL = ["data.train_samples=256", "data.test_samples=64"]
 """The overrides every test file trains cnn-cifar10 with, so they share one run."""
-
-
-_TRAINED: dict[tuple[str, ...], Path] = {}
-"""(config, *sets) -> run directory, for the whole session (pytest makes one fixture per module)."""
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> Callable[..., Path]:
-    """Smoke runs trained once for the session: ``runs(name, *sets)`` -> run directory."""
-
-    def get(name: str, *sets: str) -> Path:
-        key = (name, *sets)
-        if key not in _TRAINED:
-            out = tmp_path_factory.getbasetemp() / "trained-runs"
-            _TRAINED[key] = api.run(name, smoke=True, out=out, sets=list(sets)).run_dir
-        return _TRAINED[key]
-
-    return get
 
 
 @pytest.fixture
