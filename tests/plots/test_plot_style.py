@@ -114,3 +114,26 @@ def test_a_smoke_runs_saved_figures_are_marked(tmp_path):
     other = learning_curves([("", {"loss": [1.0, 0.5]})], "loss", title="loss")
     real.save_figure(other, "loss")
     assert other.axes[0].get_title() == "loss"
+
+
+def test_dlabs_figures_are_drawn_once_at_their_size_and_a_users_figure_is_never_clipped(tmp_path):
+    """dlab's figures carry a tight layout engine: saved without bbox_inches="tight" (a second
+    draw), at exactly their size, the smoke line laid out with them. A figure without an engine
+    (a user's own experiment) still gets bbox_inches="tight", so text past its edge is kept."""
+    import matplotlib.pyplot as plt
+    from matplotlib.image import imread
+
+    from dlab.run.directory import RunDir
+
+    run_dir = RunDir(tmp_path)
+    run_dir.plots_dir.mkdir()
+    run_dir.write_config("data: {source: synthetic}\n")
+    ours = learning_curves([("", {"loss": [1.0, 0.5]})], "loss", title="loss")
+    assert ours.get_layout_engine() is not None
+    width, height = ours.get_size_inches() * 110
+    assert imread(run_dir.save_figure(ours, "loss")).shape[:2] == (round(height), round(width))
+    theirs, axes = plt.subplots(figsize=(3, 2))
+    axes.plot([0, 1], [0, 1])
+    theirs.text(0.1, 1.3, "a note above the axes, outside the figure")
+    saved = imread(run_dir.save_figure(theirs, "mine")).shape[:2]
+    assert saved[0] > 2 * 110  # taller than the figure: the note is in the image, not cut off

@@ -12,11 +12,21 @@ def test_outputs_in_batches_match_predict_with_a_partial_last_batch():
 
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, "relu"), keras.layers.Dense(3)])
-    x = np.random.default_rng(0).random((70, 6), dtype="float32")
-    ours = outputs_in_batches(model, x, batch_size=32)  # 32 + 32 + 6
-    assert ours.shape == (70, 3) and isinstance(ours, np.ndarray)
+    x = np.random.default_rng(0).random((300, 6), dtype="float32")
+    ours = outputs_in_batches(model, x, batch_size=32)  # small samples: 256 + 44
+    assert ours.shape == (300, 3) and isinstance(ours, np.ndarray)
     np.testing.assert_allclose(ours, model.predict(x, batch_size=32, verbose=0), rtol=1e-5, atol=1e-6)
     assert outputs_in_batches(model, x[:0], batch_size=32).shape == (0, 3)
+
+
+def test_a_call_takes_up_to_256_small_samples_and_never_fewer_than_the_training_batch():
+    from dlab.training.outputs import call_batch_size
+
+    assert call_batch_size(32, np.zeros((1000, 28, 28, 1))) == 256  # MNIST: 32 calls became 4
+    assert call_batch_size(32, np.zeros((10, 32, 32, 3))) == 256
+    assert call_batch_size(512, np.zeros((10, 10_000))) == 512  # the training batch is never cut
+    assert call_batch_size(32, np.zeros((10, 224, 224, 3))) == 32  # large images: the training batch
+    assert call_batch_size(0, np.zeros((10, 224, 224, 3))) == 6  # no batch size: 2**20 input numbers
 
 
 def test_recurrent_models_go_through_predict_with_the_same_outputs():
