@@ -46,9 +46,7 @@ def xdist_group(item: pytest.Item) -> str:
     so a fixture is made once for its group. The engines' group also takes the tests of the run
     they log (``tracked_run``), the trained runs' tests share theirs (``runs``), and every other
     test runs with its module (its module-scoped fixtures)."""
-    if any(item.get_closest_marker(marker) for marker in ONE_AT_A_TIME):
-        return "engines"
-    if "tracked_run" in item.fixturenames:
+    if "tracked_run" in item.fixturenames or any(item.get_closest_marker(m) for m in ONE_AT_A_TIME):
         return "engines"
     if "runs" in item.fixturenames:
         return "trained-runs"
