@@ -26,6 +26,13 @@ def _layers(model: Any) -> list[Any]:
     return found
 
 
+def has_stateful_layer(model: Any) -> bool:
+    """True when a layer of the model (nested models included) keeps state from one call to the
+    next (``stateful=True`` recurrent layers): each pass over data then starts where the last one
+    ended, so two passes over the same data need not agree."""
+    return any(getattr(layer, "stateful", False) for layer in _layers(model))
+
+
 def model_family(model: Any) -> str:
     """``transfer``, ``recurrent``, ``convolutional``, ``embedding``, ``multi_hot`` or ``dense``.
 

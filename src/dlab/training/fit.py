@@ -2,8 +2,9 @@
 
 ``fit_and_evaluate`` is the one training recipe for Keras experiments: it always
 passes validation data to fit, writes the history after every epoch (so a
-crashed run keeps what it learned), evaluates on the test split, and records
-timings, parameter counts and best epochs for metrics.json.
+crashed run keeps what it learned), evaluates on the test split (or takes the last
+validation pass, where that was the test evaluation), and records timings, parameter
+counts and best epochs for metrics.json.
 
 This module imports Keras at the top: it is only imported by code that trains
 (never by ``dlab --help``, ``list`` or ``show``).
@@ -27,6 +28,7 @@ from dlab.training.batches import array_fit_arguments
 from dlab.training.callbacks import EpochTimer, HistoryWriter, RunBackup, RunGuardCallback, config_callbacks
 from dlab.training.compile import compile_model, learning_rate, targets
 from dlab.training.options import class_weights, label_encoding
+from dlab.training.test_pass import EVALUATED, LAST_VALIDATION, last_validation_metrics, reevaluate_because
 
 if TYPE_CHECKING:
     from dlab.config import TrainConfig
@@ -174,6 +176,10 @@ def fit_and_evaluate(
 ) -> FitResult:
     """Compile, fit (validation data always), evaluate on test, save, and report.
 
+    The test evaluation is the last epoch's validation pass where that pass was on the test split
+    and nothing changed the model after it (:mod:`dlab.training.test_pass`); metrics.json's
+    ``test_from`` says which.
+
     ``data`` is any dataset of the contract (:class:`dlab.data.Dataset`): arrays (batch size
     and shuffling from ``train``) or tf.data streams (class-folder trees, time-series windows),
     read through :func:`fit_inputs`.
@@ -215,10 +221,8 @@ def fit_and_evaluate(
         model = _best_checkpoint(ctx, history, standard.checkpoint_path)
 
     with ctx.stages.time("evaluate"):
-        test_metrics = model.evaluate(
-            **test_arguments, return_dict=True, verbose=0, callbacks=[*standard.experiment, standard.guard]
-        )
-    test_metrics = {key: float(value) for key, value in test_metrics.items()}
+        test_metrics, test_from = _test_metrics(model, data, ctx, standard, history, test_arguments)
+    ctx.record(test_from=test_from)
     if ctx.save_model:
         with ctx.stages.time("save_model"):
             ctx.run_dir.save_model(model)
@@ -228,6 +232,33 @@ def fit_and_evaluate(
     if train.optimizer.schedule is not None or "learning_rate" in history:
         _save_learning_rate_figure(ctx, steps, epochs or train.epochs, history.get("learning_rate"))
     return FitResult(model=model, history=history, test_metrics=test_metrics)
+
+
+def _test_metrics(
+    model: keras.Model,
+    data: Dataset,
+    ctx: RunContext,
+    standard: _StandardCallbacks,
+    history: History,
+    test_arguments: dict[str, Any],
+) -> tuple[dict[str, float], str]:
+    """The test metrics and the pass they come from (:mod:`dlab.training.test_pass`): the last
+    validation pass where it was the test evaluation, else ``evaluate`` on the test split."""
+    reason = reevaluate_because(
+        model,
+        data,
+        ctx.config.train,
+        experiment_callbacks=bool(standard.experiment),
+        resumed=ctx.resume,
+        stopped_for_time=standard.guard.stopped_for_time,
+    )
+    reused = None if reason else last_validation_metrics(history)
+    if reused is not None:
+        return reused, LAST_VALIDATION
+    evaluated = model.evaluate(
+        **test_arguments, return_dict=True, verbose=0, callbacks=[*standard.experiment, standard.guard]
+    )
+    return {key: float(value) for key, value in evaluated.items()}, EVALUATED
 
 
 @dataclass
