@@ -15,8 +15,9 @@ from dlab.training.test_pass import last_validation_metrics, reevaluate_because
 
 @pytest.fixture(scope="module")
 def trained():
-    """A small classifier fitted 2 epochs through dlab's own array pipeline (several batches per
-    compiled call), validating on the test arrays: (model, history, x_test, y_test)."""
+    """A small classifier fitted 3 epochs through dlab's own array pipeline (three batches per
+    compiled call, so both splits repeat: one iterator for the whole fit, the test split's last
+    batch partial), validating on the test arrays: (model, history, x_test, y_test)."""
     import keras
 
     from dlab.training.batches import array_fit_arguments
@@ -32,10 +33,11 @@ def trained():
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
-        steps_per_execution=2,
+        steps_per_execution=3,
     )
     arguments = array_fit_arguments(x_train, y_train, (x_test, y_test), 16, True, model, seed=3)
-    history = model.fit(**arguments, epochs=2, verbose=0).history
+    assert arguments["steps_per_epoch"] == 6 and arguments["validation_steps"] == 3  # repeating
+    history = model.fit(**arguments, epochs=3, verbose=0).history
     return model, history, x_test, y_test
 
 
