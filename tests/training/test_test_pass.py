@@ -109,6 +109,32 @@ def test_a_stateful_model_or_moving_averages_evaluate_again(trained):
     averaged = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
     averaged.compile(optimizer=keras.optimizers.Adam(use_ema=True), loss="mse")
     assert "moving averages" in reevaluate_because(averaged, data, _train(), **options)
+    # mixed precision wraps it: the wrapper's own use_ema is False, its inner optimizer's is not
+    scaled = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+    scaled.compile(
+        optimizer=keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(use_ema=True)), loss="mse"
+    )
+    assert "moving averages" in reevaluate_because(scaled, data, _train(), **options)
+
+
+def test_a_stateful_layer_inside_a_custom_layer_is_found(trained):
+    import keras
+
+    _, _, x_test, y_test = trained
+
+    class Block(keras.layers.Layer):  # holds its GRU as an attribute: no .layers to walk
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.gru = keras.layers.GRU(3, stateful=True)
+
+        def call(self, inputs):
+            return self.gru(inputs)
+
+    model = keras.Sequential([Block(), keras.layers.Dense(1)])  # what it holds, not yet called
+    model.compile(optimizer="sgd", loss="mse")
+    data = SimpleNamespace(x_val=x_test, y_val=y_test, x_test=x_test, y_test=y_test)
+    options = {"experiment_callbacks": False, "resumed": False, "stopped_for_time": False}
+    assert "stateful" in reevaluate_because(model, data, _train(), **options)
 
 
 def test_a_run_on_its_test_split_says_its_test_metrics_are_the_last_validation(runs):

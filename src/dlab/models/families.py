@@ -30,7 +30,9 @@ def has_stateful_layer(model: Any) -> bool:
     """True when a layer of the model (nested models included) keeps state from one call to the
     next (``stateful=True`` recurrent layers): each pass over data then starts where the last one
     ended, so two passes over the same data need not agree."""
-    return any(getattr(layer, "stateful", False) for layer in _layers(model))
+    flatten = getattr(model, "_flatten_layers", None)  # Keras's walk reaches layers a custom layer holds
+    layers = list(flatten()) if callable(flatten) else _layers(model)
+    return any(getattr(layer, "stateful", False) for layer in layers)
 
 
 def model_family(model: Any) -> str:

@@ -13,10 +13,12 @@ validation pass saw:
 - the validation data is not the test split itself (a fraction of the training rows, a
   stream, a dataset of the user's that holds other rows);
 - a checkpoint's weights are evaluated (``train.checkpoint``), early stopping restores the best
-  weights, or the optimizer swaps in its moving averages (``use_ema``) when fit ends;
+  weights, or the optimizer swaps in its moving averages (``use_ema``, mixed precision's wrapper
+  included) when fit ends;
 - callbacks dlab does not know run after the last validation pass (``train.callbacks``, an
   experiment's own);
-- a stateful layer starts the next pass where the last one ended;
+- a stateful layer (at any depth, inside a custom layer too) starts the next pass where the last
+  one ended;
 - the run resumed (its history holds epochs of another process) or stopped on its time limit;
 - the last epoch's logs lack a validation value of any training metric, or one is not finite
   (the run guard then judges it in ``evaluate``, as for any run).
@@ -57,7 +59,7 @@ def reevaluate_because(
         return "the best checkpoint is evaluated"
     if train.early_stopping is not None and train.early_stopping.restore_best_weights:
         return "early stopping restores the best weights"
-    if getattr(model.optimizer, "use_ema", False):
+    if _changes_weights_when_fit_ends(model.optimizer):
         return "the optimizer swaps in its moving averages when fit ends"
     if train.callbacks or experiment_callbacks:
         return "callbacks may change the model after the last validation pass"
@@ -68,6 +70,22 @@ def reevaluate_because(
     if stopped_for_time:
         return "the run stopped on its time limit"
     return None
+
+
+def _changes_weights_when_fit_ends(optimizer: Any) -> bool:
+    """Whether ``fit`` ends by writing other values into the weights: Keras then calls
+    ``finalize_variable_values``, which swaps in the moving averages of a ``use_ema`` optimizer (also
+    one inside mixed precision's ``LossScaleOptimizer``, whose own ``use_ema`` is False) and may do
+    anything in an optimizer class of the user's that overrides it."""
+    import keras
+
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if inner is None:
+        return False
+    overridden = (
+        type(inner).finalize_variable_values is not keras.optimizers.Optimizer.finalize_variable_values
+    )
+    return bool(getattr(inner, "use_ema", False)) or overridden
 
 
 def last_validation_metrics(history: dict[str, list[float]]) -> dict[str, float] | None:
