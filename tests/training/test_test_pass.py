@@ -10,7 +10,22 @@ import numpy as np
 import pytest
 
 from dlab.config import TrainConfig
-from dlab.training.test_pass import last_validation_metrics, reevaluate_because
+
+
+def _train(**settings) -> TrainConfig:
+    return TrainConfig.model_validate(settings)
+
+
+def last_validation_metrics(history):
+    from dlab.training.test_pass import last_validation_metrics  # imports Keras: not at collection
+
+    return last_validation_metrics(history)
+
+
+def reevaluate_because(*args, **kwargs):
+    from dlab.training.test_pass import reevaluate_because  # imports Keras: not at collection
+
+    return reevaluate_because(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -56,10 +71,6 @@ def test_only_training_metrics_with_a_finite_validation_value_are_taken():
     assert last_validation_metrics({"loss": [1.0], "mae": [2.0], "val_loss": [1.1]}) is None
     assert last_validation_metrics({"loss": [1.0], "val_loss": [float("nan")]}) is None
     assert last_validation_metrics({"loss": [1.0]}) is None
-
-
-def _train(**settings) -> TrainConfig:
-    return TrainConfig.model_validate(settings)
 
 
 @pytest.mark.parametrize(
